@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// The nmc command. Argument parsing is commander's; every failure goes through cli/exit.ts so the user
+// sees one paragraph and a documented exit code, never a stack trace (NMC_DEBUG=1 shows one).
+import { readFileSync } from "node:fs";
+import { Command, CommanderError } from "commander";
+import { registerIr } from "./commands/ir.js";
+import { registerRun } from "./commands/run.js";
+import { EXIT_USAGE, reportFailure } from "./exit.js";
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    return pkg.version;
+  } catch {
+    return "unknown";
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command("nmc")
+    .description("nmc — neuromorphic model compiler: trained EGRU and diagonal SSM models to sparse event-driven hardware")
+    .version(version(), "-V, --version")
+    .showHelpAfterError("(run with --help for usage)")
+    .addHelpText("after", `
+Exit codes: 0 ok, 1 verification failed, 2 usage or input error, 3 internal error (a bug in nmc).
+
+Examples:
+  $ nmc ir model.json                                   print the IR
+  $ nmc run model.json --input x.npy --out y.npy        run the float model`);
+  registerIr(program);
+  registerRun(program);
+  program.exitOverride();
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version exit 0; commander has already printed its usage error message.
+      return e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help" ? 0 : EXIT_USAGE;
+    }
+    return reportFailure(e);
+  }
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

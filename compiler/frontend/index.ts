@@ -1,0 +1,111 @@
+// The model.json frontend: a TensorFlow.js LayersModel (model.json + weight shards) into the float IR.
+import { readFileSync } from "node:fs";
+import { GraphBuilder } from "../../ir/builder.js";
+import { NmcError } from "../../ir/errors.js";
+import type { Graph, ReadoutMode } from "../../ir/types.js";
+import { assertValidGraph } from "../../ir/verify.js";
+import { LAYER_TABLE, type LowerContext } from "./layers.js";
+import { LayerConfigSchemas, ModelJsonSchema, parseWith, type ModelJson } from "./schema.js";
+import { layerChain } from "./topology.js";
+import { readWeights } from "./weights.js";
+
+export interface LoadOptions {
+  /** Overrides the model's `nmc.readout` metadata; "none" drops it. */
+  readout?: ReadoutMode | "none";
+}
+
+export interface LoadedModel {
+  graph: Graph;
+  warnings: string[];
+}
+
+function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new NmcError(code === "ENOENT" ? "model file not found" : `cannot read the model file (${code ?? e})`, { file });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const m = /position (\d+)/.exec(String(e));
+    const pos = m ? Number(m[1]) : undefined;
+    let where: string | undefined;
+    if (pos !== undefined) {
+      const before = text.slice(0, pos);
+      const line = before.split("\n").length;
+      where = `line ${line}, column ${pos - before.lastIndexOf("\n")} (byte ${pos})`;
+    }
+    throw new NmcError("model.json is not valid JSON", {
+      file, path: where, expected: "a TensorFlow.js LayersModel (JSON)", found: (e as Error).message.split("\n")[0],
+    });
+  }
+}
+
+/** Parses model.json (text already read) into the validated LayersModel object. */
+export function parseModelJson(file: string, json: unknown): ModelJson {
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw new NmcError("model.json must be a JSON object", { file, expected: "a TensorFlow.js LayersModel object", found: Array.isArray(json) ? "an array" : typeof json });
+  }
+  return parseWith(ModelJsonSchema, json, file, [], "model.json");
+}
+
+export function loadModel(file: string, opts: LoadOptions = {}): LoadedModel {
+  const model = parseModelJson(file, readJson(file));
+  const chain = layerChain(file, model);
+  const weights = readWeights(file, model.weightsManifest);
+  const b = new GraphBuilder(String((model.modelTopology.config as { name?: unknown }).name ?? "model"));
+  b.meta.source = file;
+
+  const first = chain.layers[0];
+  const tokens = first?.className === "Embedding";
+  let input;
+  if (tokens) {
+    const V = parseWith(LayerConfigSchemas.Embedding, first.config, file, [], "Embedding config", first.name).input_dim;
+    input = b.input(chain.inputName, V, "tokens", { file, layer: chain.inputName, className: "InputLayer" });
+  } else {
+    const C = chain.inputShape[chain.inputShape.length - 1];
+    if (chain.inputShape.length !== 2 || typeof C !== "number") {
+      throw new NmcError("the model input must be a sequence of feature vectors", {
+        file, path: "batch_input_shape", expected: "[null, T, C] with C a number", found: JSON.stringify([null, ...chain.inputShape]),
+      });
+    }
+    input = b.input(chain.inputName, C, "values", { file, layer: chain.inputName, className: "InputLayer" });
+  }
+
+  const ctx: LowerContext = { file, builder: b, weights, used: new Set(), current: input };
+  for (const layer of chain.layers) {
+    const lower = (LAYER_TABLE as Record<string, (typeof LAYER_TABLE)["Dense"]>)[layer.className];
+    if (!lower) {
+      throw new NmcError(`layer ${layer.name} has unsupported class ${layer.className}`, {
+        file, path: `${layer.path}.class_name`, node: layer.name,
+        expected: `one of InputLayer, ${Object.keys(LAYER_TABLE).join(", ")}`, found: JSON.stringify(layer.className),
+      });
+    }
+    try {
+      lower(ctx, layer, layer.config);
+    } catch (e) {
+      // Config errors are reported relative to the layer's config object; anchor them in the file.
+      if (e instanceof NmcError && e.file === file && e.path !== undefined && !e.path.startsWith("modelTopology") && !e.path.startsWith("weightsManifest")) {
+        throw new NmcError(e.message, { ...e.fields(), path: `${layer.path}.config${e.path ? "." + e.path : ""}` });
+      }
+      throw e;
+    }
+  }
+  if (ctx.current === input) throw new NmcError("the model has no layers after its input", { file, path: "modelTopology" });
+
+  const meta = model.userDefinedMetadata?.nmc ?? model.nmc;
+  const readout = opts.readout ?? meta?.readout ?? "none";
+  if (readout !== "none") {
+    const r = b.readout("readout", ctx.current, readout, { file, layer: "", className: "Readout" });
+    b.outputs.push(r.name);
+  } else {
+    b.outputs.push(ctx.current.name);
+  }
+  const graph = b.build();
+  assertValidGraph(graph, `IR built from ${file}`);
+  const warnings = [...weights.keys()].filter((n) => !ctx.used.has(n)).map((n) => `weight ${n} is not used by any supported layer`);
+  return { graph, warnings };
+}

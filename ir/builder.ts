@@ -1,0 +1,152 @@
+// Constructors for IR nodes. Frontends, passes and tests build graphs through these so that the
+// invariants the verifier checks (CSR shape, port widths, unique names) hold by construction.
+import type {
+  Activation, CsrWeights, DType, DensePopulation, DiagonalSsmPopulation, EgruPopulation, Graph,
+  InputEncoding, InputPopulation, Population, Projection, ReadoutMode, ReadoutPopulation, SourceLoc, Tensor,
+  TensorData,
+} from "./types.js";
+import { dtypeOf } from "./types.js";
+
+export function tensor(data: TensorData, shape: number[] = [data.length]): Tensor {
+  return { dtype: dtypeOf(data), shape, data };
+}
+
+/**
+ * CSR over source rows from a dense row-major matrix [rows, cols]; exact zeros are dropped, so a pruned
+ * matrix is stored sparsely and an unpruned one keeps every entry.
+ */
+export function csrFromDense(dense: ArrayLike<number>, rows: number, cols: number, dtype: DType = "f32"): CsrWeights {
+  let nnz = 0;
+  for (let i = 0; i < rows * cols; i++) if (dense[i] !== 0) nnz++;
+  const rowPtr = new Uint32Array(rows + 1);
+  const colIdx = new Uint32Array(nnz);
+  const values = dtype === "f64" ? new Float64Array(nnz) : new Float32Array(nnz);
+  let k = 0;
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const v = dense[r * cols + c];
+      if (v !== 0) {
+        colIdx[k] = c;
+        values[k] = v;
+        k++;
+      }
+    }
+    rowPtr[r + 1] = k;
+  }
+  return { rowPtr, colIdx, values: tensor(values) };
+}
+
+/** The dense row-major matrix [rows, cols] a CSR stores (zeros where nothing is stored). */
+export function csrToDense(w: CsrWeights, rows: number, cols: number): Float64Array {
+  const out = new Float64Array(rows * cols);
+  const v = w.values.data;
+  for (let r = 0; r < rows; r++) {
+    for (let k = w.rowPtr[r]; k < w.rowPtr[r + 1]; k++) out[r * cols + w.colIdx[k]] = Number(v[k]);
+  }
+  return out;
+}
+
+export function nnz(w: CsrWeights): number {
+  return w.colIdx.length;
+}
+
+const NO_LOC: SourceLoc = { file: "", layer: "", className: "" };
+
+/** Builds a graph in topological order; names are made unique by suffixing `_2`, `_3`, ... */
+export class GraphBuilder {
+  private readonly pops: Population[] = [];
+  private readonly projs: Projection[] = [];
+  private readonly names = new Set<string>();
+  readonly inputs: string[] = [];
+  readonly outputs: string[] = [];
+  readonly meta: Record<string, string> = {};
+
+  constructor(readonly name: string) {}
+
+  uniqueName(base: string): string {
+    let n = base;
+    for (let i = 2; this.names.has(n); i++) n = `${base}_${i}`;
+    this.names.add(n);
+    return n;
+  }
+
+  population(name: string): Population | undefined {
+    return this.pops.find((p) => p.name === name);
+  }
+
+  input(name: string, size: number, encoding: InputEncoding, loc: SourceLoc = NO_LOC): InputPopulation {
+    const p: InputPopulation = {
+      kind: "Input", name: this.uniqueName(name), size, encoding, emission: encoding === "tokens" ? "events" : "dense",
+      ports: [], tensors: {}, loc,
+    };
+    this.pops.push(p);
+    this.inputs.push(p.name);
+    return p;
+  }
+
+  egru(name: string, units: number, t: { biasX: Float32Array | Float64Array; biasH: Float32Array | Float64Array; thr: Float32Array | Float64Array }, loc: SourceLoc = NO_LOC): EgruPopulation {
+    const p: EgruPopulation = {
+      kind: "EGRU", name: this.uniqueName(name), size: units, emission: "events",
+      ports: [{ name: "input", width: 3 * units }, { name: "recurrent", width: 3 * units }],
+      tensors: { bias_x: tensor(t.biasX), bias_h: tensor(t.biasH), thr: tensor(t.thr) },
+      loc,
+    };
+    this.pops.push(p);
+    return p;
+  }
+
+  diagonalSsm(
+    name: string, size: number, stateSize: number, parameterization: string,
+    t: { lambdaRe: Float64Array; lambdaIm: Float64Array; cRe: Float64Array; cIm: Float64Array }, loc: SourceLoc = NO_LOC,
+  ): DiagonalSsmPopulation {
+    const p: DiagonalSsmPopulation = {
+      kind: "DiagonalSSM", name: this.uniqueName(name), size, stateSize, parameterization, emission: "dense",
+      ports: [{ name: "u", width: 2 * stateSize }, { name: "skip", width: size }],
+      tensors: {
+        lambda_re: tensor(t.lambdaRe), lambda_im: tensor(t.lambdaIm),
+        c_re: tensor(t.cRe, [size, stateSize]), c_im: tensor(t.cIm, [size, stateSize]),
+      },
+      loc,
+    };
+    this.pops.push(p);
+    return p;
+  }
+
+  dense(name: string, units: number, activation: Activation, bias: Float32Array | Float64Array, loc: SourceLoc = NO_LOC): DensePopulation {
+    const p: DensePopulation = {
+      kind: "Dense", name: this.uniqueName(name), size: units, activation, emission: "dense",
+      ports: [{ name: "x", width: units }], tensors: { bias: tensor(bias) }, loc,
+    };
+    this.pops.push(p);
+    return p;
+  }
+
+  readout(name: string, source: Population, mode: ReadoutMode, loc: SourceLoc = NO_LOC): ReadoutPopulation {
+    const p: ReadoutPopulation = {
+      kind: "Readout", name: this.uniqueName(name), size: source.size, mode, source: source.name, emission: "dense",
+      ports: [], tensors: {}, loc,
+    };
+    this.pops.push(p);
+    return p;
+  }
+
+  project(
+    name: string, source: Population, target: Population, port: string, weights: CsrWeights,
+    delay: 0 | 1 = 0, loc: SourceLoc = NO_LOC,
+  ): Projection {
+    const width = target.ports.find((q) => q.name === port)?.width ?? 0;
+    const p: Projection = {
+      name: this.uniqueName(name), source: source.name, target: target.name, port, delay,
+      rows: source.size, cols: width, weights, loc,
+    };
+    this.projs.push(p);
+    return p;
+  }
+
+  build(): Graph {
+    return {
+      name: this.name, populations: [...this.pops], projections: [...this.projs],
+      inputs: [...this.inputs], outputs: [...this.outputs], meta: { ...this.meta },
+    };
+  }
+}

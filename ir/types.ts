@@ -1,0 +1,143 @@
+// TypeScript mirror of ir/nmc.proto. The in-memory IR uses typed arrays for every tensor so that the
+// interpreters' hot loops index them directly; ir/codec.ts converts to and from the protobuf messages.
+
+export type DType = "f32" | "f64" | "i8" | "i16" | "i32" | "u32";
+
+export type TensorData = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint32Array;
+
+export interface Quant {
+  scale: number[];
+  axis: number;
+  fracBits: number;
+}
+
+export interface Tensor {
+  dtype: DType;
+  shape: number[];
+  data: TensorData;
+  quant?: Quant;
+}
+
+export interface SourceLoc {
+  file: string;
+  layer: string;
+  className: string;
+}
+
+export type PopulationKind = "Input" | "EGRU" | "DiagonalSSM" | "Dense" | "Readout";
+export type Emission = "dense" | "events";
+export type Activation = "linear" | "relu" | "sigmoid" | "tanh" | "gelu" | "softmax";
+export type ReadoutMode = "last" | "mean" | "sum";
+export type InputEncoding = "values" | "tokens";
+
+export const POPULATION_KINDS: readonly PopulationKind[] = ["Input", "EGRU", "DiagonalSSM", "Dense", "Readout"];
+export const ACTIVATIONS: readonly Activation[] = ["linear", "relu", "sigmoid", "tanh", "gelu", "softmax"];
+export const READOUT_MODES: readonly ReadoutMode[] = ["last", "mean", "sum"];
+
+export interface Port {
+  name: string;
+  width: number;
+}
+
+interface PopulationBase {
+  name: string;
+  size: number;
+  emission: Emission;
+  ports: Port[];
+  tensors: Record<string, Tensor>;
+  loc: SourceLoc;
+}
+
+export interface InputPopulation extends PopulationBase {
+  kind: "Input";
+  encoding: InputEncoding;
+}
+
+/** Tensors: `bias_x` [3H], `bias_h` [3H], `thr` [H]. Ports: `input` [3H], `recurrent` [3H]. */
+export interface EgruPopulation extends PopulationBase {
+  kind: "EGRU";
+}
+
+/**
+ * Discretized complex diagonal SSM with output width = size (H). Tensors: `lambda_re`, `lambda_im` [P]
+ * (Λ̄), `c_re`, `c_im` [H, P]. Ports: `u` [2P] (B̄u: real parts in columns [0, P), imaginary in [P, 2P)),
+ * `skip` [H] (D ⊙ u).
+ */
+export interface DiagonalSsmPopulation extends PopulationBase {
+  kind: "DiagonalSSM";
+  stateSize: number;
+  parameterization: string;
+}
+
+/** Tensors: `bias` [K]. Ports: `x` [K]. */
+export interface DensePopulation extends PopulationBase {
+  kind: "Dense";
+  activation: Activation;
+}
+
+/** No ports: reads `source`'s output every tick and accumulates it over the sequence. */
+export interface ReadoutPopulation extends PopulationBase {
+  kind: "Readout";
+  mode: ReadoutMode;
+  source: string;
+}
+
+export type Population =
+  | InputPopulation
+  | EgruPopulation
+  | DiagonalSsmPopulation
+  | DensePopulation
+  | ReadoutPopulation;
+
+export interface CsrWeights {
+  rowPtr: Uint32Array;
+  colIdx: Uint32Array;
+  values: Tensor;
+}
+
+export interface Projection {
+  name: string;
+  source: string;
+  target: string;
+  port: string;
+  delay: 0 | 1;
+  rows: number;
+  cols: number;
+  weights: CsrWeights;
+  loc: SourceLoc;
+}
+
+export interface Graph {
+  name: string;
+  populations: Population[];
+  projections: Projection[];
+  inputs: string[];
+  outputs: string[];
+  meta: Record<string, string>;
+}
+
+export function typedArrayFor(dtype: DType, length: number): TensorData {
+  switch (dtype) {
+    case "f32": return new Float32Array(length);
+    case "f64": return new Float64Array(length);
+    case "i8": return new Int8Array(length);
+    case "i16": return new Int16Array(length);
+    case "i32": return new Int32Array(length);
+    case "u32": return new Uint32Array(length);
+  }
+}
+
+export function dtypeOf(data: TensorData): DType {
+  if (data instanceof Float32Array) return "f32";
+  if (data instanceof Float64Array) return "f64";
+  if (data instanceof Int8Array) return "i8";
+  if (data instanceof Int16Array) return "i16";
+  if (data instanceof Int32Array) return "i32";
+  return "u32";
+}
+
+export function shapeSize(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}

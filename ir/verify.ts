@@ -1,0 +1,164 @@
+// The IR verifier: checks every structural invariant the interpreters and targets rely on and reports
+// every problem found (not just the first), each naming the node. Run after every pass in tests.
+import { NmcError } from "./errors.js";
+import type { Graph, Population, Projection, Tensor } from "./types.js";
+import { shapeSize } from "./types.js";
+
+export interface Problem {
+  node: string;
+  message: string;
+}
+
+/** The tensors each kind needs, as shape functions of the population. */
+const REQUIRED_TENSORS: Record<Population["kind"], (p: Population) => Record<string, number[]>> = {
+  Input: () => ({}),
+  EGRU: (p) => ({ bias_x: [3 * p.size], bias_h: [3 * p.size], thr: [p.size] }),
+  DiagonalSSM: (p) => {
+    const P = p.kind === "DiagonalSSM" ? p.stateSize : 0;
+    return { lambda_re: [P], lambda_im: [P], c_re: [p.size, P], c_im: [p.size, P] };
+  },
+  Dense: (p) => ({ bias: [p.size] }),
+  Readout: () => ({}),
+};
+
+const REQUIRED_PORTS: Record<Population["kind"], (p: Population) => Record<string, number>> = {
+  Input: () => ({}),
+  EGRU: (p) => ({ input: 3 * p.size, recurrent: 3 * p.size }),
+  DiagonalSSM: (p) => ({ u: 2 * (p.kind === "DiagonalSSM" ? p.stateSize : 0), skip: p.size }),
+  Dense: (p) => ({ x: p.size }),
+  Readout: () => ({}),
+};
+
+const fmtShape = (s: readonly number[]) => `[${s.join(", ")}]`;
+
+function checkTensor(node: string, name: string, t: Tensor, shape: number[] | undefined, out: Problem[]): void {
+  if (shape && (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))) {
+    out.push({ node, message: `tensor ${name} has shape ${fmtShape(t.shape)}, expected ${fmtShape(shape)}` });
+  }
+  if (t.data.length !== shapeSize(t.shape)) {
+    out.push({ node, message: `tensor ${name} holds ${t.data.length} values for shape ${fmtShape(t.shape)}` });
+  }
+  if (t.dtype === "f32" || t.dtype === "f64") {
+    for (let i = 0; i < t.data.length; i++) {
+      if (!Number.isFinite(t.data[i])) {
+        out.push({ node, message: `tensor ${name} has a non-finite value (${t.data[i]}) at flat index ${i}` });
+        break;
+      }
+    }
+  }
+}
+
+function checkPopulation(p: Population, out: Problem[]): void {
+  const node = `population ${p.name}`;
+  if (!Number.isInteger(p.size) || p.size <= 0) out.push({ node, message: `size must be a positive integer, is ${p.size}` });
+  if (p.kind === "DiagonalSSM" && (!Number.isInteger(p.stateSize) || p.stateSize <= 0)) {
+    out.push({ node, message: `state size must be a positive integer, is ${p.stateSize}` });
+  }
+  const wantPorts = REQUIRED_PORTS[p.kind](p);
+  for (const [name, width] of Object.entries(wantPorts)) {
+    const port = p.ports.find((q) => q.name === name);
+    if (!port) out.push({ node, message: `missing port ${name}` });
+    else if (port.width !== width) out.push({ node, message: `port ${name} has width ${port.width}, expected ${width}` });
+  }
+  for (const q of p.ports) if (!(q.name in wantPorts)) out.push({ node, message: `unexpected port ${q.name} for kind ${p.kind}` });
+  const wantTensors = REQUIRED_TENSORS[p.kind](p);
+  for (const name of Object.keys(wantTensors)) if (!(name in p.tensors)) out.push({ node, message: `missing tensor ${name}` });
+  for (const [name, t] of Object.entries(p.tensors)) checkTensor(node, name, t, wantTensors[name], out);
+}
+
+function checkProjection(j: Projection, pops: Map<string, Population>, out: Problem[]): void {
+  const node = `projection ${j.name}`;
+  const src = pops.get(j.source);
+  const dst = pops.get(j.target);
+  if (!src) out.push({ node, message: `source population ${j.source} does not exist` });
+  if (!dst) out.push({ node, message: `target population ${j.target} does not exist` });
+  if (src && j.rows !== src.size) out.push({ node, message: `has ${j.rows} rows but source ${src.name} has ${src.size} units` });
+  if (dst) {
+    if (dst.kind === "Input" || dst.kind === "Readout") out.push({ node, message: `targets ${dst.kind} population ${dst.name}, which takes no projections` });
+    const port = dst.ports.find((q) => q.name === j.port);
+    if (!port) out.push({ node, message: `target ${dst.name} has no port ${j.port}` });
+    else if (port.width !== j.cols) out.push({ node, message: `has ${j.cols} columns but port ${dst.name}.${j.port} is ${port.width} wide` });
+  }
+  if (j.delay !== 0 && j.delay !== 1) out.push({ node, message: `delay must be 0 or 1, is ${j.delay}` });
+  const { rowPtr, colIdx, values } = j.weights;
+  if (rowPtr.length !== j.rows + 1) {
+    out.push({ node, message: `row_ptr has ${rowPtr.length} entries, expected rows + 1 = ${j.rows + 1}` });
+    return;
+  }
+  if (rowPtr[0] !== 0 || rowPtr[j.rows] !== colIdx.length) {
+    out.push({ node, message: `row_ptr must run from 0 to nnz = ${colIdx.length}, runs from ${rowPtr[0]} to ${rowPtr[j.rows]}` });
+    return;
+  }
+  if (values.data.length !== colIdx.length) out.push({ node, message: `has ${values.data.length} values for ${colIdx.length} column indices` });
+  for (let r = 0; r < j.rows; r++) {
+    if (rowPtr[r + 1] < rowPtr[r]) {
+      out.push({ node, message: `row_ptr decreases at row ${r}` });
+      return;
+    }
+    for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) {
+      if (colIdx[k] >= j.cols || (k > rowPtr[r] && colIdx[k] <= colIdx[k - 1])) {
+        out.push({ node, message: `row ${r}: column indices must be increasing and < ${j.cols}, found ${colIdx[k]} at entry ${k}` });
+        return;
+      }
+    }
+  }
+  checkTensor(node, "values", values, [colIdx.length], out);
+}
+
+/** Every problem with the graph; an empty list means it is valid. */
+export function verifyGraph(g: Graph): Problem[] {
+  const out: Problem[] = [];
+  const pops = new Map<string, Population>();
+  const seen = new Set<string>();
+  for (const p of g.populations) {
+    if (seen.has(p.name)) out.push({ node: `population ${p.name}`, message: "name is used twice" });
+    seen.add(p.name);
+    pops.set(p.name, p);
+    checkPopulation(p, out);
+  }
+  for (const j of g.projections) {
+    if (seen.has(j.name)) out.push({ node: `projection ${j.name}`, message: "name is used twice" });
+    seen.add(j.name);
+    checkProjection(j, pops, out);
+  }
+  // Order: every delay-0 source (and a readout's source) comes before its target, which makes the
+  // delay-0 edges acyclic and lets interpreters run populations in list order within a tick.
+  const index = new Map(g.populations.map((p, i) => [p.name, i]));
+  for (const j of g.projections) {
+    const s = index.get(j.source);
+    const t = index.get(j.target);
+    if (j.delay === 0 && s !== undefined && t !== undefined && s >= t) {
+      out.push({ node: `projection ${j.name}`, message: `delay-0 edge ${j.source} -> ${j.target} goes backwards or is a self-loop: a cycle needs a delay-1 edge` });
+    }
+  }
+  for (const p of g.populations) {
+    if (p.kind !== "Readout") continue;
+    const src = pops.get(p.source);
+    if (!src) out.push({ node: `population ${p.name}`, message: `readout source ${p.source} does not exist` });
+    else {
+      if (src.size !== p.size) out.push({ node: `population ${p.name}`, message: `size ${p.size} differs from its source ${src.name} (${src.size})` });
+      if ((index.get(src.name) ?? 0) >= (index.get(p.name) ?? 0)) out.push({ node: `population ${p.name}`, message: `readout source ${src.name} must come before it` });
+    }
+  }
+  if (g.inputs.length === 0) out.push({ node: `graph ${g.name}`, message: "has no input population" });
+  for (const n of g.inputs) {
+    if (pops.get(n)?.kind !== "Input") out.push({ node: `graph ${g.name}`, message: `input ${n} is not an Input population` });
+  }
+  if (g.outputs.length === 0) out.push({ node: `graph ${g.name}`, message: "has no output population" });
+  for (const n of g.outputs) if (!pops.has(n)) out.push({ node: `graph ${g.name}`, message: `output ${n} does not exist` });
+  for (const p of g.populations) {
+    if (p.kind === "Dense" && p.activation === "softmax" && !g.outputs.includes(p.name)) {
+      const feedsReadout = g.populations.some((q) => q.kind === "Readout" && q.source === p.name && g.outputs.includes(q.name));
+      if (!feedsReadout) out.push({ node: `population ${p.name}`, message: "softmax is only supported on the output population" });
+    }
+  }
+  return out;
+}
+
+/** Throws one NmcError listing every problem (for use between passes and after decoding). */
+export function assertValidGraph(g: Graph, context = "IR"): void {
+  const problems = verifyGraph(g);
+  if (problems.length === 0) return;
+  const lines = problems.map((p) => `${p.node}: ${p.message}`);
+  throw new NmcError(`invalid ${context}: ${problems.length} problem(s): ${lines.join("; ")}`, { node: problems[0].node });
+}
