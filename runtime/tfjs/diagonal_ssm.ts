@@ -74,7 +74,10 @@ export function discretizeS5(tf: Tf, p: S5Params): DiscreteDiagonalSsm {
   const lamRe = tf.mul(mod, tf.cos(ang));
   const lamIm = tf.mul(mod, tf.sin(ang));
   // γ = (Λ̄ − 1) / Λ = ((a + ib)(c − id)) / (c² + d²) with a + ib = Λ̄ − 1, c + id = Λ.
-  const a = tf.sub(lamRe, 1);
+  // Re(Λ̄ − 1) = expm1(Re Λ·Δ)·cos(Im Λ·Δ) − 2 sin²(Im Λ·Δ / 2): written without the subtraction
+  // Λ̄ − 1, which in float32 cancels most digits when ΛΔ is small (a step of 1e-3 lost ~1e-5 relative).
+  const halfSin = tf.sin(tf.mul(ang, 0.5));
+  const a = tf.sub(tf.mul(tf.expm1(tf.mul(p.lambdaRe, step)), tf.cos(ang)), tf.mul(2, tf.square(halfSin)));
   const b = lamIm;
   const c = p.lambdaRe;
   const d = p.lambdaIm;
