@@ -1,0 +1,146 @@
+// THE definition of nmc's quantized arithmetic. The golden interpreter, the SpiNNaker 2 simulator and the
+// CUDA emitter (which writes these same formulas in C) all use exactly these primitives; a rounding rule
+// changes here and nowhere else.
+//
+// Every value is an integer held in a JS number. Each primitive states the range of its arguments so that
+// every intermediate stays below 2^53 and is therefore exact in a double (and in int64 in C):
+// products are at most int32 × 2^15 (a Q15 multiplier mantissa) or int16 × int16.
+
+export const INT32_MIN = -2147483648;
+export const INT32_MAX = 2147483647;
+export const INT16_MIN = -32768;
+export const INT16_MAX = 32767;
+export const INT8_MIN = -128;
+export const INT8_MAX = 127;
+
+/** Clamps an integer to the signed range of `bits` bits. */
+export function saturate(x: number, bits: number): number {
+  const hi = 2 ** (bits - 1) - 1;
+  const lo = -(2 ** (bits - 1));
+  return x > hi ? hi : x < lo ? lo : x;
+}
+
+export function sat32(x: number): number {
+  return x > INT32_MAX ? INT32_MAX : x < INT32_MIN ? INT32_MIN : x;
+}
+
+export function sat16(x: number): number {
+  return x > INT16_MAX ? INT16_MAX : x < INT16_MIN ? INT16_MIN : x;
+}
+
+export function sat8(x: number): number {
+  return x > INT8_MAX ? INT8_MAX : x < INT8_MIN ? INT8_MIN : x;
+}
+
+/** Saturating int32 addition (a, b int32: the exact sum needs 33 bits, fine in a double). */
+export function addSat32(a: number, b: number): number {
+  return sat32(a + b);
+}
+
+/**
+ * Rounding right shift: x / 2^s rounded to the nearest integer, **ties away from zero**
+ * (2.5 → 3, −2.5 → −3), for |x| < 2^52 and 0 ≤ s ≤ 52. s = 0 returns x. In C:
+ * `(x >= 0 ? (x + half) >> s : -((-x + half) >> s))` with half = 1 << (s − 1), on int64.
+ */
+export function roundShift(x: number, s: number): number {
+  if (s === 0) return x;
+  const d = 2 ** s;
+  const q = Math.floor((Math.abs(x) + d / 2) / d);
+  return x < 0 && q !== 0 ? -q : q; // never −0: integer results compare with Object.is too
+}
+
+/** A real scale factor as multiplier × 2^−shift with a Q15 mantissa: 2^14 ≤ |multiplier| < 2^15. */
+export interface Multiplier {
+  multiplier: number;
+  shift: number;
+}
+
+/**
+ * The Q15 multiplier closest to `scale` (> 0), so that requantize(x, m) ≈ x · scale. The mantissa has
+ * 15 significant bits (relative error ≤ 2^−15), ample for int8/int16 outputs, and keeps every product
+ * x · multiplier with x int32 below 2^46.
+ */
+export function quantizeMultiplier(scale: number): Multiplier {
+  if (!(scale > 0) || !Number.isFinite(scale)) throw new RangeError(`scale must be a positive finite number, is ${scale}`);
+  let shift = 14 - Math.floor(Math.log2(scale));
+  let multiplier = Math.round(scale * 2 ** shift);
+  if (multiplier >= 2 ** 15) {
+    multiplier = Math.round(multiplier / 2);
+    shift -= 1;
+  }
+  if (shift < 0 || shift > 52) throw new RangeError(`scale ${scale} is outside the representable range`);
+  return { multiplier, shift };
+}
+
+/** int32 x times a Q15 multiplier, rounding-shifted and saturated to int32: x · m · 2^−shift. */
+export function requantize(x: number, m: Multiplier): number {
+  return sat32(roundShift(x * m.multiplier, m.shift));
+}
+
+/**
+ * Fixed-point complex multiply (a + ib)(c + id) with a, b int32 state values and c, d a Q15 coefficient
+ * (|c|, |d| ≤ 2^15): returns [re, im] rounding-shifted by 15 and saturated to int32. Used for Λ̄ ⊙ x.
+ * The two products of each part are summed before the one rounding.
+ */
+export function complexMulQ15(a: number, b: number, c: number, d: number): [number, number] {
+  return [sat32(roundShift(a * c - b * d, 15)), sat32(roundShift(a * d + b * c, 15))];
+}
+
+// ---- lookup tables ----
+
+/**
+ * A 256-entry int16 table of f over [lo, lo + 256·2^−stepLog2), sampled at the left edge of each bin plus
+ * half a bin, for inputs in fixed point with `inFrac` fractional bits. Index rule (exact, integer only):
+ *   i = clamp(floor((x − lo·2^inFrac) / 2^(inFrac − stepLog2)), 0, 255)
+ * i.e. an arithmetic right shift of the offset input; inputs below/above the range use the end entries.
+ * Outputs have `outFrac` fractional bits, rounded to nearest (ties away from zero) and saturated to int16.
+ */
+export interface Lut {
+  name: string;
+  table: Int16Array;
+  lo: number; // real value of the range start, a multiple of 2^−stepLog2
+  stepLog2: number; // bin width 2^−stepLog2 (real units)
+  inFrac: number;
+  outFrac: number;
+}
+
+export const LUT_SIZE = 256;
+
+export function makeLut(name: string, f: (x: number) => number, lo: number, stepLog2: number, inFrac: number, outFrac: number): Lut {
+  if (inFrac < stepLog2) throw new RangeError(`LUT ${name}: input needs at least ${stepLog2} fractional bits, has ${inFrac}`);
+  const table = new Int16Array(LUT_SIZE);
+  const step = 2 ** -stepLog2;
+  for (let i = 0; i < LUT_SIZE; i++) {
+    const v = f(lo + (i + 0.5) * step) * 2 ** outFrac;
+    table[i] = sat16(v < 0 ? -Math.round(-v) : Math.round(v)); // ties away from zero, as roundShift
+  }
+  return { name, table, lo, stepLog2, inFrac, outFrac };
+}
+
+/** Looks x (fixed point with lut.inFrac fractional bits, |x| < 2^52) up: the exact index rule above. */
+export function lutIndex(lut: Lut, x: number): number {
+  const offset = x - lut.lo * 2 ** lut.inFrac;
+  const i = Math.floor(offset / 2 ** (lut.inFrac - lut.stepLog2));
+  return i < 0 ? 0 : i > LUT_SIZE - 1 ? LUT_SIZE - 1 : i;
+}
+
+export function lookup(lut: Lut, x: number): number {
+  return lut.table[lutIndex(lut, x)];
+}
+
+const sigmoidF = (x: number) => 1 / (1 + Math.exp(-x));
+
+/** σ over [−8, 8) in bins of 1/16, output Q14 (1.0 = 16384). */
+export function sigmoidLut(inFrac: number): Lut {
+  return makeLut("sigmoid", sigmoidF, -8, 4, inFrac, 14);
+}
+
+/** tanh over [−4, 4) in bins of 1/32, output Q14. */
+export function tanhLut(inFrac: number): Lut {
+  return makeLut("tanh", Math.tanh, -4, 5, inFrac, 14);
+}
+
+/** exp over [−8, 0) in bins of 1/32 (decays only: SSM discretization), output Q14. */
+export function expLut(inFrac: number): Lut {
+  return makeLut("exp", Math.exp, -8, 5, inFrac, 14);
+}
