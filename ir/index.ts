@@ -4,3 +4,4 @@ export * from "./builder.js";
 export * from "./verify.js";
 export * from "./print.js";
 export * from "./codec.js";
+export * from "./bundle.js";

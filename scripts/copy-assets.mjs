@@ -2,7 +2,7 @@
 import { cpSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 
-const assets = ["ir/nmc.proto"];
+const assets = ["ir/nmc.proto", "ir/bundle.proto"];
 for (const a of assets) {
   mkdirSync(dirname(`dist/${a}`), { recursive: true });
   cpSync(a, `dist/${a}`);
