@@ -76,7 +76,7 @@ export function batchFromShape(g: Graph, data: ArrayLike<number>, shape: readonl
   }
   const [B, T, C] = shape.length === 2 ? [1, shape[0], shape[1]] : [shape[0], shape[1], shape[2]];
   if (C !== input.size) {
-    throw new NmcError(`input has ${C} channels but the model's input ${input.name} takes ${input.size}`, {
+    throw new NmcError(`input has ${C} channels but the model input (population ${input.name}) takes ${input.size}`, {
       file, expected: `last dimension ${input.size}`, found: `[${shape.join(", ")}]`,
     });
   }
