@@ -1,0 +1,33 @@
+// Scoring shared by train.ts and the example's test, so that both compute the figures in results.json
+// the same way, to the bit.
+
+/** Mean over ticks of per-tick scores [N, T, K] (summed in float64, ticks in order): [N, K]. */
+export function tickMean(y: ArrayLike<number>, n: number, ticks: number, k: number): Float64Array {
+  const out = new Float64Array(n * k);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < k; j++) {
+      let s = 0;
+      for (let t = 0; t < ticks; t++) s += y[(i * ticks + t) * k + j]!;
+      out[i * k + j] = s / ticks;
+    }
+  }
+  return out;
+}
+
+/** Row-wise argmax of [N, K] scores (the first maximum on ties). */
+export function argmaxRows(scores: ArrayLike<number>, n: number, k: number): Int32Array {
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (scores[i * k + j]! > scores[i * k + best]!) best = j;
+    out[i] = best;
+  }
+  return out;
+}
+
+/** Number of positions where `a` and `b` agree (over the first n). */
+export function countEqual(a: ArrayLike<number>, b: ArrayLike<number>, n: number): number {
+  let ok = 0;
+  for (let i = 0; i < n; i++) if (a[i] === b[i]) ok++;
+  return ok;
+}
