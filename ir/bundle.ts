@@ -21,15 +21,16 @@
 // refused by decodeBundle with an NmcError whose `node` is "header", "manifest" or "section <name>", whose
 // `path` is "byte N" (the offset where the failing field or region starts), and whose expected/found say what
 // failed. Byte ranges in messages are half-open: "bytes A..B" is A up to, not including, B.
-import { createHash, randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 // binary-parser's ESM build is untyped under NodeNext; its CommonJS build is typed and the class is the same.
 import { Parser } from "binary-parser/dist/binary_parser.js";
 import protobuf from "protobufjs";
 import { decodeGraph, encodeGraph } from "./codec.js";
 import { NmcError } from "./errors.js";
+import { writeFileAtomic } from "./files.js";
 import type { Graph } from "./types.js";
 
 export const BUNDLE_MAGIC = "NMB1";
@@ -505,29 +506,5 @@ export function writeBundle(path: string, b: BundleInput): void {
   } catch (e) {
     throw e instanceof NmcError ? e.inFile(path) : e;
   }
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, "wx");
-    writeFileSync(fd, bytes);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (fd !== undefined) {
-      try {
-        closeSync(fd);
-      } catch {
-        // already failing; the first error is the one to report
-      }
-    }
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // the temporary file may never have been created
-    }
-    const code = (e as NodeJS.ErrnoException)?.code ?? String(e);
-    throw new NmcError(`cannot write bundle: ${code}`, { file: path, found: (e as Error)?.message });
-  }
+  writeFileAtomic(path, bytes, "bundle");
 }

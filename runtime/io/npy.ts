@@ -10,13 +10,12 @@
 // NmcError naming the file, the byte offset (`path: "byte N"`), what was expected and what was found.
 // Writing produces exactly what NumPy's np.save writes for a C-order little-endian array.
 
-import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
 // binary-parser ships no declarations for its ESM build ("binary-parser" resolves to an untyped .mjs under
 // NodeNext), so import its CommonJS build, which is typed; the runtime class is the same.
 import { Parser } from "binary-parser/dist/binary_parser.js";
 import { NmcError } from "../../ir/errors.js";
+import { writeFileAtomic } from "../../ir/files.js";
 import { type DType, type NdArray, type TypedArray, DTYPES, itemSize, ndarray, typedArrayOf } from "./ndarray.js";
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
@@ -570,29 +569,5 @@ export function encodeNpy(a: NdArray): Uint8Array {
 /** Writes `a` to `path` atomically: the bytes go to a temporary file in the same directory, which is renamed. */
 export function writeNpy(path: string, a: NdArray): void {
   const bytes = encodeNpy(a);
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, "wx");
-    writeFileSync(fd, bytes);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (fd !== undefined) {
-      try {
-        closeSync(fd);
-      } catch {
-        // already failing; the first error is the one to report
-      }
-    }
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // the temporary file may never have been created
-    }
-    const code = (e as NodeJS.ErrnoException)?.code ?? String(e);
-    throw new NmcError(`cannot write .npy file: ${code}`, { file: path, found: (e as Error)?.message });
-  }
+  writeFileAtomic(path, bytes, ".npy file");
 }
