@@ -5,6 +5,12 @@
 // rounding of its threshold can legitimately fire in one and not the other. Such draws (|c − θ| < 1e-4
 // somewhere, measured by the independent reference) are discarded with fc.pre and counted; every other
 // draw must agree at the full tolerance.
+//
+// The error is normwise per sample: ‖nmc − tfjs‖∞ ≤ 1e-5 · max(1, ‖nmc‖∞) over the sample's [T, K] output.
+// An element-wise bound is not attainable by any float32 engine: an SSM output of −0.59 computed as a
+// difference of terms of size ~40 carries ~1e-5 of float32 rounding in tfjs (found by this test, seed
+// −869114638), while nmc matched the float64 reference there to 1e-14. nmc's own element-wise accuracy
+// is pinned by test/cli/run-vs-reference.test.ts against the independent float64 reference.
 import fc from "fast-check";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -43,10 +49,16 @@ async function agree(family: Family, runs: number): Promise<{ checked: number; d
     const theirs = predictFloat(tfModel, Float32Array.from(data), [B, T, C], tf);
     tfModel.dispose();
     expect(theirs.length).toBe(ours.length);
-    for (let i = 0; i < ours.length; i++) {
-      const tol = 1e-5 * Math.max(1, Math.abs(ours[i]));
-      if (!(Math.abs(ours[i] - theirs[i]) <= tol)) {
-        expect.fail(`element ${i}: nmc ${ours[i]} vs tfjs ${theirs[i]} (backend ${backend})`);
+    const per = ours.length / B;
+    for (let b = 0; b < B; b++) {
+      let norm = 0, err = 0, at = b * per;
+      for (let i = b * per; i < (b + 1) * per; i++) {
+        norm = Math.max(norm, Math.abs(ours[i]));
+        const d = Math.abs(ours[i] - theirs[i]);
+        if (!(d <= err)) { err = d; at = i; }
+      }
+      if (!(err <= 1e-5 * Math.max(1, norm))) {
+        expect.fail(`sample ${b}: max error ${err} at element ${at} (nmc ${ours[at]} vs tfjs ${theirs[at]}), ‖nmc‖∞ = ${norm}, backend ${backend}`);
       }
     }
     checked++;
