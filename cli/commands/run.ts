@@ -7,6 +7,7 @@ import { batchFromShape, FloatEngine, type Precision } from "../../runtime/float
 import { summarize, type RunCounters } from "../../runtime/float/counters.js";
 import { ndarray, toFloat64 } from "../../runtime/io/ndarray.js";
 import { readNpy, writeNpy } from "../../runtime/io/npy.js";
+import { argmaxRows, countEqual } from "../../runtime/metrics.js";
 import { parseEngine, parseReadout, readoutOption } from "../options.js";
 
 interface RunOptions {
@@ -28,13 +29,7 @@ export function accuracy(output: Float64Array, shape: number[], labels: Float64A
   }
   const [B, K] = shape;
   if (labels.length !== B) throw new NmcError("labels do not match the inputs", { file, expected: `${B} labels`, found: `${labels.length}` });
-  let correct = 0;
-  for (let b = 0; b < B; b++) {
-    let best = 0;
-    for (let k = 1; k < K; k++) if (output[b * K + k] > output[b * K + best]) best = k;
-    if (best === labels[b]) correct++;
-  }
-  return B === 0 ? 0 : correct / B;
+  return B === 0 ? 0 : countEqual(argmaxRows(output, B, K), labels, B) / B;
 }
 
 function runSummary<E extends object>(graph: Graph, counters: RunCounters, extra: E) {

@@ -33,6 +33,8 @@ import {
   saveModelToDir,
   type EgruLayer,
 } from "../../runtime/tfjs/index.js";
+import { argmaxRows } from "../../runtime/metrics.js";
+import { envNumber } from "../shared/env.js";
 import { loadMnistSplit, seededRandom, shuffle, SIDE, type Digits } from "../shared/mnist.js";
 
 type Tensor = tfjs.Tensor;
@@ -41,14 +43,6 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 // dist/examples/egru-smnist → the repository's examples/egru-smnist (the sources, where the model is kept).
 const REPO = path.resolve(HERE, "..", "..", "..");
 const DEFAULT_OUT = path.join(REPO, "examples", "egru-smnist");
-
-function envNumber(name: string, fallback: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === "") return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new Error(`${name} must be a number, got '${v}'`);
-  return n;
-}
 
 const DEFAULTS = {
   epochs: 14,
@@ -101,16 +95,6 @@ function gather(d: Digits, idx: number[]): { x: Float32Array; y: Int32Array } {
 function slice(d: Digits, from: number, to: number): Digits {
   const P = T * C;
   return { images: d.images.slice(from * P, to * P), labels: d.labels.slice(from, to), count: to - from };
-}
-
-function argmaxRows(scores: ArrayLike<number>, n: number, k: number): Int32Array {
-  const out = new Int32Array(n);
-  for (let b = 0; b < n; b++) {
-    let best = 0;
-    for (let j = 1; j < k; j++) if (scores[b * k + j]! > scores[b * k + best]!) best = j;
-    out[b] = best;
-  }
-  return out;
 }
 
 async function main(): Promise<void> {

@@ -30,7 +30,9 @@ import {
 } from "../../runtime/tfjs/index.js";
 import { loadMnistSplit, seededRandom, SIDE } from "../shared/mnist.js";
 import { describeEncoder, encodeBatch, encodeInto, eventDensity, eventsCsv, listEvents, makeEncoder } from "./encoder.js";
-import { argmaxRows, countEqual, tickMean } from "./evaluate.js";
+import { argmaxRows, countEqual } from "../../runtime/metrics.js";
+import { envNumber } from "../shared/env.js";
+import { tickMean } from "./evaluate.js";
 import { makeFastForward } from "./fast.js";
 
 type Tensor = tfjs.Tensor;
@@ -39,14 +41,6 @@ const started = Date.now();
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/examples/ssm-events
 const repoRoot = path.resolve(here, "..", "..", "..");
 const outDir = path.resolve(process.env.OUT_DIR ?? path.join(repoRoot, "examples", "ssm-events"));
-
-function envNumber(name: string, fallback: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === "") return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new Error(`${name} must be a number, got '${v}'`);
-  return n;
-}
 
 // ---- hyper-parameters -----------------------------------------------------------------------------------
 const HP = {

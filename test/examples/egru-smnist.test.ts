@@ -11,6 +11,7 @@ import { summarize } from "../../runtime/float/counters.js";
 import { batchFromShape, FloatEngine } from "../../runtime/float/interpreter.js";
 import { toFloat64 } from "../../runtime/io/ndarray.js";
 import { readNpy } from "../../runtime/io/npy.js";
+import { argmaxRows } from "../../runtime/metrics.js";
 import type { NdArray } from "../../runtime/io/ndarray.js";
 import { loadFloatModel, predictFloat } from "../../runtime/tfjs/index.js";
 
@@ -33,12 +34,6 @@ interface Results {
 let results: Results;
 let x: NdArray;
 let labels: Float64Array;
-
-function argmax(scores: ArrayLike<number>, b: number, k: number): number {
-  let best = 0;
-  for (let j = 1; j < k; j++) if (scores[b * k + j]! > scores[b * k + best]!) best = j;
-  return best;
-}
 
 beforeAll(() => {
   results = JSON.parse(readFileSync(join(DIR, "results.json"), "utf8")) as Results;
@@ -63,7 +58,7 @@ describe("examples/egru-smnist", () => {
     const run = new FloatEngine(graph).run(batchFromShape(graph, toFloat64(x), x.shape));
     const [B, K] = run.outputShape as [number, number];
     expect(run.outputShape).toEqual([results.subset.samples, 10]);
-    nmcPred = Array.from({ length: B }, (_, b) => argmax(run.output, b, K));
+    nmcPred = Array.from(argmaxRows(run.output, B, K));
     const accuracy = nmcPred.filter((p, b) => p === labels[b]).length / B;
     expect(accuracy).toBe(results.subset.accuracy);
     const sparsity = summarize(run.counters).activation_sparsity_per_population["egru"];
@@ -81,7 +76,7 @@ describe("examples/egru-smnist", () => {
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < T; t++) for (let k = 0; k < K; k++) scores[b * K + k] += perTick[(b * T + t) * K + k]!;
     }
-    const pred = Array.from({ length: B }, (_, b) => argmax(scores, b, K));
+    const pred = Array.from(argmaxRows(scores, B, K));
     expect(pred.filter((p, b) => p === labels[b]).length / B).toBe(results.subset.tfjs_accuracy);
     expect(nmcPred.length).toBe(B);
     expect(pred.filter((p, b) => p === nmcPred[b]).length / B).toBe(results.subset.tfjs_nmc_agreement);

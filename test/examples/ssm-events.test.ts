@@ -21,7 +21,8 @@ import {
   makeEncoder,
   type Encoder,
 } from "../../examples/ssm-events/encoder.js";
-import { argmaxRows, countEqual, tickMean } from "../../examples/ssm-events/evaluate.js";
+import { tickMean } from "../../examples/ssm-events/evaluate.js";
+import { argmaxRows, countEqual } from "../../runtime/metrics.js";
 
 const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "examples", "ssm-events");
 const modelPath = path.join(dir, "model.json");
