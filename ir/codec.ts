@@ -58,6 +58,11 @@ function populationToPb(p: Population): object {
     name: p.name, kind: KIND_TO_PB[p.kind], size: p.size,
     emission: p.emission === "events" ? "EMIT_EVENTS" : "EMIT_DENSE",
     ports: p.ports, tensors, loc: locToPb(p.loc),
+    fixed: p.fixed,
+    luts: (p.luts ?? []).map((l) => ({
+      name: l.name, lo: l.lo, stepLog2: l.stepLog2, inFrac: l.inFrac, outFrac: l.outFrac,
+      table: tensorToPb({ dtype: "i16", shape: [l.table.length], data: l.table }),
+    })),
   };
   switch (p.kind) {
     case "Input": return { ...base, input: { encoding: p.encoding === "tokens" ? "ENCODING_TOKENS" : "ENCODING_VALUES" } };
@@ -77,13 +82,15 @@ function projectionToPb(j: Projection): object {
       values: tensorToPb(j.weights.values),
     },
     loc: locToPb(j.loc),
+    multiplier: j.requant ? tensorToPb({ dtype: "i32", shape: [j.cols], data: j.requant.multiplier }) : undefined,
+    shift: j.requant ? tensorToPb({ dtype: "i32", shape: [j.cols], data: j.requant.shift }) : undefined,
   };
 }
 
 export function graphToPbObject(g: Graph): object {
   return {
     name: g.name, populations: g.populations.map(populationToPb), projections: g.projections.map(projectionToPb),
-    inputs: g.inputs, outputs: g.outputs, meta: g.meta,
+    inputs: g.inputs, outputs: g.outputs, meta: g.meta, quant: g.quant,
   };
 }
 
@@ -121,6 +128,27 @@ function locFromPb(l: Pb): SourceLoc {
   return { file: l?.file ?? "", layer: l?.layer ?? "", className: l?.className ?? "" };
 }
 
+function intTensor<T extends TensorData>(t: Pb, where: string, dtype: DType): T {
+  const out = tensorFromPb(t, where);
+  if (out.dtype !== dtype) throw new NmcError(`wrong tensor dtype`, { path: where, expected: dtype, found: out.dtype });
+  return out.data as T;
+}
+
+function fixedFromPb(p: Pb, where: string): { fixed?: Population["fixed"]; luts?: Population["luts"] } {
+  const out: { fixed?: Population["fixed"]; luts?: Population["luts"] } = {};
+  if (p.fixed) {
+    const f = p.fixed;
+    out.fixed = { outFrac: f.outFrac ?? 0, accFrac: f.accFrac ?? 0, stateFrac: f.stateFrac ?? 0, stateBits: f.stateBits ?? 0, readFrac: f.readFrac ?? 0 };
+  }
+  if (p.luts && p.luts.length) {
+    out.luts = p.luts.map((l: Pb, i: number) => ({
+      name: l.name ?? "", lo: l.lo ?? 0, stepLog2: l.stepLog2 ?? 0, inFrac: l.inFrac ?? 0, outFrac: l.outFrac ?? 0,
+      table: intTensor<Int16Array>(l.table, `${where}.luts[${i}].table`, "i16"),
+    }));
+  }
+  return out;
+}
+
 function populationFromPb(p: Pb, i: number): Population {
   const where = `populations[${i}]`;
   const kind = PB_TO_KIND[p.kind];
@@ -130,6 +158,7 @@ function populationFromPb(p: Pb, i: number): Population {
   const base = {
     name: p.name, size: p.size, emission: p.emission === "EMIT_EVENTS" ? "events" as const : "dense" as const,
     ports: (p.ports ?? []).map((q: Pb) => ({ name: q.name, width: q.width })), tensors, loc: locFromPb(p.loc),
+    ...fixedFromPb(p, where),
   };
   switch (kind) {
     case "Input": return { ...base, kind, encoding: (p.input?.encoding === "ENCODING_TOKENS" ? "tokens" : "values") as InputEncoding };
@@ -153,6 +182,12 @@ function projectionFromPb(j: Pb, i: number): Projection {
   return {
     name: j.name, source: j.source, target: j.target, port: j.port, delay: j.delay === 1 ? 1 : (j.delay as 0),
     rows: j.rows, cols: j.cols, weights, loc: locFromPb(j.loc),
+    ...(j.multiplier || j.shift ? {
+      requant: {
+        multiplier: intTensor<Int32Array>(j.multiplier, `${where}.multiplier`, "i32"),
+        shift: intTensor<Int32Array>(j.shift, `${where}.shift`, "i32"),
+      },
+    } : {}),
   };
 }
 
@@ -161,6 +196,9 @@ export function graphFromPbObject(o: Pb): Graph {
     name: o.name ?? "", populations: (o.populations ?? []).map(populationFromPb),
     projections: (o.projections ?? []).map(projectionFromPb), inputs: o.inputs ?? [], outputs: o.outputs ?? [],
     meta: { ...(o.meta ?? {}) },
+    ...(o.quant ? {
+      quant: { weightBits: o.quant.weightBits ?? 0, stateBits: o.quant.stateBits ?? 0, calibration: o.quant.calibration ?? "", rangeMode: o.quant.rangeMode ?? "" },
+    } : {}),
   };
 }
 

@@ -64,6 +64,14 @@ export function printPopulation(p: Population): string {
   const lines: string[] = [];
   const detail = kindDetail(p);
   lines.push(`population ${p.name}: ${p.kind}[${p.size}] emits ${p.emission}${detail ? ", " + detail : ""}${where(p.loc)}`);
+  if (p.fixed) {
+    const f = p.fixed;
+    const ssm = p.kind === "DiagonalSSM" ? `, state int${f.stateBits} frac ${f.stateFrac}, read frac ${f.readFrac}` : "";
+    lines.push(`  fixed out int16 frac ${f.outFrac}, acc int32 frac ${f.accFrac}${ssm}`);
+  }
+  for (const l of p.luts ?? []) {
+    lines.push(`  lut ${l.name} lo ${l.lo} step 2^-${l.stepLog2} in frac ${l.inFrac} out frac ${l.outFrac} #${fnv1a(l.table)}`);
+  }
   for (const q of p.ports) lines.push(`  port ${q.name}[${q.width}]`);
   for (const name of Object.keys(p.tensors).sort()) lines.push(`  tensor ${name} ${printTensor(p.tensors[name])}`);
   return lines.join("\n");
@@ -72,12 +80,17 @@ export function printPopulation(p: Population): string {
 export function printProjection(j: Projection): string {
   const delay = j.delay ? " delay 1 (previous tick)" : "";
   return `projection ${j.name}: ${j.source} -> ${j.target}.${j.port} [${j.rows} x ${j.cols}]${delay}${where(j.loc)}\n` +
-    `  ${printCsr(j.weights, j.rows, j.cols)}`;
+    `  ${printCsr(j.weights, j.rows, j.cols)}` +
+    (j.requant ? `\n  requant multiplier ${range(j.requant.multiplier)} shift ${range(j.requant.shift)} #${fnv1a(j.requant.multiplier)}${fnv1a(j.requant.shift)}` : "");
 }
 
 export function printGraph(g: Graph): string {
   const lines: string[] = [`graph ${g.name}`, `  inputs ${g.inputs.join(", ")}`, `  outputs ${g.outputs.join(", ")}`];
   for (const k of Object.keys(g.meta).sort()) lines.push(`  meta ${k} = ${JSON.stringify(g.meta[k])}`);
+  if (g.quant) {
+    const q = g.quant;
+    lines.push(`  quantized weights int${q.weightBits}, SSM states int${q.stateBits}, ranges ${q.rangeMode} of ${JSON.stringify(q.calibration)}`);
+  }
   for (const p of g.populations) lines.push(printPopulation(p));
   for (const j of g.projections) lines.push(printProjection(j));
   return lines.join("\n") + "\n";

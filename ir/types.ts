@@ -39,6 +39,25 @@ export interface Port {
   width: number;
 }
 
+/** Fixed-point formats of a quantized population (nmc.proto FixedFormat): fractional bits of each value. */
+export interface FixedFormat {
+  outFrac: number;
+  accFrac: number;
+  stateFrac: number;
+  stateBits: number;
+  readFrac: number;
+}
+
+/** A lookup table (nmc.proto Lut); the same shape as runtime/fixed's Lut so the golden engine uses it as is. */
+export interface Lut {
+  name: string;
+  lo: number;
+  stepLog2: number;
+  inFrac: number;
+  outFrac: number;
+  table: Int16Array;
+}
+
 interface PopulationBase {
   name: string;
   size: number;
@@ -46,6 +65,10 @@ interface PopulationBase {
   ports: Port[];
   tensors: Record<string, Tensor>;
   loc: SourceLoc;
+  /** Quantized IR only. */
+  fixed?: FixedFormat;
+  /** Quantized IR only: the tables this population looks up, by name. */
+  luts?: Lut[];
 }
 
 export interface InputPopulation extends PopulationBase {
@@ -105,6 +128,15 @@ export interface Projection {
   cols: number;
   weights: CsrWeights;
   loc: SourceLoc;
+  /** Quantized IR only: per target column, the Q15 requantization multiplier and its shift. */
+  requant?: { multiplier: Int32Array; shift: Int32Array };
+}
+
+export interface QuantInfo {
+  weightBits: number;
+  stateBits: number;
+  calibration: string;
+  rangeMode: string;
 }
 
 export interface Graph {
@@ -114,6 +146,8 @@ export interface Graph {
   inputs: string[];
   outputs: string[];
   meta: Record<string, string>;
+  /** Present exactly when the graph is quantized. */
+  quant?: QuantInfo;
 }
 
 export function typedArrayFor(dtype: DType, length: number): TensorData {

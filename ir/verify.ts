@@ -105,6 +105,84 @@ function checkProjection(j: Projection, pops: Map<string, Population>, out: Prob
   checkTensor(node, "values", values, [colIdx.length], out);
 }
 
+const FLOAT = new Set(["f32", "f64"]);
+
+/** The dtype each quantized population tensor must have ("w" = the weight dtype of QuantInfo.weight_bits). */
+const QUANT_TENSORS: Record<Population["kind"], Record<string, string>> = {
+  Input: {},
+  EGRU: { bias_x: "i32", bias_h: "i32", thr: "i16" },
+  DiagonalSSM: { lambda_re: "i16", lambda_im: "i16", c_re: "w", c_im: "w", c_mult: "i32", c_shift: "i32" },
+  Dense: { bias: "i32" },
+  Readout: {},
+};
+
+/** The tables each quantized population must carry. */
+function requiredLuts(p: Population): string[] {
+  if (p.kind === "EGRU") return ["sigmoid", "tanh"];
+  if (p.kind !== "Dense") return [];
+  return p.activation === "sigmoid" ? ["sigmoid"] : p.activation === "tanh" ? ["tanh"] : p.activation === "gelu" ? ["phi"] : [];
+}
+
+function checkMultipliers(node: string, what: string, mult: ArrayLike<number>, shift: ArrayLike<number>, n: number, out: Problem[]): void {
+  if (mult.length !== n || shift.length !== n) {
+    out.push({ node, message: `${what} has ${mult.length} multipliers and ${shift.length} shifts, expected ${n} of each` });
+    return;
+  }
+  for (let j = 0; j < n; j++) {
+    if (mult[j] < 0 || mult[j] >= 2 ** 15 || shift[j] < 0 || shift[j] > 52) {
+      out.push({ node, message: `${what} entry ${j}: multiplier ${mult[j]} / shift ${shift[j]} outside [0, 2^15) / [0, 52]` });
+      return;
+    }
+  }
+}
+
+/** The invariants of quantized IR (runtime/fixed/QUANTIZATION.md) that the golden engine relies on. */
+function checkQuantized(g: Graph, out: Problem[]): void {
+  const q = g.quant!;
+  if (q.weightBits !== 8 && q.weightBits !== 16) out.push({ node: `graph ${g.name}`, message: `weight bits must be 8 or 16, is ${q.weightBits}` });
+  if (q.stateBits !== 16 && q.stateBits !== 32) out.push({ node: `graph ${g.name}`, message: `state bits must be 16 or 32, is ${q.stateBits}` });
+  const wdt = q.weightBits === 16 ? "i16" : "i8";
+  for (const p of g.populations) {
+    const node = `population ${p.name}`;
+    if (!p.fixed) {
+      out.push({ node, message: "quantized graph, but the population has no fixed-point format" });
+      continue;
+    }
+    const f = p.fixed;
+    for (const [k, v] of Object.entries(f)) {
+      if (k !== "readFrac" && (!Number.isInteger(v) || v < 0 || v > 40)) out.push({ node, message: `format ${k} = ${v} is outside 0..40` });
+    }
+    if (p.kind === "EGRU" && f.outFrac !== 14) out.push({ node, message: `EGRU output must be Q14, is out_frac ${f.outFrac}` });
+    if (p.kind === "DiagonalSSM" && f.stateBits !== 16 && f.stateBits !== 32) out.push({ node, message: `state bits must be 16 or 32, is ${f.stateBits}` });
+    if (p.kind === "DiagonalSSM" && f.readFrac !== f.stateFrac - (f.stateBits - 16)) {
+      out.push({ node, message: `read_frac ${f.readFrac} must be state_frac - (state_bits - 16) = ${f.stateFrac - (f.stateBits - 16)}` });
+    }
+    if (p.kind === "Dense" && p.activation === "softmax") out.push({ node, message: "softmax has no quantized form: quantize replaces it by its argmax-preserving logits" });
+    for (const [name, dt] of Object.entries(QUANT_TENSORS[p.kind])) {
+      const t = p.tensors[name];
+      const want = dt === "w" ? wdt : dt;
+      if (!t) out.push({ node, message: `missing quantized tensor ${name}` });
+      else if (t.dtype !== want) out.push({ node, message: `tensor ${name} is ${t.dtype}, the quantized IR needs ${want}` });
+    }
+    if (p.kind === "DiagonalSSM" && p.tensors.c_mult && p.tensors.c_shift) {
+      checkMultipliers(node, "C requantization", p.tensors.c_mult.data, p.tensors.c_shift.data, p.size, out);
+    }
+    for (const name of requiredLuts(p)) {
+      const lut = p.luts?.find((l) => l.name === name);
+      if (!lut) out.push({ node, message: `missing lookup table ${name}` });
+      else if (lut.table.length !== 256 || lut.inFrac < lut.stepLog2 || lut.inFrac !== f.accFrac) {
+        out.push({ node, message: `lookup table ${name} must have 256 entries and in_frac = acc_frac ${f.accFrac} ≥ step_log2 (has ${lut.table.length}, in_frac ${lut.inFrac}, step_log2 ${lut.stepLog2})` });
+      }
+    }
+  }
+  for (const j of g.projections) {
+    const node = `projection ${j.name}`;
+    if (j.weights.values.dtype !== wdt) out.push({ node, message: `weights are ${j.weights.values.dtype}, the quantized IR needs ${wdt}` });
+    if (!j.requant) out.push({ node, message: "quantized graph, but the projection has no requantization multipliers" });
+    else checkMultipliers(node, "requantization", j.requant.multiplier, j.requant.shift, j.cols, out);
+  }
+}
+
 /** Every problem with the graph; an empty list means it is valid. */
 export function verifyGraph(g: Graph): Problem[] {
   const out: Problem[] = [];
@@ -115,6 +193,12 @@ export function verifyGraph(g: Graph): Problem[] {
     seen.add(p.name);
     pops.set(p.name, p);
     checkPopulation(p, out);
+  }
+  if (g.quant) checkQuantized(g, out);
+  else {
+    for (const j of g.projections) {
+      if (!FLOAT.has(j.weights.values.dtype)) out.push({ node: `projection ${j.name}`, message: `float graph with ${j.weights.values.dtype} weights (no quantization info)` });
+    }
   }
   for (const j of g.projections) {
     if (seen.has(j.name)) out.push({ node: `projection ${j.name}`, message: "name is used twice" });

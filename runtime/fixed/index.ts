@@ -5,6 +5,7 @@
 // Every value is an integer held in a JS number. Each primitive states the range of its arguments so that
 // every intermediate stays below 2^53 and is therefore exact in a double (and in int64 in C):
 // products are at most int32 × 2^15 (a Q15 multiplier mantissa) or int16 × int16.
+import { erf } from "../float/math.js";
 
 export const INT32_MIN = -2147483648;
 export const INT32_MAX = 2147483647;
@@ -77,13 +78,28 @@ export function requantize(x: number, m: Multiplier): number {
   return sat32(roundShift(x * m.multiplier, m.shift));
 }
 
+/** requantize with the multiplier and shift given apart (as the IR stores them; no object per call). */
+export function requantizeMS(x: number, multiplier: number, shift: number): number {
+  return sat32(roundShift(x * multiplier, shift));
+}
+
 /**
  * Fixed-point complex multiply (a + ib)(c + id) with a, b int32 state values and c, d a Q15 coefficient
  * (|c|, |d| ≤ 2^15): returns [re, im] rounding-shifted by 15 and saturated to int32. Used for Λ̄ ⊙ x.
  * The two products of each part are summed before the one rounding.
  */
 export function complexMulQ15(a: number, b: number, c: number, d: number): [number, number] {
-  return [sat32(roundShift(a * c - b * d, 15)), sat32(roundShift(a * d + b * c, 15))];
+  return [cmulReQ15(a, b, c, d), cmulImQ15(a, b, c, d)];
+}
+
+/** The real part of complexMulQ15 (hot loops use the two parts apart: no array per call). */
+export function cmulReQ15(a: number, b: number, c: number, d: number): number {
+  return sat32(roundShift(a * c - b * d, 15));
+}
+
+/** The imaginary part of complexMulQ15. */
+export function cmulImQ15(a: number, b: number, c: number, d: number): number {
+  return sat32(roundShift(a * d + b * c, 15));
 }
 
 // ---- lookup tables ----
@@ -143,4 +159,38 @@ export function tanhLut(inFrac: number): Lut {
 /** exp over [−8, 0) in bins of 1/32 (decays only: SSM discretization), output Q14. */
 export function expLut(inFrac: number): Lut {
   return makeLut("exp", Math.exp, -8, 5, inFrac, 14);
+}
+
+// ---- integer division and the float → fixed boundary ----
+
+/** a / n rounded to the nearest integer, ties away from zero (as roundShift), for |a| < 2^51, n ≥ 1. */
+export function roundDiv(a: number, n: number): number {
+  const q = Math.floor((2 * Math.abs(a) + n) / (2 * n));
+  return a < 0 && q !== 0 ? -q : q;
+}
+
+/** A real number rounded to the nearest integer, ties away from zero, never −0. */
+export function roundHalfAway(x: number): number {
+  const q = Math.floor(Math.abs(x) + 0.5);
+  return x < 0 && q !== 0 ? -q : q;
+}
+
+/**
+ * The only place a real value enters the integer world at run time (model inputs; the compiler uses it
+ * for parameters): x · 2^frac rounded ties-away and saturated to `bits`. Scaling by a power of two is
+ * exact in a double, so the result depends only on x's value, not on whether it was stored as f32 or f64.
+ */
+export function toFixed(x: number, frac: number, bits: number): number {
+  if (Number.isNaN(x)) throw new RangeError("cannot convert NaN to fixed point");
+  return saturate(roundHalfAway(x * 2 ** frac), bits);
+}
+
+/** The real value of a fixed-point integer with `frac` fractional bits (outputs, reports). */
+export function fromFixed(q: number, frac: number): number {
+  return q / 2 ** frac;
+}
+
+/** Φ, the standard normal CDF (GELU(x) = x · Φ(x)), over [−4, 4) in bins of 1/32, output Q14. */
+export function phiLut(inFrac: number): Lut {
+  return makeLut("phi", (x) => 0.5 * (1 + erf(x / Math.SQRT2)), -4, 5, inFrac, 14);
 }

@@ -20,8 +20,19 @@ export interface SequenceBatch {
   channels: number;
 }
 
+/** What an observer sees after a population's step: its output, port accumulators and state vectors. */
+export interface StepView {
+  out: ArrayLike<number>;
+  ports: Record<string, ArrayLike<number>>;
+  state: ArrayLike<number>[];
+}
+
+/** Called after every population step (calibration records value ranges through it). */
+export type StepObserver = (popIndex: number, view: StepView, sample: number, tick: number) => void;
+
 export interface FloatRunOptions {
   precision?: Precision;
+  observer?: StepObserver;
 }
 
 export interface FloatRun {
@@ -91,8 +102,10 @@ export class FloatEngine {
   private readonly Buf: Float64ArrayConstructor | Float32ArrayConstructor;
   readonly counters: RunCounters;
   private readonly outIndex: number;
+  private readonly observer?: StepObserver;
 
   constructor(private readonly graph: Graph, opts: FloatRunOptions = {}) {
+    this.observer = opts.observer;
     this.Buf = opts.precision === "f32" ? Float32Array : Float64Array;
     const Buf = this.Buf;
     this.counters = { samples: 0, ticks: 0, populations: {}, projections: {} };
@@ -261,6 +274,7 @@ export class FloatEngine {
       for (let t = 0; t < T; t++) {
         const xOff = (b * T + t) * C;
         for (const s of this.pops) this.step(s, data, xOff, t);
+        if (this.observer) for (let p = 0; p < this.pops.length; p++) this.observer(p, this.pops[p], b, t);
         if (!readout) for (let k = 0; k < K; k++) output[(b * T + t) * K + k] = outPop.out[k];
         for (const s of this.pops) s.prev.set(s.out);
       }

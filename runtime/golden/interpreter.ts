@@ -1,0 +1,324 @@
+// The golden interpreter: THE definition of what a quantized nmc model computes. It executes quantized IR
+// with integer arithmetic only, through the primitives of runtime/fixed (the formulas are written out in
+// runtime/fixed/QUANTIZATION.md), with the float interpreter's time semantics: populations run in graph
+// order within a tick, a delay-0 projection delivers this tick's output, a delay-1 projection the previous
+// tick's. Every target (the SpiNNaker 2 simulator, the CUDA emitter) must reproduce its outputs and events
+// bit for bit.
+//
+// Integers are held in JS numbers and typed arrays. Values that can exceed 32 bits before their defined
+// saturation point (a projection's sum of products, a port's sum of requantized terms) live in Float64Array
+// slots: every such sum is an exact integer below 2^53 (int16 × int16 products, at most 2^22 of them), so
+// the double holds it exactly, as an int64 does in C. The only real-valued operations are at the boundary:
+// inputs enter through toFixed before the tick loop, outputs leave through fromFixed after it.
+import { NmcError } from "../../ir/errors.js";
+import type { Graph, Lut, Population, Projection } from "../../ir/types.js";
+import {
+  cmulImQ15, cmulReQ15, fromFixed, lookup, requantizeMS, roundDiv, roundShift, sat16, sat32, saturate, toFixed,
+} from "../fixed/index.js";
+import type { RunCounters } from "../float/counters.js";
+import type { SequenceBatch } from "../float/interpreter.js";
+
+const ONE_Q14 = 1 << 14;
+
+export interface GoldenRun {
+  /** The output as real numbers (fromFixed of outputQ): [B, T, K], or [B, K] for a Readout output. */
+  output: Float64Array;
+  /** The output integers. */
+  outputQ: Int32Array;
+  outputShape: number[];
+  /** Fractional bits of outputQ. */
+  outFrac: number;
+  counters: RunCounters;
+}
+
+/** Called after every tick with each population's integer output (what the verify command compares). */
+export type GoldenObserver = (popIndex: number, out: Int32Array, sample: number, tick: number) => void;
+
+export interface GoldenOptions {
+  observer?: GoldenObserver;
+}
+
+interface Incoming {
+  proj: Projection;
+  src: number;
+  delay: 0 | 1;
+  rowPtr: Uint32Array;
+  colIdx: Uint32Array;
+  w: Int8Array | Int16Array;
+  mult: Int32Array;
+  shift: Int32Array;
+  acc: Float64Array; // exact per-projection column sums
+  port: Float64Array; // the target port: exact sum of requantized terms, saturated after delivery
+  counters: RunCounters["projections"][string];
+}
+
+interface PopState {
+  pop: Population;
+  out: Int32Array;
+  prev: Int32Array;
+  ports: Record<string, Float64Array>;
+  portList: Float64Array[];
+  bias: (Int32Array | null)[]; // per port in portList order
+  incoming: Incoming[];
+  state: Int32Array[];
+  readoutSource: number;
+  luts: Record<string, Lut>;
+  counters: RunCounters["populations"][string];
+}
+
+function intData(p: Population, name: string): Int32Array {
+  const t = p.tensors[name];
+  if (!t) throw new NmcError(`population ${p.name} lacks quantized tensor ${name}`, { node: p.name });
+  return Int32Array.from(t.data as ArrayLike<number>);
+}
+
+/** The model inputs as integers in the input population's format (tokens stay token ids). */
+export function quantizeInputs(graph: Graph, batch: SequenceBatch): Int32Array {
+  const input = graph.populations.find((p) => p.name === graph.inputs[0]);
+  if (!input || input.kind !== "Input" || !input.fixed) throw new NmcError("graph has no quantized input population");
+  const n = batch.data.length;
+  const q = new Int32Array(n);
+  if (input.encoding === "tokens") for (let i = 0; i < n; i++) q[i] = batch.data[i];
+  else for (let i = 0; i < n; i++) q[i] = toFixed(batch.data[i], input.fixed.outFrac, 16);
+  return q;
+}
+
+export class GoldenEngine {
+  private readonly pops: PopState[];
+  readonly counters: RunCounters;
+  private readonly outIndex: number;
+  private readonly observer?: GoldenObserver;
+
+  constructor(private readonly graph: Graph, opts: GoldenOptions = {}) {
+    if (!graph.quant) {
+      throw new NmcError("the golden engine runs quantized IR only; this graph is float", {
+        hint: "compile it first (nmc compile model.json -o m.nmb), or run the float engine",
+      });
+    }
+    this.observer = opts.observer;
+    this.counters = { samples: 0, ticks: 0, populations: {}, projections: {} };
+    const index = new Map(graph.populations.map((p, i) => [p.name, i]));
+    this.pops = graph.populations.map((pop) => {
+      const ports: Record<string, Float64Array> = {};
+      for (const q of pop.ports) ports[q.name] = new Float64Array(q.width);
+      const counters = { kind: pop.kind, size: pop.size, events: 0, unitTicks: 0 };
+      this.counters.populations[pop.name] = counters;
+      const portList = pop.ports.map((q) => ports[q.name]);
+      const biasFor = (port: string): Int32Array | null => {
+        if (pop.kind === "EGRU") return intData(pop, port === "input" ? "bias_x" : "bias_h");
+        if (pop.kind === "Dense") return intData(pop, "bias");
+        return null;
+      };
+      const luts: Record<string, Lut> = {};
+      for (const l of pop.luts ?? []) luts[l.name] = l;
+      return {
+        pop, out: new Int32Array(pop.size), prev: new Int32Array(pop.size), ports, portList,
+        bias: pop.ports.map((q) => biasFor(q.name)), incoming: [], state: this.stateFor(pop),
+        readoutSource: pop.kind === "Readout" ? index.get(pop.source)! : -1, luts, counters,
+      };
+    });
+    for (const proj of graph.projections) {
+      const t = this.pops[index.get(proj.target)!];
+      const counters = {
+        source: proj.source, target: proj.target, rows: proj.rows, cols: proj.cols, nnz: proj.weights.colIdx.length,
+        dense: 0, effective: 0, activityOnly: 0, weightOnly: 0,
+      };
+      this.counters.projections[proj.name] = counters;
+      const values = proj.weights.values;
+      if ((values.dtype !== "i8" && values.dtype !== "i16") || !proj.requant) {
+        throw new NmcError(`projection ${proj.name} is not quantized`, { node: proj.name });
+      }
+      t.incoming.push({
+        proj, src: index.get(proj.source)!, delay: proj.delay, rowPtr: proj.weights.rowPtr, colIdx: proj.weights.colIdx,
+        w: values.data as Int8Array | Int16Array, mult: proj.requant.multiplier, shift: proj.requant.shift,
+        acc: new Float64Array(proj.cols), port: t.ports[proj.port], counters,
+      });
+    }
+    this.outIndex = index.get(graph.outputs[0])!;
+  }
+
+  private stateFor(pop: Population): Int32Array[] {
+    switch (pop.kind) {
+      case "EGRU": return [new Int32Array(pop.size)]; // h, Q14
+      case "DiagonalSSM": return [new Int32Array(pop.stateSize), new Int32Array(pop.stateSize), new Int32Array(pop.stateSize), new Int32Array(pop.stateSize)]; // x re, im; read re, im
+      case "Readout": return [new Int32Array(pop.size)]; // running sum
+      default: return [];
+    }
+  }
+
+  private reset(): void {
+    for (const s of this.pops) {
+      s.out.fill(0);
+      s.prev.fill(0);
+      for (const v of s.state) v.fill(0);
+    }
+  }
+
+  /**
+   * Loads every port with its bias, adds each incoming projection (event-driven: only non-zero source
+   * values touch their rows; exact int sums per column, then sat32, then requantize into the port's
+   * format), and saturates each port to int32 once all projections have arrived.
+   */
+  private deliver(s: PopState): void {
+    for (let q = 0; q < s.portList.length; q++) {
+      const port = s.portList[q], bias = s.bias[q];
+      if (bias) for (let i = 0; i < port.length; i++) port[i] = bias[i];
+      else port.fill(0);
+    }
+    for (const inc of s.incoming) {
+      const src = this.pops[inc.src];
+      const v = inc.delay === 0 ? src.out : src.prev;
+      const { rowPtr, colIdx, w, acc, mult, shift, port, counters } = inc;
+      acc.fill(0);
+      let active = 0, touched = 0;
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i];
+        if (x === 0) continue;
+        active++;
+        const end = rowPtr[i + 1];
+        touched += end - rowPtr[i];
+        for (let k = rowPtr[i]; k < end; k++) acc[colIdx[k]] += x * w[k];
+      }
+      if (active > 0) {
+        for (let c = 0; c < acc.length; c++) {
+          const a = acc[c];
+          if (a !== 0) port[c] += requantizeMS(sat32(a), mult[c], shift[c]);
+        }
+      }
+      counters.dense += inc.proj.rows * inc.proj.cols;
+      counters.effective += touched;
+      counters.activityOnly += active * inc.proj.cols;
+      counters.weightOnly += counters.nnz;
+    }
+    for (const port of s.portList) for (let i = 0; i < port.length; i++) port[i] = sat32(port[i]);
+  }
+
+  private step(s: PopState, x: Int32Array, xOff: number, t: number): void {
+    const pop = s.pop;
+    const out = s.out;
+    const fx = pop.fixed!;
+    switch (pop.kind) {
+      case "Input": {
+        if (pop.encoding === "tokens") {
+          out.fill(0);
+          out[x[xOff]] = ONE_Q14;
+        } else for (let i = 0; i < pop.size; i++) out[i] = x[xOff + i];
+        break;
+      }
+      case "EGRU": {
+        this.deliver(s);
+        const H = pop.size;
+        const vx = s.ports.input, vh = s.ports.recurrent;
+        const sig = s.luts.sigmoid, tanh = s.luts.tanh;
+        const thr = pop.tensors.thr.data;
+        const h = s.state[0];
+        for (let i = 0; i < H; i++) {
+          const z = lookup(sig, vx[i] + vh[i]);
+          const r = lookup(sig, vx[H + i] + vh[H + i]);
+          const g = lookup(tanh, vx[2 * H + i] + roundShift(r * vh[2 * H + i], 14));
+          const c = sat16(roundShift(z * h[i] + (ONE_Q14 - z) * g, 14));
+          const d = c - thr[i];
+          if (d > 0) {
+            out[i] = c;
+            h[i] = d;
+          } else {
+            out[i] = 0;
+            h[i] = c;
+          }
+        }
+        break;
+      }
+      case "DiagonalSSM": {
+        this.deliver(s);
+        const P = pop.stateSize, H = pop.size, bits = fx.stateBits;
+        const u = s.ports.u, skip = s.ports.skip;
+        const [xr, xi, rr, ri] = s.state;
+        const lr = pop.tensors.lambda_re.data, li = pop.tensors.lambda_im.data;
+        const readShift = bits - 16;
+        for (let p = 0; p < P; p++) {
+          const a = xr[p], b = xi[p];
+          xr[p] = saturate(cmulReQ15(a, b, lr[p], li[p]) + u[p], bits);
+          xi[p] = saturate(cmulImQ15(a, b, lr[p], li[p]) + u[P + p], bits);
+          rr[p] = readShift === 0 ? xr[p] : sat16(roundShift(xr[p], readShift));
+          ri[p] = readShift === 0 ? xi[p] : sat16(roundShift(xi[p], readShift));
+        }
+        const cr = pop.tensors.c_re.data, ci = pop.tensors.c_im.data;
+        const cm = pop.tensors.c_mult.data, cs = pop.tensors.c_shift.data;
+        const down = fx.accFrac - fx.outFrac;
+        for (let hh = 0; hh < H; hh++) {
+          const row = hh * P;
+          let acc = 0;
+          for (let p = 0; p < P; p++) acc += cr[row + p] * rr[p] - ci[row + p] * ri[p];
+          const y = sat32(requantizeMS(sat32(acc), cm[hh], cs[hh]) + skip[hh]);
+          out[hh] = sat16(roundShift(y, down));
+        }
+        break;
+      }
+      case "Dense": {
+        this.deliver(s);
+        const v = s.ports.x;
+        const n = pop.size;
+        const down = fx.accFrac - fx.outFrac;
+        switch (pop.activation) {
+          case "linear": for (let i = 0; i < n; i++) out[i] = sat16(roundShift(v[i], down)); break;
+          case "relu": for (let i = 0; i < n; i++) out[i] = v[i] > 0 ? sat16(roundShift(v[i], down)) : 0; break;
+          case "sigmoid": for (let i = 0; i < n; i++) out[i] = lookup(s.luts.sigmoid, v[i]); break;
+          case "tanh": for (let i = 0; i < n; i++) out[i] = lookup(s.luts.tanh, v[i]); break;
+          case "gelu": {
+            const phi = s.luts.phi;
+            for (let i = 0; i < n; i++) out[i] = sat16(roundShift(roundShift(v[i] * lookup(phi, v[i]), 14), down));
+            break;
+          }
+          default: throw new NmcError(`population ${pop.name}: activation ${pop.activation} has no quantized form`, { node: pop.name });
+        }
+        break;
+      }
+      case "Readout": {
+        const src = this.pops[s.readoutSource].out;
+        const sum = s.state[0];
+        for (let i = 0; i < pop.size; i++) {
+          if (pop.mode === "last") sum[i] = src[i];
+          else sum[i] = sat32(sum[i] + src[i]);
+          out[i] = pop.mode === "mean" ? roundDiv(sum[i], t + 1) : sum[i];
+        }
+        break;
+      }
+    }
+    let nz = 0;
+    for (let i = 0; i < out.length; i++) if (out[i] !== 0) nz++;
+    s.counters.events += nz;
+    s.counters.unitTicks += out.length;
+  }
+
+  /** Runs a batch; inputs are converted to the input format first (the one real → integer step). */
+  run(batch: SequenceBatch): GoldenRun {
+    const { batch: B, ticks: T, channels: C } = batch;
+    const xq = quantizeInputs(this.graph, batch);
+    const outPop = this.pops[this.outIndex];
+    const readout = outPop.pop.kind === "Readout";
+    const K = outPop.pop.size;
+    const outputQ = new Int32Array(readout ? B * K : B * T * K);
+    for (let b = 0; b < B; b++) {
+      this.reset();
+      for (let t = 0; t < T; t++) {
+        const xOff = (b * T + t) * C;
+        for (const s of this.pops) this.step(s, xq, xOff, t);
+        if (this.observer) for (let p = 0; p < this.pops.length; p++) this.observer(p, this.pops[p].out, b, t);
+        if (!readout) outputQ.set(outPop.out, (b * T + t) * K);
+        for (const s of this.pops) s.prev.set(s.out);
+      }
+      if (readout && T > 0) outputQ.set(outPop.out, b * K);
+      this.counters.samples++;
+      this.counters.ticks += T;
+    }
+    const outFrac = outPop.pop.fixed!.outFrac;
+    const output = new Float64Array(outputQ.length);
+    for (let i = 0; i < output.length; i++) output[i] = fromFixed(outputQ[i], outFrac);
+    return { output, outputQ, outputShape: readout ? [B, K] : [B, T, K], outFrac, counters: this.counters };
+  }
+}
+
+/** Runs quantized IR on a batch of sequences. */
+export function runGolden(graph: Graph, batch: SequenceBatch, opts: GoldenOptions = {}): GoldenRun {
+  return new GoldenEngine(graph, opts).run(batch);
+}
