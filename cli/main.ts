@@ -3,6 +3,8 @@
 // sees one paragraph and a documented exit code, never a stack trace (NMC_DEBUG=1 shows one).
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
+import { registerCompile } from "./commands/compile.js";
+import { registerInspect } from "./commands/inspect.js";
 import { registerIr } from "./commands/ir.js";
 import { registerRun } from "./commands/run.js";
 import { EXIT_USAGE, reportFailure } from "./exit.js";
@@ -25,10 +27,15 @@ export function buildProgram(): Command {
 Exit codes: 0 ok, 1 verification failed, 2 usage or input error, 3 internal error (a bug in nmc).
 
 Examples:
-  $ nmc ir model.json                                   print the IR
-  $ nmc run model.json --input x.npy --out y.npy        run the float model`);
-  registerIr(program);
+  $ nmc compile model.json -o m.nmb                     prune, calibrate, quantize: write a bundle
+  $ nmc run m.nmb --input x.npy --labels y.npy          run it on the golden integer engine
+  $ nmc inspect m.nmb                                   what the bundle holds
+  $ nmc run model.json --input x.npy --out y.npy        run the float model
+  $ nmc ir model.json                                   print the IR`);
+  registerCompile(program);
   registerRun(program);
+  registerInspect(program);
+  registerIr(program);
   program.exitOverride();
   for (const c of program.commands) c.exitOverride();
   return program;

@@ -12,9 +12,22 @@ export function parseReadout(v: string | undefined): ReadoutMode | "none" | unde
   return v as ReadoutMode | "none" | undefined;
 }
 
-export function parseEngine(v: string): "float" {
-  if (v !== "float") {
-    throw new NmcError(`engine ${v} is not available yet`, { expected: "float", found: v, hint: "the golden and target engines come with quantization and the targets" });
+export type Engine = "float" | "golden";
+export const ENGINES: readonly Engine[] = ["float", "golden"];
+
+export function parseEngine(v: string): Engine {
+  if (!(ENGINES as readonly string[]).includes(v)) {
+    throw new NmcError(`unknown engine ${v}`, { expected: ENGINES.join(" | "), found: v });
   }
-  return v;
+  return v as Engine;
+}
+
+/** A parsed non-negative number option, with the option's name in the error. */
+export function numberOption(name: string, v: string | undefined, lo: number, hi: number, integer = false): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (v.trim() === "" || !Number.isFinite(x) || x < lo || x > hi || (integer && !Number.isInteger(x))) {
+    throw new NmcError(`invalid value for ${name}`, { expected: `${integer ? "an integer" : "a number"} in [${lo}, ${hi}]`, found: JSON.stringify(v) });
+  }
+  return x;
 }

@@ -459,19 +459,25 @@ export function irSection(g: Graph): BundleSection {
   return { name: IR_SECTION, kind: IR_SECTION_KIND, data: encodeGraph(g) };
 }
 
-/** The graph in a bundle's IR section, decoded and verified; errors name the section (and `file`). */
-export function bundleGraph(b: Bundle, file?: string): Graph {
-  const s = b.sections.get(IR_SECTION);
-  const info = b.manifest.sections.find((x) => x.name === IR_SECTION);
+/** The section carrying the float graph a quantized bundle was made from (for float-vs-quantized checks). */
+export const FLOAT_IR_SECTION = "ir.float";
+
+/**
+ * The graph in a bundle's IR section (or another section holding an nmc.ir.Graph), decoded and verified;
+ * errors name the section (and `file`).
+ */
+export function bundleGraph(b: Bundle, file?: string, name: string = IR_SECTION): Graph {
+  const s = b.sections.get(name);
+  const info = b.manifest.sections.find((x) => x.name === name);
   if (!s) {
-    throw new NmcError(`the bundle has no ${JSON.stringify(IR_SECTION)} section`, { file, node: "manifest", expected: `a section ${JSON.stringify(IR_SECTION)}` });
+    throw new NmcError(`the bundle has no ${JSON.stringify(name)} section`, { file, node: "manifest", expected: `a section ${JSON.stringify(name)}` });
   }
   try {
     return decodeGraph(s.data);
   } catch (e) {
     if (e instanceof NmcError) {
       throw new NmcError(e.message, {
-        ...e.fields(), file: file ?? e.file, node: e.node ?? sectionNode(IR_SECTION), path: e.path ?? (info ? `byte ${info.offset}` : undefined),
+        ...e.fields(), file: file ?? e.file, node: e.node ?? sectionNode(name), path: e.path ?? (info ? `byte ${info.offset}` : undefined),
       });
     }
     throw e;

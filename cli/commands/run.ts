@@ -1,17 +1,20 @@
 import type { Command } from "commander";
 import { Option } from "commander";
+import { openSync, readSync, closeSync } from "node:fs";
 import { loadModel } from "../../compiler/frontend/index.js";
+import { BUNDLE_MAGIC, FLOAT_IR_SECTION, bundleGraph, readBundle } from "../../ir/bundle.js";
 import { NmcError } from "../../ir/errors.js";
 import type { Graph } from "../../ir/types.js";
 import { batchFromShape, FloatEngine, type Precision } from "../../runtime/float/interpreter.js";
+import { GoldenEngine } from "../../runtime/golden/interpreter.js";
 import { summarize, type RunCounters } from "../../runtime/float/counters.js";
 import { ndarray, toFloat64 } from "../../runtime/io/ndarray.js";
 import { readNpy, writeNpy } from "../../runtime/io/npy.js";
 import { argmaxRows, countEqual } from "../../runtime/metrics.js";
-import { parseEngine, parseReadout, readoutOption } from "../options.js";
+import { type Engine, parseEngine, parseReadout, readoutOption } from "../options.js";
 
 interface RunOptions {
-  engine: string;
+  engine?: string;
   input: string;
   out?: string;
   labels?: string;
@@ -32,6 +35,45 @@ export function accuracy(output: Float64Array, shape: number[], labels: Float64A
   return B === 0 ? 0 : countEqual(argmaxRows(output, B, K), labels, B) / B;
 }
 
+/** True when the file starts with the bundle magic (so a bundle is recognised whatever its name). */
+export function isBundleFile(file: string): boolean {
+  if (file.endsWith(".nmb")) return true;
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, "r");
+    const head = Buffer.alloc(4);
+    return readSync(fd, head, 0, 4, 0) === 4 && head.toString("latin1") === BUNDLE_MAGIC;
+  } catch {
+    return false; // the loader that runs next reports the unreadable file properly
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** The graph an engine runs: a bundle's quantized IR (golden) or float IR, or a model.json's float IR. */
+export function loadRunnable(model: string, engineOpt: string | undefined, readout: string | undefined): { graph: Graph; engine: Engine } {
+  if (isBundleFile(model)) {
+    const engine = parseEngine(engineOpt ?? "golden");
+    if (readout !== undefined) {
+      throw new NmcError("--readout applies to model.json; a bundle's readout was fixed when it was compiled", {
+        file: model, hint: `recompile with nmc compile <model.json> --readout ${readout}`,
+      });
+    }
+    const b = readBundle(model);
+    const q = bundleGraph(b, model);
+    return { graph: engine === "float" ? bundleGraph(b, model, FLOAT_IR_SECTION) : q, engine };
+  }
+  const engine = parseEngine(engineOpt ?? "float");
+  if (engine !== "float") {
+    throw new NmcError(`the ${engine} engine runs compiled bundles; ${model} is a float model`, {
+      file: model, hint: `compile it first: nmc compile ${model} -o m.nmb && nmc run m.nmb --input ...`,
+    });
+  }
+  const { graph, warnings } = loadModel(model, { readout: parseReadout(readout) });
+  for (const w of warnings) process.stderr.write(`nmc: warning: ${w}\n`);
+  return { graph, engine };
+}
+
 function runSummary<E extends object>(graph: Graph, counters: RunCounters, extra: E) {
   const s = summarize(counters);
   const events: Record<string, number> = {};
@@ -43,8 +85,8 @@ export function registerRun(program: Command): void {
   program
     .command("run")
     .description("run a model on input sequences and write its outputs")
-    .argument("<model>", "model.json (TensorFlow.js LayersModel)")
-    .addOption(new Option("--engine <engine>", "execution engine: float (the float IR interpreter)").default("float"))
+    .argument("<model>", "a bundle from nmc compile (.nmb), or model.json (TensorFlow.js LayersModel)")
+    .addOption(new Option("--engine <engine>", "golden: the integer reference (bundles; the default for them); float: the float IR interpreter (the default for model.json; on a bundle, its float IR)").choices(["golden", "float"]))
     .requiredOption("--input <file>", "input .npy: float32/float64 [T, C] (one sequence) or [B, T, C]; token ids [B, T] for Embedding models")
     .option("--out <file>", "write outputs as float32 .npy: [B, T, K] per tick, or [B, K] with a readout")
     .option("--labels <file>", ".npy of integer class labels [B]: report accuracy (argmax of the readout)")
@@ -54,23 +96,24 @@ export function registerRun(program: Command): void {
     .addHelpText("after", `
 Examples:
   $ nmc run model.json --input x.npy --out y.npy
+  $ nmc compile model.json -o m.nmb && nmc run m.nmb --input x.npy --labels y.npy --json
   $ nmc run examples/egru-smnist/model.json --input examples/egru-smnist/inputs/x.npy \\
         --labels examples/egru-smnist/inputs/y.npy --json`)
     .action((model: string, opts: RunOptions) => {
-      parseEngine(opts.engine);
-      const { graph, warnings } = loadModel(model, { readout: parseReadout(opts.readout) });
-      for (const w of warnings) process.stderr.write(`nmc: warning: ${w}\n`);
+      const { graph, engine: which } = loadRunnable(model, opts.engine, opts.readout);
       const x = readNpy(opts.input);
       const batch = batchFromShape(graph, toFloat64(x), x.shape, opts.input);
       const t0 = performance.now();
-      const engine = new FloatEngine(graph, { precision: opts.precision });
-      const run = engine.run(batch);
+      const run = which === "golden" ? new GoldenEngine(graph).run(batch) : new FloatEngine(graph, { precision: opts.precision }).run(batch);
       const seconds = (performance.now() - t0) / 1000;
       if (opts.out) writeNpy(opts.out, ndarray("f4", run.outputShape, Float32Array.from(run.output)));
       let acc: number | undefined;
       if (opts.labels) acc = accuracy(run.output, run.outputShape, toFloat64(readNpy(opts.labels)), opts.labels);
       const summary = runSummary(graph, run.counters, {
-        engine: "float", backend: `nmc float interpreter (${opts.precision === "f32" ? "Float32 storage" : "Float64"}, JavaScript)`,
+        engine: which,
+        backend: which === "golden"
+          ? `nmc golden interpreter (integer arithmetic: int${graph.quant!.weightBits} weights, int32 accumulators, int16 states)`
+          : `nmc float interpreter (${opts.precision === "f32" ? "Float32 storage" : "Float64"}, JavaScript)`,
         input: { file: opts.input, shape: x.shape, dtype: x.dtype }, output: { file: opts.out ?? null, shape: run.outputShape },
         ...(acc !== undefined ? { accuracy: acc } : {}), seconds,
       });
@@ -87,6 +130,8 @@ Examples:
       if (acc !== undefined) lines.push(`accuracy ${(100 * acc).toFixed(2)}% (${run.counters.samples} samples)`);
       lines.push(`activation sparsity ${(100 * summary.activation_sparsity).toFixed(1)}%`);
       for (const [n, v] of Object.entries(summary.activation_sparsity_per_population)) lines.push(`  ${n.padEnd(24)} ${(100 * v).toFixed(1)}%`);
+      lines.push(`weight sparsity ${(100 * summary.connection_sparsity).toFixed(1)}%`);
+      for (const [n, v] of Object.entries(summary.connection_sparsity_per_projection)) lines.push(`  ${n.padEnd(24)} ${(100 * v).toFixed(1)}%`);
       const so = summary.synaptic_operations;
       lines.push(`synaptic ops per sample: dense ${so.Dense.toExponential(3)}, effective ${so.Effective_MACs.toExponential(3)} (gain ×${summary.gains.combined.toFixed(2)}: activity ×${summary.gains.activity.toFixed(2)}, weights ×${summary.gains.weight.toFixed(2)})`);
       process.stdout.write(lines.join("\n") + "\n");

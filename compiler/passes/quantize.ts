@@ -125,6 +125,9 @@ export const quantizePass: Pass<QuantizeOptions, QuantizeReport> = {
     const stateBits = opts.stateBits ?? 16;
     const mode = opts.range ?? { kind: "max" };
     const qmax = 2 ** (weightBits - 1) - 1;
+    // Raw sums of int16 weights are rounding-shifted by `pre` bits before they are saturated to int32
+    // (QUANTIZATION.md), so every multiplier carries the factor 2^pre back.
+    const pre = weightBits - 8;
     const cal = opts.calibration;
     const byName = new Map(graph.populations.map((p) => [p.name, p]));
     const incoming = (p: Population) => graph.projections.filter((j) => j.target === p.name);
@@ -160,7 +163,7 @@ export const quantizePass: Pass<QuantizeOptions, QuantizeReport> = {
           if (port === null && p.kind === "DiagonalSSM" && j.port === "u") continue;
           let smax = 0;
           for (const s of scales.get(j.name)!) if (s > smax) smax = s;
-          if (smax > 0) m = Math.min(m, srcOutFrac(j.source) + 13 - Math.ceil(Math.log2(smax)));
+          if (smax > 0) m = Math.min(m, srcOutFrac(j.source) + 13 - pre - Math.ceil(Math.log2(smax)));
         }
         return m;
       };
@@ -250,7 +253,7 @@ export const quantizePass: Pass<QuantizeOptions, QuantizeReport> = {
               cq.re[h * P + q] = s === 0 ? 0 : roundHalfAway(t.c_re.data[h * P + q] / s);
               cq.im[h * P + q] = s === 0 ? 0 : roundHalfAway(t.c_im.data[h * P + q] / s);
             }
-            const M = multiplierFor(s * 2 ** (fx.accFrac - fx.readFrac), `population ${p.name} (C row ${h})`);
+            const M = multiplierFor(s * 2 ** (fx.accFrac - fx.readFrac + pre), `population ${p.name} (C row ${h})`);
             mult[h] = M.multiplier;
             shift[h] = M.shift;
           }
@@ -299,7 +302,7 @@ export const quantizePass: Pass<QuantizeOptions, QuantizeReport> = {
       const shiftBy = portFrac(tgt, j.port) - srcFrac;
       const mult = new Int32Array(j.cols), sh = new Int32Array(j.cols);
       for (let c = 0; c < j.cols; c++) {
-        const M = multiplierFor(s[c] * 2 ** shiftBy, `projection ${j.name} (column ${c})`);
+        const M = multiplierFor(s[c] * 2 ** (shiftBy + pre), `projection ${j.name} (column ${c})`);
         mult[c] = M.multiplier;
         sh[c] = M.shift;
       }

@@ -88,6 +88,8 @@ export class GoldenEngine {
   readonly counters: RunCounters;
   private readonly outIndex: number;
   private readonly observer?: GoldenObserver;
+  /** Raw sums of int16 weights are rounding-shifted by weight_bits − 8 before saturating to int32. */
+  private readonly pre: number;
 
   constructor(private readonly graph: Graph, opts: GoldenOptions = {}) {
     if (!graph.quant) {
@@ -96,6 +98,7 @@ export class GoldenEngine {
       });
     }
     this.observer = opts.observer;
+    this.pre = graph.quant.weightBits - 8;
     this.counters = { samples: 0, ticks: 0, populations: {}, projections: {} };
     const index = new Map(graph.populations.map((p, i) => [p.name, i]));
     this.pops = graph.populations.map((pop) => {
@@ -180,9 +183,10 @@ export class GoldenEngine {
         for (let k = rowPtr[i]; k < end; k++) acc[colIdx[k]] += x * w[k];
       }
       if (active > 0) {
+        const pre = this.pre;
         for (let c = 0; c < acc.length; c++) {
           const a = acc[c];
-          if (a !== 0) port[c] += requantizeMS(sat32(a), mult[c], shift[c]);
+          if (a !== 0) port[c] += requantizeMS(sat32(roundShift(a, pre)), mult[c], shift[c]);
         }
       }
       counters.dense += inc.proj.rows * inc.proj.cols;
@@ -249,7 +253,7 @@ export class GoldenEngine {
           const row = hh * P;
           let acc = 0;
           for (let p = 0; p < P; p++) acc += cr[row + p] * rr[p] - ci[row + p] * ri[p];
-          const y = sat32(requantizeMS(sat32(acc), cm[hh], cs[hh]) + skip[hh]);
+          const y = sat32(requantizeMS(sat32(roundShift(acc, this.pre)), cm[hh], cs[hh]) + skip[hh]);
           out[hh] = sat16(roundShift(y, down));
         }
         break;

@@ -1,0 +1,147 @@
+import { existsSync, statSync } from "node:fs";
+import path from "node:path";
+import type { Command } from "commander";
+import { Option } from "commander";
+import { loadModel } from "../../compiler/frontend/index.js";
+import type { RangeMode } from "../../compiler/passes/calibrate.js";
+import { compileQuantized, syntheticCalibration, type CalibrationData, type CompileReport } from "../../compiler/pipeline.js";
+import { FLOAT_IR_SECTION, IR_SECTION, IR_SECTION_KIND, writeBundle } from "../../ir/bundle.js";
+import { encodeGraph } from "../../ir/codec.js";
+import { NmcError } from "../../ir/errors.js";
+import type { Graph } from "../../ir/types.js";
+import { toFloat64 } from "../../runtime/io/ndarray.js";
+import { readNpy } from "../../runtime/io/npy.js";
+import { numberOption, parseReadout, readoutOption } from "../options.js";
+import { bytes, pct, renderTable, sig } from "../table.js";
+
+/** Bundle section holding the compile report as JSON (what `nmc inspect` shows). */
+export const REPORT_SECTION = "report";
+
+interface CompileCliOptions {
+  out: string;
+  target: string;
+  weightSparsity?: string;
+  pruneScope: "projection" | "global";
+  calibrate?: string;
+  calibrateSamples?: string;
+  range: string;
+  bits: string;
+  stateBits: string;
+  readout?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+function parseRange(v: string): RangeMode {
+  if (v === "max") return { kind: "max" };
+  const m = /^percentile:(\d+(\.\d+)?)$/.exec(v);
+  const p = m ? Number(m[1]) : NaN;
+  if (!(p > 50 && p <= 100)) {
+    throw new NmcError("invalid --range", { expected: "max, or percentile:P with 50 < P ≤ 100 (e.g. percentile:99.99)", found: JSON.stringify(v) });
+  }
+  return { kind: "percentile", percentile: p };
+}
+
+/** --calibrate, else the model's inputs/calib.npy, else synthetic inputs (with a warning). */
+function calibrationData(model: string, graph: Graph, file: string | undefined, warn: (s: string) => void): CalibrationData {
+  const beside = path.join(path.dirname(model), "inputs", "calib.npy");
+  const chosen = file ?? (existsSync(beside) ? beside : undefined);
+  if (chosen) {
+    const x = readNpy(chosen);
+    return { data: toFloat64(x), shape: x.shape, label: chosen, file: chosen };
+  }
+  const s = syntheticCalibration(graph);
+  warn(`no calibration data (--calibrate x.npy, or ${beside}): ranges come from ${s.label}; real inputs may clip or lose precision`);
+  return s;
+}
+
+function fmt(frac: number | null, bits: number): string | null {
+  return frac === null ? null : `i${bits} f${frac}`;
+}
+
+function printReport(model: string, out: string, size: number, g: Graph, r: CompileReport): string {
+  const q = r.quantize;
+  const lines = [
+    `compiled ${model} -> ${out} (target golden: the quantized reference, ${bytes(size)})`,
+    `calibration  ${r.calibration.source}, ranges by ${r.calibration.range}`,
+    `weights      int${q.weightBits}, one scale per target neuron; accumulators int32; SSM state int${q.stateBits}; LUTs 256 × int16`,
+  ];
+  if (r.prune) lines.push(`pruning      magnitude, ${r.prune.scope} scope, target ${pct(r.prune.target)}: achieved ${pct(r.prune.overall, 2)}`);
+  lines.push("", "populations (formats: iBITS fFRACTIONAL-BITS; clip = calibration values beyond the format; error = float vs golden, real units)");
+  const err = new Map(r.error.populations.map((e) => [e.name, e]));
+  lines.push(renderTable(
+    ["population", "kind", "layer", "output", "accum", "state", "clip out", "clip acc", "clip state", "err max", "err rms", "of max", "zero/event agree"],
+    q.populations.map((p) => {
+      const e = err.get(p.name)!;
+      return [p.name, p.kind, p.layer || null, fmt(p.outFrac, p.kind === "Readout" ? 32 : 16), fmt(p.accFrac, 32), fmt(p.stateFrac, p.stateBits ?? 16),
+        pct(p.clipping.out, 3), pct(p.clipping.acc, 3), pct(p.clipping.state, 3), sig(e.maxAbs), sig(e.rms), sig(e.maxRef), pct(e.eventAgreement, 2)];
+    }),
+  ));
+  lines.push("", "projections");
+  lines.push(renderTable(
+    ["projection", "source -> target", "shape", "stored", "weight sparsity", "dropped by rounding"],
+    g.projections.map((j) => {
+      const pr = q.projections.find((x) => x.name === j.name)!;
+      return [j.name, `${j.source} -> ${j.target}.${j.port}${j.delay ? " (t-1)" : ""}`, `${j.rows}x${j.cols}`, pr.nnz, pct(1 - pr.nnz / pr.dense, 2), pr.nnzFloat - pr.nnz];
+    }),
+  ));
+  const o = r.error.output;
+  lines.push("", `output: max |float - golden| ${sig(o.maxAbs)} (values up to ${sig(o.maxRef)}), RMS ${sig(o.rms)}, ` +
+    `argmax agreement ${pct(o.argmaxAgreement, 2)} over ${r.error.samples} calibration sequences`);
+  return lines.join("\n") + "\n";
+}
+
+export function registerCompile(program: Command): void {
+  program
+    .command("compile")
+    .description("compile a model: prune, calibrate, quantize to fixed point, and write a bundle (.nmb)")
+    .argument("<model>", "model.json (TensorFlow.js LayersModel) with its weight shards beside it")
+    .requiredOption("-o, --out <file>", "the bundle to write (.nmb); written atomically")
+    .addOption(new Option("--target <target>", "what to compile for: golden (the quantized reference the hardware targets are checked against)").choices(["golden"]).default("golden"))
+    .option("--weight-sparsity <S>", "magnitude-prune weights to this fraction of zeros first, 0 ≤ S < 1 (no fine-tuning)")
+    .addOption(new Option("--prune-scope <scope>", "prune each projection to S, or with one threshold over all").choices(["projection", "global"]).default("projection"))
+    .option("--calibrate <file>", "calibration inputs .npy, shaped like `nmc run --input` (default: inputs/calib.npy beside the model, else synthetic)")
+    .option("--calibrate-samples <n>", "use only the first n calibration sequences (default: all)")
+    .option("--range <mode>", "how a range is read from calibration: max | percentile:P (e.g. percentile:99.99)", "max")
+    .addOption(new Option("--bits <n>", "weight width").choices(["8", "16"]).default("8"))
+    .addOption(new Option("--state-bits <n>", "DiagonalSSM state width").choices(["16", "32"]).default("16"))
+    .addOption(readoutOption())
+    .option("--json", "print the compile report as JSON on stdout")
+    .option("-q, --quiet", "print nothing but errors and warnings")
+    .addHelpText("after", `
+The bundle holds the quantized IR (section "ir"), the float IR it approximates ("ir.float") and this report
+("report"). Run it with \`nmc run m.nmb --input x.npy\`, look inside with \`nmc inspect m.nmb\`.
+
+Examples:
+  $ nmc compile examples/egru-smnist/model.json -o m.nmb
+  $ nmc compile model.json --calibrate calib.npy --weight-sparsity 0.8 --bits 8 -o m.nmb --json`)
+    .action((model: string, opts: CompileCliOptions) => {
+      const warn = (s: string) => process.stderr.write(`nmc: warning: ${s}\n`);
+      const sparsity = numberOption("--weight-sparsity", opts.weightSparsity, 0, 0.9999);
+      const samples = numberOption("--calibrate-samples", opts.calibrateSamples, 1, 2 ** 31, true);
+      const range = parseRange(opts.range);
+      const { graph, warnings } = loadModel(model, { readout: parseReadout(opts.readout) });
+      warnings.forEach(warn);
+      const cal = calibrationData(model, graph, opts.calibrate, warn);
+      const result = compileQuantized(graph, {
+        weightSparsity: sparsity, pruneScope: opts.pruneScope, calibration: cal, calibrationSamples: samples, range,
+        weightBits: Number(opts.bits) as 8 | 16, stateBits: Number(opts.stateBits) as 16 | 32,
+      });
+      const report = { model, bundle: opts.out, target: opts.target, ...result.report };
+      const q = result.report.quantize;
+      writeBundle(opts.out, {
+        modelName: graph.name, modelSource: model, target: opts.target,
+        meta: {
+          weight_bits: String(q.weightBits), state_bits: String(q.stateBits), range: q.rangeMode,
+          calibration: result.report.calibration.source, weight_sparsity: String(sparsity ?? 0),
+        },
+        sections: [
+          { name: IR_SECTION, kind: IR_SECTION_KIND, data: encodeGraph(result.quantized) },
+          { name: FLOAT_IR_SECTION, kind: IR_SECTION_KIND, data: encodeGraph(result.float) },
+          { name: REPORT_SECTION, kind: "application/json; nmc compile report", data: new TextEncoder().encode(JSON.stringify(report)) },
+        ],
+      });
+      if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
+      else if (!opts.quiet) process.stdout.write(printReport(model, opts.out, statSync(opts.out).size, result.quantized, result.report));
+    });
+}

@@ -1,0 +1,97 @@
+import type { Command } from "commander";
+import { FLOAT_IR_SECTION, bundleGraph, readBundle, type Bundle } from "../../ir/bundle.js";
+import type { Graph } from "../../ir/types.js";
+import { bytes, pct, renderTable } from "../table.js";
+import { REPORT_SECTION } from "./compile.js";
+
+function formats(p: Graph["populations"][number]): { output: string | null; accum: string | null; state: string | null } {
+  const f = p.fixed;
+  if (!f) return { output: null, accum: null, state: null };
+  return {
+    output: `i${p.kind === "Readout" ? 32 : 16} f${f.outFrac}`,
+    accum: p.kind === "Input" || p.kind === "Readout" ? null : `i32 f${f.accFrac}`,
+    state: p.kind === "DiagonalSSM" ? `i${f.stateBits} f${f.stateFrac}` : p.kind === "EGRU" ? "i16 f14" : null,
+  };
+}
+
+function sizeOf(g: Graph, name: string): number {
+  const j = g.projections.find((x) => x.name === name)!;
+  return j.weights.values.data.byteLength + j.weights.colIdx.byteLength + j.weights.rowPtr.byteLength +
+    (j.requant ? j.requant.multiplier.byteLength + j.requant.shift.byteLength : 0);
+}
+
+export function inspectSummary(file: string, b: Bundle, g: Graph) {
+  const m = b.manifest;
+  const report = b.sections.get(REPORT_SECTION);
+  return {
+    file,
+    manifest: {
+      format_version: m.formatVersion, nmc_version: m.nmcVersion, created_at: m.createdAt, model_name: m.modelName,
+      model_source: m.modelSource, target: m.target, meta: m.meta, cores: m.cores.length,
+    },
+    quantization: g.quant ?? null,
+    populations: g.populations.map((p) => ({
+      name: p.name, kind: p.kind, size: p.size, emission: p.emission, layer: p.loc.layer || null,
+      ...(p.kind === "DiagonalSSM" ? { state_size: p.stateSize } : {}), ...(p.kind === "Dense" ? { activation: p.activation } : {}),
+      formats: formats(p), luts: (p.luts ?? []).map((l) => l.name),
+    })),
+    projections: g.projections.map((j) => ({
+      name: j.name, source: j.source, target: j.target, port: j.port, delay: j.delay, rows: j.rows, cols: j.cols,
+      nnz: j.weights.colIdx.length, weight_sparsity: 1 - j.weights.colIdx.length / (j.rows * j.cols),
+      dtype: j.weights.values.dtype, bytes: sizeOf(g, j.name),
+    })),
+    sections: m.sections.map((s) => ({ name: s.name, kind: s.kind, offset: s.offset, length: s.length, sha256: s.sha256 })),
+    report: report ? JSON.parse(new TextDecoder().decode(report.data)) : null,
+  };
+}
+
+export function registerInspect(program: Command): void {
+  program
+    .command("inspect")
+    .description("show what a bundle holds: populations, projections, sparsity, number formats, sections")
+    .argument("<bundle>", "a bundle written by nmc compile (.nmb)")
+    .option("--json", "print everything (including the compile report) as JSON")
+    .addHelpText("after", `
+Every byte of the bundle is checked (header, manifest checksum, section checksums, padding) before anything is
+shown; a damaged file is refused with the section and byte offset that failed (exit 2).
+
+Examples:
+  $ nmc inspect m.nmb
+  $ nmc inspect m.nmb --json | jq '.projections[] | {name, weight_sparsity}'`)
+    .action((file: string, opts: { json?: boolean }) => {
+      const b = readBundle(file);
+      const g = bundleGraph(b, file);
+      if (b.sections.has(FLOAT_IR_SECTION)) bundleGraph(b, file, FLOAT_IR_SECTION);
+      const s = inspectSummary(file, b, g);
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(s, null, 2) + "\n");
+        return;
+      }
+      const m = s.manifest;
+      const q = g.quant;
+      const lines = [
+        `bundle   ${file}`,
+        `model    ${m.model_name} from ${m.model_source || "?"}`,
+        `target   ${m.target}; written by nmc ${m.nmc_version} at ${m.created_at}`,
+        q ? `quantized weights int${q.weightBits}, SSM state int${q.stateBits}; ranges ${q.rangeMode} of ${q.calibration}` : "float IR (not quantized)",
+        "",
+        "populations",
+        renderTable(["name", "kind", "size", "emits", "layer", "output", "accum", "state", "LUTs"],
+          s.populations.map((p) => [p.name, p.kind, p.size, p.emission, p.layer, p.formats.output, p.formats.accum, p.formats.state, p.luts.join(",") || null])),
+        "",
+        "projections",
+        renderTable(["name", "source -> target", "delay", "shape", "nnz", "weight sparsity", "dtype", "bytes"],
+          s.projections.map((j) => [j.name, `${j.source} -> ${j.target}.${j.port}`, j.delay, `${j.rows}x${j.cols}`, j.nnz, pct(j.weight_sparsity, 2), j.dtype, j.bytes])),
+        "",
+        "sections",
+        renderTable(["name", "kind", "offset", "length", "sha256"],
+          s.sections.map((x) => [x.name, x.kind, x.offset, bytes(x.length), x.sha256.slice(0, 16) + "…"])),
+      ];
+      const rep = s.report as { error?: { output: { argmaxAgreement: number; maxAbs: number }; samples: number } } | null;
+      if (rep?.error) {
+        lines.push("", `float vs golden on the calibration data: argmax agreement ${pct(rep.error.output.argmaxAgreement, 2)} over ${rep.error.samples} sequences, ` +
+          `max |error| ${rep.error.output.maxAbs.toPrecision(3)} (nmc inspect --json for the full compile report)`);
+      }
+      process.stdout.write(lines.join("\n") + "\n");
+    });
+}

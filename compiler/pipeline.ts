@@ -1,0 +1,110 @@
+// The compile pipeline: float IR → prune → calibrate → quantize, with the report of every step and the
+// float-vs-golden comparison on the calibration inputs. Targets lower the result further; the quantized
+// IR alone is the "golden" target (the reference every other target is checked against).
+import type { Graph } from "../ir/types.js";
+import { NmcError } from "../ir/errors.js";
+import { batchFromShape, type SequenceBatch } from "../runtime/float/interpreter.js";
+import { compareFloatGolden, type CompareReport } from "./compare.js";
+import { calibratePass, type RangeMode } from "./passes/calibrate.js";
+import { runPass } from "./passes/pass.js";
+import { prunePass, type PruneReport } from "./passes/prune.js";
+import { quantizePass, type QuantizeReport } from "./passes/quantize.js";
+
+export interface CalibrationData {
+  /** Row-major values as batchFromShape takes them. */
+  data: ArrayLike<number>;
+  shape: number[];
+  /** What it is, for the report and the IR ("file x.npy", "synthetic ..."). */
+  label: string;
+  file?: string;
+}
+
+export interface CompileOptions {
+  weightSparsity?: number;
+  pruneScope?: "projection" | "global";
+  calibration: CalibrationData;
+  /** Use only the first N sequences of the calibration data (default: all). */
+  calibrationSamples?: number;
+  range?: RangeMode;
+  weightBits?: 8 | 16;
+  stateBits?: 16 | 32;
+}
+
+export interface CompileReport {
+  prune: PruneReport | null;
+  calibration: { source: string; samples: number; ticks: number; range: string };
+  quantize: QuantizeReport;
+  /** Float (after pruning) vs golden on the calibration inputs. */
+  error: CompareReport;
+  seconds: { prune: number; calibrate: number; quantize: number; compare: number };
+}
+
+export interface CompileResult {
+  /** The float graph after pruning: what the quantized graph approximates. */
+  float: Graph;
+  quantized: Graph;
+  report: CompileReport;
+}
+
+function limitBatch(b: SequenceBatch, n: number | undefined): SequenceBatch {
+  if (n === undefined || n >= b.batch) return b;
+  if (!(n >= 1)) throw new NmcError("the number of calibration samples must be at least 1", { found: String(n) });
+  const per = b.ticks * b.channels;
+  const data = ArrayBuffer.isView(b.data) ? (b.data as unknown as Float64Array).subarray(0, n * per) : Array.prototype.slice.call(b.data, 0, n * per);
+  return { ...b, data, batch: n };
+}
+
+/**
+ * Synthetic calibration inputs for a model with no calibration file: `n` sequences of `ticks` ticks, uniform
+ * in [−1, 1] per channel (token models: uniform token ids), from a fixed seed. The report says so.
+ */
+export function syntheticCalibration(graph: Graph, n = 64, ticks = 32, seed = 1): CalibrationData {
+  const input = graph.populations.find((p) => p.name === graph.inputs[0]);
+  if (!input || input.kind !== "Input") throw new NmcError("graph has no input population");
+  let s = seed >>> 0 || 1;
+  const rand = () => {
+    s ^= s << 13; s >>>= 0; s ^= s >> 17; s ^= s << 5; s >>>= 0;
+    return s / 2 ** 32;
+  };
+  if (input.encoding === "tokens") {
+    const data = Float64Array.from({ length: n * ticks }, () => Math.floor(rand() * input.size));
+    return { data, shape: [n, ticks], label: `synthetic: ${n} sequences × ${ticks} uniform random tokens` };
+  }
+  const data = Float64Array.from({ length: n * ticks * input.size }, () => 2 * rand() - 1);
+  return { data, shape: [n, ticks, input.size], label: `synthetic: ${n} sequences × ${ticks} ticks uniform in [-1, 1]` };
+}
+
+export function compileQuantized(floatGraph: Graph, opts: CompileOptions): CompileResult {
+  const t0 = performance.now();
+  let graph = floatGraph;
+  let prune: PruneReport | null = null;
+  if (opts.weightSparsity !== undefined && opts.weightSparsity > 0) {
+    const r = runPass(prunePass, graph, { sparsity: opts.weightSparsity, scope: opts.pruneScope ?? "projection" });
+    graph = r.graph;
+    prune = r.report;
+  }
+  const t1 = performance.now();
+  const cal = opts.calibration;
+  const batch = limitBatch(batchFromShape(graph, cal.data, cal.shape, cal.file), opts.calibrationSamples);
+  const calibration = runPass(calibratePass, graph, { batch }).report;
+  const t2 = performance.now();
+  const range = opts.range ?? { kind: "max" };
+  const label = `${cal.label} (${batch.batch} sequences × ${batch.ticks} ticks)`;
+  const q = runPass(quantizePass, graph, {
+    calibration, weightBits: opts.weightBits, stateBits: opts.stateBits, range, calibrationLabel: label,
+  });
+  const t3 = performance.now();
+  const error = compareFloatGolden(graph, q.graph, batch);
+  const t4 = performance.now();
+  return {
+    float: graph,
+    quantized: q.graph,
+    report: {
+      prune,
+      calibration: { source: label, samples: batch.batch, ticks: batch.ticks, range: q.report.rangeMode },
+      quantize: q.report,
+      error,
+      seconds: { prune: (t1 - t0) / 1000, calibrate: (t2 - t1) / 1000, quantize: (t3 - t2) / 1000, compare: (t4 - t3) / 1000 },
+    },
+  };
+}
