@@ -63,13 +63,17 @@ function addAll(st: RangeStats, v: ArrayLike<number>): void {
   for (let i = 0; i < v.length; i++) add(st, v[i]);
 }
 
-/** The range R to fit: the max, or the smallest power of two covering the percentile (never above the max). */
+/**
+ * The range R to fit: the max, or the smallest power of two covering the percentile of the non-zero
+ * magnitudes (never above the max). Zeros are left out: they fit any format, and counting them would let a
+ * sparse population (mostly zero ReLU or EGRU outputs) choose a range that clips every value it emits.
+ */
 export function chooseRange(st: RangeStats, mode: RangeMode): number {
   if (mode.kind === "max" || st.count === 0) return st.max;
-  const need = (mode.percentile / 100) * st.count;
-  let zeros = st.count;
-  for (const h of st.hist) zeros -= h;
-  let cum = zeros;
+  let nonzero = 0;
+  for (const h of st.hist) nonzero += h;
+  const need = (mode.percentile / 100) * nonzero;
+  let cum = 0;
   for (let i = 0; i < st.hist.length; i++) {
     cum += st.hist[i];
     if (cum >= need) return Math.min(st.max, 2 ** (i + E_MIN));

@@ -192,9 +192,13 @@ export const quantizePass: Pass<QuantizeOptions, QuantizeReport> = {
         }
         case "DiagonalSSM": {
           fixed.stateBits = stateBits;
-          fixed.stateFrac = Math.min(maxFracFor("u"), fracFor(R.state, stateBits, 0, 14));
+          fixed.stateFrac = Math.min(maxFracFor("u"), fracFor(R.state, stateBits, 0, 14 + (stateBits - 16)));
           fixed.readFrac = fixed.stateFrac - (stateBits - 16);
-          fixed.accFrac = Math.min(maxFracFor("skip"), fracFor(R.acc, ACC_BITS, ACC_HEADROOM, 24));
+          // C's requantization scale, scale_C[h] · 2^(acc_frac − read_frac + pre), must stay below 2^14 too.
+          let cmax = 0;
+          for (const t of [p.tensors.c_re.data, p.tensors.c_im.data]) for (let i = 0; i < t.length; i++) cmax = Math.max(cmax, Math.abs(t[i]));
+          const cCap = cmax > 0 ? fixed.readFrac + 13 - pre - Math.ceil(Math.log2(cmax / qmax)) : MAX_FRAC;
+          fixed.accFrac = Math.max(0, Math.min(maxFracFor("skip"), cCap, fracFor(R.acc, ACC_BITS, ACC_HEADROOM, 24)));
           fixed.outFrac = Math.min(fixed.accFrac, fracFor(R.out, OUT_BITS, 0, Q14));
           f = { fixed, ranges: { out: R.out, acc: R.acc, state: R.state }, stats: { out: r.out, acc: r.acc, state: r.state } };
           break;

@@ -44,7 +44,7 @@ export function addSat32(a: number, b: number): number {
  * `(x >= 0 ? (x + half) >> s : -((-x + half) >> s))` with half = 1 << (s − 1), on int64.
  */
 export function roundShift(x: number, s: number): number {
-  if (s === 0) return x;
+  if (s === 0) return x === 0 ? 0 : x; // a −0 product (−5 · 0) comes back as +0
   const d = 2 ** s;
   const q = Math.floor((Math.abs(x) + d / 2) / d);
   return x < 0 && q !== 0 ? -q : q; // never −0: integer results compare with Object.is too
@@ -171,7 +171,9 @@ export function roundDiv(a: number, n: number): number {
 
 /** A real number rounded to the nearest integer, ties away from zero, never −0. */
 export function roundHalfAway(x: number): number {
-  const q = Math.floor(Math.abs(x) + 0.5);
+  // Math.round on |x| rounds ties up, i.e. away from zero, and never rounds in an intermediate addition
+  // (floor(|x| + 0.5) turns 0.49999999999999994 into 1).
+  const q = Math.round(Math.abs(x));
   return x < 0 && q !== 0 ? -q : q;
 }
 
