@@ -86,6 +86,11 @@ export function compileQuantized(floatGraph: Graph, opts: CompileOptions): Compi
   const t1 = performance.now();
   const cal = opts.calibration;
   const batch = limitBatch(batchFromShape(graph, cal.data, cal.shape, cal.file), opts.calibrationSamples);
+  if (batch.batch === 0 || batch.ticks === 0) {
+    throw new NmcError("the calibration data is empty: ranges cannot be measured on it", {
+      file: cal.file, expected: "at least one sequence of at least one tick", found: `shape [${cal.shape.join(", ")}]`,
+    });
+  }
   const calibration = runPass(calibratePass, graph, { batch }).report;
   const t2 = performance.now();
   const range = opts.range ?? { kind: "max" };
