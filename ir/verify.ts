@@ -225,6 +225,13 @@ export function verifyGraph(g: Graph): Problem[] {
     }
   }
   if (g.inputs.length === 0) out.push({ node: `graph ${g.name}`, message: "has no input population" });
+  // One model input: the engines, input files and targets all feed a single [B, T, C] stream.
+  const inputPops = g.populations.filter((p) => p.kind === "Input");
+  if (inputPops.length > 1) out.push({ node: `graph ${g.name}`, message: `has ${inputPops.length} Input populations; nmc runs models with one input` });
+  for (const j of g.projections) {
+    // A Readout's value is an int32 running sum in quantized IR (not an int16 output): it feeds nothing.
+    if (pops.get(j.source)?.kind === "Readout") out.push({ node: `projection ${j.name}`, message: `reads Readout population ${j.source}; a readout is an output and feeds no projection` });
+  }
   for (const n of g.inputs) {
     if (pops.get(n)?.kind !== "Input") out.push({ node: `graph ${g.name}`, message: `input ${n} is not an Input population` });
   }
