@@ -4,7 +4,9 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { registerCompile } from "./commands/compile.js";
+import { registerHw } from "./commands/hw.js";
 import { registerInspect } from "./commands/inspect.js";
+import { registerVerify } from "./commands/verify.js";
 import { registerIr } from "./commands/ir.js";
 import { registerRun } from "./commands/run.js";
 import { EXIT_USAGE, reportFailure } from "./exit.js";
@@ -29,12 +31,17 @@ Exit codes: 0 ok, 1 verification failed, 2 usage or input error, 3 internal erro
 Examples:
   $ nmc compile model.json -o m.nmb                     prune, calibrate, quantize: write a bundle
   $ nmc run m.nmb --input x.npy --labels y.npy          run it on the golden integer engine
+  $ nmc compile model.json --target spinnaker2 -o s.nmb map it onto SpiNNaker 2 PEs
+  $ nmc run s.nmb --input x.npy                         run it on the simulator: cycles, energy, sparsity gains
+  $ nmc verify s.nmb --input x.npy --against golden     bit-exact check against the golden engine
   $ nmc inspect m.nmb                                   what the bundle holds
   $ nmc run model.json --input x.npy --out y.npy        run the float model
   $ nmc ir model.json                                   print the IR`);
   registerCompile(program);
   registerRun(program);
+  registerVerify(program);
   registerInspect(program);
+  registerHw(program);
   registerIr(program);
   program.exitOverride();
   for (const c of program.commands) c.exitOverride();

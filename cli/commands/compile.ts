@@ -12,6 +12,9 @@ import type { Graph } from "../../ir/types.js";
 import { toFloat64 } from "../../runtime/io/ndarray.js";
 import { readNpy } from "../../runtime/io/npy.js";
 import { numberOption, parseReadout, readoutOption } from "../options.js";
+import { loadHardware } from "../spinnaker2.js";
+import { MAPPING_SECTION, type Mapping, mapGraph, mappingSection } from "../../targets/spinnaker2/index.js";
+import { locate } from "../../targets/spinnaker2/place.js";
 import { bytes, pct, renderTable, sig } from "../table.js";
 
 /** Bundle section holding the compile report as JSON (what `nmc inspect` shows). */
@@ -19,7 +22,8 @@ export const REPORT_SECTION = "report";
 
 interface CompileCliOptions {
   out: string;
-  target: string;
+  target: "golden" | "spinnaker2";
+  hw?: string;
   weightSparsity?: string;
   pruneScope: "projection" | "global";
   calibrate?: string;
@@ -59,10 +63,47 @@ function fmt(frac: number | null, bits: number): string | null {
   return frac === null ? null : `i${bits} f${frac}`;
 }
 
-function printReport(model: string, out: string, size: number, g: Graph, r: CompileReport): string {
+export function mappingSummary(m: Mapping) {
+  const p = m.partition;
+  return {
+    pes: p.pes, memory_lower_bound_pes: p.lowerBound, chips: m.placement.chips, usable_bytes_per_pe: p.usableBytes,
+    slices: p.slices.filter((s) => s.mirrors < 0).map((s) => {
+      const loc = locate(m.hw, s.pe);
+      return { population: s.pop, units: [s.lo, s.hi], pe: s.pe, location: `chip${loc.chip}/qpe${loc.qpe}/core${loc.core}`, bytes: s.bytes };
+    }),
+    routing: { routers: m.routing.tables.size, max_entries_per_router: m.routing.maxEntries, total_entries: m.routing.totalEntries },
+  };
+}
+
+function coreDescriptors(m: Mapping) {
+  return m.partition.slices.filter((s) => s.mirrors < 0).map((s) => {
+    const loc = locate(m.hw, s.pe);
+    const readouts = m.partition.slices.filter((r) => r.mirrors === s.id).map((r) => r.pop);
+    return {
+      id: s.pe, placement: `chip${loc.chip}/qpe${loc.qpe}/core${loc.core}`, sectionNames: [MAPPING_SECTION],
+      attrs: { population: s.pop, units: `${s.lo}:${s.hi}`, sram_bytes: String(s.bytes), ...(readouts.length ? { readout: readouts.join(",") } : {}) },
+    };
+  });
+}
+
+function printMapping(m: Mapping): string {
+  const s = mappingSummary(m);
+  const lines = [
+    "",
+    `spinnaker2: ${s.pes} PEs on ${s.chips} chip(s); memory lower bound ${s.memory_lower_bound_pes} PEs (ratio ${(s.pes / Math.max(1, s.memory_lower_bound_pes)).toFixed(2)}); ` +
+      `${s.routing.total_entries} routing entries on ${s.routing.routers} routers (max ${s.routing.max_entries_per_router} per router)`,
+  ];
+  const shown = s.slices.length > 24 ? s.slices.slice(0, 24) : s.slices;
+  lines.push(renderTable(["PE", "location", "population", "units", "SRAM bytes", "of usable"],
+    shown.map((x) => [x.pe, x.location, x.population, `${x.units[0]}..${x.units[1] - 1}`, x.bytes, pct(x.bytes / s.usable_bytes_per_pe)])));
+  if (shown.length < s.slices.length) lines.push(`  … ${s.slices.length - shown.length} more PEs (nmc inspect --json lists all)`);
+  return lines.join("\n") + "\n";
+}
+
+function printReport(model: string, out: string, size: number, g: Graph, r: CompileReport, target: string): string {
   const q = r.quantize;
   const lines = [
-    `compiled ${model} -> ${out} (target golden: the quantized reference, ${bytes(size)})`,
+    `compiled ${model} -> ${out} (target ${target}${target === "golden" ? ": the quantized reference" : ""}, ${bytes(size)})`,
     `calibration  ${r.calibration.source}, ranges by ${r.calibration.range}`,
     `weights      int${q.weightBits}, one scale per target neuron; accumulators int32; SSM state int${q.stateBits}; LUTs 256 × int16`,
   ];
@@ -97,7 +138,8 @@ export function registerCompile(program: Command): void {
     .description("compile a model: prune, calibrate, quantize to fixed point, and write a bundle (.nmb)")
     .argument("<model>", "model.json (TensorFlow.js LayersModel) with its weight shards beside it")
     .requiredOption("-o, --out <file>", "the bundle to write (.nmb); written atomically")
-    .addOption(new Option("--target <target>", "what to compile for: golden (the quantized reference the hardware targets are checked against)").choices(["golden"]).default("golden"))
+    .addOption(new Option("--target <target>", "spinnaker2: partition, place and route onto SpiNNaker 2 PEs; golden: the quantized reference only").choices(["spinnaker2", "golden"]).default("golden"))
+    .option("--hw <file>", "spinnaker2: a hardware description JSON (default: the built-in SpiNNaker 2; nmc hw --json prints it)")
     .option("--weight-sparsity <S>", "magnitude-prune weights to this fraction of zeros first, 0 ≤ S < 1 (no fine-tuning)")
     .addOption(new Option("--prune-scope <scope>", "prune each projection to S, or with one threshold over all").choices(["projection", "global"]).default("projection"))
     .option("--calibrate <file>", "calibration inputs .npy, shaped like `nmc run --input` (default: inputs/calib.npy beside the model, else synthetic)")
@@ -127,10 +169,15 @@ Examples:
         weightSparsity: sparsity, pruneScope: opts.pruneScope, calibration: cal, calibrationSamples: samples, range,
         weightBits: Number(opts.bits) as 8 | 16, stateBits: Number(opts.stateBits) as 16 | 32,
       });
-      const report = { model, bundle: opts.out, target: opts.target, ...result.report };
+      if (opts.hw && opts.target !== "spinnaker2") throw new NmcError("--hw applies to --target spinnaker2", { hint: "add --target spinnaker2" });
+      const hw = opts.target === "spinnaker2" ? loadHardware(opts.hw) : undefined;
+      const mapping = hw ? mapGraph(result.quantized, hw) : undefined;
+      const report = { model, bundle: opts.out, target: opts.target, ...result.report, ...(mapping ? { mapping: mappingSummary(mapping) } : {}) };
       const q = result.report.quantize;
       writeBundle(opts.out, {
         modelName: graph.name, modelSource: model, target: opts.target,
+        hardwareJson: hw ? JSON.stringify(hw) : undefined,
+        cores: mapping ? coreDescriptors(mapping) : undefined,
         meta: {
           weight_bits: String(q.weightBits), state_bits: String(q.stateBits), range: q.rangeMode,
           calibration: result.report.calibration.source, weight_sparsity: String(sparsity ?? 0),
@@ -139,9 +186,13 @@ Examples:
           { name: IR_SECTION, kind: IR_SECTION_KIND, data: encodeGraph(result.quantized) },
           { name: FLOAT_IR_SECTION, kind: IR_SECTION_KIND, data: encodeGraph(result.float) },
           { name: REPORT_SECTION, kind: "application/json; nmc compile report", data: new TextEncoder().encode(JSON.stringify(report)) },
+          ...(mapping ? [mappingSection(mapping)] : []),
         ],
       });
       if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
-      else if (!opts.quiet) process.stdout.write(printReport(model, opts.out, statSync(opts.out).size, result.quantized, result.report));
+      else if (!opts.quiet) {
+        process.stdout.write(printReport(model, opts.out, statSync(opts.out).size, result.quantized, result.report, opts.target));
+        if (mapping) process.stdout.write(printMapping(mapping));
+      }
     });
 }

@@ -2,19 +2,24 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { openSync, readSync, closeSync } from "node:fs";
 import { loadModel } from "../../compiler/frontend/index.js";
-import { BUNDLE_MAGIC, FLOAT_IR_SECTION, bundleGraph, readBundle } from "../../ir/bundle.js";
+import { BUNDLE_MAGIC, FLOAT_IR_SECTION, bundleGraph, readBundle, type Bundle } from "../../ir/bundle.js";
 import { NmcError } from "../../ir/errors.js";
 import type { Graph } from "../../ir/types.js";
-import { batchFromShape, FloatEngine, type Precision } from "../../runtime/float/interpreter.js";
+import { batchFromShape, FloatEngine, type Precision, type SequenceBatch } from "../../runtime/float/interpreter.js";
 import { GoldenEngine } from "../../runtime/golden/interpreter.js";
 import { summarize, type RunCounters } from "../../runtime/float/counters.js";
-import { ndarray, toFloat64 } from "../../runtime/io/ndarray.js";
+import { ndarray, toFloat64, type NdArray } from "../../runtime/io/ndarray.js";
 import { readNpy, writeNpy } from "../../runtime/io/npy.js";
 import { argmaxRows, countEqual } from "../../runtime/metrics.js";
 import { type Engine, parseEngine, parseReadout, readoutOption } from "../options.js";
+import { bundleMapping, printS2Report, simulateWithProgress } from "../spinnaker2.js";
+import { report as s2report } from "../../targets/spinnaker2/index.js";
 
 interface RunOptions {
   engine?: string;
+  mode: "event" | "dense";
+  level?: string;
+  quiet?: boolean;
   input: string;
   out?: string;
   labels?: string;
@@ -50,18 +55,18 @@ export function isBundleFile(file: string): boolean {
   }
 }
 
-/** The graph an engine runs: a bundle's quantized IR (golden) or float IR, or a model.json's float IR. */
-export function loadRunnable(model: string, engineOpt: string | undefined, readout: string | undefined): { graph: Graph; engine: Engine } {
+/** The graph an engine runs: a bundle's quantized IR (golden, its target) or float IR, or a model.json's float IR. */
+export function loadRunnable(model: string, engineOpt: string | undefined, readout: string | undefined): { graph: Graph; engine: Engine; bundle?: Bundle } {
   if (isBundleFile(model)) {
-    const engine = parseEngine(engineOpt ?? "golden");
+    const b = readBundle(model);
+    const engine = parseEngine(engineOpt ?? (b.manifest.target === "spinnaker2" ? "spinnaker2" : "golden"));
     if (readout !== undefined) {
       throw new NmcError("--readout applies to model.json; a bundle's readout was fixed when it was compiled", {
         file: model, hint: `recompile with nmc compile <model.json> --readout ${readout}`,
       });
     }
-    const b = readBundle(model);
     const q = bundleGraph(b, model);
-    return { graph: engine === "float" ? bundleGraph(b, model, FLOAT_IR_SECTION) : q, engine };
+    return { graph: engine === "float" ? bundleGraph(b, model, FLOAT_IR_SECTION) : q, engine, bundle: b };
   }
   const engine = parseEngine(engineOpt ?? "float");
   if (engine !== "float") {
@@ -72,6 +77,32 @@ export function loadRunnable(model: string, engineOpt: string | undefined, reado
   const { graph, warnings } = loadModel(model, { readout: parseReadout(readout) });
   for (const w of warnings) process.stderr.write(`nmc: warning: ${w}\n`);
   return { graph, engine };
+}
+
+function runSpinnaker2(model: string, bundle: Bundle, graph: Graph, batch: SequenceBatch, x: NdArray, opts: RunOptions): void {
+  const m = bundleMapping(bundle, graph, model);
+  const t0 = performance.now();
+  const run = simulateWithProgress(graph, m, batch, opts.quiet === true || opts.json === true);
+  const seconds = (performance.now() - t0) / 1000;
+  if (opts.out) writeNpy(opts.out, ndarray("f4", run.outputShape, Float32Array.from(run.output)));
+  const acc = opts.labels ? accuracy(run.output, run.outputShape, toFloat64(readNpy(opts.labels)), opts.labels) : undefined;
+  const rep = s2report(graph, m, run, opts.mode, opts.level);
+  if (opts.json) {
+    process.stdout.write(JSON.stringify({
+      engine: "spinnaker2", backend: "nmc spinnaker2 simulator (transaction level, golden kernels per PE)", model,
+      input: { file: opts.input, shape: x.shape, dtype: x.dtype }, output: { file: opts.out ?? null, shape: run.outputShape },
+      ...(acc !== undefined ? { accuracy: acc } : {}), seconds, ...rep,
+    }, null, 2) + "\n");
+    return;
+  }
+  const head = [
+    `model    ${model}`,
+    `engine   nmc spinnaker2 simulator (bit-exact with the golden engine; cycles and energy from the hardware description)`,
+    `input    [${x.shape.join(", ")}] ${x.dtype} from ${opts.input}`,
+    `output   [${run.outputShape.join(", ")}]${opts.out ? ` -> ${opts.out}` : ""}`,
+  ];
+  if (acc !== undefined) head.push(`accuracy ${(100 * acc).toFixed(2)}% (${run.samples} samples)`);
+  process.stdout.write(head.join("\n") + "\n" + printS2Report(rep));
 }
 
 function runSummary<E extends object>(graph: Graph, counters: RunCounters, extra: E) {
@@ -86,7 +117,10 @@ export function registerRun(program: Command): void {
     .command("run")
     .description("run a model on input sequences and write its outputs")
     .argument("<model>", "a bundle from nmc compile (.nmb), or model.json (TensorFlow.js LayersModel)")
-    .addOption(new Option("--engine <engine>", "golden: the integer reference (bundles; the default for them); float: the float IR interpreter (the default for model.json; on a bundle, its float IR)").choices(["golden", "float"]))
+    .addOption(new Option("--engine <engine>", "spinnaker2: the many-core simulator (default for spinnaker2 bundles); golden: the integer reference (default for other bundles); float: the float IR interpreter (default for model.json; on a bundle, its float IR)").choices(["spinnaker2", "golden", "float"]))
+    .addOption(new Option("--mode <mode>", "spinnaker2: report the event-driven run, or charge it as if nothing were skipped (both are measured; the gains compare them)").choices(["event", "dense"]).default("event"))
+    .option("--level <name>", "spinnaker2: DVFS performance level (nmc hw lists them; default: the description's)")
+    .option("-q, --quiet", "no progress bar")
     .requiredOption("--input <file>", "input .npy: float32/float64 [T, C] (one sequence) or [B, T, C]; token ids [B, T] for Embedding models")
     .option("--out <file>", "write outputs as float32 .npy: [B, T, K] per tick, or [B, K] with a readout")
     .option("--labels <file>", ".npy of integer class labels [B]: report accuracy (argmax of the readout)")
@@ -97,12 +131,17 @@ export function registerRun(program: Command): void {
 Examples:
   $ nmc run model.json --input x.npy --out y.npy
   $ nmc compile model.json -o m.nmb && nmc run m.nmb --input x.npy --labels y.npy --json
+  $ nmc compile model.json --target spinnaker2 -o s.nmb && nmc run s.nmb --input x.npy --labels y.npy
   $ nmc run examples/egru-smnist/model.json --input examples/egru-smnist/inputs/x.npy \\
         --labels examples/egru-smnist/inputs/y.npy --json`)
     .action((model: string, opts: RunOptions) => {
-      const { graph, engine: which } = loadRunnable(model, opts.engine, opts.readout);
+      const { graph, engine: which, bundle } = loadRunnable(model, opts.engine, opts.readout);
       const x = readNpy(opts.input);
       const batch = batchFromShape(graph, toFloat64(x), x.shape, opts.input);
+      if (which === "spinnaker2") {
+        runSpinnaker2(model, bundle!, graph, batch, x, opts);
+        return;
+      }
       const t0 = performance.now();
       const run = which === "golden" ? new GoldenEngine(graph).run(batch) : new FloatEngine(graph, { precision: opts.precision }).run(batch);
       const seconds = (performance.now() - t0) / 1000;

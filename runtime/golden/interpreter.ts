@@ -12,9 +12,10 @@
 // inputs enter through toFixed before the tick loop, outputs leave through fromFixed after it.
 import { NmcError } from "../../ir/errors.js";
 import type { Graph, Lut, Population, Projection } from "../../ir/types.js";
+import { fromFixed, toFixed } from "../fixed/index.js";
 import {
-  cmulImQ15, cmulReQ15, fromFixed, lookup, requantizeMS, roundDiv, roundShift, sat16, sat32, saturate, toFixed,
-} from "../fixed/index.js";
+  accumulateRow, denseUnits, egruUnits, loadBias, readoutUnits, requantizeColumns, saturatePort, ssmOutputs, ssmStates,
+} from "./kernels.js";
 import type { RunCounters } from "../float/counters.js";
 import type { SequenceBatch } from "../float/interpreter.js";
 
@@ -163,38 +164,26 @@ export class GoldenEngine {
    * format), and saturates each port to int32 once all projections have arrived.
    */
   private deliver(s: PopState): void {
-    for (let q = 0; q < s.portList.length; q++) {
-      const port = s.portList[q], bias = s.bias[q];
-      if (bias) for (let i = 0; i < port.length; i++) port[i] = bias[i];
-      else port.fill(0);
-    }
+    for (let q = 0; q < s.portList.length; q++) loadBias(s.portList[q], s.bias[q]);
     for (const inc of s.incoming) {
       const src = this.pops[inc.src];
       const v = inc.delay === 0 ? src.out : src.prev;
-      const { rowPtr, colIdx, w, acc, mult, shift, port, counters } = inc;
+      const { rowPtr, colIdx, w, acc, counters } = inc;
       acc.fill(0);
       let active = 0, touched = 0;
       for (let i = 0; i < v.length; i++) {
         const x = v[i];
         if (x === 0) continue;
         active++;
-        const end = rowPtr[i + 1];
-        touched += end - rowPtr[i];
-        for (let k = rowPtr[i]; k < end; k++) acc[colIdx[k]] += x * w[k];
+        touched += accumulateRow(i, x, rowPtr, colIdx, w, acc);
       }
-      if (active > 0) {
-        const pre = this.pre;
-        for (let c = 0; c < acc.length; c++) {
-          const a = acc[c];
-          if (a !== 0) port[c] += requantizeMS(sat32(roundShift(a, pre)), mult[c], shift[c]);
-        }
-      }
+      if (active > 0) requantizeColumns(acc, inc.mult, inc.shift, this.pre, inc.port);
       counters.dense += inc.proj.rows * inc.proj.cols;
       counters.effective += touched;
       counters.activityOnly += active * inc.proj.cols;
       counters.weightOnly += counters.nnz;
     }
-    for (const port of s.portList) for (let i = 0; i < port.length; i++) port[i] = sat32(port[i]);
+    for (const port of s.portList) saturatePort(port);
   }
 
   private step(s: PopState, x: Int32Array, xOff: number, t: number): void {
@@ -211,80 +200,27 @@ export class GoldenEngine {
       }
       case "EGRU": {
         this.deliver(s);
-        const H = pop.size;
-        const vx = s.ports.input, vh = s.ports.recurrent;
-        const sig = s.luts.sigmoid, tanh = s.luts.tanh;
-        const thr = pop.tensors.thr.data;
-        const h = s.state[0];
-        for (let i = 0; i < H; i++) {
-          const z = lookup(sig, vx[i] + vh[i]);
-          const r = lookup(sig, vx[H + i] + vh[H + i]);
-          const g = lookup(tanh, vx[2 * H + i] + roundShift(r * vh[2 * H + i], 14));
-          const c = sat16(roundShift(z * h[i] + (ONE_Q14 - z) * g, 14));
-          const d = c - thr[i];
-          if (d > 0) {
-            out[i] = c;
-            h[i] = d;
-          } else {
-            out[i] = 0;
-            h[i] = c;
-          }
-        }
+        egruUnits(pop.size, s.ports.input, s.ports.recurrent, s.luts.sigmoid, s.luts.tanh, pop.tensors.thr.data, s.state[0], out);
         break;
       }
       case "DiagonalSSM": {
         this.deliver(s);
-        const P = pop.stateSize, H = pop.size, bits = fx.stateBits;
-        const u = s.ports.u, skip = s.ports.skip;
         const [xr, xi, rr, ri] = s.state;
-        const lr = pop.tensors.lambda_re.data, li = pop.tensors.lambda_im.data;
-        const readShift = bits - 16;
-        for (let p = 0; p < P; p++) {
-          const a = xr[p], b = xi[p];
-          xr[p] = saturate(cmulReQ15(a, b, lr[p], li[p]) + u[p], bits);
-          xi[p] = saturate(cmulImQ15(a, b, lr[p], li[p]) + u[P + p], bits);
-          rr[p] = readShift === 0 ? xr[p] : sat16(roundShift(xr[p], readShift));
-          ri[p] = readShift === 0 ? xi[p] : sat16(roundShift(xi[p], readShift));
-        }
-        const cr = pop.tensors.c_re.data, ci = pop.tensors.c_im.data;
-        const cm = pop.tensors.c_mult.data, cs = pop.tensors.c_shift.data;
-        const down = fx.accFrac - fx.outFrac;
-        for (let hh = 0; hh < H; hh++) {
-          const row = hh * P;
-          let acc = 0;
-          for (let p = 0; p < P; p++) acc += cr[row + p] * rr[p] - ci[row + p] * ri[p];
-          const y = sat32(requantizeMS(sat32(roundShift(acc, this.pre)), cm[hh], cs[hh]) + skip[hh]);
-          out[hh] = sat16(roundShift(y, down));
-        }
+        const tn = pop.tensors;
+        ssmStates(pop.stateSize, fx.stateBits, xr, xi, rr, ri, tn.lambda_re.data, tn.lambda_im.data, s.ports.u);
+        ssmOutputs(pop.size, 0, pop.stateSize, tn.c_re.data, tn.c_im.data, rr, ri, tn.c_mult.data, tn.c_shift.data, s.ports.skip, this.pre, fx.accFrac - fx.outFrac, out);
         break;
       }
       case "Dense": {
         this.deliver(s);
-        const v = s.ports.x;
-        const n = pop.size;
-        const down = fx.accFrac - fx.outFrac;
-        switch (pop.activation) {
-          case "linear": for (let i = 0; i < n; i++) out[i] = sat16(roundShift(v[i], down)); break;
-          case "relu": for (let i = 0; i < n; i++) out[i] = v[i] > 0 ? sat16(roundShift(v[i], down)) : 0; break;
-          case "sigmoid": for (let i = 0; i < n; i++) out[i] = lookup(s.luts.sigmoid, v[i]); break;
-          case "tanh": for (let i = 0; i < n; i++) out[i] = lookup(s.luts.tanh, v[i]); break;
-          case "gelu": {
-            const phi = s.luts.phi;
-            for (let i = 0; i < n; i++) out[i] = sat16(roundShift(roundShift(v[i] * lookup(phi, v[i]), 14), down));
-            break;
-          }
-          default: throw new NmcError(`population ${pop.name}: activation ${pop.activation} has no quantized form`, { node: pop.name });
-        }
+        const act = pop.activation;
+        if (act === "softmax") throw new NmcError(`population ${pop.name}: softmax has no quantized form`, { node: pop.name });
+        const lut = act === "sigmoid" ? s.luts.sigmoid : act === "tanh" ? s.luts.tanh : act === "gelu" ? s.luts.phi : undefined;
+        denseUnits(act, pop.size, s.ports.x, lut, fx.accFrac - fx.outFrac, out);
         break;
       }
       case "Readout": {
-        const src = this.pops[s.readoutSource].out;
-        const sum = s.state[0];
-        for (let i = 0; i < pop.size; i++) {
-          if (pop.mode === "last") sum[i] = src[i];
-          else sum[i] = sat32(sum[i] + src[i]);
-          out[i] = pop.mode === "mean" ? roundDiv(sum[i], t + 1) : sum[i];
-        }
+        readoutUnits(pop.mode, pop.size, this.pops[s.readoutSource].out, s.state[0], out, t);
         break;
       }
     }

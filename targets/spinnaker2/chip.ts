@@ -1,0 +1,163 @@
+// The SpiNNaker 2 hardware description as data: every number the partitioner, router and simulator use,
+// each with its unit and where it comes from (targets/spinnaker2/SOURCES.md has the citations and the
+// derivations). Grades: P = read in a primary source, S = quoted by a secondary source, derived = computed
+// from P/S figures (the source says how), nominal = an assumption no source gave us.
+// Users explore other designs with `--hw my.json` (validated by hwSchema; `nmc hw` prints the active one).
+import { z } from "zod";
+import { NmcError } from "../../ir/errors.js";
+
+export const figure = z.object({
+  value: z.number().finite().nonnegative(),
+  unit: z.string(),
+  source: z.string().min(1),
+});
+export type Figure = z.infer<typeof figure>;
+
+const level = z.object({ name: z.string(), mhz: figure, volts: figure, pj_per_cycle: figure, static_mw_per_pe: figure });
+
+export const hwSchema = z.object({
+  name: z.string(),
+  chip: z.object({
+    pes: figure,
+    qpes: figure,
+    pes_per_qpe: figure,
+    /** The QPE routers form a grid_width × grid_height mesh (some positions may be empty). */
+    grid_width: figure,
+    grid_height: figure,
+    sram_bytes_per_pe: figure,
+    code_reserve_bytes: figure,
+    /** Per PE: packet queues, stack and the run-time's own data. */
+    buffer_bytes: figure,
+    static_mw_baseline: figure,
+  }),
+  board: z.object({ chips: figure, grid_width: figure, grid_height: figure }),
+  /** DVFS performance levels; `default_level` names the one used unless --level says otherwise. */
+  levels: z.array(level).min(1),
+  default_level: z.string(),
+  noc: z.object({
+    hop_cycles: figure,
+    chip_link_cycles: figure,
+    pj_per_hop: figure,
+    pj_per_chip_link: figure,
+    qpe_router_entries: figure,
+    chip_router_entries: figure,
+  }),
+  /** Cycles on the Cortex-M4F per operation of the event-driven kernels. */
+  cycles: z.object({
+    packet_receive: figure,
+    packet_send: figure,
+    synapse: figure,
+    requantize_column: figure,
+    egru_unit: figure,
+    ssm_state: figure,
+    ssm_output_mac: figure,
+    dense_unit: figure,
+    readout_unit: figure,
+    tick_overhead: figure,
+  }),
+  /** Dynamic energy beyond the core's per-cycle energy (memory traffic of the synaptic rows). */
+  energy: z.object({ pj_per_sram_byte: figure }),
+});
+export type HardwareDescription = z.infer<typeof hwSchema>;
+
+const f = (value: number, unit: string, source: string): Figure => ({ value, unit, source });
+
+/** The default: one SpiNNaker 2 chip generation as published (see SOURCES.md). */
+export const SPINNAKER2: HardwareDescription = {
+  name: "SpiNNaker 2 (22 nm FDSOI), figures as published; see targets/spinnaker2/SOURCES.md",
+  chip: {
+    pes: f(152, "PE", "P: SpiNNaker2 datasheet v0.03 (2021) §1; Mayr et al. arXiv 1911.02385"),
+    qpes: f(38, "QPE", "P: Höppner et al. arXiv 2103.08392 (38 QPEs of 4 PEs)"),
+    pes_per_qpe: f(4, "PE", "P: Höppner et al. arXiv 2103.08392"),
+    grid_width: f(7, "QPE", "P: SpiNNMachine version_spin2.py QUAD_MAP: 38 QPEs on a 7 × 6 grid (4 slots empty); nmc fills the first 38 slots of a snake over it (which 4 are empty: nominal)"),
+    grid_height: f(6, "QPE", "P: see grid_width"),
+    sram_bytes_per_pe: f(131072, "B", "P: SpiNNaker2 datasheet v0.03 §1 (128 KB local SRAM per PE)"),
+    code_reserve_bytes: f(32768, "B", "S: ~32 KB code / 96 KB data split of the PE SRAM (SOURCES.md §1)"),
+    buffer_bytes: f(4096, "B", "nominal: packet queues, stack and run-time data per PE"),
+    static_mw_baseline: f(75.2, "mW", "S: 75.2 mW chip power with all PEs off (chip paper as quoted, SOURCES.md §3)"),
+  },
+  board: {
+    chips: f(48, "chip", "P: SpiNNMachine version_48_chips.py"),
+    grid_width: f(8, "chip", "nominal: 48 chips as an 8 × 6 grid of chip-to-chip links"),
+    grid_height: f(6, "chip", "nominal: see grid_width"),
+  },
+  levels: [
+    {
+      name: "PL1",
+      mhz: f(150, "MHz", "P: SpiNNMachine version_spin2.py clock_speeds_hz"),
+      volts: f(0.5, "V", "S: 0.5 V at 150 MHz"),
+      pj_per_cycle: f(8.3, "pJ/cycle", "derived (SOURCES.md D2): (424.6 mW all PEs running − 235.4 mW all asleep) / 152 PEs / 150 MHz, S inputs"),
+      static_mw_per_pe: f(1.05, "mW", "derived (SOURCES.md D1): (235.4 mW all PEs asleep − 75.2 mW all off) / 152, S inputs"),
+    },
+    {
+      name: "PL2",
+      mhz: f(300, "MHz", "P: SpiNNMachine version_spin2.py clock_speeds_hz"),
+      volts: f(0.8, "V", "S: 0.8 V at 300 MHz"),
+      pj_per_cycle: f(15.0, "pJ/cycle", "derived (SOURCES.md D2): (1247.9 mW all PEs running − 564.7 mW all asleep) / 152 PEs / 300 MHz, S inputs"),
+      static_mw_per_pe: f(3.22, "mW", "derived (SOURCES.md D1): (564.7 mW all PEs asleep − 75.2 mW all off) / 152, S inputs"),
+    },
+  ],
+  default_level: "PL2",
+  noc: {
+    hop_cycles: f(5, "cycles", "S: 5 NoC cycles per QPE router hop (SOURCES.md §5)"),
+    chip_link_cycles: f(100, "cycles", "nominal: chip-to-chip link traversal incl. serialization"),
+    pj_per_hop: f(17.5, "pJ", "derived, low confidence (SOURCES.md D9): 15–20 pJ per NoC hop scaled from SpiNNaker 1"),
+    pj_per_chip_link: f(75, "pJ", "derived, low confidence (SOURCES.md D9): ≈75 pJ per packet through the chip router"),
+    qpe_router_entries: f(1024, "entries", "nominal: key/mask entries per QPE router"),
+    chip_router_entries: f(16384, "entries", "P: SpiNNaker2 datasheet §2; SpiNNMachine version_spin2.py n_router_entries"),
+  },
+  cycles: {
+    packet_receive: f(20, "cycles", "assumed (SOURCES.md §9): FIFO pop + key → row lookup; no measurement found"),
+    packet_send: f(10, "cycles", "assumed (SOURCES.md §9): key + payload to the NoC registers; no measurement found"),
+    synapse: f(10, "cycles", "derived (SOURCES.md §9) from Cortex-M4 timings (TI): load weight and column index, multiply-accumulate, store; all-in anchor ≤ 25 cycles per synaptic event (D4)"),
+    requantize_column: f(8, "cycles", "nominal: 32×16 multiply (SMULL), rounding shift, saturate per touched column"),
+    egru_unit: f(40, "cycles", "derived (SOURCES.md §9): 3 LUT lookups × 5 cycles + 4 multiplies, rounding shifts, threshold test (3) and event flag"),
+    ssm_state: f(16, "cycles", "nominal: complex multiply by Λ̄ (4 MACs) + add u, saturate, per complex state"),
+    ssm_output_mac: f(2, "cycles", "nominal: per C entry (real and imaginary MAC)"),
+    dense_unit: f(12, "cycles", "nominal: bias, shift, activation per unit"),
+    readout_unit: f(6, "cycles", "nominal: accumulate and round per unit"),
+    tick_overhead: f(200, "cycles", "nominal: timer interrupt and bookkeeping per PE per tick"),
+  },
+  energy: {
+    pj_per_sram_byte: f(0, "pJ/B", "SOURCES.md §9: SRAM reads by the ARM core are inside its per-cycle energy (D2); not charged twice"),
+  },
+};
+
+/** Validates a user hardware description (--hw), naming the JSON path of every problem. */
+export function parseHardware(json: unknown, file?: string): HardwareDescription {
+  const r = hwSchema.safeParse(json);
+  if (r.success) {
+    const hw = r.data;
+    if (!hw.levels.some((l) => l.name === hw.default_level)) {
+      throw new NmcError("default_level names no level", { file, path: "default_level", expected: hw.levels.map((l) => l.name).join(" | "), found: JSON.stringify(hw.default_level) });
+    }
+    if (hw.chip.pes.value !== hw.chip.qpes.value * hw.chip.pes_per_qpe.value) {
+      throw new NmcError("chip.pes must equal chip.qpes × chip.pes_per_qpe", { file, path: "chip.pes", expected: String(hw.chip.qpes.value * hw.chip.pes_per_qpe.value), found: String(hw.chip.pes.value) });
+    }
+    if (hw.chip.qpes.value > hw.chip.grid_width.value * hw.chip.grid_height.value) {
+      throw new NmcError("the QPE mesh is too small for chip.qpes", { file, path: "chip.grid_width", expected: `grid_width × grid_height ≥ ${hw.chip.qpes.value}`, found: `${hw.chip.grid_width.value} × ${hw.chip.grid_height.value}` });
+    }
+    const usable = hw.chip.sram_bytes_per_pe.value - hw.chip.code_reserve_bytes.value - hw.chip.buffer_bytes.value;
+    if (usable <= 0) throw new NmcError("no SRAM is left for data", { file, path: "chip.sram_bytes_per_pe", expected: "more than code_reserve_bytes + buffer_bytes", found: String(hw.chip.sram_bytes_per_pe.value) });
+    return hw;
+  }
+  const issue = r.error.issues[0];
+  const path = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "");
+  throw new NmcError(`invalid hardware description: ${issue.message}`, {
+    file, path: path || "(top level)",
+    expected: "a description shaped like the default (nmc hw --json prints it); every number as {value, unit, source}",
+    found: r.error.issues.length > 1 ? `${r.error.issues.length} problems, the first shown` : undefined,
+  });
+}
+
+export function levelOf(hw: HardwareDescription, name?: string) {
+  const n = name ?? hw.default_level;
+  const l = hw.levels.find((x) => x.name === n);
+  if (!l) throw new NmcError(`unknown performance level ${n}`, { expected: hw.levels.map((x) => x.name).join(" | "), found: n });
+  return l;
+}
+
+/** SRAM a PE has for model data: total − code reserve − buffers. */
+export function usableSram(hw: HardwareDescription): number {
+  return hw.chip.sram_bytes_per_pe.value - hw.chip.code_reserve_bytes.value - hw.chip.buffer_bytes.value;
+}

@@ -1,0 +1,178 @@
+// Partition: slice every population into contiguous unit ranges, one slice per PE, so that each PE's SRAM
+// holds what its slice needs (the memory model below, in bytes, as the PE would store it). Slices are cut
+// greedily: a slice takes units while they fit, which gives the fewest PEs any contiguous split can (the
+// per-unit costs are additive on top of a fixed per-slice part). Input populations live on the host; a
+// Readout lives on the PEs of the population it reads (same ranges).
+//
+// Memory model of a slice (n units, units [lo, hi)):
+//   fixed part   per incoming projection the CSR row pointers (rows + 1) × 4 B; the event queues, two ticks
+//                × source size × 4 B per source population; LUTs 256 × 2 B each; DiagonalSSM: the whole
+//                state (P complex, state_bits) with its 16-bit read copy, Λ̄ (P × 4 B), and the whole `u`
+//                projection (each slice keeps the full state, so it needs all of B).
+//   per unit     stored weights whose column belongs to the unit (weight + u16 local column index), per
+//                column the requantization multiplier and shift (5 B), exact sum (8 B) and port (4 B);
+//                biases, thresholds, states, the output and previous output (int16); SSM C rows.
+import { NmcError } from "../../ir/errors.js";
+import type { Graph, Population, Projection } from "../../ir/types.js";
+import { type HardwareDescription, usableSram } from "./chip.js";
+
+export interface Slice {
+  /** Index in Partition.slices; also the routing key's slice field. */
+  id: number;
+  pop: string;
+  popIndex: number;
+  lo: number;
+  hi: number;
+  /** Global PE index (set by place). */
+  pe: number;
+  bytes: number;
+  fixedBytes: number;
+  /** Readout slices: the slice of the source population whose PE it shares (−1 otherwise). */
+  mirrors: number;
+}
+
+export interface PopulationPartition {
+  pop: string;
+  kind: Population["kind"];
+  slices: number[];
+  bytes: number;
+  /** ceil(bytes of the whole population with one copy of its fixed part ÷ usable SRAM). */
+  lowerBound: number;
+}
+
+export interface Partition {
+  slices: Slice[];
+  populations: PopulationPartition[];
+  usableBytes: number;
+  pes: number;
+  lowerBound: number;
+}
+
+const COL_BYTES = 5 + 8 + 4; // multiplier + shift, exact sum, port
+const LUT_BYTES = 256 * 2;
+
+/** The target unit of a projection column (−1: the column belongs to every slice, as an SSM's `u`). */
+export function unitOfColumn(p: Population, port: string, col: number): number {
+  if (p.kind === "EGRU") return col % p.size;
+  if (p.kind === "DiagonalSSM") return port === "u" ? -1 : col;
+  return col;
+}
+
+function weightBytes(g: Graph): number {
+  return g.quant?.weightBits === 16 ? 2 : 1;
+}
+
+/** Fixed and per-unit bytes of a population's slices (Readout: added to its source's). */
+export function memoryModel(g: Graph, p: Population): { fixed: number; perUnit: Float64Array } {
+  const wb = weightBytes(g);
+  const perUnit = new Float64Array(p.size);
+  let fixed = 0;
+  const incoming = g.projections.filter((j) => j.target === p.name);
+  const sources = new Set<string>();
+  for (const j of incoming) {
+    fixed += (j.rows + 1) * 4;
+    sources.add(j.source);
+    for (let k = 0; k < j.weights.colIdx.length; k++) {
+      const u = unitOfColumn(p, j.port, j.weights.colIdx[k]);
+      if (u < 0) fixed += wb + 2;
+      else perUnit[u] += wb + 2;
+    }
+  }
+  for (const s of sources) fixed += 2 * 4 * g.populations.find((q) => q.name === s)!.size;
+  fixed += (p.luts?.length ?? 0) * LUT_BYTES;
+  switch (p.kind) {
+    case "EGRU":
+      for (let u = 0; u < p.size; u++) perUnit[u] += 2 * 3 * COL_BYTES + 2 * 3 * 4 + 2 + 2 + 4;
+      break;
+    case "DiagonalSSM": {
+      const P = p.stateSize;
+      const sb = (p.fixed?.stateBits ?? 16) / 8;
+      fixed += P * 2 * sb + P * 2 * 2 + P * 4 + 2 * P * COL_BYTES;
+      for (let u = 0; u < p.size; u++) perUnit[u] += P * 2 * wb + 5 + COL_BYTES + 4;
+      break;
+    }
+    case "Dense":
+      for (let u = 0; u < p.size; u++) perUnit[u] += 4 + COL_BYTES + 4;
+      break;
+    default:
+      break;
+  }
+  // A Readout reading this population lives on its slices: running sum and output, int32 each.
+  for (const r of g.populations) if (r.kind === "Readout" && r.source === p.name) for (let u = 0; u < p.size; u++) perUnit[u] += 8;
+  return { fixed, perUnit };
+}
+
+export function partition(g: Graph, hw: HardwareDescription): Partition {
+  const usable = usableSram(hw);
+  const slices: Slice[] = [];
+  const populations: PopulationPartition[] = [];
+  g.populations.forEach((p, popIndex) => {
+    if (p.kind === "Input") return;
+    if (p.kind === "Readout") {
+      // Mirrors its source's slices; memory already counted there.
+      const src = populations.find((x) => x.pop === p.source)!;
+      const ids: number[] = [];
+      for (const sid of src.slices) {
+        const s = slices[sid];
+        ids.push(slices.length);
+        slices.push({ id: slices.length, pop: p.name, popIndex, lo: s.lo, hi: s.hi, pe: -1, bytes: 0, fixedBytes: 0, mirrors: sid });
+      }
+      populations.push({ pop: p.name, kind: p.kind, slices: ids, bytes: 0, lowerBound: 0 });
+      return;
+    }
+    const { fixed, perUnit } = memoryModel(g, p);
+    let total = fixed;
+    for (const b of perUnit) total += b;
+    // Greedy cuts under a budget give the fewest contiguous slices for it; the smallest budget that keeps
+    // that count balances the slices (the slowest PE sets the tick period).
+    const cut = (budget: number): number[] | null => {
+      const ends: number[] = [];
+      let lo = 0;
+      while (lo < p.size) {
+        let bytes = fixed, hi = lo;
+        while (hi < p.size && bytes + perUnit[hi] <= budget) bytes += perUnit[hi++];
+        if (hi === lo) return null;
+        ends.push(hi);
+        lo = hi;
+      }
+      return ends;
+    };
+    let ends = cut(usable);
+    if (!ends) {
+      const worst = perUnit.reduce((a, b, i) => (b > perUnit[a] ? i : a), 0);
+      throw new NmcError(`population ${p.name} does not fit a PE even one unit per PE`, {
+        node: p.name,
+        expected: `at most ${usable} bytes of data per PE (SRAM ${hw.chip.sram_bytes_per_pe.value} − code ${hw.chip.code_reserve_bytes.value} − buffers ${hw.chip.buffer_bytes.value})`,
+        found: `${fixed + perUnit[worst]} bytes for unit ${worst} (${fixed} bytes shared by every slice: row pointers, event queues, LUTs${p.kind === "DiagonalSSM" ? ", the whole state and B" : ""})`,
+        hint: "prune the weights (--weight-sparsity), or describe a PE with more SRAM (--hw)",
+      });
+    }
+    let lo = fixed, hi = usable;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const e = cut(mid);
+      if (e && e.length <= ends.length) hi = mid;
+      else lo = mid + 1;
+    }
+    ends = cut(hi)!;
+    const ids: number[] = [];
+    let start = 0;
+    for (const end of ends) {
+      let bytes = fixed;
+      for (let u = start; u < end; u++) bytes += perUnit[u];
+      ids.push(slices.length);
+      slices.push({ id: slices.length, pop: p.name, popIndex, lo: start, hi: end, pe: -1, bytes, fixedBytes: fixed, mirrors: -1 });
+      start = end;
+    }
+    populations.push({ pop: p.name, kind: p.kind, slices: ids, bytes: total, lowerBound: Math.ceil(total / usable) });
+  });
+  const pes = populations.reduce((a, p) => a + (p.kind === "Readout" ? 0 : p.slices.length), 0);
+  const lowerBound = populations.reduce((a, p) => a + p.lowerBound, 0);
+  return { slices, populations, usableBytes: usable, pes, lowerBound };
+}
+
+/** Which slices of `target` hold columns of projection j (all of them for an SSM's `u`). */
+export function projectionTargets(j: Projection, tgt: Population, part: Partition): number[] {
+  const pp = part.populations.find((x) => x.pop === tgt.name);
+  return pp ? pp.slices : [];
+}
