@@ -5,7 +5,7 @@ import { NmcError } from "../../ir/errors.js";
 import type { Graph } from "../../ir/types.js";
 import type { SequenceBatch } from "../../runtime/float/interpreter.js";
 import { type HardwareDescription, levelOf, parseHardware, SPINNAKER2, usableSram } from "./chip.js";
-import { partition, type Partition, type Slice } from "./partition.js";
+import { partition, type Partition, type Slice, type StorageOptions } from "./partition.js";
 import { locate, place, type Placement } from "./place.js";
 import { route, type Routing } from "./route.js";
 import { type SimObserver, type SimRun, Simulator } from "./sim/simulator.js";
@@ -21,9 +21,9 @@ export interface Mapping {
   routing: Routing;
 }
 
-export function mapGraph(g: Graph, hw: HardwareDescription = SPINNAKER2): Mapping {
+export function mapGraph(g: Graph, hw: HardwareDescription = SPINNAKER2, storage: StorageOptions = {}): Mapping {
   if (!g.quant) throw new NmcError("the spinnaker2 target maps quantized IR; compile with nmc compile first");
-  const part = partition(g, hw);
+  const part = partition(g, hw, storage);
   const placement = place(part, hw);
   const routing = route(g, part, placement, hw);
   return { hw, partition: part, placement, routing };

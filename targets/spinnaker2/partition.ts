@@ -36,7 +36,7 @@ export interface PopulationPartition {
   kind: Population["kind"];
   slices: number[];
   bytes: number;
-  /** ceil(bytes of the whole population with one copy of its fixed part ÷ usable SRAM). */
+  /** ceil(Σ per-unit bytes ÷ (usable SRAM − the fixed part every slice carries)): no split can use fewer PEs. */
   lowerBound: number;
 }
 
@@ -63,8 +63,17 @@ function weightBytes(g: Graph): number {
 }
 
 /** Fixed and per-unit bytes of a population's slices (Readout: added to its source's). */
-export function memoryModel(g: Graph, p: Population): { fixed: number; perUnit: Float64Array } {
-  const wb = weightBytes(g);
+/**
+ * How stored weights are laid out: bytes per value and per column index. The default is the quantized IR's
+ * (int8/int16 values, u16 local columns); the LM-paper calibration models float32 values with 32-bit indices.
+ */
+export interface StorageOptions {
+  weightBytes?: number;
+  indexBytes?: number;
+}
+
+export function memoryModel(g: Graph, p: Population, storage: StorageOptions = {}): { fixed: number; perUnit: Float64Array } {
+  const wb = (storage.weightBytes ?? weightBytes(g)) + (storage.indexBytes ?? 2) - 2;
   const perUnit = new Float64Array(p.size);
   let fixed = 0;
   const incoming = g.projections.filter((j) => j.target === p.name);
@@ -102,7 +111,7 @@ export function memoryModel(g: Graph, p: Population): { fixed: number; perUnit: 
   return { fixed, perUnit };
 }
 
-export function partition(g: Graph, hw: HardwareDescription): Partition {
+export function partition(g: Graph, hw: HardwareDescription, storage: StorageOptions = {}): Partition {
   const usable = usableSram(hw);
   const slices: Slice[] = [];
   const populations: PopulationPartition[] = [];
@@ -120,7 +129,7 @@ export function partition(g: Graph, hw: HardwareDescription): Partition {
       populations.push({ pop: p.name, kind: p.kind, slices: ids, bytes: 0, lowerBound: 0 });
       return;
     }
-    const { fixed, perUnit } = memoryModel(g, p);
+    const { fixed, perUnit } = memoryModel(g, p, storage);
     let total = fixed;
     for (const b of perUnit) total += b;
     // Greedy cuts under a budget give the fewest contiguous slices for it; the smallest budget that keeps
@@ -164,7 +173,9 @@ export function partition(g: Graph, hw: HardwareDescription): Partition {
       slices.push({ id: slices.length, pop: p.name, popIndex, lo: start, hi: end, pe: -1, bytes, fixedBytes: fixed, mirrors: -1 });
       start = end;
     }
-    populations.push({ pop: p.name, kind: p.kind, slices: ids, bytes: total, lowerBound: Math.ceil(total / usable) });
+    // Any split of this population puts its fixed part on every PE it uses, so no split into k PEs exists
+    // unless k · (usable − fixed) ≥ Σ per-unit bytes: that is the memory lower bound.
+    populations.push({ pop: p.name, kind: p.kind, slices: ids, bytes: total, lowerBound: Math.max(1, Math.ceil((total - fixed) / (usable - fixed))) });
   });
   const pes = populations.reduce((a, p) => a + (p.kind === "Readout" ? 0 : p.slices.length), 0);
   const lowerBound = populations.reduce((a, p) => a + p.lowerBound, 0);
