@@ -42,6 +42,19 @@ export interface SparsitySummary {
   gains: { activity: number; weight: number; combined: number };
 }
 
+/** Fresh counters for a population (every engine starts from these). */
+export function populationCounters(pop: { kind: string; size: number }): PopulationCounters {
+  return { kind: pop.kind, size: pop.size, events: 0, unitTicks: 0 };
+}
+
+/** Fresh counters for a projection. */
+export function projectionCounters(j: { source: string; target: string; rows: number; cols: number; weights: { colIdx: Uint32Array } }): ProjectionCounters {
+  return {
+    source: j.source, target: j.target, rows: j.rows, cols: j.cols, nnz: j.weights.colIdx.length,
+    dense: 0, effective: 0, activityOnly: 0, weightOnly: 0,
+  };
+}
+
 const ratio = (a: number, b: number) => (b === 0 ? 1 : a / b);
 
 /** NeuroBench-style summary; synaptic operations are per sample. Input populations are excluded from activation sparsity. */

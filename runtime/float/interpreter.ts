@@ -6,7 +6,7 @@
 // shared/specs/models.md; Float64 by default, Float32 storage on request.
 import { NmcError } from "../../ir/errors.js";
 import type { Graph, Population, Projection } from "../../ir/types.js";
-import type { RunCounters } from "./counters.js";
+import { populationCounters, projectionCounters, type RunCounters } from "./counters.js";
 import { gelu, sigmoid } from "./math.js";
 
 export type Precision = "f64" | "f32";
@@ -113,17 +113,14 @@ export class FloatEngine {
     this.pops = graph.populations.map((pop) => {
       const ports: Record<string, Buf> = {};
       for (const q of pop.ports) ports[q.name] = new Buf(q.width);
-      const counters = { kind: pop.kind, size: pop.size, events: 0, unitTicks: 0 };
+      const counters = populationCounters(pop);
       this.counters.populations[pop.name] = counters;
       const readoutSource = pop.kind === "Readout" ? index.get(pop.source)! : -1;
       return { pop, out: new Buf(pop.size), prev: new Buf(pop.size), ports, incoming: [], state: this.stateFor(pop), readoutSource, counters };
     });
     for (const proj of graph.projections) {
       const t = this.pops[index.get(proj.target)!];
-      const counters = {
-        source: proj.source, target: proj.target, rows: proj.rows, cols: proj.cols, nnz: proj.weights.colIdx.length,
-        dense: 0, effective: 0, activityOnly: 0, weightOnly: 0,
-      };
+      const counters = projectionCounters(proj);
       this.counters.projections[proj.name] = counters;
       const values = proj.weights.values;
       if (values.dtype !== "f32" && values.dtype !== "f64") {

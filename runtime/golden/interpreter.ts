@@ -16,7 +16,7 @@ import { fromFixed, toFixed } from "../fixed/index.js";
 import {
   accumulateRow, denseUnits, egruUnits, loadBias, readoutUnits, requantizeColumns, saturatePort, ssmOutputs, ssmStates,
 } from "./kernels.js";
-import type { RunCounters } from "../float/counters.js";
+import { populationCounters, projectionCounters, type RunCounters } from "../float/counters.js";
 import type { SequenceBatch } from "../float/interpreter.js";
 
 const ONE_Q14 = 1 << 14;
@@ -105,7 +105,7 @@ export class GoldenEngine {
     this.pops = graph.populations.map((pop) => {
       const ports: Record<string, Float64Array> = {};
       for (const q of pop.ports) ports[q.name] = new Float64Array(q.width);
-      const counters = { kind: pop.kind, size: pop.size, events: 0, unitTicks: 0 };
+      const counters = populationCounters(pop);
       this.counters.populations[pop.name] = counters;
       const portList = pop.ports.map((q) => ports[q.name]);
       const biasFor = (port: string): Int32Array | null => {
@@ -123,10 +123,7 @@ export class GoldenEngine {
     });
     for (const proj of graph.projections) {
       const t = this.pops[index.get(proj.target)!];
-      const counters = {
-        source: proj.source, target: proj.target, rows: proj.rows, cols: proj.cols, nnz: proj.weights.colIdx.length,
-        dense: 0, effective: 0, activityOnly: 0, weightOnly: 0,
-      };
+      const counters = projectionCounters(proj);
       this.counters.projections[proj.name] = counters;
       const values = proj.weights.values;
       if ((values.dtype !== "i8" && values.dtype !== "i16") || !proj.requant) {
