@@ -12,8 +12,8 @@ export function parseReadout(v: string | undefined): ReadoutMode | "none" | unde
   return v as ReadoutMode | "none" | undefined;
 }
 
-export type Engine = "float" | "golden" | "spinnaker2";
-export const ENGINES: readonly Engine[] = ["float", "golden", "spinnaker2"];
+export type Engine = "float" | "golden" | "spinnaker2" | "cuda";
+export const ENGINES: readonly Engine[] = ["float", "golden", "spinnaker2", "cuda"];
 
 export function parseEngine(v: string): Engine {
   if (!(ENGINES as readonly string[]).includes(v)) {

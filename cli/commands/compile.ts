@@ -15,6 +15,8 @@ import { numberOption, parseReadout, readoutOption } from "../options.js";
 import { loadHardware } from "../spinnaker2.js";
 import { MAPPING_SECTION, type Mapping, mapGraph, mappingSection } from "../../targets/spinnaker2/index.js";
 import { locate } from "../../targets/spinnaker2/place.js";
+import { emitCuda } from "../../targets/cuda/index.js";
+import { CUDA_FLOAT_SOURCE_SECTION, CUDA_SOURCE_SECTION } from "../engines.js";
 import { bytes, pct, renderTable, sig } from "../table.js";
 
 /** Bundle section holding the compile report as JSON (what `nmc inspect` shows). */
@@ -22,7 +24,7 @@ export const REPORT_SECTION = "report";
 
 interface CompileCliOptions {
   out: string;
-  target: "golden" | "spinnaker2";
+  target: "golden" | "spinnaker2" | "cuda";
   hw?: string;
   weightSparsity?: string;
   pruneScope: "projection" | "global";
@@ -138,7 +140,7 @@ export function registerCompile(program: Command): void {
     .description("compile a model: prune, calibrate, quantize to fixed point, and write a bundle (.nmb)")
     .argument("<model>", "model.json (TensorFlow.js LayersModel) with its weight shards beside it")
     .requiredOption("-o, --out <file>", "the bundle to write (.nmb); written atomically")
-    .addOption(new Option("--target <target>", "spinnaker2: partition, place and route onto SpiNNaker 2 PEs; golden: the quantized reference only").choices(["spinnaker2", "golden"]).default("golden"))
+    .addOption(new Option("--target <target>", "spinnaker2: partition, place and route onto SpiNNaker 2 PEs; cuda: generated CUDA C++ (GPU, or host emulation of the same source); golden: the quantized reference only").choices(["spinnaker2", "cuda", "golden"]).default("golden"))
     .option("--hw <file>", "spinnaker2: a hardware description JSON (default: the built-in SpiNNaker 2; nmc hw --json prints it)")
     .option("--weight-sparsity <S>", "magnitude-prune weights to this fraction of zeros first, 0 ≤ S < 1 (no fine-tuning)")
     .addOption(new Option("--prune-scope <scope>", "prune each projection to S, or with one threshold over all").choices(["projection", "global"]).default("projection"))
@@ -152,7 +154,8 @@ export function registerCompile(program: Command): void {
     .option("-q, --quiet", "print nothing but errors and warnings")
     .addHelpText("after", `
 The bundle holds the quantized IR (section "ir"), the float IR it approximates ("ir.float") and this report
-("report"). Run it with \`nmc run m.nmb --input x.npy\`, look inside with \`nmc inspect m.nmb\`.
+("report"); --target spinnaker2 adds the mapping ("spinnaker2.mapping", per-core descriptors, the hardware
+description), --target cuda the generated sources ("cuda.source", "cuda.source.float"). Run it with \`nmc run m.nmb --input x.npy\`, look inside with \`nmc inspect m.nmb\`.
 
 Examples:
   $ nmc compile examples/egru-smnist/model.json -o m.nmb
@@ -187,6 +190,10 @@ Examples:
           { name: FLOAT_IR_SECTION, kind: IR_SECTION_KIND, data: encodeGraph(result.float) },
           { name: REPORT_SECTION, kind: "application/json; nmc compile report", data: new TextEncoder().encode(JSON.stringify(report)) },
           ...(mapping ? [mappingSection(mapping)] : []),
+          ...(opts.target === "cuda" ? [
+            { name: CUDA_SOURCE_SECTION, kind: "text/x-cuda; nmc int (bit-exact with golden)", data: new TextEncoder().encode(emitCuda(result.quantized, { precision: "int" })) },
+            { name: CUDA_FLOAT_SOURCE_SECTION, kind: "text/x-cuda; nmc float reference", data: new TextEncoder().encode(emitCuda(result.float, { precision: "float" })) },
+          ] : []),
         ],
       });
       if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");

@@ -7,6 +7,8 @@ import { NmcError } from "../../ir/errors.js";
 import type { Graph } from "../../ir/types.js";
 import { batchFromShape, FloatEngine, type Precision, type SequenceBatch } from "../../runtime/float/interpreter.js";
 import { GoldenEngine } from "../../runtime/golden/interpreter.js";
+import { runCuda } from "../../targets/cuda/index.js";
+import { bundleCudaSource } from "../engines.js";
 import { summarize, type RunCounters } from "../../runtime/float/counters.js";
 import { ndarray, toFloat64, type NdArray } from "../../runtime/io/ndarray.js";
 import { readNpy, writeNpy } from "../../runtime/io/npy.js";
@@ -24,7 +26,7 @@ interface RunOptions {
   out?: string;
   labels?: string;
   readout?: string;
-  precision: Precision;
+  precision?: Precision | "int" | "float";
   json?: boolean;
 }
 
@@ -59,7 +61,8 @@ export function isBundleFile(file: string): boolean {
 export function loadRunnable(model: string, engineOpt: string | undefined, readout: string | undefined): { graph: Graph; engine: Engine; bundle?: Bundle } {
   if (isBundleFile(model)) {
     const b = readBundle(model);
-    const engine = parseEngine(engineOpt ?? (b.manifest.target === "spinnaker2" ? "spinnaker2" : "golden"));
+    const t = b.manifest.target;
+    const engine = parseEngine(engineOpt ?? (t === "spinnaker2" || t === "cuda" ? t : "golden"));
     if (readout !== undefined) {
       throw new NmcError("--readout applies to model.json; a bundle's readout was fixed when it was compiled", {
         file: model, hint: `recompile with nmc compile <model.json> --readout ${readout}`,
@@ -77,6 +80,29 @@ export function loadRunnable(model: string, engineOpt: string | undefined, reado
   const { graph, warnings } = loadModel(model, { readout: parseReadout(readout) });
   for (const w of warnings) process.stderr.write(`nmc: warning: ${w}\n`);
   return { graph, engine };
+}
+
+function runCudaCommand(model: string, bundle: Bundle, graph: Graph, batch: SequenceBatch, x: NdArray, opts: RunOptions): void {
+  if (opts.precision === "f64" || opts.precision === "f32") throw new NmcError(`--precision ${opts.precision} applies to the float engine`, { expected: "int or float for the cuda engine" });
+  const precision = opts.precision === "float" ? "float" : "int";
+  const g = precision === "float" ? bundleGraph(bundle, model, FLOAT_IR_SECTION) : graph;
+  const t0 = performance.now();
+  const r = runCuda(g, batch, { precision, source: bundleCudaSource(bundle, precision), events: false });
+  const seconds = (performance.now() - t0) / 1000;
+  if (opts.out) writeNpy(opts.out, ndarray("f4", r.outputShape, Float32Array.from(r.output)));
+  const acc = opts.labels ? accuracy(r.output, r.outputShape, toFloat64(readNpy(opts.labels)), opts.labels) : undefined;
+  const summary = runSummary(g, r.counters, {
+    engine: "cuda", precision, backend: `generated CUDA C++ (${r.mode === "gpu" ? `GPU: ${r.ranOn}` : "host emulation of the same source"}; ${r.compiler}${r.cached ? ", cached build" : ""})`,
+    ...(r.fallback ? { fallback: r.fallback } : {}),
+    input: { file: opts.input, shape: x.shape, dtype: x.dtype }, output: { file: opts.out ?? null, shape: r.outputShape },
+    ...(acc !== undefined ? { accuracy: acc } : {}), seconds,
+  });
+  if (opts.json) {
+    process.stdout.write(JSON.stringify(summary, null, 2) + "\n");
+    return;
+  }
+  if (r.fallback) process.stderr.write(`nmc: note: ${r.fallback}\n`);
+  process.stdout.write(plainSummary(model, summary, x, r.outputShape, opts, acc, r.counters.samples));
 }
 
 function runSpinnaker2(model: string, bundle: Bundle, graph: Graph, batch: SequenceBatch, x: NdArray, opts: RunOptions): void {
@@ -117,7 +143,7 @@ export function registerRun(program: Command): void {
     .command("run")
     .description("run a model on input sequences and write its outputs")
     .argument("<model>", "a bundle from nmc compile (.nmb), or model.json (TensorFlow.js LayersModel)")
-    .addOption(new Option("--engine <engine>", "spinnaker2: the many-core simulator (default for spinnaker2 bundles); golden: the integer reference (default for other bundles); float: the float IR interpreter (default for model.json; on a bundle, its float IR)").choices(["spinnaker2", "golden", "float"]))
+    .addOption(new Option("--engine <engine>", "spinnaker2: the many-core simulator (default for spinnaker2 bundles); cuda: the generated CUDA program, on the GPU or in host emulation (default for cuda bundles); golden: the integer reference (default for golden bundles); float: the float IR interpreter (default for model.json; on a bundle, its float IR)").choices(["spinnaker2", "cuda", "golden", "float"]))
     .addOption(new Option("--mode <mode>", "spinnaker2: report the event-driven run, or charge it as if nothing were skipped (both are measured; the gains compare them)").choices(["event", "dense"]).default("event"))
     .option("--level <name>", "spinnaker2: DVFS performance level (nmc hw lists them; default: the description's)")
     .option("-q, --quiet", "no progress bar")
@@ -125,7 +151,7 @@ export function registerRun(program: Command): void {
     .option("--out <file>", "write outputs as float32 .npy: [B, T, K] per tick, or [B, K] with a readout")
     .option("--labels <file>", ".npy of integer class labels [B]: report accuracy (argmax of the readout)")
     .addOption(readoutOption())
-    .addOption(new Option("--precision <p>", "float engine arithmetic: f64 or f32 storage").choices(["f64", "f32"]).default("f64"))
+    .addOption(new Option("--precision <p>", "float engine: f64 or f32 storage; cuda engine: int (bit-exact with golden, default) or float (the float variant on the bundle's float IR)").choices(["f64", "f32", "int", "float"]))
     .option("--json", "print a JSON summary (shapes, events, sparsity, synaptic operations) on stdout")
     .addHelpText("after", `
 Examples:
@@ -142,8 +168,15 @@ Examples:
         runSpinnaker2(model, bundle!, graph, batch, x, opts);
         return;
       }
+      if (which === "cuda") {
+        runCudaCommand(model, bundle!, graph, batch, x, opts);
+        return;
+      }
+      if (opts.precision === "int" || opts.precision === "float") {
+        throw new NmcError(`--precision ${opts.precision} applies to the cuda engine`, { expected: "f64 or f32 for the float engine" });
+      }
       const t0 = performance.now();
-      const run = which === "golden" ? new GoldenEngine(graph).run(batch) : new FloatEngine(graph, { precision: opts.precision }).run(batch);
+      const run = which === "golden" ? new GoldenEngine(graph).run(batch) : new FloatEngine(graph, { precision: opts.precision as Precision | undefined }).run(batch);
       const seconds = (performance.now() - t0) / 1000;
       if (opts.out) writeNpy(opts.out, ndarray("f4", run.outputShape, Float32Array.from(run.output)));
       let acc: number | undefined;
@@ -160,19 +193,23 @@ Examples:
         process.stdout.write(JSON.stringify(summary, null, 2) + "\n");
         return;
       }
+      process.stdout.write(plainSummary(model, summary, x, run.outputShape, opts, acc, run.counters.samples));
+    });
+}
+
+function plainSummary(model: string, summary: ReturnType<typeof runSummary<{ backend: string }>>, x: NdArray, outputShape: number[], opts: RunOptions, acc: number | undefined, samples: number): string {
       const lines = [
         `model    ${model}`,
         `engine   ${summary.backend}`,
         `input    [${x.shape.join(", ")}] ${x.dtype} from ${opts.input}`,
-        `output   [${run.outputShape.join(", ")}]${opts.out ? ` -> ${opts.out}` : ""}`,
+        `output   [${outputShape.join(", ")}]${opts.out ? ` -> ${opts.out}` : ""}`,
       ];
-      if (acc !== undefined) lines.push(`accuracy ${(100 * acc).toFixed(2)}% (${run.counters.samples} samples)`);
+      if (acc !== undefined) lines.push(`accuracy ${(100 * acc).toFixed(2)}% (${samples} samples)`);
       lines.push(`activation sparsity ${(100 * summary.activation_sparsity).toFixed(1)}%`);
       for (const [n, v] of Object.entries(summary.activation_sparsity_per_population)) lines.push(`  ${n.padEnd(24)} ${(100 * v).toFixed(1)}%`);
       lines.push(`weight sparsity ${(100 * summary.connection_sparsity).toFixed(1)}%`);
       for (const [n, v] of Object.entries(summary.connection_sparsity_per_projection)) lines.push(`  ${n.padEnd(24)} ${(100 * v).toFixed(1)}%`);
       const so = summary.synaptic_operations;
       lines.push(`synaptic ops per sample: dense ${so.Dense.toExponential(3)}, effective ${so.Effective_MACs.toExponential(3)} (gain ×${summary.gains.combined.toFixed(2)}: activity ×${summary.gains.activity.toFixed(2)}, weights ×${summary.gains.weight.toFixed(2)})`);
-      process.stdout.write(lines.join("\n") + "\n");
-    });
+      return lines.join("\n") + "\n";
 }

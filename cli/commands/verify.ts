@@ -4,41 +4,12 @@ import { FLOAT_IR_SECTION, bundleGraph, readBundle } from "../../ir/bundle.js";
 import { NmcError } from "../../ir/errors.js";
 import type { Graph } from "../../ir/types.js";
 import { batchFromShape, FloatEngine, type SequenceBatch } from "../../runtime/float/interpreter.js";
-import { GoldenEngine } from "../../runtime/golden/interpreter.js";
 import { toFloat64 } from "../../runtime/io/ndarray.js";
 import { readNpy } from "../../runtime/io/npy.js";
 import { argmaxRows, countEqual } from "../../runtime/metrics.js";
-import { Simulator } from "../../targets/spinnaker2/sim/simulator.js";
 import { VerificationFailed } from "../exit.js";
 import { numberOption } from "../options.js";
-import { bundleMapping } from "../spinnaker2.js";
-
-/** Observer of every population's integer output per tick (as the golden engine and the simulator give it). */
-type Observer = (popIndex: number, out: Int32Array, sample: number, tick: number) => void;
-
-/** One engine that runs a bundle: a name and a per-batch run with an observer. */
-interface Runner {
-  name: string;
-  run(batch: SequenceBatch, observer: Observer): { outputQ: Int32Array; output: Float64Array; outputShape: number[] };
-}
-
-function targetRunner(target: string, file: string, g: Graph, b: ReturnType<typeof readBundle>): Runner {
-  if (target === "spinnaker2") {
-    const m = bundleMapping(b, g, file);
-    const sim = new Simulator(g, m.partition, m.placement, m.routing, m.hw);
-    return { name: `spinnaker2 simulator (${m.partition.pes} PEs)`, run: (batch, observer) => sim.run(batch, { observer }) };
-  }
-  if (target === "golden") {
-    return { name: "golden engine", run: (batch, observer) => new GoldenEngine(g, { observer }).run(batch) };
-  }
-  throw new NmcError(`this nmc cannot run target ${target}`, { file, expected: "spinnaker2 | golden" });
-}
-
-function sampleOf(batch: SequenceBatch, b: number): SequenceBatch {
-  const per = batch.ticks * batch.channels;
-  const data = (batch.data as Float64Array).subarray(b * per, (b + 1) * per);
-  return { data, batch: 1, ticks: batch.ticks, channels: batch.channels };
-}
+import { bundleCudaSource, cudaRunner, goldenRunner, type IntRunner, targetRunner } from "../engines.js";
 
 export interface Mismatch {
   sample: number;
@@ -49,32 +20,35 @@ export interface Mismatch {
   reference: number;
 }
 
-/** Runs `target` and the golden engine sample by sample and compares every population's output every tick. */
-export function compareWithGolden(g: Graph, target: Runner, batch: SequenceBatch) {
-  const golden = g.populations.map((p) => new Int32Array(batch.ticks * p.size));
+/**
+ * Runs the reference on the whole batch recording every population's output every tick, then the target,
+ * comparing each value as it is produced; then the final outputs. Stops at the first difference.
+ */
+export function compareRunners(g: Graph, target: IntRunner, reference: IntRunner, batch: SequenceBatch) {
+  const T = batch.ticks;
+  const rec = g.populations.map((p) => new Int32Array(batch.batch * T * p.size));
+  const ref = reference.run(batch, (pi, out, b, t) => rec[pi].set(out, (b * T + t) * out.length));
   let compared = 0, events = 0;
   let mismatch: Mismatch | null = null;
-  for (let b = 0; b < batch.batch && !mismatch; b++) {
-    const one = sampleOf(batch, b);
-    const ref = new GoldenEngine(g, { observer: (pi, out, _s, t) => golden[pi].set(out, t * out.length) }).run(one);
-    const got = target.run(one, (pi, out, _s, t) => {
-      if (mismatch) return;
-      const r = golden[pi], off = t * out.length;
-      for (let i = 0; i < out.length; i++) {
-        compared++;
-        if (out[i] !== 0) events++;
-        if (out[i] !== r[off + i]) {
-          mismatch = { sample: b, tick: t, population: g.populations[pi].name, index: i, target: out[i], reference: r[off + i] };
-          return;
-        }
+  const got = target.run(batch, (pi, out, b, t) => {
+    if (mismatch) return;
+    const r = rec[pi], off = (b * T + t) * out.length;
+    for (let i = 0; i < out.length; i++) {
+      compared++;
+      if (out[i] !== 0) events++;
+      if (out[i] !== r[off + i]) {
+        mismatch = { sample: b, tick: t, population: g.populations[pi].name, index: i, target: out[i], reference: r[off + i] };
+        return;
       }
-    });
-    if (!mismatch) {
-      for (let i = 0; i < ref.outputQ.length; i++) {
-        if (ref.outputQ[i] !== got.outputQ[i]) {
-          mismatch = { sample: b, tick: batch.ticks - 1, population: g.outputs[0], index: i, target: got.outputQ[i], reference: ref.outputQ[i] };
-          break;
-        }
+    }
+  });
+  if (!mismatch) {
+    const K = ref.outputShape[ref.outputShape.length - 1];
+    for (let i = 0; i < ref.outputQ.length; i++) {
+      if (ref.outputQ[i] !== got.outputQ[i]) {
+        const perSample = ref.outputQ.length / batch.batch;
+        mismatch = { sample: Math.floor(i / perSample), tick: T - 1, population: g.outputs[0], index: i % K, target: got.outputQ[i], reference: ref.outputQ[i] };
+        break;
       }
     }
   }
@@ -87,7 +61,7 @@ export function registerVerify(program: Command): void {
     .description("run a bundle on its target and on a reference; compare every output and every event")
     .argument("<bundle>", "a bundle written by nmc compile (.nmb)")
     .requiredOption("--input <file>", "input .npy, as for nmc run")
-    .addOption(new Option("--against <reference>", "golden: bit for bit, every population every tick; float: the float model the bundle was quantized from (error statistics and argmax agreement)").choices(["golden", "float"]).default("golden"))
+    .addOption(new Option("--against <reference>", "golden: bit for bit, every population every tick; cuda: the same against the generated CUDA program (GPU, or host emulation of the same source); float: the float model the bundle was quantized from (error statistics and argmax agreement)").choices(["golden", "cuda", "float"]).default("golden"))
     .option("--min-agreement <f>", "--against float: the argmax agreement below which verification fails", "0.98")
     .option("--json", "print the verdict as JSON")
     .addHelpText("after", `
@@ -96,27 +70,29 @@ Exit status: 0 when the target matches (bit-exact, or float agreement ≥ --min-
 
 Examples:
   $ nmc verify s.nmb --input x.npy --against golden
+  $ nmc verify s.nmb --input x.npy --against cuda
   $ nmc verify s.nmb --input x.npy --against float --json`)
-    .action((file: string, opts: { input: string; against: "golden" | "float"; minAgreement: string; json?: boolean }) => {
+    .action((file: string, opts: { input: string; against: "golden" | "cuda" | "float"; minAgreement: string; json?: boolean }) => {
       const minAgreement = numberOption("--min-agreement", opts.minAgreement, 0, 1)!;
       const b = readBundle(file);
       const g = bundleGraph(b, file);
-      const target = targetRunner(b.manifest.target, file, g, b);
+      const target = targetRunner(file, g, b);
       const x = readNpy(opts.input);
       const batch = batchFromShape(g, toFloat64(x), x.shape, opts.input);
       const out = (v: object, ok: boolean, text: string) => {
         if (opts.json) process.stdout.write(JSON.stringify({ bundle: file, target: target.name, against: opts.against, ok, ...v }, null, 2) + "\n");
         else process.stdout.write(text + "\n");
-        if (!ok) throw new VerificationFailed(opts.against === "golden" ? "the target differs from the golden engine" : "the target's agreement with the float model is below --min-agreement");
+        if (!ok) throw new VerificationFailed(opts.against === "float" ? "the target's agreement with the float model is below --min-agreement" : `the target differs from the ${opts.against} reference`);
       };
-      if (opts.against === "golden") {
-        const r = compareWithGolden(g, target, batch);
+      if (opts.against !== "float") {
+        const reference = opts.against === "golden" ? goldenRunner(g) : cudaRunner(g, bundleCudaSource(b, "int"));
+        const r = compareRunners(g, target, reference, batch);
         const m = r.mismatch;
-        out({ samples: batch.batch, ticks: batch.ticks, values_compared: r.compared, events_compared: r.events, mismatch: m }, m === null,
+        out({ reference: reference.name, samples: batch.batch, ticks: batch.ticks, values_compared: r.compared, events_compared: r.events, mismatch: m }, m === null,
           m === null
-            ? `bit-exact: ${target.name} equals the golden engine on ${batch.batch} sequences × ${batch.ticks} ticks ` +
+            ? `bit-exact: ${target.name} equals the ${reference.name} on ${batch.batch} sequences × ${batch.ticks} ticks ` +
               `(${r.compared} population outputs compared, ${r.events} of them events, and every final output)`
-            : `MISMATCH: sample ${m.sample}, tick ${m.tick}, population ${m.population}, index ${m.index}: ${target.name} gives ${m.target}, golden ${m.reference}`);
+            : `MISMATCH: sample ${m.sample}, tick ${m.tick}, population ${m.population}, index ${m.index}: ${target.name} gives ${m.target}, ${reference.name} ${m.reference}`);
         return;
       }
       const fg = bundleGraph(b, file, FLOAT_IR_SECTION);
