@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { registerCompile } from "./commands/compile.js";
+import { registerDemo } from "./commands/demo.js";
 import { registerHw } from "./commands/hw.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerVerify } from "./commands/verify.js";
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
 Exit codes: 0 ok, 1 verification failed, 2 usage or input error, 3 internal error (a bug in nmc).
 
 Examples:
+  $ nmc demo                                            the whole path on the bundled EGRU example
   $ nmc compile model.json -o m.nmb                     prune, calibrate, quantize: write a bundle
   $ nmc run m.nmb --input x.npy --labels y.npy          run it on the golden integer engine
   $ nmc compile model.json --target spinnaker2 -o s.nmb map it onto SpiNNaker 2 PEs
@@ -37,6 +39,7 @@ Examples:
   $ nmc inspect m.nmb                                   what the bundle holds
   $ nmc run model.json --input x.npy --out y.npy        run the float model
   $ nmc ir model.json                                   print the IR`);
+  registerDemo(program);
   registerCompile(program);
   registerRun(program);
   registerVerify(program);

@@ -22,7 +22,7 @@ import { bytes, pct, renderTable, sig } from "../table.js";
 /** Bundle section holding the compile report as JSON (what `nmc inspect` shows). */
 export const REPORT_SECTION = "report";
 
-interface CompileCliOptions {
+export interface CompileCliOptions {
   out: string;
   target: "golden" | "spinnaker2" | "cuda";
   hw?: string;
@@ -134,6 +134,46 @@ function printReport(model: string, out: string, size: number, g: Graph, r: Comp
   return lines.join("\n") + "\n";
 }
 
+/** The whole of `nmc compile`: load, prune, calibrate, quantize, lower for the target, write the bundle. */
+export function compileToBundle(model: string, opts: CompileCliOptions) {
+  const warn = (s: string) => process.stderr.write(`nmc: warning: ${s}\n`);
+  const sparsity = numberOption("--weight-sparsity", opts.weightSparsity, 0, 0.9999);
+  const samples = numberOption("--calibrate-samples", opts.calibrateSamples, 1, 2 ** 31, true);
+  const range = parseRange(opts.range);
+  const { graph, warnings } = loadModel(model, { readout: parseReadout(opts.readout) });
+  warnings.forEach(warn);
+  const cal = calibrationData(model, graph, opts.calibrate, warn);
+  const result = compileQuantized(graph, {
+    weightSparsity: sparsity, pruneScope: opts.pruneScope, calibration: cal, calibrationSamples: samples, range,
+    weightBits: Number(opts.bits) as 8 | 16, stateBits: Number(opts.stateBits) as 16 | 32,
+  });
+  if (opts.hw && opts.target !== "spinnaker2") throw new NmcError("--hw applies to --target spinnaker2", { hint: "add --target spinnaker2" });
+  const hw = opts.target === "spinnaker2" ? loadHardware(opts.hw) : undefined;
+  const mapping = hw ? mapGraph(result.quantized, hw) : undefined;
+  const report = { model, bundle: opts.out, target: opts.target, ...result.report, ...(mapping ? { mapping: mappingSummary(mapping) } : {}) };
+  const q = result.report.quantize;
+  writeBundle(opts.out, {
+    modelName: graph.name, modelSource: model, target: opts.target,
+    hardwareJson: hw ? JSON.stringify(hw) : undefined,
+    cores: mapping ? coreDescriptors(mapping) : undefined,
+    meta: {
+      weight_bits: String(q.weightBits), state_bits: String(q.stateBits), range: q.rangeMode,
+      calibration: result.report.calibration.source, weight_sparsity: String(sparsity ?? 0),
+    },
+    sections: [
+      { name: IR_SECTION, kind: IR_SECTION_KIND, data: encodeGraph(result.quantized) },
+      { name: FLOAT_IR_SECTION, kind: IR_SECTION_KIND, data: encodeGraph(result.float) },
+      { name: REPORT_SECTION, kind: "application/json; nmc compile report", data: new TextEncoder().encode(JSON.stringify(report)) },
+      ...(mapping ? [mappingSection(mapping)] : []),
+      ...(opts.target === "cuda" ? [
+        { name: CUDA_SOURCE_SECTION, kind: "text/x-cuda; nmc int (bit-exact with golden)", data: new TextEncoder().encode(emitCuda(result.quantized, { precision: "int" })) },
+        { name: CUDA_FLOAT_SOURCE_SECTION, kind: "text/x-cuda; nmc float reference", data: new TextEncoder().encode(emitCuda(result.float, { precision: "float" })) },
+      ] : []),
+    ],
+  });
+  return { result, mapping, report };
+}
+
 export function registerCompile(program: Command): void {
   program
     .command("compile")
@@ -161,41 +201,7 @@ Examples:
   $ nmc compile examples/egru-smnist/model.json -o m.nmb
   $ nmc compile model.json --calibrate calib.npy --weight-sparsity 0.8 --bits 8 -o m.nmb --json`)
     .action((model: string, opts: CompileCliOptions) => {
-      const warn = (s: string) => process.stderr.write(`nmc: warning: ${s}\n`);
-      const sparsity = numberOption("--weight-sparsity", opts.weightSparsity, 0, 0.9999);
-      const samples = numberOption("--calibrate-samples", opts.calibrateSamples, 1, 2 ** 31, true);
-      const range = parseRange(opts.range);
-      const { graph, warnings } = loadModel(model, { readout: parseReadout(opts.readout) });
-      warnings.forEach(warn);
-      const cal = calibrationData(model, graph, opts.calibrate, warn);
-      const result = compileQuantized(graph, {
-        weightSparsity: sparsity, pruneScope: opts.pruneScope, calibration: cal, calibrationSamples: samples, range,
-        weightBits: Number(opts.bits) as 8 | 16, stateBits: Number(opts.stateBits) as 16 | 32,
-      });
-      if (opts.hw && opts.target !== "spinnaker2") throw new NmcError("--hw applies to --target spinnaker2", { hint: "add --target spinnaker2" });
-      const hw = opts.target === "spinnaker2" ? loadHardware(opts.hw) : undefined;
-      const mapping = hw ? mapGraph(result.quantized, hw) : undefined;
-      const report = { model, bundle: opts.out, target: opts.target, ...result.report, ...(mapping ? { mapping: mappingSummary(mapping) } : {}) };
-      const q = result.report.quantize;
-      writeBundle(opts.out, {
-        modelName: graph.name, modelSource: model, target: opts.target,
-        hardwareJson: hw ? JSON.stringify(hw) : undefined,
-        cores: mapping ? coreDescriptors(mapping) : undefined,
-        meta: {
-          weight_bits: String(q.weightBits), state_bits: String(q.stateBits), range: q.rangeMode,
-          calibration: result.report.calibration.source, weight_sparsity: String(sparsity ?? 0),
-        },
-        sections: [
-          { name: IR_SECTION, kind: IR_SECTION_KIND, data: encodeGraph(result.quantized) },
-          { name: FLOAT_IR_SECTION, kind: IR_SECTION_KIND, data: encodeGraph(result.float) },
-          { name: REPORT_SECTION, kind: "application/json; nmc compile report", data: new TextEncoder().encode(JSON.stringify(report)) },
-          ...(mapping ? [mappingSection(mapping)] : []),
-          ...(opts.target === "cuda" ? [
-            { name: CUDA_SOURCE_SECTION, kind: "text/x-cuda; nmc int (bit-exact with golden)", data: new TextEncoder().encode(emitCuda(result.quantized, { precision: "int" })) },
-            { name: CUDA_FLOAT_SOURCE_SECTION, kind: "text/x-cuda; nmc float reference", data: new TextEncoder().encode(emitCuda(result.float, { precision: "float" })) },
-          ] : []),
-        ],
-      });
+      const { result, mapping, report } = compileToBundle(model, opts);
       if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
       else if (!opts.quiet) {
         process.stdout.write(printReport(model, opts.out, statSync(opts.out).size, result.quantized, result.report, opts.target));

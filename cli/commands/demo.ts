@@ -1,0 +1,106 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Command } from "commander";
+import { FLOAT_IR_SECTION, bundleGraph, readBundle } from "../../ir/bundle.js";
+import { writeFileAtomic } from "../../ir/files.js";
+import { batchFromShape, FloatEngine } from "../../runtime/float/interpreter.js";
+import { toFloat64 } from "../../runtime/io/ndarray.js";
+import { readNpy } from "../../runtime/io/npy.js";
+import { report as s2report } from "../../targets/spinnaker2/index.js";
+import { cudaRunner, goldenRunner, targetRunner } from "../engines.js";
+import { VerificationFailed } from "../exit.js";
+import { bundleMapping, printS2Report, simulateWithProgress } from "../spinnaker2.js";
+import { accuracy } from "./run.js";
+import { compileToBundle } from "./compile.js";
+import { compareRunners } from "./verify.js";
+
+/** The repository (or installed package) root: dist/cli/commands/ → ../../.. */
+function packageRoot(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  return path.resolve(here, "..", "..", path.basename(path.resolve(here, "..", "..")) === "dist" ? ".." : ".");
+}
+
+const hasCxx = () => ["g++", "nvcc"].some((c) => spawnSync(c, ["--version"], { encoding: "utf8" }).status === 0);
+
+export function registerDemo(program: Command): void {
+  program
+    .command("demo")
+    .description("the whole path on the bundled EGRU example: compile for SpiNNaker 2, simulate, verify against golden and CUDA, report")
+    .option("--example <dir>", "an example folder with model.json and inputs/{x,y,calib}.npy", "examples/egru-smnist")
+    .option("--out <dir>", "where to write the bundle and the report", "nmc-demo")
+    .option("--json", "print the report as JSON")
+    .addHelpText("after", `
+Steps: nmc compile --target spinnaker2 (calibrating on inputs/calib.npy), nmc run on the simulator with the
+committed test inputs, nmc verify --against golden and --against cuda (host emulation when there is no GPU).
+Writes <out>/model.nmb and <out>/report.json. Exit 1 if a verification fails.
+
+Examples:
+  $ nmc demo
+  $ nmc demo --example examples/ssm-events --out ssm-demo`)
+    .action((opts: { example: string; out: string; json?: boolean }) => {
+      const say = (s: string) => { if (!opts.json) process.stdout.write(s + "\n"); };
+      const root = packageRoot();
+      const ex = path.isAbsolute(opts.example) ? opts.example : path.resolve(process.cwd(), opts.example);
+      const exDir = existsSync(path.join(ex, "model.json")) ? ex : path.join(root, opts.example);
+      const model = path.join(exDir, "model.json");
+      const x = path.join(exDir, "inputs", "x.npy"), y = path.join(exDir, "inputs", "y.npy");
+      mkdirSync(opts.out, { recursive: true });
+      const bundlePath = path.join(opts.out, "model.nmb");
+      const t0 = performance.now();
+      const secs = () => ((performance.now() - t0) / 1000).toFixed(1);
+
+      const { report: compileReport, mapping } = compileToBundle(model, {
+        out: bundlePath, target: "spinnaker2", pruneScope: "projection", range: "max", bits: "8", stateBits: "16",
+      });
+      say(`[${secs()} s] compiled ${path.relative(process.cwd(), model)} -> ${bundlePath}: int8 weights, int16 states, ${mapping!.partition.pes} SpiNNaker 2 PEs ` +
+        `(memory lower bound ${mapping!.partition.lowerBound}); calibrated on ${compileReport.calibration.source}`);
+
+      const b = readBundle(bundlePath);
+      const g = bundleGraph(b, bundlePath);
+      const xs = readNpy(x);
+      const labels = toFloat64(readNpy(y));
+      const batch = batchFromShape(g, toFloat64(xs), xs.shape, x);
+      const m = bundleMapping(b, g, bundlePath);
+      const run = simulateWithProgress(g, m, batch, opts.json === true);
+      const rep = s2report(g, m, run, "event");
+      const simAcc = accuracy(run.output, run.outputShape, labels, y);
+      const fg = bundleGraph(b, bundlePath, FLOAT_IR_SECTION);
+      const f = new FloatEngine(fg).run(batch);
+      const floatAcc = accuracy(f.output, f.outputShape, labels, y);
+      say(`[${secs()} s] simulated ${batch.batch} sequences × ${batch.ticks} ticks: accuracy ${(100 * simAcc).toFixed(2)}% (float model ${(100 * floatAcc).toFixed(2)}%)`);
+
+      const target = targetRunner(bundlePath, g, b);
+      const vsGolden = compareRunners(g, target, goldenRunner(g), batch);
+      say(`[${secs()} s] verify against golden: ${vsGolden.mismatch ? "MISMATCH " + JSON.stringify(vsGolden.mismatch) : `bit-exact (${vsGolden.compared} outputs, ${vsGolden.events} events)`}`);
+      let vsCuda: ReturnType<typeof compareRunners> | null = null;
+      let cudaName = "skipped: neither g++ nor nvcc is installed";
+      if (hasCxx()) {
+        const cuda = cudaRunner(g, undefined);
+        vsCuda = compareRunners(g, target, cuda, batch);
+        cudaName = cuda.name;
+        say(`[${secs()} s] verify against ${cuda.name}: ${vsCuda.mismatch ? "MISMATCH " + JSON.stringify(vsCuda.mismatch) : `bit-exact (${vsCuda.compared} outputs, ${vsCuda.events} events)`}`);
+      } else say(`[${secs()} s] verify against CUDA: ${cudaName}`);
+
+      const ok = !vsGolden.mismatch && !(vsCuda?.mismatch);
+      const out = {
+        example: path.relative(root, exDir) || exDir, bundle: bundlePath, seconds: Number(secs()),
+        accuracy: { spinnaker2: simAcc, golden: simAcc, float: floatAcc, samples: batch.batch },
+        verification: {
+          golden: { bit_exact: !vsGolden.mismatch, ...vsGolden },
+          cuda: vsCuda ? { reference: cudaName, bit_exact: !vsCuda.mismatch, ...vsCuda } : { skipped: cudaName },
+        },
+        spinnaker2: rep, compile: compileReport,
+      };
+      writeFileAtomic(path.join(opts.out, "report.json"), new TextEncoder().encode(JSON.stringify(out, null, 2) + "\n"), "report");
+      if (opts.json) process.stdout.write(JSON.stringify(out, null, 2) + "\n");
+      else {
+        process.stdout.write("\n" + printS2Report({ ...rep, perPe: rep.perPe.slice(0, 12) }));
+        say(`\nwrote ${bundlePath} and ${path.join(opts.out, "report.json")} in ${secs()} s`);
+        say(ok ? "VERDICT: PASS — the SpiNNaker 2 simulator equals the golden engine and the CUDA reference bit for bit on every output and event"
+          : "VERDICT: FAIL — see the mismatch above");
+      }
+      if (!ok) throw new VerificationFailed("the demo's verification failed");
+    });
+}
