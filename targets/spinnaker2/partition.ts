@@ -119,7 +119,12 @@ export function partition(g: Graph, hw: HardwareDescription, storage: StorageOpt
     if (p.kind === "Input") return;
     if (p.kind === "Readout") {
       // Mirrors its source's slices; memory already counted there.
-      const src = populations.find((x) => x.pop === p.source)!;
+      const src = populations.find((x) => x.pop === p.source);
+      if (!src) {
+        throw new NmcError(`readout ${p.name} reads population ${p.source}, which has no PE (an Input lives on the host)`, {
+          node: p.name, hint: "read out a population the model computes, or run this graph with --engine golden",
+        });
+      }
       const ids: number[] = [];
       for (const sid of src.slices) {
         const s = slices[sid];

@@ -83,13 +83,38 @@ export function route(g: Graph, part: Partition, placement: Placement, hw: Hardw
     if (!e) list.push((e = { key, mask: SLICE_MASK, links: 0, cores: 0 }));
     return e;
   };
+  // Routers exist only where a QPE is: the first `qpes` positions of each chip's snake, on chips that exist.
+  const W = hw.chip.grid_width.value, Hq = hw.chip.grid_height.value, bw = hw.board.grid_width.value;
+  const present = (x: number, y: number): boolean => {
+    const cx = Math.floor(x / W), cy = Math.floor(y / Hq);
+    const chip = cy % 2 === 0 ? cy * bw + cx : cy * bw + (bw - 1 - cx);
+    if (chip >= placement.chips) return false;
+    const qx = x % W, qy = y % Hq;
+    const local = qy * W + (qy % 2 === 0 ? qx : W - 1 - qx);
+    return local < hw.chip.qpes.value;
+  };
+  /** Dimension-order path (X then Y, or Y then X) as link directions, or null if it crosses an empty position. */
+  const path = (sx: number, sy: number, tx: number, ty: number, xFirst: boolean): number[] | null => {
+    const dirs: number[] = [];
+    let x = sx, y = sy;
+    while (x !== tx || y !== ty) {
+      const moveX = xFirst ? x !== tx : y === ty;
+      const d = moveX ? (tx > x ? 0 : 2) : ty > y ? 1 : 3;
+      dirs.push(d);
+      x += DX[d];
+      y += DY[d];
+      if (!present(x, y)) return null;
+    }
+    return dirs;
+  };
   const addTree = (key: number, sx: number, sy: number, dests: number[]) => {
     entryAt(sx, sy, key);
     for (const pe of dests) {
       const loc = placement.pes[pe];
+      const dirs = path(sx, sy, loc.x, loc.y, true) ?? path(sx, sy, loc.x, loc.y, false);
+      if (!dirs) throw new NmcError(`no dimension-order route from router (${sx}, ${sy}) to PE ${pe} avoids the mesh's empty positions`);
       let x = sx, y = sy;
-      while (x !== loc.x || y !== loc.y) {
-        const d = x !== loc.x ? (loc.x > x ? 0 : 2) : loc.y > y ? 1 : 3;
+      for (const d of dirs) {
         entryAt(x, y, key).links |= 1 << d;
         x += DX[d];
         y += DY[d];

@@ -38,6 +38,8 @@ interface LocalProjection {
   acc: Float64Array;
   port: Float64Array;
   cols: number;
+  /** Every slice holds all of this projection's columns (a DiagonalSSM's `u`). */
+  replicated: boolean;
 }
 
 interface Queue {
@@ -66,13 +68,14 @@ class Pe {
   readonly out: Int32Array;
   readonly state: Int32Array[] = [];
   readonly luts: Record<string, Lut> = {};
-  readonly readout: { pop: Population & { kind: "Readout" }; sum: Int32Array; out: Int32Array; popIndex: number } | null;
+  /** The Readouts of this population that live on this PE (a population may have several). */
+  readonly readouts: { pop: Population & { kind: "Readout" }; sum: Int32Array; out: Int32Array; popIndex: number }[];
   readonly counters: PeCounters;
   emitter: Emitter | null = null;
   /** Per tick: receive, synapse, requantize counts of this tick. */
   tickCycles = 0;
 
-  constructor(readonly g: Graph, readonly slice: Slice, readonly pop: Population, readoutPop: { pop: Population; popIndex: number } | null) {
+  constructor(readonly g: Graph, readonly slice: Slice, readonly pop: Population, readoutPops: { pop: Population; popIndex: number }[]) {
     const n = slice.hi - slice.lo;
     this.n = n;
     this.out = new Int32Array(n);
@@ -128,7 +131,7 @@ class Pe {
       const srcPop = index.get(j.source)!;
       this.incoming.push({
         name: j.name, srcPop, delay: j.delay, rows: j.rows, rowPtr, colIdx, w, mult, shift, acc: new Float64Array(cols),
-        port: this.ports[portIndex.get(j.port)!], cols,
+        port: this.ports[portIndex.get(j.port)!], cols, replicated: pop.kind === "DiagonalSSM" && j.port === "u",
       });
       if (!this.queues.has(srcPop)) {
         const size = g.populations[srcPop].size;
@@ -137,16 +140,14 @@ class Pe {
     }
     if (pop.kind === "EGRU") this.state.push(new Int32Array(n));
     if (pop.kind === "DiagonalSSM") for (let i = 0; i < 4; i++) this.state.push(new Int32Array(pop.stateSize));
-    this.readout = readoutPop && readoutPop.pop.kind === "Readout"
-      ? { pop: readoutPop.pop, sum: new Int32Array(n), out: new Int32Array(n), popIndex: readoutPop.popIndex }
-      : null;
+    this.readouts = readoutPops.map((r) => ({ pop: r.pop as Population & { kind: "Readout" }, sum: new Int32Array(n), out: new Int32Array(n), popIndex: r.popIndex }));
     this.counters = { pe: slice.pe, slice: `${pop.name}[${slice.lo}:${slice.hi}]`, cycles: 0, denseCycles: 0, packetsIn: 0, packetsOut: 0, synops: 0, sramBytes: slice.bytes };
   }
 
   reset(): void {
     this.out.fill(0);
     for (const s of this.state) s.fill(0);
-    if (this.readout) this.readout.sum.fill(0);
+    for (const r of this.readouts) r.sum.fill(0);
     for (const q of this.queues.values()) q.len[0] = q.len[1] = 0;
   }
 }
@@ -205,13 +206,15 @@ export class Simulator {
     this.wbytes = g.quant.weightBits === 16 ? 2 : 1;
     this.pre = g.quant.weightBits - 8;
     this.byPop = g.populations.map(() => []);
-    const readoutOf = new Map<number, { pop: Population; popIndex: number }>();
+    const readoutOf = new Map<number, { pop: Population; popIndex: number }[]>();
     g.populations.forEach((p, i) => {
-      if (p.kind === "Readout") readoutOf.set(g.populations.findIndex((q) => q.name === p.source), { pop: p, popIndex: i });
+      if (p.kind !== "Readout") return;
+      const src = g.populations.findIndex((q) => q.name === p.source);
+      readoutOf.set(src, [...(readoutOf.get(src) ?? []), { pop: p, popIndex: i }]);
     });
     for (const s of part.slices) {
       if (s.mirrors >= 0) continue;
-      const pe = new Pe(g, s, g.populations[s.popIndex], readoutOf.get(s.popIndex) ?? null);
+      const pe = new Pe(g, s, g.populations[s.popIndex], readoutOf.get(s.popIndex) ?? []);
       this.pes.push(pe);
       this.byPop[s.popIndex].push(pe);
     }
@@ -304,8 +307,7 @@ export class Simulator {
               pe.counters.packetsOut += ev;
               if (ev > 0 && e.depth > depth) depth = e.depth;
             }
-            if (pe.readout) {
-              const r = pe.readout;
+            for (const r of pe.readouts) {
               readoutUnits(r.pop.mode, pe.n, pe.out, r.sum, r.out, t);
               cycles += pe.n * c.readout_unit.value;
               dcycles += pe.n * c.readout_unit.value;
@@ -321,7 +323,7 @@ export class Simulator {
             if (cycles > tickMax) tickMax = cycles;
             if (dcycles > tickMaxDense) tickMaxDense = dcycles;
             if (popOut) popOut[pi].set(pe.out, lo);
-            if (popOut && pe.readout) popOut[pe.readout.popIndex].set(pe.readout.out, lo);
+            if (popOut) for (const r of pe.readouts) popOut[r.popIndex].set(r.out, lo);
           }
         }
         totals.event.criticalCycles += tickMax;
@@ -352,7 +354,7 @@ export class Simulator {
   private collect(outIndex: number, outputQ: Int32Array, off: number, readout: boolean): void {
     if (readout) {
       const src = this.g.populations.findIndex((p) => p.name === (this.g.populations[outIndex] as { source: string }).source);
-      for (const pe of this.byPop[src]) outputQ.set(pe.readout!.out, off + pe.slice.lo);
+      for (const pe of this.byPop[src]) outputQ.set(pe.readouts.find((r) => r.popIndex === outIndex)!.out, off + pe.slice.lo);
     } else {
       for (const pe of this.byPop[outIndex]) outputQ.set(pe.out, off + pe.slice.lo);
     }
@@ -381,6 +383,9 @@ export class Simulator {
       colsDense += lp.cols;
       syn += touched;
       synDense += lp.rows * lp.cols;
+      // A DiagonalSSM's `u` projection is replicated on every slice (each keeps the whole state): its work
+      // is charged to every PE, but the model's synaptic operations are counted once, on the first slice.
+      if (lp.replicated && pe.slice.lo !== 0) continue;
       const pr = projections[lp.name];
       pr.effective += touched;
       pr.activityOnly += n * lp.cols;
