@@ -7,6 +7,7 @@ import { registerCompile } from "./commands/compile.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerHw } from "./commands/hw.js";
 import { registerInspect } from "./commands/inspect.js";
+import { registerReport } from "./commands/report.js";
 import { registerVerify } from "./commands/verify.js";
 import { registerIr } from "./commands/ir.js";
 import { registerRun } from "./commands/run.js";
@@ -44,6 +45,7 @@ Examples:
   registerRun(program);
   registerVerify(program);
   registerInspect(program);
+  registerReport(program);
   registerHw(program);
   registerIr(program);
   program.exitOverride();

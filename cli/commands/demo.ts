@@ -12,6 +12,7 @@ import { report as s2report } from "../../targets/spinnaker2/index.js";
 import { cudaRunner, goldenRunner, targetRunner } from "../engines.js";
 import { VerificationFailed } from "../exit.js";
 import { bundleMapping, printS2Report, simulateWithProgress } from "../spinnaker2.js";
+import { rasterOf, renderHtml } from "../html.js";
 import { accuracy } from "./run.js";
 import { compileToBundle } from "./compile.js";
 import { compareRunners } from "./verify.js";
@@ -34,12 +35,12 @@ export function registerDemo(program: Command): void {
     .addHelpText("after", `
 Steps: nmc compile --target spinnaker2 (calibrating on inputs/calib.npy), nmc run on the simulator with the
 committed test inputs, nmc verify --against golden and --against cuda (host emulation when there is no GPU).
-Writes <out>/model.nmb and <out>/report.json. Exit 1 if a verification fails.
+Writes <out>/model.nmb, <out>/report.json and <out>/report.html (plots, self-contained). Exit 1 if a verification fails.
 
 Examples:
   $ nmc demo
   $ nmc demo --example examples/ssm-events --out ssm-demo`)
-    .action((opts: { example: string; out: string; json?: boolean }) => {
+    .action(async (opts: { example: string; out: string; json?: boolean }) => {
       const say = (s: string) => { if (!opts.json) process.stdout.write(s + "\n"); };
       const root = packageRoot();
       const ex = path.isAbsolute(opts.example) ? opts.example : path.resolve(process.cwd(), opts.example);
@@ -94,10 +95,19 @@ Examples:
         spinnaker2: rep, compile: compileReport,
       };
       writeFileAtomic(path.join(opts.out, "report.json"), new TextEncoder().encode(JSON.stringify(out, null, 2) + "\n"), "report");
+      const html = await renderHtml({
+        title: `nmc demo: ${out.example} on SpiNNaker 2 (simulated)`, report: rep, raster: rasterOf(g, m, batch, 0), rasterSample: 0, accuracy: simAcc,
+        notes: [
+          `Verification: ${vsGolden.mismatch ? "MISMATCH against the golden engine" : "bit-exact against the golden engine"}; ` +
+            `${vsCuda ? (vsCuda.mismatch ? "MISMATCH against " : "bit-exact against the ") + cudaName : "CUDA " + cudaName}.`,
+          `Float model accuracy on the same inputs: ${(100 * floatAcc).toFixed(2)} %.`,
+        ],
+      });
+      writeFileAtomic(path.join(opts.out, "report.html"), new TextEncoder().encode(html), "HTML report");
       if (opts.json) process.stdout.write(JSON.stringify(out, null, 2) + "\n");
       else {
         process.stdout.write("\n" + printS2Report({ ...rep, perPe: rep.perPe.slice(0, 12) }));
-        say(`\nwrote ${bundlePath} and ${path.join(opts.out, "report.json")} in ${secs()} s`);
+        say(`\nwrote ${bundlePath}, ${path.join(opts.out, "report.json")} and ${path.join(opts.out, "report.html")} in ${secs()} s`);
         say(ok ? "VERDICT: PASS — the SpiNNaker 2 simulator equals the golden engine and the CUDA reference bit for bit on every output and event"
           : "VERDICT: FAIL — see the mismatch above");
       }

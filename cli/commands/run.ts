@@ -9,16 +9,20 @@ import { batchFromShape, FloatEngine, type Precision, type SequenceBatch } from 
 import { GoldenEngine } from "../../runtime/golden/interpreter.js";
 import { runCuda } from "../../targets/cuda/index.js";
 import { bundleCudaSource } from "../engines.js";
+import { rasterOf, renderHtml } from "../html.js";
+import { writeFileAtomic } from "../../ir/files.js";
 import { summarize, type RunCounters } from "../../runtime/float/counters.js";
 import { ndarray, toFloat64, type NdArray } from "../../runtime/io/ndarray.js";
 import { readNpy, writeNpy } from "../../runtime/io/npy.js";
 import { argmaxRows, countEqual } from "../../runtime/metrics.js";
-import { type Engine, parseEngine, parseReadout, readoutOption } from "../options.js";
+import { type Engine, numberOption, parseEngine, parseReadout, readoutOption } from "../options.js";
 import { bundleMapping, printS2Report, simulateWithProgress } from "../spinnaker2.js";
 import { report as s2report } from "../../targets/spinnaker2/index.js";
 
 interface RunOptions {
   engine?: string;
+  html?: string;
+  rasterInput?: string;
   mode: "event" | "dense";
   level?: string;
   quiet?: boolean;
@@ -105,7 +109,7 @@ function runCudaCommand(model: string, bundle: Bundle, graph: Graph, batch: Sequ
   process.stdout.write(plainSummary(model, summary, x, r.outputShape, opts, acc, r.counters.samples));
 }
 
-function runSpinnaker2(model: string, bundle: Bundle, graph: Graph, batch: SequenceBatch, x: NdArray, opts: RunOptions): void {
+async function runSpinnaker2(model: string, bundle: Bundle, graph: Graph, batch: SequenceBatch, x: NdArray, opts: RunOptions): Promise<void> {
   const m = bundleMapping(bundle, graph, model);
   const t0 = performance.now();
   const run = simulateWithProgress(graph, m, batch, opts.quiet === true || opts.json === true);
@@ -113,6 +117,11 @@ function runSpinnaker2(model: string, bundle: Bundle, graph: Graph, batch: Seque
   if (opts.out) writeNpy(opts.out, ndarray("f4", run.outputShape, Float32Array.from(run.output)));
   const acc = opts.labels ? accuracy(run.output, run.outputShape, toFloat64(readNpy(opts.labels)), opts.labels) : undefined;
   const rep = s2report(graph, m, run, opts.mode, opts.level);
+  if (opts.html) {
+    const sample = Math.min(numberOption("--raster-input", opts.rasterInput ?? "0", 0, 2 ** 31, true)!, Math.max(0, batch.batch - 1));
+    const html = await renderHtml({ title: `nmc: ${model} on SpiNNaker 2 (simulated)`, report: rep, raster: rasterOf(graph, m, batch, sample), rasterSample: sample, accuracy: acc });
+    writeFileAtomic(opts.html, new TextEncoder().encode(html), "HTML report");
+  }
   if (opts.json) {
     process.stdout.write(JSON.stringify({
       engine: "spinnaker2", backend: "nmc spinnaker2 simulator (transaction level, golden kernels per PE)", model,
@@ -147,6 +156,8 @@ export function registerRun(program: Command): void {
     .addOption(new Option("--mode <mode>", "spinnaker2: report the event-driven run, or charge it as if nothing were skipped (both are measured; the gains compare them)").choices(["event", "dense"]).default("event"))
     .option("--level <name>", "spinnaker2: DVFS performance level (nmc hw lists them; default: the description's)")
     .option("-q, --quiet", "no progress bar")
+    .option("--html <file>", "spinnaker2: also write a self-contained HTML report with plots (PE map, activity raster, sparsity, energy, latency)")
+    .option("--raster-input <k>", "spinnaker2 --html: which input sequence the activity raster shows", "0")
     .requiredOption("--input <file>", "input .npy: float32/float64 [T, C] (one sequence) or [B, T, C]; token ids [B, T] for Embedding models")
     .option("--out <file>", "write outputs as float32 .npy: [B, T, K] per tick, or [B, K] with a readout")
     .option("--labels <file>", ".npy of integer class labels [B]: report accuracy (argmax of the readout)")
@@ -160,14 +171,15 @@ Examples:
   $ nmc compile model.json --target spinnaker2 -o s.nmb && nmc run s.nmb --input x.npy --labels y.npy
   $ nmc run examples/egru-smnist/model.json --input examples/egru-smnist/inputs/x.npy \\
         --labels examples/egru-smnist/inputs/y.npy --json`)
-    .action((model: string, opts: RunOptions) => {
+    .action(async (model: string, opts: RunOptions) => {
       const { graph, engine: which, bundle } = loadRunnable(model, opts.engine, opts.readout);
       const x = readNpy(opts.input);
       const batch = batchFromShape(graph, toFloat64(x), x.shape, opts.input);
       if (which === "spinnaker2") {
-        runSpinnaker2(model, bundle!, graph, batch, x, opts);
+        await runSpinnaker2(model, bundle!, graph, batch, x, opts);
         return;
       }
+      if (opts.html) throw new NmcError("--html reports a spinnaker2 run", { hint: "compile with --target spinnaker2 and run that bundle" });
       if (which === "cuda") {
         runCudaCommand(model, bundle!, graph, batch, x, opts);
         return;

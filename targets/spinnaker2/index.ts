@@ -82,7 +82,9 @@ export interface RunReport {
   perInference: ModeFigures;
   denseMode: ModeFigures;
   eventMode: ModeFigures;
-  perPe: { pe: number; slice: string; location: string; sramBytes: number; cycles: number; packetsIn: number; packetsOut: number }[];
+  perPe: { pe: number; slice: string; location: string; sramBytes: number; cycles: number; packetsIn: number; packetsOut: number; chip: number; qpe: number; core: number; x: number; y: number }[];
+  /** Compute time of each tick (slowest PE, mean over samples), seconds: event-driven and dense. */
+  tickSeconds: { event: number[]; dense: number[] };
 }
 
 export interface ModeFigures {
@@ -173,8 +175,13 @@ export function report(g: Graph, m: Mapping, run: SimRun, mode: "event" | "dense
       return {
         pe: p.pe, slice: p.slice, location: `chip${loc.chip}/qpe${loc.qpe}/core${loc.core}`, sramBytes: p.sramBytes,
         cycles: mode === "dense" ? p.denseCycles : p.cycles, packetsIn: p.packetsIn, packetsOut: p.packetsOut,
+        chip: loc.chip, qpe: loc.qpe, core: loc.core, x: loc.x, y: loc.y,
       };
     }),
+    tickSeconds: {
+      event: Array.from(run.perTick.eventCycles, (c) => c / n / (level.mhz.value * 1e6)),
+      dense: Array.from(run.perTick.denseCycles, (c) => c / n / (level.mhz.value * 1e6)),
+    },
   };
 }
 

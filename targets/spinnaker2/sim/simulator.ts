@@ -185,6 +185,8 @@ export interface SimRun {
   /** Events per population (non-zero outputs), for activity sparsity. */
   events: Record<string, number>;
   unitTicks: Record<string, number>;
+  /** Per tick index, summed over the samples: the slowest PE's cycles in event and in dense mode. */
+  perTick: { eventCycles: Float64Array; denseCycles: Float64Array };
   /** Per projection: stored entries (for weight sparsity) and dense size. */
   projections: Record<string, { nnz: number; dense: number; effective: number; activityOnly: number; weightOnly: number; denseOps: number }>;
 }
@@ -254,6 +256,7 @@ export class Simulator {
     for (const j of g.projections) projections[j.name] = { nnz: j.weights.colIdx.length, dense: j.rows * j.cols, effective: 0, activityOnly: 0, weightOnly: 0, denseOps: 0 };
     const popOut = opts.observer ? g.populations.map((p) => new Int32Array(p.size)) : null;
     const host = this.hostEmitter;
+    const perTick = { eventCycles: new Float64Array(T), denseCycles: new Float64Array(T) };
     const hostDense = { hops: host.hops * input.size, chip: host.chipHops * input.size };
     for (let b = 0; b < B; b++) {
       for (const pe of this.pes) pe.reset();
@@ -327,6 +330,8 @@ export class Simulator {
           }
         }
         totals.event.criticalCycles += tickMax;
+        perTick.eventCycles[t] += tickMax;
+        perTick.denseCycles[t] += tickMaxDense;
         totals.dense.criticalCycles += tickMaxDense;
         totals.event.nocDepthHops += depth;
         totals.dense.nocDepthHops += this.maxDepth();
@@ -341,7 +346,7 @@ export class Simulator {
     for (let i = 0; i < output.length; i++) output[i] = fromFixed(outputQ[i], outFrac);
     return {
       outputQ, output, outputShape: isReadout ? [B, K] : [B, T, K], outFrac, samples: B, ticks: T, totals,
-      pes: this.pes.map((p) => p.counters), events, unitTicks, projections,
+      pes: this.pes.map((p) => p.counters), events, unitTicks, projections, perTick,
     };
   }
 

@@ -1,0 +1,40 @@
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { NmcError } from "../../ir/errors.js";
+import { writeFileAtomic } from "../../ir/files.js";
+import type { RunReport } from "../../targets/spinnaker2/index.js";
+import { renderHtml } from "../html.js";
+import { printS2Report } from "../spinnaker2.js";
+
+export function registerReport(program: Command): void {
+  program
+    .command("report")
+    .description("turn a saved spinnaker2 run (nmc run --json, or nmc demo's report.json) into a table or an HTML page")
+    .argument("<run.json>", "the JSON that nmc run --json printed for a spinnaker2 bundle, or nmc-demo/report.json")
+    .option("--html <file>", "write a self-contained HTML report with plots")
+    .addHelpText("after", `
+Examples:
+  $ nmc run s.nmb --input x.npy --json > run.json && nmc report run.json --html report.html
+  $ nmc report nmc-demo/report.json`)
+    .action(async (file: string, opts: { html?: string }) => {
+      let json: Record<string, unknown>;
+      try {
+        json = JSON.parse(readFileSync(file, "utf8"));
+      } catch (e) {
+        throw new NmcError("cannot read the run report", { file, expected: "the JSON of nmc run --json (spinnaker2) or nmc demo", found: (e as Error).message });
+      }
+      const rep = (json.spinnaker2 ?? json) as RunReport;
+      if (!rep || typeof rep !== "object" || !rep.eventMode || !rep.perPe || !rep.tickSeconds) {
+        throw new NmcError("this JSON is not a spinnaker2 run report", { file, expected: "fields eventMode, denseMode, perPe, tickSeconds (nmc run --json on a spinnaker2 bundle)" });
+      }
+      const acc = typeof json.accuracy === "number" ? json.accuracy : undefined;
+      if (opts.html) {
+        const html = await renderHtml({
+          title: `nmc report: ${file}`, report: rep, raster: [], rasterSample: 0, accuracy: acc,
+          notes: ["The activity raster needs the run itself: nmc run <bundle> --html report.html draws it."],
+        });
+        writeFileAtomic(opts.html, new TextEncoder().encode(html), "HTML report");
+        process.stdout.write(`wrote ${opts.html}\n`);
+      } else process.stdout.write(printS2Report(rep));
+    });
+}
