@@ -11,7 +11,7 @@
 // delay-0 projection reads this tick's events, a delay-1 projection the previous tick's (each PE keeps two
 // event queues per source population, by tick parity).
 import { NmcError } from "../../../ir/errors.js";
-import type { Graph, Lut, Population } from "../../../ir/types.js";
+import type { Graph, Lut, Population, Projection } from "../../../ir/types.js";
 import type { SequenceBatch } from "../../../runtime/float/interpreter.js";
 import {
   accumulateRow, denseUnits, egruUnits, loadBias, readoutUnits, requantizeColumns, saturatePort, ssmOutputs, ssmStates,
@@ -75,7 +75,8 @@ class Pe {
   /** Per tick: receive, synapse, requantize counts of this tick. */
   tickCycles = 0;
 
-  constructor(readonly g: Graph, readonly slice: Slice, readonly pop: Population, readoutPops: { pop: Population; popIndex: number }[]) {
+  constructor(readonly g: Graph, readonly slice: Slice, readonly pop: Population, readoutPops: { pop: Population; popIndex: number }[],
+    split: (j: Projection, slice: Slice) => { rowPtr: Uint32Array; keep: Uint32Array }) {
     const n = slice.hi - slice.lo;
     this.n = n;
     this.out = new Int32Array(n);
@@ -106,15 +107,7 @@ class Pe {
     for (const j of g.projections) {
       if (j.target !== pop.name) continue;
       const cols = localCols(j.port);
-      const rowPtr = new Uint32Array(j.rows + 1);
-      const keep: number[] = [];
-      for (let r = 0; r < j.rows; r++) {
-        for (let k = j.weights.rowPtr[r]; k < j.weights.rowPtr[r + 1]; k++) {
-          const u = unitOfColumn(pop, j.port, j.weights.colIdx[k]);
-          if (u < 0 || (u >= lo && u < slice.hi)) keep.push(k);
-        }
-        rowPtr[r + 1] = keep.length;
-      }
+      const { rowPtr, keep } = split(j, slice);
       const colIdx = new Uint32Array(keep.length);
       const w = j.weights.values.dtype === "i16" ? new Int16Array(keep.length) : new Int8Array(keep.length);
       keep.forEach((k, o) => {
@@ -193,6 +186,35 @@ export interface SimRun {
 
 const emptyTotals = (): ModeTotals => ({ cycles: 0, criticalCycles: 0, nocDepthHops: 0, packets: 0, hops: 0, chipHops: 0, synops: 0, sramBytes: 0 });
 
+/** Per slice of the target: the row pointers and the indices of the stored entries whose column it holds. */
+function splitBySlice(j: Projection, pop: Population, slices: Slice[]): Map<number, { rowPtr: Uint32Array; keep: Uint32Array }> {
+  const out = new Map<number, { rowPtr: Uint32Array; keep: Uint32Array }>();
+  const { rowPtr, colIdx } = j.weights;
+  const n = colIdx.length;
+  const sliceOf = new Int32Array(pop.size);
+  slices.forEach((s, i) => sliceOf.fill(i, s.lo, s.hi));
+  const owner = new Int32Array(n); // slice position, or −1: every slice (a replicated column)
+  const counts = new Int32Array(slices.length);
+  let shared = 0;
+  for (let k = 0; k < n; k++) {
+    const u = unitOfColumn(pop, j.port, colIdx[k]);
+    owner[k] = u < 0 ? -1 : sliceOf[u];
+    if (u < 0) shared++;
+    else counts[owner[k]]++;
+  }
+  const parts = slices.map((_, i) => ({ rowPtr: new Uint32Array(j.rows + 1), keep: new Uint32Array(counts[i] + shared), fill: 0 }));
+  for (let r = 0; r < j.rows; r++) {
+    for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) {
+      const o = owner[k];
+      if (o < 0) for (const p of parts) p.keep[p.fill++] = k;
+      else parts[o].keep[parts[o].fill++] = k;
+    }
+    for (const p of parts) p.rowPtr[r + 1] = p.fill;
+  }
+  slices.forEach((s, i) => out.set(s.id, { rowPtr: parts[i].rowPtr, keep: parts[i].keep }));
+  return out;
+}
+
 export class Simulator {
   private readonly pes: Pe[] = [];
   private readonly byPop: Pe[][];
@@ -208,6 +230,13 @@ export class Simulator {
     this.wbytes = g.quant.weightBits === 16 ? 2 : 1;
     this.pre = g.quant.weightBits - 8;
     this.byPop = g.populations.map(() => []);
+    // Each projection's stored entries split by target slice in one pass (not one pass per slice).
+    const splits = new Map<string, Map<number, { rowPtr: Uint32Array; keep: Uint32Array }>>();
+    const split = (j: Projection, slice: Slice) => {
+      let m = splits.get(j.name);
+      if (!m) splits.set(j.name, (m = splitBySlice(j, g.populations[slice.popIndex], part.slices.filter((x) => x.popIndex === slice.popIndex && x.mirrors < 0))));
+      return m.get(slice.id)!;
+    };
     const readoutOf = new Map<number, { pop: Population; popIndex: number }[]>();
     g.populations.forEach((p, i) => {
       if (p.kind !== "Readout") return;
@@ -216,7 +245,7 @@ export class Simulator {
     });
     for (const s of part.slices) {
       if (s.mirrors >= 0) continue;
-      const pe = new Pe(g, s, g.populations[s.popIndex], readoutOf.get(s.popIndex) ?? []);
+      const pe = new Pe(g, s, g.populations[s.popIndex], readoutOf.get(s.popIndex) ?? [], split);
       this.pes.push(pe);
       this.byPop[s.popIndex].push(pe);
     }
