@@ -111,12 +111,14 @@ function tensorFromPb(t: Pb, where: string): Tensor {
   const shape: number[] = (t.shape ?? []).map(Number);
   const bytes: Uint8Array = t.data ?? new Uint8Array(0);
   const length = shape.reduce((a, b) => a * b, 1);
-  const data = typedArrayFor(dtype, length);
-  if (bytes.byteLength !== data.byteLength) {
+  // Compare before allocating: a corrupt shape can ask for terabytes.
+  const want = length * typedArrayFor(dtype, 0).BYTES_PER_ELEMENT;
+  if (bytes.byteLength !== want) {
     throw new NmcError(`tensor bytes do not match its shape`, {
-      path: where, expected: `${data.byteLength} bytes for ${dtype}[${shape.join(",")}]`, found: `${bytes.byteLength} bytes`,
+      path: where, expected: `${want} bytes for ${dtype}[${shape.join(",")}]`, found: `${bytes.byteLength} bytes`,
     });
   }
+  const data = typedArrayFor(dtype, length);
   // Copy: the decoded bytes may sit at an offset that is not aligned for the element type.
   new Uint8Array(data.buffer).set(bytes);
   const out: Tensor = { dtype, shape, data };

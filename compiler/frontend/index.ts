@@ -77,7 +77,8 @@ export function loadModel(file: string, opts: LoadOptions = {}): LoadedModel {
 
   const ctx: LowerContext = { file, builder: b, weights, used: new Set(), current: input };
   for (const layer of chain.layers) {
-    const lower = (LAYER_TABLE as Record<string, (typeof LAYER_TABLE)["Dense"]>)[layer.className];
+    // Own properties only: "constructor", "__proto__", "toString" are not layer classes.
+    const lower = Object.hasOwn(LAYER_TABLE, layer.className) ? (LAYER_TABLE as Record<string, (typeof LAYER_TABLE)["Dense"]>)[layer.className] : undefined;
     if (!lower) {
       throw new NmcError(`layer ${layer.name} has unsupported class ${layer.className}`, {
         file, path: `${layer.path}.class_name`, node: layer.name,

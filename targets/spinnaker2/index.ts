@@ -51,8 +51,9 @@ export function mappingFromSection(g: Graph, hw: HardwareDescription, data: Uint
     throw new NmcError(`section ${MAPPING_SECTION} is not valid JSON`, { file, node: `section ${MAPPING_SECTION}`, found: String(e) });
   }
   const fresh = partition(g, hw);
-  const same = Array.isArray(json.slices) && json.slices.length === fresh.slices.length &&
-    json.slices.every((s, i) => s.pop === fresh.slices[i].pop && s.lo === fresh.slices[i].lo && s.hi === fresh.slices[i].hi);
+  const slices: unknown = json && typeof json === "object" ? (json as { slices?: unknown }).slices : undefined;
+  const same = Array.isArray(slices) && slices.length === fresh.slices.length &&
+    slices.every((s, i) => s !== null && typeof s === "object" && s.pop === fresh.slices[i].pop && s.lo === fresh.slices[i].lo && s.hi === fresh.slices[i].hi);
   if (!same) {
     throw new NmcError(`section ${MAPPING_SECTION} does not match the bundle's IR and hardware description`, {
       file, node: `section ${MAPPING_SECTION}`, hint: "recompile the model with nmc compile --target spinnaker2",

@@ -4,163 +4,24 @@
 // (d) hand-computed one-unit examples.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { calibratePass } from "../../compiler/passes/calibrate.js";
-import type { RangeMode } from "../../compiler/passes/calibrate.js";
-import { runPass } from "../../compiler/passes/pass.js";
-import { quantizePass } from "../../compiler/passes/quantize.js";
 import { GraphBuilder, csrFromDense, csrToDense } from "../../ir/builder.js";
 import { decodeGraph, encodeGraph } from "../../ir/codec.js";
-import type { Activation, Graph, Lut, Population, Projection, ReadoutMode } from "../../ir/types.js";
+import type { Graph, Lut, Population, Projection } from "../../ir/types.js";
 import { verifyGraph } from "../../ir/verify.js";
 import { FloatEngine, type SequenceBatch } from "../../runtime/float/interpreter.js";
 import { erf, gelu, sigmoid } from "../../runtime/float/math.js";
 import { GoldenEngine, runGolden } from "../../runtime/golden/interpreter.js";
 import { type ClipSite, type RefRun, runBigIntReference } from "../support/golden-bigint.js";
-import { buildGraph, graphShapeArb, uniform } from "../support/graphs.js";
+import { buildGraph, graphShapeArb } from "../support/graphs.js";
+import {
+  type Act, ACTS, buildModel, makeBatch, type ModelSpec, modelArb, type QuantOpts, quantOptsArb, quantizeFor, scaled,
+} from "../support/quant-models.js";
 
 // ---------------------------------------------------------------------------------------------------------
-// Random float models
+// Random float models (test/support/quant-models.ts): max ranges twice as often as the 99th percentile
 // ---------------------------------------------------------------------------------------------------------
 
-type Act = Exclude<Activation, "softmax">;
-const ACTS: Act[] = ["linear", "relu", "sigmoid", "tanh", "gelu"];
-
-interface LayerSpec {
-  kind: "egru" | "ssm" | "dense";
-  size: number;
-  /** DiagonalSSM state size P. */
-  state: number;
-  act: Act;
-}
-
-interface ModelSpec {
-  seed: number;
-  encoding: "values" | "tokens";
-  inputs: number;
-  layers: LayerSpec[];
-  /** An extra delay-0 projection from the input to the last layer's main port. */
-  skip: boolean;
-  /** An extra delay-1 projection from the last layer back to the first layer's main port. */
-  feedback: boolean;
-  readout: "none" | ReadoutMode;
-  weightScale: number;
-  pruneFraction: number;
-}
-
-const layerArb = (kinds: LayerSpec["kind"][]): fc.Arbitrary<LayerSpec> => fc.record({
-  kind: fc.constantFrom(...kinds),
-  size: fc.integer({ min: 1, max: 8 }),
-  state: fc.integer({ min: 1, max: 4 }),
-  act: fc.constantFrom(...ACTS),
-});
-
-const modelArb = (kinds: LayerSpec["kind"][], encodings: ModelSpec["encoding"][] = ["values", "values", "tokens"]): fc.Arbitrary<ModelSpec> => fc.record({
-  seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-  encoding: fc.constantFrom(...encodings),
-  inputs: fc.integer({ min: 1, max: 6 }),
-  layers: fc.array(layerArb(kinds), { minLength: 1, maxLength: 3 }),
-  skip: fc.boolean(),
-  feedback: fc.boolean(),
-  readout: fc.constantFrom("none" as const, "last" as const, "mean" as const, "sum" as const),
-  weightScale: fc.constantFrom(0.25, 1, 3),
-  pruneFraction: fc.constantFrom(0, 0.5, 0.9),
-});
-
-/** The port a layer's feed-forward input goes to, and its width. */
-function mainPort(p: Population): { port: string; width: number } {
-  if (p.kind === "EGRU") return { port: "input", width: 3 * p.size };
-  if (p.kind === "DiagonalSSM") return { port: "u", width: 2 * p.stateSize };
-  return { port: "x", width: p.size };
-}
-
-/** Builds a float graph with GraphBuilder from a spec: weights uniform × weightScale, some pruned to 0. */
-function buildModel(s: ModelSpec): Graph {
-  const r = uniform(s.seed);
-  const vec = (n: number, scale = s.weightScale) => Float32Array.from({ length: n }, () => r() * scale);
-  const mat = (rows: number, cols: number, scale = s.weightScale) =>
-    csrFromDense(Float32Array.from({ length: rows * cols }, () => (Math.abs(r()) < s.pruneFraction ? 0 : r() * scale)), rows, cols);
-  const b = new GraphBuilder("m");
-  const x = b.input("x", s.inputs, s.encoding);
-  let prev: Population = x;
-  const layers: Population[] = [];
-  s.layers.forEach((L, n) => {
-    let p: Population;
-    switch (L.kind) {
-      case "egru": {
-        p = b.egru(`egru${n}`, L.size, { biasX: vec(3 * L.size), biasH: vec(3 * L.size), thr: Float32Array.from({ length: L.size }, () => Math.abs(r()) * 0.6) });
-        b.project(`${p.name}.kernel`, prev, p, "input", mat(prev.size, 3 * L.size));
-        b.project(`${p.name}.recurrent`, p, p, "recurrent", mat(L.size, 3 * L.size), 1);
-        break;
-      }
-      case "ssm": {
-        const P = L.state, H = L.size;
-        const mag = Float64Array.from({ length: P }, () => 0.3 + 0.69 * Math.abs(r()));
-        const ph = Float64Array.from({ length: P }, () => Math.PI * r());
-        p = b.diagonalSsm(`ssm${n}`, H, P, "lru", {
-          lambdaRe: mag.map((m, i) => m * Math.cos(ph[i])), lambdaIm: mag.map((m, i) => m * Math.sin(ph[i])),
-          cRe: Float64Array.from({ length: H * P }, () => r()), cIm: Float64Array.from({ length: H * P }, () => r()),
-        });
-        b.project(`${p.name}.B`, prev, p, "u", mat(prev.size, 2 * P));
-        b.project(`${p.name}.D`, prev, p, "skip", mat(prev.size, H));
-        break;
-      }
-      case "dense": {
-        p = b.dense(`dense${n}`, L.size, L.act, vec(L.size));
-        b.project(`${p.name}.kernel`, prev, p, "x", mat(prev.size, L.size));
-        break;
-      }
-    }
-    layers.push(p);
-    prev = p;
-  });
-  const first = layers[0], last = layers[layers.length - 1];
-  if (s.skip && layers.length > 1) {
-    const m = mainPort(last);
-    b.project("skip", x, last, m.port, mat(x.size, m.width));
-  }
-  if (s.feedback) {
-    const m = mainPort(first);
-    b.project("feedback", last, first, m.port, mat(last.size, m.width, 0.3 * s.weightScale), 1);
-  }
-  if (s.readout !== "none") b.outputs.push(b.readout("readout", last, s.readout).name);
-  else b.outputs.push(last.name);
-  return b.build();
-}
-
-/** A random batch for the graph's input: values uniform in ±amp, or token ids. */
-function makeBatch(g: Graph, seed: number, B: number, T: number, amp: number): SequenceBatch {
-  const input = g.populations.find((p) => p.name === g.inputs[0])!;
-  if (input.kind === "Input" && input.encoding === "tokens") {
-    const r = uniform(seed, 0, input.size);
-    return { data: Array.from({ length: B * T }, () => Math.min(input.size - 1, Math.floor(r()))), batch: B, ticks: T, channels: 1 };
-  }
-  const r = uniform(seed, -amp, amp);
-  return { data: Float64Array.from({ length: B * T * input.size }, r), batch: B, ticks: T, channels: input.size };
-}
-
-/** With a scale factor: the same values × k (tokens unchanged). */
-function scaled(batch: SequenceBatch, k: number, g: Graph): SequenceBatch {
-  const input = g.populations.find((p) => p.name === g.inputs[0])!;
-  if (input.kind === "Input" && input.encoding === "tokens") return batch;
-  return { ...batch, data: Float64Array.from(batch.data, (v) => v * k) };
-}
-
-interface QuantOpts {
-  weightBits: 8 | 16;
-  stateBits: 16 | 32;
-  range: RangeMode;
-}
-
-const quantOptsArb: fc.Arbitrary<QuantOpts> = fc.record({
-  weightBits: fc.constantFrom(8 as const, 16 as const),
-  stateBits: fc.constantFrom(16 as const, 32 as const),
-  range: fc.constantFrom<RangeMode>({ kind: "max" }, { kind: "max" }, { kind: "percentile", percentile: 99 }),
-});
-
-function quantizeFor(g: Graph, cal: SequenceBatch, o: QuantOpts): Graph {
-  const report = runPass(calibratePass, g, { batch: cal }).report;
-  return runPass(quantizePass, g, { calibration: report, weightBits: o.weightBits, stateBits: o.stateBits, range: o.range }).graph;
-}
+const quantArb = quantOptsArb({ ranges: [{ kind: "max" }, { kind: "max" }, { kind: "percentile", percentile: 99 }] });
 
 // ---------------------------------------------------------------------------------------------------------
 // Golden vs the BigInt reference
@@ -240,7 +101,7 @@ describe("golden interpreter = BigInt reference of QUANTIZATION.md, bit for bit"
     const kinds = new Set<string>();
     fc.assert(
       fc.property(
-        modelArb(["egru", "ssm", "dense"]), quantOptsArb, fc.integer({ min: 1, max: 2 ** 30 }), fc.integer({ min: 1, max: 3 }),
+        modelArb({ kinds: ["egru", "ssm", "dense"] }), quantArb, fc.integer({ min: 1, max: 2 ** 30 }), fc.integer({ min: 1, max: 3 }),
         fc.integer({ min: 1, max: 10 }), fc.constantFrom(0.5, 1, 3),
         (spec, o, seed, B, T, amp) => runCase(buildModel(spec), o, seed, B, T, amp, clips, kinds),
       ),
@@ -258,7 +119,7 @@ describe("golden interpreter = BigInt reference of QUANTIZATION.md, bit for bit"
 
   it("random test/support/graphs models (Input → EGRU → SSM → Dense tanh → readout)", () => {
     fc.assert(
-      fc.property(graphShapeArb, quantOptsArb, fc.integer({ min: 1, max: 2 ** 30 }), (shape, o, seed) =>
+      fc.property(graphShapeArb, quantArb, fc.integer({ min: 1, max: 2 ** 30 }), (shape, o, seed) =>
         runCase(buildGraph(shape), o, seed, 2, 5, 2, clipTotals(), new Set())),
       { numRuns: Number(process.env.NMC_RUNS ?? 120) },
     );
@@ -649,7 +510,7 @@ describe("golden stays within a derived error bound of float (Dense and Diagonal
     const big: BoundStats = { cases: 0, worstRatio: 0, outputRatios: [], relativeBounds: [] };
     fc.assert(
       fc.property(
-        modelArb(["ssm", "dense"], ["values"]), quantOptsArb, fc.integer({ min: 1, max: 2 ** 30 }), fc.integer({ min: 1, max: 3 }),
+        modelArb({ kinds: ["ssm", "dense"], encodings: ["values"] }), quantArb, fc.integer({ min: 1, max: 2 ** 30 }), fc.integer({ min: 1, max: 3 }),
         fc.integer({ min: 1, max: 8 }), fc.constantFrom(0.5, 1, 3),
         (spec, o, seed, B, T, amp) => {
           const g = buildModel(spec);

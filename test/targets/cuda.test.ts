@@ -16,10 +16,9 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileQuantized } from "../../compiler/pipeline.js";
 import { loadModel } from "../../compiler/frontend/index.js";
-import type { RangeMode } from "../../compiler/passes/calibrate.js";
 import { csrFromDense, GraphBuilder } from "../../ir/builder.js";
 import { NmcError } from "../../ir/errors.js";
-import type { Activation, Graph, Lut, Population, ReadoutMode } from "../../ir/types.js";
+import type { Graph, Lut } from "../../ir/types.js";
 import {
   cmulImQ15, cmulReQ15, lutIndex, requantizeMS, roundDiv, roundShift, sat16, sat32, saturate,
 } from "../../runtime/fixed/index.js";
@@ -33,7 +32,10 @@ import { readNpy } from "../../runtime/io/npy.js";
 import {
   buildCuda, compilerAvailable, CUDA_PRELUDE, emitCuda, gpuAvailable, layoutHash, nodeSymbols, packParams, paramLayout, runCuda,
 } from "../../targets/cuda/index.js";
-import { buildGraph, type GraphShape, graphShapeArb, uniform } from "../support/graphs.js";
+import { buildGraph, type GraphShape, graphShapeArb } from "../support/graphs.js";
+import {
+  ACTS, buildModel, makeBatch as makeQuantBatch, modelArb, type QuantOpts, quantOptsArb, scaled,
+} from "../support/quant-models.js";
 
 const HAVE_CC = compilerAvailable("emulation");
 const HAVE_NVCC = compilerAvailable("gpu");
@@ -57,123 +59,16 @@ afterAll(() => {
 });
 
 // ---------------------------------------------------------------------------------------------------------
-// Random float models (the structure of test/runtime/golden.test.ts's generator: EGRU, DiagonalSSM and Dense
-// layers in a chain, skip and delay-1 feedback edges, token or value inputs, readouts, pruned weights)
+// Random float models (test/support/quant-models.ts: EGRU, DiagonalSSM and Dense layers in a chain, skip and
+// delay-1 feedback edges, token or value inputs, readouts, pruned weights)
 // ---------------------------------------------------------------------------------------------------------
 
-type Act = Exclude<Activation, "softmax">;
-const ACTS: Act[] = ["linear", "relu", "sigmoid", "tanh", "gelu"];
+/** This file's ranges: layers up to 7 units, inputs up to 5 wide (SSM states up to 4, the default). */
+const cudaModelArb = modelArb({ maxSize: 7, maxInputs: 5 });
 
-interface LayerSpec {
-  kind: "egru" | "ssm" | "dense";
-  size: number;
-  state: number;
-  act: Activation;
-}
-
-interface ModelSpec {
-  seed: number;
-  encoding: "values" | "tokens";
-  inputs: number;
-  layers: LayerSpec[];
-  skip: boolean;
-  feedback: boolean;
-  readout: "none" | ReadoutMode;
-  weightScale: number;
-  pruneFraction: number;
-  /** Population names: plain, or with characters C identifiers lack (and that sanitize to the same symbol). */
-  oddNames?: boolean;
-}
-
-const layerArb: fc.Arbitrary<LayerSpec> = fc.record({
-  kind: fc.constantFrom("egru" as const, "ssm" as const, "dense" as const),
-  size: fc.integer({ min: 1, max: 7 }),
-  state: fc.integer({ min: 1, max: 4 }),
-  act: fc.constantFrom(...ACTS),
-});
-
-const modelArb: fc.Arbitrary<ModelSpec> = fc.record({
-  seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-  encoding: fc.constantFrom("values" as const, "values" as const, "tokens" as const),
-  inputs: fc.integer({ min: 1, max: 5 }),
-  layers: fc.array(layerArb, { minLength: 1, maxLength: 3 }),
-  skip: fc.boolean(),
-  feedback: fc.boolean(),
-  readout: fc.constantFrom("none" as const, "last" as const, "mean" as const, "sum" as const),
-  weightScale: fc.constantFrom(0.25, 1, 3),
-  pruneFraction: fc.constantFrom(0, 0.5, 0.9),
-});
-
-function mainPort(p: Population): { port: string; width: number } {
-  if (p.kind === "EGRU") return { port: "input", width: 3 * p.size };
-  if (p.kind === "DiagonalSSM") return { port: "u", width: 2 * p.stateSize };
-  return { port: "x", width: p.size };
-}
-
-function buildModel(s: ModelSpec): Graph {
-  const r = uniform(s.seed);
-  const vec = (n: number, scale = s.weightScale) => Float32Array.from({ length: n }, () => r() * scale);
-  const mat = (rows: number, cols: number, scale = s.weightScale) =>
-    csrFromDense(Float32Array.from({ length: rows * cols }, () => (Math.abs(r()) < s.pruneFraction ? 0 : r() * scale)), rows, cols);
-  const name = (plain: string, n: number) => (s.oddNames ? [`${plain}/${n}`, `${plain}.${n}`, `${plain} "ö" ${n}`][n % 3] : `${plain}${n}`);
-  const b = new GraphBuilder("m");
-  const x = b.input(s.oddNames ? "in-put" : "x", s.inputs, s.encoding);
-  let prev: Population = x;
-  const layers: Population[] = [];
-  s.layers.forEach((L, n) => {
-    let p: Population;
-    switch (L.kind) {
-      case "egru": {
-        p = b.egru(name("egru", n), L.size, { biasX: vec(3 * L.size), biasH: vec(3 * L.size), thr: Float32Array.from({ length: L.size }, () => Math.abs(r()) * 0.6) });
-        b.project(`${p.name}.kernel`, prev, p, "input", mat(prev.size, 3 * L.size));
-        b.project(`${p.name}.recurrent`, p, p, "recurrent", mat(L.size, 3 * L.size), 1);
-        break;
-      }
-      case "ssm": {
-        const P = L.state, H = L.size;
-        const mag = Float64Array.from({ length: P }, () => 0.3 + 0.69 * Math.abs(r()));
-        const ph = Float64Array.from({ length: P }, () => Math.PI * r());
-        p = b.diagonalSsm(name("ssm", n), H, P, "lru", {
-          lambdaRe: mag.map((m, i) => m * Math.cos(ph[i])), lambdaIm: mag.map((m, i) => m * Math.sin(ph[i])),
-          cRe: Float64Array.from({ length: H * P }, () => r()), cIm: Float64Array.from({ length: H * P }, () => r()),
-        });
-        b.project(`${p.name}.B`, prev, p, "u", mat(prev.size, 2 * P));
-        b.project(`${p.name}.D`, prev, p, "skip", mat(prev.size, H));
-        break;
-      }
-      case "dense": {
-        p = b.dense(name("dense", n), L.size, L.act, vec(L.size));
-        b.project(`${p.name}.kernel`, prev, p, "x", mat(prev.size, L.size));
-        break;
-      }
-    }
-    layers.push(p);
-    prev = p;
-  });
-  const first = layers[0], last = layers[layers.length - 1];
-  if (s.skip && layers.length > 1) {
-    const m = mainPort(last);
-    b.project("skip", x, last, m.port, mat(x.size, m.width));
-  }
-  if (s.feedback) {
-    const m = mainPort(first);
-    b.project("feedback", last, first, m.port, mat(last.size, m.width, 0.3 * s.weightScale), 1);
-  }
-  if (s.readout !== "none") b.outputs.push(b.readout("readout", last, s.readout).name);
-  else b.outputs.push(last.name);
-  return b.build();
-}
-
-/** Random inputs for a float graph: values uniform in ±amp, or token ids (data [B, T]). */
-function makeBatch(g: Graph, seed: number, B: number, T: number, amp: number): SequenceBatch {
-  const input = g.populations.find((p) => p.name === g.inputs[0])!;
-  if (input.kind === "Input" && input.encoding === "tokens") {
-    const r = uniform(seed, 0, input.size);
-    return { data: Float64Array.from({ length: B * T }, () => Math.min(input.size - 1, Math.floor(r()))), batch: B, ticks: T, channels: 1 };
-  }
-  const r = uniform(seed, -amp, amp);
-  return { data: Float64Array.from({ length: B * T * input.size }, r), batch: B, ticks: T, channels: input.size };
-}
+/** Random inputs for a float graph: values uniform in ±amp, or token ids (data [B, T], a Float64Array). */
+const makeBatch = (g: Graph, seed: number, B: number, T: number, amp: number): SequenceBatch =>
+  makeQuantBatch(g, seed, B, T, amp, { tokens: "float64" });
 
 /** Two batches of the same T and C, one after the other. */
 function concat(a: SequenceBatch, b: SequenceBatch): SequenceBatch {
@@ -183,25 +78,8 @@ function concat(a: SequenceBatch, b: SequenceBatch): SequenceBatch {
   return { data, batch: a.batch + b.batch, ticks: a.ticks, channels: a.channels };
 }
 
-function scaled(batch: SequenceBatch, k: number, g: Graph): SequenceBatch {
-  const input = g.populations.find((p) => p.name === g.inputs[0])!;
-  if (input.kind === "Input" && input.encoding === "tokens") return batch;
-  return { ...batch, data: Float64Array.from(batch.data, (v) => v * k) };
-}
-
-interface QuantOpts {
-  weightBits: 8 | 16;
-  stateBits: 16 | 32;
-  range: RangeMode;
-  weightSparsity?: number;
-}
-
-const quantOptsArb: fc.Arbitrary<QuantOpts> = fc.record({
-  weightBits: fc.constantFrom(8 as const, 16 as const),
-  stateBits: fc.constantFrom(16 as const, 32 as const),
-  range: fc.constantFrom<RangeMode>({ kind: "max" }, { kind: "percentile", percentile: 99 }),
-  weightSparsity: fc.constantFrom(undefined, undefined, 0.5),
-});
+/** Weight sparsity 0.5 (pruned through compileQuantized) in a third of the draws. */
+const cudaQuantOptsArb = quantOptsArb({ weightSparsities: [undefined, undefined, 0.5] });
 
 function quantize(g: Graph, cal: SequenceBatch, o: QuantOpts): Graph {
   const input = g.populations.find((p) => p.name === g.inputs[0])!;
@@ -637,14 +515,14 @@ describe("cuda target: emulation = golden interpreter, bit for bit (outputs, eve
   it.skipIf(!HAVE_CC)(cc("random quantized models (GraphBuilder chains and test/support/graphs shapes)"), async () => {
     const runs = Number(process.env.NMC_CUDA_RUNS ?? 8);
     await fc.assert(
-      fc.asyncProperty(modelArb, quantOptsArb, int(1, 2 ** 30), int(1, 3), int(1, 8), fc.constantFrom(0.5, 1, 3), async (spec, o, seed, B, T, amp) => {
+      fc.asyncProperty(cudaModelArb, cudaQuantOptsArb, int(1, 2 ** 30), int(1, 3), int(1, 8), fc.constantFrom(0.5, 1, 3), async (spec, o, seed, B, T, amp) => {
         await yieldNow();
         runIntCase({ label: `random model ${JSON.stringify(spec)} ${JSON.stringify(o)}`, graph: buildModel(spec), opts: o, seed, B, T, amp }, kinds);
       }),
       { numRuns: runs },
     );
     await fc.assert(
-      fc.asyncProperty(graphShapeArb, quantOptsArb, int(1, 2 ** 30), async (shape: GraphShape, o, seed) => {
+      fc.asyncProperty(graphShapeArb, cudaQuantOptsArb, int(1, 2 ** 30), async (shape: GraphShape, o, seed) => {
         await yieldNow();
         runIntCase({ label: `graphs.ts ${JSON.stringify(shape)} ${JSON.stringify(o)}`, graph: buildGraph(shape), opts: o, seed, B: 2, T: 5, amp: 2 }, kinds);
       }),
@@ -746,7 +624,7 @@ describe("cuda target: float variant = float interpreter (1e-5 relative)", () =>
     const g = buildGraph({ seed: 22, inputs: 3, egru: 5, state: 3, dense: 4, pruneFraction: 0.3, readout: "none" });
     floatCase(g, makeBatch(g, 4, 2, 6, 2), "graphs.ts model");
     fc.assert(
-      fc.property(modelArb, int(1, 2 ** 30), int(1, 3), int(1, 8), (spec, seed, B, T) => {
+      fc.property(cudaModelArb, int(1, 2 ** 30), int(1, 3), int(1, 8), (spec, seed, B, T) => {
         const m = buildModel(spec);
         floatCase(m, makeBatch(m, seed, B, T, 2), `random ${JSON.stringify(spec)}`);
       }),

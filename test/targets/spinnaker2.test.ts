@@ -15,14 +15,11 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { calibratePass, type RangeMode } from "../../compiler/passes/calibrate.js";
-import { runPass } from "../../compiler/passes/pass.js";
-import { quantizePass } from "../../compiler/passes/quantize.js";
 import { compileQuantized } from "../../compiler/pipeline.js";
 import { loadModel } from "../../compiler/frontend/index.js";
 import { csrFromDense, GraphBuilder } from "../../ir/builder.js";
 import { NmcError } from "../../ir/errors.js";
-import type { Activation, Graph, Population, Projection, ReadoutMode } from "../../ir/types.js";
+import type { Graph, Population, Projection } from "../../ir/types.js";
 import { verifyGraph } from "../../ir/verify.js";
 import { batchFromShape, type SequenceBatch } from "../../runtime/float/interpreter.js";
 import { toFloat64 } from "../../runtime/io/ndarray.js";
@@ -31,147 +28,24 @@ import { hwSchema, levelOf, parseHardware, SPINNAKER2, usableSram } from "../../
 import { mapGraph, mappingFromSection, mappingSection, report } from "../../targets/spinnaker2/index.js";
 import { memoryModel, partition } from "../../targets/spinnaker2/partition.js";
 import { uniform } from "../support/graphs.js";
+import { buildModel, makeBatch, modelArb, quantOptsArb, quantizeFor } from "../support/quant-models.js";
 import {
   type ChipShape, counterDifferences, firstDifference, goldenTrace, hwWithUsable, minimumUsableBytes, partitionViolations, placementViolations,
   routersWithoutQpe, routingViolations, simTrace, withFigures,
 } from "../support/spinnaker2.js";
 
 // ---------------------------------------------------------------------------------------------------------
-// Random quantized models (the structure of test/runtime/golden.test.ts's generator: EGRU, DiagonalSSM and
-// Dense layers of every activation in a chain, skip and delay-1 feedback edges, value or token inputs,
-// readouts, pruned weights, int8/int16 weights, 16/32-bit SSM state)
+// Random quantized models (test/support/quant-models.ts: EGRU, DiagonalSSM and Dense layers of every
+// activation in a chain, skip and delay-1 feedback edges, value or token inputs, readouts, pruned weights,
+// int8/int16 weights, 16/32-bit SSM state)
 // ---------------------------------------------------------------------------------------------------------
 
-type Act = Exclude<Activation, "softmax">;
-const ACTS: Act[] = ["linear", "relu", "sigmoid", "tanh", "gelu"];
-
-interface LayerSpec {
-  kind: "egru" | "ssm" | "dense";
-  size: number;
-  state: number;
-  act: Act;
-}
-
-interface ModelSpec {
-  seed: number;
-  encoding: "values" | "tokens";
-  inputs: number;
-  layers: LayerSpec[];
-  skip: boolean;
-  feedback: boolean;
-  readout: "none" | ReadoutMode;
-  weightScale: number;
-  pruneFraction: number;
-}
-
-const layerArb: fc.Arbitrary<LayerSpec> = fc.record({
-  kind: fc.constantFrom("egru" as const, "ssm" as const, "dense" as const),
-  size: fc.integer({ min: 1, max: 9 }),
-  state: fc.integer({ min: 1, max: 5 }),
-  act: fc.constantFrom(...ACTS),
-});
-
-const modelArb: fc.Arbitrary<ModelSpec> = fc.record({
-  seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-  encoding: fc.constantFrom("values" as const, "values" as const, "tokens" as const),
-  inputs: fc.integer({ min: 1, max: 6 }),
-  layers: fc.array(layerArb, { minLength: 1, maxLength: 3 }),
-  skip: fc.boolean(),
-  feedback: fc.boolean(),
-  readout: fc.constantFrom("none" as const, "last" as const, "mean" as const, "sum" as const),
-  weightScale: fc.constantFrom(0.25, 1, 3),
-  pruneFraction: fc.constantFrom(0, 0.5, 0.9),
-});
-
-function mainPort(p: Population): { port: string; width: number } {
-  if (p.kind === "EGRU") return { port: "input", width: 3 * p.size };
-  if (p.kind === "DiagonalSSM") return { port: "u", width: 2 * p.stateSize };
-  return { port: "x", width: p.size };
-}
-
-function buildModel(s: ModelSpec): Graph {
-  const r = uniform(s.seed);
-  const vec = (n: number, scale = s.weightScale) => Float32Array.from({ length: n }, () => r() * scale);
-  const mat = (rows: number, cols: number, scale = s.weightScale) =>
-    csrFromDense(Float32Array.from({ length: rows * cols }, () => (Math.abs(r()) < s.pruneFraction ? 0 : r() * scale)), rows, cols);
-  const b = new GraphBuilder("m");
-  const x = b.input("x", s.inputs, s.encoding);
-  let prev: Population = x;
-  const layers: Population[] = [];
-  s.layers.forEach((L, n) => {
-    let p: Population;
-    switch (L.kind) {
-      case "egru": {
-        p = b.egru(`egru${n}`, L.size, { biasX: vec(3 * L.size), biasH: vec(3 * L.size), thr: Float32Array.from({ length: L.size }, () => Math.abs(r()) * 0.6) });
-        b.project(`${p.name}.kernel`, prev, p, "input", mat(prev.size, 3 * L.size));
-        b.project(`${p.name}.recurrent`, p, p, "recurrent", mat(L.size, 3 * L.size), 1);
-        break;
-      }
-      case "ssm": {
-        const P = L.state, H = L.size;
-        const mag = Float64Array.from({ length: P }, () => 0.3 + 0.69 * Math.abs(r()));
-        const ph = Float64Array.from({ length: P }, () => Math.PI * r());
-        p = b.diagonalSsm(`ssm${n}`, H, P, "lru", {
-          lambdaRe: mag.map((m, i) => m * Math.cos(ph[i])), lambdaIm: mag.map((m, i) => m * Math.sin(ph[i])),
-          cRe: Float64Array.from({ length: H * P }, () => r()), cIm: Float64Array.from({ length: H * P }, () => r()),
-        });
-        b.project(`${p.name}.B`, prev, p, "u", mat(prev.size, 2 * P));
-        b.project(`${p.name}.D`, prev, p, "skip", mat(prev.size, H));
-        break;
-      }
-      case "dense": {
-        p = b.dense(`dense${n}`, L.size, L.act, vec(L.size));
-        b.project(`${p.name}.kernel`, prev, p, "x", mat(prev.size, L.size));
-        break;
-      }
-    }
-    layers.push(p);
-    prev = p;
-  });
-  const first = layers[0], last = layers[layers.length - 1];
-  if (s.skip && layers.length > 1) {
-    const m = mainPort(last);
-    b.project("skip", x, last, m.port, mat(x.size, m.width));
-  }
-  if (s.feedback) {
-    const m = mainPort(first);
-    b.project("feedback", last, first, m.port, mat(last.size, m.width, 0.3 * s.weightScale), 1);
-  }
-  if (s.readout !== "none") b.outputs.push(b.readout("readout", last, s.readout).name);
-  else b.outputs.push(last.name);
-  return b.build();
-}
-
-function makeBatch(g: Graph, seed: number, B: number, T: number, amp: number): SequenceBatch {
-  const input = g.populations.find((p) => p.name === g.inputs[0])!;
-  if (input.kind === "Input" && input.encoding === "tokens") {
-    const r = uniform(seed, 0, input.size);
-    return { data: Array.from({ length: B * T }, () => Math.min(input.size - 1, Math.floor(r()))), batch: B, ticks: T, channels: 1 };
-  }
-  const r = uniform(seed, -amp, amp);
-  return { data: Float64Array.from({ length: B * T * input.size }, r), batch: B, ticks: T, channels: input.size };
-}
-
-interface QuantOpts {
-  weightBits: 8 | 16;
-  stateBits: 16 | 32;
-  range: RangeMode;
-}
-
-const quantOptsArb: fc.Arbitrary<QuantOpts> = fc.record({
-  weightBits: fc.constantFrom(8 as const, 16 as const),
-  stateBits: fc.constantFrom(16 as const, 32 as const),
-  range: fc.constantFrom<RangeMode>({ kind: "max" }, { kind: "percentile", percentile: 99 }),
-});
-
-function quantizeFor(g: Graph, cal: SequenceBatch, o: QuantOpts): Graph {
-  const rep = runPass(calibratePass, g, { batch: cal }).report;
-  return runPass(quantizePass, g, { calibration: rep, weightBits: o.weightBits, stateBits: o.stateBits, range: o.range }).graph;
-}
+/** This file's ranges: layers up to 9 units, SSM states up to 5 (inputs up to 6, the default). */
+const s2ModelArb = modelArb({ maxSize: 9, maxState: 5 });
 
 const caseArb = fc.record({
-  spec: modelArb,
-  quant: quantOptsArb,
+  spec: s2ModelArb,
+  quant: quantOptsArb(),
   B: fc.integer({ min: 1, max: 3 }),
   T: fc.integer({ min: 1, max: 7 }),
   inputSeed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
@@ -391,7 +265,7 @@ describe("spinnaker2 partition", () => {
 
   it("slices fit, cover contiguously, are the fewest possible and respect the lower bound, over many budgets", () => {
     fc.assert(
-      fc.property(modelArb, fc.double({ min: 0, max: 4, noNaN: true }), (spec, slack) => {
+      fc.property(s2ModelArb, fc.double({ min: 0, max: 4, noNaN: true }), (spec, slack) => {
         const g = buildModel(spec);
         const q = quantizeFor(g, makeBatch(g, spec.seed, 3, 4, 1), { weightBits: 8, stateBits: 16, range: { kind: "max" } });
         const need = minimumUsableBytes(q);

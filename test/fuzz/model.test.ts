@@ -1,0 +1,124 @@
+// Fuzz: model.json + weight shards (compiler/frontend/index.ts loadModel). Seed models are small random
+// valid models (test/support/random-model.ts, every family, both topology forms); each case writes one
+// mutated copy into a temp dir and loads it. FUZZ_RUNS cases per property:
+//  1. structural JSON mutations of model.json (delete keys, wrong types, huge / negative / NaN-string
+//     numbers, NaN / Infinity literals, duplicated layers and keys, swapped subtrees, renamed keys);
+//  2. weight shard bytes (truncate, extend, flip, insert, delete), model.json unchanged.
+// Oracle: loadModel throws an NmcError, or returns a graph that verifyGraph accepts, whose float weights are
+// all finite (a NaN weight would be silent wrong output), and that runs on the float engine with nothing but
+// NmcError. A shard that lost bytes must be refused (the weights no longer fill the manifest).
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { afterAll, describe, expect, it } from "vitest";
+import { loadModel } from "../../compiler/frontend/index.js";
+import { NmcError } from "../../ir/errors.js";
+import type { Graph } from "../../ir/types.js";
+import { FUZZ_TEST_TIMEOUT_MS, FuzzBug, applyByteOps, attemptClean, byteOpsArb, fuzzParams, jsonOpsArb, knownTally, mutateJson } from "../support/fuzz.js";
+import { checkAcceptedGraph } from "../support/fuzz-graphs.js";
+import { type Family, type ModelArtifacts, modelArtifacts, modelCaseArb } from "../support/random-model.js";
+
+const dir = mkdtempSync(join(tmpdir(), "nmc-fuzz-model-"));
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  if (knownTally.size) console.log(`fuzz model: known-bug hits ${JSON.stringify(Object.fromEntries(knownTally))}`);
+});
+
+// Seed models: 3 per family, small widths; sequential and functional; one or two shards; some with metadata readout.
+const FAMILIES: Family[] = ["egru", "lru", "s5", "dense", "mixed"];
+const seedsArts: ModelArtifacts[] = FAMILIES.flatMap((family, fi) =>
+  fc.sample(modelCaseArb(family, { form: "any", readout: "any", shards: "any" }), { seed: 1000 + fi, numRuns: 3 }).map((c) =>
+    modelArtifacts(c.spec, { form: c.form, metaReadout: c.metaReadout, shards: c.shards, reverseManifest: c.reverseManifest }),
+  ),
+);
+const seedArb = fc.nat({ max: seedsArts.length - 1 });
+
+function writeCase(json: string, shards: Map<string, Uint8Array>): string {
+  for (const f of readdirSync(dir)) rmSync(join(dir, f), { force: true });
+  for (const [name, bytes] of shards) writeFileSync(join(dir, name), bytes);
+  const path = join(dir, "model.json");
+  writeFileSync(path, json);
+  return path;
+}
+
+function allFinite(g: Graph): boolean {
+  const finite = (d: ArrayLike<number>) => Array.prototype.every.call(d, (x: number) => Number.isFinite(x));
+  return g.populations.every((p) => Object.values(p.tensors).every((t) => finite(t.data))) && g.projections.every((j) => finite(j.weights.values.data));
+}
+
+function checkLoad(path: string): "accepted" | "refused" {
+  const r = attemptClean("loadModel", () => loadModel(path));
+  if (!r.ok) {
+    if (!r.known && !r.error.format().length) throw new FuzzBug("empty NmcError");
+    return "refused";
+  }
+  if (!allFinite(r.value.graph)) throw new FuzzBug("loadModel accepted non-finite weights (silent wrong output)");
+  checkAcceptedGraph(r.value.graph, "loadModel");
+  return "accepted";
+}
+
+describe("fuzz: model.json + weights (loadModel)", () => {
+  it(`structural mutations of model.json (${fuzzParams().numRuns} cases)`, () => {
+    const seen = { accepted: 0, refused: 0 };
+    fc.assert(
+      fc.property(seedArb, jsonOpsArb, (i, ops) => {
+        const a = seedsArts[i]!;
+        const m = mutateJson(a.json, ops);
+        seen[checkLoad(writeCase(m.text, a.shards))]++;
+      }),
+      fuzzParams(),
+    );
+    expect(seen.refused).toBeGreaterThan(0);
+    expect(seen.accepted).toBeGreaterThan(0);
+  }, FUZZ_TEST_TIMEOUT_MS);
+
+  it(`weight shard byte mutations (${fuzzParams().numRuns} cases)`, () => {
+    const seen = { accepted: 0, refused: 0 };
+    fc.assert(
+      fc.property(seedArb, fc.nat(), byteOpsArb, (i, which, ops) => {
+        const a = seedsArts[i]!;
+        const names = [...a.shards.keys()];
+        const name = names[which % names.length]!;
+        const shards = new Map(a.shards);
+        const bad = applyByteOps(a.shards.get(name)!, ops);
+        shards.set(name, bad);
+        const outcome = checkLoad(writeCase(JSON.stringify(a.json), shards));
+        seen[outcome]++;
+        const total = (m: Map<string, Uint8Array>) => [...m.values()].reduce((n, b) => n + b.length, 0);
+        if (total(shards) < total(a.shards) && outcome === "accepted") throw new FuzzBug(`accepted a shard that lost ${total(a.shards) - total(shards)} bytes`);
+      }),
+      fuzzParams(),
+    );
+    expect(seen.refused).toBeGreaterThan(0);
+  }, FUZZ_TEST_TIMEOUT_MS);
+});
+
+describe("fuzz findings (pinned)", () => {
+  // Regression (was a bug) (found by this fuzzer; KNOWN_BUGS "layer-class-prototype-key"): compiler/frontend/index.ts loadModel
+  // looks the lowering up with `(LAYER_TABLE as Record<...>)[layer.className]`, a plain object index that also
+  // finds Object.prototype members. Input: any valid model.json with a layer's class_name set to one of them.
+  //  - "__proto__": TypeError "lower is not a function"; "hasOwnProperty" / "valueOf": TypeError "Cannot
+  //    convert undefined or null to object" (the CLI reports an internal error, not exit 2);
+  //  - "constructor" / "toString": ACCEPTED: the layer is silently skipped (Object(ctx, ...) / toString() are
+  //    called as its lowering), so the graph has one layer fewer; only a "weight ... is not used" warning
+  //    says so. Silent wrong output.
+  // Expected for all: NmcError "layer X has unsupported class ..." (path ...class_name). Fix: Object.hasOwn.
+  const withClass = (cn: string) => {
+    const a = seedsArts.find((x) => x.json.modelTopology.class_name === "Sequential")!;
+    const json = JSON.parse(JSON.stringify(a.json));
+    const layers = json.modelTopology.config.layers;
+    layers[layers.length - 1].class_name = cn;
+    return writeCase(JSON.stringify(json), a.shards);
+  };
+  for (const cn of ["__proto__", "hasOwnProperty", "valueOf"]) {
+    it(`class_name ${JSON.stringify(cn)} is refused with an NmcError (regression: it threw TypeError)`, () => {
+      expect(() => loadModel(withClass(cn))).toThrow(NmcError);
+    });
+  }
+  for (const cn of ["constructor", "toString"]) {
+    it(`class_name ${JSON.stringify(cn)} is refused with an NmcError (regression: it was silently skipped)`, () => {
+      expect(() => loadModel(withClass(cn))).toThrow(NmcError);
+    });
+  }
+});
