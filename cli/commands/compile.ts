@@ -9,8 +9,7 @@ import { FLOAT_IR_SECTION, IR_SECTION, IR_SECTION_KIND, writeBundle } from "../.
 import { encodeGraph } from "../../ir/codec.js";
 import { NmcError } from "../../ir/errors.js";
 import type { Graph } from "../../ir/types.js";
-import { toFloat64 } from "../../runtime/io/ndarray.js";
-import { readNpy } from "../../runtime/io/npy.js";
+import { INPUT_FORMATS_HELP, readModelInput } from "../input.js";
 import { numberOption, parseReadout, readoutOption } from "../options.js";
 import { loadHardware } from "../spinnaker2.js";
 import { MAPPING_SECTION, type Mapping, mapGraph, mappingSection } from "../../targets/spinnaker2/index.js";
@@ -53,8 +52,8 @@ function calibrationData(model: string, graph: Graph, file: string | undefined, 
   const beside = path.join(path.dirname(model), "inputs", "calib.npy");
   const chosen = file ?? (existsSync(beside) ? beside : undefined);
   if (chosen) {
-    const x = readNpy(chosen);
-    return { data: toFloat64(x), shape: x.shape, label: chosen, file: chosen };
+    const x = readModelInput(graph, chosen);
+    return { data: x.data, shape: x.shape, label: x.label, file: chosen };
   }
   const s = syntheticCalibration(graph);
   warn(`no calibration data (--calibrate x.npy, or ${beside}): ranges come from ${s.label}; real inputs may clip or lose precision`);
@@ -184,7 +183,7 @@ export function registerCompile(program: Command): void {
     .option("--hw <file>", "spinnaker2: a hardware description JSON (default: the built-in SpiNNaker 2; nmc hw --json prints it)")
     .option("--weight-sparsity <S>", "magnitude-prune weights to this fraction of zeros first, 0 ≤ S < 1 (no fine-tuning)")
     .addOption(new Option("--prune-scope <scope>", "prune each projection to S, or with one threshold over all").choices(["projection", "global"]).default("projection"))
-    .option("--calibrate <file>", "calibration inputs .npy, shaped like `nmc run --input` (default: inputs/calib.npy beside the model, else synthetic)")
+    .option("--calibrate <file>", "calibration inputs, shaped like `nmc run --input` (default: inputs/calib.npy beside the model, else synthetic). Formats: " + INPUT_FORMATS_HELP + "; event files with t in ticks")
     .option("--calibrate-samples <n>", "use only the first n calibration sequences (default: all)")
     .option("--range <mode>", "how a range is read from calibration: max | percentile:P (e.g. percentile:99.99)", "max")
     .addOption(new Option("--bits <n>", "weight width").choices(["8", "16"]).default("8"))

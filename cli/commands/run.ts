@@ -5,16 +5,17 @@ import { loadModel } from "../../compiler/frontend/index.js";
 import { BUNDLE_MAGIC, FLOAT_IR_SECTION, bundleGraph, readBundle, type Bundle } from "../../ir/bundle.js";
 import { NmcError } from "../../ir/errors.js";
 import type { Graph } from "../../ir/types.js";
-import { batchFromShape, FloatEngine, type Precision, type SequenceBatch } from "../../runtime/float/interpreter.js";
+import { FloatEngine, type Precision, type SequenceBatch } from "../../runtime/float/interpreter.js";
 import { GoldenEngine } from "../../runtime/golden/interpreter.js";
 import { runCuda } from "../../targets/cuda/index.js";
 import { bundleCudaSource } from "../engines.js";
 import { rasterOf, renderHtml } from "../html.js";
 import { writeFileAtomic } from "../../ir/files.js";
 import { summarize, type RunCounters } from "../../runtime/float/counters.js";
-import { ndarray, toFloat64, type NdArray } from "../../runtime/io/ndarray.js";
+import { ndarray, toFloat64 } from "../../runtime/io/ndarray.js";
 import { readNpy, writeNpy } from "../../runtime/io/npy.js";
 import { argmaxRows, countEqual } from "../../runtime/metrics.js";
+import { dtOption, INPUT_FORMATS_HELP, readBatch, ticksOption } from "../input.js";
 import { type Engine, numberOption, parseEngine, parseReadout, readoutOption } from "../options.js";
 import { bundleMapping, printS2Report, simulateWithProgress } from "../spinnaker2.js";
 import { report as s2report } from "../../targets/spinnaker2/index.js";
@@ -32,6 +33,14 @@ interface RunOptions {
   readout?: string;
   precision?: Precision | "int" | "float";
   json?: boolean;
+  dt?: string;
+  ticks?: string;
+}
+
+/** What the summaries say about the input. */
+interface InputInfo {
+  shape: number[];
+  dtype: string;
 }
 
 /** Fraction of samples whose argmax over the readout equals the label. */
@@ -86,7 +95,7 @@ export function loadRunnable(model: string, engineOpt: string | undefined, reado
   return { graph, engine };
 }
 
-function runCudaCommand(model: string, bundle: Bundle, graph: Graph, batch: SequenceBatch, x: NdArray, opts: RunOptions): void {
+function runCudaCommand(model: string, bundle: Bundle, graph: Graph, batch: SequenceBatch, x: InputInfo, opts: RunOptions): void {
   if (opts.precision === "f64" || opts.precision === "f32") throw new NmcError(`--precision ${opts.precision} applies to the float engine`, { expected: "int or float for the cuda engine" });
   const precision = opts.precision === "float" ? "float" : "int";
   const g = precision === "float" ? bundleGraph(bundle, model, FLOAT_IR_SECTION) : graph;
@@ -109,7 +118,7 @@ function runCudaCommand(model: string, bundle: Bundle, graph: Graph, batch: Sequ
   process.stdout.write(plainSummary(model, summary, x, r.outputShape, opts, acc, r.counters.samples));
 }
 
-async function runSpinnaker2(model: string, bundle: Bundle, graph: Graph, batch: SequenceBatch, x: NdArray, opts: RunOptions): Promise<void> {
+async function runSpinnaker2(model: string, bundle: Bundle, graph: Graph, batch: SequenceBatch, x: InputInfo, opts: RunOptions): Promise<void> {
   const m = bundleMapping(bundle, graph, model);
   const t0 = performance.now();
   const run = simulateWithProgress(graph, m, batch, opts.quiet === true || opts.json === true);
@@ -158,7 +167,9 @@ export function registerRun(program: Command): void {
     .option("-q, --quiet", "no progress bar")
     .option("--html <file>", "spinnaker2: also write a self-contained HTML report with plots (PE map, activity raster, sparsity, energy, latency)")
     .option("--raster-input <k>", "spinnaker2 --html: which input sequence the activity raster shows", "0")
-    .requiredOption("--input <file>", "input .npy: float32/float64 [T, C] (one sequence) or [B, T, C]; token ids [B, T] for Embedding models")
+    .requiredOption("--input <file>", "input sequences [T, C] (one) or [B, T, C]; token ids [B, T] for Embedding models. Formats: " + INPUT_FORMATS_HELP)
+    .addOption(dtOption())
+    .addOption(ticksOption())
     .option("--out <file>", "write outputs as float32 .npy: [B, T, K] per tick, or [B, K] with a readout")
     .option("--labels <file>", ".npy of integer class labels [B]: report accuracy (argmax of the readout)")
     .addOption(readoutOption())
@@ -170,11 +181,17 @@ Examples:
   $ nmc compile model.json -o m.nmb && nmc run m.nmb --input x.npy --labels y.npy --json
   $ nmc compile model.json --target spinnaker2 -o s.nmb && nmc run s.nmb --input x.npy --labels y.npy
   $ nmc run examples/egru-smnist/model.json --input examples/egru-smnist/inputs/x.npy \\
-        --labels examples/egru-smnist/inputs/y.npy --json`)
+        --labels examples/egru-smnist/inputs/y.npy --json
+  $ nmc run model.json --input data.npz:x_test          # one array of a .npz (default: x, else the first)
+  $ nmc run model.json --input x.json                   # nested arrays [[...], ...]
+  $ nmc run examples/ssm-events/model.json --input examples/ssm-events/inputs/events.csv --dt 1 --ticks 56
+
+Event inputs (.csv with header t,channel[,value], or a structured .npy with fields t, channel[, value])
+become one sequence [1, T, C]: each event adds value (default 1) at tick floor(t / dt) of its channel,
+C is the model's input width, T the last tick + 1 unless --ticks is given.`)
     .action(async (model: string, opts: RunOptions) => {
       const { graph, engine: which, bundle } = loadRunnable(model, opts.engine, opts.readout);
-      const x = readNpy(opts.input);
-      const batch = batchFromShape(graph, toFloat64(x), x.shape, opts.input);
+      const { x, batch } = readBatch(graph, opts.input, opts);
       if (which === "spinnaker2") {
         await runSpinnaker2(model, bundle!, graph, batch, x, opts);
         return;
@@ -209,7 +226,7 @@ Examples:
     });
 }
 
-function plainSummary(model: string, summary: ReturnType<typeof runSummary<{ backend: string }>>, x: NdArray, outputShape: number[], opts: RunOptions, acc: number | undefined, samples: number): string {
+function plainSummary(model: string, summary: ReturnType<typeof runSummary<{ backend: string }>>, x: InputInfo, outputShape: number[], opts: RunOptions, acc: number | undefined, samples: number): string {
       const lines = [
         `model    ${model}`,
         `engine   ${summary.backend}`,

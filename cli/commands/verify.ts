@@ -3,9 +3,8 @@ import { Option } from "commander";
 import { FLOAT_IR_SECTION, bundleGraph, readBundle } from "../../ir/bundle.js";
 import { NmcError } from "../../ir/errors.js";
 import type { Graph } from "../../ir/types.js";
-import { batchFromShape, FloatEngine, type SequenceBatch } from "../../runtime/float/interpreter.js";
-import { toFloat64 } from "../../runtime/io/ndarray.js";
-import { readNpy } from "../../runtime/io/npy.js";
+import { FloatEngine, type SequenceBatch } from "../../runtime/float/interpreter.js";
+import { dtOption, INPUT_FORMATS_HELP, readBatch, ticksOption } from "../input.js";
 import { argmaxRows, countEqual } from "../../runtime/metrics.js";
 import { VerificationFailed } from "../exit.js";
 import { numberOption } from "../options.js";
@@ -60,7 +59,9 @@ export function registerVerify(program: Command): void {
     .command("verify")
     .description("run a bundle on its target and on a reference; compare every output and every event")
     .argument("<bundle>", "a bundle written by nmc compile (.nmb)")
-    .requiredOption("--input <file>", "input .npy, as for nmc run")
+    .requiredOption("--input <file>", "input, as for nmc run: " + INPUT_FORMATS_HELP)
+    .addOption(dtOption())
+    .addOption(ticksOption())
     .addOption(new Option("--against <reference>", "golden: bit for bit, every population every tick; cuda: the same against the generated CUDA program (GPU, or host emulation of the same source); float: the float model the bundle was quantized from (error statistics and argmax agreement)").choices(["golden", "cuda", "float"]).default("golden"))
     .option("--min-agreement <f>", "--against float: the argmax agreement below which verification fails", "0.98")
     .option("--json", "print the verdict as JSON")
@@ -71,14 +72,14 @@ Exit status: 0 when the target matches (bit-exact, or float agreement ≥ --min-
 Examples:
   $ nmc verify s.nmb --input x.npy --against golden
   $ nmc verify s.nmb --input x.npy --against cuda
-  $ nmc verify s.nmb --input x.npy --against float --json`)
-    .action((file: string, opts: { input: string; against: "golden" | "cuda" | "float"; minAgreement: string; json?: boolean }) => {
+  $ nmc verify s.nmb --input x.npy --against float --json
+  $ nmc verify s.nmb --input events.csv --dt 0.001 --ticks 56`)
+    .action((file: string, opts: { input: string; against: "golden" | "cuda" | "float"; minAgreement: string; json?: boolean; dt?: string; ticks?: string }) => {
       const minAgreement = numberOption("--min-agreement", opts.minAgreement, 0, 1)!;
       const b = readBundle(file);
       const g = bundleGraph(b, file);
       const target = targetRunner(file, g, b);
-      const x = readNpy(opts.input);
-      const batch = batchFromShape(g, toFloat64(x), x.shape, opts.input);
+      const { batch } = readBatch(g, opts.input, opts);
       const out = (v: object, ok: boolean, text: string) => {
         if (opts.json) process.stdout.write(JSON.stringify({ bundle: file, target: target.name, against: opts.against, ok, ...v }, null, 2) + "\n");
         else process.stdout.write(text + "\n");

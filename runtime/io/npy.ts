@@ -278,6 +278,37 @@ function descrOf(dtype: DType): string {
   return `${itemSize(dtype) === 1 ? "|" : "<"}${dtype}`;
 }
 
+/** The fields of a structured descr such as `[('t', '<f8'), ('channel', '<i4')]`; `('', '|V4')` is padding. */
+function recordDescr(
+  v: Extract<PyValue, { kind: "list" }>,
+  ctx: Ctx,
+  at: (v: PyValue) => number,
+  src: (v: PyValue) => string,
+): { fields: RecordField[]; size: number } {
+  const fields: RecordField[] = [];
+  let offset = 0;
+  for (const item of v.items) {
+    const shapeOk = item.kind === "tuple" && (item.items.length === 2 || (item.items.length === 3 && item.items[2]!.kind === "tuple" && (item.items[2] as { items: PyValue[] }).items.length === 0));
+    if (!shapeOk || item.kind !== "tuple" || item.items[0]!.kind !== "str" || item.items[1]!.kind !== "str") {
+      throw err(ctx, at(item), "unsupported structured dtype field", "a field like ('name', '<f8')", src(item));
+    }
+    const name = (item.items[0] as { value: string }).value;
+    const typestr = (item.items[1] as { value: string }).value;
+    const pad = /^\|V(\d+)$/.exec(typestr);
+    if (pad && name === "") {
+      offset += Number(pad[1]);
+      continue;
+    }
+    const d = parseDescr(typestr);
+    if (!d) throw err(ctx, at(item.items[1]!), `unsupported dtype ${JSON.stringify(typestr)} for field ${JSON.stringify(name)}`, SUPPORTED_DESCRS, src(item.items[1]!));
+    if (fields.some((f) => f.name === name)) throw err(ctx, at(item), `structured dtype has the field ${JSON.stringify(name)} twice`, "each field name once", src(item));
+    const little = d.swap ? !HOST_LITTLE_ENDIAN : HOST_LITTLE_ENDIAN;
+    fields.push({ name, dtype: d.dtype, offset, littleEndian: little });
+    offset += itemSize(d.dtype);
+  }
+  return { fields, size: offset };
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Reading
 
@@ -335,8 +366,36 @@ function readFixed<T>(parser: { parse(b: Uint8Array): unknown }, bytes: Uint8Arr
   }
 }
 
+/** One field of a structured (record) dtype, e.g. `('t', '<f8')`. */
+export interface RecordField {
+  name: string;
+  dtype: DType;
+  /** Byte offset of the field inside a record. */
+  offset: number;
+  /** Whether the field's bytes are little-endian in the file. */
+  littleEndian: boolean;
+}
+
+/**
+ * A structured .npy array (descr a list of `(name, typestr)`), left as raw records: `count` records of
+ * `itemSize` bytes in `data` (C order as stored), which begins at byte `dataStart` of the file.
+ */
+export interface NpyRecords {
+  shape: number[];
+  count: number;
+  itemSize: number;
+  fields: RecordField[];
+  data: Uint8Array;
+  dataStart: number;
+}
+
 /** Parses the bytes of a .npy file. `file` names the file in errors. */
 export function parseNpy(bytes: Uint8Array, file?: string): NdArray {
+  return parseNpyAny(bytes, file, false) as NdArray;
+}
+
+/** Parses the bytes of a .npy file holding either a plain array or a structured (record) array. */
+export function parseNpyAny(bytes: Uint8Array, file?: string, allowRecords = true): NdArray | NpyRecords {
   const ctx: Ctx = { file };
   const len = bytes.length;
 
@@ -446,15 +505,22 @@ export function parseNpy(bytes: Uint8Array, file?: string): NdArray {
 
   // descr
   const descrV = fields.get("descr")!;
+  let descr: Descr = { dtype: "u1", swap: false };
+  let record: { fields: RecordField[]; size: number } | undefined;
   if (descrV.kind === "list") {
-    throw err(ctx, at(descrV), "structured arrays are not supported yet", "a plain dtype such as '<f4'", `descr ${src(descrV)}`);
-  }
-  if (descrV.kind !== "str") {
-    throw err(ctx, at(descrV), "the .npy header's 'descr' is not a dtype string", "a dtype string such as '<f4'", `${KIND_NAMES[descrV.kind]} ${src(descrV)}`);
-  }
-  const descr = parseDescr(descrV.value);
-  if (!descr) {
-    throw err(ctx, at(descrV), `unsupported dtype ${lit(descrV)}`, SUPPORTED_DESCRS, src(descrV));
+    if (!allowRecords) {
+      throw err(ctx, at(descrV), "structured arrays are not supported yet", "a plain dtype such as '<f4'", `descr ${src(descrV)}`);
+    }
+    record = recordDescr(descrV, ctx, at, src);
+  } else {
+    if (descrV.kind !== "str") {
+      throw err(ctx, at(descrV), "the .npy header's 'descr' is not a dtype string", "a dtype string such as '<f4'", `${KIND_NAMES[descrV.kind]} ${src(descrV)}`);
+    }
+    const d = parseDescr(descrV.value);
+    if (!d) {
+      throw err(ctx, at(descrV), `unsupported dtype ${lit(descrV)}`, SUPPORTED_DESCRS, src(descrV));
+    }
+    descr = d;
   }
 
   // fortran_order
@@ -485,10 +551,10 @@ export function parseNpy(bytes: Uint8Array, file?: string): NdArray {
   });
 
   // data
-  const isz = itemSize(descr.dtype);
+  const isz = record ? record.size : itemSize(descr.dtype);
   const need = count * BigInt(isz);
   const have = len - dataStart;
-  const what = `shape ${shapeRepr(shape)} of ${descrV.value} (${plural(count, "element")} × ${plural(isz, "byte")})`;
+  const what = `shape ${shapeRepr(shape)} of ${record ? "records" : (descrV as { value: string }).value} (${plural(count, "element")} × ${plural(isz, "byte")})`;
   if (BigInt(have) < need) {
     throw err(
       ctx,
@@ -509,6 +575,9 @@ export function parseNpy(bytes: Uint8Array, file?: string): NdArray {
     );
   }
   const n = Number(count);
+  if (record) {
+    return { shape, count: n, itemSize: isz, fields: record.fields, data: bytes.slice(dataStart), dataStart };
+  }
   // Always copy: the result owns aligned memory whatever the alignment of the input.
   const buffer = new ArrayBuffer(have);
   const view = new Uint8Array(buffer);

@@ -1,0 +1,50 @@
+// Reading a model's input for run, verify and compile --calibrate: any format of runtime/io/inputs.ts,
+// shaped into a batch for the engines.
+import { Option } from "commander";
+import { NmcError } from "../ir/errors.js";
+import type { Graph } from "../ir/types.js";
+import { batchFromShape, type SequenceBatch } from "../runtime/float/interpreter.js";
+import { readInput, type ModelInput } from "../runtime/io/inputs.js";
+import { numberOption } from "./options.js";
+
+export { INPUT_FORMATS_HELP } from "../runtime/io/inputs.js";
+
+/** --dt and --ticks as the commands receive them. */
+export interface EventCliOptions {
+  dt?: string;
+  ticks?: string;
+}
+
+export function dtOption(): Option {
+  return new Option("--dt <seconds>", "event inputs (.csv, structured .npy): time per tick, in the units of t (tick = floor(t / dt)); default: t counts ticks");
+}
+
+export function ticksOption(): Option {
+  return new Option("--ticks <n>", "event inputs: number of ticks T (default: the last event's tick + 1)");
+}
+
+/** The model's input width (the C of event inputs). */
+export function inputChannels(graph: Graph): number {
+  const input = graph.populations.find((p) => p.name === graph.inputs[0]);
+  if (!input || input.kind !== "Input") throw new NmcError("graph has no input population");
+  return input.size;
+}
+
+/** Reads `spec` (any input format) for `graph`. */
+export function readModelInput(graph: Graph, spec: string, opts: EventCliOptions = {}): ModelInput {
+  let dt: number | undefined;
+  if (opts.dt !== undefined) {
+    dt = Number(opts.dt);
+    if (opts.dt.trim() === "" || !Number.isFinite(dt) || dt <= 0) {
+      throw new NmcError("invalid value for --dt", { expected: "a positive number (time per tick, in the units of the events' t)", found: JSON.stringify(opts.dt) });
+    }
+  }
+  const ticks = numberOption("--ticks", opts.ticks, 1, 2 ** 31, true);
+  return readInput(spec, { channels: inputChannels(graph), dt, ticks });
+}
+
+/** Reads `spec` and shapes it into a batch for the engines. */
+export function readBatch(graph: Graph, spec: string, opts: EventCliOptions = {}): { x: ModelInput; batch: SequenceBatch } {
+  const x = readModelInput(graph, spec, opts);
+  return { x, batch: batchFromShape(graph, x.data, x.shape, x.label) };
+}
