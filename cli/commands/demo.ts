@@ -32,6 +32,7 @@ export function registerDemo(program: Command): void {
     .option("--example <dir>", "an example folder with model.json and inputs/{x,y,calib}.npy", "examples/egru-smnist")
     .option("--out <dir>", "where to write the bundle and the report", "nmc-demo")
     .option("--json", "print the report as JSON")
+    .option("-q, --quiet", "print only the verdict")
     .addHelpText("after", `
 Steps: nmc compile --target spinnaker2 (calibrating on inputs/calib.npy), nmc run on the simulator with the
 committed test inputs, nmc verify --against golden and --against cuda (host emulation when there is no GPU).
@@ -40,8 +41,8 @@ Writes <out>/model.nmb, <out>/report.json and <out>/report.html (plots, self-con
 Examples:
   $ nmc demo
   $ nmc demo --example examples/ssm-events --out ssm-demo`)
-    .action(async (opts: { example: string; out: string; json?: boolean }) => {
-      const say = (s: string) => { if (!opts.json) process.stdout.write(s + "\n"); };
+    .action(async (opts: { example: string; out: string; json?: boolean; quiet?: boolean }) => {
+      const say = (s: string) => { if (!opts.json && !opts.quiet) process.stdout.write(s + "\n"); };
       const root = packageRoot();
       const ex = path.isAbsolute(opts.example) ? opts.example : path.resolve(process.cwd(), opts.example);
       const exDir = existsSync(path.join(ex, "model.json")) ? ex : path.join(root, opts.example);
@@ -64,7 +65,7 @@ Examples:
       const labels = toFloat64(readNpy(y));
       const batch = batchFromShape(g, toFloat64(xs), xs.shape, x);
       const m = bundleMapping(b, g, bundlePath);
-      const run = simulateWithProgress(g, m, batch, opts.json === true);
+      const run = simulateWithProgress(g, m, batch, opts.json === true || opts.quiet === true);
       const rep = s2report(g, m, run, "event");
       const simAcc = accuracy(run.output, run.outputShape, labels, y);
       const fg = bundleGraph(b, bundlePath, FLOAT_IR_SECTION);
@@ -105,6 +106,7 @@ Examples:
       });
       writeFileAtomic(path.join(opts.out, "report.html"), new TextEncoder().encode(html), "HTML report");
       if (opts.json) process.stdout.write(JSON.stringify(out, null, 2) + "\n");
+      else if (opts.quiet) process.stdout.write(ok ? "VERDICT: PASS\n" : "VERDICT: FAIL\n");
       else {
         process.stdout.write("\n" + printS2Report({ ...rep, perPe: rep.perPe.slice(0, 12) }));
         say(`\nwrote ${bundlePath}, ${path.join(opts.out, "report.json")} and ${path.join(opts.out, "report.html")} in ${secs()} s`);

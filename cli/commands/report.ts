@@ -12,11 +12,12 @@ export function registerReport(program: Command): void {
     .description("turn a saved spinnaker2 run (nmc run --json, or nmc demo's report.json) into a table or an HTML page")
     .argument("<run.json>", "the JSON that nmc run --json printed for a spinnaker2 bundle, or nmc-demo/report.json")
     .option("--html <file>", "write a self-contained HTML report with plots")
+    .option("--json", "print the spinnaker2 report part as JSON (after writing --html, if given)")
     .addHelpText("after", `
 Examples:
   $ nmc run s.nmb --input x.npy --json > run.json && nmc report run.json --html report.html
   $ nmc report nmc-demo/report.json`)
-    .action(async (file: string, opts: { html?: string }) => {
+    .action(async (file: string, opts: { html?: string; json?: boolean }) => {
       let json: Record<string, unknown>;
       try {
         json = JSON.parse(readFileSync(file, "utf8"));
@@ -34,7 +35,9 @@ Examples:
           notes: ["The activity raster needs the run itself: nmc run <bundle> --html report.html draws it."],
         });
         writeFileAtomic(opts.html, new TextEncoder().encode(html), "HTML report");
-        process.stdout.write(`wrote ${opts.html}\n`);
-      } else process.stdout.write(printS2Report(rep));
+        if (!opts.json) process.stdout.write(`wrote ${opts.html}\n`);
+      }
+      if (opts.json) process.stdout.write(JSON.stringify(rep, null, 2) + "\n");
+      else if (!opts.html) process.stdout.write(printS2Report(rep));
     });
 }
