@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,6 +7,7 @@ import { writeFileAtomic } from "../../ir/files.js";
 import { batchFromShape, FloatEngine } from "../../runtime/float/interpreter.js";
 import { toFloat64 } from "../../runtime/io/ndarray.js";
 import { readNpy } from "../../runtime/io/npy.js";
+import { compilerAvailable } from "../../targets/cuda/index.js";
 import { report as s2report } from "../../targets/spinnaker2/index.js";
 import { cudaRunner, goldenRunner, targetRunner } from "../engines.js";
 import { VerificationFailed } from "../exit.js";
@@ -23,7 +23,6 @@ function packageRoot(): string {
   return path.resolve(here, "..", "..", path.basename(path.resolve(here, "..", "..")) === "dist" ? ".." : ".");
 }
 
-const hasCxx = () => ["g++", "nvcc"].some((c) => spawnSync(c, ["--version"], { encoding: "utf8" }).status === 0);
 
 export function registerDemo(program: Command): void {
   program
@@ -78,7 +77,7 @@ Examples:
       say(`[${secs()} s] verify against golden: ${vsGolden.mismatch ? "MISMATCH " + JSON.stringify(vsGolden.mismatch) : `bit-exact (${vsGolden.compared} outputs, ${vsGolden.events} events)`}`);
       let vsCuda: ReturnType<typeof compareRunners> | null = null;
       let cudaName = "skipped: neither g++ nor nvcc is installed";
-      if (hasCxx()) {
+      if (compilerAvailable("emulation")) {
         const cuda = cudaRunner(g, undefined);
         vsCuda = compareRunners(g, target, cuda, batch);
         cudaName = cuda.name;

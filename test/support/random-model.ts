@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { writeNpyF32 } from "./npy-lite.js";
 import type { Activation, LayerSpec, ModelSpec, ReadoutMode } from "./reference.js";
 import { modelOutWidth } from "./reference.js";
+import { seededRandom } from "../../examples/shared/mnist.js";
 
 export type ModelForm = "sequential" | "functional";
 export type EgruRegime = "firing" | "silent" | "wild-thr";
@@ -50,17 +51,8 @@ export function effectiveReadout(c: ModelCase): ReadoutMode | undefined {
 // ---------------------------------------------------------------------------------------------------
 // Seeded values
 
-/** mulberry32: a small, well-mixed 32-bit PRNG (public domain); deterministic per seed. */
-export function makeRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, the seeded generator the examples use (examples/shared/mnist.ts); deterministic per seed. */
+export const makeRng: (seed: number) => () => number = seededRandom;
 
 type Rng = () => number;
 
