@@ -1,0 +1,5 @@
+// The benchmarks `npm run bench` runs, in order.
+import type { Benchmark } from "./lib.js";
+import { eventDense } from "./event-dense.js";
+
+export const BENCHMARKS: Benchmark[] = [eventDense];
