@@ -1,7 +1,7 @@
 // The HTML report: self-contained (no scripts, no external resources), every plot rendered to SVG with
 // marks; and, where headless Chromium is installed, the page loads and its DOM holds every plot.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -62,16 +62,37 @@ describe("nmc run --html", () => {
     expect(bad.code).toBe(2);
   }, 120_000);
 
-  it.skipIf(!chromium)(`loads in headless Chromium with every plot in the DOM and a screenshot${chromium ? "" : " (skipped: Chromium is not installed; .ci/run installs it when it can)"}`, () => {
-    const page = `file://${join(dir, "r.html")}`;
+  it.skipIf(!chromium)(`loads in headless Chromium: every plot laid out with visible marks, and a screenshot${chromium ? "" : " (skipped: Chromium is not installed; .ci/run installs it when it can)"}`, () => {
+    // The report has no scripts; a test copy gets one that measures what Chromium rendered (each plot's SVG
+    // box and how many of its marks have a non-empty box) and writes it into the DOM that --dump-dom prints.
+    const measured = join(dir, "measured.html");
+    const probe = `<script>
+const rows = [...document.querySelectorAll("section.plot")].map((s) => {
+  const svg = s.querySelector("svg"); const r = svg.getBoundingClientRect();
+  const marks = [...svg.querySelectorAll(".mark-rect path, .mark-rect rect, .mark-line path, .mark-tick path, .mark-symbol path, .mark-rule line, path, rect, line")]
+    .filter((e) => { const b = e.getBoundingClientRect(); return b.width > 0 || b.height > 0; }).length;
+  return { plot: s.dataset.plot, width: r.width, height: r.height, marks };
+});
+const pre = document.createElement("pre"); pre.id = "nmc-measure"; pre.textContent = JSON.stringify(rows); document.body.appendChild(pre);
+</script>`;
+    writeFileSync(measured, html.replace("</body>", `${probe}</body>`));
     const common = ["--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files"];
-    const dom = spawnSync(chromium!, [...common, "--dump-dom", page], { encoding: "utf8", timeout: 120_000 });
+    const dom = spawnSync(chromium!, [...common, "--dump-dom", `file://${measured}`], { encoding: "utf8", timeout: 120_000 });
     expect(dom.status, dom.stderr).toBe(0);
-    const s = sections(dom.stdout);
-    for (const p of PLOTS) expect([...s.keys()].some((k) => k.startsWith(p)), `plot ${p} in the rendered DOM`).toBe(true);
+    const m = dom.stdout.match(/<pre id="nmc-measure">([^<]*)<\/pre>/);
+    expect(m, "the measuring script ran").not.toBeNull();
+    const rows = JSON.parse(m![1].replace(/&quot;/g, '"').replace(/&amp;/g, "&")) as { plot: string; width: number; height: number; marks: number }[];
+    for (const p of PLOTS) {
+      const r = rows.find((x) => x.plot.startsWith(p));
+      expect(r, `plot ${p} in the rendered page`).toBeDefined();
+      expect(r!.width, `${p}: rendered width`).toBeGreaterThan(150);
+      expect(r!.height, `${p}: rendered height`).toBeGreaterThan(60);
+      expect(r!.marks, `${p}: marks with a visible box`).toBeGreaterThan(3);
+    }
+    expect(rows.find((x) => x.plot.startsWith("Activity raster"))!.marks).toBeGreaterThan(200);
     const png = join(dir, "shot.png");
-    const shot = spawnSync(chromium!, [...common, `--screenshot=${png}`, "--window-size=1400,2400", page], { encoding: "utf8", timeout: 120_000 });
+    const shot = spawnSync(chromium!, [...common, `--screenshot=${png}`, "--window-size=1400,2400", `file://${join(dir, "r.html")}`], { encoding: "utf8", timeout: 120_000 });
     expect(shot.status, shot.stderr).toBe(0);
-    expect(existsSync(png) && statSync(png).size > 10_000).toBe(true);
+    expect(existsSync(png) && statSync(png).size > 50_000).toBe(true);
   }, 240_000);
 });
