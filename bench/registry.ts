@@ -1,5 +1,6 @@
 // The benchmarks `npm run bench` runs, in order.
 import type { Benchmark } from "./lib.js";
+import { compile } from "./compile.js";
 import { eventDense } from "./event-dense.js";
 
-export const BENCHMARKS: Benchmark[] = [eventDense];
+export const BENCHMARKS: Benchmark[] = [eventDense, compile];

@@ -3,7 +3,7 @@
 // This is the "float-vs-golden error" of the quantization report; targets are compared with the golden
 // engine bit for bit elsewhere (verify).
 import type { Graph } from "../ir/types.js";
-import { FloatEngine, type SequenceBatch } from "../runtime/float/interpreter.js";
+import { FloatEngine, type FloatRun, type SequenceBatch, type StepObserver } from "../runtime/float/interpreter.js";
 import { GoldenEngine } from "../runtime/golden/interpreter.js";
 import { argmaxRows, countEqual } from "../runtime/metrics.js";
 
@@ -51,17 +51,45 @@ class Acc {
   }
 }
 
+/** The float engine's run on a batch, kept whole: what compareFloatGolden compares the golden engine with. */
+export interface FloatReference {
+  /** Per population (graph order): its output at every tick of every sample, [B, T, size] row-major. */
+  outputs: Float64Array[];
+  /** The run's output (FloatRun.output) and its shape. */
+  output: Float64Array;
+  outputShape: number[];
+}
+
+/**
+ * An observer for a FloatEngine run on `batch` that keeps its FloatReference (finish() takes the run's
+ * result), or null when that would be more than `limit` values.
+ */
+export function floatRecorder(g: Graph, batch: SequenceBatch, limit: number): { observer: StepObserver; finish(run: FloatRun): FloatReference } | null {
+  const BT = batch.batch * batch.ticks;
+  const total = g.populations.reduce((a, p) => a + BT * p.size, 0);
+  if (!(total <= limit)) return null;
+  const outputs = g.populations.map((p) => new Float64Array(BT * p.size));
+  const sizes = g.populations.map((p) => p.size);
+  const T = batch.ticks;
+  return {
+    observer: (pi, view, b, t) => outputs[pi].set(view.out, (b * T + t) * sizes[pi]),
+    finish: (run) => ({ outputs, output: run.output, outputShape: run.outputShape }),
+  };
+}
+
 /**
  * Runs both engines on `batch`, one sample at a time so that the per-population comparison needs only one
- * sample's float outputs in memory ([T, size] per population).
+ * sample's float outputs in memory ([T, size] per population). With `ref` (the float engine's run on this
+ * batch, e.g. kept by calibration) only the golden engine runs; the figures are the same.
  */
-export function compareFloatGolden(floatGraph: Graph, quantGraph: Graph, batch: SequenceBatch): CompareReport {
+export function compareFloatGolden(floatGraph: Graph, quantGraph: Graph, batch: SequenceBatch, ref?: FloatReference): CompareReport {
   const pops = floatGraph.populations;
   const accs = pops.map(() => new Acc());
   const outAcc = new Acc();
   let agree = 0, vectors = 0;
   const T = batch.ticks, per = T * batch.channels;
-  const rec: Float64Array[] = pops.map((p) => new Float64Array(T * p.size));
+  // The float outputs of the current sample, [T, size] per population (views into `ref` when given).
+  let rec: Float64Array[] = pops.map((p) => new Float64Array(ref ? 0 : T * p.size));
   const ge = new GoldenEngine(quantGraph, {
     observer: (pi, out, _b, t) => {
       const frac = quantGraph.populations[pi].fixed!.outFrac;
@@ -69,17 +97,27 @@ export function compareFloatGolden(floatGraph: Graph, quantGraph: Graph, batch: 
       for (let i = 0; i < n; i++) a.add(r[t * n + i], out[i] / 2 ** frac);
     },
   });
-  const floatObserved = new FloatEngine(floatGraph, {
+  const floatObserved = ref ? null : new FloatEngine(floatGraph, {
     observer: (pi, view, _b, t) => rec[pi].set(view.out as ArrayLike<number>, t * pops[pi].size),
   });
   for (let b = 0; b < batch.batch; b++) {
     const one: SequenceBatch = { data: sliceOf(batch.data, b * per, per), batch: 1, ticks: T, channels: batch.channels };
-    const f = floatObserved.run(one);
+    let fOut: Float64Array, fShape: number[];
+    if (ref) {
+      rec = ref.outputs.map((o, pi) => o.subarray(b * T * pops[pi].size, (b + 1) * T * pops[pi].size));
+      const n = ref.output.length / batch.batch;
+      fOut = ref.output.subarray(b * n, (b + 1) * n);
+      fShape = ref.outputShape;
+    } else {
+      const f = floatObserved!.run(one);
+      fOut = f.output;
+      fShape = f.outputShape;
+    }
     const g = ge.run(one);
-    for (let i = 0; i < f.output.length; i++) outAcc.add(f.output[i], g.output[i]);
-    const K = f.outputShape[f.outputShape.length - 1];
-    const rows = f.output.length / K;
-    agree += countEqual(argmaxRows(f.output, rows, K), argmaxRows(g.output, rows, K), rows);
+    for (let i = 0; i < fOut.length; i++) outAcc.add(fOut[i], g.output[i]);
+    const K = fShape[fShape.length - 1];
+    const rows = fOut.length / K;
+    agree += countEqual(argmaxRows(fOut, rows, K), argmaxRows(g.output, rows, K), rows);
     vectors += rows;
   }
   return {

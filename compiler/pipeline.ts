@@ -46,6 +46,9 @@ export interface CompileResult {
   report: CompileReport;
 }
 
+/** At most this many float values (64 MiB) are kept from the calibration run for the comparison. */
+const KEEP_FLOAT_RUN_VALUES = 2 ** 23;
+
 function limitBatch(b: SequenceBatch, n: number | undefined): SequenceBatch {
   if (n === undefined || n >= b.batch) return b;
   if (!(n >= 1)) throw new NmcError("the number of calibration samples must be at least 1", { found: String(n) });
@@ -91,7 +94,9 @@ export function compileQuantized(floatGraph: Graph, opts: CompileOptions): Compi
       file: cal.file, expected: "at least one sequence of at least one tick", found: `shape [${cal.shape.join(", ")}]`,
     });
   }
-  const calibration = runPass(calibratePass, graph, { batch }).report;
+  // Calibration keeps its float run (when it is small enough) for the float-vs-golden comparison below,
+  // which would otherwise run the float engine on the same batch again.
+  const calibration = runPass(calibratePass, graph, { batch, keepFloatRun: KEEP_FLOAT_RUN_VALUES }).report;
   const t2 = performance.now();
   const range = opts.range ?? { kind: "max" };
   const label = `${cal.label} (${batch.batch} sequences × ${batch.ticks} ticks)`;
@@ -99,7 +104,7 @@ export function compileQuantized(floatGraph: Graph, opts: CompileOptions): Compi
     calibration, weightBits: opts.weightBits, stateBits: opts.stateBits, range, calibrationLabel: label,
   });
   const t3 = performance.now();
-  const error = compareFloatGolden(graph, q.graph, batch);
+  const error = compareFloatGolden(graph, q.graph, batch, calibration.floatRun);
   const t4 = performance.now();
   return {
     float: graph,

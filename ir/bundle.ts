@@ -239,6 +239,18 @@ function checkCores(
 
 /** The bundle as bytes (see the layout at the top of this file). Throws NmcError on an invalid input. */
 export function encodeBundle(b: BundleInput): Uint8Array {
+  const { head, offsets, total } = layoutBundle(b);
+  const out = new Uint8Array(total);
+  out.set(head, 0);
+  b.sections.forEach((s, i) => out.set(s.data, offsets[i]!));
+  return out;
+}
+
+/**
+ * The bundle's first bytes (header and manifest) and where each section goes: the file is `head`, then each
+ * section's data at its offset with zeros in between, up to `total` bytes.
+ */
+function layoutBundle(b: BundleInput): { head: Uint8Array; offsets: number[]; total: number } {
   checkInput(b);
   const Manifest = manifestType();
   const baseManifest = {
@@ -278,17 +290,16 @@ export function encodeBundle(b: BundleInput): Uint8Array {
     manifestLength = manifestBytes.length;
   }
   const total = b.sections.length ? offsets[offsets.length - 1]! + b.sections[b.sections.length - 1]!.data.length : MANIFEST_START + manifestLength;
-  const out = new Uint8Array(total);
-  const dv = new DataView(out.buffer);
-  for (let i = 0; i < 4; i++) out[OFF.magic + i] = BUNDLE_MAGIC.charCodeAt(i);
+  const head = new Uint8Array(MANIFEST_START + manifestLength);
+  const dv = new DataView(head.buffer);
+  for (let i = 0; i < 4; i++) head[OFF.magic + i] = BUNDLE_MAGIC.charCodeAt(i);
   dv.setUint16(OFF.version, BUNDLE_VERSION, true);
   dv.setUint16(OFF.headerSize, BUNDLE_HEADER_SIZE, true);
   dv.setUint32(OFF.manifestLength, manifestLength, true);
   dv.setUint32(OFF.flags, FLAG_LITTLE_ENDIAN, true);
-  out.set(sha256(manifestBytes), OFF.manifestSha);
-  out.set(manifestBytes, MANIFEST_START);
-  b.sections.forEach((s, i) => out.set(s.data, offsets[i]!));
-  return out;
+  head.set(sha256(manifestBytes), OFF.manifestSha);
+  head.set(manifestBytes, MANIFEST_START);
+  return { head, offsets, total };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -506,11 +517,20 @@ export function readBundle(path: string): Bundle {
  * which is then renamed over `path`. When encoding fails nothing is written and `path` is left as it was.
  */
 export function writeBundle(path: string, b: BundleInput): void {
-  let bytes: Uint8Array;
+  let layout: ReturnType<typeof layoutBundle>;
   try {
-    bytes = encodeBundle(b);
+    layout = layoutBundle(b);
   } catch (e) {
     throw e instanceof NmcError ? e.inFile(path) : e;
   }
-  writeFileAtomic(path, bytes, "bundle");
+  // The same bytes as encodeBundle, written piece by piece: no copy of the whole bundle in memory.
+  const chunks: Uint8Array[] = [layout.head];
+  let end = layout.head.length;
+  b.sections.forEach((s, i) => {
+    const at = layout.offsets[i]!;
+    if (at > end) chunks.push(new Uint8Array(at - end));
+    chunks.push(s.data);
+    end = at + s.data.length;
+  });
+  writeFileAtomic(path, chunks, "bundle");
 }

@@ -6,13 +6,17 @@ import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeFileSync }
 import { basename, dirname, join } from "node:path";
 import { NmcError } from "./errors.js";
 
-/** Writes `bytes` to `path` atomically; `what` names the file kind in the error ("bundle", ".npy file"). */
-export function writeFileAtomic(path: string, bytes: Uint8Array, what: string): void {
+/**
+ * Writes `bytes` (or the concatenation of the chunks) to `path` atomically; `what` names the file kind in the
+ * error ("bundle", ".npy file").
+ */
+export function writeFileAtomic(path: string, bytes: Uint8Array | readonly Uint8Array[], what: string): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
   let fd: number | undefined;
   try {
     fd = openSync(tmp, "wx");
-    writeFileSync(fd, bytes);
+    // With a descriptor, each write continues where the previous one ended.
+    for (const chunk of bytes instanceof Uint8Array ? [bytes] : bytes) writeFileSync(fd, chunk);
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;

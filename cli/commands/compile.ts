@@ -133,43 +133,78 @@ function printReport(model: string, out: string, size: number, g: Graph, r: Comp
   return lines.join("\n") + "\n";
 }
 
+/** Seconds spent in each stage of compileToBundle (filled in when the caller passes an object). */
+export interface CompileStageSeconds {
+  /** model.json and weight shards read into the float IR. */
+  load: number;
+  /** Calibration inputs read (or synthesized). */
+  calibrationInput: number;
+  prune: number;
+  calibrate: number;
+  quantize: number;
+  /** Float vs golden on the calibration inputs (the report's error figures). */
+  compare: number;
+  /** Partition, place and route (spinnaker2), CUDA source emission (cuda). */
+  target: number;
+  /** The bundle's sections: the quantized and float IR (protobuf), the report and mapping (JSON). */
+  sections: number;
+  /** Bundle layout, checksums and the atomic file write. */
+  write: number;
+}
+
 /** The whole of `nmc compile`: load, prune, calibrate, quantize, lower for the target, write the bundle. */
-export function compileToBundle(model: string, opts: CompileCliOptions) {
+export function compileToBundle(model: string, opts: CompileCliOptions, seconds?: CompileStageSeconds) {
+  let lap = performance.now();
+  const stage = (name: keyof CompileStageSeconds) => {
+    const now = performance.now();
+    if (seconds) seconds[name] = (now - lap) / 1000;
+    lap = now;
+  };
   const warn = (s: string) => process.stderr.write(`nmc: warning: ${s}\n`);
   const sparsity = numberOption("--weight-sparsity", opts.weightSparsity, 0, 0.9999);
   const samples = numberOption("--calibrate-samples", opts.calibrateSamples, 1, 2 ** 31, true);
   const range = parseRange(opts.range);
   const { graph, warnings } = loadModel(model, { readout: parseReadout(opts.readout) });
   warnings.forEach(warn);
+  stage("load");
   const cal = calibrationData(model, graph, opts.calibrate, warn);
+  stage("calibrationInput");
   const result = compileQuantized(graph, {
     weightSparsity: sparsity, pruneScope: opts.pruneScope, calibration: cal, calibrationSamples: samples, range,
     weightBits: Number(opts.bits) as 8 | 16, stateBits: Number(opts.stateBits) as 16 | 32,
   });
+  if (seconds) Object.assign(seconds, result.report.seconds);
+  lap = performance.now();
   if (opts.hw && opts.target !== "spinnaker2") throw new NmcError("--hw applies to --target spinnaker2", { hint: "add --target spinnaker2" });
   const hw = opts.target === "spinnaker2" ? loadHardware(opts.hw) : undefined;
   const mapping = hw ? mapGraph(result.quantized, hw) : undefined;
+  const cuda = opts.target === "cuda" ? [
+    { name: CUDA_SOURCE_SECTION, kind: "text/x-cuda; nmc int (bit-exact with golden)", data: new TextEncoder().encode(emitCuda(result.quantized, { precision: "int" })) },
+    { name: CUDA_FLOAT_SOURCE_SECTION, kind: "text/x-cuda; nmc float reference", data: new TextEncoder().encode(emitCuda(result.float, { precision: "float" })) },
+  ] : [];
+  stage("target");
   const report = { model, bundle: opts.out, target: opts.target, ...result.report, ...(mapping ? { mapping: mappingSummary(mapping) } : {}) };
   const q = result.report.quantize;
+  const sections = [
+    { name: IR_SECTION, kind: IR_SECTION_KIND, data: encodeGraph(result.quantized) },
+    { name: FLOAT_IR_SECTION, kind: IR_SECTION_KIND, data: encodeGraph(result.float) },
+    { name: REPORT_SECTION, kind: "application/json; nmc compile report", data: new TextEncoder().encode(JSON.stringify(report)) },
+    ...(mapping ? [mappingSection(mapping)] : []),
+    ...cuda,
+  ];
+  const cores = mapping ? coreDescriptors(mapping) : undefined;
+  stage("sections");
   writeBundle(opts.out, {
     modelName: graph.name, modelSource: model, target: opts.target,
     hardwareJson: hw ? JSON.stringify(hw) : undefined,
-    cores: mapping ? coreDescriptors(mapping) : undefined,
+    cores,
     meta: {
       weight_bits: String(q.weightBits), state_bits: String(q.stateBits), range: q.rangeMode,
       calibration: result.report.calibration.source, weight_sparsity: String(sparsity ?? 0),
     },
-    sections: [
-      { name: IR_SECTION, kind: IR_SECTION_KIND, data: encodeGraph(result.quantized) },
-      { name: FLOAT_IR_SECTION, kind: IR_SECTION_KIND, data: encodeGraph(result.float) },
-      { name: REPORT_SECTION, kind: "application/json; nmc compile report", data: new TextEncoder().encode(JSON.stringify(report)) },
-      ...(mapping ? [mappingSection(mapping)] : []),
-      ...(opts.target === "cuda" ? [
-        { name: CUDA_SOURCE_SECTION, kind: "text/x-cuda; nmc int (bit-exact with golden)", data: new TextEncoder().encode(emitCuda(result.quantized, { precision: "int" })) },
-        { name: CUDA_FLOAT_SOURCE_SECTION, kind: "text/x-cuda; nmc float reference", data: new TextEncoder().encode(emitCuda(result.float, { precision: "float" })) },
-      ] : []),
-    ],
+    sections,
   });
+  stage("write");
   return { result, mapping, report };
 }
 

@@ -30,11 +30,18 @@ function storedDtype(w: WeightEntry): string {
   return w.quantization?.dtype ?? w.dtype;
 }
 
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 function decode(w: WeightEntry, view: DataView, offset: number, count: number): Float32Array {
   const out = new Float32Array(count);
   const q = w.quantization;
   switch (storedDtype(w)) {
-    case "float32": for (let i = 0; i < count; i++) out[i] = view.getFloat32(offset + 4 * i, true); break;
+    case "float32":
+      // The shard's little-endian bytes are the host's float32s: copy them (a bytewise copy, as offsets need
+      // not be 4-aligned), else read value by value.
+      if (LITTLE_ENDIAN_HOST) new Uint8Array(out.buffer).set(new Uint8Array(view.buffer, view.byteOffset + offset, 4 * count));
+      else for (let i = 0; i < count; i++) out[i] = view.getFloat32(offset + 4 * i, true);
+      break;
     case "int32": for (let i = 0; i < count; i++) out[i] = view.getInt32(offset + 4 * i, true); break;
     case "bool": for (let i = 0; i < count; i++) out[i] = view.getUint8(offset + i) ? 1 : 0; break;
     case "float16": for (let i = 0; i < count; i++) out[i] = halfToFloat(view.getUint16(offset + 2 * i, true)); break;

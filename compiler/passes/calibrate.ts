@@ -9,6 +9,7 @@ import type { Graph, Population } from "../../ir/types.js";
 import { FloatEngine, type SequenceBatch, type StepView } from "../../runtime/float/interpreter.js";
 import { sigmoid } from "../../runtime/float/math.js";
 import type { Pass } from "./pass.js";
+import { type FloatReference, floatRecorder } from "../compare.js";
 
 const E_MIN = -64;
 const E_MAX = 64;
@@ -36,16 +37,42 @@ export interface CalibrationReport {
   samples: number;
   ticks: number;
   populations: Record<string, PopulationRanges>;
+  /** The float run on the calibration batch, when kept (CalibrateOptions.keepFloatRun). */
+  floatRun?: FloatReference;
 }
 
 export type RangeMode = { kind: "max" } | { kind: "percentile"; percentile: number };
 
 export interface CalibrateOptions {
   batch: SequenceBatch;
+  /**
+   * Also keep the float run on the calibration batch (every population's output at every tick, and the
+   * model output) when that is at most this many values, so that compareFloatGolden need not run the
+   * float engine on the same batch again (default 0: never).
+   */
+  keepFloatRun?: number;
 }
 
 export function emptyStats(): RangeStats {
   return { count: 0, max: 0, hist: new Array(E_MAX - E_MIN + 1).fill(0) };
+}
+
+const F64 = new Float64Array(1);
+const U32 = new Uint32Array(F64.buffer);
+const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
+
+/**
+ * ⌈log2 a⌉ for a > 0, as Math.ceil(Math.log2(a)) gives it. Fast path from the bits: a = 2^E · (1 + f) with
+ * f ≥ 2^−40 has log2 a ≥ E + 2^−40·log2(e), more than 4 ulps of E for every |E| ≤ 2^11, so Math.log2 (error
+ * below 1 ulp) lies above E and its ceiling is E + 1. Exact powers of two, f < 2^−40, subnormals, Infinity and
+ * NaN take Math.log2 itself.
+ */
+export function ceilLog2(a: number): number {
+  F64[0] = a;
+  const hi = U32[HI], lo = U32[1 - HI];
+  const biased = (hi >>> 20) & 0x7ff;
+  if (biased !== 0 && biased !== 0x7ff && ((hi & 0xfffff) !== 0 || lo >>> 12 !== 0)) return biased - 1022;
+  return Math.ceil(Math.log2(a));
 }
 
 function add(st: RangeStats, v: number): void {
@@ -53,7 +80,7 @@ function add(st: RangeStats, v: number): void {
   const a = Math.abs(v);
   if (a === 0) return;
   if (a > st.max) st.max = a;
-  let e = Math.ceil(Math.log2(a));
+  let e = ceilLog2(a);
   if (e < E_MIN) e = E_MIN;
   else if (e > E_MAX) e = E_MAX;
   st.hist[e - E_MIN]++;
@@ -131,10 +158,17 @@ export const calibratePass: Pass<CalibrateOptions, CalibrationReport> = {
       ranges[p.name] = r;
       return r;
     });
+    const recorder = floatRecorder(graph, opts.batch, opts.keepFloatRun ?? 0);
     const engine = new FloatEngine(graph, {
-      observer: (i, view) => observe(graph.populations[i], list[i], view),
+      observer: recorder
+        ? (i, view, b, t) => {
+          observe(graph.populations[i], list[i], view);
+          recorder.observer(i, view, b, t);
+        }
+        : (i, view) => observe(graph.populations[i], list[i], view),
     });
-    engine.run(opts.batch);
-    return { graph, report: { samples: opts.batch.batch, ticks: opts.batch.ticks, populations: ranges } };
+    const run = engine.run(opts.batch);
+    const floatRun = recorder ? { floatRun: recorder.finish(run) } : {};
+    return { graph, report: { samples: opts.batch.batch, ticks: opts.batch.ticks, populations: ranges, ...floatRun } };
   },
 };

@@ -281,26 +281,13 @@ export const quantizePass: Pass<QuantizeOptions, QuantizeReport> = {
     const projections: Projection[] = graph.projections.map((j) => {
       const s = scales.get(j.name)!;
       const { rowPtr, colIdx, values } = j.weights;
-      const q = weightArray(weightBits, colIdx.length);
-      let n = 0;
-      for (let k = 0; k < colIdx.length; k++) {
-        q[k] = s[colIdx[k]] === 0 ? 0 : roundHalfAway(values.data[k] / s[colIdx[k]]);
-        if (q[k] !== 0) n++;
-      }
+      const q = new Int32Array(colIdx.length);
+      const n = quantizeWeights(values.data, colIdx, s, q);
       // Keep only the non-zero integers: a weight that rounds to 0 costs nothing on event-driven hardware.
       const newPtr = new Uint32Array(j.rows + 1);
       const newIdx = new Uint32Array(n);
       const newVal = weightArray(weightBits, n);
-      let o = 0;
-      for (let r = 0; r < j.rows; r++) {
-        for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) {
-          if (q[k] === 0) continue;
-          newIdx[o] = colIdx[k];
-          newVal[o] = q[k];
-          o++;
-        }
-        newPtr[r + 1] = o;
-      }
+      compactWeights(rowPtr, colIdx, q, newPtr, newIdx, newVal);
       const tgt = byName.get(j.target)!;
       const srcFrac = formats.get(j.source)!.fixed.outFrac;
       const shiftBy = portFrac(tgt, j.port) - srcFrac;
@@ -344,6 +331,34 @@ export const quantizePass: Pass<QuantizeOptions, QuantizeReport> = {
     return { graph: out, report: { weightBits, stateBits, rangeMode: rangeModeLabel(mode), populations: popReports, projections: projReports } };
   },
 };
+
+/** q[k] = round-half-away(w[k] ÷ scale of its column) (0 where the column's scale is 0); returns the non-zeros. */
+function quantizeWeights(w: ArrayLike<number>, colIdx: Uint32Array, s: Float64Array, q: Int32Array): number {
+  let n = 0;
+  for (let k = 0; k < colIdx.length; k++) {
+    const sc = s[colIdx[k]];
+    const v = sc === 0 ? 0 : roundHalfAway(w[k] / sc);
+    q[k] = v;
+    if (v !== 0) n++;
+  }
+  return n;
+}
+
+/** Copies the non-zero q (CSR rows of rowPtr/colIdx) into the compacted CSR newPtr/newIdx/newVal. */
+function compactWeights(rowPtr: Uint32Array, colIdx: Uint32Array, q: Int32Array, newPtr: Uint32Array, newIdx: Uint32Array, newVal: Int8Array | Int16Array): void {
+  let o = 0;
+  for (let r = 0; r + 1 < rowPtr.length; r++) {
+    const end = rowPtr[r + 1];
+    for (let k = rowPtr[r]; k < end; k++) {
+      const v = q[k];
+      if (v === 0) continue;
+      newIdx[o] = colIdx[k];
+      newVal[o] = v;
+      o++;
+    }
+    newPtr[r + 1] = o;
+  }
+}
 
 function weightArray(bits: number, n: number): Int8Array | Int16Array {
   return bits === 16 ? new Int16Array(n) : new Int8Array(n);

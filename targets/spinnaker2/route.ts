@@ -1,9 +1,11 @@
 // Route: multicast key/mask tables per QPE router. Every emitter (a slice whose population feeds a
 // projection, or the host injecting input events) owns one routing key per neuron: key = slice << 16 |
 // local neuron index, matched by mask 0xFFFF0000, so one table entry per router covers the whole slice.
-// The multicast tree from the emitter's router to every destination PE is the union of dimension-order
-// (X then Y) paths; each router on it gets one entry saying which links to forward on and which of its local
-// PEs take the packet. Table sizes are checked against the hardware description.
+// The multicast tree from the emitter's router to every destination PE is built from dimension-order paths
+// (X then Y; Y then X where that crosses an empty mesh position; a breadth-first detour where both do), each
+// grafted onto the tree so far so that every router receives a packet once; each router on it gets one entry
+// saying which links to forward on and which of its local PEs take the packet. Table sizes are checked
+// against the hardware description.
 //
 // `resolve` then walks the tables as the hardware would (match key, forward, deliver) to find where an
 // emitter's packets land and how many hops they take; the simulator delivers by that walk's result, so a
@@ -58,34 +60,31 @@ function chipOf(x: number, y: number, hw: HardwareDescription, width: number): n
   return Math.floor(y / hw.chip.grid_height.value) * Math.ceil(width / hw.chip.grid_width.value) + Math.floor(x / hw.chip.grid_width.value);
 }
 
-/** The PEs that must receive the events of population `popIndex` (every slice of every target). */
-function destinationsOf(g: Graph, part: Partition, popIndex: number): number[] {
-  const name = g.populations[popIndex].name;
-  const pes = new Set<number>();
+/** The PEs that must receive the events of each population (every slice of every target), by population index. */
+function destinationsByPopulation(g: Graph, part: Partition): number[][] {
+  const slicesOf = new Map<string, number[]>();
+  for (const pp of part.populations) slicesOf.set(pp.pop, pp.slices);
+  const index = new Map<string, number>();
+  g.populations.forEach((p, i) => index.set(p.name, i));
+  const sets = g.populations.map(() => new Set<number>());
   for (const j of g.projections) {
-    if (j.source !== name) continue;
-    const pp = part.populations.find((x) => x.pop === j.target);
-    if (pp) for (const sid of pp.slices) pes.add(part.slices[sid].pe);
+    const src = index.get(j.source);
+    const ids = slicesOf.get(j.target);
+    if (src === undefined || !ids) continue;
+    for (const sid of ids) sets[src].add(part.slices[sid].pe);
   }
-  return [...pes].sort((a, b) => a - b);
+  return sets.map((s) => [...s].sort((a, b) => a - b));
 }
 
 export function route(g: Graph, part: Partition, placement: Placement, hw: HardwareDescription): Routing {
-  const width = placement.width;
+  const width = placement.width, height = placement.height;
   const perQpe = hw.chip.pes_per_qpe.value;
   const tables = new Map<number, RouteEntry[]>();
   const emitters: Emitter[] = [];
-  const entryAt = (x: number, y: number, key: number): RouteEntry => {
-    const id = y * width + x;
-    let list = tables.get(id);
-    if (!list) tables.set(id, (list = []));
-    let e = list.find((v) => v.key === key);
-    if (!e) list.push((e = { key, mask: SLICE_MASK, links: 0, cores: 0 }));
-    return e;
-  };
   // Routers exist only where a QPE is: the first `qpes` positions of each chip's snake, on chips that exist.
   const W = hw.chip.grid_width.value, Hq = hw.chip.grid_height.value, bw = hw.board.grid_width.value;
-  const present = (x: number, y: number): boolean => {
+  const presentAt = (x: number, y: number): boolean => {
+    if (x < 0 || y < 0 || x >= width || y >= height) return false;
     const cx = Math.floor(x / W), cy = Math.floor(y / Hq);
     const chip = cy % 2 === 0 ? cy * bw + cx : cy * bw + (bw - 1 - cx);
     if (chip >= placement.chips) return false;
@@ -93,6 +92,9 @@ export function route(g: Graph, part: Partition, placement: Placement, hw: Hardw
     const local = qy * W + (qy % 2 === 0 ? qx : W - 1 - qx);
     return local < hw.chip.qpes.value;
   };
+  const presentGrid = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) presentGrid[y * width + x] = presentAt(x, y) ? 1 : 0;
+  const present = (x: number, y: number): boolean => x >= 0 && y >= 0 && x < width && y < height && presentGrid[y * width + x] === 1;
   /** Dimension-order path (X then Y, or Y then X) as link directions, or null if it crosses an empty position. */
   const path = (sx: number, sy: number, tx: number, ty: number, xFirst: boolean): number[] | null => {
     const dirs: number[] = [];
@@ -107,33 +109,94 @@ export function route(g: Graph, part: Partition, placement: Placement, hw: Hardw
     }
     return dirs;
   };
+  /** A shortest path over the routers that exist (breadth-first), for when neither dimension order avoids the holes. */
+  const detour = (sx: number, sy: number, tx: number, ty: number): number[] | null => {
+    const from = new Int8Array(width * height).fill(-1);
+    const start = sy * width + sx, goal = ty * width + tx;
+    const queue = [start];
+    from[start] = 4;
+    for (let q = 0; q < queue.length && from[goal] < 0; q++) {
+      const id = queue[q], x = id % width, y = (id - x) / width;
+      for (let d = 0; d < 4; d++) {
+        const nx = x + DX[d], ny = y + DY[d], nid = ny * width + nx;
+        if (!present(nx, ny) || from[nid] >= 0) continue;
+        from[nid] = d;
+        queue.push(nid);
+      }
+    }
+    if (from[goal] < 0) return null;
+    const dirs: number[] = [];
+    for (let id = goal; id !== start; ) {
+      const d = from[id];
+      dirs.push(d);
+      id -= DY[d] * width + DX[d];
+    }
+    return dirs.reverse();
+  };
+  /**
+   * The multicast tree of one key: a router receives each packet once, from one parent, so the tree's routers
+   * and links must form a tree. Each destination's path (X then Y, else Y then X, else a detour) is grafted
+   * onto the tree built so far at the last router of the path that the tree already reaches; only the rest
+   * of the path (routers the tree does not reach yet) gets new links. (The union of dimension-order paths is
+   * not a tree once X-then-Y and Y-then-X paths mix: a router reached by both gets the packet twice, and the
+   * duplicate then travels on as a second copy — the routing loop this grafting rules out.) For X-then-Y
+   * paths alone the union is already a tree and grafting changes nothing.
+   */
   const addTree = (key: number, sx: number, sy: number, dests: number[]) => {
-    entryAt(sx, sy, key);
+    const tree = new Map<number, RouteEntry>();
+    const newEntry = (id: number): RouteEntry => {
+      const e: RouteEntry = { key, mask: SLICE_MASK, links: 0, cores: 0 };
+      tree.set(id, e);
+      let list = tables.get(id);
+      if (!list) tables.set(id, (list = []));
+      list.push(e);
+      return e;
+    };
+    newEntry(sy * width + sx);
     for (const pe of dests) {
       const loc = placement.pes[pe];
-      const dirs = path(sx, sy, loc.x, loc.y, true) ?? path(sx, sy, loc.x, loc.y, false);
-      if (!dirs) throw new NmcError(`no dimension-order route from router (${sx}, ${sy}) to PE ${pe} avoids the mesh's empty positions`);
-      let x = sx, y = sy;
-      for (const d of dirs) {
-        entryAt(x, y, key).links |= 1 << d;
-        x += DX[d];
-        y += DY[d];
+      const dirs = path(sx, sy, loc.x, loc.y, true) ?? path(sx, sy, loc.x, loc.y, false) ?? detour(sx, sy, loc.x, loc.y);
+      if (!dirs) {
+        throw new NmcError(`no route from router (${sx}, ${sy}) to PE ${pe} at (${loc.x}, ${loc.y}) over the mesh's QPEs`, {
+          hint: "the hardware description's empty mesh positions (chip.qpes < grid_width × grid_height) cut the chips apart; describe chips whose edges have QPEs (--hw)",
+        });
       }
-      entryAt(x, y, key).cores |= 1 << loc.core;
+      // The last router on the path that the tree already reaches.
+      let x = sx, y = sy, graft = 0, gx = sx, gy = sy;
+      for (let i = 0; i < dirs.length; i++) {
+        x += DX[dirs[i]];
+        y += DY[dirs[i]];
+        if (tree.has(y * width + x)) {
+          graft = i + 1;
+          gx = x;
+          gy = y;
+        }
+      }
+      let cur = tree.get(gy * width + gx)!;
+      x = gx;
+      y = gy;
+      for (let i = graft; i < dirs.length; i++) {
+        cur.links |= 1 << dirs[i];
+        x += DX[dirs[i]];
+        y += DY[dirs[i]];
+        cur = newEntry(y * width + x);
+      }
+      cur.cores |= 1 << loc.core;
     }
   };
   if (part.slices.length >= 0xffff) throw new NmcError(`${part.slices.length} slices: routing keys hold at most 65534`);
   for (const s of part.slices) {
     if (s.hi - s.lo > 0xffff) throw new NmcError(`slice ${s.id} of ${s.pop} has ${s.hi - s.lo} units: a routing key addresses at most 65535`);
   }
+  const destinations = destinationsByPopulation(g, part);
   const input = g.populations.findIndex((p) => p.name === g.inputs[0]);
   const hostKey = (part.slices.length << KEY_SHIFT) >>> 0;
-  const inputDests = destinationsOf(g, part, input);
+  const inputDests = destinations[input];
   addTree(hostKey, placement.host.x, placement.host.y, inputDests);
   emitters.push({ slice: -1, popIndex: input, key: hostKey, lo: 0, hi: g.populations[input].size, x: placement.host.x, y: placement.host.y, dests: new Int32Array(0), hops: 0, chipHops: 0, depth: 0 });
   for (const s of part.slices) {
     if (s.mirrors >= 0) continue;
-    const dests = destinationsOf(g, part, s.popIndex);
+    const dests = destinations[s.popIndex];
     if (dests.length === 0) continue;
     const loc = placement.pes[s.pe];
     const key = (s.id << KEY_SHIFT) >>> 0;
@@ -175,21 +238,21 @@ export function route(g: Graph, part: Partition, placement: Placement, hw: Hardw
     }
   }
   const r: Routing = { emitters, tables, maxEntries, totalEntries };
-  for (const e of emitters) resolve(r, e, placement, hw, perQpe, e.slice === -1 ? inputDests : destinationsOf(g, part, e.popIndex));
+  const peAt = new Map<number, number>();
+  for (const loc of placement.pes) peAt.set((loc.y * width + loc.x) * perQpe + loc.core, loc.pe);
+  for (const e of emitters) resolve(r, e, placement, hw, perQpe, peAt, destinations[e.popIndex]);
   return r;
 }
 
 /** Walks the tables from the emitter's router: where its packets are delivered, hops, chip crossings, depth. */
-function resolve(r: Routing, e: Emitter, placement: Placement, hw: HardwareDescription, perQpe: number, intended: number[]): void {
+function resolve(r: Routing, e: Emitter, placement: Placement, hw: HardwareDescription, perQpe: number, peAt: Map<number, number>, intended: number[]): void {
   const width = placement.width;
-  const peAt = new Map<number, number>();
-  for (const loc of placement.pes) peAt.set((loc.y * width + loc.x) * perQpe + loc.core, loc.pe);
   const dests: number[] = [];
   let hops = 0, chipHops = 0, depth = 0;
   const queue: [number, number, number][] = [[e.x, e.y, 0]];
   const seen = new Set<number>();
-  while (queue.length) {
-    const [x, y, dist] = queue.shift()!;
+  for (let q = 0; q < queue.length; q++) {
+    const [x, y, dist] = queue[q];
     const id = y * width + x;
     if (seen.has(id)) throw new NmcError(`routing loop for key ${e.key} at router (${x}, ${y})`);
     seen.add(id);
