@@ -1,6 +1,7 @@
 // The benchmarks `npm run bench` runs, in order.
 import type { Benchmark } from "./lib.js";
+import { batch } from "./batch.js";
 import { compile } from "./compile.js";
 import { eventDense } from "./event-dense.js";
 
-export const BENCHMARKS: Benchmark[] = [eventDense, compile];
+export const BENCHMARKS: Benchmark[] = [eventDense, compile, batch];

@@ -10,6 +10,7 @@ import { registerInspect } from "./commands/inspect.js";
 import { registerReport } from "./commands/report.js";
 import { registerVerify } from "./commands/verify.js";
 import { registerIr } from "./commands/ir.js";
+import { registerMerge } from "./commands/merge.js";
 import { registerRun } from "./commands/run.js";
 import { EXIT_USAGE, reportFailure } from "./exit.js";
 
@@ -36,6 +37,9 @@ Examples:
   $ nmc run m.nmb --input x.npy --labels y.npy          run it on the golden integer engine
   $ nmc compile model.json --target spinnaker2 -o s.nmb map it onto SpiNNaker 2 PEs
   $ nmc run s.nmb --input x.npy                         run it on the simulator: cycles, energy, sparsity gains
+  $ nmc run s.nmb --input x.npy --workers auto          the same, one worker thread per core
+  $ nmc run s.nmb --input x.npy --shard 2/4 --save p2.json the 2nd quarter of the samples, for nmc merge
+  $ nmc merge p1.json p2.json p3.json p4.json           the report of the whole input from its 4 parts
   $ nmc verify s.nmb --input x.npy --against golden     bit-exact check against the golden engine
   $ nmc inspect m.nmb                                   what the bundle holds
   $ nmc run model.json --input x.npy --out y.npy        run the float model
@@ -43,6 +47,7 @@ Examples:
   registerDemo(program);
   registerCompile(program);
   registerRun(program);
+  registerMerge(program);
   registerVerify(program);
   registerInspect(program);
   registerReport(program);

@@ -1,0 +1,223 @@
+// What one engine run over some samples produced, in a form that merges: the outputs (in sample order) and
+// the raw counters and simulator totals, before any ratio or per-inference figure is taken. Merging the
+// runs of consecutive sample ranges gives exactly the run over the whole range: outputs are concatenated,
+// counters are sums of integers (exact in float64 below 2^53, so the order of addition does not matter),
+// per-tick arrays are summed element by element, and the constants (sizes, stored weights) are checked equal.
+import type { RunCounters } from "../../runtime/float/counters.js";
+import type { SimRun } from "../../targets/spinnaker2/sim/simulator.js";
+
+/** A run of the golden engine, the float interpreter or the CUDA program. */
+export interface CountersResult {
+  kind: "counters";
+  engine: "golden" | "float" | "cuda";
+  /** [B, T, K] per tick, or [B, K] with a readout, as real numbers. */
+  output: Float64Array;
+  /** The output integers (golden, cuda int). */
+  outputQ?: Int32Array;
+  outFrac?: number;
+  outputShape: number[];
+  counters: RunCounters;
+  /** cuda: what ran the program, and why it fell back to host emulation if it did. */
+  backend?: string;
+  fallback?: string;
+}
+
+/** A run of the spinnaker2 simulator: everything the report is computed from. */
+export interface SimResult {
+  kind: "sim";
+  run: SimRun;
+}
+
+export type RawResult = CountersResult | SimResult;
+
+/** Number of samples a result covers. */
+export function resultSamples(r: RawResult): number {
+  return r.kind === "sim" ? r.run.samples : r.counters.samples;
+}
+
+class MergeError extends Error {}
+
+function fail(what: string): never {
+  throw new MergeError(`cannot merge runs: ${what}`);
+}
+
+function concat<T extends Float64Array | Int32Array>(parts: T[], make: (n: number) => T): T {
+  const out = make(parts.reduce((a, p) => a + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+function mergeShapes(shapes: number[][]): number[] {
+  const rest = shapes[0].slice(1);
+  for (const s of shapes) if (s.length !== shapes[0].length || s.slice(1).some((d, i) => d !== rest[i])) fail(`output shapes [${shapes[0].join(", ")}] and [${s.join(", ")}] differ beyond the sample axis`);
+  return [shapes.reduce((a, s) => a + s[0], 0), ...rest];
+}
+
+/**
+ * Merges records of counters field by field: numbers are summed unless their key is in `constant` (then all
+ * parts must agree), strings must agree, nested objects merge the same way.
+ */
+function mergeRecords<T extends object>(parts: T[], constant: ReadonlySet<string>, where: string): T {
+  const first = parts[0] as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(first)) {
+    const values = parts.map((p) => (p as Record<string, unknown>)[key]);
+    const v0 = values[0];
+    if (typeof v0 === "number" && !constant.has(key)) {
+      let s = 0;
+      for (const v of values) {
+        if (typeof v !== "number") fail(`${where}.${key} is not a number in every part`);
+        s += v;
+      }
+      out[key] = s;
+    } else if (typeof v0 === "object" && v0 !== null && !Array.isArray(v0) && !ArrayBuffer.isView(v0)) {
+      out[key] = mergeRecords(values as object[], constant, `${where}.${key}`);
+    } else {
+      for (const v of values) if (v !== v0) fail(`${where}.${key} differs between parts (${String(v0)} vs ${String(v)})`);
+      out[key] = v0;
+    }
+  }
+  for (const p of parts) if (Object.keys(p).length !== Object.keys(first).length) fail(`${where} has different fields in different parts`);
+  return out as T;
+}
+
+const COUNTER_CONSTANTS = new Set(["kind", "size", "source", "target", "rows", "cols", "nnz"]);
+
+export function mergeCounters(parts: RunCounters[]): RunCounters {
+  return mergeRecords(parts, COUNTER_CONSTANTS, "counters");
+}
+
+const SIM_PROJECTION_CONSTANTS = new Set(["nnz", "dense"]);
+const SIM_PE_CONSTANTS = new Set(["pe", "slice", "sramBytes"]);
+/** Every field of SimRun and how it merges; a field this table does not know is refused, not guessed. */
+const SIM_FIELDS = new Set(["outputQ", "output", "outputShape", "outFrac", "samples", "ticks", "totals", "pes", "events", "unitTicks", "perTick", "projections"]);
+
+function sumArrays(parts: Float64Array[], where: string): Float64Array {
+  const n = parts[0].length;
+  const out = new Float64Array(n);
+  for (const p of parts) {
+    if (p.length !== n) fail(`${where} has ${n} entries in one part and ${p.length} in another`);
+    for (let i = 0; i < n; i++) out[i] += p[i];
+  }
+  return out;
+}
+
+function mergeSim(runs: SimRun[]): SimRun {
+  for (const r of runs) for (const k of Object.keys(r)) if (!SIM_FIELDS.has(k)) fail(`the simulator's run has a field ${k} that nmc merge does not know how to combine`);
+  const r0 = runs[0];
+  for (const r of runs) {
+    if (r.ticks !== r0.ticks) fail(`runs of ${r0.ticks} and ${r.ticks} ticks`);
+    if (r.outFrac !== r0.outFrac) fail("output formats differ");
+    if (r.pes.length !== r0.pes.length) fail("PE counts differ");
+  }
+  const perTick: Record<string, Float64Array> = {};
+  for (const k of Object.keys(r0.perTick)) perTick[k] = sumArrays(runs.map((r) => (r.perTick as unknown as Record<string, Float64Array>)[k]), `perTick.${k}`);
+  const merged: SimRun = {
+    outputQ: concat(runs.map((r) => r.outputQ), (n) => new Int32Array(n)),
+    output: concat(runs.map((r) => r.output), (n) => new Float64Array(n)),
+    outputShape: mergeShapes(runs.map((r) => r.outputShape)),
+    outFrac: r0.outFrac,
+    samples: runs.reduce((a, r) => a + r.samples, 0),
+    ticks: r0.ticks,
+    totals: mergeRecords(runs.map((r) => r.totals), new Set(), "totals"),
+    pes: r0.pes.map((_, i) => mergeRecords(runs.map((r) => r.pes[i]), SIM_PE_CONSTANTS, `pes[${i}]`)),
+    events: mergeRecords(runs.map((r) => r.events), new Set(), "events"),
+    unitTicks: mergeRecords(runs.map((r) => r.unitTicks), new Set(), "unitTicks"),
+    perTick: perTick as unknown as SimRun["perTick"],
+    projections: mergeRecords(runs.map((r) => r.projections), SIM_PROJECTION_CONSTANTS, "projections"),
+  };
+  // The simulator's own field order, so the merged run prints like an unmerged one.
+  return Object.fromEntries(Object.keys(r0).map((k) => [k, merged[k as keyof SimRun]])) as unknown as SimRun;
+}
+
+/** The run over the concatenation of the parts' samples (parts in sample order). */
+export function mergeResults(parts: RawResult[]): RawResult {
+  if (parts.length === 0) fail("no parts");
+  if (parts.length === 1) return parts[0];
+  const k = parts[0].kind;
+  if (parts.some((p) => p.kind !== k)) fail("simulator and engine runs mixed");
+  if (k === "sim") return { kind: "sim", run: mergeSim(parts.map((p) => (p as SimResult).run)) };
+  const cs = parts as CountersResult[];
+  const c0 = cs[0];
+  if (cs.some((c) => c.engine !== c0.engine)) fail("runs of different engines");
+  if (cs.some((c) => c.outFrac !== c0.outFrac || (c.outputQ === undefined) !== (c0.outputQ === undefined))) fail("output formats differ");
+  const out: CountersResult = {
+    kind: "counters", engine: c0.engine,
+    output: concat(cs.map((c) => c.output), (n) => new Float64Array(n)),
+    ...(c0.outputQ ? { outputQ: concat(cs.map((c) => c.outputQ!), (n) => new Int32Array(n)) } : {}),
+    ...(c0.outFrac !== undefined ? { outFrac: c0.outFrac } : {}),
+    outputShape: mergeShapes(cs.map((c) => c.outputShape)),
+    counters: mergeCounters(cs.map((c) => c.counters)),
+  };
+  const backends = [...new Set(cs.map((c) => c.backend).filter((b): b is string => b !== undefined))];
+  if (backends.length) out.backend = backends.join("; ");
+  const fallbacks = [...new Set(cs.map((c) => c.fallback).filter((b): b is string => b !== undefined))];
+  if (fallbacks.length) out.fallback = fallbacks.join("; ");
+  return out;
+}
+
+// ── JSON with typed arrays (part files) ──────────────────────────────────────────────────────────────────
+// A typed array is written as {"$typed": "Float64Array", "base64": <its bytes, little-endian>}; numbers stay
+// JSON numbers (JavaScript prints the shortest text that reads back to the same double, so counters
+// round-trip exactly).
+
+const TYPED = {
+  Float64Array, Float32Array, Int32Array, Uint32Array, Int16Array, Uint16Array, Int8Array, Uint8Array,
+} as const;
+type TypedName = keyof typeof TYPED;
+
+export function encodeTyped(v: unknown): unknown {
+  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
+    const name = v.constructor.name as TypedName;
+    if (!(name in TYPED)) throw new Error(`cannot encode a ${name}`);
+    return { $typed: name, base64: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64") };
+  }
+  if (Array.isArray(v)) return v.map(encodeTyped);
+  if (v !== null && typeof v === "object") {
+    const o: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) o[k] = encodeTyped(x);
+    return o;
+  }
+  return v;
+}
+
+/** Inverse of encodeTyped; throws a plain Error on malformed input (the caller names the file). */
+export function decodeTyped(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(decodeTyped);
+  if (v !== null && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    if (typeof o.$typed === "string") {
+      const name = o.$typed as TypedName;
+      if (!(name in TYPED) || typeof o.base64 !== "string") throw new Error(`bad typed array ${JSON.stringify(o.$typed)}`);
+      const bytes = Buffer.from(o.base64, "base64");
+      const C = TYPED[name];
+      if (bytes.length % C.BYTES_PER_ELEMENT !== 0) throw new Error(`${name} of ${bytes.length} bytes`);
+      const copy = new Uint8Array(bytes.length);
+      copy.set(bytes);
+      return new C(copy.buffer, 0, bytes.length / C.BYTES_PER_ELEMENT);
+    }
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(o)) out[k] = decodeTyped(x);
+    return out;
+  }
+  return v;
+}
+
+/** The buffers of a result's typed arrays (to transfer them from a worker instead of copying). */
+export function transferables(v: unknown, out: ArrayBuffer[] = []): ArrayBuffer[] {
+  if (ArrayBuffer.isView(v)) {
+    const b = v.buffer;
+    if (b instanceof ArrayBuffer && !out.includes(b) && v.byteOffset === 0 && v.byteLength === b.byteLength) out.push(b);
+  } else if (Array.isArray(v)) {
+    for (const x of v) transferables(x, out);
+  } else if (v !== null && typeof v === "object") {
+    for (const x of Object.values(v)) transferables(x, out);
+  }
+  return out;
+}
+
+export { MergeError };
