@@ -40,9 +40,9 @@ export const eventDense: Benchmark = {
       const g = ex.quantized;
       const m = mapGraph(g);
       ctx.log(`${name}: simulator, event execution`);
-      const event = measure(() => { simulate(g, m, batch, { execution: "event" } as Parameters<typeof simulate>[3]); }, o);
+      const event = measure(() => { simulate(g, m, batch, { execution: "event" }); }, o);
       ctx.log(`${name}: simulator, dense execution`);
-      const dense = measure(() => { simulate(g, m, batch, { execution: "dense" } as Parameters<typeof simulate>[3]); }, o);
+      const dense = measure(() => { simulate(g, m, batch, { execution: "dense" }); }, o);
       ctx.log(`${name}: golden engine`);
       const golden = measure(() => { new GoldenEngine(g).run(batch); }, o);
       ctx.log(`${name}: tfjs float model`);

@@ -3,5 +3,7 @@ import type { Benchmark } from "./lib.js";
 import { batch } from "./batch.js";
 import { compile } from "./compile.js";
 import { eventDense } from "./event-dense.js";
+import { sparsity } from "./sparsity.js";
+import { throughput } from "./throughput.js";
 
-export const BENCHMARKS: Benchmark[] = [eventDense, compile, batch];
+export const BENCHMARKS: Benchmark[] = [throughput, eventDense, sparsity, compile, batch];

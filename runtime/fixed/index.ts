@@ -45,10 +45,23 @@ export function addSat32(a: number, b: number): number {
  */
 export function roundShift(x: number, s: number): number {
   if (s === 0) return x === 0 ? 0 : x; // a −0 product (−5 · 0) comes back as +0
+  // (|x| + 2^(s−1)) / 2^s, with the power and its reciprocal from tables (this is the golden engine's hottest
+  // primitive; `2 ** s` per call dominated it). Multiplying by 2^−s is the same exact operation as dividing
+  // by 2^s (both are exact in a double: |x| + 2^(s−1) < 2^53 and nothing underflows), so the result is
+  // identical; shifts outside the tables take the general formula.
+  if (s > 0 && s < POW2_TABLE && (s | 0) === s) {
+    const q = Math.floor((Math.abs(x) + HALF_POW2[s]) * INV_POW2[s]);
+    return x < 0 && q !== 0 ? -q : q; // never −0: integer results compare with Object.is too
+  }
   const d = 2 ** s;
   const q = Math.floor((Math.abs(x) + d / 2) / d);
-  return x < 0 && q !== 0 ? -q : q; // never −0: integer results compare with Object.is too
+  return x < 0 && q !== 0 ? -q : q;
 }
+
+const POW2_TABLE = 64;
+/** 2^(s−1) and 2^−s for s = 0 … 63 (roundShift's constants; exact powers of two). */
+const HALF_POW2 = Float64Array.from({ length: POW2_TABLE }, (_, s) => 2 ** s / 2);
+const INV_POW2 = Float64Array.from({ length: POW2_TABLE }, (_, s) => 2 ** -s);
 
 /** A real scale factor as multiplier × 2^−shift with a Q15 mantissa: 2^14 ≤ |multiplier| < 2^15. */
 export interface Multiplier {
@@ -135,8 +148,27 @@ export function makeLut(name: string, f: (x: number) => number, lo: number, step
 
 /** Looks x (fixed point with lut.inFrac fractional bits, |x| < 2^52) up: the exact index rule above. */
 export function lutIndex(lut: Lut, x: number): number {
-  const offset = x - lut.lo * 2 ** lut.inFrac;
-  const i = Math.floor(offset / 2 ** (lut.inFrac - lut.stepLog2));
+  return lutIndexAt(lutOrigin(lut), lutInvStep(lut), x);
+}
+
+/**
+ * The index rule's two constants, for hot loops that look many values up in one table (kernels compute them
+ * once per call instead of two powers per lookup): the range start in input units, lo · 2^inFrac (an exact
+ * integer: lo is a multiple of 2^−stepLog2 ≤ 2^−inFrac), and 1 / bin width in input units, 2^−(inFrac −
+ * stepLog2). Multiplying by a power of two is exactly dividing by its reciprocal, so lutIndexAt(lutOrigin(l),
+ * lutInvStep(l), x) is the index rule itself.
+ */
+export function lutOrigin(lut: Lut): number {
+  return lut.lo * 2 ** lut.inFrac;
+}
+
+export function lutInvStep(lut: Lut): number {
+  return 2 ** -(lut.inFrac - lut.stepLog2);
+}
+
+/** The index rule with its constants precomputed: clamp(floor((x − origin) · invStep), 0, 255). */
+export function lutIndexAt(origin: number, invStep: number, x: number): number {
+  const i = Math.floor((x - origin) * invStep);
   return i < 0 ? 0 : i > LUT_SIZE - 1 ? LUT_SIZE - 1 : i;
 }
 

@@ -14,7 +14,7 @@ import { NmcError } from "../../ir/errors.js";
 import type { Graph, Lut, Population, Projection } from "../../ir/types.js";
 import { fromFixed, toFixed } from "../fixed/index.js";
 import {
-  accumulateRow, denseUnits, egruUnits, loadBias, readoutUnits, requantizeColumns, saturatePort, ssmOutputs, ssmStates,
+  accumulateNonZero, denseUnits, egruUnits, loadBias, readoutUnits, requantizeColumns, saturatePort, ssmOutputs, ssmStates,
 } from "./kernels.js";
 import { populationCounters, projectionCounters, type RunCounters } from "../float/counters.js";
 import type { SequenceBatch } from "../float/interpreter.js";
@@ -57,6 +57,9 @@ interface PopState {
   pop: Population;
   out: Int32Array;
   prev: Int32Array;
+  /** Non-zero entries of out and of prev (the active rows of this population's projections). */
+  nz: number;
+  prevNz: number;
   ports: Record<string, Float64Array>;
   portList: Float64Array[];
   bias: (Int32Array | null)[]; // per port in portList order
@@ -116,7 +119,7 @@ export class GoldenEngine {
       const luts: Record<string, Lut> = {};
       for (const l of pop.luts ?? []) luts[l.name] = l;
       return {
-        pop, out: new Int32Array(pop.size), prev: new Int32Array(pop.size), ports, portList,
+        pop, out: new Int32Array(pop.size), prev: new Int32Array(pop.size), nz: 0, prevNz: 0, ports, portList,
         bias: pop.ports.map((q) => biasFor(q.name)), incoming: [], state: this.stateFor(pop),
         readoutSource: pop.kind === "Readout" ? index.get(pop.source)! : -1, luts, counters,
       };
@@ -151,6 +154,7 @@ export class GoldenEngine {
     for (const s of this.pops) {
       s.out.fill(0);
       s.prev.fill(0);
+      s.nz = s.prevNz = 0;
       for (const v of s.state) v.fill(0);
     }
   }
@@ -165,16 +169,14 @@ export class GoldenEngine {
     for (const inc of s.incoming) {
       const src = this.pops[inc.src];
       const v = inc.delay === 0 ? src.out : src.prev;
-      const { rowPtr, colIdx, w, acc, counters } = inc;
-      acc.fill(0);
-      let active = 0, touched = 0;
-      for (let i = 0; i < v.length; i++) {
-        const x = v[i];
-        if (x === 0) continue;
-        active++;
-        touched += accumulateRow(i, x, rowPtr, colIdx, w, acc);
+      const active = inc.delay === 0 ? src.nz : src.prevNz;
+      const { acc, counters } = inc;
+      let touched = 0;
+      if (active > 0) {
+        acc.fill(0);
+        touched = accumulateNonZero(v, inc.rowPtr, inc.colIdx, inc.w, acc);
+        requantizeColumns(acc, inc.mult, inc.shift, this.pre, inc.port);
       }
-      if (active > 0) requantizeColumns(acc, inc.mult, inc.shift, this.pre, inc.port);
       counters.dense += inc.proj.rows * inc.proj.cols;
       counters.effective += touched;
       counters.activityOnly += active * inc.proj.cols;
@@ -202,7 +204,7 @@ export class GoldenEngine {
       }
       case "DiagonalSSM": {
         this.deliver(s);
-        const [xr, xi, rr, ri] = s.state;
+        const xr = s.state[0], xi = s.state[1], rr = s.state[2], ri = s.state[3];
         const tn = pop.tensors;
         ssmStates(pop.stateSize, fx.stateBits, xr, xi, rr, ri, tn.lambda_re.data, tn.lambda_im.data, s.ports.u);
         ssmOutputs(pop.size, 0, pop.stateSize, tn.c_re.data, tn.c_im.data, rr, ri, tn.c_mult.data, tn.c_shift.data, s.ports.skip, this.pre, fx.accFrac - fx.outFrac, out);
@@ -223,6 +225,7 @@ export class GoldenEngine {
     }
     let nz = 0;
     for (let i = 0; i < out.length; i++) if (out[i] !== 0) nz++;
+    s.nz = nz;
     s.counters.events += nz;
     s.counters.unitTicks += out.length;
   }
@@ -242,7 +245,10 @@ export class GoldenEngine {
         for (const s of this.pops) this.step(s, xq, xOff, t);
         if (this.observer) for (let p = 0; p < this.pops.length; p++) this.observer(p, this.pops[p].out, b, t);
         if (!readout) outputQ.set(outPop.out, (b * T + t) * K);
-        for (const s of this.pops) s.prev.set(s.out);
+        for (const s of this.pops) {
+          s.prev.set(s.out);
+          s.prevNz = s.nz;
+        }
       }
       if (readout && T > 0) outputQ.set(outPop.out, b * K);
       this.counters.samples++;

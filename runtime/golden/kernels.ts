@@ -4,16 +4,132 @@
 //
 // Local layouts: an EGRU slice of n units holds its port columns as [z (n), r (n), g (n)]; a DiagonalSSM
 // slice holds the whole state (P complex values) and the rows [lo, lo + n) of C.
+//
+// Performance: these loops are the golden engine's and the simulator's hot paths. Each accumulation kernel
+// walks a whole list of rows (no call per row or per entry), on typed arrays only; the column sums are exact
+// integers in a Float64Array (|x| ≤ 2^15, |w| ≤ 2^15, fewer than 2^22 terms: below 2^53), so the order in which
+// rows are added never changes a sum.
 import type { Lut } from "../../ir/types.js";
-import { cmulImQ15, cmulReQ15, lookup, requantizeMS, roundDiv, roundShift, sat16, sat32, saturate } from "../fixed/index.js";
+import { cmulImQ15, cmulReQ15, lutIndexAt, lutInvStep, lutOrigin, requantizeMS, roundDiv, roundShift, sat16, sat32, saturate } from "../fixed/index.js";
 
 const ONE_Q14 = 1 << 14;
 
-/** acc[col] += x · w over the stored entries of row i; returns how many entries it touched. */
-export function accumulateRow(i: number, x: number, rowPtr: Uint32Array, colIdx: Uint32Array, w: ArrayLike<number>, acc: Float64Array): number {
-  const end = rowPtr[i + 1];
-  for (let k = rowPtr[i]; k < end; k++) acc[colIdx[k]] += x * w[k];
-  return end - rowPtr[i];
+/** Stored weights as the kernels read them (int8 or int16 values of a CSR matrix, or its dense expansion). */
+export type WeightArray = Int8Array | Int16Array;
+
+/** Column indices of stored entries: the IR's u32, or u16 where they fit (the simulator's local columns, as on chip). */
+export type ColumnArray = Uint16Array | Uint32Array;
+
+/**
+ * acc[colIdx[k]] += x · w[k] for k in [k0, end): one row (or chunk of a row) of stored entries, the innermost
+ * loop of every sparse kernel below. Unrolled by four (about 1.5× faster in V8); the sums are exact integers,
+ * so the order of the additions does not matter.
+ */
+export function accumulateEntries(x: number, k0: number, end: number, colIdx: ColumnArray, w: WeightArray, acc: Float64Array): void {
+  let k = k0;
+  for (const end4 = end - 3; k < end4; k += 4) {
+    acc[colIdx[k]] += x * w[k];
+    acc[colIdx[k + 1]] += x * w[k + 1];
+    acc[colIdx[k + 2]] += x * w[k + 2];
+    acc[colIdx[k + 3]] += x * w[k + 3];
+  }
+  for (; k < end; k++) acc[colIdx[k]] += x * w[k];
+}
+
+/**
+ * Event-driven delivery of a whole source vector: acc[col] += v[i] · w over the stored entries of every row i
+ * with v[i] ≠ 0 (rows of silent units are skipped). Returns the entries touched (effective synaptic ops).
+ */
+export function accumulateNonZero(v: Int32Array, rowPtr: Uint32Array, colIdx: Uint32Array, w: WeightArray, acc: Float64Array): number {
+  let touched = 0;
+  const rows = v.length;
+  for (let i = 0; i < rows; i++) {
+    const x = v[i];
+    if (x === 0) continue;
+    const k = rowPtr[i], end = rowPtr[i + 1];
+    touched += end - k;
+    accumulateEntries(x, k, end, colIdx, w, acc);
+  }
+  return touched;
+}
+
+/**
+ * Delivery of event queues to the S slices (PEs) of one population at once. Slice s's queue holds events
+ * (row idxs[s][q], value vals[s][q]) for q in [offs[s], offs[s] + ns[s]); its chunk of row i of the
+ * projection is colIdx / w [rowPtr[i · S + s], rowPtr[i · S + s + 1]), whose colIdx point into `sums` where
+ * the slices' column sums lie side by side (slice s's own range only). For every event of every slice:
+ * sums[col] += val · w over the slice's chunk; touched[s] += the entries read.
+ *
+ * Each slice reads its own queue and its own chunks, so every sum is exactly what that PE alone computes.
+ * The slices are gone through event by event (event e of every slice, then e + 1), which reads the chunks of
+ * a row in memory order when the queues agree. (A PE-by-PE order made the simulator several times slower on
+ * large populations, for cache misses only.)
+ */
+export function accumulateQueues(
+  S: number, idxs: Int32Array[], vals: Int32Array[], offs: Int32Array, ns: Int32Array, maxN: number,
+  rowPtr: Uint32Array, colIdx: ColumnArray, w: WeightArray, sums: Float64Array, touched: Float64Array,
+): void {
+  for (let e = 0; e < maxN; e++) {
+    for (let s = 0; s < S; s++) {
+      if (e >= ns[s]) continue;
+      const q = offs[s] + e;
+      const r = idxs[s][q] * S + s, x = vals[s][q];
+      const k = rowPtr[r], end = rowPtr[r + 1];
+      touched[s] += end - k;
+      accumulateEntries(x, k, end, colIdx, w, sums);
+    }
+  }
+}
+
+/**
+ * accumulateQueues when the S slices read one shared queue (events (idx[q], val[q]), q in [off, off + n)):
+ * every event's S chunks form one contiguous range, read in one loop as a plain CSR row is.
+ */
+export function accumulateSharedQueue(
+  S: number, idx: Int32Array, val: Int32Array, off: number, n: number,
+  rowPtr: Uint32Array, colIdx: ColumnArray, w: WeightArray, sums: Float64Array, touched: Float64Array,
+): void {
+  const stop = off + n;
+  for (let e = off; e < stop; e++) {
+    const base = idx[e] * S, x = val[e];
+    for (let s = 0; s < S; s++) touched[s] += rowPtr[base + s + 1] - rowPtr[base + s];
+    accumulateEntries(x, rowPtr[base], rowPtr[base + S], colIdx, w, sums);
+  }
+}
+
+/**
+ * Dense delivery (nothing skipped): for every queued value (zeros included) acc[c] += val · wd[row · cols + c]
+ * over every column of the dense matrix wd (zeros included). The same exact sums as the sparse kernels: the
+ * extra terms are all 0 (and a −0 term added to a +0 sum leaves +0).
+ */
+export function accumulateDense(idx: Int32Array, val: Int32Array, off: number, n: number, wd: WeightArray, cols: number, acc: Float64Array): void {
+  const stop = off + n;
+  for (let e = off; e < stop; e++) {
+    const x = val[e];
+    const base = idx[e] * cols;
+    let c = 0;
+    for (const c4 = cols - 3; c < c4; c += 4) { // unrolled as accumulateEntries
+      acc[c] += x * wd[base + c];
+      acc[c + 1] += x * wd[base + c + 1];
+      acc[c + 2] += x * wd[base + c + 2];
+      acc[c + 3] += x * wd[base + c + 3];
+    }
+    for (; c < cols; c++) acc[c] += x * wd[base + c];
+  }
+}
+
+/**
+ * The dense expansion [rows × cols] of a slice's chunks of CSR rows (chunk of row i: [rowPtr[i · stride +
+ * slot], rowPtr[i · stride + slot + 1]), column = colIdx − colBase, as in accumulateQueues): what dense
+ * execution visits. A plain CSR is stride 1, slot 0, colBase 0.
+ */
+export function denseWeights(rows: number, cols: number, rowPtr: Uint32Array, stride: number, slot: number, colIdx: ColumnArray, colBase: number, w: WeightArray): WeightArray {
+  const d = w instanceof Int16Array ? new Int16Array(rows * cols) : new Int8Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    const r = i * stride + slot;
+    for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) d[i * cols + colIdx[k] - colBase] = w[k];
+  }
+  return d;
 }
 
 /** port[c] += rq(sat32(rs(acc[c], pre)), mult[c], shift[c]) for every column with a non-zero sum; returns how many. */
@@ -40,11 +156,14 @@ export function loadBias(port: Float64Array, bias: ArrayLike<number> | null): vo
 
 /** EGRU update of n units (Q14); returns the number of events (units that fired). */
 export function egruUnits(n: number, vx: Float64Array, vh: Float64Array, sig: Lut, tanh: Lut, thr: ArrayLike<number>, h: Int32Array, out: Int32Array): number {
+  // lookup(sig, v) = sigT[lutIndexAt(sigO, sigI, v)], its constants computed once per call.
+  const sigT = sig.table, sigO = lutOrigin(sig), sigI = lutInvStep(sig);
+  const tanT = tanh.table, tanO = lutOrigin(tanh), tanI = lutInvStep(tanh);
   let events = 0;
   for (let i = 0; i < n; i++) {
-    const z = lookup(sig, vx[i] + vh[i]);
-    const r = lookup(sig, vx[n + i] + vh[n + i]);
-    const g = lookup(tanh, vx[2 * n + i] + roundShift(r * vh[2 * n + i], 14));
+    const z = sigT[lutIndexAt(sigO, sigI, vx[i] + vh[i])];
+    const r = sigT[lutIndexAt(sigO, sigI, vx[n + i] + vh[n + i])];
+    const g = tanT[lutIndexAt(tanO, tanI, vx[2 * n + i] + roundShift(r * vh[2 * n + i], 14))];
     const c = sat16(roundShift(z * h[i] + (ONE_Q14 - z) * g, 14));
     const d = c - thr[i];
     if (d > 0) {
@@ -97,8 +216,16 @@ export function denseUnits(act: DenseActivation, n: number, v: Float64Array, lut
     case "linear": for (let i = 0; i < n; i++) out[i] = sat16(roundShift(v[i], down)); break;
     case "relu": for (let i = 0; i < n; i++) out[i] = v[i] > 0 ? sat16(roundShift(v[i], down)) : 0; break;
     case "sigmoid":
-    case "tanh": for (let i = 0; i < n; i++) out[i] = lookup(lut!, v[i]); break;
-    case "gelu": for (let i = 0; i < n; i++) out[i] = sat16(roundShift(roundShift(v[i] * lookup(lut!, v[i]), 14), down)); break;
+    case "tanh": {
+      const t = lut!.table, o = lutOrigin(lut!), k = lutInvStep(lut!); // lookup(lut, x) = t[lutIndexAt(o, k, x)]
+      for (let i = 0; i < n; i++) out[i] = t[lutIndexAt(o, k, v[i])];
+      break;
+    }
+    case "gelu": {
+      const t = lut!.table, o = lutOrigin(lut!), k = lutInvStep(lut!);
+      for (let i = 0; i < n; i++) out[i] = sat16(roundShift(roundShift(v[i] * t[lutIndexAt(o, k, v[i])], 14), down));
+      break;
+    }
   }
 }
 

@@ -8,7 +8,9 @@ import { type HardwareDescription, levelOf, parseHardware, SPINNAKER2, usableSra
 import { partition, type Partition, type Slice, type StorageOptions } from "./partition.js";
 import { locate, place, type Placement } from "./place.js";
 import { route, type Routing } from "./route.js";
-import { type SimObserver, type SimRun, Simulator } from "./sim/simulator.js";
+import { type RunOptions, type SimRun, Simulator } from "./sim/simulator.js";
+
+export type { Execution, RunOptions, SimRun } from "./sim/simulator.js";
 
 export { SPINNAKER2, parseHardware, levelOf, type HardwareDescription } from "./chip.js";
 
@@ -83,6 +85,15 @@ export interface RunReport {
   perInference: ModeFigures;
   denseMode: ModeFigures;
   eventMode: ModeFigures;
+  /** Activity sparsity only: events skip, but every weight is stored (each event reads its whole dense row). */
+  activityOnlyMode: ModeFigures;
+  /** Weight sparsity only: every unit sends every tick (zero or not), only the stored weights are read. */
+  weightOnlyMode: ModeFigures;
+  /**
+   * Reductions relative to dense (dense ÷ mode), in synaptic operations (the NeuroBench counts above) and in
+   * modelled energy per inference, for each kind of sparsity exploited alone and both together (= event mode).
+   */
+  sparsityGains: Record<"activityOnly" | "weightOnly" | "combined", { synops: number; energy: number }>;
   perPe: { pe: number; slice: string; location: string; sramBytes: number; cycles: number; packetsIn: number; packetsOut: number; chip: number; qpe: number; core: number; x: number; y: number }[];
   /** Compute time of each tick (slowest PE, mean over samples), seconds: event-driven and dense. */
   tickSeconds: { event: number[]; dense: number[] };
@@ -133,6 +144,8 @@ export function report(g: Graph, m: Mapping, run: SimRun, mode: "event" | "dense
   const depth = pipelineDepth(g);
   const ev = figures(m, run.totals.event, run, level, depth);
   const de = figures(m, run.totals.dense, run, level, depth);
+  const ao = figures(m, run.totals.activityOnly, run, level, depth);
+  const wo = figures(m, run.totals.weightOnly, run, level, depth);
   const act: Record<string, number> = {};
   let z = 0, all = 0;
   for (const p of g.populations) {
@@ -143,15 +156,15 @@ export function report(g: Graph, m: Mapping, run: SimRun, mode: "event" | "dense
     all += u;
   }
   const ws: Record<string, number> = {};
-  let wz = 0, wall = 0, dense = 0, eff = 0, ao = 0, wo = 0;
+  let wz = 0, wall = 0, dense = 0, eff = 0, actOps = 0, weightOps = 0;
   for (const [name, pr] of Object.entries(run.projections)) {
     ws[name] = 1 - pr.nnz / pr.dense;
     wz += pr.dense - pr.nnz;
     wall += pr.dense;
     dense += pr.denseOps;
     eff += pr.effective;
-    ao += pr.activityOnly;
-    wo += pr.weightOnly;
+    actOps += pr.activityOnly;
+    weightOps += pr.weightOnly;
   }
   const n = Math.max(1, run.samples);
   const ratio = (a: number, b: number) => (b === 0 ? 1 : a / b);
@@ -165,12 +178,17 @@ export function report(g: Graph, m: Mapping, run: SimRun, mode: "event" | "dense
     sram: { usableBytesPerPe: usable, maxBytes: Math.max(0, ...bytes), meanUtilization: bytes.length ? bytes.reduce((a, b) => a + b, 0) / bytes.length / usable : 0 },
     activitySparsity: act, activitySparsityOverall: all ? z / all : 0,
     weightSparsity: ws, weightSparsityOverall: wall ? wz / wall : 0,
-    synapticOpsPerInference: { dense: dense / n, effective: eff / n, activityOnly: ao / n, weightOnly: wo / n },
+    synapticOpsPerInference: { dense: dense / n, effective: eff / n, activityOnly: actOps / n, weightOnly: weightOps / n },
     gains: {
-      activity: ratio(dense, ao), weight: ratio(dense, wo), combined: ratio(dense, eff),
+      activity: ratio(dense, actOps), weight: ratio(dense, weightOps), combined: ratio(dense, eff),
       energy: ratio(de.energyJoules.total, ev.energyJoules.total), latency: ratio(de.latencySeconds, ev.latencySeconds),
     },
-    perInference: mode === "dense" ? de : ev, denseMode: de, eventMode: ev,
+    perInference: mode === "dense" ? de : ev, denseMode: de, eventMode: ev, activityOnlyMode: ao, weightOnlyMode: wo,
+    sparsityGains: {
+      activityOnly: { synops: ratio(dense, actOps), energy: ratio(de.energyJoules.total, ao.energyJoules.total) },
+      weightOnly: { synops: ratio(dense, weightOps), energy: ratio(de.energyJoules.total, wo.energyJoules.total) },
+      combined: { synops: ratio(dense, eff), energy: ratio(de.energyJoules.total, ev.energyJoules.total) },
+    },
     perPe: run.pes.map((p) => {
       const loc = locate(m.hw, p.pe);
       return {
@@ -186,6 +204,13 @@ export function report(g: Graph, m: Mapping, run: SimRun, mode: "event" | "dense
   };
 }
 
-export function simulate(g: Graph, m: Mapping, batch: SequenceBatch, opts: { observer?: SimObserver; onSample?: (b: number) => void } = {}): SimRun {
-  return new Simulator(g, m.partition, m.placement, m.routing, m.hw).run(batch, opts);
+/**
+ * Runs a batch on the simulator. `execution` chooses how it runs, not what it reports: "event" (default:
+ * only events travel, only stored weights are read) or "dense" (every unit sends its value every tick and
+ * every PE visits every weight of its dense matrix, zeros included: `nmc run --mode dense`). Outputs, events
+ * and every charged figure (cycles and energy of the event, dense, activity-only and weight-only modes) are
+ * the same either way; only the wall time differs.
+ */
+export function simulate(g: Graph, m: Mapping, batch: SequenceBatch, opts: RunOptions = {}): SimRun {
+  return new Simulator(g, m.partition, m.placement, m.routing, m.hw, { execution: opts.execution }).run(batch, opts);
 }

@@ -11,6 +11,7 @@ import { verifyGraph } from "../../ir/verify.js";
 import { FloatEngine, type SequenceBatch } from "../../runtime/float/interpreter.js";
 import { erf, gelu, sigmoid } from "../../runtime/float/math.js";
 import { GoldenEngine, runGolden } from "../../runtime/golden/interpreter.js";
+import { lutIndex, lutIndexAt, lutInvStep, lutOrigin, makeLut } from "../../runtime/fixed/index.js";
 import { type ClipSite, type RefRun, runBigIntReference } from "../support/golden-bigint.js";
 import { buildGraph, graphShapeArb } from "../support/graphs.js";
 import {
@@ -816,5 +817,25 @@ describe("golden interpreter = BigInt reference at the saturation points random 
     expect(Array.from(golden.outputQ)).toEqual([2 ** 31 - 1 - 5]); // saturated at 2^31 − 1 by tick 65 538, then −5
     for (const name of ["mean", "last"]) expect(Array.from(golden.perTick[name]), name).toEqual(Array.from(ref.perTick[name]));
     expect(golden.perTick.mean[T - 1]).toBe(Math.round((2 ** 31 - 1 - 5) / T));
+  });
+});
+
+// The kernels look LUT entries up with the index rule's constants computed once per call (lutOrigin,
+// lutInvStep, lutIndexAt): the same index as lutIndex, and as the rule in exact integer arithmetic.
+describe("golden LUT index with precomputed constants = the index rule", () => {
+  it("random tables (range start, bin width, input format) and inputs of up to 34 bits", () => {
+    fc.assert(fc.property(
+      fc.integer({ min: -64, max: 64 }), fc.integer({ min: 0, max: 8 }), fc.integer({ min: 0, max: 30 }), fc.integer({ min: -(2 ** 33), max: 2 ** 33 }),
+      (loSteps, stepLog2, extra, x) => {
+        const inFrac = stepLog2 + extra;
+        const lut = makeLut("t", Math.tanh, loSteps / 2 ** stepLog2, stepLog2, inFrac, 14);
+        // floor((x − lo · 2^inFrac) / 2^(inFrac − stepLog2)) with lo · 2^inFrac = loSteps · 2^extra, in BigInt.
+        const num = BigInt(x) - BigInt(loSteps) * 2n ** BigInt(extra), den = 2n ** BigInt(extra);
+        const floor = num >= 0n ? num / den : -((-num + den - 1n) / den);
+        const want = floor < 0n ? 0 : floor > 255n ? 255 : Number(floor);
+        expect(lutIndexAt(lutOrigin(lut), lutInvStep(lut), x)).toBe(want);
+        expect(lutIndex(lut, x)).toBe(want);
+      },
+    ), { numRuns: 2000 });
   });
 });
