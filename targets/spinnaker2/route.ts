@@ -92,9 +92,15 @@ export function route(g: Graph, part: Partition, placement: Placement, hw: Hardw
     const local = qy * W + (qy % 2 === 0 ? qx : W - 1 - qx);
     return local < hw.chip.qpes.value;
   };
-  const presentGrid = new Uint8Array(width * height);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) presentGrid[y * width + x] = presentAt(x, y) ? 1 : 0;
-  const present = (x: number, y: number): boolean => x >= 0 && y >= 0 && x < width && y < height && presentGrid[y * width + x] === 1;
+  // A lookup grid for meshes of ordinary size; a described mesh of millions of positions (a user's --hw
+  // exploring a design) is answered by presentAt itself rather than by a grid sized by the description.
+  const cells = width * height;
+  const GRID_LIMIT = 1 << 22;
+  const presentGrid = cells <= GRID_LIMIT ? new Uint8Array(cells) : null;
+  if (presentGrid) for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) presentGrid[y * width + x] = presentAt(x, y) ? 1 : 0;
+  const present = presentGrid
+    ? (x: number, y: number): boolean => x >= 0 && y >= 0 && x < width && y < height && presentGrid[y * width + x] === 1
+    : presentAt;
   /** Dimension-order path (X then Y, or Y then X) as link directions, or null if it crosses an empty position. */
   const path = (sx: number, sy: number, tx: number, ty: number, xFirst: boolean): number[] | null => {
     const dirs: number[] = [];
@@ -111,23 +117,27 @@ export function route(g: Graph, part: Partition, placement: Placement, hw: Hardw
   };
   /** A shortest path over the routers that exist (breadth-first), for when neither dimension order avoids the holes. */
   const detour = (sx: number, sy: number, tx: number, ty: number): number[] | null => {
-    const from = new Int8Array(width * height).fill(-1);
+    // Visited marks: a typed array for ordinary meshes, a Map (sized by what the search reaches) for huge ones.
+    const grid = cells <= GRID_LIMIT ? new Int8Array(cells).fill(-1) : null;
+    const sparse = grid ? null : new Map<number, number>();
+    const getFrom = (id: number): number => (grid ? grid[id] : sparse!.get(id) ?? -1);
+    const setFrom = (id: number, d: number): void => { if (grid) grid[id] = d; else sparse!.set(id, d); };
     const start = sy * width + sx, goal = ty * width + tx;
     const queue = [start];
-    from[start] = 4;
-    for (let q = 0; q < queue.length && from[goal] < 0; q++) {
+    setFrom(start, 4);
+    for (let q = 0; q < queue.length && getFrom(goal) < 0; q++) {
       const id = queue[q], x = id % width, y = (id - x) / width;
       for (let d = 0; d < 4; d++) {
         const nx = x + DX[d], ny = y + DY[d], nid = ny * width + nx;
-        if (!present(nx, ny) || from[nid] >= 0) continue;
-        from[nid] = d;
+        if (!present(nx, ny) || getFrom(nid) >= 0) continue;
+        setFrom(nid, d);
         queue.push(nid);
       }
     }
-    if (from[goal] < 0) return null;
+    if (getFrom(goal) < 0) return null;
     const dirs: number[] = [];
     for (let id = goal; id !== start; ) {
-      const d = from[id];
+      const d = getFrom(id);
       dirs.push(d);
       id -= DY[d] * width + DX[d];
     }

@@ -121,6 +121,12 @@ describe("spinnaker2 routing on random many-PE mappings", () => {
     expect(() => mapShape({ slices: [2], extra: [], readout: false }, hw)).toThrow(/no route from router \(0, 0\) to PE 1 at \(2, 0\)/);
   });
 
+  it("a described mesh of millions of positions routes without a grid sized by it (fuzz: a 12.9e9-cell grid)", () => {
+    const hw = withFigures({ ...unlimited, "chip.grid_width": 131072, "chip.grid_height": 131072 }, SPINNAKER2);
+    const { g, m } = mapShape({ slices: [3, 2], extra: [[1, 0]], readout: true }, hw);
+    expect(routingViolations(g, m)).toEqual([]);
+  });
+
   it("every emitter's tree reaches each router once and delivers to exactly its targets' PEs", () => {
     fc.assert(
       fc.property(hwArb, shapeArb(80), (hw, s) => {
