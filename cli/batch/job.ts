@@ -67,6 +67,8 @@ export interface JobSpec {
   readout?: string;
   /** float engine: f64 | f32; cuda engine: int | float. */
   precision?: string;
+  /** spinnaker2: execute event-driven (default) or densely (`--mode dense`: every value sent, every weight visited). */
+  execution?: "event" | "dense";
 }
 
 /** A loaded job: the graph that runs, the engine, and a function that runs it over a batch. */
@@ -106,7 +108,7 @@ export async function prepareJob(spec: JobSpec, warn?: (w: string) => void): Pro
     },
     run(batch, onProgress) {
       if (engine === "spinnaker2") {
-        return { kind: "sim", run: s2!.simulate(graph, mapping!, batch, onProgress ? { onSample: (b) => onProgress(b + 1) } : {}) };
+        return { kind: "sim", run: s2!.simulate(graph, mapping!, batch, { execution: spec.execution ?? "event", ...(onProgress ? { onSample: (b: number) => onProgress(b + 1) } : {}) }) };
       }
       if (engine === "cuda") {
         const r = cuda!.runCuda(graph, batch, { precision: cudaPrecision, source: cuda!.bundleCudaSource(bundle!, cudaPrecision), events: false });

@@ -45,7 +45,7 @@ async function runCommand(model: string, opts: RunOptions): Promise<void> {
   if (opts.html && shard) {
     throw new NmcError("--html reports a whole run; a shard is part of one", { hint: "merge the parts with nmc merge part*.json --html report.html" });
   }
-  const job = await prepareJob({ model, engine: opts.engine, readout: opts.readout, precision: opts.precision });
+  const job = await prepareJob({ model, engine: opts.engine, readout: opts.readout, precision: opts.precision, execution: opts.mode });
   if (opts.html && job.engine !== "spinnaker2") throw new NmcError("--html reports a spinnaker2 run", { hint: "compile with --target spinnaker2 and run that bundle" });
   if (workers !== undefined) checkWorkersApply(job.engine);
   const rasterSample = opts.html ? numberOption("--raster-input", opts.rasterInput ?? "0", 0, 2 ** 31, true)! : 0;
@@ -109,7 +109,7 @@ export function registerRun(program: Command): void {
     .description("run a model on input sequences and write its outputs")
     .argument("<model>", "a bundle from nmc compile (.nmb), or model.json (TensorFlow.js LayersModel)")
     .addOption(new Option("--engine <engine>", "spinnaker2: the many-core simulator (default for spinnaker2 bundles); cuda: the generated CUDA program, on the GPU or in host emulation (default for cuda bundles); golden: the integer reference (default for golden bundles); float: the float IR interpreter (default for model.json; on a bundle, its float IR)").choices(["spinnaker2", "cuda", "golden", "float"]))
-    .addOption(new Option("--mode <mode>", "spinnaker2: report the event-driven run, or charge it as if nothing were skipped (both are measured; the gains compare them)").choices(["event", "dense"]).default("event"))
+    .addOption(new Option("--mode <mode>", "spinnaker2: execute event-driven (only events travel), or densely (every value sent every tick, every weight visited; same outputs, slower); the report shows that mode's charged figures, and the gains compare both").choices(["event", "dense"]).default("event"))
     .option("--level <name>", "spinnaker2: DVFS performance level (nmc hw lists them; default: the description's)")
     .option("-q, --quiet", "no progress bar")
     .option("--html <file>", "spinnaker2: also write a self-contained HTML report with plots (PE map, activity raster, sparsity, energy, latency)")
