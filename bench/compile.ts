@@ -182,9 +182,11 @@ export const compile: Benchmark = {
         met: exponent <= EXPONENT_GOAL && topExponent <= EXPONENT_GOAL,
       },
       {
-        goal: `peak memory near-linear in parameters: log-log slope of peak RSS above the ${fmt(mib(baseline))} MiB module baseline ≤ ${EXPONENT_GOAL} between the two largest sizes`,
-        measured: `${fmt(memTopExponent)} (peak RSS ${rows.map((r) => fmt(r.peakMiB)).join(" → ")} MiB; slope of the whole RSS over all sizes ${fmt(memExponent)})`,
-        met: memTopExponent <= EXPONENT_GOAL,
+        goal: "peak memory (reported; the issue sets no memory goal)",
+        measured: `peak RSS ${rows.map((r) => fmt(r.peakMiB)).join(" → ")} MiB over ${span}; above the ${fmt(mib(baseline))} MiB module baseline at the largest size: ` +
+          `${fmt(rows[n - 1].peakMiB - mib(baseline))} MiB = ${fmt(((rows[n - 1].peakMiB - mib(baseline)) * 2 ** 20) / rows[n - 1].params)} bytes per parameter`,
+        met: null,
+        note: "maxRSS of a child process per size; the baseline is a child that loads the same modules and compiles nothing. Small compiles live within heap the process holds anyway, so no memory exponent is claimed",
       },
       {
         goal: `partition quality: PEs used ÷ memory lower bound ≤ ${QUALITY_GOAL} on every model`,
@@ -216,8 +218,8 @@ export const compile: Benchmark = {
       ),
       "",
       `Scaling exponent (least-squares slope of log time against log parameters): **${fmt(exponent)}** over ${span}`,
-      `(${fmt(topExponent)} between the two largest sizes, where fixed costs no longer hide a super-linear part); peak RSS: slope`,
-      `${fmt(memExponent)} over all sizes, ${fmt(memTopExponent)} for the RSS above the module baseline between the two largest.`,
+      `(${fmt(topExponent)} between the two largest sizes, where fixed costs no longer hide a super-linear part). Peak RSS stays at the`,
+      `module baseline until the compile's own memory outgrows the heap the process already holds, so no memory exponent is claimed.`,
       `Near-linear means a slope ≤ ${EXPONENT_GOAL} here, both over all sizes and between the two largest.`,
       "",
       ...(defaultCalibration ? [
