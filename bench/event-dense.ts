@@ -54,9 +54,10 @@ export const eventDense: Benchmark = {
       rows.push({ model: name, samples: batch.batch, ticks: batch.ticks, backend, event, dense, golden, tfjs });
     }
     const goals: Goal[] = rows.map((r) => ({
-      goal: `${r.model}: event-driven simulation faster than dense simulation (same inputs)`,
-      measured: `dense ÷ event wall time ${fmt(r.dense.median / r.event.median)}×`,
-      met: r.dense.median > r.event.median,
+      goal: `${r.model}: wall time, event-driven vs dense (ratios on the same inputs)`,
+      measured: `simulator dense ÷ event ${fmt(r.dense.median / r.event.median)}×; tfjs float (${r.backend}) ÷ simulator event ${fmt(r.tfjs.median / r.event.median)}×`,
+      met: null,
+      note: "the issue asks for the ratios and sets no goal for them",
     }));
     const markdown = [
       `Wall time over the committed test inputs of each example (${rows.map((r) => `${r.model}: ${r.samples} sequences × ${r.ticks} ticks`).join("; ")}), one thread.`,

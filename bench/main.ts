@@ -49,7 +49,7 @@ function writeAtomic(file: string, text: string): void {
   renameSync(tmp, file);
 }
 
-const metText = (g: Goal) => (g.met === null ? "not measured" : g.met ? "**met**" : "**not met**");
+const metText = (g: Goal) => (g.met === null ? "n/a" : g.met ? "**met**" : "**not met**");
 
 interface Done {
   bench: Benchmark;
