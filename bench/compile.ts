@@ -58,7 +58,8 @@ interface ChildCompile {
   maxRouterEntries: number;
 }
 
-interface SizeRow {
+/** One size's row: the medians over its runs, with the mapping figures of its compile. */
+interface SizeRow extends Pick<ChildCompile, "bundleBytes" | "pes" | "lowerBound" | "sramBound" | "fixedShare" | "chips" | "routingEntries" | "maxRouterEntries"> {
   target: number;
   units: number;
   params: number;
@@ -72,14 +73,6 @@ interface SizeRow {
   wall: number;
   /** Peak RSS (MiB): median over the runs, and of a child that only loads the modules. */
   peakMiB: number;
-  bundleBytes: number;
-  pes: number;
-  lowerBound: number;
-  sramBound: number;
-  fixedShare: number;
-  chips: number;
-  routingEntries: number;
-  maxRouterEntries: number;
 }
 
 function child(args: string[]): { out: unknown; wall: number } {
