@@ -1,6 +1,6 @@
 // CLI glue for the spinnaker2 target: hardware descriptions from files, running a bundle on the simulator
 // (with a progress bar on long runs), and the report table.
-import { readFileSync } from "node:fs";
+import { readJsonFile } from "../ir/files.js";
 import cliProgress from "cli-progress";
 import type { Bundle } from "../ir/bundle.js";
 import { NmcError } from "../ir/errors.js";
@@ -15,18 +15,7 @@ import { pct, renderTable, sig } from "./table.js";
 
 export function loadHardware(file: string | undefined): HardwareDescription {
   if (!file) return SPINNAKER2;
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new NmcError(`cannot read the hardware description (${(e as NodeJS.ErrnoException).code ?? e})`, { file });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new NmcError("the hardware description is not valid JSON", { file, found: (e as Error).message });
-  }
+  const json = readJsonFile(file, "the hardware description");
   return parseHardware(json, file);
 }
 

@@ -11,7 +11,7 @@
 //   result  the raw result (cli/batch/result.ts): outputs and counters or simulator totals, typed arrays
 //           as {"$typed": "Int32Array", "base64": little-endian bytes}
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readJsonFile } from "../../ir/files.js";
 import { NmcError } from "../../ir/errors.js";
 import { writeFileAtomic } from "../../ir/files.js";
 import type { SequenceBatch } from "../../runtime/float/interpreter.js";
@@ -54,18 +54,7 @@ const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInt
 
 /** Reads and checks a part file; every problem is an NmcError naming the file and the field. */
 export function readPart(file: string): PartFile {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new NmcError(`cannot read the part file (${(e as NodeJS.ErrnoException).code ?? e})`, { file });
-  }
-  let j: unknown;
-  try {
-    j = JSON.parse(text);
-  } catch (e) {
-    throw new NmcError("the part file is not valid JSON", { file, expected: "a file written by nmc run --shard i/n --save part.json", found: (e as Error).message });
-  }
+  const j = readJsonFile(file, "the part file", "a file written by nmc run --shard i/n --save part.json");
   const bad = (path: string, expected: string, found?: unknown): never => {
     throw new NmcError("this is not a valid nmc part file", { file, path, expected, found: found === undefined ? "nothing" : JSON.stringify(found)?.slice(0, 80) });
   };

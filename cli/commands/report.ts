@@ -1,7 +1,6 @@
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { NmcError } from "../../ir/errors.js";
-import { writeFileAtomic } from "../../ir/files.js";
+import { readJsonFile, writeFileAtomic } from "../../ir/files.js";
 import type { RunReport } from "../../targets/spinnaker2/index.js";
 import { renderHtml } from "../html.js";
 import { printS2Report } from "../spinnaker2.js";
@@ -18,12 +17,7 @@ Examples:
   $ nmc run s.nmb --input x.npy --json > run.json && nmc report run.json --html report.html
   $ nmc report nmc-demo/report.json`)
     .action(async (file: string, opts: { html?: string; json?: boolean }) => {
-      let json: Record<string, unknown>;
-      try {
-        json = JSON.parse(readFileSync(file, "utf8"));
-      } catch (e) {
-        throw new NmcError("cannot read the run report", { file, expected: "the JSON of nmc run --json (spinnaker2) or nmc demo", found: (e as Error).message });
-      }
+      const json = (readJsonFile(file, "the run report", "the JSON of nmc run --json (spinnaker2) or nmc demo") ?? {}) as Record<string, unknown>;
       const rep = (json.spinnaker2 ?? json) as RunReport;
       if (!rep || typeof rep !== "object" || !rep.eventMode || !rep.perPe || !rep.tickSeconds) {
         throw new NmcError("this JSON is not a spinnaker2 run report", { file, expected: "fields eventMode, denseMode, perPe, tickSeconds (nmc run --json on a spinnaker2 bundle)" });
