@@ -8,13 +8,7 @@ import { loadFloatModel, predictFloatWithShape } from "../runtime/tfjs/index.js"
 import { mapGraph, simulate } from "../targets/spinnaker2/index.js";
 import { fmt, fmtTiming, mdTable, measure, measureAsync, type Benchmark, type Goal, type Timing } from "./lib.js";
 import { exampleModel, REPO, type ExampleModel } from "./models.js";
-import type { SequenceBatch } from "../runtime/float/interpreter.js";
-
-function slice(b: SequenceBatch, n: number): SequenceBatch {
-  if (n >= b.batch) return b;
-  const per = b.ticks * b.channels;
-  return { ...b, data: (b.data as Float64Array).subarray(0, n * per), batch: n };
-}
+import { sliceBatch } from "../runtime/float/interpreter.js";
 
 interface Row {
   model: string;
@@ -36,7 +30,7 @@ export const eventDense: Benchmark = {
     for (const name of ["egru-smnist", "ssm-events"] as const) {
       ctx.log(`${name}: compiling`);
       const ex: ExampleModel = exampleModel(name);
-      const batch = slice(ex.batch, ctx.quick ? 100 : ex.batch.batch);
+      const batch = sliceBatch(ex.batch, 0, Math.min(ex.batch.batch, ctx.quick ? 100 : ex.batch.batch));
       const g = ex.quantized;
       const m = mapGraph(g);
       ctx.log(`${name}: simulator, event execution`);

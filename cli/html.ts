@@ -5,7 +5,7 @@
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import type { Graph } from "../ir/types.js";
-import type { SequenceBatch } from "../runtime/float/interpreter.js";
+import { sliceBatch, type SequenceBatch } from "../runtime/float/interpreter.js";
 import { type Mapping, type RunReport, simulate } from "../targets/spinnaker2/index.js";
 
 export interface RasterPoint {
@@ -16,8 +16,7 @@ export interface RasterPoint {
 
 /** Every non-zero output (an event) of every computed population for one input sequence, on the simulator. */
 export function rasterOf(g: Graph, m: Mapping, batch: SequenceBatch, sample: number, maxPoints = 20000): RasterPoint[] {
-  const per = batch.ticks * batch.channels;
-  const one: SequenceBatch = { data: (batch.data as Float64Array).subarray(sample * per, (sample + 1) * per), batch: 1, ticks: batch.ticks, channels: batch.channels };
+  const one = sliceBatch(batch, sample, sample + 1);
   const points: RasterPoint[] = [];
   const offsets: number[] = [];
   let off = 0;

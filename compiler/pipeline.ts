@@ -3,7 +3,7 @@
 // IR alone is the "golden" target (the reference every other target is checked against).
 import type { Graph } from "../ir/types.js";
 import { NmcError } from "../ir/errors.js";
-import { batchFromShape, type SequenceBatch } from "../runtime/float/interpreter.js";
+import { batchFromShape, sliceBatch, type SequenceBatch } from "../runtime/float/interpreter.js";
 import { compareFloatGolden, type CompareReport } from "./compare.js";
 import { calibratePass, type RangeMode } from "./passes/calibrate.js";
 import { runPass } from "./passes/pass.js";
@@ -52,9 +52,7 @@ const KEEP_FLOAT_RUN_VALUES = 2 ** 23;
 function limitBatch(b: SequenceBatch, n: number | undefined): SequenceBatch {
   if (n === undefined || n >= b.batch) return b;
   if (!(n >= 1)) throw new NmcError("the number of calibration samples must be at least 1", { found: String(n) });
-  const per = b.ticks * b.channels;
-  const data = ArrayBuffer.isView(b.data) ? (b.data as unknown as Float64Array).subarray(0, n * per) : Array.prototype.slice.call(b.data, 0, n * per);
-  return { ...b, data, batch: n };
+  return sliceBatch(b, 0, n);
 }
 
 /**

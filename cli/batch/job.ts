@@ -226,13 +226,9 @@ export async function runBatch(job: PreparedJob, batch: SequenceBatch, opts: Bat
     done[i] = d;
     opts.onProgress?.(done.reduce((a, x) => a + x, 0), total);
   };
-  const per = batch.ticks * batch.channels;
-  const data = batch.data;
   const promises = ranges.map((r, i) => {
     // A copy of the slice, so its buffer can be transferred to the worker.
-    const slice = new Float64Array((r.end - r.start) * per);
-    if (data instanceof Float64Array || data instanceof Float32Array || data instanceof Int32Array) slice.set(data.subarray(r.start * per, r.end * per));
-    else for (let k = 0; k < slice.length; k++) slice[k] = data[r.start * per + k];
+    const slice = Float64Array.from(sliceBatch(batch, r).data);
     return runWorker(
       { spec: job.spec, data: slice, batch: r.end - r.start, ticks: batch.ticks, channels: batch.channels, progress: opts.onProgress !== undefined },
       (d) => report(i, d), (w) => started.push(w),

@@ -3,7 +3,7 @@
 // Both use the same rule, so shard i of n holds the same samples whatever machine runs it.
 import os from "node:os";
 import { NmcError } from "../../ir/errors.js";
-import type { SequenceBatch } from "../../runtime/float/interpreter.js";
+import { sliceBatch as sliceSamples, type SequenceBatch } from "../../runtime/float/interpreter.js";
 
 /** Samples [start, end) of a batch. */
 export interface SampleRange {
@@ -30,14 +30,9 @@ export function splitRange(total: number, parts: number): SampleRange[] {
   return out;
 }
 
-/** Samples [start, end) of a batch, as a batch (a view on the same data; no copy). */
+/** Samples r of a batch, as a batch (a view on the same data; no copy). */
 export function sliceBatch(b: SequenceBatch, r: SampleRange): SequenceBatch {
-  if (r.start === 0 && r.end === b.batch) return b;
-  const per = b.ticks * b.channels;
-  const data = b.data instanceof Float64Array || b.data instanceof Float32Array || b.data instanceof Int32Array
-    ? b.data.subarray(r.start * per, r.end * per)
-    : Float64Array.from(Array.prototype.slice.call(b.data, r.start * per, r.end * per) as number[]);
-  return { data, batch: r.end - r.start, ticks: b.ticks, channels: b.channels };
+  return sliceSamples(b, r.start, r.end);
 }
 
 /** A shard: index is 1-based, 1 ≤ index ≤ count. */

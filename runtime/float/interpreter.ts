@@ -64,6 +64,16 @@ interface PopState {
   counters: RunCounters["populations"][string];
 }
 
+/** Samples [start, end) of a batch, as a batch: a view on the same data for typed arrays (no copy). */
+export function sliceBatch(b: SequenceBatch, start: number, end: number): SequenceBatch {
+  if (start === 0 && end === b.batch) return b;
+  const per = b.ticks * b.channels;
+  const data = b.data instanceof Float64Array || b.data instanceof Float32Array || b.data instanceof Int32Array
+    ? b.data.subarray(start * per, end * per)
+    : Float64Array.from(Array.prototype.slice.call(b.data, start * per, end * per) as number[]);
+  return { data, batch: end - start, ticks: b.ticks, channels: b.channels };
+}
+
 /** Splits a flat token/value batch into the shapes the engine needs, with errors naming the mismatch. */
 export function batchFromShape(g: Graph, data: ArrayLike<number>, shape: readonly number[], file?: string): SequenceBatch {
   const input = g.populations.find((p) => p.name === g.inputs[0]);
