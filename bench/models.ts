@@ -102,18 +102,22 @@ export interface SyntheticModel {
  */
 export function syntheticEgru(s: SyntheticEgruSpec, tuneBatch = randomBatch(4, 24, s.inputs, 99)): SyntheticModel {
   const thr = new Array<number>(s.layers).fill(0.5);
-  let tuned: number[] = [];
   for (let l = 0; l < s.layers; l++) {
+    // The stack up to layer l (earlier layers at their tuned thresholds), built once; the bisection rewrites
+    // layer l's threshold tensor in place.
+    const prefix = syntheticEgruFloat({ ...s, layers: l + 1 }, thr);
+    const t = prefix.populations.find((p) => p.name === `egru${l}`)!.tensors.thr.data as Float32Array;
     let lo = 0, hi = 1.5;
     for (let it = 0; it < 14; it++) {
       thr[l] = (lo + hi) / 2;
-      const sp = floatSparsity(syntheticEgruFloat({ ...s, layers: l + 1 }, thr), tuneBatch)[l];
+      t.fill(thr[l]);
+      const sp = floatSparsity(prefix, tuneBatch)[l];
       if (sp < s.activitySparsity) lo = thr[l]; else hi = thr[l];
       if (Math.abs(sp - s.activitySparsity) < 0.005) break;
     }
   }
   const float = syntheticEgruFloat(s, thr);
-  tuned = floatSparsity(float, tuneBatch);
+  const tuned = floatSparsity(float, tuneBatch);
   const cal = syntheticCalibration(float, 8, 24, 3);
   const { quantized } = compileQuantized(float, { calibration: cal });
   const params = float.projections.reduce((a, j) => a + j.weights.colIdx.length, 0) +
