@@ -11,6 +11,8 @@ export const figure = z.object({
   unit: z.string(),
   source: z.string().min(1),
 });
+/** A count (PEs, QPEs, mesh positions, chips, table entries): a figure whose value is a whole number ≥ 1. */
+export const count = figure.extend({ value: z.number().int().min(1) });
 export type Figure = z.infer<typeof figure>;
 
 const level = z.object({ name: z.string(), mhz: figure, volts: figure, pj_per_cycle: figure, static_mw_per_pe: figure });
@@ -18,19 +20,19 @@ const level = z.object({ name: z.string(), mhz: figure, volts: figure, pj_per_cy
 export const hwSchema = z.object({
   name: z.string(),
   chip: z.object({
-    pes: figure,
-    qpes: figure,
-    pes_per_qpe: figure,
+    pes: count,
+    qpes: count,
+    pes_per_qpe: count,
     /** The QPE routers form a grid_width × grid_height mesh (some positions may be empty). */
-    grid_width: figure,
-    grid_height: figure,
+    grid_width: count,
+    grid_height: count,
     sram_bytes_per_pe: figure,
     code_reserve_bytes: figure,
     /** Per PE: packet queues, stack and the run-time's own data. */
     buffer_bytes: figure,
     static_mw_baseline: figure,
   }),
-  board: z.object({ chips: figure, grid_width: figure, grid_height: figure }),
+  board: z.object({ chips: count, grid_width: count, grid_height: count }),
   /** DVFS performance levels; `default_level` names the one used unless --level says otherwise. */
   levels: z.array(level).min(1),
   default_level: z.string(),
@@ -39,8 +41,8 @@ export const hwSchema = z.object({
     chip_link_cycles: figure,
     pj_per_hop: figure,
     pj_per_chip_link: figure,
-    qpe_router_entries: figure,
-    chip_router_entries: figure,
+    qpe_router_entries: count,
+    chip_router_entries: count,
   }),
   /** Cycles on the Cortex-M4F per operation of the event-driven kernels. */
   cycles: z.object({

@@ -65,6 +65,18 @@ describe("fuzz: hardware descriptions", () => {
   }, FUZZ_TEST_TIMEOUT_MS);
 });
 
+describe("known bugs (test/support/fuzz.ts KNOWN_BUGS)", () => {
+  it.fails("route-core-bits: a description with two chip figures swapped (fuzz seed 33) maps cleanly or is refused", () => {
+    writeFileSync(HW_FILE, mutateJson(SPINNAKER2, [{ op: "swap", pick: 1733876949, other: 11 }]).text);
+    const hw = loadHardware(HW_FILE);
+    try {
+      mapGraph(seeds.quantized[0]!, hw);
+    } catch (e) {
+      if (!(e instanceof NmcError)) throw e;
+    }
+  });
+});
+
 describe("mapping sections the mutators reach rarely", () => {
   const g = seedGraphs().quantized[0]!;
   const slices = (JSON.parse(new TextDecoder().decode(mappingSection(mapGraph(g)).data)) as { slices: unknown[] }).slices.length;
