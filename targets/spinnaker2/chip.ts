@@ -14,6 +14,8 @@ export const figure = z.object({
 /** A count (PEs, QPEs, mesh positions, chips, table entries): a figure whose value is a whole number ≥ 1. */
 export const count = figure.extend({ value: z.number().int().min(1) });
 export type Figure = z.infer<typeof figure>;
+/** A routing entry's core field has one bit per PE of its QPE: a QPE holds at most this many PEs. */
+export const ROUTE_CORE_BITS = 32;
 
 const level = z.object({ name: z.string(), mhz: figure, volts: figure, pj_per_cycle: figure, static_mw_per_pe: figure });
 
@@ -22,7 +24,7 @@ export const hwSchema = z.object({
   chip: z.object({
     pes: count,
     qpes: count,
-    pes_per_qpe: count,
+    pes_per_qpe: count.extend({ value: z.number().int().min(1).max(ROUTE_CORE_BITS, `at most ${ROUTE_CORE_BITS} PEs per QPE: a routing entry's core field has one bit per PE`) }),
     /** The QPE routers form a grid_width × grid_height mesh (some positions may be empty). */
     grid_width: count,
     grid_height: count,

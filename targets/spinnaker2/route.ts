@@ -28,7 +28,7 @@ export interface RouteEntry {
   mask: number;
   /** Bit d set: forward on link d (0 E, 1 N, 2 W, 3 S). */
   links: number;
-  /** Bit c set: deliver to local core c of this QPE. */
+  /** Bit c set: deliver to local core c of this QPE (unsigned 32 bits: chip.pes_per_qpe ≤ ROUTE_CORE_BITS). */
   cores: number;
 }
 
@@ -191,7 +191,7 @@ export function route(g: Graph, part: Partition, placement: Placement, hw: Hardw
         y += DY[dirs[i]];
         cur = newEntry(y * width + x);
       }
-      cur.cores |= 1 << loc.core;
+      cur.cores = (cur.cores | (1 << loc.core)) >>> 0;
     }
   };
   if (part.slices.length >= 0xffff) throw new NmcError(`${part.slices.length} slices: routing keys hold at most 65534`);
@@ -270,7 +270,7 @@ function resolve(r: Routing, e: Emitter, placement: Placement, hw: HardwareDescr
     if (!entry) throw new NmcError(`packet with key ${e.key} dropped at router (${x}, ${y}): no matching entry`);
     hops++; // every router the packet passes through, the source's included
     depth = Math.max(depth, dist + 1);
-    for (let c = 0; c < perQpe; c++) if (entry.cores & (1 << c)) dests.push(peAt.get(id * perQpe + c)!);
+    for (let c = 0; c < perQpe; c++) if ((entry.cores >>> c) & 1) dests.push(peAt.get(id * perQpe + c)!);
     for (let d = 0; d < 4; d++) {
       if (!(entry.links & (1 << d))) continue;
       const nx = x + DX[d], ny = y + DY[d];

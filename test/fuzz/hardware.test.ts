@@ -65,16 +65,23 @@ describe("fuzz: hardware descriptions", () => {
   }, FUZZ_TEST_TIMEOUT_MS);
 });
 
-describe("known bugs (test/support/fuzz.ts KNOWN_BUGS)", () => {
-  it.fails("route-core-bits: a description with two chip figures swapped (fuzz seed 33) maps cleanly or is refused", () => {
+describe("routing-entry core bits", () => {
+  // Regression (was a bug) (found by this suite, seed 33): swapping chip.qpes and chip.pes_per_qpe gave 38 PEs
+  // per QPE; the router's per-entry core bitmask (`1 << core`) wrapped for cores ≥ 32, so route()'s self-check
+  // threw a plain Error ("routing tables deliver key 196608 to PEs [0,]") instead of the description being refused.
+  it("38 PEs per QPE (qpes and pes_per_qpe swapped) is refused at chip.pes_per_qpe", () => {
     writeFileSync(HW_FILE, mutateJson(SPINNAKER2, [{ op: "swap", pick: 1733876949, other: 11 }]).text);
-    const hw = loadHardware(HW_FILE);
+    let err: unknown;
     try {
-      mapGraph(seeds.quantized[0]!, hw);
+      loadHardware(HW_FILE);
     } catch (e) {
-      if (!(e instanceof NmcError)) throw e;
+      err = e;
     }
+    expect(err).toBeInstanceOf(NmcError);
+    expect((err as NmcError).format()).toMatch(/chip\.pes_per_qpe[\s\S]*at most 32 PEs per QPE/);
   });
+
+  // (test/targets/spinnaker2.test.ts routes packets to core 31 of a 32-PE QPE and checks simulator = golden.)
 });
 
 describe("mapping sections the mutators reach rarely", () => {

@@ -44,16 +44,9 @@ export type Outcome<T> =
  * starts failing, and the entry here must be removed with it.
  */
 export const KNOWN_BUGS: { id: string; where: string; matches: (e: unknown) => boolean }[] = [
-  // Fixed bugs (a huge tensor shape in decodeGraph, a null spinnaker2 mapping section, layer class names that
-  // are Object.prototype members, --hw meshes of billions of positions, fractional mesh counts) have plain
-  // regression tests. Open:
-  {
-    id: "route-core-bits",
-    where: "test/fuzz/hardware.test.ts",
-    // Some swapped hardware figures (seed 33: a swap of two chip counts) make route()'s self-check find a
-    // table delivering to an undefined PE: the per-router core bitmask does not cover that description.
-    matches: (e) => e instanceof Error && !(e instanceof NmcError) && /routing tables deliver key \d+ to PEs/.test(e.message),
-  },
+  // None open. Fixed bugs (a huge tensor shape in decodeGraph, a null spinnaker2 mapping section, layer class
+  // names that are Object.prototype members, --hw meshes of billions of positions, fractional mesh counts, more
+  // PEs per QPE than a routing entry has core bits) have plain regression tests.
 ];
 
 export const knownTally = new Map<string, number>();

@@ -104,8 +104,11 @@ export function minimumUsableBytes(g: Graph): number {
   return need;
 }
 
-/** The default chip structure or a small one (4 PEs on 2 QPEs of a 2 × 1 mesh) so that mappings span chips. */
-export type ChipShape = "default" | "small";
+/**
+ * The default chip structure; a small one (4 PEs on 2 QPEs of a 2 × 1 mesh) so that mappings span chips; or a
+ * wide one (32 PEs per QPE, every bit of a routing entry's core field, on 2 QPEs) so that packets reach core 31.
+ */
+export type ChipShape = "default" | "small" | "wide";
 
 /** A valid description whose usable SRAM per PE is `usable` bytes, with the given chip structure. */
 export function hwWithUsable(usable: number, shape: ChipShape = "default"): HardwareDescription {
@@ -113,6 +116,7 @@ export function hwWithUsable(usable: number, shape: ChipShape = "default"): Hard
   const sram = usable + c.code_reserve_bytes.value + c.buffer_bytes.value;
   const v: Record<string, number> = { "chip.sram_bytes_per_pe": sram };
   if (shape === "small") Object.assign(v, { "chip.pes": 4, "chip.qpes": 2, "chip.pes_per_qpe": 2, "chip.grid_width": 2, "chip.grid_height": 1, "board.grid_width": 3, "board.grid_height": 2, "board.chips": 6 });
+  if (shape === "wide") Object.assign(v, { "chip.pes": 64, "chip.qpes": 2, "chip.pes_per_qpe": 32, "chip.grid_width": 2, "chip.grid_height": 1, "board.grid_width": 2, "board.grid_height": 2, "board.chips": 4 });
   const hw = withFigures(v);
   if (usableSram(hw) !== usable) throw new Error("hwWithUsable: usable SRAM mismatch");
   return hw;
@@ -295,12 +299,12 @@ export function routingViolations(g: Graph, m: Mapping): string[] {
       }
       const entry = hits[0];
       for (let c = 0; c < perQpe; c++) {
-        if (!(entry.cores & (1 << c))) continue;
+        if (!((entry.cores >>> c) & 1)) continue;
         const pe = peAt.get(`${x},${y},${c}`);
         if (pe === undefined) bad.push(`key ${e.key} delivered to empty core ${c} at (${x}, ${y})`);
         else dests.push(pe);
       }
-      if (entry.cores >> perQpe) bad.push(`cores mask ${entry.cores} beyond ${perQpe} cores`);
+      if (perQpe < 32 && entry.cores >>> perQpe) bad.push(`cores mask ${entry.cores} beyond ${perQpe} cores`);
       const DX = [1, 0, -1, 0], DY = [0, 1, 0, -1];
       for (let d = 0; d < 4; d++) if (entry.links & (1 << d)) queue.push([x + DX[d], y + DY[d]]);
     }

@@ -52,7 +52,7 @@ const caseArb = fc.record({
   amp: fc.constantFrom(0.5, 1, 3),
   /** Extra usable bytes on top of the least every population fits, as a fraction of it. */
   slack: fc.constantFrom(0, 0, 0.1, 0.5),
-  shape: fc.constantFrom<ChipShape>("default", "small"),
+  shape: fc.constantFrom<ChipShape>("default", "small", "wide"),
 });
 
 /** Maps g on hw and checks partition, placement, routing and simulator = golden; returns the mapping. */
@@ -120,6 +120,19 @@ describe("spinnaker2 simulator = golden engine, bit for bit, on random quantized
     expect(multiSlice).toBeGreaterThan(runs / 2);
     expect(multiChip).toBeGreaterThan(0);
     expect(Math.min(ssmSplit, egruSplit, denseSplit)).toBeGreaterThan(0);
+  });
+
+  // Regression (was a bug in route.ts): the per-entry core bitmask was built with `1 << core`, a signed 32-bit
+  // shift, so a description with more than 32 PEs per QPE wrapped (core 33 set core 1's bit); now a QPE holds at
+  // most ROUTE_CORE_BITS = 32 PEs (parseHardware refuses more) and core 31 — the sign bit — is used unsigned.
+  it("32 PEs per QPE with a population cut one unit per PE: packets reach core 31, simulator = golden", () => {
+    const g = buildModel({ seed: 7, encoding: "values", inputs: 3, layers: [{ kind: "egru", size: 40, state: 1, act: "relu" }], skip: false, feedback: false, readout: "mean", weightScale: 1, pruneFraction: 0 });
+    const q = quantizeFor(g, makeBatch(g, 5, 4, 6, 1), { weightBits: 8, stateBits: 16, range: { kind: "max" } });
+    const batch = makeBatch(q, 11, 2, 5, 1);
+    const m = checkAll(q, hwWithUsable(minimumUsableBytes(q), "wide"), batch, goldenTrace(q, batch));
+    expect(m.placement.pes.some((l) => l.core === 31)).toBe(true);
+    expect([...m.routing.tables.values()].flat().some((e) => e.cores >= 2 ** 31)).toBe(true);
+    expect(() => withFigures({ "chip.pes": 66, "chip.qpes": 2, "chip.pes_per_qpe": 33 })).toThrow(/at most 32 PEs per QPE/);
   });
 
   it("a bundle's mapping section round-trips (mappingFromSection rebuilds the same slices and routes)", () => {
