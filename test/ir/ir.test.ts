@@ -72,6 +72,28 @@ describe("IR verifier", () => {
       expect(verifyGraph(g).map((p) => p.message).join()).toMatch(/column indices must be increasing/);
     }
   });
+
+  // Regression (was a bug; found by the IR fuzzer once its byte positions were uniform): a corrupt row_ptr[1]
+  // of 2^31 − 1, with a decrease later, sent the column-index loop through two billion entries past the end of
+  // colIdx (decodeGraph took 30 s) before the decrease was seen. Counted, not timed: colIdx is read at most nnz times.
+  it("a row_ptr that jumps past nnz and then decreases is refused without reading past colIdx", () => {
+    const g = base();
+    const j = g.projections.find((p) => p.rows >= 2 && p.weights.colIdx.length > 0)!;
+    const w = j.weights;
+    const nnz = w.colIdx.length;
+    w.rowPtr[1] = 2 ** 31 - 1;
+    let reads = 0;
+    const counted = new Proxy(w.colIdx, {
+      get(target, key, receiver) {
+        if (typeof key === "string" && /^\d+$/.test(key)) reads++;
+        const v = Reflect.get(target, key, target);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    (w as { colIdx: Int32Array }).colIdx = counted;
+    expect(verifyGraph(g).map((p) => p.message).join()).toMatch(/row_ptr decreases at row 1/);
+    expect(reads).toBeLessThanOrEqual(nnz);
+  });
 });
 
 describe("CSR", () => {
