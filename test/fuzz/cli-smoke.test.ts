@@ -13,6 +13,7 @@ import { SPINNAKER2 } from "../../targets/spinnaker2/chip.js";
 import { type CliResult, ensureBuilt, runNmcAsync } from "../support/cli.js";
 import { applyByteOps, byteOpsArb, mutateJson } from "../support/fuzz.js";
 import { seedGraphs } from "../support/fuzz-graphs.js";
+import { zip } from "../support/input-files.js";
 import { modelArtifacts, modelCaseArb, writeArtifacts } from "../support/random-model.js";
 
 let dir = "";
@@ -85,6 +86,30 @@ describe("fuzz smoke: mutated inputs through the CLI exit 2", () => {
       const path = join(dir, `in${k}.npy`);
       writeFileSync(path, bytes);
       expectExit2(await runNmcAsync(["run", bundle, "--engine", "golden", "--input", path, "-q"]), `npy case ${k}`);
+    }
+  }, 120_000);
+
+  it("malformed .npz, JSON and CSV inputs (nmc run --engine golden): exit 2 naming the file and the place", async () => {
+    const bundle = join(dir, "good2.nmb");
+    writeFileSync(bundle, goldenBundle());
+    const C = seeds.quantized[0]!.populations.find((p) => p.kind === "Input")!.size;
+    const npz = zip([{ name: "x.npy", data: encodeNpy({ dtype: "f4", shape: [1, 3, C], data: new Float32Array(3 * C).fill(0.5) }), deflate: true }]);
+    const flipped = applyByteOps(npz, [{ op: "flip", at: 40 / npz.length, mask: 0x10 }]); // inside the deflated member
+    const row = Array(C).fill(0.5);
+    const cases: [string, string | Uint8Array, RegExp][] = [
+      ["trunc.npz", npz.subarray(0, npz.length - 10), /trunc\.npz.*byte \d+/s],
+      ["flipped.npz", flipped, /flipped\.npz.*(CRC-32|inflate)/s],
+      ["ragged.json", JSON.stringify([[row, row.slice(1)]]), /ragged\.json.*\$\[0\]\[1\]/s],
+      ["syntax.json", `[[${row.join(",")}],]`, /syntax\.json.*line 1, column \d+/s],
+      ["events.csv", `t,channel\n0,0\n1,${C}\n`, /events\.csv.*line 3/s],
+      ["noheader.csv", "0,1\n1,0\n", /noheader\.csv.*line 1/s],
+    ];
+    for (const [name, bytes, where] of cases) {
+      const path = join(dir, name);
+      writeFileSync(path, bytes);
+      const r = await runNmcAsync(["run", bundle, "--engine", "golden", "--input", path, "-q"]);
+      expectExit2(r, name);
+      expect(r.stderr, name).toMatch(where);
     }
   }, 120_000);
 
