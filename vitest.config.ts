@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 180_000,
     // Two cores in CI: forks keep tfjs/wasm state per file; the default pool size follows the cores.
     pool: "forks",
+    setupFiles: ["test/support/setup.ts"],
   },
 });
