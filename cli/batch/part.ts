@@ -11,12 +11,11 @@
 //   result  the raw result (cli/batch/result.ts): outputs and counters or simulator totals, typed arrays
 //           as {"$typed": "Int32Array", "base64": little-endian bytes}
 import { createHash } from "node:crypto";
-import { readJsonFile } from "../../ir/files.js";
 import { NmcError } from "../../ir/errors.js";
-import { writeFileAtomic } from "../../ir/files.js";
+import { readJsonFile, writeFileAtomic } from "../../ir/files.js";
 import type { SequenceBatch } from "../../runtime/float/interpreter.js";
 import { ENGINES, type Engine } from "../options.js";
-import { decodeTyped, encodeTyped, type RawResult, resultSamples } from "./result.js";
+import { checkRawResult, decodeTyped, encodeTyped, type RawResult, resultSamples } from "./result.js";
 
 export const PART_FORMAT = "nmc-run-part";
 export const PART_VERSION = 1;
@@ -75,15 +74,15 @@ export function readPart(file: string): PartFile {
   }
   const l = o.labels;
   if (l !== null && (!isObj(l) || typeof l.file !== "string" || !Array.isArray(l.values) || !l.values.every((v) => typeof v === "number"))) bad("labels", "null or {file, values}", l);
-  let result: RawResult;
+  let decoded: unknown;
   try {
-    result = decodeTyped(o.result) as RawResult;
+    decoded = decodeTyped(o.result);
   } catch (e) {
     return bad("result", "the raw result nmc run wrote", (e as Error).message);
   }
-  if (!isObj(result) || (result.kind !== "sim" && result.kind !== "counters") || (result.kind === "sim" ? !isObj(result.run) : !isObj(result.counters))) {
-    bad("result", "the raw result nmc run wrote", (result as { kind?: unknown })?.kind);
-  }
+  const checked = checkRawResult(decoded);
+  if (!checked.ok) return bad(`result${checked.path}`, "the raw result nmc run wrote", checked.problem);
+  const result = checked.result;
   const shard = s as PartFile["shard"];
   if (resultSamples(result) !== shard.end - shard.start) bad("result", `${shard.end - shard.start} samples (shard.start..shard.end)`, resultSamples(result));
   if (l !== null && (l as { values: unknown[] }).values.length !== shard.end - shard.start) bad("labels.values", `${shard.end - shard.start} labels`, (l as { values: unknown[] }).values.length);

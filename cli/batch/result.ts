@@ -3,6 +3,7 @@
 // runs of consecutive sample ranges gives exactly the run over the whole range: outputs are concatenated,
 // counters are sums of integers (exact in float64 below 2^53, so the order of addition does not matter),
 // per-tick arrays are summed element by element, and the constants (sizes, stored weights) are checked equal.
+import { z } from "zod";
 import type { RunCounters } from "../../runtime/float/counters.js";
 import type { SimRun } from "../../targets/spinnaker2/sim/simulator.js";
 
@@ -33,6 +34,61 @@ export type RawResult = CountersResult | SimResult;
 /** Number of samples a result covers. */
 export function resultSamples(r: RawResult): number {
   return r.kind === "sim" ? r.run.samples : r.counters.samples;
+}
+
+// ── The shape of a raw result read back from a part file (anything else is refused before merging) ─────
+
+const count = z.number().int().nonnegative();
+const num = z.number().finite();
+const shape = z.array(count).min(1);
+const f64 = z.instanceof(Float64Array);
+const i32 = z.instanceof(Int32Array);
+const countersSchema = z.object({
+  samples: count,
+  ticks: count,
+  populations: z.record(z.string(), z.object({ kind: z.string(), size: count, events: num, unitTicks: num })),
+  projections: z.record(z.string(), z.object({
+    source: z.string(), target: z.string(), rows: count, cols: count, nnz: count, dense: num, effective: num, activityOnly: num, weightOnly: num,
+  })),
+});
+const modeTotals = z.object({ cycles: num, criticalCycles: num, nocDepthHops: num, packets: num, hops: num, chipHops: num, synops: num, sramBytes: num });
+/** Every field of SimRun, and no other (a field merge does not know how to combine is refused, not guessed). */
+const simRunSchema = z.object({
+  outputQ: i32, output: f64, outputShape: shape, outFrac: z.number().int(), samples: count, ticks: count,
+  totals: z.object({ event: modeTotals, dense: modeTotals, activityOnly: modeTotals, weightOnly: modeTotals }),
+  pes: z.array(z.object({ pe: count, slice: z.string(), cycles: num, denseCycles: num, packetsIn: num, packetsOut: num, synops: num, sramBytes: num })),
+  events: z.record(z.string(), num),
+  unitTicks: z.record(z.string(), num),
+  perTick: z.object({ eventCycles: f64, denseCycles: f64 }),
+  projections: z.record(z.string(), z.object({ nnz: count, dense: num, effective: num, activityOnly: num, weightOnly: num, denseOps: num })),
+}).strict();
+const rawResultSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("sim"), run: simRunSchema }),
+  z.object({
+    kind: z.literal("counters"), engine: z.enum(["golden", "float", "cuda"]), output: f64, outputQ: i32.optional(), outFrac: z.number().int().optional(),
+    outputShape: shape, counters: countersSchema, backend: z.string().optional(), fallback: z.string().optional(),
+  }),
+]);
+
+/**
+ * A raw result decoded from a part file, checked field by field (types, and outputs as long as their shape
+ * says, one per sample), so that merging and reporting never meet a missing or mistyped field. Returns the
+ * result, or the JSON path and the problem of the first thing wrong.
+ */
+export function checkRawResult(v: unknown): { ok: true; result: RawResult } | { ok: false; path: string; problem: string } {
+  const r = rawResultSchema.safeParse(v);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    return { ok: false, path: issue.path.map((k) => (typeof k === "number" ? `[${k}]` : `.${String(k)}`)).join(""), problem: issue.message };
+  }
+  const res = r.data as RawResult;
+  const body = res.kind === "sim" ? res.run : res;
+  const where = res.kind === "sim" ? ".run" : "";
+  const n = body.outputShape.reduce((a, d) => a * d, 1);
+  if (body.output.length !== n) return { ok: false, path: `${where}.output`, problem: `${body.output.length} values for shape [${body.outputShape.join(", ")}]` };
+  if (body.outputQ && body.outputQ.length !== n) return { ok: false, path: `${where}.outputQ`, problem: `${body.outputQ.length} values for shape [${body.outputShape.join(", ")}]` };
+  if (body.outputShape[0] !== resultSamples(res)) return { ok: false, path: `${where}.outputShape`, problem: `${body.outputShape[0]} samples, the counters say ${resultSamples(res)}` };
+  return { ok: true, result: res };
 }
 
 class MergeError extends Error {}
@@ -93,8 +149,8 @@ export function mergeCounters(parts: RunCounters[]): RunCounters {
 
 const SIM_PROJECTION_CONSTANTS = new Set(["nnz", "dense"]);
 const SIM_PE_CONSTANTS = new Set(["pe", "slice", "sramBytes"]);
-/** Every field of SimRun and how it merges; a field this table does not know is refused, not guessed. */
-const SIM_FIELDS = new Set(["outputQ", "output", "outputShape", "outFrac", "samples", "ticks", "totals", "pes", "events", "unitTicks", "perTick", "projections"]);
+/** Every field of SimRun (mergeSim says how each merges); a field it does not know is refused, not guessed. */
+const SIM_FIELDS = new Set(Object.keys(simRunSchema.shape));
 
 function sumArrays(parts: Float64Array[], where: string): Float64Array {
   const n = parts[0].length;

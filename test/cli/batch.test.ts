@@ -4,7 +4,7 @@
 // the golden engine and the float interpreter. Misuse (bad --workers / --shard, missing or duplicate
 // shards, parts of another input) exits 2 with one clean paragraph; so does a failure inside a worker.
 // 12 samples of egru-smnist keep it fast.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -245,6 +245,33 @@ describe("nmc run --shard and nmc merge", () => {
     expect(mixed.stderr).toMatch(/other-3\.json.* is not a part of the same run as .*s2-part-1\.json: the inputs differ/);
     expect(notPart.stderr).toMatch(/y\.npy: the part file is not valid JSON \(expected a file written by nmc run --shard i\/n --save part\.json/);
     expect(garbage.stderr).toMatch(/merged\.json: format: this is not a valid nmc part file \(expected "nmc-run-part"/);
+  });
+
+  // Regression (was a bug): readPart checked only that the result was an object of the right kind, so a part
+  // file with a field deleted or mistyped crashed merge or the report (exit 3, "internal error").
+  it("refuses hand-edited part files (a result field deleted or mistyped) with exit 2 naming the JSON path", async () => {
+    const edit = (from: string, name: string, change: (result: Record<string, any>) => void) => {
+      const j = JSON.parse(readFileSync(join(dir, from), "utf8"));
+      change(j.result);
+      const p = join(dir, name);
+      writeFileSync(p, JSON.stringify(j));
+      return p;
+    };
+    const s2parts = [1, 2, 3].map((i) => `s2-part-${i}.json`);
+    const cases: [string[], RegExp][] = [
+      [[edit(s2parts[0], "e-pes.json", (r) => delete r.run.pes), join(dir, s2parts[1]), join(dir, s2parts[2])], /e-pes\.json: result\.run\.pes: this is not a valid nmc part file/],
+      [[edit(s2parts[0], "e-shape.json", (r) => (r.run.outputShape = null)), join(dir, s2parts[1]), join(dir, s2parts[2])], /e-shape\.json: result\.run\.outputShape:/],
+      [[edit(s2parts[0], "e-out.json", (r) => delete r.run.output), join(dir, s2parts[1]), join(dir, s2parts[2])], /e-out\.json: result\.run\.output:/],
+      [[edit(s2parts[0], "e-extra.json", (r) => (r.run.surprise = 1)), join(dir, s2parts[1]), join(dir, s2parts[2])], /e-extra\.json: result\.run:/],
+      [[edit("g-part-1.json", "e-pops.json", (r) => delete r.counters.populations), ...[2, 3, 4, 5].map((i) => join(dir, `g-part-${i}.json`))], /e-pops\.json: result\.counters\.populations:/],
+      [[edit("g-part-1.json", "e-len.json", (r) => (r.outputShape = [r.outputShape[0] + 1, ...r.outputShape.slice(1)])), ...[2, 3, 4, 5].map((i) => join(dir, `g-part-${i}.json`))], /e-len\.json: result\.output: .*values for shape/],
+    ];
+    const runs = await Promise.all(cases.map(([files]) => nmc("merge", ...files)));
+    runs.forEach((r, i) => {
+      expect(r.code, show(r)).toBe(2);
+      noStack(r);
+      expect(r.stderr).toMatch(cases[i]![1]);
+    });
   });
 
   it("refuses bad --shard values and --shard without --save (exit 2)", async () => {
