@@ -2,9 +2,10 @@
 // benchmark to bench/results/<name>.json and the tables to bench/RESULTS.md, each stamped with the machine,
 // the Node version, the date and the commit. Options: --quick, --only a,b (names), --list.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
+import { writeFileAtomic } from "../ir/files.js";
 import type { Benchmark, BenchOutput, Goal } from "./lib.js";
 import { mdTable } from "./lib.js";
 import { REPO } from "./models.js";
@@ -43,11 +44,7 @@ export function machineInfo(): MachineInfo {
   };
 }
 
-function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
-}
+const writeAtomic = (file: string, text: string) => writeFileAtomic(file, new TextEncoder().encode(text), "benchmark results");
 
 const metText = (g: Goal) => (g.met === null ? "n/a" : g.met ? "**met**" : "**not met**");
 
@@ -74,7 +71,7 @@ function resultsMarkdown(m: MachineInfo, quick: boolean, done: Done[], total: nu
     ]),
     "",
     "Timings: each figure is the median of the repeats after warm-up runs; the range (min–max) and n follow it.",
-    "Single-thread figures are single-thread; the 2-core machine above runs nothing else during a benchmark.",
+    "Single-thread figures use one thread. Other load on the machine is not controlled: run it idle.",
     "",
     "## Goals",
     "",

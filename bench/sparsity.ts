@@ -3,17 +3,18 @@
 // (every unit sends every tick, only stored weights read) and both (event mode, what the chip does), each
 // as a reduction dense ÷ mode, on the examples as committed, the examples pruned, and the synthetic EGRU;
 // next to the ≈20× compute reduction Mukherji et al. (2023) report for EGRU language models.
+import { argmaxRows, countEqual } from "../runtime/metrics.js";
 import { join } from "node:path";
 import { compileQuantized } from "../compiler/pipeline.js";
 import { loadModel } from "../compiler/frontend/index.js";
 import type { Graph } from "../ir/types.js";
-import type { SequenceBatch } from "../runtime/float/interpreter.js";
+import { type SequenceBatch, sliceBatch } from "../runtime/float/interpreter.js";
 import { toFloat64 } from "../runtime/io/ndarray.js";
 import { readNpy } from "../runtime/io/npy.js";
 import { mapGraph, report, simulate, type RunReport } from "../targets/spinnaker2/index.js";
 import { fmt, mdTable, type Benchmark, type Goal } from "./lib.js";
 import { REPO } from "./models.js";
-import { example, firstSamples, SYNTHETIC_NAME, SYNTHETIC_SPEC, syntheticBatch, syntheticModel } from "./throughput.js";
+import { example, SYNTHETIC_NAME, SYNTHETIC_SPEC, syntheticBatch, syntheticModel } from "./throughput.js";
 
 /** The pruning applied to the examples' pruned variants (the synthetic model's weight sparsity). */
 export const PRUNE = SYNTHETIC_SPEC.weightSparsity;
@@ -54,13 +55,7 @@ export interface SparsityRow {
 function accuracy(output: Float64Array, shape: number[], labels: ArrayLike<number>): number | null {
   if (shape.length !== 2) return null;
   const [B, K] = shape;
-  let right = 0;
-  for (let b = 0; b < B; b++) {
-    let best = 0;
-    for (let k = 1; k < K; k++) if (output[b * K + k] > output[b * K + best]) best = k;
-    if (best === labels[b]) right++;
-  }
-  return right / B;
+  return countEqual(argmaxRows(output, B, K), labels, B) / B;
 }
 
 function measureRow(model: string, g: Graph, batch: SequenceBatch, egru: boolean, pruned: boolean, labels?: ArrayLike<number>): SparsityRow {
@@ -92,7 +87,7 @@ export const sparsity: Benchmark = {
     for (const name of ["egru-smnist", "ssm-events"] as const) {
       ctx.log(`${name}: compiling`);
       const ex = example(name);
-      const batch = firstSamples(ex.batch, n);
+      const batch = sliceBatch(ex.batch, 0, Math.min(ex.batch.batch, n));
       const egru = ex.quantized.populations.some((p) => p.kind === "EGRU");
       ctx.log(`${name}: simulating`);
       rows.push(measureRow(`${name} (as committed)`, ex.quantized, batch, egru, false, ex.labels));

@@ -5,7 +5,7 @@
 // dense execution (every unit sends every tick, every weight of the dense matrices visited) on the same inputs.
 // Also the shared, memoized model builders bench/sparsity.ts uses (the synthetic model takes seconds to tune).
 import { GoldenEngine } from "../runtime/golden/interpreter.js";
-import type { SequenceBatch } from "../runtime/float/interpreter.js";
+import { type SequenceBatch, sliceBatch } from "../runtime/float/interpreter.js";
 import { mapGraph, simulate } from "../targets/spinnaker2/index.js";
 import type { Graph } from "../ir/types.js";
 import { fmt, fmtTiming, mdTable, median, type Benchmark, type Goal, type MeasureOptions, type Timing } from "./lib.js";
@@ -40,12 +40,6 @@ export function example(name: "egru-smnist" | "ssm-events"): ExampleModel {
   let e = examples.get(name);
   if (!e) examples.set(name, (e = exampleModel(name)));
   return e;
-}
-
-/** The first n sequences of a batch. */
-export function firstSamples(b: SequenceBatch, n: number): SequenceBatch {
-  if (n >= b.batch) return b;
-  return { ...b, data: (b.data as Float64Array).subarray(0, n * b.ticks * b.channels), batch: n };
 }
 
 /** Synaptic operations (effective: stored weights of non-zero source values) and events of one golden run. */
@@ -143,7 +137,7 @@ export const throughput: Benchmark = {
     const rows: ThroughputRow[] = [];
     ctx.log("egru-smnist: compiling");
     const ex = example("egru-smnist");
-    rows.push(row("egru-smnist", ex.quantized, firstSamples(ex.batch, ctx.quick ? 100 : Infinity), o, denseExample, ctx.log));
+    rows.push(row("egru-smnist", ex.quantized, sliceBatch(ex.batch, 0, Math.min(ex.batch.batch, ctx.quick ? 100 : Infinity)), o, denseExample, ctx.log));
     ctx.log(`${SYNTHETIC_NAME}: building, tuning thresholds, quantizing`);
     const syn = syntheticModel();
     const buildSeconds = syntheticSeconds;

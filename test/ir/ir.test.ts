@@ -84,7 +84,7 @@ describe("IR verifier", () => {
     w.rowPtr[1] = 2 ** 31 - 1;
     let reads = 0;
     const counted = new Proxy(w.colIdx, {
-      get(target, key, receiver) {
+      get(target, key) {
         if (typeof key === "string" && /^\d+$/.test(key)) reads++;
         const v = Reflect.get(target, key, target);
         return typeof v === "function" ? v.bind(target) : v;

@@ -5,7 +5,7 @@ import type { Graph, Projection } from "../../ir/types.js";
 import type { RunCounters } from "../../runtime/float/counters.js";
 import type { SequenceBatch } from "../../runtime/float/interpreter.js";
 import { GoldenEngine } from "../../runtime/golden/interpreter.js";
-import { type HardwareDescription, parseHardware, SPINNAKER2, usableSram } from "../../targets/spinnaker2/chip.js";
+import { type HardwareDescription, parseHardware, ROUTE_CORE_BITS, SPINNAKER2, usableSram } from "../../targets/spinnaker2/chip.js";
 import { type Mapping, simulate } from "../../targets/spinnaker2/index.js";
 import { memoryModel, type Partition } from "../../targets/spinnaker2/partition.js";
 import { locate } from "../../targets/spinnaker2/place.js";
@@ -304,7 +304,7 @@ export function routingViolations(g: Graph, m: Mapping): string[] {
         if (pe === undefined) bad.push(`key ${e.key} delivered to empty core ${c} at (${x}, ${y})`);
         else dests.push(pe);
       }
-      if (perQpe < 32 && entry.cores >>> perQpe) bad.push(`cores mask ${entry.cores} beyond ${perQpe} cores`);
+      if (perQpe < ROUTE_CORE_BITS && entry.cores >>> perQpe) bad.push(`cores mask ${entry.cores} beyond ${perQpe} cores`);
       const DX = [1, 0, -1, 0], DY = [0, 1, 0, -1];
       for (let d = 0; d < 4; d++) if (entry.links & (1 << d)) queue.push([x + DX[d], y + DY[d]]);
     }

@@ -58,8 +58,6 @@ interface LocalProjection {
   sums: Float64Array;
   port: Float64Array;
   cols: number;
-  /** Every slice holds all of this projection's columns (a DiagonalSSM's `u`). */
-  replicated: boolean;
   /** The queue of the source population's events on this PE. */
   queue: Queue;
   srcSize: number;
@@ -176,7 +174,7 @@ class Pe {
   cActivity = 0;
   cWeight = 0;
 
-  constructor(readonly g: Graph, readonly slice: Slice, readonly pop: Population, readoutPops: { pop: Population; popIndex: number }[],
+  constructor(g: Graph, readonly slice: Slice, readonly pop: Population, readoutPops: { pop: Population; popIndex: number }[],
     split: (j: Projection, slice: Slice) => SlicedProjection) {
     const n = slice.hi - slice.lo;
     this.n = n;
@@ -228,7 +226,8 @@ class Pe {
       this.incoming.push({
         name: j.name, srcPop, delay: j.delay, rows: j.rows, rowPtr: rowStart, stride: S, slot, nnz, colIdx, colBase: bases[slot], w, mult, shift,
         acc: sums.subarray(bases[slot], bases[slot] + cols), sums,
-        port: this.ports[portIndex.get(j.port)!], cols, replicated, queue, srcSize,
+        port: this.ports[portIndex.get(j.port)!], cols, queue, srcSize,
+        // Every slice of a DiagonalSSM holds all of its `u` columns: the first slice alone counts their ops.
         countsReceive: !receiving.has(key), countsOps: !replicated || slice.lo === 0, dense: null, stat: emptyProjectionCounts(),
       });
       receiving.add(key);
@@ -492,8 +491,8 @@ export class Simulator {
   private denseReady = false;
   observer?: SimObserver;
 
-  constructor(private readonly g: Graph, private readonly part: Partition, private readonly placement: Placement,
-    private readonly routing: Routing, private readonly hw: HardwareDescription, opts: SimOptions = {}) {
+  constructor(private readonly g: Graph, part: Partition, placement: Placement, routing: Routing,
+    private readonly hw: HardwareDescription, opts: SimOptions = {}) {
     if (!g.quant) throw new NmcError("the spinnaker2 simulator runs quantized IR only");
     this.execution = opts.execution ?? "event";
     this.wbytes = g.quant.weightBits === 16 ? 2 : 1;
