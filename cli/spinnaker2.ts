@@ -1,7 +1,7 @@
 // CLI glue for the spinnaker2 target: hardware descriptions from files, running a bundle on the simulator
 // (with a progress bar on long runs), and the report table.
 import { readJsonFile } from "../ir/files.js";
-import cliProgress from "cli-progress";
+import { sampleProgress } from "./batch/progress.js";
 import type { Bundle } from "../ir/bundle.js";
 import { NmcError } from "../ir/errors.js";
 import type { Graph } from "../ir/types.js";
@@ -40,20 +40,9 @@ export function bundleMapping(b: Bundle, g: Graph, file: string): Mapping {
 
 /** Runs the simulator; shows a progress bar on stderr once a run has taken 2 s (TTY only, never with --json). */
 export function simulateWithProgress(g: Graph, m: Mapping, batch: SequenceBatch, quiet: boolean, observer?: SimObserver): SimRun {
-  const show = !quiet && process.stderr.isTTY === true;
-  const t0 = performance.now();
-  let bar: cliProgress.SingleBar | undefined;
-  const run = simulate(g, m, batch, {
-    observer,
-    onSample: (b) => {
-      if (!show) return;
-      if (!bar && performance.now() - t0 > 2000) {
-        bar = new cliProgress.SingleBar({ stream: process.stderr, format: "simulating {bar} {value}/{total} sequences  eta {eta}s", hideCursor: true }, cliProgress.Presets.shades_classic);
-        bar.start(batch.batch, b + 1);
-      } else bar?.update(b + 1);
-    },
-  });
-  bar?.stop();
+  const progress = sampleProgress("simulating", quiet);
+  const run = simulate(g, m, batch, { observer, onSample: progress && ((b) => progress.update(b + 1, batch.batch)) });
+  progress?.stop();
   return run;
 }
 

@@ -3,7 +3,7 @@
 // This is the "float-vs-golden error" of the quantization report; targets are compared with the golden
 // engine bit for bit elsewhere (verify).
 import type { Graph } from "../ir/types.js";
-import { FloatEngine, type FloatRun, type SequenceBatch, type StepObserver } from "../runtime/float/interpreter.js";
+import { FloatEngine, type FloatRun, type SequenceBatch, sliceBatch, type StepObserver } from "../runtime/float/interpreter.js";
 import { GoldenEngine } from "../runtime/golden/interpreter.js";
 import { argmaxRows, countEqual } from "../runtime/metrics.js";
 
@@ -87,7 +87,7 @@ export function compareFloatGolden(floatGraph: Graph, quantGraph: Graph, batch: 
   const accs = pops.map(() => new Acc());
   const outAcc = new Acc();
   let agree = 0, vectors = 0;
-  const T = batch.ticks, per = T * batch.channels;
+  const T = batch.ticks;
   // The float outputs of the current sample, [T, size] per population (views into `ref` when given).
   let rec: Float64Array[] = pops.map((p) => new Float64Array(ref ? 0 : T * p.size));
   const ge = new GoldenEngine(quantGraph, {
@@ -101,7 +101,7 @@ export function compareFloatGolden(floatGraph: Graph, quantGraph: Graph, batch: 
     observer: (pi, view, _b, t) => rec[pi].set(view.out as ArrayLike<number>, t * pops[pi].size),
   });
   for (let b = 0; b < batch.batch; b++) {
-    const one: SequenceBatch = { data: sliceOf(batch.data, b * per, per), batch: 1, ticks: T, channels: batch.channels };
+    const one = sliceBatch(batch, b, b + 1);
     let fOut: Float64Array, fShape: number[];
     if (ref) {
       rec = ref.outputs.map((o, pi) => o.subarray(b * T * pops[pi].size, (b + 1) * T * pops[pi].size));
@@ -127,9 +127,4 @@ export function compareFloatGolden(floatGraph: Graph, quantGraph: Graph, batch: 
     })),
     output: { ...outAcc.stats(), argmaxAgreement: vectors ? agree / vectors : 1 },
   };
-}
-
-function sliceOf(data: ArrayLike<number>, start: number, n: number): ArrayLike<number> {
-  if (ArrayBuffer.isView(data)) return (data as unknown as Float64Array).subarray(start, start + n);
-  return Array.prototype.slice.call(data, start, start + n) as number[];
 }

@@ -15,7 +15,7 @@ import { FloatEngine, type Precision, type SequenceBatch } from "../../runtime/f
 import { GoldenEngine } from "../../runtime/golden/interpreter.js";
 import type { Mapping } from "../../targets/spinnaker2/index.js";
 import { type Engine, parseEngine, parseReadout } from "../options.js";
-import { mergeResults, type CountersResult, type RawResult, transferables } from "./result.js";
+import { mergeResults, type CountersResult, type RawResult } from "./result.js";
 import { sliceBatch, splitRange } from "./shard.js";
 
 /** True when the file starts with the bundle magic (so a bundle is recognised whatever its name). */
@@ -242,6 +242,3 @@ export async function runBatch(job: PreparedJob, batch: SequenceBatch, opts: Bat
     throw e;
   }
 }
-
-/** The transfer list for a result posted by a worker. */
-export const resultTransferables = transferables;

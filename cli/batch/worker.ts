@@ -4,7 +4,8 @@
 // main thread reports them the way it reports its own.
 import { parentPort, workerData } from "node:worker_threads";
 import { NmcError } from "../../ir/errors.js";
-import { prepareJob, resultTransferables, type WorkerInput, type WorkerMessage } from "./job.js";
+import { prepareJob, type WorkerInput, type WorkerMessage } from "./job.js";
+import { transferables } from "./result.js";
 
 function post(m: WorkerMessage, transfer: ArrayBuffer[] = []): void {
   parentPort!.postMessage(m, transfer);
@@ -22,7 +23,7 @@ try {
     { data: input.data, batch: input.batch, ticks: input.ticks, channels: input.channels },
     input.progress ? (done) => post({ type: "progress", done }) : undefined,
   );
-  post({ type: "done", result }, resultTransferables(result));
+  post({ type: "done", result }, transferables(result));
 } catch (e) {
   if (e instanceof NmcError) post({ type: "error", error: { nmc: true, message: e.message, fields: e.fields() } });
   else post({ type: "error", error: { nmc: false, message: e instanceof Error ? e.message : String(e), stack: e instanceof Error ? e.stack : undefined } });

@@ -13,7 +13,7 @@ import { cudaRunner, goldenRunner, targetRunner } from "../engines.js";
 import { VerificationFailed } from "../exit.js";
 import { bundleMapping, printS2Report, simulateWithProgress } from "../spinnaker2.js";
 import { rasterOf, renderHtml } from "../html.js";
-import { accuracy } from "./run.js";
+import { accuracy } from "../batch/present.js";
 import { compileToBundle } from "./compile.js";
 import { compareRunners } from "./verify.js";
 

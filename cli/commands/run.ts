@@ -13,9 +13,6 @@ import { present } from "../batch/present.js";
 import { sampleProgress } from "../batch/progress.js";
 import { parseShard, parseWorkers, SHARD_HELP, sliceBatch, splitRange } from "../batch/shard.js";
 
-export { accuracy } from "../batch/present.js";
-export { isBundleFile } from "../batch/job.js";
-
 interface RunOptions {
   engine?: string;
   html?: string;

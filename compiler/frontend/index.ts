@@ -1,5 +1,5 @@
 // The model.json frontend: a TensorFlow.js LayersModel (model.json + weight shards) into the float IR.
-import { readFileSync } from "node:fs";
+import { readJsonFile } from "../../ir/files.js";
 import { GraphBuilder } from "../../ir/builder.js";
 import { NmcError } from "../../ir/errors.js";
 import type { Graph, ReadoutMode } from "../../ir/types.js";
@@ -19,31 +19,6 @@ export interface LoadedModel {
   warnings: string[];
 }
 
-function readJson(file: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new NmcError(code === "ENOENT" ? "model file not found" : `cannot read the model file (${code ?? e})`, { file });
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    const m = /position (\d+)/.exec(String(e));
-    const pos = m ? Number(m[1]) : undefined;
-    let where: string | undefined;
-    if (pos !== undefined) {
-      const before = text.slice(0, pos);
-      const line = before.split("\n").length;
-      where = `line ${line}, column ${pos - before.lastIndexOf("\n")} (byte ${pos})`;
-    }
-    throw new NmcError("model.json is not valid JSON", {
-      file, path: where, expected: "a TensorFlow.js LayersModel (JSON)", found: (e as Error).message.split("\n")[0],
-    });
-  }
-}
-
 /** Parses model.json (text already read) into the validated LayersModel object. */
 export function parseModelJson(file: string, json: unknown): ModelJson {
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
@@ -53,7 +28,7 @@ export function parseModelJson(file: string, json: unknown): ModelJson {
 }
 
 export function loadModel(file: string, opts: LoadOptions = {}): LoadedModel {
-  const model = parseModelJson(file, readJson(file));
+  const model = parseModelJson(file, readJsonFile(file, "the model file", "a TensorFlow.js LayersModel (JSON)"));
   const chain = layerChain(file, model);
   const weights = readWeights(file, model.weightsManifest);
   const b = new GraphBuilder(String((model.modelTopology.config as { name?: unknown }).name ?? "model"));

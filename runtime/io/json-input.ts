@@ -1,9 +1,9 @@
 // Inputs as JSON: nested arrays of numbers, rectangular (every array at one depth has the same length),
 // e.g. [[0, 1.5], [2, -1]] for a [T = 2, C = 2] sequence. Read into a float64 NdArray in C order.
-// Errors name the JSON path of the first offending element (`[1][0]`) or the line and column of a syntax error.
+// Errors name the JSON path of the first offending element (`$[1][0]`) or the line and column of a syntax error.
 
-import { readFileSync } from "node:fs";
 import { NmcError } from "../../ir/errors.js";
+import { jsonErrorLocation, readJsonFile } from "../../ir/files.js";
 import { type NdArray, ndarray } from "./ndarray.js";
 
 const MAX_RANK = 32;
@@ -14,83 +14,6 @@ function kindOf(v: unknown): string {
   if (typeof v === "string") return `the string ${JSON.stringify(v.length > 30 ? v.slice(0, 30) + "..." : v)}`;
   if (typeof v === "object") return "an object";
   return `${typeof v} ${String(v)}`;
-}
-
-function lineCol(text: string, pos: number): string {
-  let line = 1, col = 1;
-  for (let i = 0; i < pos && i < text.length; i++) {
-    if (text[i] === "\n") {
-      line++;
-      col = 1;
-    } else col++;
-  }
-  return `line ${line}, column ${col}`;
-}
-
-/**
- * The offset of the first syntax error in text that JSON.parse rejected (V8 does not always say where):
- * a small recursive-descent scan of the JSON grammar.
- */
-function syntaxErrorOffset(text: string): number {
-  let i = 0;
-  const ws = () => {
-    while (i < text.length && " \t\n\r".includes(text[i]!)) i++;
-  };
-  class Stop extends Error {}
-  const stop = (): never => {
-    throw new Stop();
-  };
-  const value = (depth: number): void => {
-    ws();
-    const c = text[i];
-    if (depth > 512) stop();
-    if (c === "[" || c === "{") {
-      const close = c === "[" ? "]" : "}";
-      i++;
-      ws();
-      if (text[i] === close) {
-        i++;
-        return;
-      }
-      for (;;) {
-        if (close === "}") {
-          ws();
-          if (text[i] !== '"') stop();
-          value(depth + 1);
-          ws();
-          if (text[i] !== ":") stop();
-          i++;
-        }
-        value(depth + 1);
-        ws();
-        if (text[i] === ",") {
-          i++;
-          continue;
-        }
-        if (text[i] === close) {
-          i++;
-          return;
-        }
-        stop();
-      }
-    }
-    if (c === '"') {
-      const m = /^"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/.exec(text.slice(i, i + 1_000_000));
-      if (!m) stop();
-      i += m![0].length;
-      return;
-    }
-    const m = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)/.exec(text.slice(i, i + 400));
-    if (!m) stop();
-    i += m![0].length;
-  };
-  try {
-    value(0);
-    ws();
-  } catch (e) {
-    if (!(e instanceof Stop)) throw e;
-  }
-  return i;
 }
 
 /** Converts parsed JSON into an f8 array; `file` names the file in errors. */
@@ -136,11 +59,8 @@ export function parseJsonInput(text: string, file?: string): NdArray {
   try {
     value = JSON.parse(text);
   } catch (e) {
-    const msg = (e as Error)?.message ?? String(e);
-    const m = /position (\d+)/.exec(msg);
-    const pos = m ? Number(m[1]) : syntaxErrorOffset(text);
     throw new NmcError("JSON input is not valid JSON", {
-      file, path: lineCol(text, pos), expected: "valid JSON: nested arrays of numbers", found: msg.split("\n")[0],
+      file, path: jsonErrorLocation(text, e), expected: "valid JSON: nested arrays of numbers", found: ((e as Error)?.message ?? String(e)).split("\n")[0],
     });
   }
   return jsonToNdArray(value, file);
@@ -148,12 +68,5 @@ export function parseJsonInput(text: string, file?: string): NdArray {
 
 /** Reads a .json input file. */
 export function readJsonInput(path: string): NdArray {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException)?.code ?? String(e);
-    throw new NmcError(`cannot read JSON input: ${code}`, { file: path, found: (e as Error)?.message });
-  }
-  return parseJsonInput(text, path);
+  return jsonToNdArray(readJsonFile(path, "JSON input", "valid JSON: nested arrays of numbers"), path);
 }

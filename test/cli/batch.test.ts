@@ -243,7 +243,7 @@ describe("nmc run --shard and nmc merge", () => {
     expect(missing.stderr).toMatch(/shard 2\/3 is missing \(expected all 3 shards of the run, each once, found 1\/3 from .*s2-part-1\.json, 3\/3 from .*s2-part-3\.json\)/);
     expect(dup.stderr).toMatch(/shard 2\/3 is given twice: .*s2-part-2\.json and .*s2-part-2\.json/);
     expect(mixed.stderr).toMatch(/other-3\.json.* is not a part of the same run as .*s2-part-1\.json: the inputs differ/);
-    expect(notPart.stderr).toMatch(/y\.npy: the part file is not valid JSON \(expected a file written by nmc run --shard i\/n --save part\.json/);
+    expect(notPart.stderr).toMatch(/y\.npy: line 1, column 1 \(character 0\): the part file is not valid JSON \(expected a file written by nmc run --shard i\/n --save part\.json/);
     expect(garbage.stderr).toMatch(/merged\.json: format: this is not a valid nmc part file \(expected "nmc-run-part"/);
   });
 

@@ -172,6 +172,9 @@ describe("model.json frontend: errors name the file, the place and the mismatch"
     const fs = require("node:fs") as typeof import("node:fs");
     fs.writeFileSync(file, "{ \"format\": \"layers-model\", ");
     expect(error(() => loadModel(file)).format()).toMatch(/not valid JSON/);
+    expect(error(() => loadModel(file)).path).toBe("line 1, column 29 (character 28)");
+    fs.writeFileSync(file, "{\n  \"format\": \"layers-model\",\n  \"modelTopology\": [1,, 2]\n}");
+    expect(error(() => loadModel(file)).path).toMatch(/^line 3, column 23 \(character \d+\)$/);
     fs.writeFileSync(file, "[1, 2]");
     expect(error(() => loadModel(file)).format()).toMatch(/must be a JSON object/);
     fs.writeFileSync(file, JSON.stringify({ format: "layers-model", weightsManifest: [] }));

@@ -143,7 +143,7 @@ describe("JSON inputs", () => {
     expect(e.path).toBe("$");
     e = nmcError(() => parseJsonInput("[[1, 2],\n [3, 4,]]", "s.json"));
     expect(e.message).toMatch(/not valid JSON/);
-    expect(e.path).toMatch(/^line 2, column \d+$/);
+    expect(e.path).toMatch(/^line 2, column \d+ \(character \d+\)$/);
   });
 });
 
