@@ -115,6 +115,8 @@ export interface Bundle {
   manifest: ManifestInfo;
   /** In file order; each section's data is a copy (offset 0 in its own buffer). */
   sections: Map<string, BundleSection>;
+  /** readBundle: the sha256 (hex) of the file's bytes, as read (what a run's part file records). */
+  fileSha256?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -509,7 +511,7 @@ export function readBundle(path: string): Bundle {
       file: path, found: (e as Error)?.message, hint: code === "ENOENT" ? "check the path" : undefined,
     });
   }
-  return decodeBundle(bytes, path);
+  return { ...decodeBundle(bytes, path), fileSha256: createHash("sha256").update(bytes).digest("hex") };
 }
 
 /**

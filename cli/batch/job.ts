@@ -2,7 +2,7 @@
 // threads (`nmc run --workers N`). A job is described by a file path and engine options (JobSpec), so a
 // worker loads the bundle or model itself; only the input slices travel (transferred, not copied) and the
 // raw results come back to be merged in sample order. The CLI and `bench/batch.ts` both call runBatch.
-import { closeSync, openSync, readFileSync, readSync } from "node:fs";
+import { closeSync, openSync, readSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { Worker } from "node:worker_threads";
 // Only what every engine needs is imported here; the rest is imported when a job needs it, so a worker
@@ -103,7 +103,7 @@ export async function prepareJob(spec: JobSpec, warn?: (w: string) => void): Pro
   const job: PreparedJob = {
     spec, engine, graph, bundle, mapping,
     identity() {
-      id ??= createHash("sha256").update(bundle ? readFileSync(spec.model) : encodeGraph(graph)).digest("hex");
+      id ??= bundle?.fileSha256 ?? createHash("sha256").update(encodeGraph(graph)).digest("hex");
       return id;
     },
     run(batch, onProgress) {

@@ -212,5 +212,5 @@ export function report(g: Graph, m: Mapping, run: SimRun, mode: "event" | "dense
  * the same either way; only the wall time differs.
  */
 export function simulate(g: Graph, m: Mapping, batch: SequenceBatch, opts: RunOptions = {}): SimRun {
-  return new Simulator(g, m.partition, m.placement, m.routing, m.hw, { execution: opts.execution }).run(batch, opts);
+  return new Simulator(g, m.partition, m.placement, m.routing, m.hw).run(batch, opts);
 }

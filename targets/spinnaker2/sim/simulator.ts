@@ -298,7 +298,9 @@ export interface SimOptions {
   shareQueues?: boolean;
 }
 
-export interface RunOptions extends SimOptions {
+/** Options of one run: `execution` overrides the Simulator's (queue sharing is fixed when it is built). */
+export interface RunOptions {
+  execution?: Execution;
   observer?: SimObserver;
   onSample?: (b: number) => void;
 }
