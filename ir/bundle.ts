@@ -241,11 +241,29 @@ function checkCores(
 
 /** The bundle as bytes (see the layout at the top of this file). Throws NmcError on an invalid input. */
 export function encodeBundle(b: BundleInput): Uint8Array {
-  const { head, offsets, total } = layoutBundle(b);
-  const out = new Uint8Array(total);
-  out.set(head, 0);
-  b.sections.forEach((s, i) => out.set(s.data, offsets[i]!));
+  const chunks = bundleChunks(b);
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
   return out;
+}
+
+/** The bundle's bytes as a list of pieces: head, then each section's data with zero padding before it. */
+function bundleChunks(b: BundleInput): Uint8Array[] {
+  const { head, offsets, total } = layoutBundle(b);
+  const chunks: Uint8Array[] = [head];
+  let end = head.length;
+  b.sections.forEach((s, i) => {
+    const at = offsets[i]!;
+    if (at > end) chunks.push(new Uint8Array(at - end));
+    chunks.push(s.data);
+    end = at + s.data.length;
+  });
+  if (total > end) chunks.push(new Uint8Array(total - end));
+  return chunks;
 }
 
 /**
@@ -519,20 +537,12 @@ export function readBundle(path: string): Bundle {
  * which is then renamed over `path`. When encoding fails nothing is written and `path` is left as it was.
  */
 export function writeBundle(path: string, b: BundleInput): void {
-  let layout: ReturnType<typeof layoutBundle>;
+  let chunks: Uint8Array[];
   try {
-    layout = layoutBundle(b);
+    chunks = bundleChunks(b);
   } catch (e) {
     throw e instanceof NmcError ? e.inFile(path) : e;
   }
   // The same bytes as encodeBundle, written piece by piece: no copy of the whole bundle in memory.
-  const chunks: Uint8Array[] = [layout.head];
-  let end = layout.head.length;
-  b.sections.forEach((s, i) => {
-    const at = layout.offsets[i]!;
-    if (at > end) chunks.push(new Uint8Array(at - end));
-    chunks.push(s.data);
-    end = at + s.data.length;
-  });
   writeFileAtomic(path, chunks, "bundle");
 }
