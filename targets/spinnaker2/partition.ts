@@ -82,19 +82,15 @@ export function memoryModel(g: Graph, p: Population, storage: StorageOptions = {
     fixed += (j.rows + 1) * 4;
     sources.add(j.source);
     const colIdx = j.weights.colIdx;
-    // unitOfColumn, per kind: EGRU columns are [z | r | n] gates of the units; an SSM's `u` columns
-    // belong to every slice (the fixed part); every other column is its unit.
-    if (p.kind === "DiagonalSSM" && j.port === "u") fixed += colIdx.length * (wb + 2);
-    else {
-      // Count stored weights per column first (integers), then bytes per unit.
-      const perCol = new Float64Array(j.cols);
-      for (let k = 0; k < colIdx.length; k++) perCol[colIdx[k]]++;
-      for (let c = 0; c < j.cols; c++) {
-        if (perCol[c] === 0) continue;
-        const u = unitOfColumn(p, j.port, c);
-        if (u < 0) fixed += perCol[c] * (wb + 2);
-        else perUnit[u] += perCol[c] * (wb + 2);
-      }
+    // Stored weights per column first (integers), then bytes per unit: unitOfColumn says whose each column is
+    // (EGRU columns are [z | r | n] gates of the units; an SSM's `u` columns belong to every slice, the fixed part).
+    const perCol = new Float64Array(j.cols);
+    for (let k = 0; k < colIdx.length; k++) perCol[colIdx[k]]++;
+    for (let c = 0; c < j.cols; c++) {
+      if (perCol[c] === 0) continue;
+      const u = unitOfColumn(p, j.port, c);
+      if (u < 0) fixed += perCol[c] * (wb + 2);
+      else perUnit[u] += perCol[c] * (wb + 2);
     }
   }
   for (const s of sources) fixed += 2 * 4 * g.populations.find((q) => q.name === s)!.size;
