@@ -133,13 +133,26 @@ export interface ExampleModel {
   labels: Float64Array;
 }
 
-/** A bundled example (egru-smnist, ssm-events) compiled as `nmc demo` does, with its committed inputs. */
+const examples = new Map<string, ExampleModel>();
+
+/**
+ * A bundled example (egru-smnist, ssm-events) compiled as `nmc demo` does, with its committed inputs; compiled
+ * once per process and shared by every benchmark (treat it as read-only).
+ */
 export function exampleModel(name: "egru-smnist" | "ssm-events"): ExampleModel {
+  let e = examples.get(name);
+  if (!e) examples.set(name, (e = compileExample(name)));
+  return e;
+}
+
+/** Compiles a bundled example afresh, optionally with a fraction of its weights pruned (`weightSparsity`). */
+export function compileExample(name: "egru-smnist" | "ssm-events", weightSparsity?: number): ExampleModel {
   const dir = join(REPO, "examples", name, "inputs");
   const { graph } = loadModel(join(REPO, "examples", name, "model.json"));
   const calFile = join(dir, "calib.npy");
   const cal = readNpy(calFile);
   const { quantized, float } = compileQuantized(graph, {
+    ...(weightSparsity !== undefined ? { weightSparsity } : {}),
     calibration: { data: toFloat64(cal), shape: cal.shape, label: `file ${calFile}`, file: calFile },
   });
   const x = readNpy(join(dir, "x.npy"));

@@ -4,34 +4,18 @@
 // as a reduction dense ÷ mode, on the examples as committed, the examples pruned, and the synthetic EGRU;
 // next to the ≈20× compute reduction Mukherji et al. (2023) report for EGRU language models.
 import { argmaxRows, countEqual } from "../runtime/metrics.js";
-import { join } from "node:path";
-import { compileQuantized } from "../compiler/pipeline.js";
-import { loadModel } from "../compiler/frontend/index.js";
 import type { Graph } from "../ir/types.js";
 import { type SequenceBatch, sliceBatch } from "../runtime/float/interpreter.js";
-import { toFloat64 } from "../runtime/io/ndarray.js";
-import { readNpy } from "../runtime/io/npy.js";
 import { mapGraph, report, simulate, type RunReport } from "../targets/spinnaker2/index.js";
 import { fmt, mdTable, type Benchmark, type Goal } from "./lib.js";
-import { REPO } from "./models.js";
-import { example, SYNTHETIC_NAME, SYNTHETIC_SPEC, syntheticBatch, syntheticModel } from "./throughput.js";
+import { compileExample, exampleModel } from "./models.js";
+import { SYNTHETIC_NAME, SYNTHETIC_SPEC, syntheticBatch, syntheticModel } from "./throughput.js";
 
 /** The pruning applied to the examples' pruned variants (the synthetic model's weight sparsity). */
 export const PRUNE = SYNTHETIC_SPEC.weightSparsity;
 
 /** Mukherji et al. 2023, "Activity sparsity complements weight sparsity for efficient RNN inference" (arXiv 2311.07625). */
 export const MUKHERJI_REDUCTION = 20;
-
-/** A bundled example compiled as `nmc compile --weight-sparsity s` would (magnitude pruning per projection, then calibrate and quantize). */
-function prunedExample(name: "egru-smnist" | "ssm-events", sparsity: number): Graph {
-  const { graph } = loadModel(join(REPO, "examples", name, "model.json"));
-  const calFile = join(REPO, "examples", name, "inputs", "calib.npy");
-  const cal = readNpy(calFile);
-  return compileQuantized(graph, {
-    weightSparsity: sparsity,
-    calibration: { data: toFloat64(cal), shape: cal.shape, label: `file ${calFile}`, file: calFile },
-  }).quantized;
-}
 
 export interface SparsityRow {
   model: string;
@@ -86,13 +70,13 @@ export const sparsity: Benchmark = {
     const rows: SparsityRow[] = [];
     for (const name of ["egru-smnist", "ssm-events"] as const) {
       ctx.log(`${name}: compiling`);
-      const ex = example(name);
+      const ex = exampleModel(name);
       const batch = sliceBatch(ex.batch, 0, Math.min(ex.batch.batch, n));
       const egru = ex.quantized.populations.some((p) => p.kind === "EGRU");
       ctx.log(`${name}: simulating`);
       rows.push(measureRow(`${name} (as committed)`, ex.quantized, batch, egru, false, ex.labels));
       ctx.log(`${name}: pruning ${pct(PRUNE)} of the weights, compiling, simulating`);
-      rows.push(measureRow(`${name}, ${pct(PRUNE)} of weights pruned`, prunedExample(name, PRUNE), batch, egru, true, ex.labels));
+      rows.push(measureRow(`${name}, ${pct(PRUNE)} of weights pruned`, compileExample(name, PRUNE).quantized, batch, egru, true, ex.labels));
     }
     ctx.log(`${SYNTHETIC_NAME}: building (or reusing), simulating`);
     const syn = syntheticModel();

@@ -9,7 +9,7 @@ import { type SequenceBatch, sliceBatch } from "../runtime/float/interpreter.js"
 import { mapGraph, simulate } from "../targets/spinnaker2/index.js";
 import type { Graph } from "../ir/types.js";
 import { fmt, fmtTiming, mdTable, median, type Benchmark, type Goal, type MeasureOptions, type Timing } from "./lib.js";
-import { exampleModel, randomBatch, syntheticEgru, type ExampleModel, type SyntheticEgruSpec, type SyntheticModel } from "./models.js";
+import { exampleModel, randomBatch, syntheticEgru, type SyntheticEgruSpec, type SyntheticModel } from "./models.js";
 
 /** The synthetic model of the throughput and sparsity goals. */
 export const SYNTHETIC_SPEC: SyntheticEgruSpec = { layers: 3, units: 1024, inputs: 64, weightSparsity: 0.8, activitySparsity: 0.9, seed: 7 };
@@ -18,7 +18,6 @@ export const SYNTHETIC_NAME = "synthetic 3×1024 EGRU";
 let synthetic: SyntheticModel | undefined;
 /** Seconds the synthetic model took to build, tune and quantize. */
 let syntheticSeconds = NaN;
-const examples = new Map<string, ExampleModel>();
 
 /** The synthetic 3 × 1024 EGRU (built and tuned once per process). */
 export function syntheticModel(): SyntheticModel {
@@ -33,13 +32,6 @@ export function syntheticModel(): SyntheticModel {
 /** Its inputs: 8 sequences × 32 ticks (quick: 4 × 32), uniform in ±1, seeded. */
 export function syntheticBatch(quick: boolean): SequenceBatch {
   return randomBatch(quick ? 4 : 8, 32, SYNTHETIC_SPEC.inputs, 5);
-}
-
-/** A bundled example compiled as `nmc demo` does (once per process). */
-export function example(name: "egru-smnist" | "ssm-events"): ExampleModel {
-  let e = examples.get(name);
-  if (!e) examples.set(name, (e = exampleModel(name)));
-  return e;
 }
 
 /** Synaptic operations (effective: stored weights of non-zero source values) and events of one golden run. */
@@ -136,7 +128,7 @@ export const throughput: Benchmark = {
     const denseSynthetic = { warmup: 0, repeats: ctx.quick ? 1 : 3 };
     const rows: ThroughputRow[] = [];
     ctx.log("egru-smnist: compiling");
-    const ex = example("egru-smnist");
+    const ex = exampleModel("egru-smnist");
     rows.push(row("egru-smnist", ex.quantized, sliceBatch(ex.batch, 0, Math.min(ex.batch.batch, ctx.quick ? 100 : Infinity)), o, denseExample, ctx.log));
     ctx.log(`${SYNTHETIC_NAME}: building, tuning thresholds, quantizing`);
     const syn = syntheticModel();
