@@ -5,6 +5,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { NmcError } from "../../ir/errors.js";
+import { HOST_LITTLE_ENDIAN } from "../../runtime/io/ndarray.js";
 import type { ManifestGroup, WeightEntry } from "./schema.js";
 
 export interface NamedWeight {
@@ -30,8 +31,6 @@ function storedDtype(w: WeightEntry): string {
   return w.quantization?.dtype ?? w.dtype;
 }
 
-const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
 function decode(w: WeightEntry, view: DataView, offset: number, count: number): Float32Array {
   const out = new Float32Array(count);
   const q = w.quantization;
@@ -39,7 +38,7 @@ function decode(w: WeightEntry, view: DataView, offset: number, count: number): 
     case "float32":
       // The shard's little-endian bytes are the host's float32s: copy them (a bytewise copy, as offsets need
       // not be 4-aligned), else read value by value.
-      if (LITTLE_ENDIAN_HOST) new Uint8Array(out.buffer).set(new Uint8Array(view.buffer, view.byteOffset + offset, 4 * count));
+      if (HOST_LITTLE_ENDIAN) new Uint8Array(out.buffer).set(new Uint8Array(view.buffer, view.byteOffset + offset, 4 * count));
       else for (let i = 0; i < count; i++) out[i] = view.getFloat32(offset + 4 * i, true);
       break;
     case "int32": for (let i = 0; i < count; i++) out[i] = view.getInt32(offset + 4 * i, true); break;

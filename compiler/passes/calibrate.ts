@@ -8,6 +8,7 @@ import { NmcError } from "../../ir/errors.js";
 import type { Graph, Population } from "../../ir/types.js";
 import { FloatEngine, type SequenceBatch, type StepView } from "../../runtime/float/interpreter.js";
 import { sigmoid } from "../../runtime/float/math.js";
+import { HOST_LITTLE_ENDIAN } from "../../runtime/io/ndarray.js";
 import type { Pass } from "./pass.js";
 import { type FloatReference, floatRecorder } from "../compare.js";
 
@@ -59,7 +60,8 @@ export function emptyStats(): RangeStats {
 
 const F64 = new Float64Array(1);
 const U32 = new Uint32Array(F64.buffer);
-const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
+/** The index of a float64's high 32-bit word in a Uint32Array view of it. */
+const HI = HOST_LITTLE_ENDIAN ? 1 : 0;
 
 /**
  * ⌈log2 a⌉ for a > 0, as Math.ceil(Math.log2(a)) gives it. Fast path from the bits: a = 2^E · (1 + f) with

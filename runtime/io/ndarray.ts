@@ -3,6 +3,9 @@
 
 import { NmcError } from "../../ir/errors.js";
 
+/** True on a little-endian host (typed arrays use the host byte order). */
+export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 export type DType = "f4" | "f8" | "i1" | "i2" | "i4" | "i8" | "u1" | "u2" | "u4" | "u8" | "b1";
 
 export type TypedArray =

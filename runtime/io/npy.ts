@@ -16,7 +16,7 @@ import { readFileSync } from "node:fs";
 import { Parser } from "binary-parser/dist/binary_parser.js";
 import { NmcError } from "../../ir/errors.js";
 import { writeFileAtomic } from "../../ir/files.js";
-import { type DType, type NdArray, type TypedArray, DTYPES, itemSize, ndarray, typedArrayOf } from "./ndarray.js";
+import { type DType, type NdArray, type TypedArray, DTYPES, HOST_LITTLE_ENDIAN, itemSize, ndarray, typedArrayOf } from "./ndarray.js";
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 const MAGIC_TEXT = "\\x93NUMPY";
@@ -24,7 +24,6 @@ const ARRAY_ALIGN = 64;
 const GROWTH_AXIS_MAX_DIGITS = 21; // NumPy leaves this much room after the header so shapes can grow in place
 const MAX_NESTING = 32;
 
-const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Magic string and version: the first 8 bytes of every .npy file. */
 const PREAMBLE = new Parser().buffer("magic", { length: 6 }).uint8("major").uint8("minor");
