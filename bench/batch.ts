@@ -139,7 +139,7 @@ export const batch: Benchmark = {
       });
       const markdown = [
         `Wall time of \`nmc run --workers N\`'s code path (cli/batch/job.ts \`runBatch\`) over ${engines[0].samples} egru-smnist sequences ` +
-          `(the 300 committed test digits, repeated) × ${engines[0].ticks} ticks, from starting the workers to the merged result.`,
+          `(the ${exampleModel("egru-smnist").batch.batch} committed test digits, repeated) × ${engines[0].ticks} ticks, from starting the workers to the merged result.`,
         "Each worker thread loads the bundle from its file (decoding, and for the simulator re-deriving the mapping), so",
         "start-up is inside every figure. Speedup = one-thread time ÷ N-worker time (the one-thread run uses no worker);",
         "efficiency = speedup ÷ N. Cores busy = the process's CPU time (all threads) ÷ wall time: below N while workers start,",

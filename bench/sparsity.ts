@@ -92,7 +92,7 @@ export const sparsity: Benchmark = {
     }));
     const markdown = [
       `Each model runs once on the SpiNNaker 2 simulator (event execution; every figure below comes from that one run):`,
-      `examples on their first ${Number.isFinite(n) ? n : "300"} committed test sequences, ${SYNTHETIC_NAME} on ${rows[rows.length - 1].samples} random sequences × ${rows[rows.length - 1].ticks} ticks.`,
+      `examples on their first ${rows[0].samples} committed test sequences, ${SYNTHETIC_NAME} on ${rows[rows.length - 1].samples} random sequences × ${rows[rows.length - 1].ticks} ticks.`,
       `Reductions are dense ÷ mode per inference. Synaptic operations are NeuroBench's counts (dense: rows × cols of every`,
       `projection every tick; activity only: non-zero source values × cols; weights only: stored entries; combined: stored`,
       `entries of non-zero source values). Modelled energy (default hardware description, default performance level) is`,
