@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type CompileStageSeconds, compileToBundle } from "../cli/commands/compile.js";
 import { writeNpy } from "../runtime/io/npy.js";
-import { seededRandom } from "../examples/shared/mnist.js";
+import { seededRandom } from "../examples/common/mnist.js";
 import type { Partition } from "../targets/spinnaker2/partition.js";
 import { syntheticEgruFloat } from "./models.js";
 

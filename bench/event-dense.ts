@@ -8,7 +8,7 @@ import { loadFloatModel, predictFloatWithShape } from "../runtime/tfjs/index.js"
 import { mapGraph, simulate } from "../targets/spinnaker2/index.js";
 import { fmt, fmtTiming, mdTable, measure, measureAsync, type Benchmark, type Goal, type Timing } from "./lib.js";
 import { exampleModel, REPO, type ExampleModel } from "./models.js";
-import { sliceBatch } from "../runtime/float/interpreter.js";
+import { sliceBatch } from "../runtime/batch.js";
 
 interface Row {
   model: string;

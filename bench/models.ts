@@ -8,8 +8,9 @@ import { loadModel } from "../compiler/frontend/index.js";
 import { GraphBuilder, tensor } from "../ir/builder.js";
 import type { CsrWeights, Graph, Population } from "../ir/types.js";
 import { readNpy } from "../runtime/io/npy.js";
-import { FloatEngine, batchFromShape, type SequenceBatch } from "../runtime/float/interpreter.js";
-import { seededRandom } from "../examples/shared/mnist.js";
+import { FloatEngine } from "../runtime/float/interpreter.js";
+import { batchFromShape, type SequenceBatch } from "../runtime/batch.js";
+import { seededRandom } from "../examples/common/mnist.js";
 import { toFloat64 } from "../runtime/io/ndarray.js";
 
 export const REPO = new URL("..", import.meta.url).pathname.replace(/\/dist\/$/, "/");

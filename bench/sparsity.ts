@@ -5,7 +5,7 @@
 // next to the ≈20× compute reduction Mukherji et al. (2023) report for EGRU language models.
 import { argmaxRows, countEqual } from "../runtime/metrics.js";
 import type { Graph } from "../ir/types.js";
-import { type SequenceBatch, sliceBatch } from "../runtime/float/interpreter.js";
+import { type SequenceBatch, sliceBatch } from "../runtime/batch.js";
 import { mapGraph, report, simulate, type RunReport } from "../targets/spinnaker2/index.js";
 import { fmt, mdTable, type Benchmark, type Goal } from "./lib.js";
 import { compileExample, exampleModel } from "./models.js";

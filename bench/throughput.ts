@@ -5,7 +5,7 @@
 // dense execution (every unit sends every tick, every weight of the dense matrices visited) on the same inputs.
 // Also the shared, memoized model builders bench/sparsity.ts uses (the synthetic model takes seconds to tune).
 import { GoldenEngine } from "../runtime/golden/interpreter.js";
-import { type SequenceBatch, sliceBatch } from "../runtime/float/interpreter.js";
+import { type SequenceBatch, sliceBatch } from "../runtime/batch.js";
 import { mapGraph, simulate } from "../targets/spinnaker2/index.js";
 import type { Graph } from "../ir/types.js";
 import { fmt, fmtTiming, mdTable, median, type Benchmark, type Goal, type MeasureOptions, type Timing } from "./lib.js";

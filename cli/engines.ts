@@ -3,7 +3,7 @@
 import { type Bundle } from "../ir/bundle.js";
 import { NmcError } from "../ir/errors.js";
 import type { Graph } from "../ir/types.js";
-import type { SequenceBatch } from "../runtime/float/interpreter.js";
+import type { SequenceBatch } from "../runtime/batch.js";
 import { GoldenEngine } from "../runtime/golden/interpreter.js";
 import { runCuda, type CudaRun, type CudaRunMode } from "../targets/cuda/index.js";
 import { Simulator } from "../targets/spinnaker2/sim/simulator.js";

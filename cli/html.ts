@@ -5,7 +5,7 @@
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import type { Graph } from "../ir/types.js";
-import { sliceBatch, type SequenceBatch } from "../runtime/float/interpreter.js";
+import { sliceBatch, type SequenceBatch } from "../runtime/batch.js";
 import { type Mapping, type RunReport, simulate } from "../targets/spinnaker2/index.js";
 
 export interface RasterPoint {

@@ -3,7 +3,7 @@
 import { Option } from "commander";
 import { NmcError } from "../ir/errors.js";
 import type { Graph } from "../ir/types.js";
-import { batchFromShape, type SequenceBatch } from "../runtime/float/interpreter.js";
+import { batchFromShape, type SequenceBatch } from "../runtime/batch.js";
 import { readInput, type ModelInput } from "../runtime/io/inputs.js";
 import { numberOption } from "./options.js";
 

@@ -5,7 +5,7 @@ import { sampleProgress } from "./batch/progress.js";
 import type { Bundle } from "../ir/bundle.js";
 import { NmcError } from "../ir/errors.js";
 import type { Graph } from "../ir/types.js";
-import type { SequenceBatch } from "../runtime/float/interpreter.js";
+import type { SequenceBatch } from "../runtime/batch.js";
 import {
   MAPPING_SECTION, type Mapping, mappingFromSection, parseHardware, report, type RunReport, simulate, SPINNAKER2,
   type HardwareDescription,

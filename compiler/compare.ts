@@ -3,7 +3,8 @@
 // This is the "float-vs-golden error" of the quantization report; targets are compared with the golden
 // engine bit for bit elsewhere (verify).
 import type { Graph } from "../ir/types.js";
-import { FloatEngine, type FloatRun, type SequenceBatch, sliceBatch, type StepObserver } from "../runtime/float/interpreter.js";
+import { FloatEngine, type FloatRun, type StepObserver } from "../runtime/float/interpreter.js";
+import { type SequenceBatch, sliceBatch } from "../runtime/batch.js";
 import { GoldenEngine } from "../runtime/golden/interpreter.js";
 import { argmaxRows, countEqual } from "../runtime/metrics.js";
 

@@ -3,7 +3,7 @@
 // IR alone is the "golden" target (the reference every other target is checked against).
 import type { Graph } from "../ir/types.js";
 import { NmcError } from "../ir/errors.js";
-import { batchFromShape, sliceBatch, type SequenceBatch } from "../runtime/float/interpreter.js";
+import { batchFromShape, sliceBatch, type SequenceBatch } from "../runtime/batch.js";
 import { compareFloatGolden, type CompareReport } from "./compare.js";
 import { calibratePass, type RangeMode } from "./passes/calibrate.js";
 import { runPass } from "./passes/pass.js";

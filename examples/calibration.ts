@@ -1,5 +1,5 @@
 // Writes each example's calibration inputs: `inputs/calib.npy`, the first CALIB_SAMPLES digits of the
-// *training* split (examples/shared/mnist.ts, seed 1234), encoded as the example's model takes them.
+// *training* split (examples/common/mnist.ts, seed 1234), encoded as the example's model takes them.
 // `nmc compile` picks the file up by default, so quantization ranges never come from the test inputs.
 //   npm run examples:calibration
 import path from "node:path";
@@ -7,8 +7,8 @@ import { fileURLToPath } from "node:url";
 import { readFileSync } from "node:fs";
 import { ndarray } from "../runtime/io/ndarray.js";
 import { writeNpy } from "../runtime/io/npy.js";
-import { envNumber } from "./shared/env.js";
-import { loadMnistSplit, SIDE } from "./shared/mnist.js";
+import { envNumber } from "./common/env.js";
+import { loadMnistSplit, SIDE } from "./common/mnist.js";
 import { encodeBatch, makeEncoder } from "./ssm-events/encoder.js";
 
 const N = envNumber("CALIB_SAMPLES", 200);

@@ -3,7 +3,7 @@
 // as `nmc compile` does (calibrating on inputs/calib.npy, training digits), then runs the golden integer
 // engine and the float IR (after the same pruning) on
 //   - the committed test inputs (inputs/x.npy, 300 digits: what `nmc run` reproduces), and
-//   - the whole 2,000-digit test split (examples/shared/mnist.ts, seed 1234), for a less noisy estimate.
+//   - the whole 2,000-digit test split (examples/common/mnist.ts, seed 1234), for a less noisy estimate.
 //   npm run examples:quantization
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -11,13 +11,14 @@ import { fileURLToPath } from "node:url";
 import { loadModel } from "../compiler/frontend/index.js";
 import { compileQuantized, type CompileOptions } from "../compiler/pipeline.js";
 import type { Graph } from "../ir/types.js";
-import { summarize } from "../runtime/float/counters.js";
-import { FloatEngine, type SequenceBatch } from "../runtime/float/interpreter.js";
+import { summarize } from "../runtime/counters.js";
+import { FloatEngine } from "../runtime/float/interpreter.js";
+import { type SequenceBatch } from "../runtime/batch.js";
 import { GoldenEngine } from "../runtime/golden/interpreter.js";
 import { toFloat64 } from "../runtime/io/ndarray.js";
 import { readNpy } from "../runtime/io/npy.js";
 import { argmaxRows, countEqual } from "../runtime/metrics.js";
-import { loadMnistSplit, SIDE } from "./shared/mnist.js";
+import { loadMnistSplit, SIDE } from "./common/mnist.js";
 import { encodeBatch, makeEncoder } from "./ssm-events/encoder.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -3,6 +3,7 @@
 import { NmcError } from "./errors.js";
 import type { Graph, Population, Projection, Tensor } from "./types.js";
 import { shapeSize } from "./types.js";
+import { IR_KINDS, requiredLuts } from "./kinds.js";
 
 export interface Problem {
   node: string;
@@ -112,22 +113,6 @@ function checkProjection(j: Projection, pops: Map<string, Population>, out: Prob
 
 const FLOAT = new Set(["f32", "f64"]);
 
-/** The dtype each quantized population tensor must have ("w" = the weight dtype of QuantInfo.weight_bits). */
-const QUANT_TENSORS: Record<Population["kind"], Record<string, string>> = {
-  Input: {},
-  EGRU: { bias_x: "i32", bias_h: "i32", thr: "i16" },
-  DiagonalSSM: { lambda_re: "i16", lambda_im: "i16", c_re: "w", c_im: "w", c_mult: "i32", c_shift: "i32" },
-  Dense: { bias: "i32" },
-  Readout: {},
-};
-
-/** The tables each quantized population must carry. */
-function requiredLuts(p: Population): string[] {
-  if (p.kind === "EGRU") return ["sigmoid", "tanh"];
-  if (p.kind !== "Dense") return [];
-  return p.activation === "sigmoid" ? ["sigmoid"] : p.activation === "tanh" ? ["tanh"] : p.activation === "gelu" ? ["phi"] : [];
-}
-
 function checkMultipliers(node: string, what: string, mult: ArrayLike<number>, shift: ArrayLike<number>, n: number, out: Problem[]): void {
   if (mult.length !== n || shift.length !== n) {
     out.push({ node, message: `${what} has ${mult.length} multipliers and ${shift.length} shifts, expected ${n} of each` });
@@ -163,7 +148,7 @@ function checkQuantized(g: Graph, out: Problem[]): void {
       out.push({ node, message: `read_frac ${f.readFrac} must be state_frac - (state_bits - 16) = ${f.stateFrac - (f.stateBits - 16)}` });
     }
     if (p.kind === "Dense" && p.activation === "softmax") out.push({ node, message: "softmax has no quantized form: quantize replaces it by its argmax-preserving logits" });
-    for (const [name, dt] of Object.entries(QUANT_TENSORS[p.kind])) {
+    for (const [name, dt] of Object.entries(IR_KINDS[p.kind].quantTensors)) {
       const t = p.tensors[name];
       const want = dt === "w" ? wdt : dt;
       if (!t) out.push({ node, message: `missing quantized tensor ${name}` });

@@ -1,4 +1,4 @@
-// The layering of ARCHITECTURE.md, enforced: imports point down only. Every relative import (static,
+// The layering of docs/architecture.md, enforced: imports point down only. Every relative import (static,
 // type-only, re-export, or dynamic with a literal path) of every .ts file in the source folders is resolved
 // to the top-level folder it lands in and checked against the table below.
 import { posix } from "node:path";

@@ -11,7 +11,8 @@ import { BUNDLE_MAGIC, FLOAT_IR_SECTION, bundleGraph, readBundle, type Bundle } 
 import { encodeGraph } from "../../ir/codec.js";
 import { NmcError, type NmcErrorInit } from "../../ir/errors.js";
 import type { Graph } from "../../ir/types.js";
-import { FloatEngine, type Precision, type SequenceBatch } from "../../runtime/float/interpreter.js";
+import { FloatEngine, type Precision } from "../../runtime/float/interpreter.js";
+import { type SequenceBatch } from "../../runtime/batch.js";
 import { GoldenEngine } from "../../runtime/golden/interpreter.js";
 import type { Mapping } from "../../targets/spinnaker2/index.js";
 import { type Engine, parseEngine, parseReadout } from "../options.js";

@@ -13,7 +13,7 @@
 import { createHash } from "node:crypto";
 import { NmcError } from "../../ir/errors.js";
 import { readJsonFile, writeFileAtomic } from "../../ir/files.js";
-import type { SequenceBatch } from "../../runtime/float/interpreter.js";
+import type { SequenceBatch } from "../../runtime/batch.js";
 import { ENGINES, type Engine } from "../options.js";
 import { checkRawResult, decodeTyped, encodeTyped, type RawResult, resultSamples } from "./result.js";
 

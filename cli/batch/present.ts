@@ -4,7 +4,7 @@
 import { NmcError } from "../../ir/errors.js";
 import { writeFileAtomic } from "../../ir/files.js";
 import type { Graph } from "../../ir/types.js";
-import { summarize, type RunCounters } from "../../runtime/float/counters.js";
+import { summarize, type RunCounters } from "../../runtime/counters.js";
 import { ndarray } from "../../runtime/io/ndarray.js";
 import { writeNpy } from "../../runtime/io/npy.js";
 import { argmaxRows, countEqual } from "../../runtime/metrics.js";

@@ -4,7 +4,7 @@
 // counters are sums of integers (exact in float64 below 2^53, so the order of addition does not matter),
 // per-tick arrays are summed element by element, and the constants (sizes, stored weights) are checked equal.
 import { z } from "zod";
-import type { RunCounters } from "../../runtime/float/counters.js";
+import type { RunCounters } from "../../runtime/counters.js";
 import type { SimRun } from "../../targets/spinnaker2/sim/simulator.js";
 
 /** A run of the golden engine, the float interpreter or the CUDA program. */

@@ -3,7 +3,7 @@
 // Both use the same rule, so shard i of n holds the same samples whatever machine runs it.
 import os from "node:os";
 import { NmcError } from "../../ir/errors.js";
-import { sliceBatch as sliceSamples, type SequenceBatch } from "../../runtime/float/interpreter.js";
+import { sliceBatch as sliceSamples, type SequenceBatch } from "../../runtime/batch.js";
 
 /** Samples [start, end) of a batch. */
 export interface SampleRange {

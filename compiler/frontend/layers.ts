@@ -1,6 +1,6 @@
 // The layer table: one entry per supported model.json layer class, each lowering the layer onto the IR
 // (populations + projections) from the current population. Adding a layer class is one entry here.
-// Parameter names and math: ../shared/specs/models.md.
+// Parameter names and math: docs/model-math.md.
 import type { GraphBuilder } from "../../ir/builder.js";
 import { csrFromDense } from "../../ir/builder.js";
 import { NmcError } from "../../ir/errors.js";

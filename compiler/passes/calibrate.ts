@@ -6,7 +6,8 @@
 // The graph is returned unchanged; the ranges are the report.
 import { NmcError } from "../../ir/errors.js";
 import type { Graph, Population } from "../../ir/types.js";
-import { FloatEngine, type SequenceBatch, type StepView } from "../../runtime/float/interpreter.js";
+import { FloatEngine, type StepView } from "../../runtime/float/interpreter.js";
+import { type SequenceBatch } from "../../runtime/batch.js";
 import { sigmoid } from "../../runtime/float/math.js";
 import { HOST_LITTLE_ENDIAN } from "../../runtime/io/ndarray.js";
 import type { Pass } from "./pass.js";

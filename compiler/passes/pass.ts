@@ -1,5 +1,5 @@
 // Passes are small, named, pure functions (graph, options) → graph with a report, verified after running
-// (MLIR / LLVM pass-manager habits; see shared/STYLE.md).
+// (MLIR / LLVM pass-manager habits; docs/architecture.md).
 import type { Graph } from "../../ir/types.js";
 import { assertValidGraph } from "../../ir/verify.js";
 

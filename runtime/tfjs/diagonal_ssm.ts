@@ -1,5 +1,5 @@
 // DiagonalSSM (S5 / LRU family, complex diagonal state) as a TensorFlow.js layer.
-// The math is `shared/specs/models.md`, section DiagonalSSM; complex numbers are carried as separate
+// The math is `docs/model-math.md`, section DiagonalSSM; complex numbers are carried as separate
 // real / imaginary tensors.
 //
 //   x_k = Λ̄ ⊙ x_{k−1} + B̄ u_k     (x ∈ ℂ^P, x_0 = 0)

@@ -1,5 +1,5 @@
 // EGRU (event-based GRU, Subramoney et al. ICLR 2023; math as in EvNN) as a TensorFlow.js layer.
-// The math is `shared/specs/models.md`, section EGRU; this file is its float, differentiable form.
+// The math is `docs/model-math.md`, section EGRU; this file is its float, differentiable form.
 //
 // Layer `EGRU` — config (snake_case in model.json, camelCase in TS):
 //   units, dampening_factor = 0.7, pseudo_derivative_support = 1.0, thr_mean = 0.3, activity_regularization = 0

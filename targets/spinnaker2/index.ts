@@ -3,7 +3,7 @@
 import type { BundleSection } from "../../ir/bundle.js";
 import { NmcError } from "../../ir/errors.js";
 import type { Graph } from "../../ir/types.js";
-import type { SequenceBatch } from "../../runtime/float/interpreter.js";
+import type { SequenceBatch } from "../../runtime/batch.js";
 import { type HardwareDescription, levelOf, parseHardware, SPINNAKER2, usableSram } from "./chip.js";
 import { partition, type Partition, type Slice, type StorageOptions } from "./partition.js";
 import { locate, place, type Placement } from "./place.js";

@@ -11,7 +11,7 @@ import {
 } from "../../compiler/passes/calibrate.js";
 import { runPass } from "../../compiler/passes/pass.js";
 import { type QuantizeOptions, quantizePass } from "../../compiler/passes/quantize.js";
-import type { SequenceBatch } from "../../runtime/float/interpreter.js";
+import type { SequenceBatch } from "../../runtime/batch.js";
 import { phiLut, quantizeMultiplier, sigmoidLut, tanhLut, toFixed } from "../../runtime/fixed/index.js";
 import { buildGraph, graphShapeArb, uniform } from "../support/graphs.js";
 

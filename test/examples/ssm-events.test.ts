@@ -7,11 +7,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../../compiler/frontend/index.js";
-import { batchFromShape, FloatEngine, type FloatRun } from "../../runtime/float/interpreter.js";
-import { summarize } from "../../runtime/float/counters.js";
+import { FloatEngine, type FloatRun } from "../../runtime/float/interpreter.js";
+import { batchFromShape } from "../../runtime/batch.js";
+import { summarize } from "../../runtime/counters.js";
 import { readNpy } from "../../runtime/io/npy.js";
 import { loadFloatModel, predictFloat } from "../../runtime/tfjs/index.js";
-import { loadMnistSplit, type MnistSplit } from "../../examples/shared/mnist.js";
+import { loadMnistSplit, type MnistSplit } from "../../examples/common/mnist.js";
 import {
   encodeBatch,
   encodeDigit,

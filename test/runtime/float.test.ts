@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { GraphBuilder, csrFromDense } from "../../ir/builder.js";
-import { summarize } from "../../runtime/float/counters.js";
+import { summarize } from "../../runtime/counters.js";
 import { FloatEngine, runFloat } from "../../runtime/float/interpreter.js";
 import { erf } from "../../runtime/float/math.js";
 import { buildGraph, graphShapeArb, uniform } from "../support/graphs.js";

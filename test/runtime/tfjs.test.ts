@@ -39,7 +39,7 @@ afterAll(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-// ---- plain-JS references, written from shared/specs/models.md ----------------------------------------
+// ---- plain-JS references, written from docs/model-math.md ----------------------------------------
 
 const sig = (v: number) => 1 / (1 + Math.exp(-v));
 

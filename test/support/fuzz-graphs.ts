@@ -5,7 +5,8 @@
 import { compileQuantized, syntheticCalibration } from "../../compiler/pipeline.js";
 import type { Graph } from "../../ir/types.js";
 import { verifyGraph } from "../../ir/verify.js";
-import { batchFromShape, runFloat } from "../../runtime/float/interpreter.js";
+import { runFloat } from "../../runtime/float/interpreter.js";
+import { batchFromShape } from "../../runtime/batch.js";
 import { runGolden } from "../../runtime/golden/interpreter.js";
 import { FuzzBug, attemptClean } from "./fuzz.js";
 import { buildGraph, type GraphShape } from "./graphs.js";

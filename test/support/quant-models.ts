@@ -13,7 +13,7 @@ import { runPass } from "../../compiler/passes/pass.js";
 import { quantizePass } from "../../compiler/passes/quantize.js";
 import { csrFromDense, GraphBuilder } from "../../ir/builder.js";
 import type { Activation, Graph, Population, ReadoutMode } from "../../ir/types.js";
-import type { SequenceBatch } from "../../runtime/float/interpreter.js";
+import type { SequenceBatch } from "../../runtime/batch.js";
 import { uniform } from "./graphs.js";
 
 // ---------------------------------------------------------------------------------------------------------

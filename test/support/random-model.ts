@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { writeNpyF32 } from "./npy-lite.js";
 import type { Activation, LayerSpec, ModelSpec, ReadoutMode } from "./reference.js";
 import { modelOutWidth } from "./reference.js";
-import { seededRandom } from "../../examples/shared/mnist.js";
+import { seededRandom } from "../../examples/common/mnist.js";
 
 export type ModelForm = "sequential" | "functional";
 export type EgruRegime = "firing" | "silent" | "wild-thr";
@@ -51,7 +51,7 @@ export function effectiveReadout(c: ModelCase): ReadoutMode | undefined {
 // ---------------------------------------------------------------------------------------------------
 // Seeded values
 
-/** mulberry32, the seeded generator the examples use (examples/shared/mnist.ts); deterministic per seed. */
+/** mulberry32, the seeded generator the examples use (examples/common/mnist.ts); deterministic per seed. */
 export const makeRng: (seed: number) => () => number = seededRandom;
 
 type Rng = () => number;

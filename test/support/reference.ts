@@ -1,4 +1,4 @@
-// An independent float64 reference for the model math of shared/specs/models.md, written straight from the
+// An independent float64 reference for the model math of docs/model-math.md, written straight from the
 // spec with plain loops over Float64Array. It imports nothing from the project: the acceptance tests compare
 // `nmc run` against it, so sharing code would let one bug pass as two agreeing implementations.
 //

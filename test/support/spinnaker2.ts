@@ -2,8 +2,8 @@
 // engine and from the simulator, compare them, build shrunk hardware descriptions, and check a mapping's
 // partition, placement and routing against independent re-computations of what they must be.
 import type { Graph, Projection } from "../../ir/types.js";
-import type { RunCounters } from "../../runtime/float/counters.js";
-import type { SequenceBatch } from "../../runtime/float/interpreter.js";
+import type { RunCounters } from "../../runtime/counters.js";
+import type { SequenceBatch } from "../../runtime/batch.js";
 import { GoldenEngine } from "../../runtime/golden/interpreter.js";
 import { type HardwareDescription, parseHardware, ROUTE_CORE_BITS, SPINNAKER2, usableSram } from "../../targets/spinnaker2/chip.js";
 import { type Mapping, simulate } from "../../targets/spinnaker2/index.js";

@@ -22,8 +22,9 @@ import type { Graph, Lut } from "../../ir/types.js";
 import {
   cmulImQ15, cmulReQ15, lutIndex, requantizeMS, roundDiv, roundShift, sat16, sat32, saturate,
 } from "../../runtime/fixed/index.js";
-import type { RunCounters } from "../../runtime/float/counters.js";
-import { runFloat, type SequenceBatch } from "../../runtime/float/interpreter.js";
+import type { RunCounters } from "../../runtime/counters.js";
+import { runFloat } from "../../runtime/float/interpreter.js";
+import { type SequenceBatch } from "../../runtime/batch.js";
 import { erf, gelu, sigmoid } from "../../runtime/float/math.js";
 import { readoutUnits } from "../../runtime/golden/kernels.js";
 import { runGolden } from "../../runtime/golden/interpreter.js";

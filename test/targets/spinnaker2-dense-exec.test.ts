@@ -12,7 +12,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Graph } from "../../ir/types.js";
-import type { SequenceBatch } from "../../runtime/float/interpreter.js";
+import type { SequenceBatch } from "../../runtime/batch.js";
 import { SPINNAKER2 } from "../../targets/spinnaker2/chip.js";
 import { type Execution, mapGraph, type Mapping, report, simulate } from "../../targets/spinnaker2/index.js";
 import { Simulator } from "../../targets/spinnaker2/sim/simulator.js";

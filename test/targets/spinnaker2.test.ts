@@ -21,7 +21,7 @@ import { csrFromDense, GraphBuilder } from "../../ir/builder.js";
 import { NmcError } from "../../ir/errors.js";
 import type { Graph, Population, Projection } from "../../ir/types.js";
 import { verifyGraph } from "../../ir/verify.js";
-import { batchFromShape, type SequenceBatch } from "../../runtime/float/interpreter.js";
+import { batchFromShape, type SequenceBatch } from "../../runtime/batch.js";
 import { toFloat64 } from "../../runtime/io/ndarray.js";
 import { readNpy } from "../../runtime/io/npy.js";
 import { hwSchema, levelOf, parseHardware, SPINNAKER2, usableSram } from "../../targets/spinnaker2/chip.js";

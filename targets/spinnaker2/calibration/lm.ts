@@ -1,6 +1,6 @@
 // Calibration of the SpiNNaker 2 cost model against a published measurement: the EGRU language model of
 // Nazeer et al., "Language Modeling on a SpiNNaker 2 Neuromorphic Chip" (arXiv 2312.09084), as quoted in
-// shared/specs/spinnaker2.md and targets/spinnaker2/SOURCES.md: three EGRU layers (input 750, hidden 1350),
+// docs/hardware.md and targets/spinnaker2/SOURCES.md: three EGRU layers (input 750, hidden 1350),
 // 95 % of weights pruned and stored as CSR, float32 values on the Cortex-M4F (not the MAC array), 150 PEs,
 // ≈ 88 KB of weights per PE; 0.39 W, 170.25 ms and 65.3 mJ per batch-1 inference.
 //
@@ -15,7 +15,8 @@ import { fileURLToPath } from "node:url";
 import { GraphBuilder } from "../../../ir/builder.js";
 import type { CsrWeights, Graph, Population } from "../../../ir/types.js";
 import { compileQuantized } from "../../../compiler/pipeline.js";
-import { FloatEngine, type SequenceBatch } from "../../../runtime/float/interpreter.js";
+import { FloatEngine } from "../../../runtime/float/interpreter.js";
+import { type SequenceBatch } from "../../../runtime/batch.js";
 import { SPINNAKER2, type HardwareDescription } from "../chip.js";
 import { mapGraph, report, simulate } from "../index.js";
 
@@ -135,7 +136,7 @@ const srcDir = path.basename(path.resolve(here, "..", "..", "..")) === "dist" ? 
 const out = {
   script: "targets/spinnaker2/calibration/lm.ts (npm run calibrate:spinnaker2)",
   date: new Date().toISOString(),
-  paper: { ...PAPER, source: "Nazeer et al. arXiv 2312.09084, Table II as quoted in shared/specs/spinnaker2.md (S)" },
+  paper: { ...PAPER, source: "Nazeer et al. arXiv 2312.09084, Table II as quoted in docs/hardware.md (S)" },
   model: {
     layers: `${LAYERS} × EGRU(${H}), input ${IN} (embedding lookup and decoder on the host: assumed)`,
     weights_dense: float.projections.reduce((a, j) => a + j.rows * j.cols, 0),

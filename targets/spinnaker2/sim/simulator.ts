@@ -23,7 +23,7 @@
 // allocated per event or per tick.
 import { NmcError } from "../../../ir/errors.js";
 import type { Graph, Lut, Population, Projection } from "../../../ir/types.js";
-import type { SequenceBatch } from "../../../runtime/float/interpreter.js";
+import type { SequenceBatch } from "../../../runtime/batch.js";
 import {
   accumulateDense, accumulateQueues, accumulateSharedQueue, denseUnits, denseWeights, egruUnits, loadBias, readoutUnits, requantizeColumns, saturatePort,
   ssmOutputs, ssmStates, type ColumnArray, type DenseActivation, type WeightArray,

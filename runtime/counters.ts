@@ -1,5 +1,5 @@
 // Activity and synaptic-operation counters shared by every engine (float, golden, targets), named as
-// NeuroBench names them (shared/specs/metrics.md). Counts are summed over all samples of a run.
+// NeuroBench names them (docs/metrics.md). Counts are summed over all samples of a run.
 
 export interface PopulationCounters {
   kind: string;
