@@ -3,11 +3,9 @@
 // runs on here is little-endian; the bundle header records it).
 import protobuf from "protobufjs";
 import { NmcError } from "./errors.js";
-import type {
-  Activation, CsrWeights, DType, Graph, InputEncoding, Population, PopulationKind, Projection, ReadoutMode,
-  SourceLoc, Tensor, TensorData,
-} from "./types.js";
-import { typedArrayFor } from "./types.js";
+import { IR_KINDS, irKindOf } from "./kinds.js";
+import type { CsrWeights, DType, Graph, Population, PopulationKind, Projection, SourceLoc, Tensor, TensorData } from "./types.js";
+import { POPULATION_KINDS, typedArrayFor } from "./types.js";
 import { assertValidGraph } from "./verify.js";
 
 let root: protobuf.Root | undefined;
@@ -26,9 +24,7 @@ export function messageType(name: string): protobuf.Type {
 }
 
 const DTYPE_TO_PB: Record<DType, string> = { f32: "F32", f64: "F64", i8: "I8", i16: "I16", i32: "I32", u32: "U32" };
-const KIND_TO_PB: Record<PopulationKind, string> = {
-  Input: "INPUT", EGRU: "EGRU", DiagonalSSM: "DIAGONAL_SSM", Dense: "DENSE", Readout: "READOUT",
-};
+const KIND_TO_PB = Object.fromEntries(POPULATION_KINDS.map((k) => [k, IR_KINDS[k].pb.kind])) as Record<PopulationKind, string>;
 const invert = <K extends string>(m: Record<K, string>): Record<string, K> =>
   Object.fromEntries(Object.entries(m).map(([k, v]) => [v, k])) as Record<string, K>;
 const PB_TO_DTYPE = invert(DTYPE_TO_PB);
@@ -64,13 +60,9 @@ function populationToPb(p: Population): object {
       table: tensorToPb({ dtype: "i16", shape: [l.table.length], data: l.table }),
     })),
   };
-  switch (p.kind) {
-    case "Input": return { ...base, input: { encoding: p.encoding === "tokens" ? "ENCODING_TOKENS" : "ENCODING_VALUES" } };
-    case "EGRU": return { ...base, egru: {} };
-    case "DiagonalSSM": return { ...base, ssm: { stateSize: p.stateSize, parameterization: p.parameterization } };
-    case "Dense": return { ...base, dense: { activation: `ACT_${p.activation.toUpperCase()}` } };
-    case "Readout": return { ...base, readout: { mode: `READOUT_${p.mode.toUpperCase()}`, source: p.source } };
-  }
+  // The kind's own attributes go in its member of the `config` oneof (IR_KINDS).
+  const k = irKindOf(p);
+  return { ...base, [k.pb.config]: k.encode(p) };
 }
 
 function projectionToPb(j: Projection): object {
@@ -162,15 +154,8 @@ function populationFromPb(p: Pb, i: number): Population {
     ports: (p.ports ?? []).map((q: Pb) => ({ name: q.name, width: q.width })), tensors, loc: locFromPb(p.loc),
     ...fixedFromPb(p, where),
   };
-  switch (kind) {
-    case "Input": return { ...base, kind, encoding: (p.input?.encoding === "ENCODING_TOKENS" ? "tokens" : "values") as InputEncoding };
-    case "EGRU": return { ...base, kind };
-    case "DiagonalSSM": return { ...base, kind, stateSize: p.ssm?.stateSize ?? 0, parameterization: p.ssm?.parameterization ?? "" };
-    case "Dense": return { ...base, kind, activation: String(p.dense?.activation ?? "ACT_LINEAR").slice(4).toLowerCase() as Activation };
-    case "Readout": return {
-      ...base, kind, mode: String(p.readout?.mode ?? "READOUT_LAST").slice(8).toLowerCase() as ReadoutMode, source: p.readout?.source ?? "",
-    };
-  }
+  const k = IR_KINDS[kind];
+  return { ...base, kind, ...k.decode(p[k.pb.config]) } as Population;
 }
 
 function projectionFromPb(j: Pb, i: number): Projection {

@@ -1,17 +1,41 @@
 // What the IR itself says about each population kind, as one table: the integer tensors and the lookup
-// tables a quantized population of that kind carries. The verifier checks them, the quantize pass makes
-// them, and every engine (golden, simulator, CUDA) looks the tables up by the names given here, so the
-// choice of table for an activation is made in this one place.
-import type { Activation, Population, PopulationKind } from "./types.js";
+// tables a quantized population of that kind carries, the kind's own attributes in the protobuf form
+// (ir/nmc.proto: its PopulationKind name and its `config` oneof message) and in the text form. The verifier
+// checks the tensors and tables, the quantize pass makes them, and every engine (golden, simulator, CUDA)
+// looks the tables up by the names given here, so the choice of table for an activation is made in this one
+// place. The codec and the printer dispatch through the table, so adding a kind adds one row here.
+import type { Activation, InputEncoding, Population, PopulationKind, ReadoutMode } from "./types.js";
 
 /** The names of the lookup tables (ir Lut.name); runtime/fixed builds each. */
 export type LutName = "sigmoid" | "tanh" | "phi";
+
+/** The population of kind K. */
+export type PopOf<K extends PopulationKind> = Extract<Population, { kind: K }>;
+
+/** The fields a population of kind K has beyond those every population has (and `kind`). */
+export type KindAttrs<K extends PopulationKind> = Omit<PopOf<K>, keyof Population>;
+
+/** A decoded protobuf message (protobufjs plain object, enums as their names). */
+/* eslint-disable-next-line @typescript-eslint/no-explicit-any */
+export type PbObject = any;
 
 export interface IrKind<K extends PopulationKind> {
   /** The dtype of each quantized tensor ("w" = the weight dtype of QuantInfo.weight_bits). */
   quantTensors: Record<string, string>;
   /** The tables a quantized population of this kind carries, in order. */
-  luts(p: Extract<Population, { kind: K }>): LutName[];
+  luts(p: PopOf<K>): LutName[];
+  /** The nmc.proto PopulationKind enum name, and the field of the Population `config` oneof it fills. */
+  pb: { kind: string; config: string };
+  /** The kind's own attributes as its config message. */
+  encode(p: PopOf<K>): object;
+  /** The kind's own attributes from its config message (undefined when absent: the proto3 defaults). */
+  decode(m: PbObject): KindAttrs<K>;
+  /** The kind's own attributes as the text IR prints them after the size ("" when it has none). */
+  detail(p: PopOf<K>): string;
+  /** Its quantized form has a state format (FixedFormat state_frac, state_bits and read_frac mean something). */
+  stateFormat: boolean;
+  /** Its output is one value per sequence (after the last tick), not one per tick. */
+  perSequence: boolean;
 }
 
 /** The table a Dense activation reads (gelu: x · Φ(x), Φ tabulated), or none. */
@@ -20,11 +44,35 @@ export function activationLut(act: Activation): LutName | undefined {
 }
 
 export const IR_KINDS: { [K in PopulationKind]: IrKind<K> } = {
-  Input: { quantTensors: {}, luts: () => [] },
-  EGRU: { quantTensors: { bias_x: "i32", bias_h: "i32", thr: "i16" }, luts: () => ["sigmoid", "tanh"] },
+  Input: {
+    quantTensors: {},
+    luts: () => [],
+    pb: { kind: "INPUT", config: "input" },
+    encode: (p) => ({ encoding: p.encoding === "tokens" ? "ENCODING_TOKENS" : "ENCODING_VALUES" }),
+    decode: (m) => ({ encoding: (m?.encoding === "ENCODING_TOKENS" ? "tokens" : "values") as InputEncoding }),
+    detail: (p) => `encoding ${p.encoding}`,
+    stateFormat: false,
+    perSequence: false,
+  },
+  EGRU: {
+    quantTensors: { bias_x: "i32", bias_h: "i32", thr: "i16" },
+    luts: () => ["sigmoid", "tanh"],
+    pb: { kind: "EGRU", config: "egru" },
+    encode: () => ({}),
+    decode: () => ({}),
+    detail: () => "",
+    stateFormat: false,
+    perSequence: false,
+  },
   DiagonalSSM: {
     quantTensors: { lambda_re: "i16", lambda_im: "i16", c_re: "w", c_im: "w", c_mult: "i32", c_shift: "i32" },
     luts: () => [],
+    pb: { kind: "DIAGONAL_SSM", config: "ssm" },
+    encode: (p) => ({ stateSize: p.stateSize, parameterization: p.parameterization }),
+    decode: (m) => ({ stateSize: m?.stateSize ?? 0, parameterization: m?.parameterization ?? "" }),
+    detail: (p) => `state ${p.stateSize} complex (${p.parameterization})`,
+    stateFormat: true,
+    perSequence: false,
   },
   Dense: {
     quantTensors: { bias: "i32" },
@@ -32,11 +80,31 @@ export const IR_KINDS: { [K in PopulationKind]: IrKind<K> } = {
       const l = activationLut(p.activation);
       return l ? [l] : [];
     },
+    pb: { kind: "DENSE", config: "dense" },
+    encode: (p) => ({ activation: `ACT_${p.activation.toUpperCase()}` }),
+    decode: (m) => ({ activation: String(m?.activation ?? "ACT_LINEAR").slice(4).toLowerCase() as Activation }),
+    detail: (p) => `activation ${p.activation}`,
+    stateFormat: false,
+    perSequence: false,
   },
-  Readout: { quantTensors: {}, luts: () => [] },
+  Readout: {
+    quantTensors: {},
+    luts: () => [],
+    pb: { kind: "READOUT", config: "readout" },
+    encode: (p) => ({ mode: `READOUT_${p.mode.toUpperCase()}`, source: p.source }),
+    decode: (m) => ({ mode: String(m?.mode ?? "READOUT_LAST").slice(8).toLowerCase() as ReadoutMode, source: m?.source ?? "" }),
+    detail: (p) => `${p.mode} of ${p.source}`,
+    stateFormat: false,
+    perSequence: true,
+  },
 };
+
+/** A population's row with its kind erased, for code that handles every kind alike. */
+export function irKindOf(p: Population): IrKind<PopulationKind> {
+  return IR_KINDS[p.kind] as unknown as IrKind<PopulationKind>;
+}
 
 /** The tables a quantized population carries (IR_KINDS[kind].luts). */
 export function requiredLuts(p: Population): LutName[] {
-  return (IR_KINDS[p.kind].luts as (p: Population) => LutName[])(p);
+  return irKindOf(p).luts(p);
 }

@@ -1,6 +1,7 @@
 // The text form of the IR (`nmc ir model.json`): one line per node, stable enough to diff in tests.
 // Tensors are summarised by dtype, shape, value range and an FNV-1a digest of their bytes, so two
 // graphs print the same exactly when their structure and every stored value agree.
+import { irKindOf } from "./kinds.js";
 import type { CsrWeights, Graph, Population, Projection, Tensor, TensorData } from "./types.js";
 
 function fnv1a(data: TensorData): string {
@@ -46,28 +47,19 @@ function printCsr(w: CsrWeights, rows: number, cols: number): string {
   return `nnz ${nnz}/${dense} (${(100 * sparsity).toFixed(1)}% zero) values ${printTensor(w.values)} index #${fnv1a(w.rowPtr)}${fnv1a(w.colIdx)}`;
 }
 
-function kindDetail(p: Population): string {
-  switch (p.kind) {
-    case "Input": return `encoding ${p.encoding}`;
-    case "EGRU": return "";
-    case "DiagonalSSM": return `state ${p.stateSize} complex (${p.parameterization})`;
-    case "Dense": return `activation ${p.activation}`;
-    case "Readout": return `${p.mode} of ${p.source}`;
-  }
-}
-
 function where(loc: { layer: string; className: string }): string {
   return loc.layer ? `  # ${loc.className} ${loc.layer}` : "";
 }
 
 export function printPopulation(p: Population): string {
   const lines: string[] = [];
-  const detail = kindDetail(p);
+  const kind = irKindOf(p);
+  const detail = kind.detail(p);
   lines.push(`population ${p.name}: ${p.kind}[${p.size}] emits ${p.emission}${detail ? ", " + detail : ""}${where(p.loc)}`);
   if (p.fixed) {
     const f = p.fixed;
-    const ssm = p.kind === "DiagonalSSM" ? `, state int${f.stateBits} frac ${f.stateFrac}, read frac ${f.readFrac}` : "";
-    lines.push(`  fixed out int16 frac ${f.outFrac}, acc int32 frac ${f.accFrac}${ssm}`);
+    const state = kind.stateFormat ? `, state int${f.stateBits} frac ${f.stateFrac}, read frac ${f.readFrac}` : "";
+    lines.push(`  fixed out int16 frac ${f.outFrac}, acc int32 frac ${f.accFrac}${state}`);
   }
   for (const l of p.luts ?? []) {
     lines.push(`  lut ${l.name} lo ${l.lo} step 2^-${l.stepLog2} in frac ${l.inFrac} out frac ${l.outFrac} #${fnv1a(l.table)}`);

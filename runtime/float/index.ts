@@ -1,4 +1,5 @@
 export * from "./interpreter.js";
+export { FLOAT_OPS, type FloatOp } from "./ops.js";
 export * from "../counters.js";
 export * from "../batch.js";
 export { sigmoid, erf, gelu } from "./math.js";

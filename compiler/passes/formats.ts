@@ -1,0 +1,224 @@
+// The quantization op table: per population kind, what calibration records (beyond every population's
+// output), how the kind's fixed-point formats are chosen from the calibrated ranges, and the integer tensors
+// its quantized form holds (named and typed as IR_KINDS[kind].quantTensors says; the lookup tables are the
+// ones requiredLuts names, built in quantize.ts). The rules are runtime/fixed/QUANTIZATION.md's.
+import { activationLut, type PopOf } from "../../ir/kinds.js";
+import { NmcError } from "../../ir/errors.js";
+import type { FixedFormat, PopulationKind, Tensor } from "../../ir/types.js";
+import { roundHalfAway } from "../../runtime/fixed/index.js";
+import type { StepView } from "../../runtime/float/interpreter.js";
+import { sigmoid } from "../../runtime/float/math.js";
+import {
+  ACC_BITS, ACC_HEADROOM, fixedVector, fracFor, intTensor, LUT_MIN_FRAC, MAX_FRAC, multiplierFor, OUT_BITS, Q14, weightArray,
+} from "./fixed.js";
+import { add, addAll, type PopulationRanges, type RangeStats } from "./ranges.js";
+
+/** The formats chosen for a population, and the ranges and statistics they were fitted to (for the report). */
+export interface Formats {
+  fixed: FixedFormat;
+  ranges: { out: number; acc: number | null; state: number | null };
+  stats: { out: RangeStats; acc: RangeStats | null; state: RangeStats | null };
+}
+
+/** What a kind's formats are chosen from. */
+export interface FormatInputs {
+  node: string;
+  /** The calibration statistics, and the ranges read off them (the range mode applied). */
+  r: PopulationRanges;
+  R: { out: number; acc: number; state: number };
+  /**
+   * The finest accumulator format whose requantization multipliers stay below 2^15 for every projection
+   * into `port` (null: into any port).
+   */
+  maxFracFor(port: string | null): number;
+  /** The formats of the populations before this one (graph order). */
+  formats: ReadonlyMap<string, Formats>;
+  stateBits: 16 | 32;
+  /** The largest weight integer, and the rounding shift of raw int16-weight sums (weight_bits − 8). */
+  qmax: number;
+  pre: number;
+}
+
+export interface TensorInputs {
+  weightBits: 8 | 16;
+  qmax: number;
+  pre: number;
+}
+
+export interface QuantOp<K extends PopulationKind> {
+  /** Calibration: records what the kind's integers will hold beyond its output (accumulators, state). */
+  observe(p: PopOf<K>, r: PopulationRanges, v: StepView): void;
+  /** Its output is Q14 whatever the calibration says (gate and table outputs, one-hot tokens). */
+  q14Out(p: PopOf<K>): boolean;
+  /** Throws when the population has no quantized form. */
+  check(p: PopOf<K>, node: string): void;
+  formats(p: PopOf<K>, c: FormatInputs): Formats;
+  /** The fractional bits of a port's accumulator: the projections into it are requantized to it. */
+  portFrac(fx: FixedFormat, port: string): number;
+  /** The quantized tensors, in the order they are stored. */
+  tensors(p: PopOf<K>, fx: FixedFormat, c: TensorInputs): Record<string, Tensor>;
+  /**
+   * Whether its output can clip its int16 format (reported): not a Readout's, whose value is an int32
+   * running sum of its source's outputs in the source's format.
+   */
+  outClips: boolean;
+}
+
+const newFixed = (): FixedFormat => ({ outFrac: 0, accFrac: 0, stateFrac: 0, stateBits: 0, readFrac: 0 });
+const noCheck = (): void => {};
+const accPorts = (fx: FixedFormat): number => fx.accFrac;
+const q14Dense = (p: PopOf<"Dense">): boolean => p.activation === "sigmoid" || p.activation === "tanh";
+/** A Dense that reads a lookup table needs LUT_MIN_FRAC bits in its accumulator. */
+const lutDense = (p: PopOf<"Dense">): boolean => activationLut(p.activation) !== undefined;
+
+export const QUANT_OPS: { [K in PopulationKind]: QuantOp<K> } = {
+  Input: {
+    observe: () => {},
+    q14Out: (p) => p.encoding === "tokens",
+    check: noCheck,
+    formats(p, { R, r }) {
+      const fixed = newFixed();
+      fixed.outFrac = p.encoding === "tokens" ? Q14 : fracFor(R.out, OUT_BITS, 0, Q14);
+      fixed.accFrac = fixed.outFrac;
+      return { fixed, ranges: { out: R.out, acc: null, state: null }, stats: { out: r.out, acc: null, state: null } };
+    },
+    portFrac: accPorts,
+    tensors: () => ({}),
+    outClips: true,
+  },
+  EGRU: {
+    observe(p, r, v) {
+      const H = p.size;
+      const vx = v.ports.input, vh = v.ports.recurrent;
+      addAll(r.acc, vx);
+      addAll(r.acc, vh);
+      for (let i = 0; i < H; i++) {
+        add(r.acc, vx[i] + vh[i]);
+        add(r.acc, vx[H + i] + vh[H + i]);
+        add(r.acc, vx[2 * H + i] + sigmoid(vx[H + i] + vh[H + i]) * vh[2 * H + i]);
+      }
+    },
+    q14Out: () => true,
+    check: noCheck,
+    formats(_p, { R, r, maxFracFor }) {
+      const fixed = newFixed();
+      fixed.outFrac = Q14;
+      fixed.accFrac = Math.max(LUT_MIN_FRAC, Math.min(maxFracFor(null), fracFor(R.acc, ACC_BITS, ACC_HEADROOM, 24)));
+      return { fixed, ranges: { out: R.out, acc: R.acc, state: null }, stats: { out: r.out, acc: r.acc, state: null } };
+    },
+    portFrac: accPorts,
+    tensors(p, fx) {
+      const t = p.tensors;
+      const thr = t.thr.data.map((v) => Math.min(1, Math.max(0, v)));
+      return {
+        bias_x: fixedVector(t.bias_x, fx.accFrac, 32),
+        bias_h: fixedVector(t.bias_h, fx.accFrac, 32),
+        thr: fixedVector({ ...t.thr, data: thr }, Q14, 16),
+      };
+    },
+    outClips: true,
+  },
+  DiagonalSSM: {
+    observe(_p, r, v) {
+      const skip = v.ports.skip;
+      addAll(r.acc, v.out);
+      addAll(r.acc, skip);
+      for (let i = 0; i < skip.length; i++) add(r.acc, v.out[i] - skip[i]);
+      for (const x of v.state) addAll(r.state, x);
+      addAll(r.state, v.ports.u);
+    },
+    q14Out: () => false,
+    check: noCheck,
+    formats: ssmFormats,
+    // The state is fed directly: B̄u arrives in the state's own format.
+    portFrac: (fx, port) => (port === "u" ? fx.stateFrac : fx.accFrac),
+    tensors: ssmTensors,
+    outClips: true,
+  },
+  Dense: {
+    observe: (_p, r, v) => addAll(r.acc, v.ports.x),
+    q14Out: q14Dense,
+    check(p, node) {
+      if (p.activation === "softmax") {
+        throw new NmcError(`${node} ends in softmax, which has no quantized form`, {
+          node, hint: "give the layer a linear activation (the logits: argmax and a mean readout of them are what classification needs)",
+        });
+      }
+    },
+    formats(p, { R, r, maxFracFor }) {
+      const fixed = newFixed();
+      fixed.accFrac = Math.min(maxFracFor(null), fracFor(R.acc, ACC_BITS, ACC_HEADROOM, 24));
+      if (lutDense(p)) fixed.accFrac = Math.max(LUT_MIN_FRAC, fixed.accFrac);
+      fixed.outFrac = q14Dense(p) ? Q14 : Math.min(fixed.accFrac, fracFor(R.out, OUT_BITS, 0, Q14));
+      return { fixed, ranges: { out: R.out, acc: R.acc, state: null }, stats: { out: r.out, acc: r.acc, state: null } };
+    },
+    portFrac: accPorts,
+    tensors: (p, fx) => ({ bias: fixedVector(p.tensors.bias, fx.accFrac, 32) }),
+    outClips: true,
+  },
+  Readout: {
+    observe: () => {},
+    q14Out: () => false,
+    check: noCheck,
+    formats(p, { R, r, formats, node }) {
+      const src = formats.get(p.source);
+      if (!src) throw new NmcError(`readout ${p.name} reads ${p.source}, which is not quantized before it`, { node });
+      const fixed = newFixed();
+      fixed.outFrac = src.fixed.outFrac;
+      fixed.accFrac = src.fixed.outFrac;
+      return { fixed, ranges: { out: R.out, acc: null, state: null }, stats: { out: r.out, acc: null, state: null } };
+    },
+    portFrac: accPorts,
+    tensors: () => ({}),
+    outClips: false,
+  },
+};
+
+function ssmFormats(p: PopOf<"DiagonalSSM">, { R, r, maxFracFor, stateBits, qmax, pre }: FormatInputs): Formats {
+  const fixed = newFixed();
+  fixed.stateBits = stateBits;
+  fixed.stateFrac = Math.min(maxFracFor("u"), fracFor(R.state, stateBits, 0, 14 + (stateBits - 16)));
+  fixed.readFrac = fixed.stateFrac - (stateBits - 16);
+  // C's requantization scale, scale_C[h] · 2^(acc_frac − read_frac + pre), must stay below 2^14 too.
+  let cmax = 0;
+  for (const t of [p.tensors.c_re.data, p.tensors.c_im.data]) for (let i = 0; i < t.length; i++) cmax = Math.max(cmax, Math.abs(t[i]));
+  const cCap = cmax > 0 ? fixed.readFrac + 13 - pre - Math.ceil(Math.log2(cmax / qmax)) : MAX_FRAC;
+  fixed.accFrac = Math.max(0, Math.min(maxFracFor("skip"), cCap, fracFor(R.acc, ACC_BITS, ACC_HEADROOM, 24)));
+  fixed.outFrac = Math.min(fixed.accFrac, fracFor(R.out, OUT_BITS, 0, Q14));
+  return { fixed, ranges: { out: R.out, acc: R.acc, state: R.state }, stats: { out: r.out, acc: r.acc, state: r.state } };
+}
+
+/** Λ̄ in Q15; C per output row h scaled to the weight integers, with the multiplier that requantizes its sum. */
+function ssmTensors(p: PopOf<"DiagonalSSM">, fx: FixedFormat, { weightBits, qmax, pre }: TensorInputs): Record<string, Tensor> {
+  const t = p.tensors;
+  const H = p.size, P = p.stateSize;
+  const cq = { re: weightArray(weightBits, H * P), im: weightArray(weightBits, H * P) };
+  const mult = new Int32Array(H), shift = new Int32Array(H);
+  const rowScales: number[] = [];
+  for (let h = 0; h < H; h++) {
+    let m = 0;
+    for (let q = 0; q < P; q++) m = Math.max(m, Math.abs(t.c_re.data[h * P + q]), Math.abs(t.c_im.data[h * P + q]));
+    const s = m / qmax;
+    rowScales.push(s);
+    for (let q = 0; q < P; q++) {
+      cq.re[h * P + q] = s === 0 ? 0 : roundHalfAway(t.c_re.data[h * P + q] / s);
+      cq.im[h * P + q] = s === 0 ? 0 : roundHalfAway(t.c_im.data[h * P + q] / s);
+    }
+    const M = multiplierFor(s * 2 ** (fx.accFrac - fx.readFrac + pre), `population ${p.name} (C row ${h})`);
+    mult[h] = M.multiplier;
+    shift[h] = M.shift;
+  }
+  return {
+    lambda_re: fixedVector(t.lambda_re, 15, 16),
+    lambda_im: fixedVector(t.lambda_im, 15, 16),
+    c_re: intTensor(cq.re, [H, P], 0, rowScales, 0),
+    c_im: intTensor(cq.im, [H, P], 0, rowScales, 0),
+    c_mult: intTensor(mult, [H]),
+    c_shift: intTensor(shift, [H]),
+  };
+}
+
+/** A population's row with its kind erased, for the passes' loops over every population. */
+export function quantOpOf(kind: PopulationKind): QuantOp<PopulationKind> {
+  return QUANT_OPS[kind] as unknown as QuantOp<PopulationKind>;
+}
