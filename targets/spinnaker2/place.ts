@@ -42,6 +42,12 @@ export function locate(hw: HardwareDescription, pe: number): PeLocation {
   return { pe, chip, qpe, core: local % perQpe, x: cx * W + qx, y: cy * H + qy };
 }
 
+/** A PE's place on the machine as people read it: `chip3/qpe12/core1` (reports, inspect, core descriptors). */
+export function locationName(hw: HardwareDescription, pe: number): string {
+  const loc = locate(hw, pe);
+  return `chip${loc.chip}/qpe${loc.qpe}/core${loc.core}`;
+}
+
 export function place(part: Partition, hw: HardwareDescription): Placement {
   let next = 0;
   const pes: PeLocation[] = [];
@@ -52,12 +58,12 @@ export function place(part: Partition, hw: HardwareDescription): Placement {
   }
   // A Readout's slices sit on the PEs of its source's slices (same ranges).
   for (const s of part.slices) if (s.mirrors >= 0) s.pe = part.slices[s.mirrors].pe;
-  const chips = Math.max(1, Math.ceil(next / hw.chip.pes.value));
-  const boardChips = hw.board.chips.value;
+  return { pes, ...machineExtent(hw, next), host: { x: 0, y: 0 } };
+}
+
+/** The machine that `pes` PEs (numbered 0 … pes − 1) occupy: chips and boards, and the global router mesh. */
+export function machineExtent(hw: HardwareDescription, pes: number): Pick<Placement, "chips" | "boards" | "width" | "height"> {
+  const chips = Math.max(1, Math.ceil(pes / hw.chip.pes.value));
   const W = hw.chip.grid_width.value, H = hw.chip.grid_height.value, bw = hw.board.grid_width.value;
-  const chipRows = Math.ceil(chips / bw);
-  return {
-    pes, chips, boards: Math.ceil(chips / boardChips),
-    width: Math.min(chips, bw) * W, height: chipRows * H, host: { x: 0, y: 0 },
-  };
+  return { chips, boards: Math.ceil(chips / hw.board.chips.value), width: Math.min(chips, bw) * W, height: Math.ceil(chips / bw) * H };
 }

@@ -7,9 +7,11 @@
 // saying which links to forward on and which of its local PEs take the packet. Table sizes are checked
 // against the hardware description.
 //
-// `resolve` then walks the tables as the hardware would (match key, forward, deliver) to find where an
+// `walkKey` then walks the tables as the hardware would (match key, forward, deliver) to find where an
 // emitter's packets land and how many hops they take; the simulator delivers by that walk's result, so a
 // wrong table gives wrong outputs, which the bit-exact comparison with the golden engine would catch.
+// Loading a bundle (mapping.ts) walks the stored tables with the same `walkKey`: the walk is both how the
+// emitters are rebuilt and the check that the tables deliver what the partition needs.
 import { NmcError } from "../../ir/errors.js";
 import type { Graph } from "../../ir/types.js";
 import type { HardwareDescription } from "./chip.js";
@@ -61,7 +63,7 @@ function chipOf(x: number, y: number, hw: HardwareDescription, width: number): n
 }
 
 /** The PEs that must receive the events of each population (every slice of every target), by population index. */
-function destinationsByPopulation(g: Graph, part: Partition): number[][] {
+export function destinationsByPopulation(g: Graph, part: Partition): number[][] {
   const slicesOf = new Map<string, number[]>();
   for (const pp of part.populations) slicesOf.set(pp.pop, pp.slices);
   const index = new Map<string, number>();
@@ -76,12 +78,16 @@ function destinationsByPopulation(g: Graph, part: Partition): number[][] {
   return sets.map((s) => [...s].sort((a, b) => a - b));
 }
 
-export function route(g: Graph, part: Partition, placement: Placement, hw: HardwareDescription): Routing {
+/** Meshes up to this many positions get lookup grids (presence, visited marks); larger ones are answered sparsely. */
+const GRID_LIMIT = 1 << 22;
+
+/**
+ * Which mesh positions hold a router: the first `chip.qpes` positions of each chip's snake, on the placement's
+ * chips. A lookup grid for meshes of ordinary size; a described mesh of millions of positions (a user's --hw
+ * exploring a design) is answered by the formula itself rather than by a grid sized by the description.
+ */
+export function routerPresence(hw: HardwareDescription, placement: Placement): (x: number, y: number) => boolean {
   const width = placement.width, height = placement.height;
-  const perQpe = hw.chip.pes_per_qpe.value;
-  const tables = new Map<number, RouteEntry[]>();
-  const emitters: Emitter[] = [];
-  // Routers exist only where a QPE is: the first `qpes` positions of each chip's snake, on chips that exist.
   const W = hw.chip.grid_width.value, Hq = hw.chip.grid_height.value, bw = hw.board.grid_width.value;
   const presentAt = (x: number, y: number): boolean => {
     if (x < 0 || y < 0 || x >= width || y >= height) return false;
@@ -92,15 +98,18 @@ export function route(g: Graph, part: Partition, placement: Placement, hw: Hardw
     const local = qy * W + (qy % 2 === 0 ? qx : W - 1 - qx);
     return local < hw.chip.qpes.value;
   };
-  // A lookup grid for meshes of ordinary size; a described mesh of millions of positions (a user's --hw
-  // exploring a design) is answered by presentAt itself rather than by a grid sized by the description.
   const cells = width * height;
-  const GRID_LIMIT = 1 << 22;
-  const presentGrid = cells <= GRID_LIMIT ? new Uint8Array(cells) : null;
-  if (presentGrid) for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) presentGrid[y * width + x] = presentAt(x, y) ? 1 : 0;
-  const present = presentGrid
-    ? (x: number, y: number): boolean => x >= 0 && y >= 0 && x < width && y < height && presentGrid[y * width + x] === 1
-    : presentAt;
+  if (cells > GRID_LIMIT) return presentAt;
+  const grid = new Uint8Array(cells);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) grid[y * width + x] = presentAt(x, y) ? 1 : 0;
+  return (x, y) => x >= 0 && y >= 0 && x < width && y < height && grid[y * width + x] === 1;
+}
+
+export function route(g: Graph, part: Partition, placement: Placement, hw: HardwareDescription): Routing {
+  const width = placement.width;
+  const tables = new Map<number, RouteEntry[]>();
+  const present = routerPresence(hw, placement);
+  const cells = width * placement.height;
   /** Dimension-order path (X then Y, or Y then X) as link directions, or null if it crosses an empty position. */
   const path = (sx: number, sy: number, tx: number, ty: number, xFirst: boolean): number[] | null => {
     const dirs: number[] = [];
@@ -194,25 +203,53 @@ export function route(g: Graph, part: Partition, placement: Placement, hw: Hardw
       cur.cores = (cur.cores | (1 << loc.core)) >>> 0;
     }
   };
+  checkKeyLimits(part);
+  const destinations = destinationsByPopulation(g, part);
+  const emitters = emittersOf(g, part, placement, destinations);
+  for (const e of emitters) addTree(e.key, e.x, e.y, destinations[e.popIndex]);
+  const { maxEntries, totalEntries } = checkTableLimits(tables, width, hw);
+  const r: Routing = { emitters, tables, maxEntries, totalEntries };
+  const peAt = peIndex(placement, hw);
+  for (const e of emitters) {
+    resolveEmitter(e, walkKey(tables, e.key, e.x, e.y, placement, hw, peAt));
+    const intended = destinations[e.popIndex];
+    if (e.dests.length !== intended.length || e.dests.some((d, i) => d !== intended[i])) {
+      throw new Error(`routing tables deliver key ${e.key} to PEs [${e.dests}] instead of [${intended}]`);
+    }
+  }
+  return r;
+}
+
+/** A routing key holds a slice id and a unit index of 16 bits each (the host's key takes one more slice id). */
+export function checkKeyLimits(part: Partition): void {
   if (part.slices.length >= 0xffff) throw new NmcError(`${part.slices.length} slices: routing keys hold at most 65534`);
   for (const s of part.slices) {
     if (s.hi - s.lo > 0xffff) throw new NmcError(`slice ${s.id} of ${s.pop} has ${s.hi - s.lo} units: a routing key addresses at most 65535`);
   }
-  const destinations = destinationsByPopulation(g, part);
+}
+
+/**
+ * The emitters of a partition, unresolved (no destinations yet): the host's input emitter first, then every
+ * slice of its own (not a Readout's) whose population has destinations, in slice order. Their keys, ranges
+ * and source routers follow from the partition and placement alone; the tables say where packets go.
+ */
+export function emittersOf(g: Graph, part: Partition, placement: Placement, destinations: number[][] = destinationsByPopulation(g, part)): Emitter[] {
+  const unresolved = () => ({ dests: new Int32Array(0), hops: 0, chipHops: 0, depth: 0 });
   const input = g.populations.findIndex((p) => p.name === g.inputs[0]);
   const hostKey = (part.slices.length << KEY_SHIFT) >>> 0;
-  const inputDests = destinations[input];
-  addTree(hostKey, placement.host.x, placement.host.y, inputDests);
-  emitters.push({ slice: -1, popIndex: input, key: hostKey, lo: 0, hi: g.populations[input].size, x: placement.host.x, y: placement.host.y, dests: new Int32Array(0), hops: 0, chipHops: 0, depth: 0 });
+  const emitters: Emitter[] = [
+    { slice: -1, popIndex: input, key: hostKey, lo: 0, hi: g.populations[input].size, x: placement.host.x, y: placement.host.y, ...unresolved() },
+  ];
   for (const s of part.slices) {
-    if (s.mirrors >= 0) continue;
-    const dests = destinations[s.popIndex];
-    if (dests.length === 0) continue;
+    if (s.mirrors >= 0 || destinations[s.popIndex].length === 0) continue;
     const loc = placement.pes[s.pe];
-    const key = (s.id << KEY_SHIFT) >>> 0;
-    addTree(key, loc.x, loc.y, dests);
-    emitters.push({ slice: s.id, popIndex: s.popIndex, key, lo: s.lo, hi: s.hi, x: loc.x, y: loc.y, dests: new Int32Array(0), hops: 0, chipHops: 0, depth: 0 });
+    emitters.push({ slice: s.id, popIndex: s.popIndex, key: (s.id << KEY_SHIFT) >>> 0, lo: s.lo, hi: s.hi, x: loc.x, y: loc.y, ...unresolved() });
   }
+  return emitters;
+}
+
+/** Entries per QPE router and keys per chip router against the description's limits; returns the table sizes. */
+export function checkTableLimits(tables: Map<number, RouteEntry[]>, width: number, hw: HardwareDescription): { maxEntries: number; totalEntries: number } {
   let maxEntries = 0, totalEntries = 0;
   const qpeLimit = hw.noc.qpe_router_entries.value;
   for (const [id, list] of tables) {
@@ -247,30 +284,55 @@ export function route(g: Graph, part: Partition, placement: Placement, hw: Hardw
       throw new NmcError(`chip ${c} router needs ${keys.size} entries`, { expected: `at most ${hw.noc.chip_router_entries.value}`, found: String(keys.size) });
     }
   }
-  const r: Routing = { emitters, tables, maxEntries, totalEntries };
-  const peAt = new Map<number, number>();
-  for (const loc of placement.pes) peAt.set((loc.y * width + loc.x) * perQpe + loc.core, loc.pe);
-  for (const e of emitters) resolve(r, e, placement, hw, perQpe, peAt, destinations[e.popIndex]);
-  return r;
+  return { maxEntries, totalEntries };
 }
 
-/** Walks the tables from the emitter's router: where its packets are delivered, hops, chip crossings, depth. */
-function resolve(r: Routing, e: Emitter, placement: Placement, hw: HardwareDescription, perQpe: number, peAt: Map<number, number>, intended: number[]): void {
-  const width = placement.width;
+/** PE by (router id · pes_per_qpe + core): which PE a table entry's core bit delivers to. */
+export function peIndex(placement: Placement, hw: HardwareDescription): Map<number, number> {
+  const perQpe = hw.chip.pes_per_qpe.value, width = placement.width;
+  const peAt = new Map<number, number>();
+  for (const loc of placement.pes) peAt.set((loc.y * width + loc.x) * perQpe + loc.core, loc.pe);
+  return peAt;
+}
+
+/** Where one key's packets go from router (x, y): PEs delivered to (sorted), routers passed, chip crossings, depth. */
+export interface KeyWalk {
+  dests: number[];
+  hops: number;
+  chipHops: number;
+  depth: number;
+}
+
+/**
+ * Walks the tables from router (x, y) as the hardware would: match the key (first matching entry), deliver to
+ * the entry's cores, forward on its links. A router reached twice (a loop or a duplicate), a router without a
+ * matching entry, a link off the mesh or a core bit where no PE sits is an NmcError. `used` collects the
+ * entries the walk matched (the loader refuses stored entries no packet uses).
+ */
+export function walkKey(tables: Map<number, RouteEntry[]>, key: number, x0: number, y0: number, placement: Placement,
+  hw: HardwareDescription, peAt: Map<number, number>, used?: Set<RouteEntry>): KeyWalk {
+  const width = placement.width, height = placement.height, perQpe = hw.chip.pes_per_qpe.value;
   const dests: number[] = [];
   let hops = 0, chipHops = 0, depth = 0;
-  const queue: [number, number, number][] = [[e.x, e.y, 0]];
+  const queue: [number, number, number][] = [[x0, y0, 0]];
   const seen = new Set<number>();
   for (let q = 0; q < queue.length; q++) {
     const [x, y, dist] = queue[q];
+    if (x < 0 || y < 0 || x >= width || y >= height) throw new NmcError(`packet with key ${key} forwarded off the mesh to (${x}, ${y})`);
     const id = y * width + x;
-    if (seen.has(id)) throw new NmcError(`routing loop for key ${e.key} at router (${x}, ${y})`);
+    if (seen.has(id)) throw new NmcError(`routing loop for key ${key} at router (${x}, ${y})`);
     seen.add(id);
-    const entry = r.tables.get(id)?.find((v) => ((e.key & v.mask) >>> 0) === v.key);
-    if (!entry) throw new NmcError(`packet with key ${e.key} dropped at router (${x}, ${y}): no matching entry`);
+    const entry = tables.get(id)?.find((v) => ((key & v.mask) >>> 0) === v.key);
+    if (!entry) throw new NmcError(`packet with key ${key} dropped at router (${x}, ${y}): no matching entry`);
+    used?.add(entry);
     hops++; // every router the packet passes through, the source's included
     depth = Math.max(depth, dist + 1);
-    for (let c = 0; c < perQpe; c++) if ((entry.cores >>> c) & 1) dests.push(peAt.get(id * perQpe + c)!);
+    for (let c = 0; c < perQpe; c++) {
+      if (!((entry.cores >>> c) & 1)) continue;
+      const pe = peAt.get(id * perQpe + c);
+      if (pe === undefined) throw new NmcError(`packet with key ${key} delivered to core ${c} of router (${x}, ${y}), where no PE of the placement is`);
+      dests.push(pe);
+    }
     for (let d = 0; d < 4; d++) {
       if (!(entry.links & (1 << d))) continue;
       const nx = x + DX[d], ny = y + DY[d];
@@ -279,11 +341,13 @@ function resolve(r: Routing, e: Emitter, placement: Placement, hw: HardwareDescr
     }
   }
   dests.sort((a, b) => a - b);
-  if (dests.length !== intended.length || dests.some((d, i) => d !== intended[i])) {
-    throw new Error(`routing tables deliver key ${e.key} to PEs [${dests}] instead of [${intended}]`);
-  }
-  e.dests = Int32Array.from(dests);
-  e.hops = hops;
-  e.chipHops = chipHops;
-  e.depth = depth;
+  return { dests, hops, chipHops, depth };
+}
+
+/** Fills an emitter's destinations and costs from its walk. */
+export function resolveEmitter(e: Emitter, w: KeyWalk): void {
+  e.dests = Int32Array.from(w.dests);
+  e.hops = w.hops;
+  e.chipHops = w.chipHops;
+  e.depth = w.depth;
 }

@@ -3,13 +3,14 @@
 // wrong types, huge / negative / fractional numbers, NaN / Infinity literals, duplicated levels and keys).
 // Oracle: an NmcError, or a description that maps each small quantized seed graph with mapGraph, raising
 // nothing but NmcError (a design too small for the model is a clean refusal). A further property fuzzes the
-// spinnaker2.mapping section of a bundle (cli/spinnaker2.ts bundleMapping).
+// spinnaker2.mapping section of a bundle (targets/spinnaker2/mapping.ts loadMapping).
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { bundleMapping, loadHardware } from "../../cli/spinnaker2.js";
+import { loadMapping as bundleMapping } from "../../targets/spinnaker2/mapping.js";
+import { loadHardware } from "../../targets/spinnaker2/target.js";
 import { decodeBundle, encodeBundle, irSection } from "../../ir/bundle.js";
 import { NmcError } from "../../ir/errors.js";
 import { SPINNAKER2 } from "../../targets/spinnaker2/chip.js";
