@@ -9,13 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { prepareJob, runBatch } from "../cli/batch/job.js";
-import type { RawResult } from "../cli/batch/result.js";
-import { availableCores } from "../cli/batch/shard.js";
-import { FLOAT_IR_SECTION, IR_SECTION, IR_SECTION_KIND, writeBundle } from "../ir/bundle.js";
-import { encodeGraph } from "../ir/codec.js";
-import type { SequenceBatch } from "../runtime/batch.js";
-import { mapGraph, mappingSection, SPINNAKER2 } from "../targets/spinnaker2/index.js";
+import { prepareJob, runBatch, type RawResult, availableCores, FLOAT_IR_SECTION, IR_SECTION, IR_SECTION_KIND, writeBundle, encodeGraph, type SequenceBatch, mapGraph, mappingSection, SPINNAKER2 } from "../index.js";
 import { fmt, fmtTiming, mdTable, measureAsync, median, type Benchmark, type Goal, type Timing } from "./lib.js";
 import { exampleModel, type ExampleModel } from "./models.js";
 

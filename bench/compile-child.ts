@@ -15,10 +15,8 @@
 import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type CompileStageSeconds, compileToBundle } from "../cli/commands/compile.js";
-import { writeNpy } from "../runtime/io/npy.js";
+import { type CompileStageSeconds, compileToBundle, loadMapping, type Partition, readBundle, writeNpy } from "../index.js";
 import { seededRandom } from "../examples/common/mnist.js";
-import type { Partition } from "../targets/spinnaker2/partition.js";
 import { syntheticEgruFloat } from "./models.js";
 
 function write(dir: string, layers: number, units: number, inputs: number, seqs: number, ticks: number): void {
@@ -80,11 +78,10 @@ function compile(dir: string): void {
   const seconds = {} as CompileStageSeconds;
   const out = join(dir, "model.nmb");
   const t0 = performance.now();
-  const { mapping } = compileToBundle(join(dir, "model.json"), {
-    out, target: "spinnaker2", pruneScope: "projection", range: "max", bits: "8", stateBits: "16", quiet: true,
-  }, seconds);
+  const { result } = compileToBundle(join(dir, "model.json"), { out, target: "spinnaker2" }, seconds);
   const total = (performance.now() - t0) / 1000;
-  const m = mapping!;
+  // The mapping as the bundle stores it (read back after the timed compile).
+  const m = loadMapping(readBundle(out), result.quantized, out);
   process.stdout.write(JSON.stringify({
     seconds, total, maxRssKiB: process.resourceUsage().maxRSS, bundleBytes: statSync(out).size,
     pes: m.partition.pes, lowerBound: m.partition.lowerBound,

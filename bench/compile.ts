@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { mapGraph } from "../targets/spinnaker2/index.js";
+import { mapGraph } from "../index.js";
 import { type Benchmark, fmt, type Goal, mdTable, median } from "./lib.js";
 import { fixedShare, sramBound } from "./compile-child.js";
 import { exampleModel } from "./models.js";

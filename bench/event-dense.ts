@@ -3,12 +3,9 @@
 // every tick, every weight of the dense matrix is visited), next to the golden engine and the tfjs float
 // model on the best TensorFlow.js backend present. Ratios matter here, not absolute times.
 import { join } from "node:path";
-import { GoldenEngine } from "../runtime/golden/interpreter.js";
-import { loadFloatModel, predictFloatWithShape } from "../runtime/tfjs/index.js";
-import { mapGraph, simulate } from "../targets/spinnaker2/index.js";
+import { GoldenEngine, loadFloatModel, predictFloatWithShape, mapGraph, simulate, sliceBatch } from "../index.js";
 import { fmt, fmtTiming, mdTable, measure, measureAsync, type Benchmark, type Goal, type Timing } from "./lib.js";
 import { exampleModel, REPO, type ExampleModel } from "./models.js";
-import { sliceBatch } from "../runtime/batch.js";
 
 interface Row {
   model: string;

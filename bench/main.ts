@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import { writeFileAtomic } from "../ir/files.js";
+import { writeFileAtomic } from "../index.js";
 import type { Benchmark, BenchOutput, Goal } from "./lib.js";
 import { mdTable } from "./lib.js";
 import { REPO } from "./models.js";

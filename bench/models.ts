@@ -3,15 +3,8 @@
 // silent a chosen fraction of the time (measured on the float engine, then reported as measured: the
 // quantized model's activity is whatever the golden engine counts).
 import { join } from "node:path";
-import { compileQuantized, syntheticCalibration } from "../compiler/pipeline.js";
-import { loadModel } from "../compiler/frontend/index.js";
-import { GraphBuilder, tensor } from "../ir/builder.js";
-import type { CsrWeights, Graph, Population } from "../ir/types.js";
-import { readNpy } from "../runtime/io/npy.js";
-import { FloatEngine } from "../runtime/float/interpreter.js";
-import { batchFromShape, type SequenceBatch } from "../runtime/batch.js";
+import { compileQuantized, syntheticCalibration, loadModel, GraphBuilder, tensor, type CsrWeights, type Graph, type Population, readNpy, FloatEngine, batchFromShape, type SequenceBatch, toFloat64 } from "../index.js";
 import { seededRandom } from "../examples/common/mnist.js";
-import { toFloat64 } from "../runtime/io/ndarray.js";
 
 export const REPO = new URL("..", import.meta.url).pathname.replace(/\/dist\/$/, "/");
 

@@ -3,10 +3,7 @@
 // (every unit sends every tick, only stored weights read) and both (event mode, what the chip does), each
 // as a reduction dense ÷ mode, on the examples as committed, the examples pruned, and the synthetic EGRU;
 // next to the ≈20× compute reduction Mukherji et al. (2023) report for EGRU language models.
-import { argmaxRows, countEqual } from "../runtime/metrics.js";
-import type { Graph } from "../ir/types.js";
-import { type SequenceBatch, sliceBatch } from "../runtime/batch.js";
-import { mapGraph, report, simulate, type RunReport } from "../targets/spinnaker2/index.js";
+import { argmaxRows, countEqual, type Graph, type SequenceBatch, sliceBatch, mapGraph, spinnaker2Report as report, simulate, type RunReport } from "../index.js";
 import { fmt, mdTable, type Benchmark, type Goal } from "./lib.js";
 import { compileExample, exampleModel } from "./models.js";
 import { SYNTHETIC_NAME, SYNTHETIC_SPEC, syntheticBatch, syntheticModel } from "./throughput.js";

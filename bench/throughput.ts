@@ -4,10 +4,7 @@
 // pruned, thresholds tuned for 90% activity sparsity); and the simulator's event-driven execution against its
 // dense execution (every unit sends every tick, every weight of the dense matrices visited) on the same inputs.
 // Also the shared, memoized model builders bench/sparsity.ts uses (the synthetic model takes seconds to tune).
-import { GoldenEngine } from "../runtime/golden/interpreter.js";
-import { type SequenceBatch, sliceBatch } from "../runtime/batch.js";
-import { mapGraph, simulate } from "../targets/spinnaker2/index.js";
-import type { Graph } from "../ir/types.js";
+import { GoldenEngine, type SequenceBatch, sliceBatch, mapGraph, simulate, type Graph } from "../index.js";
 import { fmt, fmtTiming, mdTable, median, type Benchmark, type Goal, type MeasureOptions, type Timing } from "./lib.js";
 import { exampleModel, randomBatch, syntheticEgru, type SyntheticEgruSpec, type SyntheticModel } from "./models.js";
 

@@ -1,7 +1,9 @@
 // Options shared by several commands, defined once.
-import { Option } from "commander";
+import { type Command, Option } from "commander";
 import { NmcError } from "../ir/errors.js";
 import type { ReadoutMode } from "../ir/types.js";
+import { TARGETS, targetNames } from "../targets/registry.js";
+import { engineNames } from "../targets/run/job.js";
 
 export function readoutOption(): Option {
   return new Option("--readout <mode>", "accumulate the output over the sequence: last | mean | sum | none (default: the model's nmc.readout metadata)")
@@ -12,14 +14,38 @@ export function parseReadout(v: string | undefined): ReadoutMode | "none" | unde
   return v as ReadoutMode | "none" | undefined;
 }
 
-export type Engine = "float" | "golden" | "spinnaker2" | "cuda";
-export const ENGINES: readonly Engine[] = ["float", "golden", "spinnaker2", "cuda"];
+/** --target, its choices and help from the registry (each target's one-line description). */
+export function targetOption(what: string): Option {
+  return new Option("--target <target>", `${what}: ${TARGETS.map((t) => t.description).join("; ")}`).choices(targetNames());
+}
 
-export function parseEngine(v: string): Engine {
-  if (!(ENGINES as readonly string[]).includes(v)) {
-    throw new NmcError(`unknown engine ${v}`, { expected: ENGINES.join(" | "), found: v });
+/** --engine: the float interpreter or any registered target. */
+export function engineOption(): Option {
+  return new Option("--engine <engine>", "what runs the model: float, the float IR interpreter (default for model.json; on a bundle, its float IR); " +
+    `or a target (default: the bundle's own): ${targetNames().join(", ")} (golden is the integer reference)`).choices(engineNames());
+}
+
+/** Adds every target's options of one kind to a command (an option two targets share is added once). */
+export function addTargetOptions(cmd: Command, which: "compileOptions" | "runOptions", how: { defaults?: boolean; prefix?: string } = {}): void {
+  const seen = new Set<string>();
+  for (const t of TARGETS) {
+    for (const o of t[which]) {
+      if (seen.has(o.flags)) continue;
+      seen.add(o.flags);
+      const opt = new Option(o.flags, (how.prefix ?? "") + o.description);
+      if (o.choices) opt.choices(o.choices);
+      if (o.defaultValue !== undefined && how.defaults !== false) opt.default(o.defaultValue);
+      cmd.addOption(opt);
+    }
   }
-  return v as Engine;
+}
+
+/** The values of every target's options of one kind, by key, from commander's options object. */
+export function targetOptionValues(opts: object, which: "compileOptions" | "runOptions"): Record<string, string | undefined> {
+  const given = opts as Record<string, string | undefined>;
+  const out: Record<string, string | undefined> = {};
+  for (const t of TARGETS) for (const o of t[which]) out[o.key] = given[o.key];
+  return out;
 }
 
 /** A parsed non-negative number option, with the option's name in the error. */

@@ -28,7 +28,12 @@ export interface CompileOptions {
   range?: RangeMode;
   weightBits?: 8 | 16;
   stateBits?: 16 | 32;
+  /** Called with each pass's name and output graph as the pipeline runs (`nmc compile --print-after`). */
+  afterPass?: (pass: string, graph: Graph) => void;
 }
+
+/** The passes compileQuantized runs, in order (prune only with a weight sparsity). */
+export const PIPELINE_PASSES = ["prune", "calibrate", "quantize"] as const;
 
 export interface CompileReport {
   prune: PruneReport | null;
@@ -83,6 +88,7 @@ export function compileQuantized(floatGraph: Graph, opts: CompileOptions): Compi
     const r = runPass(prunePass, graph, { sparsity: opts.weightSparsity, scope: opts.pruneScope ?? "projection" });
     graph = r.graph;
     prune = r.report;
+    opts.afterPass?.(prunePass.name, graph);
   }
   const t1 = performance.now();
   const cal = opts.calibration;
@@ -95,12 +101,14 @@ export function compileQuantized(floatGraph: Graph, opts: CompileOptions): Compi
   // Calibration keeps its float run (when it is small enough) for the float-vs-golden comparison below,
   // which would otherwise run the float engine on the same batch again.
   const calibration = runPass(calibratePass, graph, { batch, keepFloatRun: KEEP_FLOAT_RUN_VALUES }).report;
+  opts.afterPass?.(calibratePass.name, graph);
   const t2 = performance.now();
   const range = opts.range ?? { kind: "max" };
   const label = `${cal.label} (${batch.batch} sequences × ${batch.ticks} ticks)`;
   const q = runPass(quantizePass, graph, {
     calibration, weightBits: opts.weightBits, stateBits: opts.stateBits, range, calibrationLabel: label,
   });
+  opts.afterPass?.(quantizePass.name, q.graph);
   const t3 = performance.now();
   const error = compareFloatGolden(graph, q.graph, batch, calibration.floatRun);
   const t4 = performance.now();

@@ -5,8 +5,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { readFileSync } from "node:fs";
-import { ndarray } from "../runtime/io/ndarray.js";
-import { writeNpy } from "../runtime/io/npy.js";
+import { ndarray, writeNpy } from "../index.js";
 import { envNumber } from "./common/env.js";
 import { loadMnistSplit, SIDE } from "./common/mnist.js";
 import { encodeBatch, makeEncoder } from "./ssm-events/encoder.js";

@@ -8,16 +8,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadModel } from "../compiler/frontend/index.js";
-import { compileQuantized, type CompileOptions } from "../compiler/pipeline.js";
-import type { Graph } from "../ir/types.js";
-import { summarize } from "../runtime/counters.js";
-import { FloatEngine } from "../runtime/float/interpreter.js";
-import { type SequenceBatch } from "../runtime/batch.js";
-import { GoldenEngine } from "../runtime/golden/interpreter.js";
-import { toFloat64 } from "../runtime/io/ndarray.js";
-import { readNpy } from "../runtime/io/npy.js";
-import { argmaxRows, countEqual } from "../runtime/metrics.js";
+import { loadModel, compileQuantized, type CompileOptions, type Graph, summarize, FloatEngine, type SequenceBatch, GoldenEngine, toFloat64, readNpy, argmaxRows, countEqual } from "../index.js";
 import { loadMnistSplit, SIDE } from "./common/mnist.js";
 import { encodeBatch, makeEncoder } from "./ssm-events/encoder.js";
 

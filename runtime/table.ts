@@ -1,4 +1,4 @@
-// Plain-text tables for the terminal: columns padded to their widest cell, numbers right-aligned.
+// Plain-text tables for the terminal (CLI summaries, target reports): columns padded to their widest cell, numbers right-aligned.
 
 export type Cell = string | number | null | undefined;
 

@@ -7,18 +7,26 @@ import { fileURLToPath } from "node:url";
 import { Node, Project, type SourceFile, SyntaxKind } from "ts-morph";
 import { describe, expect, it } from "vitest";
 
-const SOURCE_LAYERS = ["ir", "runtime", "compiler", "targets", "cli", "examples", "bench"] as const;
+const SOURCE_LAYERS = ["ir", "runtime", "compiler", "targets", "<root>", "cli", "examples", "bench"] as const;
 type Layer = (typeof SOURCE_LAYERS)[number];
 
-/** What each layer may import besides itself. "*" = everything of ours except test/. */
+/** The public API: the one module at the root (package.json "exports"), the only way in for examples/ and bench/. */
+const PUBLIC_API = "index.ts";
+
+/**
+ * What each layer may import besides itself. "*" = everything of ours except test/. "<root>" is the public
+ * API module; examples/ and bench/ may import it and nothing else of the library (bench/ also the examples'
+ * shared data loaders).
+ */
 const MAY_IMPORT: Record<Layer, readonly string[] | "*"> = {
   ir: [],
   runtime: ["ir"],
   compiler: ["ir", "runtime"],
   targets: ["ir", "runtime", "compiler"],
+  "<root>": ["ir", "runtime", "compiler", "targets"],
   cli: "*",
-  examples: "*", // the public API; test/ is still off limits
-  bench: "*",
+  examples: ["<root>"],
+  bench: ["<root>", "examples"],
 };
 
 const RULE_TEXT: Record<Layer, string> = {
@@ -26,9 +34,10 @@ const RULE_TEXT: Record<Layer, string> = {
   runtime: "runtime/ may import ir/ only",
   compiler: "compiler/ may import ir/ and runtime/ only",
   targets: "targets/ may import ir/, runtime/ and compiler/ only",
+  "<root>": "the public API (index.ts) may import ir/, runtime/, compiler/ and targets/, not cli/",
   cli: "cli/ may import everything but test/",
-  examples: "examples/ may import the public API, not test/",
-  bench: "bench/ may import everything but test/",
+  examples: "examples/ may import the public API (index.ts) only, not internal modules or test/",
+  bench: "bench/ may import the public API (index.ts) and examples/ only, not internal modules or test/",
 };
 
 export interface Violation {
@@ -75,16 +84,19 @@ export function layeringViolations(project: Project, root: string): Violation[] 
     const fileRel = posix.relative(rootPosix, filePath);
     const layer = topFolder(fileRel) as Layer;
     if (!SOURCE_LAYERS.includes(layer)) continue;
+    if (layer === "<root>" && fileRel !== PUBLIC_API) continue; // config files at the root are not sources
     const allowed = MAY_IMPORT[layer];
     for (const spec of moduleSpecifiers(sf)) {
       if (!spec.startsWith(".")) continue; // packages and node: builtins are not ours
-      const target = topFolder(posix.relative(rootPosix, posix.join(posix.dirname(filePath), spec)));
+      const targetRel = posix.relative(rootPosix, posix.join(posix.dirname(filePath), spec));
+      const target = topFolder(targetRel);
       let rule: string | null = null;
       if (target === "test") rule = "nothing outside test/ imports test/";
       else if (target === "..") rule = "imports stay inside the repository";
       else if (target === layer) rule = null;
       else if (allowed === "*") rule = null;
       else if (!allowed.includes(target)) rule = RULE_TEXT[layer];
+      else if (target === "<root>" && targetRel.replace(/\.js$/, ".ts") !== PUBLIC_API) rule = RULE_TEXT[layer];
       if (rule) violations.push({ file: fileRel, specifier: spec, rule });
     }
   }
@@ -101,11 +113,31 @@ describe("architecture: imports point down the layer table", () => {
   it("no source file imports a layer above it, or test/", () => {
     const project = new Project({ skipAddingFilesFromTsConfig: true, skipFileDependencyResolution: true });
     for (const layer of SOURCE_LAYERS) {
-      project.addSourceFilesAtPaths([`${repoRoot}/${layer}/**/*.{ts,mts,cts,tsx}`, `!${repoRoot}/${layer}/**/node_modules/**`]);
+      if (layer === "<root>") project.addSourceFileAtPath(`${repoRoot}/${PUBLIC_API}`);
+      else project.addSourceFilesAtPaths([`${repoRoot}/${layer}/**/*.{ts,mts,cts,tsx}`, `!${repoRoot}/${layer}/**/node_modules/**`]);
     }
     expect(project.getSourceFiles().length).toBeGreaterThan(0);
     const vs = layeringViolations(project, repoRoot);
     expect(vs, `layering violations:\n${formatViolations(vs)}`).toEqual([]);
+  });
+
+  it("cli/ knows targets only through the registry: it imports no target's own folder (targets/<name>/)", () => {
+    const project = new Project({ skipAddingFilesFromTsConfig: true, skipFileDependencyResolution: true });
+    project.addSourceFilesAtPaths([`${repoRoot}/cli/**/*.ts`]);
+    const rootPosix = repoRoot.split("\\").join("/");
+    const bad: string[] = [];
+    for (const sf of project.getSourceFiles()) {
+      const fileRel = posix.relative(rootPosix, sf.getFilePath() as string);
+      for (const spec of moduleSpecifiers(sf)) {
+        if (!spec.startsWith(".")) continue;
+        const rel = posix.relative(rootPosix, posix.join(posix.dirname(sf.getFilePath() as string), spec));
+        // targets/registry.ts, target.ts, compile.ts and run/ are the targets-agnostic library; a folder below
+        // targets/ other than run/ is one target's own code.
+        const m = /^targets\/([^/]+)\//.exec(rel);
+        if (m && m[1] !== "run") bad.push(`${fileRel} imports ${rel}`);
+      }
+    }
+    expect(bad, bad.join("\n")).toEqual([]);
   });
 
   it("the checker flags what it should (self-test on an in-memory project)", () => {
@@ -120,7 +152,10 @@ describe("architecture: imports point down the layer table", () => {
       "/repo/targets/t.ts": `import { c } from "../compiler/c.js";\nexport type Cli = import("../cli/main.js").Main;\nexport const t = c;`,
       "/repo/cli/main.ts": `import { t } from "../targets/t.js";\nimport { h } from "../test/support/h.js";\nexport type Main = typeof t;\nexport const m = h;`,
       "/repo/examples/e.ts": `import { x } from "../ir/x.js";\nimport { h } from "../test/support/h.js";\nexport const e = [x, h];`,
-      "/repo/bench/b.ts": `import { m } from "../cli/main.js";\nimport s from "../../elsewhere/s.js";\nexport const b = [m, s];`,
+      "/repo/examples/ok.ts": `import { x } from "../index.js";\nimport { e } from "./e.js";\nexport const ok = [x, e];`,
+      "/repo/index.ts": `export { x } from "./ir/x.js";\nexport { t } from "./targets/t.js";\nexport { m } from "./cli/main.js";`,
+      "/repo/bench/b.ts": `import { m } from "../cli/main.js";\nimport s from "../../elsewhere/s.js";\nimport { e } from "../examples/e.js";\nexport const b = [m, s, e];`,
+      "/repo/bench/c.ts": `import { c } from "../compiler/c.js";\nimport { x } from "../index.js";\nexport const bc = [c, x];`,
       "/repo/test/support/h.ts": `import { m } from "../../cli/main.js";\nexport const h = m;`,
     };
     for (const [path, text] of Object.entries(files)) p.createSourceFile(path, text);
@@ -133,7 +168,11 @@ describe("architecture: imports point down the layer table", () => {
         "targets/t.ts -> ../cli/main.js", // import("…") types count
         "cli/main.ts -> ../test/support/h.js", // test/ is off limits even to cli/
         "examples/e.ts -> ../test/support/h.js",
+        "examples/e.ts -> ../ir/x.js", // examples use the public API only
+        "index.ts -> ./cli/main.js", // the public API is below the CLI
+        "bench/b.ts -> ../cli/main.js", // bench uses the public API, not the CLI
         "bench/b.ts -> ../../elsewhere/s.js", // outside the repository
+        "bench/c.ts -> ../compiler/c.js", // nor internal modules
       ].sort(),
     );
     const msg = formatViolations(layeringViolations(p, "/repo"));

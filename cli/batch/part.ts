@@ -8,14 +8,14 @@
 //   shard   {index (1-based), count, start, end}: samples [start, end) of the input
 //   labels  {file, values (this shard's labels)} or null
 //   seconds, workers                        how long this shard took, on how many worker threads
-//   result  the raw result (cli/batch/result.ts): outputs and counters or simulator totals, typed arrays
+//   result  the raw result (targets/run/result.ts): outputs and counters or simulator totals, typed arrays
 //           as {"$typed": "Int32Array", "base64": little-endian bytes}
 import { createHash } from "node:crypto";
 import { NmcError } from "../../ir/errors.js";
 import { readJsonFile, writeFileAtomic } from "../../ir/files.js";
 import type { SequenceBatch } from "../../runtime/batch.js";
-import { ENGINES, type Engine } from "../options.js";
-import { checkRawResult, decodeTyped, encodeTyped, type RawResult, resultSamples } from "./result.js";
+import { engineNames, type Engine } from "../../targets/run/job.js";
+import { checkRawResult, decodeTyped, encodeTyped, type RawResult, resultSamples } from "../../targets/run/result.js";
 
 export const PART_FORMAT = "nmc-run-part";
 export const PART_VERSION = 1;
@@ -62,7 +62,7 @@ export function readPart(file: string): PartFile {
   if (o.version !== PART_VERSION) bad("version", String(PART_VERSION), o.version);
   const m = o.model;
   if (!isObj(m) || typeof m.file !== "string" || typeof m.path !== "string" || typeof m.sha256 !== "string") bad("model", "{file, path, sha256}", m);
-  if (typeof o.engine !== "string" || !(ENGINES as readonly string[]).includes(o.engine)) bad("engine", ENGINES.join(" | "), o.engine);
+  if (typeof o.engine !== "string" || !engineNames().includes(o.engine)) bad("engine", engineNames().join(" | "), o.engine);
   if (o.mode !== "event" && o.mode !== "dense") bad("mode", "event | dense", o.mode);
   const inp = o.input;
   if (!isObj(inp) || typeof inp.file !== "string" || !Array.isArray(inp.shape) || !inp.shape.every(isInt) || typeof inp.dtype !== "string" || !isInt(inp.samples) || typeof inp.sha256 !== "string") {

@@ -1,6 +1,6 @@
-// What `nmc run` prints for a finished run, and `nmc merge` for merged parts: the summary table (or JSON) of
-// the golden, float and cuda engines, or the spinnaker2 report, computed from a raw result (cli/batch/result.ts)
-// whatever produced it: one thread, worker threads, or shards merged.
+// What `nmc run` prints for a finished run, and `nmc merge` for merged parts: the target's own report when
+// its loaded bundle has one (spinnaker2), else the common summary table (or JSON) of the counters, computed
+// from a raw result (targets/run/result.ts) whatever produced it: one thread, worker threads, or shards merged.
 import { NmcError } from "../../ir/errors.js";
 import { writeFileAtomic } from "../../ir/files.js";
 import type { Graph } from "../../ir/types.js";
@@ -8,11 +8,9 @@ import { summarize, type RunCounters } from "../../runtime/counters.js";
 import { ndarray } from "../../runtime/io/ndarray.js";
 import { writeNpy } from "../../runtime/io/npy.js";
 import { argmaxRows, countEqual } from "../../runtime/metrics.js";
-import { report as s2report, type Mapping } from "../../targets/spinnaker2/index.js";
-import { renderHtml, type RasterPoint } from "../html.js";
-import type { Engine } from "../options.js";
-import { printS2Report } from "../spinnaker2.js";
-import type { RawResult } from "./result.js";
+import type { PreparedJob } from "../../targets/run/job.js";
+import type { TargetReport } from "../../targets/target.js";
+import type { RawResult } from "../../targets/run/result.js";
 
 /** Fraction of samples whose argmax over the readout equals the label. */
 export function accuracy(output: Float64Array, shape: number[], labels: Float64Array, file: string): number {
@@ -36,9 +34,8 @@ export interface InputInfo {
 export interface Presentation {
   /** The model argument as the user gave it. */
   model: string;
-  engine: Engine;
-  graph: Graph;
-  mapping?: Mapping;
+  /** The loaded job: its engine, graph and loaded bundle (whose target may report the run itself). */
+  job: PreparedJob;
   /** --precision as given. */
   precision?: string;
   result: RawResult;
@@ -47,15 +44,15 @@ export interface Presentation {
   out?: string;
   labels?: { values: Float64Array; file: string };
   json: boolean;
-  mode: "event" | "dense";
-  level?: string;
+  /** Values of the target's run options (spinnaker2: mode, level), by key. */
+  options: Record<string, string | undefined>;
   seconds: number;
   /** Extra JSON fields (workers, shard, merged), after `seconds`. */
   extra?: Record<string, unknown>;
   /** Extra lines for the plain summary's head, after the input line. */
   headLines?: string[];
-  /** spinnaker2: write an HTML report; raster() gives the activity raster (absent: an empty raster with a note). */
-  html?: { file: string; raster?: () => { points: RasterPoint[]; sample: number }; title: string };
+  /** Write the target's HTML report (spinnaker2); raster(report) gives the activity raster (absent: none, with a note). */
+  html?: { file: string; raster?: (rep: TargetReport) => { points: unknown[]; sample: number }; title: string };
   /** Also write the JSON summary to this file. */
   jsonFile?: string;
 }
@@ -90,38 +87,32 @@ export async function present(p: Presentation): Promise<string> {
   };
   let json: object;
   let text: string;
-  if (r.kind === "sim") {
-    const rep = s2report(p.graph, p.mapping!, r.run, p.mode, p.level);
+  const own = p.job.loaded?.report?.(r, p.options);
+  if (own) {
     if (p.html) {
-      const raster = p.html.raster?.();
-      const html = await renderHtml({
-        title: p.html.title, report: rep, raster: raster?.points ?? [], rasterSample: raster?.sample ?? 0, accuracy: acc,
-        ...(raster ? {} : { notes: ["The activity raster needs the run itself: nmc run <bundle> --html report.html draws it."] }),
-      });
-      writeFileAtomic(p.html.file, new TextEncoder().encode(html), "HTML report");
+      if (!own.html) throw new NmcError(`--html: the ${p.job.engine} engine draws no HTML report`);
+      const html = p.html;
+      const page = await own.html({ title: html.title, accuracy: acc, ...(html.raster ? { raster: () => html.raster!(own) } : {}) });
+      writeFileAtomic(html.file, new TextEncoder().encode(page), "HTML report");
     }
     json = {
-      engine: "spinnaker2", backend: "nmc spinnaker2 simulator (transaction level, golden kernels per PE)", model: p.model,
-      input, output: outInfo, ...(acc !== undefined ? { accuracy: acc } : {}), seconds: p.seconds, ...p.extra, ...rep,
+      engine: p.job.engine, backend: own.backend, model: p.model,
+      input, output: outInfo, ...(acc !== undefined ? { accuracy: acc } : {}), seconds: p.seconds, ...p.extra, ...own.json,
     };
-    text = head("nmc spinnaker2 simulator (bit-exact with the golden engine; cycles and energy from the hardware description)").join("\n") + "\n" + printS2Report(rep);
+    text = head(own.engineLine).join("\n") + "\n" + own.text;
   } else {
-    let backend: string;
-    let pre: Record<string, unknown> = { engine: r.engine };
-    if (r.engine === "cuda") {
-      backend = r.backend ?? "generated CUDA C++";
-      pre = { engine: "cuda", precision: p.precision === "float" ? "float" : "int", backend, ...(r.fallback ? { fallback: r.fallback } : {}) };
-    } else {
-      backend = r.engine === "golden"
-        ? `nmc golden interpreter (integer arithmetic: int${p.graph.quant!.weightBits} weights, int32 accumulators, int16 states)`
-        : `nmc float interpreter (${p.precision === "f32" ? "Float32 storage" : "Float64"}, JavaScript)`;
-      pre = { engine: r.engine, backend };
-    }
-    const summary = counterSummary(p.graph, r.counters, {
+    if (r.kind !== "counters") throw new Error(`internal: a ${r.kind} run of the ${p.job.engine} engine has no report`);
+    // The engine says what ran (r.backend); the float interpreter, which is no target, is said here.
+    const t = p.job.target;
+    const backend = r.backend ?? `nmc float interpreter (${p.precision === "f32" ? "Float32 storage" : "Float64"}, JavaScript)`;
+    const pre = {
+      engine: r.engine, ...(t?.precisions ? { precision: p.precision ?? t.precisions[0] } : {}), backend, ...(r.fallback ? { fallback: r.fallback } : {}),
+    };
+    const summary = counterSummary(p.job.graph, r.counters, {
       ...pre, input, output: outInfo, ...(acc !== undefined ? { accuracy: acc } : {}), seconds: p.seconds, ...p.extra,
     });
     json = summary;
-    if (!p.json && r.engine === "cuda" && r.fallback) process.stderr.write(`nmc: note: ${r.fallback}\n`);
+    if (!p.json && r.fallback) process.stderr.write(`nmc: note: ${r.fallback}\n`);
     const lines = head(backend);
     lines.push(`activation sparsity ${(100 * summary.activation_sparsity).toFixed(1)}%`);
     for (const [n, v] of Object.entries(summary.activation_sparsity_per_population)) lines.push(`  ${n.padEnd(24)} ${(100 * v).toFixed(1)}%`);

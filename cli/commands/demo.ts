@@ -8,15 +8,17 @@ import { FloatEngine } from "../../runtime/float/interpreter.js";
 import { batchFromShape } from "../../runtime/batch.js";
 import { toFloat64 } from "../../runtime/io/ndarray.js";
 import { readNpy } from "../../runtime/io/npy.js";
-import { compilerAvailable } from "../../targets/cuda/index.js";
-import { report as s2report } from "../../targets/spinnaker2/index.js";
-import { cudaRunner, goldenRunner, targetRunner } from "../engines.js";
+import { compileToBundle } from "../../targets/compile.js";
+import { getTarget } from "../../targets/registry.js";
+import type { SimResult } from "../../targets/run/result.js";
 import { VerificationFailed } from "../exit.js";
-import { bundleMapping, printS2Report, simulateWithProgress } from "../spinnaker2.js";
-import { rasterOf, renderHtml } from "../html.js";
 import { accuracy } from "../batch/present.js";
-import { compileToBundle } from "./compile.js";
+import { sampleProgress } from "../batch/progress.js";
 import { compareRunners } from "./verify.js";
+
+/** The demo's path: compiled for this target, verified against these references (all from the registry). */
+const DEMO_TARGET = "spinnaker2";
+const DEMO_REFERENCES = ["golden", "cuda"] as const;
 
 /** The repository (or installed package) root: dist/cli/commands/ → ../../.. */
 function packageRoot(): string {
@@ -53,36 +55,40 @@ Examples:
       const t0 = performance.now();
       const secs = () => ((performance.now() - t0) / 1000).toFixed(1);
 
-      const { report: compileReport, mapping } = compileToBundle(model, {
-        out: bundlePath, target: "spinnaker2", pruneScope: "projection", range: "max", bits: "8", stateBits: "16",
-      });
-      say(`[${secs()} s] compiled ${path.relative(process.cwd(), model)} -> ${bundlePath}: int8 weights, int16 states, ${mapping!.partition.pes} SpiNNaker 2 PEs ` +
-        `(memory lower bound ${mapping!.partition.lowerBound}); calibrated on ${compileReport.calibration.source}`);
+      const { report: compileReport, target } = compileToBundle(model, { out: bundlePath, target: DEMO_TARGET });
+      const mapping = compileReport.mapping as { pes: number; memory_lower_bound_pes: number };
+      say(`[${secs()} s] compiled ${path.relative(process.cwd(), model)} -> ${bundlePath}: int8 weights, int16 states, ${mapping.pes} SpiNNaker 2 PEs ` +
+        `(memory lower bound ${mapping.memory_lower_bound_pes}); calibrated on ${compileReport.calibration.source}`);
 
       const b = readBundle(bundlePath);
       const g = bundleGraph(b, bundlePath);
       const xs = readNpy(x);
       const labels = toFloat64(readNpy(y));
       const batch = batchFromShape(g, toFloat64(xs), xs.shape, x);
-      const m = bundleMapping(b, g, bundlePath);
-      const run = simulateWithProgress(g, m, batch, opts.json === true || opts.quiet === true);
-      const rep = s2report(g, m, run, "event");
+      const loaded = target.load(b, g, bundlePath);
+      const progress = sampleProgress(target.progressVerb, opts.json === true || opts.quiet === true);
+      const result = loaded.execute(batch, { options: { mode: "event" }, onProgress: progress && ((done) => progress.update(done, batch.batch)) }) as SimResult;
+      progress?.stop();
+      const run = result.run;
+      const rep = loaded.report!(result, { mode: "event" });
+      const briefText = loaded.report!(result, { mode: "event" }, true).text;
       const simAcc = accuracy(run.output, run.outputShape, labels, y);
       const fg = bundleGraph(b, bundlePath, FLOAT_IR_SECTION);
       const f = new FloatEngine(fg).run(batch);
       const floatAcc = accuracy(f.output, f.outputShape, labels, y);
       say(`[${secs()} s] simulated ${batch.batch} sequences × ${batch.ticks} ticks: accuracy ${(100 * simAcc).toFixed(2)}% (float model ${(100 * floatAcc).toFixed(2)}%)`);
 
-      const target = targetRunner(bundlePath, g, b);
-      const vsGolden = compareRunners(g, target, goldenRunner(g), batch);
+      const [golden, cuda] = DEMO_REFERENCES.map((n) => getTarget(n));
+      const vsGolden = compareRunners(g, loaded.runner, golden.reference!(g).runner, batch);
       say(`[${secs()} s] verify against golden: ${vsGolden.mismatch ? "MISMATCH " + JSON.stringify(vsGolden.mismatch) : `bit-exact (${vsGolden.compared} outputs, ${vsGolden.events} events)`}`);
       let vsCuda: ReturnType<typeof compareRunners> | null = null;
-      let cudaName = "skipped: neither g++ nor nvcc is installed";
-      if (compilerAvailable("emulation")) {
-        const cuda = cudaRunner(g, undefined);
-        vsCuda = compareRunners(g, target, cuda, batch);
-        cudaName = cuda.name;
-        say(`[${secs()} s] verify against ${cuda.name}: ${vsCuda.mismatch ? "MISMATCH " + JSON.stringify(vsCuda.mismatch) : `bit-exact (${vsCuda.compared} outputs, ${vsCuda.events} events)`}`);
+      const cudaMissing = cuda.unavailable?.() ?? null;
+      let cudaName = `skipped: ${cudaMissing}`;
+      if (cudaMissing === null) {
+        const ref = cuda.reference!(g).runner;
+        vsCuda = compareRunners(g, loaded.runner, ref, batch);
+        cudaName = ref.name;
+        say(`[${secs()} s] verify against ${ref.name}: ${vsCuda.mismatch ? "MISMATCH " + JSON.stringify(vsCuda.mismatch) : `bit-exact (${vsCuda.compared} outputs, ${vsCuda.events} events)`}`);
       } else say(`[${secs()} s] verify against CUDA: ${cudaName}`);
 
       const ok = !vsGolden.mismatch && !(vsCuda?.mismatch);
@@ -93,11 +99,11 @@ Examples:
           golden: { bit_exact: !vsGolden.mismatch, ...vsGolden },
           cuda: vsCuda ? { reference: cudaName, bit_exact: !vsCuda.mismatch, ...vsCuda } : { skipped: cudaName },
         },
-        spinnaker2: rep, compile: compileReport,
+        spinnaker2: rep.json, compile: compileReport,
       };
       writeFileAtomic(path.join(opts.out, "report.json"), new TextEncoder().encode(JSON.stringify(out, null, 2) + "\n"), "report");
-      const html = await renderHtml({
-        title: `nmc demo: ${out.example} on SpiNNaker 2 (simulated)`, report: rep, raster: rasterOf(g, m, batch, 0), rasterSample: 0, accuracy: simAcc,
+      const html = await rep.html!({
+        title: `nmc demo: ${out.example} on SpiNNaker 2 (simulated)`, accuracy: simAcc, raster: () => rep.raster!(batch, 0),
         notes: [
           `Verification: ${vsGolden.mismatch ? "MISMATCH against the golden engine" : "bit-exact against the golden engine"}; ` +
             `${vsCuda ? (vsCuda.mismatch ? "MISMATCH against " : "bit-exact against the ") + cudaName : "CUDA " + cudaName}.`,
@@ -108,7 +114,7 @@ Examples:
       if (opts.json) process.stdout.write(JSON.stringify(out, null, 2) + "\n");
       else if (opts.quiet) process.stdout.write(ok ? "VERDICT: PASS\n" : "VERDICT: FAIL\n");
       else {
-        process.stdout.write("\n" + printS2Report({ ...rep, perPe: rep.perPe.slice(0, 12) }));
+        process.stdout.write("\n" + briefText);
         say(`\nwrote ${bundlePath}, ${path.join(opts.out, "report.json")} and ${path.join(opts.out, "report.html")} in ${secs()} s`);
         say(ok ? "VERDICT: PASS — the SpiNNaker 2 simulator equals the golden engine and the CUDA reference bit for bit on every output and event"
           : "VERDICT: FAIL — see the mismatch above");

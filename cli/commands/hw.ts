@@ -1,8 +1,14 @@
+// `nmc hw`: the machine description a target lowers for (today spinnaker2's), each figure with its source.
 import type { Command } from "commander";
-import { loadHardware } from "../spinnaker2.js";
-import { renderTable } from "../table.js";
-import { usableSram } from "../../targets/spinnaker2/chip.js";
+import { NmcError } from "../../ir/errors.js";
+import { TARGETS } from "../../targets/registry.js";
 
+/** The first registered target that describes a machine. */
+function hardwareTarget() {
+  const t = TARGETS.find((x) => x.hardware !== undefined);
+  if (!t) throw new NmcError("no registered target describes a machine");
+  return t;
+}
 export function registerHw(program: Command): void {
   program
     .command("hw")
@@ -17,23 +23,8 @@ Examples:
   $ nmc hw
   $ nmc hw --json > my-chip.json   # edit, then: nmc compile model.json --target spinnaker2 --hw my-chip.json -o m.nmb`)
     .action((opts: { hw?: string; json?: boolean }) => {
-      const hw = loadHardware(opts.hw);
-      if (opts.json) {
-        process.stdout.write(JSON.stringify(hw, null, 2) + "\n");
-        return;
-      }
-      const rows: (string | number)[][] = [];
-      const walk = (prefix: string, o: unknown) => {
-        if (o && typeof o === "object" && "value" in o && "source" in o) {
-          const f = o as { value: number; unit: string; source: string };
-          rows.push([prefix, f.value, f.unit, f.source]);
-          return;
-        }
-        if (Array.isArray(o)) o.forEach((v, i) => walk(`${prefix}[${(v as { name?: string }).name ?? i}]`, v));
-        else if (o && typeof o === "object") for (const [k, v] of Object.entries(o)) if (k !== "name") walk(prefix ? `${prefix}.${k}` : k, v);
-      };
-      walk("", { ...hw, default_level: undefined });
-      process.stdout.write(`${hw.name}\ndefault level ${hw.default_level}; usable data SRAM per PE ${usableSram(hw)} bytes\n\n` +
-        renderTable(["figure", "value", "unit", "source"], rows) + "\n");
+      const h = hardwareTarget().hardware!;
+      const hw = h.load(opts.hw);
+      process.stdout.write(opts.json ? JSON.stringify(h.json(hw), null, 2) + "\n" : h.text(hw));
     });
 }

@@ -1,8 +1,10 @@
 import type { Command } from "commander";
 import { FLOAT_IR_SECTION, bundleGraph, readBundle, type Bundle } from "../../ir/bundle.js";
 import type { Graph } from "../../ir/types.js";
-import { bytes, pct, renderTable } from "../table.js";
-import { REPORT_SECTION } from "./compile.js";
+import { bytes, pct, renderTable } from "../../runtime/table.js";
+import { REPORT_SECTION } from "../../targets/compile.js";
+import { findTarget } from "../../targets/registry.js";
+import { VerificationFailed } from "../exit.js";
 
 function formats(p: Graph["populations"][number]): { output: string | null; accum: string | null; state: string | null } {
   const f = p.fixed;
@@ -51,21 +53,31 @@ export function registerInspect(program: Command): void {
     .description("show what a bundle holds: populations, projections, sparsity, number formats, sections")
     .argument("<bundle>", "a bundle written by nmc compile (.nmb)")
     .option("--json", "print everything (including the compile report) as JSON")
+    .option("--recheck", "also recompute what the target stored (spinnaker2: partition, placement, routes) with this nmc and list the differences; exit 1 if any")
     .addHelpText("after", `
 Every byte of the bundle is checked (header, manifest checksum, section checksums, padding) before anything is
-shown; a damaged file is refused with the section and byte offset that failed (exit 2).
+shown; a damaged file is refused with the section and byte offset that failed (exit 2). The target's sections
+are decoded and verified as \`nmc run\` loads them (spinnaker2: the stored mapping and routing tables must be
+consistent), never recomputed; --recheck recomputes them to show how today's compiler would differ.
 
 Examples:
   $ nmc inspect m.nmb
-  $ nmc inspect m.nmb --json | jq '.projections[] | {name, weight_sparsity}'`)
-    .action((file: string, opts: { json?: boolean }) => {
+  $ nmc inspect m.nmb --json | jq '.projections[] | {name, weight_sparsity}'
+  $ nmc inspect s.nmb --recheck      # does today's compiler still map it the same way?`)
+    .action((file: string, opts: { json?: boolean; recheck?: boolean }) => {
       const b = readBundle(file);
       const g = bundleGraph(b, file);
       if (b.sections.has(FLOAT_IR_SECTION)) bundleGraph(b, file, FLOAT_IR_SECTION);
-      const s = inspectSummary(file, b, g);
+      const target = findTarget(b.manifest.target);
+      const own = target?.inspect?.(b, g, file);
+      const recheck = opts.recheck ? (target?.recheck?.(b, g, file) ?? []) : undefined;
+      const s = { ...inspectSummary(file, b, g), ...(own?.json ?? {}), ...(recheck ? { recheck: { differences: recheck } } : {}) };
+      const done = () => {
+        if (recheck?.length) throw new VerificationFailed(`the stored ${b.manifest.target} lowering differs from what this nmc computes (${recheck.length} difference${recheck.length === 1 ? "" : "s"})`);
+      };
       if (opts.json) {
         process.stdout.write(JSON.stringify(s, null, 2) + "\n");
-        return;
+        return done();
       }
       const m = s.manifest;
       const q = g.quant;
@@ -92,6 +104,12 @@ Examples:
         lines.push("", `float vs golden on the calibration data: argmax agreement ${pct(rep.error.output.argmaxAgreement, 2)} over ${rep.error.samples} sequences, ` +
           `max |error| ${rep.error.output.maxAbs.toPrecision(3)} (nmc inspect --json for the full compile report)`);
       }
+      if (own) lines.push(own.text.replace(/^\n/, "\n").trimEnd());
+      if (recheck) {
+        lines.push("", recheck.length === 0 ? `recheck: this nmc computes the same ${b.manifest.target} lowering as stored`
+          : `recheck: the stored lowering differs from what this nmc computes (the bundle runs as stored):\n${recheck.map((d) => "  " + d).join("\n")}`);
+      }
       process.stdout.write(lines.join("\n") + "\n");
+      done();
     });
 }

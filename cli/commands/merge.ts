@@ -4,15 +4,15 @@
 // and cover every shard exactly once.
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
-import { Option } from "commander";
 import { NmcError } from "../../ir/errors.js";
 import { toFloat64 } from "../../runtime/io/ndarray.js";
 import { readNpy } from "../../runtime/io/npy.js";
-import { prepareJob } from "../batch/job.js";
+import { prepareJob } from "../../targets/run/job.js";
+import { MergeError, mergeResults } from "../../targets/run/result.js";
+import { splitRange } from "../../targets/run/shard.js";
 import { readPart, type PartFile } from "../batch/part.js";
 import { present } from "../batch/present.js";
-import { MergeError, mergeResults } from "../batch/result.js";
-import { splitRange } from "../batch/shard.js";
+import { addTargetOptions } from "../options.js";
 
 interface MergeOptions {
   model?: string;
@@ -20,7 +20,8 @@ interface MergeOptions {
   labels?: string;
   output?: string;
   json?: boolean;
-  mode?: "event" | "dense";
+  /** spinnaker2's run options; default: as the parts were run. */
+  mode?: string;
   level?: string;
   html?: string;
   quiet?: boolean;
@@ -95,7 +96,7 @@ async function mergeCommand(files: string[], opts: MergeOptions): Promise<void> 
       hint: "pass the model the parts were run with: nmc merge --model <bundle> part*.json",
     });
   }
-  if (opts.html && job.engine !== "spinnaker2") throw new NmcError("--html reports a spinnaker2 run", { hint: "merge the parts of a spinnaker2 bundle's run" });
+  if (opts.html && !job.loaded?.report) throw new NmcError(`--html draws a target's own report; the ${job.engine} engine has none`, { hint: "merge the parts of a spinnaker2 bundle's run" });
   let labels: { values: Float64Array; file: string } | undefined;
   if (opts.labels) {
     labels = { values: toFloat64(readNpy(opts.labels)), file: opts.labels };
@@ -107,19 +108,19 @@ async function mergeCommand(files: string[], opts: MergeOptions): Promise<void> 
   const seconds = ordered.reduce((a, o) => a + o.part.seconds, 0);
   const n = p0.shard.count;
   const text = await present({
-    model: p0.model.file, engine: job.engine, graph: job.graph, mapping: job.mapping, precision: p0.precision ?? undefined, result,
+    model: p0.model.file, job, precision: p0.precision ?? undefined, result,
     input: { file: p0.input.file, shape: p0.input.shape, dtype: p0.input.dtype }, out: opts.out, labels, json: opts.json === true,
-    mode: opts.mode ?? p0.mode, level: opts.level ?? p0.level ?? undefined, seconds,
+    options: { mode: opts.mode ?? p0.mode, level: opts.level ?? p0.level ?? undefined }, seconds,
     extra: { merged: { shards: n, files: ordered.map((o) => o.file) } },
     headLines: [`merged   ${n} shard${n === 1 ? "" : "s"}: ${ordered.map((o) => o.file).join(", ")} (${seconds.toFixed(1)} s of runs)`],
-    html: opts.html ? { file: opts.html, title: `nmc: ${p0.model.file} on SpiNNaker 2 (simulated; ${n} shards merged)` } : undefined,
+    html: opts.html ? { file: opts.html, title: `nmc: ${p0.model.file} on ${job.target?.displayName ?? job.engine}, ${n} shards merged` } : undefined,
     jsonFile: opts.output,
   });
   if (!opts.quiet || opts.json) process.stdout.write(text);
 }
 
 export function registerMerge(program: Command): void {
-  program
+  const cmd = program
     .command("merge")
     .description("combine the part files of nmc run --shard i/n --save into the result of the whole input")
     .argument("<parts...>", "part files written by nmc run --shard i/n --save part.json, one per shard, in any order")
@@ -129,8 +130,6 @@ export function registerMerge(program: Command): void {
     .option("-o, --output <file>", "also write the JSON summary (what nmc run --json prints; nmc report reads a spinnaker2 one)")
     .option("--json", "print the JSON summary on stdout")
     .option("-q, --quiet", "print nothing (write -o, --out and --html only); with --json, just the JSON")
-    .addOption(new Option("--mode <mode>", "spinnaker2: report the event-driven run or charge it densely (default: as the parts were run)").choices(["event", "dense"]))
-    .option("--level <name>", "spinnaker2: DVFS performance level (default: as the parts were run)")
     .option("--html <file>", "spinnaker2: also write the HTML report (without the activity raster, which needs the run itself)")
     .addHelpText("after", `
 The parts must come from one model (same checksum), engine, --readout, --precision and input (same checksum of
@@ -147,4 +146,6 @@ Examples:
   $ sbatch --array=1-8 --wrap 'nmc run s.nmb --input x.npy --shard $SLURM_ARRAY_TASK_ID/8 --save part-$SLURM_ARRAY_TASK_ID.json'
     # then: nmc merge part-*.json`)
     .action(async (files: string[], opts: MergeOptions) => mergeCommand(files, opts));
+  // The targets' run options without their defaults: a merge reports as the parts were run unless told otherwise.
+  addTargetOptions(cmd, "runOptions", { defaults: false, prefix: "report with this value (default: as the parts were run): " });
 }

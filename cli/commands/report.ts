@@ -1,9 +1,7 @@
 import type { Command } from "commander";
 import { NmcError } from "../../ir/errors.js";
 import { readJsonFile, writeFileAtomic } from "../../ir/files.js";
-import type { RunReport } from "../../targets/spinnaker2/index.js";
-import { renderHtml } from "../html.js";
-import { printS2Report } from "../spinnaker2.js";
+import { TARGETS } from "../../targets/registry.js";
 
 export function registerReport(program: Command): void {
   program
@@ -18,20 +16,25 @@ Examples:
   $ nmc report nmc-demo/report.json`)
     .action(async (file: string, opts: { html?: string; json?: boolean }) => {
       const json = (readJsonFile(file, "the run report", "the JSON of nmc run --json (spinnaker2) or nmc demo") ?? {}) as Record<string, unknown>;
-      const rep = (json.spinnaker2 ?? json) as RunReport;
-      if (!rep || typeof rep !== "object" || !rep.eventMode || !rep.perPe || !rep.tickSeconds) {
+      // The first target that finds its report in the JSON reads it.
+      const found = TARGETS.flatMap((t) => {
+        const rep = t.savedReport?.find(json);
+        return rep ? [{ saved: t.savedReport!, rep }] : [];
+      })[0];
+      if (!found) {
         throw new NmcError("this JSON is not a spinnaker2 run report", { file, expected: "fields eventMode, denseMode, perPe, tickSeconds (nmc run --json on a spinnaker2 bundle)" });
       }
+      const { saved, rep } = found;
       const acc = typeof json.accuracy === "number" ? json.accuracy : undefined;
       if (opts.html) {
-        const html = await renderHtml({
-          title: `nmc report: ${file}`, report: rep, raster: [], rasterSample: 0, accuracy: acc,
+        const html = await saved.html(rep, {
+          title: `nmc report: ${file}`, accuracy: acc,
           notes: ["The activity raster needs the run itself: nmc run <bundle> --html report.html draws it."],
         });
         writeFileAtomic(opts.html, new TextEncoder().encode(html), "HTML report");
         if (!opts.json) process.stdout.write(`wrote ${opts.html}\n`);
       }
       if (opts.json) process.stdout.write(JSON.stringify(rep, null, 2) + "\n");
-      else if (!opts.html) process.stdout.write(printS2Report(rep));
+      else if (!opts.html) process.stdout.write(saved.text(rep));
     });
 }

@@ -4,20 +4,21 @@ import { Option } from "commander";
 import { NmcError } from "../../ir/errors.js";
 import { toFloat64 } from "../../runtime/io/ndarray.js";
 import { readNpy } from "../../runtime/io/npy.js";
+import { checkWorkersApply, prepareJob, runBatch } from "../../targets/run/job.js";
+import { parseShard, parseWorkers, SHARD_HELP, sliceBatch, splitRange } from "../../targets/run/shard.js";
 import { dtOption, INPUT_FORMATS_HELP, readBatch, ticksOption } from "../input.js";
-import { numberOption, readoutOption } from "../options.js";
-import { rasterOf } from "../html.js";
-import { checkWorkersApply, prepareJob, runBatch } from "../batch/job.js";
+import { addTargetOptions, engineOption, numberOption, readoutOption, targetOptionValues } from "../options.js";
 import { inputIdentity, PART_FORMAT, PART_VERSION, writePart } from "../batch/part.js";
 import { present } from "../batch/present.js";
+import { TARGETS } from "../../targets/registry.js";
 import { sampleProgress } from "../batch/progress.js";
-import { parseShard, parseWorkers, SHARD_HELP, sliceBatch, splitRange } from "../batch/shard.js";
 
 interface RunOptions {
   engine?: string;
   html?: string;
   rasterInput?: string;
-  mode: "event" | "dense";
+  /** spinnaker2's run options (added from the registry); the part file records them. */
+  mode?: string;
   level?: string;
   quiet?: boolean;
   input: string;
@@ -42,8 +43,9 @@ async function runCommand(model: string, opts: RunOptions): Promise<void> {
   if (opts.html && shard) {
     throw new NmcError("--html reports a whole run; a shard is part of one", { hint: "merge the parts with nmc merge part*.json --html report.html" });
   }
-  const job = await prepareJob({ model, engine: opts.engine, readout: opts.readout, precision: opts.precision, execution: opts.mode });
-  if (opts.html && job.engine !== "spinnaker2") throw new NmcError("--html reports a spinnaker2 run", { hint: "compile with --target spinnaker2 and run that bundle" });
+  const options = targetOptionValues(opts, "runOptions");
+  const job = await prepareJob({ model, engine: opts.engine, readout: opts.readout, precision: opts.precision, options });
+  if (opts.html && !job.loaded?.report) throw new NmcError(`--html draws a target's own report; the ${job.engine} engine has none`, { hint: "compile with --target spinnaker2 and run that bundle" });
   if (workers !== undefined) checkWorkersApply(job.engine);
   const rasterSample = opts.html ? numberOption("--raster-input", opts.rasterInput ?? "0", 0, 2 ** 31, true)! : 0;
   const { x, batch } = readBatch(job.graph, opts.input, opts);
@@ -56,7 +58,7 @@ async function runCommand(model: string, opts: RunOptions): Promise<void> {
     if (shard && all.length !== total) throw new NmcError("labels do not match the inputs", { file: opts.labels, expected: `${total} labels`, found: `${all.length}` });
     labels = { values: shard ? all.subarray(range.start, range.end) : all, file: opts.labels };
   }
-  const bar = sampleProgress(job.engine === "spinnaker2" ? "simulating" : "running", opts.quiet === true || opts.json === true);
+  const bar = sampleProgress(job.target?.progressVerb ?? "running", opts.quiet === true || opts.json === true);
   const t0 = performance.now();
   let result;
   try {
@@ -77,7 +79,7 @@ async function runCommand(model: string, opts: RunOptions): Promise<void> {
     writePart(opts.save, {
       format: PART_FORMAT, version: PART_VERSION,
       model: { file: model, path: resolve(model), sha256: job.identity() },
-      engine: job.engine, readout: opts.readout ?? null, precision: opts.precision ?? null, mode: opts.mode, level: opts.level ?? null,
+      engine: job.engine, readout: opts.readout ?? null, precision: opts.precision ?? null, mode: opts.mode === "dense" ? "dense" : "event", level: opts.level ?? null,
       input: { file: opts.input, shape: x.shape, dtype: x.dtype, samples: total, sha256: inputIdentity(batch) },
       shard: { index: part.index, count: part.count, start: range.start, end: range.end },
       labels: labels ? { file: labels.file, values: Array.from(labels.values) } : null,
@@ -85,29 +87,27 @@ async function runCommand(model: string, opts: RunOptions): Promise<void> {
     });
   }
   process.stdout.write(await present({
-    model, engine: job.engine, graph: job.graph, mapping: job.mapping, precision: opts.precision, result,
+    model, job, precision: opts.precision, result,
     input: { file: opts.input, shape: x.shape, dtype: x.dtype }, out: opts.out, labels, json: opts.json === true,
-    mode: opts.mode, level: opts.level, seconds,
+    options, seconds,
     extra: { ...(threads !== undefined ? { workers: threads } : {}), ...(part ? { shard: { index: part.index, count: part.count, start: range.start, end: range.end, file: opts.save } } : {}) },
     headLines,
     html: opts.html ? {
-      file: opts.html, title: `nmc: ${model} on SpiNNaker 2 (simulated)`,
-      raster: () => {
+      file: opts.html, title: `nmc: ${model} on ${job.target?.displayName ?? job.engine}`,
+      raster: (rep) => {
         const sample = Math.min(rasterSample, Math.max(0, batch.batch - 1));
-        return { points: rasterOf(job.graph, job.mapping!, batch, sample), sample };
+        return rep.raster ? rep.raster(batch, sample) : { points: [], sample };
       },
     } : undefined,
   }));
 }
 
 export function registerRun(program: Command): void {
-  program
+  const cmd = program
     .command("run")
     .description("run a model on input sequences and write its outputs")
     .argument("<model>", "a bundle from nmc compile (.nmb), or model.json (TensorFlow.js LayersModel)")
-    .addOption(new Option("--engine <engine>", "spinnaker2: the many-core simulator (default for spinnaker2 bundles); cuda: the generated CUDA program, on the GPU or in host emulation (default for cuda bundles); golden: the integer reference (default for golden bundles); float: the float IR interpreter (default for model.json; on a bundle, its float IR)").choices(["spinnaker2", "cuda", "golden", "float"]))
-    .addOption(new Option("--mode <mode>", "spinnaker2: execute event-driven (only events travel), or densely (every value sent every tick, every weight visited; same outputs, slower); the report shows that mode's charged figures, and the gains compare both").choices(["event", "dense"]).default("event"))
-    .option("--level <name>", "spinnaker2: DVFS performance level (nmc hw lists them; default: the description's)")
+    .addOption(engineOption())
     .option("-q, --quiet", "no progress bar")
     .option("--html <file>", "spinnaker2: also write a self-contained HTML report with plots (PE map, activity raster, sparsity, energy, latency)")
     .option("--raster-input <k>", "spinnaker2 --html: which input sequence the activity raster shows", "0")
@@ -117,7 +117,7 @@ export function registerRun(program: Command): void {
     .option("--out <file>", "write outputs as float32 .npy: [B, T, K] per tick, or [B, K] with a readout")
     .option("--labels <file>", ".npy of integer class labels [B]: report accuracy (argmax of the readout)")
     .addOption(readoutOption())
-    .addOption(new Option("--precision <p>", "float engine: f64 or f32 storage; cuda engine: int (bit-exact with golden, default) or float (the float variant on the bundle's float IR)").choices(["f64", "f32", "int", "float"]))
+    .addOption(new Option("--precision <p>", "float engine: f64 or f32 storage; cuda engine: int (bit-exact with golden, default) or float (the float variant on the bundle's float IR)").choices(["f64", "f32", ...TARGETS.flatMap((t) => t.precisions ?? [])]))
     .option("--json", "print a JSON summary (shapes, events, sparsity, synaptic operations) on stdout")
     .option("--workers <n>", "split the samples over n worker threads (0 or auto: one per available core); the results are identical to a one-thread run. golden, spinnaker2 and float engines")
     .option("--shard <i/n>", `${SHARD_HELP}; needs --save. nmc merge combines the n part files`)
@@ -147,4 +147,5 @@ Event inputs (.csv with header t,channel[,value], or a structured .npy with fiel
 become one sequence [1, T, C]: each event adds value (default 1) at tick floor(t / dt) of its channel,
 C is the model's input width, T the last tick + 1 unless --ticks is given.`)
     .action(async (model: string, opts: RunOptions) => runCommand(model, opts));
+  addTargetOptions(cmd, "runOptions");
 }

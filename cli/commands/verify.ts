@@ -9,7 +9,9 @@ import { dtOption, INPUT_FORMATS_HELP, readBatch, ticksOption } from "../input.j
 import { argmaxRows, countEqual } from "../../runtime/metrics.js";
 import { VerificationFailed } from "../exit.js";
 import { numberOption } from "../options.js";
-import { bundleCudaSource, cudaRunner, goldenRunner, type IntRunner, targetRunner } from "../engines.js";
+import type { Bundle } from "../../ir/bundle.js";
+import { findTarget, getTarget, TARGETS } from "../../targets/registry.js";
+import type { Runner } from "../../targets/target.js";
 
 export interface Mismatch {
   sample: number;
@@ -24,7 +26,7 @@ export interface Mismatch {
  * Runs the reference on the whole batch recording every population's output every tick, then the target,
  * comparing each value as it is produced; then the final outputs. Stops at the first difference.
  */
-export function compareRunners(g: Graph, target: IntRunner, reference: IntRunner, batch: SequenceBatch) {
+export function compareRunners(g: Graph, target: Runner, reference: Runner, batch: SequenceBatch) {
   const T = batch.ticks;
   const rec = g.populations.map((p) => new Int32Array(batch.batch * T * p.size));
   const ref = reference.run(batch, (pi, out, b, t) => rec[pi].set(out, (b * T + t) * out.length));
@@ -55,6 +57,16 @@ export function compareRunners(g: Graph, target: IntRunner, reference: IntRunner
   return { mismatch: mismatch as Mismatch | null, compared, events };
 }
 
+/** The runner of a bundle on its own target (a bundle of a target this nmc does not know: refused). */
+export function bundleRunner(file: string, g: Graph, b: Bundle): Runner {
+  const t = findTarget(b.manifest.target);
+  if (!t) throw new NmcError(`this nmc cannot run target ${b.manifest.target}`, { file, expected: TARGETS.map((x) => x.name).join(" | ") });
+  return t.load(b, g, file).runner;
+}
+
+/** The targets that can be a reference for any bundle (`--against NAME`). */
+const REFERENCES = TARGETS.filter((t) => t.reference !== undefined);
+
 export function registerVerify(program: Command): void {
   program
     .command("verify")
@@ -63,7 +75,7 @@ export function registerVerify(program: Command): void {
     .requiredOption("--input <file>", "input, as for nmc run: " + INPUT_FORMATS_HELP)
     .addOption(dtOption())
     .addOption(ticksOption())
-    .addOption(new Option("--against <reference>", "golden: bit for bit, every population every tick; cuda: the same against the generated CUDA program (GPU, or host emulation of the same source); float: the float model the bundle was quantized from (error statistics and argmax agreement)").choices(["golden", "cuda", "float"]).default("golden"))
+    .addOption(new Option("--against <reference>", `${REFERENCES.map((t) => t.name).join(", ")}: bit for bit against that target, every population every tick (${REFERENCES.map((t) => t.description).join("; ")}); float: the float model the bundle was quantized from (error statistics and argmax agreement)`).choices([...REFERENCES.map((t) => t.name), "float"]).default("golden"))
     .option("--min-agreement <f>", "--against float: the argmax agreement below which verification fails", "0.98")
     .option("--json", "print the verdict as JSON")
     .addHelpText("after", `
@@ -75,11 +87,11 @@ Examples:
   $ nmc verify s.nmb --input x.npy --against cuda
   $ nmc verify s.nmb --input x.npy --against float --json
   $ nmc verify s.nmb --input events.csv --dt 0.001 --ticks 56`)
-    .action((file: string, opts: { input: string; against: "golden" | "cuda" | "float"; minAgreement: string; json?: boolean; dt?: string; ticks?: string }) => {
+    .action((file: string, opts: { input: string; against: string; minAgreement: string; json?: boolean; dt?: string; ticks?: string }) => {
       const minAgreement = numberOption("--min-agreement", opts.minAgreement, 0, 1)!;
       const b = readBundle(file);
       const g = bundleGraph(b, file);
-      const target = targetRunner(file, g, b);
+      const target = bundleRunner(file, g, b);
       const { batch } = readBatch(g, opts.input, opts);
       const out = (v: object, ok: boolean, text: string) => {
         if (opts.json) process.stdout.write(JSON.stringify({ bundle: file, target: target.name, against: opts.against, ok, ...v }, null, 2) + "\n");
@@ -87,7 +99,7 @@ Examples:
         if (!ok) throw new VerificationFailed(opts.against === "float" ? "the target's agreement with the float model is below --min-agreement" : `the target differs from the ${opts.against} reference`);
       };
       if (opts.against !== "float") {
-        const reference = opts.against === "golden" ? goldenRunner(g) : cudaRunner(g, bundleCudaSource(b, "int"));
+        const reference = getTarget(opts.against).reference!(g, b).runner;
         const r = compareRunners(g, target, reference, batch);
         const m = r.mismatch;
         out({ reference: reference.name, samples: batch.batch, ticks: batch.ticks, values_compared: r.compared, events_compared: r.events, mismatch: m }, m === null,

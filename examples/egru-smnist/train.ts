@@ -20,21 +20,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as tfjs from "@tensorflow/tfjs";
-import { loadModel } from "../../compiler/frontend/index.js";
-import { summarize } from "../../runtime/counters.js";
-import { FloatEngine } from "../../runtime/float/interpreter.js";
-import { batchFromShape } from "../../runtime/batch.js";
-import { toFloat64, ndarray } from "../../runtime/io/ndarray.js";
-import { readNpy, writeNpy } from "../../runtime/io/npy.js";
-import {
-  initBestBackend,
-  loadFloatModel,
-  predictFloat,
-  registerNmcLayers,
-  saveModelToDir,
-  type EgruLayer,
-} from "../../runtime/tfjs/index.js";
-import { argmaxRows } from "../../runtime/metrics.js";
+import { loadModel, summarize, FloatEngine, batchFromShape, toFloat64, ndarray, readNpy, writeNpy, initBestBackend, loadFloatModel, predictFloat, registerNmcLayers, saveModelToDir, type EgruLayer, argmaxRows } from "../../index.js";
 import { envNumber } from "../common/env.js";
 import { loadMnistSplit, seededRandom, shuffle, SIDE, type Digits } from "../common/mnist.js";
 

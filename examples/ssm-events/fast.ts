@@ -9,7 +9,7 @@
 // explicitly (a cheap copy) and multiplies untransposed. The network also runs time-major ([T, B, ·]),
 // which the doubling scan of the diagonal recurrence wants, so no per-layer transposes are needed.
 import type * as tfjs from "@tensorflow/tfjs";
-import type { DiagonalSsmLayer, Tf } from "../../runtime/tfjs/index.js";
+import type { DiagonalSsmLayer, Tf } from "../../index.js";
 
 type Tensor = tfjs.Tensor;
 

@@ -16,22 +16,9 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as tfjs from "@tensorflow/tfjs";
-import { loadModel } from "../../compiler/frontend/index.js";
-import { summarize } from "../../runtime/counters.js";
-import { FloatEngine } from "../../runtime/float/interpreter.js";
-import { batchFromShape } from "../../runtime/batch.js";
-import { ndarray } from "../../runtime/io/ndarray.js";
-import { writeNpy } from "../../runtime/io/npy.js";
-import {
-  initBestBackend,
-  loadFloatModel,
-  predictFloat,
-  registerNmcLayers,
-  saveModelToDir,
-} from "../../runtime/tfjs/index.js";
+import { loadModel, summarize, FloatEngine, batchFromShape, ndarray, writeNpy, initBestBackend, loadFloatModel, predictFloat, registerNmcLayers, saveModelToDir, argmaxRows, countEqual } from "../../index.js";
 import { loadMnistSplit, seededRandom, SIDE } from "../common/mnist.js";
 import { describeEncoder, encodeBatch, encodeInto, eventDensity, eventsCsv, listEvents, makeEncoder } from "./encoder.js";
-import { argmaxRows, countEqual } from "../../runtime/metrics.js";
 import { envNumber } from "../common/env.js";
 import { tickMean } from "./evaluate.js";
 import { makeFastForward } from "./fast.js";

@@ -1,23 +1,38 @@
 // Running a model over a batch of input sequences: in this thread, or split by samples across worker
 // threads (`nmc run --workers N`). A job is described by a file path and engine options (JobSpec), so a
 // worker loads the bundle or model itself; only the input slices travel (transferred, not copied) and the
-// raw results come back to be merged in sample order. The CLI and `bench/batch.ts` both call runBatch.
+// raw results come back to be merged in sample order. This is nmc's one engine dispatcher: an engine is the
+// float interpreter or a registered target (targets/registry.ts), found by name; the CLI, the bench and
+// the public API all come through here.
 import { closeSync, openSync, readSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { Worker } from "node:worker_threads";
-// Only what every engine needs is imported here; the rest is imported when a job needs it, so a worker
-// thread of the golden engine does not pay for loading the simulator, the CUDA driver or the model.json frontend.
 import { BUNDLE_MAGIC, FLOAT_IR_SECTION, bundleGraph, readBundle, type Bundle } from "../../ir/bundle.js";
 import { encodeGraph } from "../../ir/codec.js";
 import { NmcError, type NmcErrorInit } from "../../ir/errors.js";
-import type { Graph } from "../../ir/types.js";
+import type { Graph, ReadoutMode } from "../../ir/types.js";
+import type { SequenceBatch } from "../../runtime/batch.js";
 import { FloatEngine, type Precision } from "../../runtime/float/interpreter.js";
-import { type SequenceBatch } from "../../runtime/batch.js";
-import { GoldenEngine } from "../../runtime/golden/interpreter.js";
-import type { Mapping } from "../../targets/spinnaker2/index.js";
-import { type Engine, parseEngine, parseReadout } from "../options.js";
+import { findTarget, TARGETS, targetNames } from "../registry.js";
+import type { LoadedBundle, Target } from "../target.js";
 import { mergeResults, type CountersResult, type RawResult } from "./result.js";
 import { sliceBatch, splitRange } from "./shard.js";
+
+/** An engine: the float interpreter, or the name of a registered target. */
+export type Engine = string;
+
+/** Every engine name: the float interpreter and the registered targets. */
+export function engineNames(): string[] {
+  return ["float", ...targetNames()];
+}
+
+export function parseEngine(v: string): Engine {
+  if (!engineNames().includes(v)) throw new NmcError(`unknown engine ${v}`, { expected: engineNames().join(" | "), found: v });
+  return v;
+}
+
+/** The float engine's precisions (a target says its own in Target.precisions). */
+const FLOAT_PRECISIONS = ["f64", "f32"] as const;
 
 /** True when the file starts with the bundle magic (so a bundle is recognised whatever its name). */
 export function isBundleFile(file: string): boolean {
@@ -34,12 +49,12 @@ export function isBundleFile(file: string): boolean {
   }
 }
 
-/** The graph an engine runs: a bundle's quantized IR (golden, its target) or float IR, or a model.json's float IR. */
+/** The graph an engine runs: a bundle's quantized IR (its target, or another as a reference) or float IR, or a model.json's float IR. */
 export async function loadRunnable(model: string, engineOpt: string | undefined, readout: string | undefined, warn: (w: string) => void = (w) => process.stderr.write(`nmc: warning: ${w}\n`)): Promise<{ graph: Graph; engine: Engine; bundle?: Bundle }> {
   if (isBundleFile(model)) {
     const b = readBundle(model);
-    const t = b.manifest.target;
-    const engine = parseEngine(engineOpt ?? (t === "spinnaker2" || t === "cuda" ? t : "golden"));
+    // A bundle runs on its own target by default; one of a target this nmc does not know, on the golden engine.
+    const engine = parseEngine(engineOpt ?? (findTarget(b.manifest.target) ? b.manifest.target : "golden"));
     if (readout !== undefined) {
       throw new NmcError("--readout applies to model.json; a bundle's readout was fixed when it was compiled", {
         file: model, hint: `recompile with nmc compile <model.json> --readout ${readout}`,
@@ -55,7 +70,7 @@ export async function loadRunnable(model: string, engineOpt: string | undefined,
     });
   }
   const { loadModel } = await import("../../compiler/frontend/index.js");
-  const { graph, warnings } = loadModel(model, { readout: parseReadout(readout) });
+  const { graph, warnings } = loadModel(model, { readout: readout as ReadoutMode | "none" | undefined });
   for (const w of warnings) warn(w);
   return { graph, engine };
 }
@@ -66,84 +81,95 @@ export interface JobSpec {
   model: string;
   engine?: string;
   readout?: string;
-  /** float engine: f64 | f32; cuda engine: int | float. */
+  /** float engine: f64 | f32; a target's own precisions (cuda: int | float). */
   precision?: string;
-  /** spinnaker2: execute event-driven (default) or densely (`--mode dense`: every value sent, every weight visited). */
-  execution?: "event" | "dense";
+  /** Values of the target's run options (spinnaker2: mode = event | dense), by key. */
+  options?: Record<string, string | undefined>;
 }
 
 /** A loaded job: the graph that runs, the engine, and a function that runs it over a batch. */
 export interface PreparedJob {
   spec: JobSpec;
   engine: Engine;
+  /** The target behind the engine (undefined for the float engine). */
+  target?: Target;
   /** The graph the engine runs (for cuda --precision float: the bundle's float IR). */
   graph: Graph;
   bundle?: Bundle;
-  mapping?: Mapping;
+  /** The loaded bundle on its engine's target (absent for the float engine). */
+  loaded?: LoadedBundle;
   /** sha256 of what runs: the bundle file's bytes, or the encoded IR of a model.json (readout included). */
   identity(): string;
   /** Runs the engine over a batch in this thread; onProgress(samples done) as it goes. */
   run(batch: SequenceBatch, onProgress?: (done: number) => void): RawResult;
 }
 
+/** Refuses a --precision the engine does not take, naming the engines that do. */
+function checkPrecision(engine: Engine, target: Target | undefined, p: string | undefined): void {
+  if (p === undefined) return;
+  const own: readonly string[] = target ? target.precisions ?? [] : FLOAT_PRECISIONS;
+  if (own.includes(p)) return;
+  const takers = [...(FLOAT_PRECISIONS as readonly string[]).includes(p) ? ["float"] : [], ...TARGETS.filter((t) => t.precisions?.includes(p)).map((t) => t.name)];
+  throw new NmcError(`--precision ${p} applies to the ${takers.join(" / ") || "no"} engine`, {
+    expected: own.length ? `${own.join(" or ")} for the ${engine} engine` : `no --precision for the ${engine} engine`, found: p,
+  });
+}
+
+/** The bundle on the engine's target: its own target loads it; another target may run it as a reference. */
+function loadOn(target: Target, bundle: Bundle, graph: Graph, file: string, precision: string | undefined): LoadedBundle {
+  if (bundle.manifest.target === target.name) return target.load(bundle, graph, file, { precision });
+  const ref = target.reference?.(graph, bundle, { precision });
+  if (!ref) {
+    throw new NmcError(`this bundle was compiled for target ${bundle.manifest.target}, not ${target.name}`, {
+      file, hint: `compile with nmc compile <model.json> --target ${target.name} -o m.nmb, or run it with --engine golden`,
+    });
+  }
+  return ref;
+}
+
+/** Runs the float interpreter, in up to 16 pieces when progress is shown (merged like the runs of workers). */
+function runFloatEngine(graph: Graph, precision: string | undefined, batch: SequenceBatch, onProgress?: (done: number) => void): RawResult {
+  const once = (b: SequenceBatch): CountersResult => {
+    const r = new FloatEngine(graph, { precision: precision as Precision | undefined }).run(b);
+    return { kind: "counters", engine: "float", output: r.output, outputShape: r.outputShape, counters: r.counters };
+  };
+  return inPieces(batch, once, onProgress);
+}
+
+/** Runs `once` over the batch, in up to 16 pieces when progress is wanted, each on a fresh engine. */
+export function inPieces(batch: SequenceBatch, once: (b: SequenceBatch) => RawResult, onProgress?: (done: number) => void): RawResult {
+  if (!onProgress || batch.batch < 2) {
+    const r = once(batch);
+    onProgress?.(batch.batch);
+    return r;
+  }
+  const parts: RawResult[] = [];
+  for (const range of splitRange(batch.batch, Math.min(16, batch.batch))) {
+    parts.push(once(sliceBatch(batch, range)));
+    onProgress(range.end);
+  }
+  return mergeResults(parts);
+}
+
 /** Loads the model of a job and checks its options (the same checks in the main thread and in a worker). */
 export async function prepareJob(spec: JobSpec, warn?: (w: string) => void): Promise<PreparedJob> {
   const { graph: loaded, engine, bundle } = await loadRunnable(spec.model, spec.engine, spec.readout, warn);
-  const p = spec.precision;
-  if (engine === "cuda") {
-    if (p === "f64" || p === "f32") throw new NmcError(`--precision ${p} applies to the float engine`, { expected: "int or float for the cuda engine" });
-  } else if (engine !== "spinnaker2" && (p === "int" || p === "float")) {
-    throw new NmcError(`--precision ${p} applies to the cuda engine`, { expected: "f64 or f32 for the float engine" });
-  }
-  const cudaPrecision = p === "float" ? "float" : "int";
-  const graph = engine === "cuda" && cudaPrecision === "float" ? bundleGraph(bundle!, spec.model, FLOAT_IR_SECTION) : loaded;
-  const s2 = engine === "spinnaker2" ? { ...await import("../spinnaker2.js"), ...await import("../../targets/spinnaker2/index.js") } : undefined;
-  const mapping = s2 ? s2.bundleMapping(bundle!, graph, spec.model) : undefined;
-  const cuda = engine === "cuda" ? { ...await import("../../targets/cuda/index.js"), ...await import("../engines.js") } : undefined;
+  const target = engine === "float" ? undefined : findTarget(engine)!;
+  checkPrecision(engine, target, spec.precision);
+  const graph = target?.runsFloatIr?.(spec.precision) ? bundleGraph(bundle!, spec.model, FLOAT_IR_SECTION) : loaded;
+  const onTarget = target ? loadOn(target, bundle!, graph, spec.model, spec.precision) : undefined;
   let id: string | undefined;
-  const job: PreparedJob = {
-    spec, engine, graph, bundle, mapping,
+  return {
+    spec, engine, target, graph, bundle, loaded: onTarget,
     identity() {
       id ??= bundle?.fileSha256 ?? createHash("sha256").update(encodeGraph(graph)).digest("hex");
       return id;
     },
     run(batch, onProgress) {
-      if (engine === "spinnaker2") {
-        return { kind: "sim", run: s2!.simulate(graph, mapping!, batch, { execution: spec.execution ?? "event", ...(onProgress ? { onSample: (b: number) => onProgress(b + 1) } : {}) }) };
-      }
-      if (engine === "cuda") {
-        const r = cuda!.runCuda(graph, batch, { precision: cudaPrecision, source: cuda!.bundleCudaSource(bundle!, cudaPrecision), events: false });
-        onProgress?.(batch.batch);
-        return {
-          kind: "counters", engine, output: r.output, ...(r.outputQ ? { outputQ: r.outputQ } : {}), ...(r.outFrac !== undefined ? { outFrac: r.outFrac } : {}),
-          outputShape: r.outputShape, counters: r.counters,
-          backend: `generated CUDA C++ (${r.mode === "gpu" ? `GPU: ${r.ranOn}` : "host emulation of the same source"}; ${r.compiler}${r.cached ? ", cached build" : ""})`,
-          ...(r.fallback ? { fallback: r.fallback } : {}),
-        };
-      }
-      const once = (b: SequenceBatch): CountersResult => {
-        if (engine === "golden") {
-          const r = new GoldenEngine(graph).run(b);
-          return { kind: "counters", engine, output: r.output, outputQ: r.outputQ, outFrac: r.outFrac, outputShape: r.outputShape, counters: r.counters };
-        }
-        const r = new FloatEngine(graph, { precision: p as Precision | undefined }).run(b);
-        return { kind: "counters", engine: "float", output: r.output, outputShape: r.outputShape, counters: r.counters };
-      };
-      if (!onProgress || batch.batch < 2) {
-        const r = once(batch);
-        onProgress?.(batch.batch);
-        return r;
-      }
-      // With progress: in up to 16 pieces, each on a fresh engine, merged like the runs of workers are.
-      const parts: CountersResult[] = [];
-      for (const range of splitRange(batch.batch, Math.min(16, batch.batch))) {
-        parts.push(once(sliceBatch(batch, range)));
-        onProgress(range.end);
-      }
-      return mergeResults(parts);
+      if (!onTarget) return runFloatEngine(graph, spec.precision, batch, onProgress);
+      return onTarget.execute(batch, { options: spec.options ?? {}, precision: spec.precision, onProgress });
     },
   };
-  return job;
 }
 
 /** Messages from a worker. */
@@ -169,10 +195,11 @@ export interface BatchOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** Worker threads run the engines of nmc's own process; the cuda engine runs one compiled program instead. */
+/** Worker threads run the engines of nmc's own process; a target whose program runs the whole batch itself refuses them. */
 export function checkWorkersApply(engine: Engine): void {
-  if (engine === "cuda") {
-    throw new NmcError("--workers applies to the engines that run in nmc's own process (golden, spinnaker2, float); the cuda engine runs one compiled program over the whole batch", {
+  const t = findTarget(engine);
+  if (t && !t.workers) {
+    throw new NmcError(`--workers applies to the engines that run in nmc's own process (${engineNames().filter((n) => findTarget(n)?.workers !== false).join(", ")}); the ${engine} engine runs one compiled program over the whole batch`, {
       hint: "drop --workers (on a GPU the program is already parallel), or spread a large input over machines with --shard i/n and nmc merge",
     });
   }

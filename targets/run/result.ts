@@ -5,12 +5,13 @@
 // per-tick arrays are summed element by element, and the constants (sizes, stored weights) are checked equal.
 import { z } from "zod";
 import type { RunCounters } from "../../runtime/counters.js";
-import type { SimRun } from "../../targets/spinnaker2/sim/simulator.js";
+import type { SimRun } from "../spinnaker2/sim/simulator.js";
 
-/** A run of the golden engine, the float interpreter or the CUDA program. */
+/** A run that gives the common counters: the float interpreter, the golden engine, the CUDA program. */
 export interface CountersResult {
   kind: "counters";
-  engine: "golden" | "float" | "cuda";
+  /** The float interpreter, or the registered target that ran. */
+  engine: string;
   /** [B, T, K] per tick, or [B, K] with a readout, as real numbers. */
   output: Float64Array;
   /** The output integers (golden, cuda int). */
@@ -18,7 +19,7 @@ export interface CountersResult {
   outFrac?: number;
   outputShape: number[];
   counters: RunCounters;
-  /** cuda: what ran the program, and why it fell back to host emulation if it did. */
+  /** What ran (golden: the integer engine; cuda: the program, GPU or host emulation), and why it fell back if it did. */
   backend?: string;
   fallback?: string;
 }
@@ -65,7 +66,7 @@ const simRunSchema = z.object({
 const rawResultSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("sim"), run: simRunSchema }),
   z.object({
-    kind: z.literal("counters"), engine: z.enum(["golden", "float", "cuda"]), output: f64, outputQ: i32.optional(), outFrac: z.number().int().optional(),
+    kind: z.literal("counters"), engine: z.string(), output: f64, outputQ: i32.optional(), outFrac: z.number().int().optional(),
     outputShape: shape, counters: countersSchema, backend: z.string().optional(), fallback: z.string().optional(),
   }),
 ]);

@@ -4,9 +4,9 @@
 // projection; the energy split; event-driven vs dense bars; latency per tick.
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
-import type { Graph } from "../ir/types.js";
-import { sliceBatch, type SequenceBatch } from "../runtime/batch.js";
-import { type Mapping, type RunReport, simulate } from "../targets/spinnaker2/index.js";
+import type { Graph } from "../../ir/types.js";
+import { sliceBatch, type SequenceBatch } from "../../runtime/batch.js";
+import { type Mapping, type RunReport, simulate } from "./index.js";
 
 export interface RasterPoint {
   tick: number;

@@ -1,49 +1,36 @@
-// CLI glue for the spinnaker2 target: hardware descriptions from files, running a bundle on the simulator
-// (with a progress bar on long runs), and the report table.
-import { readJsonFile } from "../ir/files.js";
-import { sampleProgress } from "./batch/progress.js";
-import type { Bundle } from "../ir/bundle.js";
-import { NmcError } from "../ir/errors.js";
-import type { Graph } from "../ir/types.js";
-import type { SequenceBatch } from "../runtime/batch.js";
-import {
-  MAPPING_SECTION, type Mapping, mappingFromSection, parseHardware, report, type RunReport, simulate, SPINNAKER2,
-  type HardwareDescription,
-} from "../targets/spinnaker2/index.js";
-import type { SimObserver, SimRun } from "../targets/spinnaker2/sim/simulator.js";
-import { pct, renderTable, sig } from "./table.js";
+// The spinnaker2 run report as text (`nmc run` on a spinnaker2 bundle, `nmc merge`, `nmc report`, the demo),
+// and the compile-time mapping summary (`nmc compile --target spinnaker2`, `nmc inspect`).
+import type { Mapping } from "./index.js";
+import { locationName } from "./place.js";
+import type { RunReport } from "./index.js";
+import { pct, renderTable, sig } from "../../runtime/table.js";
+import { type HardwareDescription, usableSram } from "./chip.js";
 
-export function loadHardware(file: string | undefined): HardwareDescription {
-  if (!file) return SPINNAKER2;
-  const json = readJsonFile(file, "the hardware description");
-  return parseHardware(json, file);
+/** The mapping as the compile report and `nmc inspect` show it: PEs, the memory bound, slices, routing. */
+export function mappingSummary(m: Mapping) {
+  const p = m.partition;
+  return {
+    pes: p.pes, memory_lower_bound_pes: p.lowerBound, chips: m.placement.chips, usable_bytes_per_pe: p.usableBytes,
+    slices: p.slices.filter((s) => s.mirrors < 0).map((s) => ({
+      population: s.pop, units: [s.lo, s.hi], pe: s.pe, location: locationName(m.hw, s.pe), bytes: s.bytes,
+    })),
+    routing: { routers: m.routing.tables.size, max_entries_per_router: m.routing.maxEntries, total_entries: m.routing.totalEntries },
+  };
 }
 
-/** The hardware description and mapping a spinnaker2 bundle was compiled with. */
-export function bundleMapping(b: Bundle, g: Graph, file: string): Mapping {
-  if (b.manifest.target !== "spinnaker2") {
-    throw new NmcError(`this bundle was compiled for target ${b.manifest.target}, not spinnaker2`, {
-      file, hint: "compile with nmc compile <model.json> --target spinnaker2 -o m.nmb, or run it with --engine golden",
-    });
-  }
-  let hw: HardwareDescription;
-  try {
-    hw = parseHardware(JSON.parse(b.manifest.hardwareJson), file);
-  } catch (e) {
-    if (e instanceof NmcError) throw new NmcError(`the bundle's hardware description is invalid: ${e.message}`, { ...e.fields(), file, node: "manifest" });
-    throw new NmcError("the bundle's hardware description is not valid JSON", { file, node: "manifest" });
-  }
-  const s = b.sections.get(MAPPING_SECTION);
-  if (!s) throw new NmcError(`the bundle has no ${MAPPING_SECTION} section`, { file, node: "manifest" });
-  return mappingFromSection(g, hw, s.data, file);
-}
-
-/** Runs the simulator; shows a progress bar on stderr once a run has taken 2 s (TTY only, never with --json). */
-export function simulateWithProgress(g: Graph, m: Mapping, batch: SequenceBatch, quiet: boolean, observer?: SimObserver): SimRun {
-  const progress = sampleProgress("simulating", quiet);
-  const run = simulate(g, m, batch, { observer, onSample: progress && ((b) => progress.update(b + 1, batch.batch)) });
-  progress?.stop();
-  return run;
+/** The mapping summary as the text `nmc compile` prints after its report. */
+export function printMapping(m: Mapping): string {
+  const s = mappingSummary(m);
+  const lines = [
+    "",
+    `spinnaker2: ${s.pes} PEs on ${s.chips} chip(s); memory lower bound ${s.memory_lower_bound_pes} PEs (ratio ${(s.pes / Math.max(1, s.memory_lower_bound_pes)).toFixed(2)}); ` +
+      `${s.routing.total_entries} routing entries on ${s.routing.routers} routers (max ${s.routing.max_entries_per_router} per router)`,
+  ];
+  const shown = s.slices.length > 24 ? s.slices.slice(0, 24) : s.slices;
+  lines.push(renderTable(["PE", "location", "population", "units", "SRAM bytes", "of usable"],
+    shown.map((x) => [x.pe, x.location, x.population, `${x.units[0]}..${x.units[1] - 1}`, x.bytes, pct(x.bytes / s.usable_bytes_per_pe)])));
+  if (shown.length < s.slices.length) lines.push(`  … ${s.slices.length - shown.length} more PEs (nmc inspect --json lists all)`);
+  return lines.join("\n") + "\n";
 }
 
 const si = (x: number, unit: string): string => {
@@ -83,4 +70,21 @@ export function printS2Report(r: RunReport): string {
       r.perPe.map((p) => [p.pe, p.location, p.slice, p.sramBytes, sig(p.cycles), p.packetsIn, p.packetsOut])),
   ];
   return lines.join("\n") + "\n";
+}
+
+/** The hardware description as a table: every figure with its unit and source (`nmc hw`). */
+export function printHardware(hw: HardwareDescription): string {
+  const rows: (string | number)[][] = [];
+  const walk = (prefix: string, o: unknown) => {
+    if (o && typeof o === "object" && "value" in o && "source" in o) {
+      const f = o as { value: number; unit: string; source: string };
+      rows.push([prefix, f.value, f.unit, f.source]);
+      return;
+    }
+    if (Array.isArray(o)) o.forEach((v, i) => walk(`${prefix}[${(v as { name?: string }).name ?? i}]`, v));
+    else if (o && typeof o === "object") for (const [k, v] of Object.entries(o)) if (k !== "name") walk(prefix ? `${prefix}.${k}` : k, v);
+  };
+  walk("", { ...hw, default_level: undefined });
+  return `${hw.name}\ndefault level ${hw.default_level}; usable data SRAM per PE ${usableSram(hw)} bytes\n\n` +
+    renderTable(["figure", "value", "unit", "source"], rows) + "\n";
 }

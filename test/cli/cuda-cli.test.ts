@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CUDA_SOURCE_SECTION } from "../../cli/engines.js";
+import { CUDA_SOURCE_SECTION } from "../../targets/cuda/target.js";
 import { readBundle, writeBundle } from "../../ir/bundle.js";
 import { ensureBuilt, runNmcAsync } from "../support/cli.js";
 

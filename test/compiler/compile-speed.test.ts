@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { type CompileStageSeconds, compileToBundle } from "../../cli/commands/compile.js";
+import { type CompileStageSeconds, compileToBundle } from "../../targets/compile.js";
 import { compareFloatGolden } from "../../compiler/compare.js";
 import { loadModel } from "../../compiler/frontend/index.js";
 import { calibratePass, ceilLog2 } from "../../compiler/passes/calibrate.js";
@@ -143,7 +143,7 @@ describe("compile fast paths give the same results", () => {
   it("compileToBundle fills the seconds of every stage", () => {
     const seconds = {} as CompileStageSeconds;
     const model = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "examples", "egru-smnist", "model.json");
-    compileToBundle(model, { out: join(dir, "e.nmb"), target: "spinnaker2", pruneScope: "projection", range: "max", bits: "8", stateBits: "16", calibrateSamples: "4" }, seconds);
+    compileToBundle(model, { out: join(dir, "e.nmb"), target: "spinnaker2", calibrateSamples: 4 }, seconds);
     const stages: (keyof CompileStageSeconds)[] = ["load", "calibrationInput", "prune", "calibrate", "quantize", "compare", "target", "sections", "write"];
     for (const s of stages) expect(seconds[s], s).toBeGreaterThanOrEqual(0);
     expect(Object.keys(seconds).sort()).toEqual([...stages].sort());

@@ -1,0 +1,115 @@
+// The spinnaker2 target as the rest of nmc sees it (targets/target.ts): lowering maps the quantized graph
+// onto the PEs of the described machine (partition → place → route) and stores the mapping; loading
+// decodes and verifies the stored mapping and runs the simulator from it; the report is the cycle, energy
+// and sparsity report of targets/spinnaker2/report.ts, as text (print.ts) and as HTML (html.ts).
+import type { Bundle } from "../../ir/bundle.js";
+import { readJsonFile } from "../../ir/files.js";
+import type { Graph } from "../../ir/types.js";
+import type { SequenceBatch } from "../../runtime/batch.js";
+import type { SimResult } from "../run/result.js";
+import type { LoadedBundle, Target, TargetReport } from "../target.js";
+import { parseHardware, SPINNAKER2, type HardwareDescription } from "./chip.js";
+import { rasterOf, renderHtml, type RasterPoint } from "./html.js";
+import { type Mapping, mapGraph, mappingSection, report as runReport, type RunReport, simulate } from "./index.js";
+import { loadMapping, recheckMapping } from "./mapping.js";
+import { locationName } from "./place.js";
+import { mappingSummary, printHardware, printMapping, printS2Report } from "./print.js";
+
+/** The built-in description, or one from a JSON file (`--hw`), checked field by field. */
+export function loadHardware(file: string | undefined): HardwareDescription {
+  if (!file) return SPINNAKER2;
+  return parseHardware(readJsonFile(file, "the hardware description"), file);
+}
+
+/** Per-core descriptors of the manifest: each PE's slice, place and memory. */
+function coreDescriptors(m: Mapping) {
+  return m.partition.slices.filter((s) => s.mirrors < 0).map((s) => {
+    const readouts = m.partition.slices.filter((r) => r.mirrors === s.id).map((r) => r.pop);
+    return {
+      id: s.pe, placement: locationName(m.hw, s.pe), sectionNames: [mappingSection(m).name],
+      attrs: { population: s.pop, units: `${s.lo}:${s.hi}`, sram_bytes: String(s.bytes), ...(readouts.length ? { readout: readouts.join(",") } : {}) },
+    };
+  });
+}
+
+function loaded(g: Graph, m: Mapping): LoadedBundle {
+  return {
+    runner: { name: `spinnaker2 simulator (${m.partition.pes} PEs)`, run: (batch, observer) => simulate(g, m, batch, { observer }) },
+    execute(batch: SequenceBatch, opts): SimResult {
+      const execution = opts.options.mode === "dense" ? "dense" : "event";
+      const onProgress = opts.onProgress;
+      return { kind: "sim", run: simulate(g, m, batch, { execution, ...(onProgress ? { onSample: (b: number) => onProgress(b + 1) } : {}) }) };
+    },
+    report(result, options, brief) {
+      if (result.kind !== "sim") throw new Error("internal: a spinnaker2 report of a run that is not the simulator's");
+      return s2Report(g, m, result.run, options.mode === "dense" ? "dense" : "event", options.level, brief);
+    },
+  };
+}
+
+/** The run report of a simulator run, with its text, HTML page and raster. */
+function s2Report(g: Graph, m: Mapping, run: SimResult["run"], mode: "event" | "dense", level?: string, brief = false): TargetReport {
+  const rep = runReport(g, m, run, mode, level);
+  return {
+    backend: "nmc spinnaker2 simulator (transaction level, golden kernels per PE)",
+    engineLine: "nmc spinnaker2 simulator (bit-exact with the golden engine; cycles and energy from the hardware description)",
+    json: rep as unknown as Record<string, unknown>,
+    text: printS2Report(brief ? { ...rep, perPe: rep.perPe.slice(0, 12) } : rep),
+    html: (h) => {
+      const raster = h.raster?.();
+      return renderHtml({
+        title: h.title, report: rep, raster: (raster?.points ?? []) as RasterPoint[], rasterSample: raster?.sample ?? 0, accuracy: h.accuracy,
+        notes: [...(raster ? [] : ["The activity raster needs the run itself: nmc run <bundle> --html report.html draws it."]), ...(h.notes ?? [])],
+      });
+    },
+    raster: (batch, sample) => ({ points: rasterOf(g, m, batch, sample), sample }),
+  };
+}
+
+/** Whether a saved run JSON (nmc run --json, or the demo's report.json) holds a spinnaker2 report. */
+function findSavedReport(json: Record<string, unknown>): RunReport | undefined {
+  const rep = (json.spinnaker2 ?? json) as RunReport;
+  return rep && typeof rep === "object" && rep.eventMode && rep.perPe && rep.tickSeconds ? rep : undefined;
+}
+
+export const SPINNAKER2_TARGET: Target = {
+  name: "spinnaker2",
+  displayName: "SpiNNaker 2 (simulated)",
+  description: "spinnaker2: partition, place and route onto SpiNNaker 2 PEs, run on the bundled simulator",
+  progressVerb: "simulating",
+  compileOptions: [
+    { flags: "--hw <file>", key: "hw", description: "spinnaker2: a hardware description JSON (default: the built-in SpiNNaker 2; nmc hw --json prints it)" },
+  ],
+  runOptions: [
+    {
+      flags: "--mode <mode>", key: "mode", choices: ["event", "dense"], defaultValue: "event",
+      description: "spinnaker2: execute event-driven (only events travel), or densely (every value sent every tick, every weight visited; same outputs, slower); the report shows that mode's charged figures, and the gains compare both",
+    },
+    { flags: "--level <name>", key: "level", description: "spinnaker2: DVFS performance level (nmc hw lists them; default: the description's)" },
+  ],
+  workers: true,
+  lower({ quantized, options }) {
+    const hw = loadHardware(options.hw);
+    const m = mapGraph(quantized, hw);
+    return {
+      sections: [mappingSection(m)], cores: coreDescriptors(m), hardwareJson: JSON.stringify(hw),
+      report: { mapping: mappingSummary(m) }, text: printMapping(m),
+    };
+  },
+  load: (b, g, file) => loaded(g, loadMapping(b, g, file)),
+  inspect(b, g, file) {
+    const m = loadMapping(b, g, file);
+    return { json: { mapping: mappingSummary(m) }, text: printMapping(m) };
+  },
+  recheck: (b, g, file) => recheckMapping(g, loadMapping(b, g, file)),
+  savedReport: {
+    find: findSavedReport,
+    text: (rep) => printS2Report(rep as RunReport),
+    html: (rep, h) => renderHtml({ title: h.title, report: rep as RunReport, raster: [], rasterSample: 0, accuracy: h.accuracy, notes: h.notes }),
+  },
+  hardware: {
+    load: loadHardware,
+    json: (hw) => hw,
+    text: (hw) => printHardware(hw as HardwareDescription),
+  },
+};
