@@ -108,7 +108,7 @@ export function compileFromCli(model: string, opts: CompileCliOptions, seconds?:
     readout: parseReadout(opts.readout),
     afterPass: printAfter && ((pass, g) => {
       // With --json, stdout carries the report alone: the IR goes to stderr (where MLIR prints it too).
-      if (printAfter.has(pass)) (opts.json ? process.stderr : process.stdout).write(`// ----- IR after ${pass} -----\n${printGraph(g)}\n`);
+      if (printAfter.has(pass)) (opts.json ? process.stderr : process.stdout).write(`// ----- IR after ${pass} -----\n${printGraph(g).replace(/\n?$/, "\n")}`);
     }),
   }, seconds);
 }

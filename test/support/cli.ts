@@ -8,6 +8,8 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "
 export const distMain = join(repoRoot, "dist", "cli", "main.js");
 
 const SOURCE_DIRS = ["ir", "runtime", "compiler", "targets", "cli", "examples", "bench"];
+/** Source files at the repository root (the public API module). */
+const ROOT_SOURCES = ["index.ts"];
 
 export interface CliResult {
   code: number;
@@ -77,7 +79,8 @@ function newestSourceMtime(dir: string): number {
 function needsBuild(): boolean {
   if (!existsSync(distMain)) return true;
   const built = statSync(distMain).mtimeMs;
-  return SOURCE_DIRS.some((d) => newestSourceMtime(join(repoRoot, d)) > built);
+  return SOURCE_DIRS.some((d) => newestSourceMtime(join(repoRoot, d)) > built) ||
+    ROOT_SOURCES.some((f) => existsSync(join(repoRoot, f)) && statSync(join(repoRoot, f)).mtimeMs > built);
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
