@@ -17,7 +17,9 @@
 //                   u32 element kind (1 = i32, 2 = u32, 3 = f64), u32 reserved = 0, u64 element count,
 //                   count elements (4 or 8 bytes each), then zero bytes up to a multiple of 8
 //
-// Layout order: populations in graph order, then projections in graph order.
+// Layout order: populations in graph order, then projections in graph order. A population's tensors are
+// its row of CUDA_OPS (ops/) in that row's order, then in the int variant its lookup tables, in the order
+// ir/kinds.ts requiredLuts gives:
 //   int precision (every integer widened to i32; LUT tables are their 256 int16 entries as i32):
 //     EGRU         bias_x [3H], bias_h [3H], thr [H], lut_sigmoid [256], lut_tanh [256]
 //     DiagonalSSM  lambda_re [P], lambda_im [P], c_re [H·P], c_im [H·P], c_mult [H], c_shift [H]
@@ -30,7 +32,10 @@
 //     Dense        bias [K]
 //     projection   row_ptr u32 [rows + 1], col_idx u32 [nnz], values f64 [nnz]
 import { NmcError } from "../../ir/errors.js";
-import type { Graph, Lut, Population, Projection } from "../../ir/types.js";
+import { requiredLuts } from "../../ir/kinds.js";
+import type { Graph, PopulationKind, Projection } from "../../ir/types.js";
+import { CUDA_OPS, type CudaOp } from "./ops/index.js";
+import { lutOf, tensorData } from "./tensors.js";
 
 export type CudaPrecision = "int" | "float";
 export type ParamKind = "i32" | "u32" | "f64";
@@ -88,28 +93,6 @@ function checkPrecision(graph: Graph, precision: CudaPrecision): void {
   }
 }
 
-function tensorData(p: Population, name: string, length: number): ArrayLike<number> {
-  const t = p.tensors[name];
-  if (!t) throw new NmcError(`population ${p.name} lacks tensor ${name}`, { node: p.name });
-  if (t.data.length !== length) {
-    throw new NmcError(`population ${p.name}: tensor ${name} has ${t.data.length} elements`, { node: p.name, expected: String(length), found: String(t.data.length) });
-  }
-  return t.data;
-}
-
-/** The LUT a population looks up by name (as the golden engine does), checked to have 256 entries. */
-export function lutOf(p: Population, name: string): Lut {
-  const l = p.luts?.find((x) => x.name === name);
-  if (!l) throw new NmcError(`population ${p.name} lacks LUT ${name}`, { node: p.name });
-  if (l.table.length !== 256) throw new NmcError(`population ${p.name}: LUT ${name} has ${l.table.length} entries`, { node: p.name, expected: "256" });
-  return l;
-}
-
-/** The LUT a Dense activation uses in the golden engine, if any. */
-export function denseLutName(act: string): string | undefined {
-  return act === "sigmoid" ? "sigmoid" : act === "tanh" ? "tanh" : act === "gelu" ? "phi" : undefined;
-}
-
 function checkProjection(j: Projection, precision: CudaPrecision): void {
   const { rowPtr, colIdx, values } = j.weights;
   const nnz = colIdx.length;
@@ -135,42 +118,9 @@ export function paramLayout(graph: Graph, precision: CudaPrecision): ParamTensor
   for (const p of graph.populations) {
     const sym = syms.pop.get(p.name)!;
     const add = (role: string, kind: ParamKind, data: ArrayLike<number>) => out.push({ symbol: `${sym}_${role}`, node: p.name, role, kind, data });
-    switch (p.kind) {
-      case "EGRU": {
-        const H = p.size;
-        add("bias_x", num, tensorData(p, "bias_x", 3 * H));
-        add("bias_h", num, tensorData(p, "bias_h", 3 * H));
-        add("thr", num, tensorData(p, "thr", H));
-        if (precision === "int") {
-          add("lut_sigmoid", "i32", lutOf(p, "sigmoid").table);
-          add("lut_tanh", "i32", lutOf(p, "tanh").table);
-        }
-        break;
-      }
-      case "DiagonalSSM": {
-        const H = p.size, P = p.stateSize;
-        add("lambda_re", num, tensorData(p, "lambda_re", P));
-        add("lambda_im", num, tensorData(p, "lambda_im", P));
-        add("c_re", num, tensorData(p, "c_re", H * P));
-        add("c_im", num, tensorData(p, "c_im", H * P));
-        if (precision === "int") {
-          add("c_mult", "i32", tensorData(p, "c_mult", H));
-          add("c_shift", "i32", tensorData(p, "c_shift", H));
-        }
-        break;
-      }
-      case "Dense": {
-        if (precision === "int" && p.activation === "softmax") {
-          throw new NmcError(`population ${p.name}: softmax has no quantized form`, { node: p.name, hint: "give the layer a linear activation" });
-        }
-        add("bias", num, tensorData(p, "bias", p.size));
-        const lut = precision === "int" ? denseLutName(p.activation) : undefined;
-        if (lut) add(`lut_${lut}`, "i32", lutOf(p, lut).table);
-        break;
-      }
-      default:
-        break;
-    }
+    const op = CUDA_OPS[p.kind] as unknown as CudaOp<PopulationKind>;
+    for (const t of op.params(p, precision)) if (precision === "int" || !t.intOnly) add(t.role, num, tensorData(p, t.role, t.count));
+    if (precision === "int") for (const l of requiredLuts(p)) add(`lut_${l}`, "i32", lutOf(p, l).table);
   }
   for (const j of graph.projections) {
     checkProjection(j, precision);
