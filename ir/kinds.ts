@@ -4,7 +4,7 @@
 // checks the tensors and tables, the quantize pass makes them, and every engine (golden, simulator, CUDA)
 // looks the tables up by the names given here, so the choice of table for an activation is made in this one
 // place. The codec and the printer dispatch through the table, so adding a kind adds one row here.
-import type { Activation, InputEncoding, Population, PopulationKind, ReadoutMode } from "./types.js";
+import type { Activation, FixedFormat, InputEncoding, Population, PopulationKind, ReadoutMode } from "./types.js";
 
 /** The names of the lookup tables (ir Lut.name); runtime/fixed builds each. */
 export type LutName = "sigmoid" | "tanh" | "phi";
@@ -20,6 +20,16 @@ export type KindAttrs<K extends PopulationKind> = Omit<PopOf<K>, keyof Populatio
 export type PbObject = any;
 
 export interface IrKind<K extends PopulationKind> {
+  /** The input ports a population of this kind has, with their widths (what projections deliver into). */
+  ports(p: PopOf<K>): Record<string, number>;
+  /** The tensors it carries (float and quantized IR), with their shapes. */
+  tensors(p: PopOf<K>): Record<string, number[]>;
+  /** What is wrong with its own attributes (the verifier reports each); absent: nothing to check. */
+  problems?(p: PopOf<K>): string[];
+  /** What is wrong with its quantized formats and integer tensors beyond their dtypes (the verifier reports each). */
+  fixedProblems?(p: PopOf<K>, f: FixedFormat): string[];
+  /** A per-output requantization it carries (multiplier and shift tensors), which the verifier checks. */
+  requant?: { mult: string; shift: string };
   /** The dtype of each quantized tensor ("w" = the weight dtype of QuantInfo.weight_bits). */
   quantTensors: Record<string, string>;
   /** The tables a quantized population of this kind carries, in order. */
@@ -45,6 +55,8 @@ export function activationLut(act: Activation): LutName | undefined {
 
 export const IR_KINDS: { [K in PopulationKind]: IrKind<K> } = {
   Input: {
+    ports: () => ({}),
+    tensors: () => ({}),
     quantTensors: {},
     luts: () => [],
     pb: { kind: "INPUT", config: "input" },
@@ -55,6 +67,9 @@ export const IR_KINDS: { [K in PopulationKind]: IrKind<K> } = {
     perSequence: false,
   },
   EGRU: {
+    ports: (p) => ({ input: 3 * p.size, recurrent: 3 * p.size }),
+    tensors: (p) => ({ bias_x: [3 * p.size], bias_h: [3 * p.size], thr: [p.size] }),
+    fixedProblems: (_p, f) => (f.outFrac !== 14 ? [`EGRU output must be Q14, is out_frac ${f.outFrac}`] : []),
     quantTensors: { bias_x: "i32", bias_h: "i32", thr: "i16" },
     luts: () => ["sigmoid", "tanh"],
     pb: { kind: "EGRU", config: "egru" },
@@ -65,6 +80,14 @@ export const IR_KINDS: { [K in PopulationKind]: IrKind<K> } = {
     perSequence: false,
   },
   DiagonalSSM: {
+    ports: (p) => ({ u: 2 * p.stateSize, skip: p.size }),
+    tensors: (p) => ({ lambda_re: [p.stateSize], lambda_im: [p.stateSize], c_re: [p.size, p.stateSize], c_im: [p.size, p.stateSize] }),
+    problems: (p) => (!Number.isInteger(p.stateSize) || p.stateSize <= 0 ? [`state size must be a positive integer, is ${p.stateSize}`] : []),
+    fixedProblems: (_p, f) => [
+      ...(f.stateBits !== 16 && f.stateBits !== 32 ? [`state bits must be 16 or 32, is ${f.stateBits}`] : []),
+      ...(f.readFrac !== f.stateFrac - (f.stateBits - 16) ? [`read_frac ${f.readFrac} must be state_frac - (state_bits - 16) = ${f.stateFrac - (f.stateBits - 16)}`] : []),
+    ],
+    requant: { mult: "c_mult", shift: "c_shift" },
     quantTensors: { lambda_re: "i16", lambda_im: "i16", c_re: "w", c_im: "w", c_mult: "i32", c_shift: "i32" },
     luts: () => [],
     pb: { kind: "DIAGONAL_SSM", config: "ssm" },
@@ -75,6 +98,9 @@ export const IR_KINDS: { [K in PopulationKind]: IrKind<K> } = {
     perSequence: false,
   },
   Dense: {
+    ports: (p) => ({ x: p.size }),
+    tensors: (p) => ({ bias: [p.size] }),
+    fixedProblems: (p) => (p.activation === "softmax" ? ["softmax has no quantized form: quantize replaces it by its argmax-preserving logits"] : []),
     quantTensors: { bias: "i32" },
     luts: (p) => {
       const l = activationLut(p.activation);
@@ -88,6 +114,8 @@ export const IR_KINDS: { [K in PopulationKind]: IrKind<K> } = {
     perSequence: false,
   },
   Readout: {
+    ports: () => ({}),
+    tensors: () => ({}),
     quantTensors: {},
     luts: () => [],
     pb: { kind: "READOUT", config: "readout" },

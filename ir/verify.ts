@@ -3,32 +3,12 @@
 import { NmcError } from "./errors.js";
 import type { Graph, Population, Projection, Tensor } from "./types.js";
 import { shapeSize } from "./types.js";
-import { IR_KINDS, requiredLuts } from "./kinds.js";
+import { irKindOf, requiredLuts } from "./kinds.js";
 
 export interface Problem {
   node: string;
   message: string;
 }
-
-/** The tensors each kind needs, as shape functions of the population. */
-const REQUIRED_TENSORS: Record<Population["kind"], (p: Population) => Record<string, number[]>> = {
-  Input: () => ({}),
-  EGRU: (p) => ({ bias_x: [3 * p.size], bias_h: [3 * p.size], thr: [p.size] }),
-  DiagonalSSM: (p) => {
-    const P = p.kind === "DiagonalSSM" ? p.stateSize : 0;
-    return { lambda_re: [P], lambda_im: [P], c_re: [p.size, P], c_im: [p.size, P] };
-  },
-  Dense: (p) => ({ bias: [p.size] }),
-  Readout: () => ({}),
-};
-
-const REQUIRED_PORTS: Record<Population["kind"], (p: Population) => Record<string, number>> = {
-  Input: () => ({}),
-  EGRU: (p) => ({ input: 3 * p.size, recurrent: 3 * p.size }),
-  DiagonalSSM: (p) => ({ u: 2 * (p.kind === "DiagonalSSM" ? p.stateSize : 0), skip: p.size }),
-  Dense: (p) => ({ x: p.size }),
-  Readout: () => ({}),
-};
 
 const fmtShape = (s: readonly number[]) => `[${s.join(", ")}]`;
 
@@ -52,17 +32,16 @@ function checkTensor(node: string, name: string, t: Tensor, shape: number[] | un
 function checkPopulation(p: Population, out: Problem[]): void {
   const node = `population ${p.name}`;
   if (!Number.isInteger(p.size) || p.size <= 0) out.push({ node, message: `size must be a positive integer, is ${p.size}` });
-  if (p.kind === "DiagonalSSM" && (!Number.isInteger(p.stateSize) || p.stateSize <= 0)) {
-    out.push({ node, message: `state size must be a positive integer, is ${p.stateSize}` });
-  }
-  const wantPorts = REQUIRED_PORTS[p.kind](p);
+  const kind = irKindOf(p);
+  for (const message of kind.problems?.(p) ?? []) out.push({ node, message });
+  const wantPorts = kind.ports(p);
   for (const [name, width] of Object.entries(wantPorts)) {
     const port = p.ports.find((q) => q.name === name);
     if (!port) out.push({ node, message: `missing port ${name}` });
     else if (port.width !== width) out.push({ node, message: `port ${name} has width ${port.width}, expected ${width}` });
   }
   for (const q of p.ports) if (!(q.name in wantPorts)) out.push({ node, message: `unexpected port ${q.name} for kind ${p.kind}` });
-  const wantTensors = REQUIRED_TENSORS[p.kind](p);
+  const wantTensors = kind.tensors(p);
   for (const name of Object.keys(wantTensors)) if (!(name in p.tensors)) out.push({ node, message: `missing tensor ${name}` });
   for (const [name, t] of Object.entries(p.tensors)) checkTensor(node, name, t, wantTensors[name], out);
 }
@@ -75,7 +54,8 @@ function checkProjection(j: Projection, pops: Map<string, Population>, out: Prob
   if (!dst) out.push({ node, message: `target population ${j.target} does not exist` });
   if (src && j.rows !== src.size) out.push({ node, message: `has ${j.rows} rows but source ${src.name} has ${src.size} units` });
   if (dst) {
-    if (dst.kind === "Input" || dst.kind === "Readout") out.push({ node, message: `targets ${dst.kind} population ${dst.name}, which takes no projections` });
+    // A kind without input ports (Input, Readout) takes no projections.
+    if (Object.keys(irKindOf(dst).ports(dst)).length === 0) out.push({ node, message: `targets ${dst.kind} population ${dst.name}, which takes no projections` });
     const port = dst.ports.find((q) => q.name === j.port);
     if (!port) out.push({ node, message: `target ${dst.name} has no port ${j.port}` });
     else if (port.width !== j.cols) out.push({ node, message: `has ${j.cols} columns but port ${dst.name}.${j.port} is ${port.width} wide` });
@@ -142,20 +122,17 @@ function checkQuantized(g: Graph, out: Problem[]): void {
     for (const [k, v] of Object.entries(f)) {
       if (k !== "readFrac" && (!Number.isInteger(v) || v < 0 || v > 40)) out.push({ node, message: `format ${k} = ${v} is outside 0..40` });
     }
-    if (p.kind === "EGRU" && f.outFrac !== 14) out.push({ node, message: `EGRU output must be Q14, is out_frac ${f.outFrac}` });
-    if (p.kind === "DiagonalSSM" && f.stateBits !== 16 && f.stateBits !== 32) out.push({ node, message: `state bits must be 16 or 32, is ${f.stateBits}` });
-    if (p.kind === "DiagonalSSM" && f.readFrac !== f.stateFrac - (f.stateBits - 16)) {
-      out.push({ node, message: `read_frac ${f.readFrac} must be state_frac - (state_bits - 16) = ${f.stateFrac - (f.stateBits - 16)}` });
-    }
-    if (p.kind === "Dense" && p.activation === "softmax") out.push({ node, message: "softmax has no quantized form: quantize replaces it by its argmax-preserving logits" });
-    for (const [name, dt] of Object.entries(IR_KINDS[p.kind].quantTensors)) {
+    const kind = irKindOf(p);
+    for (const message of kind.fixedProblems?.(p, f) ?? []) out.push({ node, message });
+    for (const [name, dt] of Object.entries(kind.quantTensors)) {
       const t = p.tensors[name];
       const want = dt === "w" ? wdt : dt;
       if (!t) out.push({ node, message: `missing quantized tensor ${name}` });
       else if (t.dtype !== want) out.push({ node, message: `tensor ${name} is ${t.dtype}, the quantized IR needs ${want}` });
     }
-    if (p.kind === "DiagonalSSM" && p.tensors.c_mult && p.tensors.c_shift) {
-      checkMultipliers(node, "C requantization", p.tensors.c_mult.data, p.tensors.c_shift.data, p.size, out);
+    const rq = kind.requant;
+    if (rq && p.tensors[rq.mult] && p.tensors[rq.shift]) {
+      checkMultipliers(node, "C requantization", p.tensors[rq.mult].data, p.tensors[rq.shift].data, p.size, out);
     }
     for (const name of requiredLuts(p)) {
       const lut = p.luts?.find((l) => l.name === name);
