@@ -11,15 +11,12 @@
 // the double holds it exactly, as an int64 does in C. The only real-valued operations are at the boundary:
 // inputs enter through toFixed before the tick loop, outputs leave through fromFixed after it.
 import { NmcError } from "../../ir/errors.js";
-import type { Graph, Lut, Population, Projection } from "../../ir/types.js";
+import type { Graph, Population, Projection } from "../../ir/types.js";
 import { fromFixed, toFixed } from "../fixed/index.js";
-import {
-  accumulateNonZero, denseUnits, egruUnits, loadBias, readoutUnits, requantizeColumns, saturatePort, ssmOutputs, ssmStates,
-} from "./kernels.js";
+import { accumulateNonZero, loadBias, requantizeColumns, saturatePort } from "./kernels.js";
+import { goldenOp, type UnitUpdate } from "./ops.js";
 import { populationCounters, projectionCounters, type RunCounters } from "../counters.js";
 import type { SequenceBatch } from "../batch.js";
-
-const ONE_Q14 = 1 << 14;
 
 export interface GoldenRun {
   /** The output as real numbers (fromFixed of outputQ): [B, T, K], or [B, K] for a Readout output. */
@@ -65,8 +62,8 @@ interface PopState {
   bias: (Int32Array | null)[]; // per port in portList order
   incoming: Incoming[];
   state: Int32Array[];
-  readoutSource: number;
-  luts: Record<string, Lut>;
+  /** The population's kernel (GOLDEN_OPS), bound to its whole unit range. */
+  update: UnitUpdate;
   counters: RunCounters["populations"][string];
 }
 
@@ -105,23 +102,25 @@ export class GoldenEngine {
     this.pre = graph.quant.weightBits - 8;
     this.counters = { samples: 0, ticks: 0, populations: {}, projections: {} };
     const index = new Map(graph.populations.map((p, i) => [p.name, i]));
-    this.pops = graph.populations.map((pop) => {
+    const outs = graph.populations.map((p) => new Int32Array(p.size));
+    this.pops = graph.populations.map((pop, i) => {
+      const op = goldenOp(pop);
       const ports: Record<string, Float64Array> = {};
       for (const q of pop.ports) ports[q.name] = new Float64Array(q.width);
       const counters = populationCounters(pop);
       this.counters.populations[pop.name] = counters;
       const portList = pop.ports.map((q) => ports[q.name]);
       const biasFor = (port: string): Int32Array | null => {
-        if (pop.kind === "EGRU") return intData(pop, port === "input" ? "bias_x" : "bias_h");
-        if (pop.kind === "Dense") return intData(pop, "bias");
-        return null;
+        const t = op.bias(pop, port);
+        return t ? intData(pop, t) : null;
       };
-      const luts: Record<string, Lut> = {};
-      for (const l of pop.luts ?? []) luts[l.name] = l;
+      const out = outs[i], state = op.state(pop, pop.size);
+      const src = op.source(pop);
+      const source = src === null ? undefined : outs[index.get(src)!];
+      const update = op.bind(pop, { lo: 0, n: pop.size, ports: portList, state, out, pre: this.pre, source });
       return {
-        pop, out: new Int32Array(pop.size), prev: new Int32Array(pop.size), nz: 0, prevNz: 0, ports, portList,
-        bias: pop.ports.map((q) => biasFor(q.name)), incoming: [], state: this.stateFor(pop),
-        readoutSource: pop.kind === "Readout" ? index.get(pop.source)! : -1, luts, counters,
+        pop, out, prev: new Int32Array(pop.size), nz: 0, prevNz: 0, ports, portList,
+        bias: pop.ports.map((q) => biasFor(q.name)), incoming: [], state, update, counters,
       };
     });
     for (const proj of graph.projections) {
@@ -139,15 +138,6 @@ export class GoldenEngine {
       });
     }
     this.outIndex = index.get(graph.outputs[0])!;
-  }
-
-  private stateFor(pop: Population): Int32Array[] {
-    switch (pop.kind) {
-      case "EGRU": return [new Int32Array(pop.size)]; // h, Q14
-      case "DiagonalSSM": return [new Int32Array(pop.stateSize), new Int32Array(pop.stateSize), new Int32Array(pop.stateSize), new Int32Array(pop.stateSize)]; // x re, im; read re, im
-      case "Readout": return [new Int32Array(pop.size)]; // running sum
-      default: return [];
-    }
   }
 
   private reset(): void {
@@ -185,44 +175,11 @@ export class GoldenEngine {
     for (const port of s.portList) saturatePort(port);
   }
 
+  /** One tick of a population: its projections delivered, then its kernel (GOLDEN_OPS) over all its units. */
   private step(s: PopState, x: Int32Array, xOff: number, t: number): void {
-    const pop = s.pop;
     const out = s.out;
-    const fx = pop.fixed!;
-    switch (pop.kind) {
-      case "Input": {
-        if (pop.encoding === "tokens") {
-          out.fill(0);
-          out[x[xOff]] = ONE_Q14;
-        } else for (let i = 0; i < pop.size; i++) out[i] = x[xOff + i];
-        break;
-      }
-      case "EGRU": {
-        this.deliver(s);
-        egruUnits(pop.size, s.ports.input, s.ports.recurrent, s.luts.sigmoid, s.luts.tanh, pop.tensors.thr.data, s.state[0], out);
-        break;
-      }
-      case "DiagonalSSM": {
-        this.deliver(s);
-        const xr = s.state[0], xi = s.state[1], rr = s.state[2], ri = s.state[3];
-        const tn = pop.tensors;
-        ssmStates(pop.stateSize, fx.stateBits, xr, xi, rr, ri, tn.lambda_re.data, tn.lambda_im.data, s.ports.u);
-        ssmOutputs(pop.size, 0, pop.stateSize, tn.c_re.data, tn.c_im.data, rr, ri, tn.c_mult.data, tn.c_shift.data, s.ports.skip, this.pre, fx.accFrac - fx.outFrac, out);
-        break;
-      }
-      case "Dense": {
-        this.deliver(s);
-        const act = pop.activation;
-        if (act === "softmax") throw new NmcError(`population ${pop.name}: softmax has no quantized form`, { node: pop.name });
-        const lut = act === "sigmoid" ? s.luts.sigmoid : act === "tanh" ? s.luts.tanh : act === "gelu" ? s.luts.phi : undefined;
-        denseUnits(act, pop.size, s.ports.x, lut, fx.accFrac - fx.outFrac, out);
-        break;
-      }
-      case "Readout": {
-        readoutUnits(pop.mode, pop.size, this.pops[s.readoutSource].out, s.state[0], out, t);
-        break;
-      }
-    }
+    this.deliver(s);
+    s.update(t, x, xOff);
     let nz = 0;
     for (let i = 0; i < out.length; i++) if (out[i] !== 0) nz++;
     s.nz = nz;
@@ -235,7 +192,7 @@ export class GoldenEngine {
     const { batch: B, ticks: T, channels: C } = batch;
     const xq = quantizeInputs(this.graph, batch);
     const outPop = this.pops[this.outIndex];
-    const readout = outPop.pop.kind === "Readout";
+    const readout = goldenOp(outPop.pop).perSequence;
     const K = outPop.pop.size;
     const outputQ = new Int32Array(readout ? B * K : B * T * K);
     for (let b = 0; b < B; b++) {

@@ -12,9 +12,11 @@
 //   per unit     stored weights whose column belongs to the unit (weight + u16 local column index), per
 //                column the requantization multiplier and shift (5 B), exact sum (8 B) and port (4 B);
 //                biases, thresholds, states, the output and previous output (int16); SSM C rows.
+// The per-kind parts (where a kind lives, its column layout, its own bytes) are S2_OPS's rows (ops.ts).
 import { NmcError } from "../../ir/errors.js";
 import type { Graph, Population, Projection } from "../../ir/types.js";
 import { type HardwareDescription, usableSram } from "./chip.js";
+import { S2_OPS, s2Op } from "./ops.js";
 
 export interface Slice {
   /** Index in Partition.slices; also the routing key's slice field. */
@@ -48,21 +50,17 @@ export interface Partition {
   lowerBound: number;
 }
 
-const COL_BYTES = 5 + 8 + 4; // multiplier + shift, exact sum, port
 const LUT_BYTES = 256 * 2;
 
-/** The target unit of a projection column (−1: the column belongs to every slice, as an SSM's `u`). */
+/** The target unit of a projection column (−1: the column belongs to every slice, as an SSM's `u`): S2_OPS's layout. */
 export function unitOfColumn(p: Population, port: string, col: number): number {
-  if (p.kind === "EGRU") return col % p.size;
-  if (p.kind === "DiagonalSSM") return port === "u" ? -1 : col;
-  return col;
+  return s2Op(p).unitOfColumn(p, port, col);
 }
 
 function weightBytes(g: Graph): number {
   return g.quant?.weightBits === 16 ? 2 : 1;
 }
 
-/** Fixed and per-unit bytes of a population's slices (Readout: added to its source's). */
 /**
  * How stored weights are laid out: bytes per value and per column index. The default is the quantized IR's
  * (int8/int16 values, u16 local columns); the LM-paper calibration models float32 values with 32-bit indices.
@@ -72,7 +70,9 @@ export interface StorageOptions {
   indexBytes?: number;
 }
 
+/** Fixed and per-unit bytes of a population's slices (a Readout's: added to its source's). */
 export function memoryModel(g: Graph, p: Population, storage: StorageOptions = {}): { fixed: number; perUnit: Float64Array } {
+  const op = s2Op(p);
   const wb = (storage.weightBytes ?? weightBytes(g)) + (storage.indexBytes ?? 2) - 2;
   const perUnit = new Float64Array(p.size);
   let fixed = 0;
@@ -88,32 +88,25 @@ export function memoryModel(g: Graph, p: Population, storage: StorageOptions = {
     for (let k = 0; k < colIdx.length; k++) perCol[colIdx[k]]++;
     for (let c = 0; c < j.cols; c++) {
       if (perCol[c] === 0) continue;
-      const u = unitOfColumn(p, j.port, c);
+      const u = op.unitOfColumn(p, j.port, c);
       if (u < 0) fixed += perCol[c] * (wb + 2);
       else perUnit[u] += perCol[c] * (wb + 2);
     }
   }
   for (const s of sources) fixed += 2 * 4 * g.populations.find((q) => q.name === s)!.size;
   fixed += (p.luts?.length ?? 0) * LUT_BYTES;
-  switch (p.kind) {
-    case "EGRU":
-      for (let u = 0; u < p.size; u++) perUnit[u] += 2 * 3 * COL_BYTES + 2 * 3 * 4 + 2 + 2 + 4;
-      break;
-    case "DiagonalSSM": {
-      const P = p.stateSize;
-      const sb = (p.fixed?.stateBits ?? 16) / 8;
-      fixed += P * 2 * sb + P * 2 * 2 + P * 4 + 2 * P * COL_BYTES;
-      for (let u = 0; u < p.size; u++) perUnit[u] += P * 2 * wb + 5 + COL_BYTES + 4;
-      break;
-    }
-    case "Dense":
-      for (let u = 0; u < p.size; u++) perUnit[u] += 4 + COL_BYTES + 4;
-      break;
-    default:
-      break;
+  if (op.residence === "slices") {
+    const own = op.memory(p, wb);
+    fixed += own.fixed;
+    for (let u = 0; u < p.size; u++) perUnit[u] += own.perUnit;
   }
-  // A Readout reading this population lives on its slices: running sum and output, int32 each.
-  for (const r of g.populations) if (r.kind === "Readout" && r.source === p.name) for (let u = 0; u < p.size; u++) perUnit[u] += 8;
+  // A population that mirrors this one (a Readout) lives on its slices.
+  for (const r of g.populations) {
+    const ro = s2Op(r);
+    if (ro.mirrors(r) !== p.name) continue;
+    const bytes = ro.memory(r, wb).perUnit;
+    for (let u = 0; u < p.size; u++) perUnit[u] += bytes;
+  }
   return { fixed, perUnit };
 }
 
@@ -122,59 +115,16 @@ export function partition(g: Graph, hw: HardwareDescription, storage: StorageOpt
   const slices: Slice[] = [];
   const populations: PopulationPartition[] = [];
   g.populations.forEach((p, popIndex) => {
-    if (p.kind === "Input") return;
-    if (p.kind === "Readout") {
-      // Mirrors its source's slices; memory already counted there.
-      const src = populations.find((x) => x.pop === p.source);
-      if (!src) {
-        throw new NmcError(`readout ${p.name} reads population ${p.source}, which has no PE (an Input lives on the host)`, {
-          node: p.name, hint: "read out a population the model computes, or run this graph with --engine golden",
-        });
-      }
-      const ids: number[] = [];
-      for (const sid of src.slices) {
-        const s = slices[sid];
-        ids.push(slices.length);
-        slices.push({ id: slices.length, pop: p.name, popIndex, lo: s.lo, hi: s.hi, pe: -1, bytes: 0, fixedBytes: 0, mirrors: sid });
-      }
-      populations.push({ pop: p.name, kind: p.kind, slices: ids, bytes: 0, lowerBound: 0 });
+    const op = s2Op(p);
+    if (op.residence === "host") return;
+    if (op.residence === "mirror") {
+      populations.push(mirrorSlices(p, popIndex, op.mirrors(p)!, slices, populations));
       return;
     }
     const { fixed, perUnit } = memoryModel(g, p, storage);
     let total = fixed;
     for (const b of perUnit) total += b;
-    // Greedy cuts under a budget give the fewest contiguous slices for it; the smallest budget that keeps
-    // that count balances the slices (the slowest PE sets the tick period).
-    const cut = (budget: number): number[] | null => {
-      const ends: number[] = [];
-      let lo = 0;
-      while (lo < p.size) {
-        let bytes = fixed, hi = lo;
-        while (hi < p.size && bytes + perUnit[hi] <= budget) bytes += perUnit[hi++];
-        if (hi === lo) return null;
-        ends.push(hi);
-        lo = hi;
-      }
-      return ends;
-    };
-    let ends = cut(usable);
-    if (!ends) {
-      const worst = perUnit.reduce((a, b, i) => (b > perUnit[a] ? i : a), 0);
-      throw new NmcError(`population ${p.name} does not fit a PE even one unit per PE`, {
-        node: p.name,
-        expected: `at most ${usable} bytes of data per PE (SRAM ${hw.chip.sram_bytes_per_pe.value} − code ${hw.chip.code_reserve_bytes.value} − buffers ${hw.chip.buffer_bytes.value})`,
-        found: `${fixed + perUnit[worst]} bytes for unit ${worst} (${fixed} bytes shared by every slice: row pointers, event queues, LUTs${p.kind === "DiagonalSSM" ? ", the whole state and B" : ""})`,
-        hint: "prune the weights (--weight-sparsity), or describe a PE with more SRAM (--hw)",
-      });
-    }
-    let lo = fixed, hi = usable;
-    while (lo < hi) {
-      const mid = Math.floor((lo + hi) / 2);
-      const e = cut(mid);
-      if (e && e.length <= ends.length) hi = mid;
-      else lo = mid + 1;
-    }
-    ends = cut(hi)!;
+    const ends = cutSlices(p, fixed, perUnit, usable, hw, op.sharedNote);
     const ids: number[] = [];
     let start = 0;
     for (const end of ends) {
@@ -188,9 +138,63 @@ export function partition(g: Graph, hw: HardwareDescription, storage: StorageOpt
     // unless k · (usable − fixed) ≥ Σ per-unit bytes: that is the memory lower bound.
     populations.push({ pop: p.name, kind: p.kind, slices: ids, bytes: total, lowerBound: Math.max(1, Math.ceil((total - fixed) / (usable - fixed))) });
   });
-  const pes = populations.reduce((a, p) => a + (p.kind === "Readout" ? 0 : p.slices.length), 0);
+  const pes = populations.reduce((a, p) => a + (S2_OPS[p.kind].residence === "mirror" ? 0 : p.slices.length), 0);
   const lowerBound = populations.reduce((a, p) => a + p.lowerBound, 0);
   return { slices, populations, usableBytes: usable, pes, lowerBound };
+}
+
+/** A mirroring population (a Readout): one slice on each slice of its source; memory already counted there. */
+function mirrorSlices(p: Population, popIndex: number, source: string, slices: Slice[], populations: PopulationPartition[]): PopulationPartition {
+  const src = populations.find((x) => x.pop === source);
+  if (!src) {
+    throw new NmcError(`readout ${p.name} reads population ${source}, which has no PE (an Input lives on the host)`, {
+      node: p.name, hint: "read out a population the model computes, or run this graph with --engine golden",
+    });
+  }
+  const ids: number[] = [];
+  for (const sid of src.slices) {
+    const s = slices[sid];
+    ids.push(slices.length);
+    slices.push({ id: slices.length, pop: p.name, popIndex, lo: s.lo, hi: s.hi, pe: -1, bytes: 0, fixedBytes: 0, mirrors: sid });
+  }
+  return { pop: p.name, kind: p.kind, slices: ids, bytes: 0, lowerBound: 0 };
+}
+
+/**
+ * The slice ends of a population. Greedy cuts under a budget give the fewest contiguous slices for it; the
+ * smallest budget that keeps that count balances the slices (the slowest PE sets the tick period).
+ */
+function cutSlices(p: Population, fixed: number, perUnit: Float64Array, usable: number, hw: HardwareDescription, sharedNote: string): number[] {
+  const cut = (budget: number): number[] | null => {
+    const ends: number[] = [];
+    let lo = 0;
+    while (lo < p.size) {
+      let bytes = fixed, hi = lo;
+      while (hi < p.size && bytes + perUnit[hi] <= budget) bytes += perUnit[hi++];
+      if (hi === lo) return null;
+      ends.push(hi);
+      lo = hi;
+    }
+    return ends;
+  };
+  const ends = cut(usable);
+  if (!ends) {
+    const worst = perUnit.reduce((a, b, i) => (b > perUnit[a] ? i : a), 0);
+    throw new NmcError(`population ${p.name} does not fit a PE even one unit per PE`, {
+      node: p.name,
+      expected: `at most ${usable} bytes of data per PE (SRAM ${hw.chip.sram_bytes_per_pe.value} − code ${hw.chip.code_reserve_bytes.value} − buffers ${hw.chip.buffer_bytes.value})`,
+      found: `${fixed + perUnit[worst]} bytes for unit ${worst} (${fixed} bytes shared by every slice: row pointers, event queues, LUTs${sharedNote})`,
+      hint: "prune the weights (--weight-sparsity), or describe a PE with more SRAM (--hw)",
+    });
+  }
+  let lo = fixed, hi = usable;
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    const e = cut(mid);
+    if (e && e.length <= ends.length) hi = mid;
+    else lo = mid + 1;
+  }
+  return cut(hi)!;
 }
 
 /** Which slices of `target` hold columns of projection j (all of them for an SSM's `u`). */

@@ -1,0 +1,153 @@
+// The golden kernel table: per population kind, the state vectors a range of its units keeps, the tensor
+// that biases each port, and the unit update of a contiguous unit range [lo, lo + n) from its local ports.
+// The golden engine binds one range per population (the whole of it), the SpiNNaker 2 simulator one per PE
+// slice, so both run the very same kernels (kernels.ts) with the same lookup tables (ir/kinds.ts chooses a
+// Dense activation's table; this is the one place an engine looks it up).
+//
+// A kernel is bound once, when an engine is built, to the arrays it works on: an update is one call per
+// range per tick, and its inner loops are the kernels' typed-array loops, unchanged.
+import { activationLut, type PopOf } from "../../ir/kinds.js";
+import { NmcError } from "../../ir/errors.js";
+import type { Lut, Population, PopulationKind } from "../../ir/types.js";
+import { denseUnits, egruUnits, readoutUnits, ssmOutputs, ssmStates } from "./kernels.js";
+
+const ONE_Q14 = 1 << 14;
+
+/**
+ * The arrays a bound update reads and writes. Ports are local: an EGRU range of n units holds each port as
+ * [z (n), r (n), g (n)], a DiagonalSSM range its `u` whole (2P) and `skip` for its n units (kernels.ts).
+ */
+export interface UnitRange {
+  /** The first unit and the number of units. */
+  lo: number;
+  n: number;
+  /** The local ports, in the population's port order. */
+  ports: Float64Array[];
+  /** The state vectors GoldenOp.state made for this range. */
+  state: Int32Array[];
+  /** The range's outputs (n). */
+  out: Int32Array;
+  /** Raw sums of int16 weights are rounding-shifted by weight_bits − 8 (GoldenEngine.pre). */
+  pre: number;
+  /** Readout: its source's outputs over the same range. */
+  source?: Int32Array;
+}
+
+/**
+ * One tick of a bound range: tick t (0-based) of the sequence; x and xOff are the quantized model inputs and
+ * this tick's offset in them (read by an Input only, which the host runs).
+ */
+export type UnitUpdate = (t: number, x: Int32Array, xOff: number) => void;
+
+export interface GoldenOp<K extends PopulationKind> {
+  /** As a model output: one vector per sequence (its last tick's), not one per tick. */
+  perSequence: boolean;
+  /** The state vectors a range of n units keeps (zeroed at the start of every sequence). */
+  state(p: PopOf<K>, n: number): Int32Array[];
+  /** The population whose outputs over the same units a range reads (UnitRange.source), or null. */
+  source(p: PopOf<K>): string | null;
+  /** The name of the int32 tensor that biases a port (one value per port column), or null. */
+  bias(p: PopOf<K>, port: string): string | null;
+  /** The update of the units [r.lo, r.lo + r.n), bound to r's arrays. */
+  bind(p: PopOf<K>, r: UnitRange): UnitUpdate;
+}
+
+function lutNamed(p: Population, name: string): Lut {
+  const l = p.luts?.find((x) => x.name === name);
+  if (!l) throw new NmcError(`population ${p.name} lacks lookup table ${name}`, { node: p.name });
+  return l;
+}
+
+const portOf = (p: Population, r: UnitRange, name: string): Float64Array => r.ports[p.ports.findIndex((q) => q.name === name)];
+
+export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
+  // The host's: the quantized inputs as the population's output (a token as a one-hot Q14 vector).
+  Input: {
+    perSequence: false,
+    state: () => [],
+    source: () => null,
+    bias: () => null,
+    bind: (p, r) => {
+      const out = r.out, n = r.n;
+      if (p.encoding === "tokens") {
+        return (_t, x, xOff) => {
+          out.fill(0);
+          out[x[xOff]] = ONE_Q14;
+        };
+      }
+      return (_t, x, xOff) => {
+        for (let i = 0; i < n; i++) out[i] = x[xOff + i];
+      };
+    },
+  },
+  // State: h (Q14). Ports input and recurrent, biased by bias_x and bias_h.
+  EGRU: {
+    perSequence: false,
+    state: (_p, n) => [new Int32Array(n)],
+    source: () => null,
+    bias: (_p, port) => (port === "input" ? "bias_x" : "bias_h"),
+    bind: (p, r) => {
+      const n = r.n, vx = portOf(p, r, "input"), vh = portOf(p, r, "recurrent");
+      const sig = lutNamed(p, "sigmoid"), tanh = lutNamed(p, "tanh");
+      const thr = p.tensors.thr.data.subarray(r.lo, r.lo + n), h = r.state[0], out = r.out;
+      return () => {
+        egruUnits(n, vx, vh, sig, tanh, thr, h, out);
+      };
+    },
+  },
+  // State: x (re, im; state_bits) and its 16-bit read copy (re, im), all P states on every range.
+  DiagonalSSM: {
+    perSequence: false,
+    state: (p) => [new Int32Array(p.stateSize), new Int32Array(p.stateSize), new Int32Array(p.stateSize), new Int32Array(p.stateSize)],
+    source: () => null,
+    bias: () => null,
+    bind: (p, r) => {
+      const n = r.n, lo = r.lo, P = p.stateSize, fx = p.fixed!, tn = p.tensors, pre = r.pre;
+      const [xr, xi, rr, ri] = r.state;
+      const u = portOf(p, r, "u"), skip = portOf(p, r, "skip"), out = r.out, down = fx.accFrac - fx.outFrac;
+      return () => {
+        ssmStates(P, fx.stateBits, xr, xi, rr, ri, tn.lambda_re.data, tn.lambda_im.data, u);
+        ssmOutputs(n, lo, P, tn.c_re.data, tn.c_im.data, rr, ri, tn.c_mult.data, tn.c_shift.data, skip, pre, down, out);
+      };
+    },
+  },
+  // Port x, biased by bias; the activation's table is ir/kinds.ts's choice.
+  Dense: {
+    perSequence: false,
+    state: () => [],
+    source: () => null,
+    bias: () => "bias",
+    bind: (p, r) => {
+      const act = p.activation;
+      if (act === "softmax") {
+        return () => {
+          throw new NmcError(`population ${p.name}: softmax has no quantized form`, { node: p.name });
+        };
+      }
+      const n = r.n, x = portOf(p, r, "x"), out = r.out, fx = p.fixed!, down = fx.accFrac - fx.outFrac;
+      const name = activationLut(act);
+      const lut = name ? p.luts?.find((l) => l.name === name) : undefined;
+      return () => {
+        denseUnits(act, n, x, lut, down, out);
+      };
+    },
+  },
+  // State: the running int32 sum; reads its source's outputs over the same range (no ports).
+  Readout: {
+    perSequence: true,
+    state: (_p, n) => [new Int32Array(n)],
+    source: (p) => p.source,
+    bias: () => null,
+    bind: (p, r) => {
+      const mode = p.mode, n = r.n, src = r.source!, sum = r.state[0], out = r.out;
+      return (t) => {
+        readoutUnits(mode, n, src, sum, out, t);
+      };
+    },
+  },
+};
+
+/** A population's row of GOLDEN_OPS, typed for any population. */
+export function goldenOp(p: Population): GoldenOp<PopulationKind> {
+  return GOLDEN_OPS[p.kind] as unknown as GoldenOp<PopulationKind>;
+}

@@ -1,0 +1,115 @@
+// What SpiNNaker 2 needs to know about each population kind, as one table: where its units live (PE slices,
+// the host, or the slices of the population a Readout mirrors), how a slice lays out a port's columns, the
+// per-kind part of a slice's memory (partition.ts's memory model) and the cycles a PE charges per tick to
+// update its units (the simulator's cost model, from the hardware description's cycle figures).
+//
+// Slice layouts (the golden kernels' local ports, runtime/golden/ops.ts): an EGRU slice of n units holds each
+// port's columns as [z (n), r (n), g (n)]; a DiagonalSSM slice holds all 2P columns of `u` (every slice keeps
+// the whole state, so `u` is replicated on every slice) and its own units' `skip`; otherwise column = unit.
+import { NmcError } from "../../ir/errors.js";
+import type { PopOf } from "../../ir/kinds.js";
+import type { Population, PopulationKind } from "../../ir/types.js";
+import type { HardwareDescription } from "./chip.js";
+
+/** Per column: requantization multiplier and shift (5 B), exact sum (8 B), port (4 B). */
+export const COL_BYTES = 5 + 8 + 4;
+
+export type CycleCosts = HardwareDescription["cycles"];
+
+export interface S2Op<K extends PopulationKind> {
+  /** "slices": cut into PE slices; "host": the host computes it; "mirror": on the slices of `mirrors`'s population. */
+  residence: "slices" | "host" | "mirror";
+  /** The population whose slices (and PEs) a mirror shares, or null. */
+  mirrors(p: PopOf<K>): string | null;
+  /** Whether every slice holds all columns of the port (unitOfColumn −1 for each). */
+  replicated(p: PopOf<K>, port: string): boolean;
+  /** The unit a column of a port belongs to (−1: a replicated port's column, on every slice). */
+  unitOfColumn(p: PopOf<K>, port: string, col: number): number;
+  /** The number of local columns of a port on a slice of n units. */
+  localCols(p: PopOf<K>, port: string, n: number): number;
+  /** The local column of a port's column on the slice [lo, lo + n) that holds it. */
+  localCol(p: PopOf<K>, port: string, col: number, lo: number, n: number): number;
+  /**
+   * The kind's own bytes of a slice (beside the stored weights, row pointers, queues and tables every kind
+   * has): fixed per slice, and per unit. wb: bytes per stored weight value (and index bytes beyond u16). A
+   * mirror's bytes lie on the slices it mirrors.
+   */
+  memory(p: PopOf<K>, wb: number): { fixed: number; perUnit: number };
+  /** What every slice holds whole, for the message of a population that does not fit ("" if nothing special). */
+  sharedNote: string;
+  /** The cycles a PE spends per tick updating n units of the population (a mirror: on its source's PE). */
+  unitCycles(p: PopOf<K>, n: number, c: CycleCosts): number;
+}
+
+const plainColumns = {
+  replicated: () => false,
+  unitOfColumn: (_p: Population, _port: string, col: number) => col,
+  localCols: (_p: Population, _port: string, n: number) => n,
+  localCol: (_p: Population, _port: string, col: number, lo: number) => col - lo,
+};
+
+export const S2_OPS: { [K in PopulationKind]: S2Op<K> } = {
+  Input: {
+    residence: "host",
+    mirrors: () => null,
+    ...plainColumns,
+    memory: () => ({ fixed: 0, perUnit: 0 }),
+    sharedNote: "",
+    unitCycles: (p) => {
+      throw new NmcError(`population ${p.name} (${p.kind}) cannot run on a PE`);
+    },
+  },
+  EGRU: {
+    residence: "slices",
+    mirrors: () => null,
+    replicated: () => false,
+    // Columns are the [z | r | g] gates of the units.
+    unitOfColumn: (p, _port, col) => col % p.size,
+    localCols: (_p, _port, n) => 3 * n,
+    localCol: (p, _port, col, lo, n) => Math.floor(col / p.size) * n + (col % p.size) - lo,
+    // Per unit: 3 columns of each port with their int32 biases, then its threshold, state and outputs.
+    memory: () => ({ fixed: 0, perUnit: 2 * 3 * COL_BYTES + 2 * 3 * 4 + 2 + 2 + 4 }),
+    sharedNote: "",
+    unitCycles: (_p, n, c) => n * c.egru_unit.value,
+  },
+  DiagonalSSM: {
+    residence: "slices",
+    mirrors: () => null,
+    replicated: (_p, port) => port === "u",
+    unitOfColumn: (_p, port, col) => (port === "u" ? -1 : col),
+    localCols: (p, port, n) => (port === "u" ? 2 * p.stateSize : n),
+    localCol: (_p, port, col, lo) => (port === "u" ? col : col - lo),
+    // Fixed: the whole state (P complex, state_bits) with its 16-bit read copy, Λ̄ (P × 4 B) and the columns of
+    // `u`; per unit: its row of C (P complex weights), c_mult and c_shift, its `skip` column and output.
+    memory: (p, wb) => {
+      const P = p.stateSize;
+      const sb = (p.fixed?.stateBits ?? 16) / 8;
+      return { fixed: P * 2 * sb + P * 2 * 2 + P * 4 + 2 * P * COL_BYTES, perUnit: P * 2 * wb + 5 + COL_BYTES + 4 };
+    },
+    sharedNote: ", the whole state and B",
+    unitCycles: (p, n, c) => p.stateSize * c.ssm_state.value + n * p.stateSize * c.ssm_output_mac.value + n * c.dense_unit.value,
+  },
+  Dense: {
+    residence: "slices",
+    mirrors: () => null,
+    ...plainColumns,
+    // Per unit: its bias, its column, its output.
+    memory: () => ({ fixed: 0, perUnit: 4 + COL_BYTES + 4 }),
+    sharedNote: "",
+    unitCycles: (_p, n, c) => n * c.dense_unit.value,
+  },
+  Readout: {
+    residence: "mirror",
+    mirrors: (p) => p.source,
+    ...plainColumns,
+    // On its source's slices: running sum and output, int32 each.
+    memory: () => ({ fixed: 0, perUnit: 8 }),
+    sharedNote: "",
+    unitCycles: (_p, n, c) => n * c.readout_unit.value,
+  },
+};
+
+/** A population's row of S2_OPS, typed for any population. */
+export function s2Op(p: Population): S2Op<PopulationKind> {
+  return S2_OPS[p.kind] as unknown as S2Op<PopulationKind>;
+}

@@ -1,0 +1,130 @@
+// The cost charging of a simulator run: cycles, packets, hops, synaptic operations and SRAM traffic in the
+// four charged modes (event, dense, activity only, weight only), from each PE's counts of a tick and the
+// hardware description's cycle figures; the unit update's cycles are S2_OPS's (targets/spinnaker2/ops.ts).
+// The figures depend only on the events, never on how a tick was executed. One Charges per run; nothing is
+// allocated per tick.
+import type { HardwareDescription } from "../chip.js";
+import type { Emitter } from "../route.js";
+import type { Pe } from "./pe.js";
+import { emptyTotals, type SimTotals } from "./results.js";
+
+export class Charges {
+  readonly totals: SimTotals = { event: emptyTotals(), dense: emptyTotals(), activityOnly: emptyTotals(), weightOnly: emptyTotals() };
+  /** Per population: events (non-zero outputs) and unit updates. */
+  readonly eventCount: Float64Array;
+  readonly unitTickCount: Float64Array;
+  /** Per tick index, summed over the samples: the slowest PE's cycles in event and in dense mode. */
+  readonly perTick: { eventCycles: Float64Array; denseCycles: Float64Array };
+  /** This tick's slowest PE in each mode, and the deepest multicast path that carried a packet. */
+  private tickMax = 0;
+  private tickMaxDense = 0;
+  private tickMaxAct = 0;
+  private tickMaxWeight = 0;
+  private depth = 0;
+
+  constructor(private readonly hw: HardwareDescription, private readonly wbytes: number, populations: number, ticks: number) {
+    this.eventCount = new Float64Array(populations);
+    this.unitTickCount = new Float64Array(populations);
+    this.perTick = { eventCycles: new Float64Array(ticks), denseCycles: new Float64Array(ticks) };
+  }
+
+  startTick(): void {
+    this.tickMax = this.tickMaxDense = this.tickMaxAct = this.tickMaxWeight = this.depth = 0;
+  }
+
+  /** The host's tick: `events` packets of the input population (`size` units) from emitter e. */
+  host(popIndex: number, size: number, events: number, e: Emitter): void {
+    const { event: ev, dense: de, activityOnly: ao, weightOnly: wo } = this.totals;
+    ev.packets += events; ev.hops += events * e.hops; ev.chipHops += events * e.chipHops;
+    ao.packets += events; ao.hops += events * e.hops; ao.chipHops += events * e.chipHops;
+    this.eventCount[popIndex] += events;
+    if (e.dests.length) this.depth = e.depth;
+    this.unitTickCount[popIndex] += size;
+    const hops = e.hops * size, chip = e.chipHops * size;
+    de.packets += size; de.hops += hops; de.chipHops += chip;
+    wo.packets += size; wo.hops += hops; wo.chipHops += chip;
+  }
+
+  /** A PE's delivery and unit update: its synaptic work, and its cycles of the tick so far in each mode (pe.c…). */
+  work(pe: Pe): void {
+    const c = this.hw.cycles, t = this.totals;
+    const { received, receivedDense, syn, synDense, cols, colsDense, synAct, colsAct, synWeight } = pe;
+    pe.counters.packetsIn += received;
+    pe.counters.synops += syn;
+    const bytes = this.wbytes + 2;
+    t.event.synops += syn;
+    t.dense.synops += synDense;
+    t.activityOnly.synops += synAct;
+    t.weightOnly.synops += synWeight;
+    t.event.sramBytes += syn * bytes;
+    t.dense.sramBytes += synDense * bytes;
+    t.activityOnly.sramBytes += synAct * bytes;
+    t.weightOnly.sramBytes += synWeight * bytes;
+    const base = c.tick_overhead.value + pe.unitCycles;
+    const recv = c.packet_receive.value, synapse = c.synapse.value, rq = c.requantize_column.value;
+    pe.cEvent = base + received * recv + syn * synapse + cols * rq;
+    pe.cDense = base + receivedDense * recv + synDense * synapse + colsDense * rq;
+    pe.cActivity = base + received * recv + synAct * synapse + colsAct * rq;
+    pe.cWeight = base + receivedDense * recv + synWeight * synapse + colsDense * rq;
+  }
+
+  /** The rest of a PE's tick: its nev events sent (one multicast packet each) and its readouts' updates. */
+  emitted(pe: Pe, popIndex: number, nev: number): void {
+    const n = pe.n, e = pe.emitter, send = this.hw.cycles.packet_send.value;
+    const { event: ev, dense: de, activityOnly: ao, weightOnly: wo } = this.totals;
+    this.eventCount[popIndex] += nev;
+    this.unitTickCount[popIndex] += n;
+    let cycles = pe.cEvent, dcycles = pe.cDense, acycles = pe.cActivity, wcycles = pe.cWeight;
+    if (e) {
+      cycles += nev * send;
+      dcycles += n * send;
+      acycles += nev * send;
+      wcycles += n * send;
+      ev.packets += nev; ev.hops += nev * e.hops; ev.chipHops += nev * e.chipHops;
+      ao.packets += nev; ao.hops += nev * e.hops; ao.chipHops += nev * e.chipHops;
+      de.packets += n; de.hops += n * e.hops; de.chipHops += n * e.chipHops;
+      wo.packets += n; wo.hops += n * e.hops; wo.chipHops += n * e.chipHops;
+      pe.counters.packetsOut += nev;
+      if (nev > 0 && e.depth > this.depth) this.depth = e.depth;
+    }
+    for (let k = 0; k < pe.readouts.length; k++) {
+      const r = pe.readouts[k];
+      const rc = r.cycles;
+      cycles += rc; dcycles += rc; acycles += rc; wcycles += rc;
+      let nz = 0;
+      for (let i = 0; i < n; i++) if (r.out[i] !== 0) nz++;
+      this.eventCount[r.popIndex] += nz;
+      this.unitTickCount[r.popIndex] += n;
+    }
+    this.addCycles(pe, cycles, dcycles, acycles, wcycles);
+  }
+
+  private addCycles(pe: Pe, cycles: number, dcycles: number, acycles: number, wcycles: number): void {
+    const { event: ev, dense: de, activityOnly: ao, weightOnly: wo } = this.totals;
+    pe.counters.cycles += cycles;
+    pe.counters.denseCycles += dcycles;
+    ev.cycles += cycles;
+    de.cycles += dcycles;
+    ao.cycles += acycles;
+    wo.cycles += wcycles;
+    if (cycles > this.tickMax) this.tickMax = cycles;
+    if (dcycles > this.tickMaxDense) this.tickMaxDense = dcycles;
+    if (acycles > this.tickMaxAct) this.tickMaxAct = acycles;
+    if (wcycles > this.tickMaxWeight) this.tickMaxWeight = wcycles;
+  }
+
+  /** The end of tick t: the slowest PE of each mode and the NoC depth (dense modes: maxDepth every tick). */
+  endTick(t: number, maxDepth: number): void {
+    const { event: ev, dense: de, activityOnly: ao, weightOnly: wo } = this.totals;
+    ev.criticalCycles += this.tickMax;
+    de.criticalCycles += this.tickMaxDense;
+    ao.criticalCycles += this.tickMaxAct;
+    wo.criticalCycles += this.tickMaxWeight;
+    this.perTick.eventCycles[t] += this.tickMax;
+    this.perTick.denseCycles[t] += this.tickMaxDense;
+    ev.nocDepthHops += this.depth;
+    ao.nocDepthHops += this.depth;
+    de.nocDepthHops += maxDepth;
+    wo.nocDepthHops += maxDepth;
+  }
+}

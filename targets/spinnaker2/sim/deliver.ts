@@ -1,0 +1,94 @@
+// The delivery part of one tick for every PE of a population: each PE drains its queues into its
+// projections' exact column sums and requantizes them into its ports, and records its counts of the tick
+// (packets received, synaptic operations and requantized columns in each charged mode) for the charging
+// (charge.ts). The PEs are independent (no delay-0 edge leads from a population to itself), so they are gone
+// through together, event by event (accumulateQueues), which is only a matter of host cache locality.
+import { loadBias, requantizeColumns } from "../../../runtime/golden/kernels.js";
+import { accumulateDense, accumulateQueues, accumulateSharedQueue } from "./accumulate.js";
+import type { Group, GroupLink } from "./pe.js";
+
+/** Delivers tick t (queues of parity par; a delay-1 projection reads prevPar) to every PE of the group. */
+export function deliverGroup(grp: Group, t: number, par: number, prevPar: number, dense: boolean, pre: number): void {
+  const pes = grp.pes, S = grp.S;
+  for (let s = 0; s < S; s++) {
+    const pe = pes[s];
+    for (let q = 0; q < pe.ports.length; q++) loadBias(pe.ports[q], pe.bias[q]);
+    pe.received = pe.receivedDense = pe.syn = pe.synDense = pe.cols = pe.colsDense = pe.synAct = pe.colsAct = pe.synWeight = 0;
+  }
+  const ns = grp.ns, offs = grp.offs, touched = grp.touched, events = grp.events;
+  for (let k = 0; k < grp.links.length; k++) {
+    const L = grp.links[k];
+    let maxN = 0;
+    for (let s = 0; s < S; s++) {
+      const lp = pes[s].incoming[k];
+      const q = lp.queue;
+      const p = lp.delay === 0 ? par : prevPar;
+      const n = lp.delay === 1 && t === 0 ? 0 : q.len[p];
+      ns[s] = n;
+      offs[s] = p * q.cap;
+      touched[s] = 0;
+      events[s] = n;
+      if (n > 0) lp.acc.fill(0);
+      if (n > maxN) maxN = n;
+    }
+    if (maxN > 0) {
+      if (!dense && L.shared) accumulateSharedQueue(S, L.idxs[0], L.vals[0], offs[0], ns[0], L.rowPtr, L.colIdx, L.w, L.sums, touched);
+      else if (!dense) accumulateQueues(S, L.idxs, L.vals, offs, ns, maxN, L.rowPtr, L.colIdx, L.w, L.sums, touched);
+      else accumulateLinkDense(grp, k, L);
+    }
+    countLink(grp, k, pre);
+  }
+}
+
+/**
+ * Dense execution of link k: per PE, the event-mode figures of its queue (its non-zero values and their
+ * stored entries), then the dense work: every queued value times every weight of its dense row.
+ */
+function accumulateLinkDense(grp: Group, k: number, L: GroupLink): void {
+  const pes = grp.pes, S = grp.S, ns = grp.ns, offs = grp.offs, touched = grp.touched, events = grp.events;
+  for (let s = 0; s < S; s++) {
+    const n = ns[s];
+    if (n === 0) continue;
+    const lp = pes[s].incoming[k];
+    const idx = L.idxs[s], val = L.vals[s], rowPtr = L.rowPtr, off = offs[s];
+    let ev = 0, tc = 0;
+    for (let e = off; e < off + n; e++) {
+      if (val[e] === 0) continue;
+      ev++;
+      const r = idx[e] * S + s;
+      tc += rowPtr[r + 1] - rowPtr[r];
+    }
+    events[s] = ev;
+    touched[s] = tc;
+    accumulateDense(idx, val, off, n, lp.dense!, lp.cols, lp.acc);
+  }
+}
+
+/** Requantizes link k's sums into each PE's port and adds its counts of the tick to the PE and the projection. */
+function countLink(grp: Group, k: number, pre: number): void {
+  const pes = grp.pes, S = grp.S, ns = grp.ns, touched = grp.touched, events = grp.events;
+  for (let s = 0; s < S; s++) {
+    const pe = pes[s], lp = pe.incoming[k];
+    const ev = events[s], tc = touched[s];
+    const nc = ns[s] > 0 ? requantizeColumns(lp.acc, lp.mult, lp.shift, pre, lp.port) : 0;
+    if (lp.countsReceive) {
+      pe.received += ev;
+      pe.receivedDense += lp.srcSize;
+    }
+    pe.syn += tc;
+    pe.cols += nc;
+    pe.synDense += lp.rows * lp.cols;
+    pe.colsDense += lp.cols;
+    pe.synAct += ev * lp.cols;
+    if (ev > 0) pe.colsAct += lp.cols;
+    pe.synWeight += lp.nnz;
+    // A DiagonalSSM's `u` projection is replicated on every slice (each keeps the whole state): its work
+    // is charged to every PE, but the model's synaptic operations are counted once, on the first slice.
+    if (!lp.countsOps) continue;
+    const pr = lp.stat;
+    pr.effective += tc;
+    pr.activityOnly += ev * lp.cols;
+    pr.weightOnly += lp.nnz;
+    pr.denseOps += lp.rows * lp.cols;
+  }
+}

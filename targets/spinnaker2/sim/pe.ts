@@ -1,0 +1,225 @@
+// A processing element of the simulator: its slice's local ports, biases, incoming projections (its chunks
+// of the CSR rows, SlicedProjection), event queues, unit state and the golden kernel bound to them
+// (runtime/golden/ops.ts), and a Group: the PEs of one population, which deliver a tick together.
+import { NmcError } from "../../../ir/errors.js";
+import type { Graph, Population, Projection } from "../../../ir/types.js";
+import { goldenOp, type UnitUpdate } from "../../../runtime/golden/ops.js";
+import type { ColumnArray, WeightArray } from "../../../runtime/golden/kernels.js";
+import type { HardwareDescription } from "../chip.js";
+import { s2Op } from "../ops.js";
+import type { Slice } from "../partition.js";
+import type { Emitter } from "../route.js";
+import { Queue } from "./queues.js";
+import { emptyProjectionCounts, type PeCounters, type ProjectionCounts } from "./results.js";
+import type { SlicedProjection } from "./slices.js";
+
+export interface LocalProjection {
+  name: string;
+  srcPop: number;
+  delay: 0 | 1;
+  rows: number;
+  /** Row r's local entries are colIdx / w [rowPtr[r · stride + slot] … rowPtr[r · stride + slot + 1]) (SlicedProjection). */
+  rowPtr: Uint32Array;
+  stride: number;
+  slot: number;
+  /** Stored entries on this PE. */
+  nnz: number;
+  /** colBase + the local column of each entry (an index into `sums`). */
+  colIdx: ColumnArray;
+  colBase: number;
+  w: WeightArray;
+  mult: Int32Array;
+  shift: Int32Array;
+  /** This PE's exact column sums: sums[colBase … colBase + cols), the sums of all slices of the projection side by side. */
+  acc: Float64Array;
+  sums: Float64Array;
+  port: Float64Array;
+  cols: number;
+  /** The queue of the source population's events on this PE. */
+  queue: Queue;
+  srcSize: number;
+  /** The first projection on this PE of its (source, delay): its queue's packets are charged as received. */
+  countsReceive: boolean;
+  /** Counts the model's synaptic operations (a replicated projection only on the first slice). */
+  countsOps: boolean;
+  /** Dense execution: the [rows × cols] expansion of the local CSR rows (built on first use). */
+  dense: WeightArray | null;
+  /** This run's counters of the projection (set at the start of each run). */
+  stat: ProjectionCounts;
+}
+
+/** One incoming projection of a population, across its PEs (the shared chunked CSR; each PE's queue and sums). */
+export interface GroupLink {
+  rowPtr: Uint32Array;
+  colIdx: ColumnArray;
+  w: WeightArray;
+  idxs: Int32Array[];
+  vals: Int32Array[];
+  sums: Float64Array;
+  /** Every PE reads the same (shared) queue. */
+  shared: boolean;
+}
+
+/** The PEs of one population (slice order) and scratch for their tick. */
+export class Group {
+  readonly S: number;
+  readonly links: GroupLink[];
+  readonly ns: Int32Array;
+  readonly offs: Int32Array;
+  readonly events: Int32Array;
+  readonly touched: Float64Array;
+  constructor(readonly pes: Pe[]) {
+    const S = (this.S = pes.length);
+    this.ns = new Int32Array(S);
+    this.offs = new Int32Array(S);
+    this.events = new Int32Array(S);
+    this.touched = new Float64Array(S);
+    this.links = pes[0].incoming.map((lp0, k) => {
+      for (let s = 0; s < S; s++) {
+        const lp = pes[s].incoming[k];
+        if (!lp || lp.name !== lp0.name || lp.rowPtr !== lp0.rowPtr || lp.sums !== lp0.sums || lp.slot !== s || lp.stride !== S) {
+          throw new NmcError(`internal: the slices of ${pes[0].pop.name} do not share projection ${lp0.name}'s layout`);
+        }
+      }
+      return {
+        rowPtr: lp0.rowPtr, colIdx: lp0.colIdx, w: lp0.w,
+        idxs: pes.map((pe) => pe.incoming[k].queue.idx), vals: pes.map((pe) => pe.incoming[k].queue.val), sums: lp0.sums,
+        shared: pes.every((pe) => pe.incoming[k].queue === lp0.queue),
+      };
+    });
+  }
+}
+
+/** A population that lives on this PE's slice beside its own (a Readout of it), with its bound kernel. */
+export interface Mirror {
+  popIndex: number;
+  out: Int32Array;
+  state: Int32Array[];
+  update: UnitUpdate;
+  /** Its cycles per tick (S2_OPS unitCycles). */
+  cycles: number;
+}
+
+/** How the simulator builds a PE: the graph, weight_bits − 8, the hardware and the projection splitter. */
+export interface PeContext {
+  g: Graph;
+  pre: number;
+  hw: HardwareDescription;
+  split: (j: Projection, slice: Slice) => SlicedProjection;
+}
+
+export class Pe {
+  readonly n: number;
+  readonly ports: Float64Array[] = [];
+  readonly bias: (Int32Array | null)[] = [];
+  readonly incoming: LocalProjection[] = [];
+  /** Source population → its event queue on this PE. */
+  readonly queues = new Map<number, Queue>();
+  /** The queues of the PEs this PE's events go to (its emitter's destinations). */
+  emitQueues: Queue[] = [];
+  readonly out: Int32Array;
+  readonly state: Int32Array[];
+  /** The population's golden kernel (GOLDEN_OPS) bound to this slice. */
+  readonly update: UnitUpdate;
+  /** The cycles of the unit update per tick (S2_OPS unitCycles). */
+  readonly unitCycles: number;
+  /** The Readouts of this population that live on this PE (a population may have several). */
+  readonly readouts: Mirror[];
+  readonly counters: PeCounters;
+  emitter: Emitter | null = null;
+  /** This tick's counts (set by deliverGroup; no object per tick). */
+  received = 0;
+  receivedDense = 0;
+  syn = 0;
+  synDense = 0;
+  cols = 0;
+  colsDense = 0;
+  synAct = 0;
+  colsAct = 0;
+  synWeight = 0;
+  /** This tick's cycles in each charged mode (set by Charges.work). */
+  cEvent = 0;
+  cDense = 0;
+  cActivity = 0;
+  cWeight = 0;
+
+  constructor(ctx: PeContext, readonly slice: Slice, readonly pop: Population, readoutPops: { pop: Population; popIndex: number }[]) {
+    const n = (this.n = slice.hi - slice.lo);
+    this.out = new Int32Array(n);
+    const portIndex = this.makePorts();
+    const index = new Map(ctx.g.populations.map((p, i) => [p.name, i]));
+    const receiving = new Set<number>();
+    for (const j of ctx.g.projections) {
+      if (j.target !== pop.name) continue;
+      const lp = this.localProjection(ctx, j, index.get(j.source)!, portIndex.get(j.port)!, !receiving.has(index.get(j.source)! * 2 + j.delay));
+      this.incoming.push(lp);
+      receiving.add(lp.srcPop * 2 + j.delay);
+    }
+    const op = goldenOp(pop);
+    this.state = op.state(pop, n);
+    this.update = op.bind(pop, { lo: slice.lo, n, ports: this.ports, state: this.state, out: this.out, pre: ctx.pre });
+    this.unitCycles = s2Op(pop).unitCycles(pop, n, ctx.hw.cycles);
+    this.readouts = readoutPops.map((r) => {
+      const ro = goldenOp(r.pop), state = ro.state(r.pop, n), out = new Int32Array(n);
+      const update = ro.bind(r.pop, { lo: slice.lo, n, ports: [], state, out, pre: ctx.pre, source: this.out });
+      return { popIndex: r.popIndex, out, state, update, cycles: s2Op(r.pop).unitCycles(r.pop, n, ctx.hw.cycles) };
+    });
+    this.counters = { pe: slice.pe, slice: `${pop.name}[${slice.lo}:${slice.hi}]`, cycles: 0, denseCycles: 0, packetsIn: 0, packetsOut: 0, synops: 0, sramBytes: slice.bytes };
+  }
+
+  /** The local ports (S2_OPS layout) and their biases (the tensors GOLDEN_OPS names); returns port name → index. */
+  private makePorts(): Map<string, number> {
+    const { pop, slice, n } = this;
+    const layout = s2Op(pop), op = goldenOp(pop);
+    const portIndex = new Map<string, number>();
+    for (const q of pop.ports) {
+      portIndex.set(q.name, this.ports.length);
+      const cols = layout.localCols(pop, q.name, n);
+      this.ports.push(new Float64Array(cols));
+      const name = op.bias(pop, q.name);
+      const t = name === null ? undefined : pop.tensors[name];
+      let b: Int32Array | null = null;
+      if (t) {
+        b = new Int32Array(cols);
+        for (let c = 0; c < t.data.length; c++) {
+          const u = layout.unitOfColumn(pop, q.name, c);
+          if (u < 0 || (u >= slice.lo && u < slice.hi)) b[layout.localCol(pop, q.name, c, slice.lo, n)] = t.data[c];
+        }
+      }
+      this.bias.push(b);
+    }
+    return portIndex;
+  }
+
+  /** This slice's part of projection j: its chunk of every row (SlicedProjection), requantization and queue. */
+  private localProjection(ctx: PeContext, j: Projection, srcPop: number, port: number, countsReceive: boolean): LocalProjection {
+    const { pop, slice } = this;
+    const cols = s2Op(pop).localCols(pop, j.port, this.n);
+    const { S, rowStart, colIdx, w, slotOf, colOwner, toLocal, bases, sums } = ctx.split(j, slice);
+    const slot = slotOf.get(slice.id)!;
+    const mult = new Int32Array(cols), shift = new Int32Array(cols);
+    for (let c = 0; c < j.cols; c++) {
+      if (colOwner[c] !== slot && colOwner[c] >= 0) continue;
+      mult[toLocal[c]] = j.requant!.multiplier[c];
+      shift[toLocal[c]] = j.requant!.shift[c];
+    }
+    let nnz = 0;
+    for (let r = 0; r < j.rows; r++) nnz += rowStart[r * S + slot + 1] - rowStart[r * S + slot];
+    const srcSize = ctx.g.populations[srcPop].size;
+    let queue = this.queues.get(srcPop);
+    if (!queue) this.queues.set(srcPop, (queue = new Queue(srcSize)));
+    return {
+      name: j.name, srcPop, delay: j.delay, rows: j.rows, rowPtr: rowStart, stride: S, slot, nnz, colIdx, colBase: bases[slot], w, mult, shift,
+      acc: sums.subarray(bases[slot], bases[slot] + cols), sums, port: this.ports[port], cols, queue, srcSize, countsReceive,
+      // Every slice holds all the columns of a replicated port (a DiagonalSSM's `u`): the first slice alone counts their ops.
+      countsOps: !s2Op(pop).replicated(pop, j.port) || slice.lo === 0, dense: null, stat: emptyProjectionCounts(),
+    };
+  }
+
+  reset(): void {
+    this.out.fill(0);
+    for (const s of this.state) s.fill(0);
+    for (const r of this.readouts) for (const s of r.state) s.fill(0);
+    for (const q of this.queues.values()) q.len[0] = q.len[1] = 0;
+  }
+}

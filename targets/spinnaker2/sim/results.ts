@@ -1,0 +1,105 @@
+// What a simulator run reports: the charged totals of the four modes, per-PE and per-projection counters,
+// and the options of a run. Plain data, shared by the run loop (simulator.ts) and the cost charging (charge.ts).
+
+export interface PeCounters {
+  pe: number;
+  slice: string;
+  cycles: number;
+  denseCycles: number;
+  packetsIn: number;
+  packetsOut: number;
+  synops: number;
+  sramBytes: number;
+}
+
+export interface SimTotals {
+  /** Event mode (what the chip does) and dense mode (nothing skipped), summed over the run. */
+  event: ModeTotals;
+  dense: ModeTotals;
+  /**
+   * Activity sparsity only: events skip (only non-zero units send, as in event mode) but every weight is
+   * stored, so each received event reads its whole dense row of the PE's columns and every column is
+   * requantized once an event arrived.
+   */
+  activityOnly: ModeTotals;
+  /**
+   * Weight sparsity only: every unit sends its value every tick (zero or not, as in dense mode) and only the
+   * stored weights are read (every stored entry every tick); every column is requantized every tick.
+   */
+  weightOnly: ModeTotals;
+}
+
+export interface ModeTotals {
+  cycles: number;
+  /** Σ over ticks of the slowest PE's cycles. */
+  criticalCycles: number;
+  /** Σ over ticks of the deepest multicast path that carried a packet, in router hops. */
+  nocDepthHops: number;
+  packets: number;
+  hops: number;
+  chipHops: number;
+  synops: number;
+  sramBytes: number;
+}
+
+export type SimObserver = (popIndex: number, out: Int32Array, sample: number, tick: number) => void;
+
+/**
+ * How the simulator executes (the charged cycles and energies of every mode are the same either way, and so
+ * are the outputs, bit for bit):
+ * - "event" (default): only events travel (non-zero values), and a PE reads only the stored weights of the
+ *   rows of the events it received;
+ * - "dense": every unit sends its value every tick (zero or not), and every PE visits every weight of the
+ *   dense expansion of its CSR rows (zeros included; built once, on the first dense run), i.e. it really
+ *   does the work of an accelerator without event or weight skipping (`nmc run --mode dense`).
+ */
+export type Execution = "event" | "dense";
+
+export interface SimOptions {
+  execution?: Execution;
+  /**
+   * Let the PEs of a population share one queue per source when the routing multicasts every event of that
+   * source to all of them (default true; false keeps one queue per PE everywhere, for tests of that path).
+   */
+  shareQueues?: boolean;
+}
+
+/** Options of one run: `execution` overrides the Simulator's (queue sharing is fixed when it is built). */
+export interface RunOptions {
+  execution?: Execution;
+  observer?: SimObserver;
+  onSample?: (b: number) => void;
+}
+
+export interface ProjectionCounts {
+  nnz: number;
+  dense: number;
+  effective: number;
+  activityOnly: number;
+  weightOnly: number;
+  denseOps: number;
+}
+
+export function emptyProjectionCounts(): ProjectionCounts {
+  return { nnz: 0, dense: 0, effective: 0, activityOnly: 0, weightOnly: 0, denseOps: 0 };
+}
+
+export interface SimRun {
+  outputQ: Int32Array;
+  output: Float64Array;
+  outputShape: number[];
+  outFrac: number;
+  samples: number;
+  ticks: number;
+  totals: SimTotals;
+  pes: PeCounters[];
+  /** Events per population (non-zero outputs), for activity sparsity. */
+  events: Record<string, number>;
+  unitTicks: Record<string, number>;
+  /** Per tick index, summed over the samples: the slowest PE's cycles in event and in dense mode. */
+  perTick: { eventCycles: Float64Array; denseCycles: Float64Array };
+  /** Per projection: stored entries (for weight sparsity) and dense size. */
+  projections: Record<string, ProjectionCounts>;
+}
+
+export const emptyTotals = (): ModeTotals => ({ cycles: 0, criticalCycles: 0, nocDepthHops: 0, packets: 0, hops: 0, chipHops: 0, synops: 0, sramBytes: 0 });

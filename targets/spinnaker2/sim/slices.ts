@@ -1,0 +1,98 @@
+// The host-side layout of a projection's stored entries over the PE slices of its target population (for
+// the simulator's speed only; the modelled chip, where each PE holds its own rows, is unchanged). Which
+// slice holds a column, and at which local column, is S2_OPS's slice layout (targets/spinnaker2/ops.ts), the
+// one partition.ts's memory model counts with.
+import type { Population, Projection } from "../../../ir/types.js";
+import type { ColumnArray, WeightArray } from "../../../runtime/golden/kernels.js";
+import { s2Op } from "../ops.js";
+import type { Slice } from "../partition.js";
+
+/**
+ * A projection's stored entries split by target slice. Row r's entries held by the slice in position p are
+ * [rowStart[r · S + p], rowStart[r · S + p + 1]) of colIdx / w (S = the number of slices); each entry's colIdx
+ * is bases[p] + its local column on that slice, an index into `sums`, where the exact column sums of all
+ * slices lie side by side (slice p's: sums[bases[p] … bases[p + 1])). Each PE reads only its own chunks and
+ * sums, but the chunks of one row lie next to each other in host memory, so that a tick's active rows are
+ * read in memory order for all PEs together (accumulateQueues): this is the simulator's wall time, not the
+ * modelled chip, where each PE holds its own rows.
+ */
+export interface SlicedProjection {
+  S: number;
+  rowStart: Uint32Array;
+  colIdx: ColumnArray;
+  w: WeightArray;
+  slotOf: Map<number, number>;
+  /** Per column of the projection: the slice position holding it (−1: every slice), and its local column. */
+  colOwner: Int32Array;
+  toLocal: Int32Array;
+  bases: Int32Array;
+  sums: Float64Array;
+}
+
+/** Per column: the slice position that holds it (−1: every slice) and its local column there. */
+function columnOwners(j: Projection, pop: Population, slices: Slice[]): { colOwner: Int32Array; toLocal: Int32Array } {
+  const layout = s2Op(pop);
+  const sliceOf = new Int32Array(pop.size);
+  slices.forEach((s, i) => sliceOf.fill(i, s.lo, s.hi));
+  const colOwner = new Int32Array(j.cols), toLocal = new Int32Array(j.cols);
+  for (let c = 0; c < j.cols; c++) {
+    const u = layout.unitOfColumn(pop, j.port, c);
+    const o = (colOwner[c] = u < 0 ? -1 : sliceOf[u]);
+    const sl = slices[o < 0 ? 0 : o];
+    toLocal[c] = layout.localCol(pop, j.port, c, sl.lo, sl.hi - sl.lo);
+  }
+  return { colOwner, toLocal };
+}
+
+export function splitBySlice(j: Projection, pop: Population, slices: Slice[]): SlicedProjection {
+  const { rowPtr, colIdx } = j.weights;
+  const values = j.weights.values.data;
+  const S = slices.length, rows = j.rows;
+  const { colOwner, toLocal } = columnOwners(j, pop, slices);
+  const bases = new Int32Array(S + 1);
+  const layout = s2Op(pop);
+  for (let p = 0; p < S; p++) bases[p + 1] = bases[p] + layout.localCols(pop, j.port, slices[p].hi - slices[p].lo);
+  // Column c's index into the sums of all slices (slice o's sums start at bases[o]); replicated columns have
+  // one per slice, bases[p] + toLocal[c].
+  const at = new Int32Array(j.cols);
+  let replicated = 0;
+  for (let c = 0; c < j.cols; c++) at[c] = colOwner[c] < 0 ? toLocal[c] : bases[colOwner[c]] + toLocal[c];
+  for (let k = 0; k < colIdx.length; k++) if (colOwner[colIdx[k]] < 0) replicated++;
+  const total = colIdx.length + replicated * (S - 1);
+  const rowStart = new Uint32Array(rows * S + 1);
+  // Local column indices are u16 on chip (partition.ts's memory model); here they index the sums of all the
+  // slices, u16 while those fit.
+  const outCol = bases[S] <= 0x10000 ? new Uint16Array(total) : new Uint32Array(total);
+  const w = j.weights.values.dtype === "i16" ? new Int16Array(total) : new Int8Array(total);
+  const fill = new Uint32Array(S);
+  // Row by row (its entries read twice while in cache): count each slice's chunk, then place the entries.
+  for (let r = 0; r < rows; r++) {
+    const base = r * S, k0 = rowPtr[r], k1 = rowPtr[r + 1];
+    fill.fill(0);
+    for (let k = k0; k < k1; k++) {
+      const o = colOwner[colIdx[k]];
+      if (o >= 0) fill[o]++;
+      else for (let p = 0; p < S; p++) fill[p]++;
+    }
+    for (let p = 0; p < S; p++) {
+      const start = rowStart[base + p];
+      rowStart[base + p + 1] = start + fill[p];
+      fill[p] = start;
+    }
+    for (let k = k0; k < k1; k++) {
+      const c = colIdx[k], o = colOwner[c];
+      if (o >= 0) {
+        const pos = fill[o]++;
+        outCol[pos] = at[c];
+        w[pos] = values[k];
+      } else {
+        for (let p = 0; p < S; p++) {
+          const pos = fill[p]++;
+          outCol[pos] = bases[p] + at[c];
+          w[pos] = values[k];
+        }
+      }
+    }
+  }
+  return { S, rowStart, colIdx: outCol, w, slotOf: new Map(slices.map((s, i) => [s.id, i])), colOwner, toLocal, bases, sums: new Float64Array(bases[S]) };
+}
