@@ -22,6 +22,8 @@ export type PbObject = any;
 export interface IrKind<K extends PopulationKind> {
   /** The input ports a population of this kind has, with their widths (what projections deliver into). */
   ports(p: PopOf<K>): Record<string, number>;
+  /** The tensor that each port starts every tick from (its bias, one value per port column), or null. */
+  portBias(p: PopOf<K>, port: string): string | null;
   /** The tensors it carries (float and quantized IR), with their shapes. */
   tensors(p: PopOf<K>): Record<string, number[]>;
   /** What is wrong with its own attributes (the verifier reports each); absent: nothing to check. */
@@ -46,6 +48,12 @@ export interface IrKind<K extends PopulationKind> {
   stateFormat: boolean;
   /** Its output is one value per sequence (after the last tick), not one per tick. */
   perSequence: boolean;
+  /** The population whose output it reads directly each tick, not through a projection (a Readout's source), or null. */
+  reads(p: PopOf<K>): string | null;
+  /** The width of its integer output (a Readout's running sums are int32). */
+  outBits: 16 | 32;
+  /** Its state's integer format as reports print it ("i16 f14"), or null when it keeps no state between ticks. */
+  stateText(f: FixedFormat): string | null;
 }
 
 /** The table a Dense activation reads (gelu: x · Φ(x), Φ tabulated), or none. */
@@ -56,6 +64,7 @@ export function activationLut(act: Activation): LutName | undefined {
 export const IR_KINDS: { [K in PopulationKind]: IrKind<K> } = {
   Input: {
     ports: () => ({}),
+    portBias: () => null,
     tensors: () => ({}),
     quantTensors: {},
     luts: () => [],
@@ -65,9 +74,13 @@ export const IR_KINDS: { [K in PopulationKind]: IrKind<K> } = {
     detail: (p) => `encoding ${p.encoding}`,
     stateFormat: false,
     perSequence: false,
+    reads: () => null,
+    outBits: 16,
+    stateText: () => null,
   },
   EGRU: {
     ports: (p) => ({ input: 3 * p.size, recurrent: 3 * p.size }),
+    portBias: (_p, port) => (port === "input" ? "bias_x" : port === "recurrent" ? "bias_h" : null),
     tensors: (p) => ({ bias_x: [3 * p.size], bias_h: [3 * p.size], thr: [p.size] }),
     fixedProblems: (_p, f) => (f.outFrac !== 14 ? [`EGRU output must be Q14, is out_frac ${f.outFrac}`] : []),
     quantTensors: { bias_x: "i32", bias_h: "i32", thr: "i16" },
@@ -78,9 +91,13 @@ export const IR_KINDS: { [K in PopulationKind]: IrKind<K> } = {
     detail: () => "",
     stateFormat: false,
     perSequence: false,
+    reads: () => null,
+    outBits: 16,
+    stateText: () => "i16 f14", // h is Q14, as the output (runtime/fixed/QUANTIZATION.md)
   },
   DiagonalSSM: {
     ports: (p) => ({ u: 2 * p.stateSize, skip: p.size }),
+    portBias: () => null,
     tensors: (p) => ({ lambda_re: [p.stateSize], lambda_im: [p.stateSize], c_re: [p.size, p.stateSize], c_im: [p.size, p.stateSize] }),
     problems: (p) => (!Number.isInteger(p.stateSize) || p.stateSize <= 0 ? [`state size must be a positive integer, is ${p.stateSize}`] : []),
     fixedProblems: (_p, f) => [
@@ -96,9 +113,13 @@ export const IR_KINDS: { [K in PopulationKind]: IrKind<K> } = {
     detail: (p) => `state ${p.stateSize} complex (${p.parameterization})`,
     stateFormat: true,
     perSequence: false,
+    reads: () => null,
+    outBits: 16,
+    stateText: (f) => `i${f.stateBits} f${f.stateFrac}`,
   },
   Dense: {
     ports: (p) => ({ x: p.size }),
+    portBias: (_p, port) => (port === "x" ? "bias" : null),
     tensors: (p) => ({ bias: [p.size] }),
     fixedProblems: (p) => (p.activation === "softmax" ? ["softmax has no quantized form: quantize replaces it by its argmax-preserving logits"] : []),
     quantTensors: { bias: "i32" },
@@ -112,9 +133,13 @@ export const IR_KINDS: { [K in PopulationKind]: IrKind<K> } = {
     detail: (p) => `activation ${p.activation}`,
     stateFormat: false,
     perSequence: false,
+    reads: () => null,
+    outBits: 16,
+    stateText: () => null,
   },
   Readout: {
     ports: () => ({}),
+    portBias: () => null,
     tensors: () => ({}),
     quantTensors: {},
     luts: () => [],
@@ -124,6 +149,9 @@ export const IR_KINDS: { [K in PopulationKind]: IrKind<K> } = {
     detail: (p) => `${p.mode} of ${p.source}`,
     stateFormat: false,
     perSequence: true,
+    reads: (p) => p.source,
+    outBits: 32,
+    stateText: () => null,
   },
 };
 

@@ -30,7 +30,9 @@ export type Activation = "linear" | "relu" | "sigmoid" | "tanh" | "gelu" | "soft
 export type ReadoutMode = "last" | "mean" | "sum";
 export type InputEncoding = "values" | "tokens";
 
-export const POPULATION_KINDS: readonly PopulationKind[] = ["Input", "EGRU", "DiagonalSSM", "Dense", "Readout"];
+/** Every kind once, as a record so that a kind added to PopulationKind and missing here is a type error. */
+const KINDS: Record<PopulationKind, true> = { Input: true, EGRU: true, DiagonalSSM: true, Dense: true, Readout: true };
+export const POPULATION_KINDS = Object.keys(KINDS) as readonly PopulationKind[];
 export const ACTIVATIONS: readonly Activation[] = ["linear", "relu", "sigmoid", "tanh", "gelu", "softmax"];
 export const READOUT_MODES: readonly ReadoutMode[] = ["last", "mean", "sum"];
 

@@ -7,6 +7,7 @@ import { Option } from "commander";
 import type { RangeMode } from "../../compiler/passes/calibrate.js";
 import { PIPELINE_PASSES, type CompileReport } from "../../compiler/pipeline.js";
 import { NmcError } from "../../ir/errors.js";
+import { IR_KINDS } from "../../ir/kinds.js";
 import { printGraph } from "../../ir/print.js";
 import type { Graph } from "../../ir/types.js";
 import { bytes, pct, renderTable, sig } from "../../runtime/table.js";
@@ -59,7 +60,7 @@ function printReport(model: string, out: string, size: number, g: Graph, r: Comp
     ["population", "kind", "layer", "output", "accum", "state", "clip out", "clip acc", "clip state", "err max", "err rms", "of max", "zero/event agree"],
     q.populations.map((p) => {
       const e = err.get(p.name)!;
-      return [p.name, p.kind, p.layer || null, fmt(p.outFrac, p.kind === "Readout" ? 32 : 16), fmt(p.accFrac, 32), fmt(p.stateFrac, p.stateBits ?? 16),
+      return [p.name, p.kind, p.layer || null, fmt(p.outFrac, IR_KINDS[p.kind].outBits), fmt(p.accFrac, 32), fmt(p.stateFrac, p.stateBits ?? 16),
         pct(p.clipping.out, 3), pct(p.clipping.acc, 3), pct(p.clipping.state, 3), sig(e.maxAbs), sig(e.rms), sig(e.maxRef), pct(e.eventAgreement, 2)];
     }),
   ));

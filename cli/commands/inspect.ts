@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { FLOAT_IR_SECTION, bundleGraph, readBundle, type Bundle } from "../../ir/bundle.js";
+import { irKindOf } from "../../ir/kinds.js";
 import type { Graph } from "../../ir/types.js";
 import { bytes, pct, renderTable } from "../../runtime/table.js";
 import { REPORT_SECTION } from "../../targets/compile.js";
@@ -9,10 +10,12 @@ import { VerificationFailed } from "../exit.js";
 function formats(p: Graph["populations"][number]): { output: string | null; accum: string | null; state: string | null } {
   const f = p.fixed;
   if (!f) return { output: null, accum: null, state: null };
+  const k = irKindOf(p);
   return {
-    output: `i${p.kind === "Readout" ? 32 : 16} f${f.outFrac}`,
-    accum: p.kind === "Input" || p.kind === "Readout" ? null : `i32 f${f.accFrac}`,
-    state: p.kind === "DiagonalSSM" ? `i${f.stateBits} f${f.stateFrac}` : p.kind === "EGRU" ? "i16 f14" : null,
+    output: `i${k.outBits} f${f.outFrac}`,
+    // A kind without input ports (Input, Readout) accumulates nothing.
+    accum: Object.keys(k.ports(p)).length === 0 ? null : `i32 f${f.accFrac}`,
+    state: k.stateText(f),
   };
 }
 

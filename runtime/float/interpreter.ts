@@ -4,7 +4,7 @@
 // Events are graded (state.ts deliver). What each kind keeps and computes in a tick is its row of the op
 // table FLOAT_OPS (ops.ts; the math is docs/model-math.md); Float64 by default, Float32 storage on request.
 import { NmcError } from "../../ir/errors.js";
-import { IR_KINDS } from "../../ir/kinds.js";
+import { IR_KINDS, irKindOf } from "../../ir/kinds.js";
 import type { Graph, PopulationKind } from "../../ir/types.js";
 import { populationCounters, projectionCounters, type RunCounters } from "../counters.js";
 import type { SequenceBatch } from "../batch.js";
@@ -61,8 +61,8 @@ export class FloatEngine {
     });
     // Outputs are allocated once and never replaced, so a reader may hold the array itself.
     for (const s of this.pops) {
-      const source = s.op.reads(s.pop);
-      if (source !== undefined) s.read = this.pops[index.get(source)!].out;
+      const source = irKindOf(s.pop).reads(s.pop);
+      if (source !== null) s.read = this.pops[index.get(source)!].out;
     }
     for (const proj of graph.projections) {
       const t = this.pops[index.get(proj.target)!];

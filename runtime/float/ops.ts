@@ -10,8 +10,6 @@ import { type Buf, type BufConstructor, deliver, type FloatPop, loadBias } from 
 export interface FloatOp<K extends PopulationKind> {
   /** The state vectors it keeps across ticks (zeroed at the start of every sequence). */
   state(pop: PopOf<K>, Buf: BufConstructor): Buf[];
-  /** The population whose output it reads directly, not through a projection (FloatPop.read), if any. */
-  reads(pop: PopOf<K>): string | undefined;
   /**
    * One tick: fills s.out (and advances s.state) from its ports, which the step loads and delivers into, or
    * from the model input x at xOff. t: the tick within the sequence, from 0.
@@ -19,12 +17,9 @@ export interface FloatOp<K extends PopulationKind> {
   step(s: FloatPop<K>, x: ArrayLike<number>, xOff: number, t: number): void;
 }
 
-const none = (): undefined => undefined;
-
 export const FLOAT_OPS: { [K in PopulationKind]: FloatOp<K> } = {
   Input: {
     state: () => [],
-    reads: none,
     step(s, x, xOff) {
       const pop = s.pop, out = s.out;
       if (pop.encoding === "tokens") {
@@ -35,7 +30,6 @@ export const FLOAT_OPS: { [K in PopulationKind]: FloatOp<K> } = {
   },
   EGRU: {
     state: (pop, Buf) => [new Buf(pop.size)], // h
-    reads: none,
     step(s) {
       const pop = s.pop, out = s.out;
       const H = pop.size;
@@ -60,7 +54,6 @@ export const FLOAT_OPS: { [K in PopulationKind]: FloatOp<K> } = {
   },
   DiagonalSSM: {
     state: (pop, Buf) => [new Buf(pop.stateSize), new Buf(pop.stateSize)], // x re, im
-    reads: none,
     step(s) {
       const pop = s.pop, out = s.out;
       const P = pop.stateSize, H = pop.size;
@@ -86,7 +79,6 @@ export const FLOAT_OPS: { [K in PopulationKind]: FloatOp<K> } = {
   },
   Dense: {
     state: () => [],
-    reads: none,
     step(s) {
       const acc = s.ports.x;
       loadBias(acc, s.pop.tensors.bias.data);
@@ -96,7 +88,6 @@ export const FLOAT_OPS: { [K in PopulationKind]: FloatOp<K> } = {
   },
   Readout: {
     state: (pop, Buf) => [new Buf(pop.size)], // running sum
-    reads: (pop) => pop.source,
     step(s, _x, _xOff, t) {
       const pop = s.pop, out = s.out;
       const src = s.read;

@@ -10,6 +10,7 @@
 // slots: every such sum is an exact integer below 2^53 (int16 × int16 products, at most 2^22 of them), so
 // the double holds it exactly, as an int64 does in C. The only real-valued operations are at the boundary:
 // inputs enter through toFixed before the tick loop, outputs leave through fromFixed after it.
+import { irKindOf } from "../../ir/kinds.js";
 import { NmcError } from "../../ir/errors.js";
 import type { Graph, Population, Projection } from "../../ir/types.js";
 import { fromFixed, toFixed } from "../fixed/index.js";
@@ -111,11 +112,11 @@ export class GoldenEngine {
       this.counters.populations[pop.name] = counters;
       const portList = pop.ports.map((q) => ports[q.name]);
       const biasFor = (port: string): Int32Array | null => {
-        const t = op.bias(pop, port);
+        const t = irKindOf(pop).portBias(pop, port);
         return t ? intData(pop, t) : null;
       };
       const out = outs[i], state = op.state(pop, pop.size);
-      const src = op.source(pop);
+      const src = irKindOf(pop).reads(pop);
       const source = src === null ? undefined : outs[index.get(src)!];
       const update = op.bind(pop, { lo: 0, n: pop.size, ports: portList, state, out, pre: this.pre, source });
       return {
@@ -192,7 +193,7 @@ export class GoldenEngine {
     const { batch: B, ticks: T, channels: C } = batch;
     const xq = quantizeInputs(this.graph, batch);
     const outPop = this.pops[this.outIndex];
-    const readout = goldenOp(outPop.pop).perSequence;
+    const readout = irKindOf(outPop.pop).perSequence;
     const K = outPop.pop.size;
     const outputQ = new Int32Array(readout ? B * K : B * T * K);
     for (let b = 0; b < B; b++) {

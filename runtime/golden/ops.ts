@@ -1,5 +1,5 @@
 // The golden kernel table: per population kind, the state vectors a range of its units keeps, the tensor
-// that biases each port, and the unit update of a contiguous unit range [lo, lo + n) from its local ports.
+// and the unit update of a contiguous unit range [lo, lo + n) from its local ports.
 // The golden engine binds one range per population (the whole of it), the SpiNNaker 2 simulator one per PE
 // slice, so both run the very same kernels (kernels.ts) with the same lookup tables (ir/kinds.ts chooses a
 // Dense activation's table; this is the one place an engine looks it up).
@@ -40,14 +40,8 @@ export interface UnitRange {
 export type UnitUpdate = (t: number, x: Int32Array, xOff: number) => void;
 
 export interface GoldenOp<K extends PopulationKind> {
-  /** As a model output: one vector per sequence (its last tick's), not one per tick. */
-  perSequence: boolean;
   /** The state vectors a range of n units keeps (zeroed at the start of every sequence). */
   state(p: PopOf<K>, n: number): Int32Array[];
-  /** The population whose outputs over the same units a range reads (UnitRange.source), or null. */
-  source(p: PopOf<K>): string | null;
-  /** The name of the int32 tensor that biases a port (one value per port column), or null. */
-  bias(p: PopOf<K>, port: string): string | null;
   /** The update of the units [r.lo, r.lo + r.n), bound to r's arrays. */
   bind(p: PopOf<K>, r: UnitRange): UnitUpdate;
 }
@@ -63,10 +57,7 @@ const portOf = (p: Population, r: UnitRange, name: string): Float64Array => r.po
 export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
   // The host's: the quantized inputs as the population's output (a token as a one-hot Q14 vector).
   Input: {
-    perSequence: false,
     state: () => [],
-    source: () => null,
-    bias: () => null,
     bind: (p, r) => {
       const out = r.out, n = r.n;
       if (p.encoding === "tokens") {
@@ -82,10 +73,7 @@ export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
   },
   // State: h (Q14). Ports input and recurrent, biased by bias_x and bias_h.
   EGRU: {
-    perSequence: false,
     state: (_p, n) => [new Int32Array(n)],
-    source: () => null,
-    bias: (_p, port) => (port === "input" ? "bias_x" : "bias_h"),
     bind: (p, r) => {
       const n = r.n, vx = portOf(p, r, "input"), vh = portOf(p, r, "recurrent");
       const sig = lutNamed(p, "sigmoid"), tanh = lutNamed(p, "tanh");
@@ -97,10 +85,7 @@ export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
   },
   // State: x (re, im; state_bits) and its 16-bit read copy (re, im), all P states on every range.
   DiagonalSSM: {
-    perSequence: false,
     state: (p) => [new Int32Array(p.stateSize), new Int32Array(p.stateSize), new Int32Array(p.stateSize), new Int32Array(p.stateSize)],
-    source: () => null,
-    bias: () => null,
     bind: (p, r) => {
       const n = r.n, lo = r.lo, P = p.stateSize, fx = p.fixed!, tn = p.tensors, pre = r.pre;
       const [xr, xi, rr, ri] = r.state;
@@ -113,10 +98,7 @@ export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
   },
   // Port x, biased by bias; the activation's table is ir/kinds.ts's choice.
   Dense: {
-    perSequence: false,
     state: () => [],
-    source: () => null,
-    bias: () => "bias",
     bind: (p, r) => {
       const act = p.activation;
       if (act === "softmax") {
@@ -134,10 +116,7 @@ export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
   },
   // State: the running int32 sum; reads its source's outputs over the same range (no ports).
   Readout: {
-    perSequence: true,
     state: (_p, n) => [new Int32Array(n)],
-    source: (p) => p.source,
-    bias: () => null,
     bind: (p, r) => {
       const mode = p.mode, n = r.n, src = r.source!, sum = r.state[0], out = r.out;
       return (t) => {

@@ -84,7 +84,7 @@ function planPopulations(graph: Graph, syms: NodeSymbols): PopInfo[] {
     const sym = syms.pop.get(pop.name)!;
     const op = opOf(pop.kind);
     const ports: PortInfo[] = pop.ports.map((q) => {
-      const biasRole = op.portBias(pop, q.name);
+      const biasRole = irKindOf(pop).portBias(pop, q.name);
       return { name: q.name, sym: `${sym}_port_${q.name.replace(/[^A-Za-z0-9_]/g, "_")}`, width: q.width, bias: biasRole ? `${sym}_${biasRole}` : null };
     });
     const info: PopInfo = { pop, op, perSequence: irKindOf(pop).perSequence, index, sym, size: pop.size, offset, ports, incoming: [], needsPrev: false };

@@ -109,7 +109,6 @@ export const DENSE_OP: CudaOp<"Dense"> = {
     }
     return [{ role: "bias", count: pop.size }];
   },
-  portBias: (_pop, port) => (port === "x" ? "bias" : null),
   state: () => [],
   receives: true,
   needsFixed: true,

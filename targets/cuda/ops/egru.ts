@@ -70,7 +70,6 @@ export const EGRU_OP: CudaOp<"EGRU"> = {
     { role: "bias_h", count: 3 * pop.size },
     { role: "thr", count: pop.size },
   ],
-  portBias: (_pop, port) => (port === "input" ? "bias_x" : port === "recurrent" ? "bias_h" : null),
   state: (pop) => [["h", pop.size]],
   receives: true,
   needsFixed: true,

@@ -28,7 +28,6 @@ const step: StepRenderer<"Input"> = {
 
 export const INPUT_OP: CudaOp<"Input"> = {
   params: () => [],
-  portBias: () => null,
   state: () => [],
   receives: false,
   needsFixed: false,

@@ -51,7 +51,6 @@ const float: StepRenderer<"Readout"> = {
 
 export const READOUT_OP: CudaOp<"Readout"> = {
   params: () => [],
-  portBias: () => null,
   state: (pop) => [["sum", pop.size]],
   receives: false,
   needsFixed: false,

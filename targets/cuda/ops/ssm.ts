@@ -111,7 +111,6 @@ export const SSM_OP: CudaOp<"DiagonalSSM"> = {
     { role: "c_mult", count: pop.size, intOnly: true },
     { role: "c_shift", count: pop.size, intOnly: true },
   ],
-  portBias: () => null,
   // The int variant adds the 16-bit read view (rr, ri) that the output kernel reads.
   state: (pop, int) => (int ? ["xr", "xi", "rr", "ri"] : ["xr", "xi"]).map((s): [string, number] => [s, pop.stateSize]),
   receives: true,

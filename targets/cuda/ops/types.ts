@@ -32,8 +32,6 @@ export interface CudaOp<K extends PopulationKind> {
    * requiredLuts says which). Throws for a population the precision cannot run.
    */
   params(pop: PopOf<K>, precision: CudaPrecision): ParamSpec[];
-  /** The tensor (role) a port starts each tick from before projections add to it (a bias), or null for zero. */
-  portBias(pop: PopOf<K>, port: string): string | null;
   /** Its state buffers `<sym>_state_<name>`, of the value type, with their elements per sequence. */
   state(pop: PopOf<K>, int: boolean): [name: string, perSeq: number][];
   /** Projections arrive in its ports: load_ports, accumulate (requantize) and saturate_ports run before its step. */

@@ -1,6 +1,7 @@
 // A processing element of the simulator: its slice's local ports, biases, incoming projections (its chunks
 // of the CSR rows, SlicedProjection), event queues, unit state and the golden kernel bound to them
 // (runtime/golden/ops.ts), and a Group: the PEs of one population, which deliver a tick together.
+import { irKindOf } from "../../../ir/kinds.js";
 import { NmcError } from "../../../ir/errors.js";
 import type { Graph, Population, Projection } from "../../../ir/types.js";
 import { goldenOp, type UnitUpdate } from "../../../runtime/golden/ops.js";
@@ -176,7 +177,7 @@ export class Pe {
       portIndex.set(q.name, this.ports.length);
       const cols = layout.localCols(pop, q.name, n);
       this.ports.push(new Float64Array(cols));
-      const name = op.bias(pop, q.name);
+      const name = irKindOf(pop).portBias(pop, q.name);
       const t = name === null ? undefined : pop.tensors[name];
       let b: Int32Array | null = null;
       if (t) {

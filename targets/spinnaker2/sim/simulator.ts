@@ -25,6 +25,7 @@
 // The parts: slices.ts (that layout), queues.ts (event queues and sending), pe.ts (a PE and a population's
 // group of PEs), deliver.ts (a tick's delivery), accumulate.ts (its kernels), charge.ts (the cost charging),
 // results.ts (what a run reports); this file builds the PEs and runs the ticks.
+import { irKindOf } from "../../../ir/kinds.js";
 import { NmcError } from "../../../ir/errors.js";
 import type { Graph, Population, Projection } from "../../../ir/types.js";
 import type { SequenceBatch } from "../../../runtime/batch.js";
@@ -68,7 +69,7 @@ interface RunContext {
   /** Every population's output of the tick, for the observer (null without one). */
   popOut: Int32Array[] | null;
   observer?: SimObserver;
-  /** The output integers ([B, K] for a per-sequence output, GOLDEN_OPS perSequence; else [B, T, K]). */
+  /** The output integers ([B, K] for a per-sequence output, ir/kinds.ts perSequence; else [B, T, K]). */
   outputQ: Int32Array;
   K: number;
   perSequence: boolean;
@@ -219,7 +220,7 @@ export class Simulator {
     const input = g.populations[inputPop];
     const outIndex = g.populations.findIndex((p) => p.name === g.outputs[0]);
     const outPop = g.populations[outIndex];
-    const perSequence = goldenOp(outPop).perSequence;
+    const perSequence = irKindOf(outPop).perSequence;
     const K = outPop.size;
     const projections: SimRun["projections"] = {};
     for (const j of g.projections) projections[j.name] = { nnz: j.weights.colIdx.length, dense: j.rows * j.cols, effective: 0, activityOnly: 0, weightOnly: 0, denseOps: 0 };
