@@ -2,6 +2,7 @@
 // Before/after behaviour comparison of two built nmc CLIs (issue #17: "behaviour unchanged").
 //
 //   node scripts/compare-behaviour.mjs <A/dist/cli/main.js> <B/dist/cli/main.js> [--out report.json] [--serial] [--keep]
+//     [--allow-new .json.path ...]   (a JSON field B prints and A does not, accepted and reported)
 //
 // Runs one fixed list of nmc commands with A and with B (each side in its own fresh temporary directory, the
 // model and input paths absolute into the examples/ of the repository this script lives in, the same for both),
@@ -197,6 +198,12 @@ function numEq(a, b) {
   return a === b || (Number.isNaN(a) && Number.isNaN(b));
 }
 
+/**
+ * JSON paths (".mapping") that B may add and A lacks (--allow-new KEY, repeatable): a field a newer nmc
+ * prints in addition, named on the command line so that the run says what it accepted.
+ */
+const allowedNew = new Set();
+
 /** Pushes {path, a, b} for every difference of two normalized JSON values. */
 function diffJson(a, b, p, out) {
   if (typeof a === "number" && typeof b === "number") { if (!numEq(a, b)) out.push({ path: p || "(root)", a, b }); return; }
@@ -207,6 +214,7 @@ function diffJson(a, b, p, out) {
   }
   if (a && b && typeof a === "object" && typeof b === "object" && !Array.isArray(a) && !Array.isArray(b)) {
     for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      if (!(k in a) && k in b && allowedNew.has(keyPath(p, k))) continue;
       if (!(k in a) || !(k in b)) out.push({ path: keyPath(p, k), a: a[k], b: b[k] });
       else diffJson(a[k], b[k], keyPath(p, k), out);
     }
@@ -341,7 +349,7 @@ function compare(cmd, ra, rb, A, B, dropped) {
 
 function usage(msg) {
   if (msg) process.stderr.write(`compare-behaviour: ${msg}\n`);
-  process.stderr.write("usage: node scripts/compare-behaviour.mjs <A/dist/cli/main.js> <B/dist/cli/main.js> [--out report.json] [--serial] [--keep]\n");
+  process.stderr.write("usage: node scripts/compare-behaviour.mjs <A/dist/cli/main.js> <B/dist/cli/main.js> [--out report.json] [--serial] [--keep] [--allow-new .json.path]\n");
   return 2;
 }
 
@@ -362,6 +370,7 @@ async function main() {
     if (args[i] === "--out") { out = args[++i]; if (!out) return usage("--out needs a file"); }
     else if (args[i] === "--serial") serial = true;
     else if (args[i] === "--keep") keep = true;
+    else if (args[i] === "--allow-new") { const k = args[++i]; if (!k) return usage("--allow-new needs a JSON path such as .mapping"); allowedNew.add(k); }
     else if (args[i] === "-h" || args[i] === "--help") { usage(); return 0; }
     else if (args[i].startsWith("-")) return usage(`unknown option ${args[i]}`);
     else clis.push(path.resolve(args[i]));
@@ -418,6 +427,7 @@ async function main() {
   const seconds = (performance.now() - t0) / 1000;
   say();
   say(`volatile keys removed (in A's outputs): ${Object.entries(dropped).map(([k, n]) => `${k} ×${n}`).join(", ") || "none"}`);
+  if (allowedNew.size) say(`accepted as new in B (--allow-new): ${[...allowedNew].join(", ")}`);
   if (bad.length) {
     say(`\n${bad.length} of ${rows.length} commands differ:`);
     for (const r of bad) {

@@ -104,6 +104,8 @@ export interface Target {
   readonly name: string;
   /** How reports name what ran ("SpiNNaker 2 (simulated)"). */
   readonly displayName: string;
+  /** What `nmc compile` adds after the target's name ("the quantized reference"), if anything. */
+  readonly compiledNote?: string;
   /** One line for `--target` help. */
   readonly description: string;
   /** What `nmc run` says while it runs ("simulating", "running"). */

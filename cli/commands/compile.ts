@@ -49,7 +49,7 @@ function fmt(frac: number | null, bits: number): string | null {
 function printReport(model: string, out: string, size: number, g: Graph, r: CompileReport, target: string): string {
   const q = r.quantize;
   const lines = [
-    `compiled ${model} -> ${out} (target ${target}${target === "golden" ? ": the quantized reference" : ""}, ${bytes(size)})`,
+    `compiled ${model} -> ${out} (target ${target}${getTarget(target).compiledNote ? `: ${getTarget(target).compiledNote}` : ""}, ${bytes(size)})`,
     `calibration  ${r.calibration.source}, ranges by ${r.calibration.range}`,
     `weights      int${q.weightBits}, one scale per target neuron; accumulators int32; SSM state int${q.stateBits}; LUTs 256 × int16`,
   ];

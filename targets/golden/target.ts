@@ -25,6 +25,7 @@ function goldenLoaded(g: Graph): LoadedBundle {
 export const GOLDEN: Target = {
   name: "golden",
   displayName: "the golden engine",
+  compiledNote: "the quantized reference",
   description: "golden: the quantized reference only (the golden integer engine runs it)",
   progressVerb: "running",
   compileOptions: [],

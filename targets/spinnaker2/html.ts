@@ -2,8 +2,7 @@
 // rendered to inline SVG at report time (vega's headless renderer). Plots: the PE map of the chip(s)
 // coloured by cycles, SRAM and packets; an activity raster of one input; sparsity per population and per
 // projection; the energy split; event-driven vs dense bars; latency per tick.
-import * as vega from "vega";
-import { compile, type TopLevelSpec } from "vega-lite";
+import type { TopLevelSpec } from "vega-lite";
 import type { Graph } from "../../ir/types.js";
 import { sliceBatch, type SequenceBatch } from "../../runtime/batch.js";
 import { type Mapping, type RunReport, simulate } from "./index.js";
@@ -34,8 +33,15 @@ export function rasterOf(g: Graph, m: Mapping, batch: SequenceBatch, sample: num
   return points;
 }
 
+/**
+ * Vega and Vega-Lite, loaded on the first plot: they take ~150 ms to load, which every run, worker thread and
+ * command that draws no HTML would otherwise pay (the target registry loads this module).
+ */
+let plotting: Promise<[typeof import("vega"), typeof import("vega-lite")]> | undefined;
+
 async function svg(spec: TopLevelSpec): Promise<string> {
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
+  const [vega, vl] = await (plotting ??= Promise.all([import("vega"), import("vega-lite")]));
+  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: "none" });
   return view.toSVG();
 }
 
