@@ -4,6 +4,7 @@ import { Option } from "commander";
 import { NmcError } from "../ir/errors.js";
 import type { Graph } from "../ir/types.js";
 import { batchFromShape, type SequenceBatch } from "../runtime/batch.js";
+import { inputSaturation, type InputSaturation } from "../runtime/golden/interpreter.js";
 import { readInput, type ModelInput } from "../runtime/io/inputs.js";
 import { numberOption } from "./options.js";
 
@@ -47,4 +48,21 @@ export function readModelInput(graph: Graph, spec: string, opts: EventCliOptions
 export function readBatch(graph: Graph, spec: string, opts: EventCliOptions = {}): { x: ModelInput; batch: SequenceBatch } {
   const x = readModelInput(graph, spec, opts);
   return { x, batch: batchFromShape(graph, x.data, x.shape, x.label) };
+}
+
+/**
+ * Warns (stderr) when input values lie beyond the quantized input format chosen by calibration, which
+ * saturates them; returns the figures for the JSON summary, or undefined when nothing saturates.
+ */
+export function warnInputSaturation(graph: Graph, batch: SequenceBatch, file: string): InputSaturation | undefined {
+  if (!graph.quant) return undefined;
+  const s = inputSaturation(graph, batch);
+  if (!s || s.saturated === 0) return undefined;
+  const frac = graph.populations.find((p) => p.name === graph.inputs[0])?.fixed?.outFrac;
+  process.stderr.write(
+    `nmc: warning: ${s.saturated} of ${s.values} input values in ${file} (${(100 * s.saturated / s.values).toPrecision(3)}%) lie beyond ±${s.limit.toPrecision(4)}, ` +
+    `the input format (int16, ${frac} fractional bits) that calibration chose (${graph.quant.calibration}), and saturate; the largest is |x| = ${s.maxAbs.toPrecision(4)}. ` +
+    "Recompile with --calibrate on data that covers these inputs.\n",
+  );
+  return s;
 }

@@ -6,7 +6,7 @@ import { toFloat64 } from "../../runtime/io/ndarray.js";
 import { readNpy } from "../../runtime/io/npy.js";
 import { checkWorkersApply, prepareJob, runBatch } from "../../targets/run/job.js";
 import { parseShard, parseWorkers, SHARD_HELP, sliceBatch, splitRange } from "../../targets/run/shard.js";
-import { dtOption, INPUT_FORMATS_HELP, readBatch, ticksOption } from "../input.js";
+import { dtOption, INPUT_FORMATS_HELP, readBatch, ticksOption, warnInputSaturation } from "../input.js";
 import { addTargetOptions, engineOption, numberOption, readoutOption, targetOptionValues } from "../options.js";
 import { inputIdentity, PART_FORMAT, PART_VERSION, writePart } from "../batch/part.js";
 import { present } from "../batch/present.js";
@@ -52,6 +52,7 @@ async function runCommand(model: string, opts: RunOptions): Promise<void> {
   const total = batch.batch;
   const range = shard ? splitRange(total, shard.count)[shard.index - 1] : { start: 0, end: total };
   const sub = sliceBatch(batch, range);
+  const saturation = warnInputSaturation(job.graph, sub, opts.input);
   let labels: { values: Float64Array; file: string } | undefined;
   if (opts.labels) {
     const all = toFloat64(readNpy(opts.labels));
@@ -90,7 +91,9 @@ async function runCommand(model: string, opts: RunOptions): Promise<void> {
     model, job, precision: opts.precision, result,
     input: { file: opts.input, shape: x.shape, dtype: x.dtype }, out: opts.out, labels, json: opts.json === true,
     options, seconds,
-    extra: { ...(threads !== undefined ? { workers: threads } : {}), ...(part ? { shard: { index: part.index, count: part.count, start: range.start, end: range.end, file: opts.save } } : {}) },
+    extra: {
+      ...(saturation ? { input_saturation: { saturated: saturation.saturated, values: saturation.values, max_abs: saturation.maxAbs, limit: saturation.limit } } : {}),
+      ...(threads !== undefined ? { workers: threads } : {}), ...(part ? { shard: { index: part.index, count: part.count, start: range.start, end: range.end, file: opts.save } } : {}) },
     headLines,
     html: opts.html ? {
       file: opts.html, title: `nmc: ${model} on ${job.target?.displayName ?? job.engine}`,

@@ -5,7 +5,7 @@ import { NmcError } from "../../ir/errors.js";
 import type { Graph } from "../../ir/types.js";
 import { FloatEngine } from "../../runtime/float/interpreter.js";
 import { type SequenceBatch } from "../../runtime/batch.js";
-import { dtOption, INPUT_FORMATS_HELP, readBatch, ticksOption } from "../input.js";
+import { dtOption, INPUT_FORMATS_HELP, readBatch, ticksOption, warnInputSaturation } from "../input.js";
 import { argmaxRows, countEqual } from "../../runtime/metrics.js";
 import { VerificationFailed } from "../exit.js";
 import { numberOption } from "../options.js";
@@ -93,6 +93,7 @@ Examples:
       const g = bundleGraph(b, file);
       const target = bundleRunner(file, g, b);
       const { batch } = readBatch(g, opts.input, opts);
+      warnInputSaturation(g, batch, opts.input);
       const out = (v: object, ok: boolean, text: string) => {
         if (opts.json) process.stdout.write(JSON.stringify({ bundle: file, target: target.name, against: opts.against, ok, ...v }, null, 2) + "\n");
         else process.stdout.write(text + "\n");

@@ -13,7 +13,7 @@
 import { irKindOf } from "../../ir/kinds.js";
 import { NmcError } from "../../ir/errors.js";
 import type { Graph, Population, Projection } from "../../ir/types.js";
-import { fromFixed, toFixed } from "../fixed/index.js";
+import { fromFixed, roundHalfAway, toFixed } from "../fixed/index.js";
 import { accumulateNonZero, loadBias, requantizeColumns, saturatePort } from "./kernels.js";
 import { goldenOp, type UnitUpdate } from "./ops.js";
 import { populationCounters, projectionCounters, type RunCounters } from "../counters.js";
@@ -83,6 +83,35 @@ export function quantizeInputs(graph: Graph, batch: SequenceBatch): Int32Array {
   if (input.encoding === "tokens") for (let i = 0; i < n; i++) q[i] = batch.data[i];
   else for (let i = 0; i < n; i++) q[i] = toFixed(batch.data[i], input.fixed.outFrac, 16);
   return q;
+}
+
+/** How many input values lie beyond what the input population's format holds (they saturate when quantized). */
+export interface InputSaturation {
+  /** Values that saturate, of all values. */
+  saturated: number;
+  values: number;
+  /** The largest |x| in the batch, and the largest the format holds (2^15 − 1) / 2^out_frac. */
+  maxAbs: number;
+  limit: number;
+}
+
+/**
+ * The input values a quantized graph cannot represent: its input format was chosen by calibration, so an
+ * input beyond the calibrated range saturates at int16 (QUANTIZATION.md, toFixed). Null for token inputs.
+ */
+export function inputSaturation(graph: Graph, batch: SequenceBatch): InputSaturation | null {
+  const input = graph.populations.find((p) => p.name === graph.inputs[0]);
+  if (!input || input.kind !== "Input" || !input.fixed || input.encoding === "tokens") return null;
+  const frac = input.fixed.outFrac, data = batch.data, n = data.length;
+  let saturated = 0, maxAbs = 0;
+  for (let i = 0; i < n; i++) {
+    const x = data[i];
+    const r = roundHalfAway(x * 2 ** frac); // exactly toFixed's rounding, before its saturation
+    if (r > 32767 || r < -32768) saturated++;
+    const a = Math.abs(x);
+    if (a > maxAbs) maxAbs = a;
+  }
+  return { saturated, values: n, maxAbs, limit: 32767 / 2 ** frac };
 }
 
 export class GoldenEngine {
