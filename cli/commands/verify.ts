@@ -9,6 +9,8 @@ import { dtOption, INPUT_FORMATS_HELP, readBatch, ticksOption, warnInputSaturati
 import { argmaxRows, countEqual } from "../../runtime/metrics.js";
 import { VerificationFailed } from "../exit.js";
 import { numberOption } from "../options.js";
+import { compareFloatGolden } from "../../compiler/compare.js";
+import { pct, renderTable, sig } from "../../runtime/table.js";
 import type { Bundle } from "../../ir/bundle.js";
 import { findTarget, getTarget, TARGETS } from "../../targets/registry.js";
 import type { Runner } from "../../targets/target.js";
@@ -123,8 +125,16 @@ Examples:
       const K = f.outputShape[f.outputShape.length - 1], rows = f.output.length / K;
       const agreement = rows ? countEqual(argmaxRows(f.output, rows, K), argmaxRows(q.output, rows, K), rows) / rows : 1;
       const rms = f.output.length ? Math.sqrt(sq / f.output.length) : 0;
-      out({ max_abs_error: maxAbs, rms_error: rms, max_abs_float: maxRef, argmax_agreement: agreement, min_agreement: minAgreement }, agreement >= minAgreement,
+      // Where the error comes from: every population's outputs, every tick, float vs the golden engine (which
+      // the target equals bit for bit: --against golden checks that).
+      const perPop = compareFloatGolden(fg, g, batch).populations.map((p) => ({
+        name: p.name, kind: p.kind, max_abs_error: p.maxAbs, rms_error: p.rms, max_abs_float: p.maxRef, event_agreement: p.eventAgreement,
+      }));
+      out({ max_abs_error: maxAbs, rms_error: rms, max_abs_float: maxRef, argmax_agreement: agreement, min_agreement: minAgreement, populations: perPop }, agreement >= minAgreement,
         `${target.name} vs the float model on ${batch.batch} sequences: max |error| ${maxAbs.toPrecision(4)} (outputs up to ${maxRef.toPrecision(4)}), ` +
-        `RMS ${rms.toPrecision(4)}, argmax agreement ${(100 * agreement).toFixed(2)}% (required ≥ ${(100 * minAgreement).toFixed(2)}%)`);
+        `RMS ${rms.toPrecision(4)}, argmax agreement ${(100 * agreement).toFixed(2)}% (required ≥ ${(100 * minAgreement).toFixed(2)}%)\n` +
+        "per population (float vs the golden engine, every tick; the target equals golden bit for bit):\n" +
+        renderTable(["population", "kind", "max |error|", "RMS", "max |float|", "zero/event agree"],
+          perPop.map((p) => [p.name, p.kind, sig(p.max_abs_error), sig(p.rms_error), sig(p.max_abs_float), pct(p.event_agreement, 2)])));
     });
 }
