@@ -1,5 +1,6 @@
-// Inputs beyond the calibrated input format are not silent: nmc run and nmc verify warn with the count and
-// the largest value, and nmc run --json reports them; inputs inside the range say nothing.
+// Float fidelity of the quantized model is reported, not silent: inputs beyond the calibrated input format
+// (nmc run and nmc verify warn with the count and the largest value, nmc run --json reports them; inputs
+// inside the range say nothing), and nmc verify --against float's error per population.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -54,5 +55,21 @@ describe("inputs beyond the calibrated range", () => {
     expect(ok.stderr).not.toMatch(/lie beyond/);
     expect(JSON.parse(ok.stdout).input_saturation).toBeUndefined();
     expect(fl.stderr).not.toMatch(/lie beyond/);
+  });
+});
+
+describe("nmc verify --against float, per population", () => {
+  it("reports every population's error against the float model; the input's is its rounding (≤ 2^-15)", async () => {
+    const r = await runNmcAsync(["verify", bundle, "--input", `${EX}/inputs/x.npy`, "--against", "float", "--json"]);
+    expect(r.code, show(r)).toBe(0);
+    const j = JSON.parse(r.stdout) as { populations: { name: string; kind: string; max_abs_error: number; rms_error: number; event_agreement: number }[] };
+    expect(j.populations.map((p) => p.name)).toEqual(["input", "egru", "head", "readout"]);
+    for (const p of j.populations) {
+      expect(p.rms_error).toBeLessThanOrEqual(p.max_abs_error);
+      expect(p.event_agreement).toBeGreaterThan(0.9);
+    }
+    expect(j.populations[0].max_abs_error).toBeLessThanOrEqual(2 ** -15);
+    const text = await runNmcAsync(["verify", bundle, "--input", `${EX}/inputs/x.npy`, "--against", "float"]);
+    expect(text.stdout).toMatch(/per population[\s\S]*egru\s+EGRU/);
   });
 });
