@@ -5,7 +5,11 @@ import { NmcError } from "../../ir/errors.js";
 import type { Graph, ReadoutMode } from "../../ir/types.js";
 import { assertValidGraph } from "../../ir/verify.js";
 import { LAYER_TABLE, type LowerContext } from "./layers.js";
-import { LayerConfigSchemas, ModelJsonSchema, parseWith, type ModelJson } from "./schema.js";
+import { checkKeys, parseChecked } from "./allow.js";
+import {
+  LayerConfigSchemas, ManifestGroupSchema, ModelJsonSchema, NmcMetaSchema, QuantizationSchema, TopologySchema, WeightEntrySchema,
+  describe, parseWith, type ModelJson,
+} from "./schema.js";
 import { layerChain } from "./topology.js";
 import { readWeights } from "./weights.js";
 
@@ -19,12 +23,62 @@ export interface LoadedModel {
   warnings: string[];
 }
 
+const GRAPH_MODEL_HINT = "export the Keras or tfjs LayersModel instead (tfjs model.save, or tensorflowjs_converter --input_format keras on an .h5/.keras file)";
+
+/** tfjs's loadLayersModel never reads `format`, so a file without one loads there and here; any other value is refused. */
+function checkFormat(file: string, json: Record<string, unknown>): void {
+  const format = json.format;
+  const topo = json.modelTopology as Record<string, unknown> | undefined;
+  const graphDef = format === undefined && topo && typeof topo === "object" && Array.isArray(topo.node) && topo.class_name === undefined;
+  if (format === "graph-model" || graphDef) {
+    throw new NmcError("model.json is a TensorFlow.js graph model (e.g. converted from a SavedModel or a frozen graph): an op graph with no layer topology nmc can read", {
+      file, path: graphDef ? "modelTopology" : "format", expected: '"layers-model"', found: graphDef ? "a GraphDef (modelTopology.node)" : '"graph-model"', hint: GRAPH_MODEL_HINT,
+    });
+  }
+  if (format !== undefined && format !== "layers-model") {
+    throw new NmcError("model.json is not a TensorFlow.js layers model", {
+      file, path: "format", expected: '"layers-model" (or no format, as tfjs accepts)', found: describe(format), hint: GRAPH_MODEL_HINT,
+    });
+  }
+}
+
+/** Keys below the top level that zod would drop silently: the metadata and the manifest entries. */
+function checkNestedKeys(file: string, json: Record<string, unknown>): void {
+  const meta = json.userDefinedMetadata as Record<string, unknown> | undefined;
+  checkKeys(meta, { file, base: ["userDefinedMetadata"], honoured: ["nmc"], scopes: ["userDefinedMetadata"], what: "userDefinedMetadata" });
+  for (const [base, v] of [[["userDefinedMetadata", "nmc"], meta?.nmc], [["nmc"], json.nmc]] as const) {
+    checkKeys(v, { file, base, honoured: Object.keys(NmcMetaSchema.shape), scopes: [], what: "nmc metadata" });
+  }
+  (json.weightsManifest as Record<string, unknown>[]).forEach((g, gi) => {
+    checkKeys(g, { file, base: ["weightsManifest", gi], honoured: Object.keys(ManifestGroupSchema.shape), scopes: [], what: "weight group" });
+    (g.weights as unknown[]).forEach((w, wi) => {
+      const base = ["weightsManifest", gi, "weights", wi];
+      checkKeys(w, { file, base, honoured: Object.keys(WeightEntrySchema.shape), scopes: [], what: "weight entry" });
+      const q = (w as { quantization?: unknown }).quantization;
+      checkKeys(q, { file, base: [...base, "quantization"], honoured: Object.keys(QuantizationSchema.shape), scopes: ["quantization"], what: "weight quantization" });
+    });
+  });
+}
+
 /** Parses model.json (text already read) into the validated LayersModel object. */
 export function parseModelJson(file: string, json: unknown): ModelJson {
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
     throw new NmcError("model.json must be a JSON object", { file, expected: "a TensorFlow.js LayersModel object", found: Array.isArray(json) ? "an array" : typeof json });
   }
-  return parseWith(ModelJsonSchema, json, file, [], "model.json");
+  const rec = json as Record<string, unknown>;
+  checkFormat(file, rec);
+  const top = parseChecked(ModelJsonSchema, json, { file, base: [], scopes: ["model"], what: "model.json" });
+  // tfjs and Keras's converter may wrap the topology: {keras_version, backend, model_config: {class_name, config}}.
+  const wrapped = top.modelTopology.model_config != null; // as tfjs: a null model_config is no wrapper
+  const topoBase = wrapped ? ["modelTopology", "model_config"] : ["modelTopology"];
+  if (wrapped) checkKeys(rec.modelTopology, { file, base: ["modelTopology"], honoured: ["model_config"], scopes: ["modelTopology"], what: "modelTopology" });
+  // The raw objects from here on: zod's copies drop a "__proto__" key, which must be refused like any other.
+  const rawTopo = rec.modelTopology as Record<string, unknown>;
+  const topoJson = (wrapped ? rawTopo.model_config : rawTopo) as Record<string, unknown>;
+  const parsed = parseChecked(TopologySchema, topoJson, { file, base: topoBase, scopes: ["modelTopology"], what: "modelTopology", honoured: wrapped ? [] : ["model_config"] });
+  const modelTopology = { ...parsed, config: topoJson.config as typeof parsed.config };
+  checkNestedKeys(file, rec);
+  return { ...top, modelTopology, topologyBase: topoBase };
 }
 
 export function loadModel(file: string, opts: LoadOptions = {}): LoadedModel {

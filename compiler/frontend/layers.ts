@@ -7,8 +7,9 @@ import { NmcError } from "../../ir/errors.js";
 import type { Activation, DensePopulation, Population, SourceLoc } from "../../ir/types.js";
 import type { LayerRef } from "./topology.js";
 import type { NamedWeight } from "./weights.js";
+import { checkKeys, parseChecked } from "./allow.js";
 import type { SupportedClass } from "./schema.js";
-import { LayerConfigSchemas, parseWith } from "./schema.js";
+import { LayerConfigSchemas } from "./schema.js";
 import { discretizeLru, discretizeS5 } from "./ssm.js";
 
 export interface LowerContext {
@@ -46,12 +47,23 @@ export function weight(ctx: LowerContext, layer: LayerRef, param: string, shape:
   return w.values;
 }
 
+type ConfigOf<C extends SupportedClass> = ReturnType<(typeof LayerConfigSchemas)[C]["parse"]>;
+
+/**
+ * A layer's config, checked: the keys its schema lists (and `name`) are read, any other key must be on the
+ * allow-list (allow.ts). `base` is the config's path relative to the layer's config (index.ts anchors it).
+ */
+function parseConfig<C extends SupportedClass>(ctx: LowerContext, layer: LayerRef, cls: C, config: unknown, base: readonly PropertyKey[] = []): ConfigOf<C> {
+  const schema = LayerConfigSchemas[cls];
+  return parseChecked(schema, config, { file: ctx.file, base, honoured: ["name"], scopes: [cls, "config"], what: `${cls} config`, node: layer.name }) as ConfigOf<C>;
+}
+
 function loc(ctx: LowerContext, layer: LayerRef): SourceLoc {
   return { file: ctx.file, layer: layer.name, className: layer.className };
 }
 
 function lowerEgru(ctx: LowerContext, layer: LayerRef, config: Record<string, unknown>): void {
-  const { units: H } = parseWith(LayerConfigSchemas.EGRU, config, ctx.file, [], "EGRU config", layer.name);
+  const { units: H } = parseConfig(ctx, layer, "EGRU", config);
   const C = ctx.current.size;
   const kernel = weight(ctx, layer, "kernel", [C, 3 * H]);
   const recurrent = weight(ctx, layer, "recurrent_kernel", [H, 3 * H]);
@@ -68,7 +80,7 @@ function lowerEgru(ctx: LowerContext, layer: LayerRef, config: Record<string, un
 }
 
 function lowerDiagonalSsm(ctx: LowerContext, layer: LayerRef, config: Record<string, unknown>): void {
-  const cfg = parseWith(LayerConfigSchemas.DiagonalSSM, config, ctx.file, [], "DiagonalSSM config", layer.name);
+  const cfg = parseConfig(ctx, layer, "DiagonalSSM", config);
   const P = cfg.state_size;
   const H = ctx.current.size;
   const w = (param: string, shape: number[]) => weight(ctx, layer, param, shape);
@@ -97,8 +109,8 @@ function lowerDiagonalSsm(ctx: LowerContext, layer: LayerRef, config: Record<str
   ctx.lastDense = undefined;
 }
 
-function lowerDenseWith(ctx: LowerContext, layer: LayerRef, config: Record<string, unknown>, owner: string): void {
-  const cfg = parseWith(LayerConfigSchemas.Dense, config, ctx.file, [], "Dense config", layer.name);
+function lowerDenseWith(ctx: LowerContext, layer: LayerRef, config: Record<string, unknown>, owner: string, base: readonly PropertyKey[] = []): void {
+  const cfg = parseConfig(ctx, layer, "Dense", config, base);
   const I = ctx.current.size;
   const K = cfg.units;
   const kernel = weight(ctx, layer, "kernel", [I, K], owner);
@@ -112,19 +124,20 @@ function lowerDenseWith(ctx: LowerContext, layer: LayerRef, config: Record<strin
 const lowerDense: Lower = (ctx, layer, config) => lowerDenseWith(ctx, layer, config, layer.name);
 
 function lowerTimeDistributed(ctx: LowerContext, layer: LayerRef, config: Record<string, unknown>): void {
-  const cfg = parseWith(LayerConfigSchemas.TimeDistributed, config, ctx.file, [], "TimeDistributed config", layer.name);
+  const cfg = parseConfig(ctx, layer, "TimeDistributed", config);
+  checkKeys(config.layer, { file: ctx.file, base: ["layer"], honoured: ["class_name", "config", "name"], scopes: ["layer"], what: "TimeDistributed layer", node: layer.name });
   if (cfg.layer.class_name !== "Dense") {
     throw new NmcError(`TimeDistributed(${cfg.layer.class_name}) is not supported; only TimeDistributed(Dense)`, {
       file: ctx.file, path: `${layer.path}.config.layer.class_name`, node: layer.name,
     });
   }
-  const inner = cfg.layer.config as Record<string, unknown>;
+  const inner = (config.layer as { config: Record<string, unknown> }).config; // raw, as for every layer
   const innerName = typeof inner.name === "string" ? inner.name : layer.name;
-  lowerDenseWith(ctx, layer, inner, innerName);
+  lowerDenseWith(ctx, layer, inner, innerName, ["layer", "config"]);
 }
 
 function lowerEmbedding(ctx: LowerContext, layer: LayerRef, config: Record<string, unknown>): void {
-  const cfg = parseWith(LayerConfigSchemas.Embedding, config, ctx.file, [], "Embedding config", layer.name);
+  const cfg = parseConfig(ctx, layer, "Embedding", config);
   const cur = ctx.current;
   if (cur.kind !== "Input" || cur.encoding !== "tokens" || cur.size !== cfg.input_dim) {
     throw new NmcError(`Embedding ${layer.name} must be the first layer, fed token ids`, {
@@ -142,7 +155,7 @@ function lowerEmbedding(ctx: LowerContext, layer: LayerRef, config: Record<strin
 }
 
 function lowerActivation(ctx: LowerContext, layer: LayerRef, config: Record<string, unknown>): void {
-  const cfg = parseWith(LayerConfigSchemas.Activation, config, ctx.file, [], "Activation config", layer.name);
+  const cfg = parseConfig(ctx, layer, "Activation", config);
   if (cfg.activation === "linear") return;
   const d = ctx.lastDense;
   if (!d || d !== ctx.current || d.activation !== "linear") {
@@ -161,6 +174,7 @@ export const LAYER_TABLE: Record<Exclude<SupportedClass, "InputLayer">, Lower> =
   Dense: lowerDense,
   TimeDistributed: lowerTimeDistributed,
   Embedding: lowerEmbedding,
-  Dropout: () => {}, // identity at inference
+  // Identity at inference, whatever the rate; the config is still checked.
+  Dropout: (ctx, layer, config) => void parseConfig(ctx, layer, "Dropout", config),
   Activation: lowerActivation,
 };

@@ -2,17 +2,27 @@
 // become NmcErrors carrying the JSON path, what was expected and what was found.
 import { z } from "zod";
 import { NmcError } from "../../ir/errors.js";
+import { ACTIVATIONS, type Activation } from "../../ir/types.js";
+
+// Every activation the IR has (one list, ir/types.ts); others are refused naming these.
+const activation = z.enum(ACTIVATIONS as readonly Activation[] as [Activation, ...Activation[]]);
+
+// Object schemas list the keys nmc reads (and check their values); any other key is refused or allowed by
+// the allow-list in allow.ts, checked separately (zod would drop it silently).
+
+export const QuantizationSchema = z.object({
+  dtype: z.enum(["uint8", "uint16", "int8", "float16"]),
+  scale: z.number().optional(),
+  min: z.number().optional(),
+});
 
 export const WeightEntrySchema = z.object({
   name: z.string().min(1),
   shape: z.array(z.number().int().nonnegative()),
   dtype: z.enum(["float32", "int32", "bool"]),
-  quantization: z.object({
-    dtype: z.enum(["uint8", "uint16", "int8", "float16"]),
-    scale: z.number().optional(),
-    min: z.number().optional(),
-    original_dtype: z.string().optional(),
-  }).optional(),
+  /** tfjs stores optimizer state beside the weights when asked to; nmc skips it. */
+  group: z.enum(["model", "optimizer"]).optional(),
+  quantization: QuantizationSchema.optional(),
 });
 export type WeightEntry = z.infer<typeof WeightEntrySchema>;
 
@@ -22,7 +32,7 @@ export const ManifestGroupSchema = z.object({
 });
 export type ManifestGroup = z.infer<typeof ManifestGroupSchema>;
 
-export const LayerSchema = z.looseObject({
+export const LayerSchema = z.object({
   class_name: z.string().min(1),
   config: z.looseObject({}),
   name: z.string().optional(),
@@ -32,38 +42,49 @@ export type LayerJson = z.infer<typeof LayerSchema>;
 
 export const NmcMetaSchema = z.object({
   readout: z.enum(["last", "mean", "sum"]).optional(),
-}).loose();
+});
 
-export const ModelJsonSchema = z.looseObject({
+export const UserMetaSchema = z.looseObject({ nmc: NmcMetaSchema.optional() });
+
+export const TopologySchema = z.object({
+  class_name: z.string(),
+  config: z.union([z.looseObject({}), z.array(z.unknown())]),
+});
+
+/** The top level; `modelTopology` is checked with TopologySchema once a `model_config` wrapper is removed. */
+export const ModelJsonSchema = z.object({
   format: z.string().optional(),
-  modelTopology: z.looseObject({
-    class_name: z.string(),
-    config: z.union([z.looseObject({}), z.array(z.unknown())]),
-  }),
+  modelTopology: z.looseObject({}),
   weightsManifest: z.array(ManifestGroupSchema),
-  userDefinedMetadata: z.looseObject({ nmc: NmcMetaSchema.optional() }).optional(),
+  userDefinedMetadata: UserMetaSchema.optional(),
   nmc: NmcMetaSchema.optional(),
 });
-export type ModelJson = z.infer<typeof ModelJsonSchema>;
+export type ModelJson = Omit<z.infer<typeof ModelJsonSchema>, "modelTopology"> & {
+  modelTopology: z.infer<typeof TopologySchema>;
+  /** JSON path of the topology: ["modelTopology"], or ["modelTopology", "model_config"] when wrapped. */
+  topologyBase: readonly string[];
+};
 
-// ---- layer configs, one schema per supported class ----
+// ---- layer configs, one schema per supported class (`name` is read for every class) ----
 
 const positiveInt = z.number().int().positive();
-const shape = z.array(z.number().int().positive().nullable());
+export const ShapeSchema = z.array(z.number().int().positive().nullable());
 
 export const LayerConfigSchemas = {
-  InputLayer: z.looseObject({ batch_input_shape: shape.optional(), batch_shape: shape.optional(), name: z.string().optional() }),
-  EGRU: z.looseObject({ units: positiveInt }),
-  DiagonalSSM: z.looseObject({ state_size: positiveInt, parameterization: z.enum(["lru", "s5"]) }),
-  Dense: z.looseObject({
+  InputLayer: z.object({ batch_input_shape: ShapeSchema.optional(), batch_shape: ShapeSchema.optional(), name: z.string().optional() }),
+  EGRU: z.object({ units: positiveInt }),
+  DiagonalSSM: z.object({ state_size: positiveInt, parameterization: z.enum(["lru", "s5"]) }),
+  Dense: z.object({
     units: positiveInt,
-    activation: z.enum(["linear", "relu", "sigmoid", "tanh", "gelu", "softmax"]).default("linear"),
+    activation: activation.default("linear"),
+    // false: no bias weight is read and the bias is zero.
     use_bias: z.boolean().default(true),
   }),
-  Embedding: z.looseObject({ input_dim: positiveInt, output_dim: positiveInt }),
-  Dropout: z.looseObject({ rate: z.number().min(0).max(1).optional() }),
-  Activation: z.looseObject({ activation: z.enum(["linear", "relu", "sigmoid", "tanh", "gelu", "softmax"]) }),
-  TimeDistributed: z.looseObject({ layer: LayerSchema.omit({ inbound_nodes: true }) }),
+  Embedding: z.object({ input_dim: positiveInt, output_dim: positiveInt }),
+  // Dropout is the identity at inference whatever the rate; the rate is still checked to be one.
+  Dropout: z.object({ rate: z.number().min(0).max(1).optional() }),
+  Activation: z.object({ activation }),
+  TimeDistributed: z.object({ layer: LayerSchema.omit({ inbound_nodes: true }) }),
 } as const;
 export type SupportedClass = keyof typeof LayerConfigSchemas;
 
@@ -75,7 +96,7 @@ export function jsonPath(parts: readonly PropertyKey[]): string {
   return s;
 }
 
-function describe(v: unknown): string {
+export function describe(v: unknown): string {
   if (v === undefined) return "nothing";
   if (v === null) return "null";
   if (Array.isArray(v)) return `an array of ${v.length}`;

@@ -2,15 +2,17 @@
 // with its JSON path for error messages. nmc supports chains: a functional model whose output is reached
 // from its input through layers with one inbound tensor each.
 import { NmcError } from "../../ir/errors.js";
+import { checkKeys, parseChecked } from "./allow.js";
 import type { LayerJson, ModelJson } from "./schema.js";
-import { LayerSchema, jsonPath, parseWith } from "./schema.js";
+import { LayerConfigSchemas, LayerSchema, ShapeSchema, jsonPath, parseWith } from "./schema.js";
 
 export interface LayerRef {
   className: string;
   name: string;
   config: Record<string, unknown>;
-  /** JSON path of the layer object in model.json. */
+  /** JSON path of the layer object in model.json, as text and as parts. */
   path: string;
+  base: readonly PropertyKey[];
 }
 
 export interface Chain {
@@ -20,34 +22,51 @@ export interface Chain {
   layers: LayerRef[];
 }
 
-function batchShape(config: Record<string, unknown>): (number | null)[] | undefined {
-  const s = config.batch_input_shape ?? config.batch_shape;
-  return Array.isArray(s) ? (s as (number | null)[]) : undefined;
+/** The input shape a layer's config declares (checked), or undefined. */
+function batchShape(file: string, ref: LayerRef): (number | null)[] | undefined {
+  const key = ref.config.batch_input_shape != null ? "batch_input_shape" : "batch_shape";
+  const s = ref.config[key];
+  return s == null ? undefined : parseWith(ShapeSchema, s, file, [...ref.base, "config", key], "input shape", ref.name);
 }
+
+/** An InputLayer's config: the shape and name are read; sparse, dtype and the like are checked against the allow-list. */
+function checkInputLayer(file: string, ref: LayerRef): void {
+  parseChecked(LayerConfigSchemas.InputLayer, ref.config, {
+    file, base: [...ref.base, "config"], honoured: ["name"], scopes: ["InputLayer", "config"], what: "InputLayer config", node: ref.name,
+  });
+}
+
+/** A layer object of layers[]: class_name, config, name, inbound_nodes, and allow-listed keys. */
+function layerRef(file: string, l: unknown, base: readonly PropertyKey[], i: number): { lj: LayerJson; ref: LayerRef } {
+  const lj = parseChecked(LayerSchema, l, { file, base, scopes: ["layer"], what: "layer" });
+  // The raw config, not zod's copy (which drops a "__proto__" key): the layer's lowering checks every key.
+  const config = (l as { config: Record<string, unknown> }).config;
+  return { lj, ref: { className: lj.class_name, name: layerName(lj, `layer_${i}`), config, path: jsonPath(base), base } };
+}
+
+const SEQUENTIAL_KEYS = ["name", "layers"];
+const FUNCTIONAL_KEYS = ["name", "layers", "input_layers", "output_layers"];
 
 function layerName(l: LayerJson, fallback: string): string {
   const n = l.name ?? (l.config as { name?: unknown }).name;
   return typeof n === "string" && n ? n : fallback;
 }
 
-function sequential(file: string, config: unknown): Chain {
+function sequential(file: string, config: unknown, topo: readonly string[]): Chain {
   const layersJson = Array.isArray(config) ? config : (config as { layers?: unknown }).layers;
-  const base = Array.isArray(config) ? ["modelTopology", "config"] : ["modelTopology", "config", "layers"];
+  const base = Array.isArray(config) ? [...topo, "config"] : [...topo, "config", "layers"];
+  checkKeys(config, { file, base: [...topo, "config"], honoured: SEQUENTIAL_KEYS, scopes: ["topologyConfig"], what: "Sequential config" });
   if (!Array.isArray(layersJson) || layersJson.length === 0) {
     throw new NmcError("Sequential model has no layers", { file, path: jsonPath(base), expected: "a non-empty array of layers" });
   }
-  const layers: LayerRef[] = layersJson.map((l, i) => {
-    const lj = parseWith(LayerSchema, l, file, [...base, i], "layer");
-    return { className: lj.class_name, name: layerName(lj, `layer_${i}`), config: lj.config, path: jsonPath([...base, i]) };
-  });
+  const layers: LayerRef[] = layersJson.map((l, i) => layerRef(file, l, [...base, i], i).ref);
   let inputShape: (number | null)[] | undefined;
   let inputName = "input";
+  if (layers[0].className === "InputLayer") checkInputLayer(file, layers[0]);
+  inputShape = batchShape(file, layers[0]);
   if (layers[0].className === "InputLayer") {
-    inputShape = batchShape(layers[0].config);
     inputName = layers[0].name;
     layers.shift();
-  } else {
-    inputShape = batchShape(layers[0].config);
   }
   if (!inputShape) {
     throw new NmcError("the first layer does not say the input shape", {
@@ -58,9 +77,15 @@ function sequential(file: string, config: unknown): Chain {
   return { inputShape: inputShape.slice(1), inputName, layers };
 }
 
-/** The names of the layers feeding one inbound node, in tfjs/Keras 2 or Keras 3 form. */
-function inboundNames(node: unknown): string[] {
-  if (Array.isArray(node)) return node.map((t) => (Array.isArray(t) ? String(t[0]) : "")).filter(Boolean);
+/** The names of the layers feeding one inbound node, in tfjs/Keras 2 or Keras 3 form; call kwargs checked. */
+function inboundNames(file: string, node: unknown, base: readonly PropertyKey[], name: string): string[] {
+  const kwargs = (v: unknown, at: readonly PropertyKey[]) =>
+    checkKeys(v, { file, base: at, honoured: [], scopes: ["inboundKwargs"], what: `the call of layer ${name}`, node: name });
+  if (Array.isArray(node)) {
+    node.forEach((t, i) => Array.isArray(t) && kwargs(t[3], [...base, i, 3]));
+    return node.map((t) => (Array.isArray(t) ? String(t[0]) : "")).filter(Boolean);
+  }
+  kwargs((node as { kwargs?: unknown })?.kwargs, [...base, "kwargs"]);
   const args = (node as { args?: unknown[] })?.args ?? [];
   const out: string[] = [];
   const visit = (a: unknown): void => {
@@ -74,26 +99,26 @@ function inboundNames(node: unknown): string[] {
   return out;
 }
 
-function functional(file: string, config: Record<string, unknown>): Chain {
-  const base = ["modelTopology", "config"];
+function functional(file: string, config: Record<string, unknown>, topo: readonly string[]): Chain {
+  const base = [...topo, "config"];
+  checkKeys(config, { file, base, honoured: FUNCTIONAL_KEYS, scopes: ["topologyConfig"], what: "functional model config" });
   const layersJson = config.layers;
   if (!Array.isArray(layersJson)) throw new NmcError("functional model has no layers array", { file, path: jsonPath([...base, "layers"]) });
   const byName = new Map<string, { ref: LayerRef; inbound: string[] }>();
   layersJson.forEach((l, i) => {
-    const lj = parseWith(LayerSchema, l, file, [...base, "layers", i], "layer");
-    const name = layerName(lj, `layer_${i}`);
-    const path = jsonPath([...base, "layers", i]);
+    const { lj, ref } = layerRef(file, l, [...base, "layers", i], i);
+    const { name, path } = ref;
     const nodes = lj.inbound_nodes ?? [];
     if (nodes.length > 1) {
       throw new NmcError(`layer ${name} is called ${nodes.length} times (shared layer); nmc supports each layer once`, { file, path, node: name });
     }
-    const inbound = nodes.length ? inboundNames(nodes[0]) : [];
+    const inbound = nodes.length ? inboundNames(file, nodes[0], [...ref.base, "inbound_nodes", 0], name) : [];
     if (inbound.length > 1) {
       throw new NmcError(`layer ${name} (${lj.class_name}) merges ${inbound.length} inputs; nmc supports chains of single-input layers`, {
         file, path, node: name, hint: "residual and concatenating models are not supported yet",
       });
     }
-    byName.set(name, { ref: { className: lj.class_name, name, config: lj.config, path }, inbound });
+    byName.set(name, { ref, inbound });
   });
   const outs = config.output_layers as unknown[] | undefined;
   const ins = config.input_layers as unknown[] | undefined;
@@ -124,7 +149,8 @@ function functional(file: string, config: Record<string, unknown>): Chain {
   if (!input || input.ref.className !== "InputLayer") {
     throw new NmcError(`input layer ${inName} is missing or not an InputLayer`, { file, path: jsonPath([...base, "input_layers"]) });
   }
-  const shape = batchShape(input.ref.config);
+  checkInputLayer(file, input.ref);
+  const shape = batchShape(file, input.ref);
   if (!shape) {
     throw new NmcError("the InputLayer does not say the input shape", {
       file, path: `${input.ref.path}.config.batch_input_shape`, expected: "[null, T, C]", found: "nothing",
@@ -135,11 +161,11 @@ function functional(file: string, config: Record<string, unknown>): Chain {
 
 export function layerChain(file: string, model: ModelJson): Chain {
   const topo = model.modelTopology;
-  // tfjs writes {class_name, config, keras_version, backend}; some writers nest it under model_config.
+  // tfjs writes {class_name, config, keras_version, backend}; a model_config wrapper is removed in index.ts.
   const cls = topo.class_name;
-  if (cls === "Sequential") return sequential(file, topo.config);
-  if (cls === "Model" || cls === "Functional") return functional(file, topo.config as Record<string, unknown>);
+  if (cls === "Sequential") return sequential(file, topo.config, model.topologyBase);
+  if (cls === "Model" || cls === "Functional") return functional(file, topo.config as Record<string, unknown>, model.topologyBase);
   throw new NmcError(`unsupported model class ${cls}`, {
-    file, path: "modelTopology.class_name", expected: '"Sequential", "Model" or "Functional"', found: JSON.stringify(cls),
+    file, path: jsonPath([...model.topologyBase, "class_name"]), expected: '"Sequential", "Model" or "Functional"', found: JSON.stringify(cls),
   });
 }

@@ -106,7 +106,8 @@ export function readWeights(modelFile: string, manifest: ManifestGroup[]): Map<s
       if (out.has(w.name)) {
         throw new NmcError(`weight name ${w.name} appears twice in the manifest`, { file: modelFile, path: manifestPath });
       }
-      out.set(w.name, { name: w.name, shape: w.shape, values, manifestPath });
+      // Optimizer state (group "optimizer") fills its bytes but is no weight of the model.
+      if (w.group !== "optimizer") out.set(w.name, { name: w.name, shape: w.shape, values, manifestPath });
       offset += nbytes;
     });
     if (offset !== bytes.byteLength) {

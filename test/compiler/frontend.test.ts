@@ -1,4 +1,9 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type * as tfjs from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
+import { ALLOW_LIST } from "../../compiler/frontend/allow.js";
 import { loadModel } from "../../compiler/frontend/index.js";
 import { csrToDense } from "../../ir/builder.js";
 import { NmcError } from "../../ir/errors.js";
@@ -179,5 +184,123 @@ describe("model.json frontend: errors name the file, the place and the mismatch"
     expect(error(() => loadModel(file)).format()).toMatch(/must be a JSON object/);
     fs.writeFileSync(file, JSON.stringify({ format: "layers-model", weightsManifest: [] }));
     expect(error(() => loadModel(file)).path).toBe("modelTopology");
+  });
+});
+
+describe("model.json frontend: nothing silent (keys nmc does not read are refused or allow-listed)", () => {
+  const egru = (extra: Record<string, unknown> = {}) => ({ class_name: "EGRU", config: { name: "e", units: 2, batch_input_shape: [null, null, 2], ...extra } });
+  const head = (extra: Record<string, unknown> = {}) => ({ class_name: "Dense", config: { name: "d", units: 1, ...extra } });
+  const W = [...egruWeights("e", 2, 2), { name: "d/kernel", shape: [2, 1], values: [1, -1] }, { name: "d/bias", shape: [1], values: [0.5] }];
+  const refused = (file: string, path: string, re: RegExp) => {
+    const e = error(() => loadModel(file));
+    expect(e.path).toBe(path);
+    expect(e.file).toBe(file);
+    expect(e.format()).toMatch(re);
+    return e;
+  };
+
+  it("an unknown layer config key, top-level key, topology key, layer key, metadata or manifest key is refused with its JSON path", () => {
+    refused(writeModel(seq([egru(), head({ foo: 1 })]), W), "modelTopology.config.layers[1].config.foo", /Dense config has a key nmc does not read: foo.*found "foo": number 1/);
+    refused(writeModel(seq([egru(), head()]), W, { signature: {} }), "signature", /model.json has a key nmc does not read: signature/);
+    refused(writeModel({ ...seq([egru(), head()]), extra: 1 }, W), "modelTopology.extra", /modelTopology has a key nmc does not read/);
+    refused(writeModel({ class_name: "Sequential", config: { name: "m", layers: [egru(), head()], extra: 1 } }, W), "modelTopology.config.extra", /Sequential config/);
+    refused(writeModel(seq([egru(), { ...head(), extra: 1 }]), W), "modelTopology.config.layers[1].extra", /layer has a key nmc does not read: extra/);
+    refused(writeModel(seq([egru(), head()]), W, { userDefinedMetadata: { nmc: { readout: "sum", mode: "x" } } }), "userDefinedMetadata.nmc.mode", /nmc metadata/);
+    const td = { class_name: "TimeDistributed", config: { name: "td", layer: { class_name: "Dense", config: { name: "d", units: 1, foo: 2 } } } };
+    refused(writeModel(seq([egru(), td]), W), "modelTopology.config.layers[1].config.layer.config.foo", /Dense config has a key nmc does not read: foo/);
+    const file = writeModel(seq([egru(), head()]), W);
+    const fs = require("node:fs") as typeof import("node:fs");
+    const json = JSON.parse(fs.readFileSync(file, "utf8"));
+    json.weightsManifest[0].weights[1].foo = 1;
+    fs.writeFileSync(file, JSON.stringify(json));
+    refused(file, "weightsManifest[0].weights[1].foo", /weight entry has a key nmc does not read/);
+    // "__proto__" is a key like any other (zod's copies of objects drop it, so the raw objects are checked).
+    fs.writeFileSync(file, JSON.stringify(JSON.parse(fs.readFileSync(writeModel(seq([egru(), head()]), W), "utf8"))).replace('"units":1', '"units":1,"__proto__":{"units":9}'));
+    refused(file, "modelTopology.config.layers[1].config.__proto__", /Dense config has a key nmc does not read: __proto__/);
+  });
+
+  it("values that change outputs are checked: EGRU zoneout, dtype, activation, inbound call kwargs", () => {
+    const z = refused(writeModel(seq([egru({ zoneout: 0.1 }), head()]), W), "modelTopology.config.layers[0].config.zoneout", /zoneout number 0.1 changes the outputs.*expected 0 or null, found number 0.1/);
+    expect(z.hint).toMatch(/zoneout at inference .* is not implemented yet/);
+    expect(loadModel(writeModel(seq([egru({ zoneout: 0 }), head()]), W)).warnings).toEqual([]);
+    refused(writeModel(seq([egru(), head({ dtype: "float16" })]), W), "modelTopology.config.layers[1].config.dtype", /expected "float32".*found string "float16"/);
+    const policy = (name: string) => ({ module: "keras", class_name: "DTypePolicy", config: { name }, registered_name: null });
+    refused(writeModel(seq([egru(), head({ dtype: policy("mixed_float16") })]), W), "modelTopology.config.layers[1].config.dtype", /found a DTypePolicy "mixed_float16"/);
+    expect(() => loadModel(writeModel(seq([egru(), head({ dtype: policy("float32") })]), W))).not.toThrow();
+    refused(writeModel(seq([egru(), head({ activation: "elu" })]), W), "modelTopology.config.layers[1].config.activation", /expected one of "linear", "relu", "sigmoid", "tanh", "gelu", .*found string "elu"/);
+    refused(writeModel(seq([egru(), head(), { class_name: "Activation", config: { name: "a", activation: "selu" } }]), W), "modelTopology.config.layers[2].config.activation", /expected one of "linear", "relu".*found string "selu"/);
+    refused(writeModel(seq([egru({ return_sequences: false }), head()]), W), "modelTopology.config.layers[0].config.return_sequences", /expected true, found boolean false/);
+    const functional = (kwargs: Record<string, unknown>) => writeModel({
+      class_name: "Model", config: {
+        name: "f", input_layers: [["in", 0, 0]], output_layers: [["d", 0, 0]], layers: [
+          { class_name: "InputLayer", name: "in", config: { batch_input_shape: [null, null, 2], name: "in", dtype: "float32", sparse: false }, inbound_nodes: [] },
+          { class_name: "EGRU", name: "e", config: { name: "e", units: 2 }, inbound_nodes: [[["in", 0, 0, kwargs]]] },
+          { class_name: "Dense", name: "d", config: { name: "d", units: 1 }, inbound_nodes: [[["e", 0, 0, {}]]] },
+        ],
+      },
+    }, W);
+    expect(() => loadModel(functional({ training: false }))).not.toThrow();
+    refused(functional({ training: true }), "modelTopology.config.layers[1].inbound_nodes[0][0][3].training", /training boolean true changes the outputs/);
+  });
+
+  it("use_bias: false is honoured: no bias weight is read and the bias is zero", () => {
+    const file = writeModel(seq([egru(), head({ use_bias: false })]), W.slice(0, -1));
+    const { graph, warnings } = loadModel(file);
+    expect(warnings).toEqual([]);
+    expect(Array.from(graph.populations[2].tensors.bias.data)).toEqual([0]);
+  });
+
+  it("format: a graph model is refused and said to be one; another format is refused; no format loads, as in tfjs", () => {
+    const e = refused(writeModel(seq([egru(), head()]), W, { format: "graph-model" }), "format", /TensorFlow.js graph model .*SavedModel.*no layer topology/);
+    expect(e.hint).toMatch(/LayersModel/);
+    refused(writeModel({ node: [{ name: "x", op: "Placeholder" }], versions: {} }, W, { format: undefined }), "modelTopology", /graph model/);
+    refused(writeModel(seq([egru(), head()]), W, { format: "keras" }), "format", /not a TensorFlow.js layers model.*found string "keras"/);
+    expect(loadModel(writeModel(seq([egru(), head()]), W, { format: undefined })).warnings).toEqual([]);
+  });
+
+  it("accepts the keys tfjs and Keras write that cannot change outputs, and Keras's model_config wrapper", () => {
+    const init = { class_name: "VarianceScaling", config: { scale: 1, mode: "fan_avg", distribution: "normal", seed: null } };
+    const dense = {
+      units: 1, activation: "linear", use_bias: true, kernel_initializer: init, bias_initializer: { class_name: "Zeros", config: {} },
+      kernel_regularizer: null, bias_regularizer: null, activity_regularizer: null, kernel_constraint: null, bias_constraint: null, name: "d", trainable: true,
+    };
+    const egruCfg = { name: "e", trainable: true, batch_input_shape: [null, null, 2], dtype: "float32", units: 2, dampening_factor: 0.7, pseudo_derivative_support: 1, thr_mean: 0.3, activity_regularization: 0, seed: 3 };
+    const topo = { class_name: "Sequential", config: { name: "m", layers: [{ class_name: "EGRU", config: egruCfg }, { class_name: "Dropout", config: { rate: 0.2, noise_shape: null, seed: null, name: "drop", trainable: true } }, { class_name: "Dense", config: dense }] }, keras_version: "tfjs-layers 4.22.0", backend: "tensor_flow.js" };
+    const extra = { trainingConfig: { loss: "meanSquaredError", optimizer_config: { class_name: "Adam", config: {} } }, userDefinedMetadata: { anything: { at: "all" }, nmc: { readout: "mean" } } };
+    expect(loadModel(writeModel(topo, W, extra)).warnings).toEqual([]);
+    const wrapped = writeModel({ keras_version: "2.15.0", backend: "tensorflow", model_config: { class_name: "Sequential", config: topo.config }, training_config: { loss: "mse" } }, W);
+    expect(kinds(loadModel(wrapped).graph)).toEqual(["Input:input:2", "EGRU:e:2", "Dense:d:1"]);
+    const bad = writeModel({ model_config: seq([egru({ zoneout: 0.5 }), head()]) }, W);
+    refused(bad, "modelTopology.model_config.config.layers[0].config.zoneout", /zoneout/);
+  });
+
+  it("accepts every key of a model saved by tfjs's own model.save (Sequential and functional)", async () => {
+    const { initBestBackend, registerNmcLayers, saveModelToDir } = await import("../../runtime/tfjs/index.js");
+    const { tf } = await initBestBackend();
+    const { EGRU, DiagonalSSM } = registerNmcLayers(tf);
+    const dir = mkdtempSync(join(tmpdir(), "nmc-frontend-tfjs-"));
+    const s = tf.sequential();
+    s.add(tf.layers.dense({ units: 4, inputShape: [null, 3] }));
+    s.add(tf.layers.activation({ activation: "relu" }));
+    s.add(tf.layers.dropout({ rate: 0.2 }));
+    s.add(new EGRU({ units: 3 }));
+    s.add(new DiagonalSSM({ stateSize: 2, parameterization: "s5" }));
+    s.add(tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 2, activation: "tanh" }) }));
+    await saveModelToDir(s, join(dir, "seq"), { nmc: { readout: "mean" }, note: "user data" });
+    const inp = tf.input({ shape: [null, 3] });
+    const e = tf.layers.embedding({ inputDim: 5, outputDim: 3, inputShape: [null] });
+    const emb = tf.sequential({ layers: [e, tf.layers.dense({ units: 2, useBias: false })] });
+    await saveModelToDir(emb, join(dir, "emb"));
+    const out = tf.layers.dense({ units: 2 }).apply(new DiagonalSSM({ stateSize: 2, parameterization: "lru" }).apply(tf.layers.dense({ units: 4, activation: "relu" }).apply(inp)));
+    await saveModelToDir(tf.model({ inputs: inp, outputs: out as tfjs.SymbolicTensor }), join(dir, "fun"));
+    for (const m of ["seq", "emb", "fun"]) expect(loadModel(join(dir, m, "model.json")).warnings, m).toEqual([]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("every allow-list key is listed in docs/architecture.md with its reason", () => {
+    const doc = readFileSync(new URL("../../docs/architecture.md", import.meta.url), "utf8");
+    const section = doc.slice(doc.indexOf("## model.json: what is read, what is refused"));
+    expect(section.length).toBeGreaterThan(100);
+    for (const r of ALLOW_LIST) expect(section, r.key).toContain(`\`${r.key}\``);
   });
 });

@@ -3,7 +3,11 @@
 // mutated copy into a temp dir and loads it. FUZZ_RUNS cases per property:
 //  1. structural JSON mutations of model.json (delete keys, wrong types, huge / negative / NaN-string
 //     numbers, NaN / Infinity literals, duplicated layers and keys, swapped subtrees, renamed keys);
-//  2. weight shard bytes (truncate, extend, flip, insert, delete), model.json unchanged.
+//  2. weight shard bytes (truncate, extend, flip, insert, delete), model.json unchanged;
+//  3. unknown keys inserted into the objects nmc checks (top level, topology, topology config, layers, layer
+//     configs, manifest entries): each must be refused with an NmcError naming that key's JSON path;
+//  4. keys from a pool (allow-listed ones such as zoneout, dtype, trainable, mask_zero, "__proto__", and
+//     fresh names) with random JSON values, inserted into any object: a clean NmcError or a load.
 // Oracle: loadModel throws an NmcError, or returns a graph that verifyGraph accepts, whose float weights are
 // all finite (a NaN weight would be silent wrong output), and that runs on the float engine with nothing but
 // NmcError. A shard that lost bytes must be refused (the weights no longer fill the manifest).
@@ -13,6 +17,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadModel } from "../../compiler/frontend/index.js";
+import { jsonPath } from "../../compiler/frontend/schema.js";
 import { NmcError } from "../../ir/errors.js";
 import type { Graph } from "../../ir/types.js";
 import { FUZZ_TEST_TIMEOUT_MS, FuzzBug, applyByteOps, attemptClean, byteOpsArb, fuzzParams, jsonOpsArb, knownTally, mutateJson } from "../support/fuzz.js";
@@ -91,6 +96,73 @@ describe("fuzz: model.json + weights (loadModel)", () => {
       fuzzParams(),
     );
     expect(seen.refused).toBeGreaterThan(0);
+  }, FUZZ_TEST_TIMEOUT_MS);
+});
+
+// ---- inserted keys ----
+
+type Parts = (string | number)[];
+
+/** Every object in `v` with its path; `checkedOnly` keeps the objects nmc checks key by key. */
+function objectsIn(v: unknown, checkedOnly: boolean, parts: Parts = [], out: Parts[] = []): Parts[] {
+  if (v === null || typeof v !== "object") return out;
+  if (!Array.isArray(v)) out.push(parts);
+  const entries: [string | number, unknown][] = Array.isArray(v) ? v.map((x, i) => [i, x]) : Object.entries(v);
+  for (const [k, x] of entries) {
+    // Opaque to nmc by design (allow-listed whole, or not a keyed object): user metadata, initializers,
+    // training configs, inbound node tensors, shapes.
+    const key = String(k);
+    if (checkedOnly && (key === "userDefinedMetadata" || key === "nmc" || key === "inbound_nodes" || key === "input_layers" ||
+      key === "output_layers" || key === "quantization" || /_initializer$|_regularizer$|_constraint$|^trainingConfig$|shape$/.test(key))) continue;
+    objectsIn(x, checkedOnly, [...parts, k], out);
+  }
+  return out;
+}
+
+function insertKey(json: unknown, at: Parts, key: string, value: unknown): string {
+  const copy = JSON.parse(JSON.stringify(json));
+  let o = copy;
+  for (const p of at) o = o[p];
+  // defineProperty, so that "__proto__" becomes an own key as JSON.parse makes it.
+  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+  return JSON.stringify(copy);
+}
+
+const freshKeyArb = fc.stringMatching(/^[a-z]{1,8}$/).map((s) => `nmcFuzz${s}`);
+const POOL = ["zoneout", "dtype", "trainable", "mask_zero", "return_sequences", "use_bias", "activation", "sparse", "seed",
+  "kernel_initializer", "format", "__proto__", "model_config", "group", "training", "readout", "units", "name", "layers", "config"];
+const poolKeyArb = fc.oneof(fc.constantFrom(...POOL), freshKeyArb);
+
+describe("fuzz: keys nmc does not read (nothing silent)", () => {
+  const seedLoads = seedsArts.map((a) => attemptClean("loadModel", () => loadModel(writeCase(JSON.stringify(a.json), a.shards))).ok);
+
+  it(`an unknown key in a checked object is refused with its JSON path (${fuzzParams().numRuns} cases)`, () => {
+    fc.assert(
+      fc.property(seedArb, fc.nat(), freshKeyArb, fc.jsonValue({ maxDepth: 2 }), (i, which, key, value) => {
+        fc.pre(seedLoads[i]!); // a seed another change made invalid is reported by the properties above
+        const a = seedsArts[i]!;
+        const places = objectsIn(a.json, true);
+        const at = places[which % places.length]!;
+        const r = attemptClean("loadModel", () => loadModel(writeCase(insertKey(a.json, at, key, value), a.shards)));
+        if (r.ok) throw new FuzzBug(`accepted an unknown key ${key} at ${jsonPath([...at, key])}`);
+        if (!r.known && r.error.path !== jsonPath([...at, key])) throw new FuzzBug(`refused ${jsonPath([...at, key])} naming ${r.error.path}: ${r.error.format()}`);
+      }),
+      fuzzParams(),
+    );
+  }, FUZZ_TEST_TIMEOUT_MS);
+
+  it(`keys from a pool with random values anywhere: a clean NmcError or a load (${fuzzParams().numRuns} cases)`, () => {
+    const seen = { accepted: 0, refused: 0 };
+    fc.assert(
+      fc.property(seedArb, fc.nat(), poolKeyArb, fc.jsonValue({ maxDepth: 2 }), (i, which, key, value) => {
+        const a = seedsArts[i]!;
+        const places = objectsIn(a.json, false);
+        seen[checkLoad(writeCase(insertKey(a.json, places[which % places.length]!, key, value), a.shards))]++;
+      }),
+      fuzzParams(),
+    );
+    expect(seen.refused).toBeGreaterThan(0);
+    expect(seen.accepted).toBeGreaterThan(0);
   }, FUZZ_TEST_TIMEOUT_MS);
 });
 
