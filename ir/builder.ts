@@ -2,10 +2,11 @@
 // invariants the verifier checks (CSR shape, port widths, unique names) hold by construction.
 import type {
   Activation, CsrWeights, DType, DensePopulation, DiagonalSsmPopulation, EgruPopulation, Graph,
-  InputEncoding, InputPopulation, Population, Projection, ReadoutMode, ReadoutPopulation, SourceLoc, Tensor,
+  InputEncoding, InputPopulation, MultiplyPopulation, Population, Projection, ReadoutMode, ReadoutPopulation, SourceLoc, Tensor,
   TensorData,
 } from "./types.js";
 import { dtypeOf } from "./types.js";
+import { NmcError } from "./errors.js";
 
 export function tensor(data: TensorData, shape: number[] = [data.length]): Tensor {
   return { dtype: dtypeOf(data), shape, data };
@@ -34,6 +35,12 @@ export function csrFromDense(dense: ArrayLike<number>, rows: number, cols: numbe
     rowPtr[r + 1] = k;
   }
   return { rowPtr, colIdx, values: tensor(values) };
+}
+
+/** The n × n identity as CSR (weight 1 on the diagonal): unit i feeds column i. */
+export function identityCsr(n: number, dtype: DType = "f32"): CsrWeights {
+  const values = dtype === "f64" ? new Float64Array(n).fill(1) : new Float32Array(n).fill(1);
+  return { rowPtr: Uint32Array.from({ length: n + 1 }, (_, i) => i), colIdx: Uint32Array.from({ length: n }, (_, i) => i), values: tensor(values) };
 }
 
 /** The dense row-major matrix [rows, cols] a CSR stores (zeros where nothing is stored). */
@@ -128,6 +135,28 @@ export class GraphBuilder {
     };
     this.pops.push(p);
     return p;
+  }
+
+  /** A Multiply population (out = a ⊙ b) with empty ports `a` and `b`; projections deliver into them. */
+  multiply(name: string, size: number, loc: SourceLoc = NO_LOC): MultiplyPopulation {
+    const p: MultiplyPopulation = {
+      kind: "Multiply", name: this.uniqueName(name), size, emission: "dense",
+      ports: [{ name: "a", width: size }, { name: "b", width: size }], tensors: {}, loc,
+    };
+    this.pops.push(p);
+    return p;
+  }
+
+  /**
+   * The elementwise product of two populations of one size: a Multiply fed by identity projections
+   * `<name>.a` and `<name>.b`, each of delay 0 (this tick's output) or 1 (the previous tick's).
+   */
+  gate(name: string, a: Population, b: Population, delays: { a?: 0 | 1; b?: 0 | 1 } = {}, loc: SourceLoc = NO_LOC): MultiplyPopulation {
+    if (a.size !== b.size) throw new NmcError(`multiply ${name}: operands ${a.name} (${a.size} units) and ${b.name} (${b.size}) differ in width`, { node: name });
+    const m = this.multiply(name, a.size, loc);
+    this.project(`${m.name}.a`, a, m, "a", identityCsr(a.size), delays.a ?? 0, loc);
+    this.project(`${m.name}.b`, b, m, "b", identityCsr(b.size), delays.b ?? 0, loc);
+    return m;
   }
 
   project(

@@ -7,7 +7,7 @@
 import type { Activation, FixedFormat, InputEncoding, Population, PopulationKind, ReadoutMode } from "./types.js";
 
 /** The names of the lookup tables (ir Lut.name); runtime/fixed builds each. */
-export type LutName = "sigmoid" | "tanh" | "phi";
+export type LutName = "sigmoid" | "tanh" | "phi" | "phi_tanh" | "softplus";
 
 /** The population of kind K. */
 export type PopOf<K extends PopulationKind> = Extract<Population, { kind: K }>;
@@ -56,10 +56,18 @@ export interface IrKind<K extends PopulationKind> {
   stateText(f: FixedFormat): string | null;
 }
 
-/** The table a Dense activation reads (gelu: x · Φ(x), Φ tabulated), or none. */
+/**
+ * The table a Dense activation reads, or none: gelu is x · Φ(x) with Φ tabulated, gelu_new x · Φ̃(x) with its
+ * tanh form Φ̃, swish x · σ(x) with the sigmoid table, softplus relu(x) + L(−|x|) with L(t) = log(1 + eᵗ).
+ */
 export function activationLut(act: Activation): LutName | undefined {
-  return act === "sigmoid" ? "sigmoid" : act === "tanh" ? "tanh" : act === "gelu" ? "phi" : undefined;
+  return ACTIVATION_LUT[act];
 }
+
+const ACTIVATION_LUT: Record<Activation, LutName | undefined> = {
+  linear: undefined, relu: undefined, softmax: undefined,
+  sigmoid: "sigmoid", tanh: "tanh", gelu: "phi", gelu_new: "phi_tanh", swish: "sigmoid", softplus: "softplus",
+};
 
 export const IR_KINDS: { [K in PopulationKind]: IrKind<K> } = {
   Input: {
@@ -153,7 +161,45 @@ export const IR_KINDS: { [K in PopulationKind]: IrKind<K> } = {
     outBits: 32,
     stateText: () => null,
   },
+  // out = a ⊙ b. Quantized: each port (acc_frac) is brought to int16 with its own binary point, frac_a and
+  // frac_b (one i32 each), and their exact product rounded to out_frac (runtime/fixed/QUANTIZATION.md).
+  Multiply: {
+    ports: (p) => ({ a: p.size, b: p.size }),
+    portBias: () => null,
+    tensors: () => ({}),
+    fixedProblems: (p, f) => multiplyFormatProblems(p, f),
+    quantTensors: { frac_a: "i32", frac_b: "i32" },
+    luts: () => [],
+    pb: { kind: "MULTIPLY", config: "multiply" },
+    encode: () => ({}),
+    decode: () => ({}),
+    detail: () => "",
+    stateFormat: false,
+    perSequence: false,
+    reads: () => null,
+    outBits: 16,
+    stateText: () => null,
+  },
 };
+
+/**
+ * The operand formats of a quantized Multiply (tensors frac_a, frac_b), checked so that every shift of its
+ * integer formula is a right shift of at most 52 bits: 0 ≤ frac_a, frac_b ≤ acc_frac and
+ * 0 ≤ frac_a + frac_b − out_frac ≤ 52.
+ */
+function multiplyFormatProblems(p: PopOf<"Multiply">, f: FixedFormat): string[] {
+  const fa = p.tensors.frac_a?.data, fb = p.tensors.frac_b?.data;
+  if (!fa || !fb) return []; // reported as missing quantized tensors
+  if (fa.length !== 1 || fb.length !== 1) return [`frac_a and frac_b must hold one value each, hold ${fa.length} and ${fb.length}`];
+  const a = fa[0], b = fb[0];
+  const out: string[] = [];
+  for (const [name, v] of [["frac_a", a], ["frac_b", b]] as const) {
+    if (!Number.isInteger(v) || v < 0 || v > f.accFrac) out.push(`${name} = ${v} must be in 0..acc_frac (${f.accFrac})`);
+  }
+  const s = a + b - f.outFrac;
+  if (!(s >= 0 && s <= 52)) out.push(`frac_a + frac_b − out_frac = ${s} must be in 0..52`);
+  return out;
+}
 
 /** A population's row with its kind erased, for code that handles every kind alike. */
 export function irKindOf(p: Population): IrKind<PopulationKind> {

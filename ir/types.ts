@@ -24,16 +24,17 @@ export interface SourceLoc {
   className: string;
 }
 
-export type PopulationKind = "Input" | "EGRU" | "DiagonalSSM" | "Dense" | "Readout";
+export type PopulationKind = "Input" | "EGRU" | "DiagonalSSM" | "Dense" | "Readout" | "Multiply";
 export type Emission = "dense" | "events";
-export type Activation = "linear" | "relu" | "sigmoid" | "tanh" | "gelu" | "softmax";
+/** Dense activations: `gelu` is the exact (erf) GELU, `gelu_new` the tanh approximation (docs/model-math.md). */
+export type Activation = "linear" | "relu" | "sigmoid" | "tanh" | "gelu" | "softmax" | "swish" | "softplus" | "gelu_new";
 export type ReadoutMode = "last" | "mean" | "sum";
 export type InputEncoding = "values" | "tokens";
 
 /** Every kind once, as a record so that a kind added to PopulationKind and missing here is a type error. */
-const KINDS: Record<PopulationKind, true> = { Input: true, EGRU: true, DiagonalSSM: true, Dense: true, Readout: true };
+const KINDS: Record<PopulationKind, true> = { Input: true, EGRU: true, DiagonalSSM: true, Dense: true, Readout: true, Multiply: true };
 export const POPULATION_KINDS = Object.keys(KINDS) as readonly PopulationKind[];
-export const ACTIVATIONS: readonly Activation[] = ["linear", "relu", "sigmoid", "tanh", "gelu", "softmax"];
+export const ACTIVATIONS: readonly Activation[] = ["linear", "relu", "sigmoid", "tanh", "gelu", "softmax", "swish", "softplus", "gelu_new"];
 export const READOUT_MODES: readonly ReadoutMode[] = ["last", "mean", "sum"];
 
 export interface Port {
@@ -107,12 +108,22 @@ export interface ReadoutPopulation extends PopulationBase {
   source: string;
 }
 
+/**
+ * The elementwise product of its two ports: out_i = a_i · b_i (no bias, no own attributes). Ports: `a` [n],
+ * `b` [n], typically identity projections from the two operands (delay 0, or 1 for a recurrent operand).
+ * Quantized tensors: `frac_a`, `frac_b` [1] (i32), the binary points its operands are brought to.
+ */
+export interface MultiplyPopulation extends PopulationBase {
+  kind: "Multiply";
+}
+
 export type Population =
   | InputPopulation
   | EgruPopulation
   | DiagonalSsmPopulation
   | DensePopulation
-  | ReadoutPopulation;
+  | ReadoutPopulation
+  | MultiplyPopulation;
 
 export interface CsrWeights {
   rowPtr: Uint32Array;

@@ -35,11 +35,11 @@ describe("op tables: a new population kind is one row per layer", () => {
     const already = new Set(diagnostics().map(key));
     const types = project.getSourceFileOrThrow(join(repoRoot, "ir", "types.ts"));
     const before = types.getFullText();
-    expect(before).toContain('export type PopulationKind = "Input" | "EGRU" | "DiagonalSSM" | "Dense" | "Readout";');
+    expect(before).toContain('export type PopulationKind = "Input" | "EGRU" | "DiagonalSSM" | "Dense" | "Readout" | "Multiply";');
     types.replaceWithText(
       before
-        .replace('export type PopulationKind = "Input" | "EGRU" | "DiagonalSSM" | "Dense" | "Readout";',
-          'export type PopulationKind = "Input" | "EGRU" | "DiagonalSSM" | "Dense" | "Readout" | "Probe";')
+        .replace('export type PopulationKind = "Input" | "EGRU" | "DiagonalSSM" | "Dense" | "Readout" | "Multiply";',
+          'export type PopulationKind = "Input" | "EGRU" | "DiagonalSSM" | "Dense" | "Readout" | "Multiply" | "Probe";')
         .replace("export type Population =\n", 'export interface ProbePopulation extends PopulationBase {\n  kind: "Probe";\n}\n\nexport type Population =\n  | ProbePopulation\n'),
     );
     const errors = diagnostics().filter((e) => !already.has(key(e)));

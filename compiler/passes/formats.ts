@@ -11,13 +11,15 @@ import { sigmoid } from "../../runtime/float/math.js";
 import {
   ACC_BITS, ACC_HEADROOM, fixedVector, fracFor, intTensor, LUT_MIN_FRAC, MAX_FRAC, multiplierFor, OUT_BITS, Q14, weightArray,
 } from "./fixed.js";
-import { add, addAll, type PopulationRanges, type RangeStats } from "./ranges.js";
+import { add, addAll, emptyStats, type PopulationRanges, type RangeStats } from "./ranges.js";
 
 /** The formats chosen for a population, and the ranges and statistics they were fitted to (for the report). */
 export interface Formats {
   fixed: FixedFormat;
   ranges: { out: number; acc: number | null; state: number | null };
   stats: { out: RangeStats; acc: RangeStats | null; state: RangeStats | null };
+  /** Binary points a kind chooses per port beyond its FixedFormat (Multiply: its int16 operands `a`, `b`). */
+  portFracs?: Record<string, number>;
 }
 
 /** What a kind's formats are chosen from. */
@@ -26,6 +28,8 @@ export interface FormatInputs {
   /** The calibration statistics, and the ranges read off them (the range mode applied). */
   r: PopulationRanges;
   R: { out: number; acc: number; state: number };
+  /** The range of any other statistics (r.ports), read with the same range mode. */
+  range(st: RangeStats): number;
   /**
    * The finest accumulator format whose requantization multipliers stay below 2^15 for every projection
    * into `port` (null: into any port).
@@ -43,6 +47,8 @@ export interface TensorInputs {
   weightBits: 8 | 16;
   qmax: number;
   pre: number;
+  /** The formats chosen for the population (QuantOp.formats). */
+  formats: Formats;
 }
 
 export interface QuantOp<K extends PopulationKind> {
@@ -172,7 +178,42 @@ export const QUANT_OPS: { [K in PopulationKind]: QuantOp<K> } = {
     tensors: () => ({}),
     outClips: false,
   },
+  // Calibration records each operand's port sums apart (r.ports.a, r.ports.b) and both in acc.
+  Multiply: {
+    observe(_p, r, v) {
+      const st = (r.ports ??= { a: emptyStats(), b: emptyStats() });
+      const a = v.ports.a, b = v.ports.b;
+      addAll(st.a, a);
+      addAll(st.b, b);
+      addAll(r.acc, a);
+      addAll(r.acc, b);
+    },
+    q14Out: () => false,
+    check: noCheck,
+    formats: multiplyFormats,
+    portFrac: accPorts,
+    tensors: (_p, _fx, { formats }) => ({
+      frac_a: intTensor(Int32Array.of(formats.portFracs!.a), [1]),
+      frac_b: intTensor(Int32Array.of(formats.portFracs!.b), [1]),
+    }),
+    outClips: true,
+  },
 };
+
+/**
+ * Multiply (QUANTIZATION.md): both ports in one int32 format acc_frac (covering both operands' sums); each
+ * operand then to int16 with the finest binary point that covers its own range, frac_a and frac_b (≤ acc_frac,
+ * so that a' = sat16(rs(a, acc_frac − frac_a)) shifts right); the output format covers the product's range and
+ * is at most frac_a + frac_b (and at least frac_a + frac_b − 52), so the product is rounded by a right shift.
+ */
+function multiplyFormats(_p: PopOf<"Multiply">, { R, r, maxFracFor, range }: FormatInputs): Formats {
+  const fixed = newFixed();
+  fixed.accFrac = Math.min(maxFracFor(null), fracFor(R.acc, ACC_BITS, ACC_HEADROOM, 24));
+  const operand = (port: string) => Math.max(0, Math.min(fixed.accFrac, fracFor(r.ports?.[port] ? range(r.ports[port]) : 0, OUT_BITS, 0, Q14)));
+  const fa = operand("a"), fb = operand("b");
+  fixed.outFrac = Math.max(fa + fb - 52, Math.min(fa + fb, fracFor(R.out, OUT_BITS, 0, Q14)));
+  return { fixed, ranges: { out: R.out, acc: R.acc, state: null }, stats: { out: r.out, acc: r.acc, state: null }, portFracs: { a: fa, b: fb } };
+}
 
 function ssmFormats(p: PopOf<"DiagonalSSM">, { R, r, maxFracFor, stateBits, qmax, pre }: FormatInputs): Formats {
   const fixed = newFixed();

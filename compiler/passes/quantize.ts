@@ -7,7 +7,7 @@
 import { NmcError } from "../../ir/errors.js";
 import { type LutName, requiredLuts } from "../../ir/kinds.js";
 import type { FixedFormat, Graph, Population, Projection } from "../../ir/types.js";
-import { type Lut as FixedLut, phiLut, roundHalfAway, sigmoidLut, tanhLut } from "../../runtime/fixed/index.js";
+import { type Lut as FixedLut, phiLut, phiTanhLut, roundHalfAway, sigmoidLut, softplusLut, tanhLut } from "../../runtime/fixed/index.js";
 import type { CalibrationReport } from "./calibrate.js";
 import { ACC_BITS, intTensor, MAX_FRAC, multiplierFor, OUT_BITS, Q14, fracFor, rangeLog2, toIrLut, weightArray } from "./fixed.js";
 import { type Formats, quantOpOf } from "./formats.js";
@@ -61,7 +61,9 @@ export function rangeModeLabel(m: RangeMode): string {
 }
 
 /** The lookup tables by name; every kind's tables read its accumulator, so their input format is acc_frac. */
-const LUT_MAKERS: Record<LutName, (inFrac: number) => FixedLut> = { sigmoid: sigmoidLut, tanh: tanhLut, phi: phiLut };
+const LUT_MAKERS: Record<LutName, (inFrac: number) => FixedLut> = {
+  sigmoid: sigmoidLut, tanh: tanhLut, phi: phiLut, phi_tanh: phiTanhLut, softplus: softplusLut,
+};
 
 /** Per-column symmetric scales of a CSR projection: max |w| of the column ÷ qmax. */
 function columnScales(j: Projection, qmax: number): Float64Array {
@@ -131,14 +133,16 @@ function chooseFormats(c: Setup): Map<string, Formats> {
       }
       return m;
     };
-    formats.set(p.name, op.formats(p, { node, r, R, maxFracFor, formats, stateBits: c.stateBits, qmax: c.qmax, pre }));
+    const range = (st: Parameters<typeof chooseRange>[0]) => chooseRange(st, mode);
+    formats.set(p.name, op.formats(p, { node, r, R, range, maxFracFor, formats, stateBits: c.stateBits, qmax: c.qmax, pre }));
   }
   return formats;
 }
 
 /** A population's integer tensors (its row of QUANT_OPS) and lookup tables (those IR_KINDS names). */
-function quantizePopulation(p: Population, fx: FixedFormat, c: Setup): Population {
-  const tensors = quantOpOf(p.kind).tensors(p, fx, { weightBits: c.weightBits, qmax: c.qmax, pre: c.pre });
+function quantizePopulation(p: Population, f: Formats, c: Setup): Population {
+  const fx = f.fixed;
+  const tensors = quantOpOf(p.kind).tensors(p, fx, { weightBits: c.weightBits, qmax: c.qmax, pre: c.pre, formats: f });
   const luts = requiredLuts(p).map((name) => LUT_MAKERS[name](fx.accFrac));
   return { ...p, tensors, fixed: fx, ...(luts.length ? { luts: luts.map(toIrLut) } : {}) };
 }
@@ -201,7 +205,7 @@ export const quantizePass: Pass<QuantizeOptions, QuantizeReport> = {
     const c = setup(graph, opts);
     const { weightBits, stateBits, mode } = c;
     const formats = chooseFormats(c);
-    const populations = graph.populations.map((p) => quantizePopulation(p, formats.get(p.name)!.fixed, c));
+    const populations = graph.populations.map((p) => quantizePopulation(p, formats.get(p.name)!, c));
     const byName = new Map(graph.populations.map((p) => [p.name, p]));
     const projReports: ProjectionQuantReport[] = [];
     const projections = graph.projections.map((j) => {

@@ -24,6 +24,8 @@ export interface PopulationRanges {
   acc: RangeStats;
   /** DiagonalSSM state (real and imaginary parts). */
   state: RangeStats;
+  /** Per port, for a kind whose ports get formats of their own (Multiply: its operands `a` and `b`). */
+  ports?: Record<string, RangeStats>;
 }
 
 export type RangeMode = { kind: "max" } | { kind: "percentile"; percentile: number };

@@ -5,7 +5,7 @@
 // Every value is an integer held in a JS number. Each primitive states the range of its arguments so that
 // every intermediate stays below 2^53 and is therefore exact in a double (and in int64 in C):
 // products are at most int32 × 2^15 (a Q15 multiplier mantissa) or int16 × int16.
-import { erf } from "../float/math.js";
+import { erf, phiTanh } from "../float/math.js";
 
 export const INT32_MIN = -2147483648;
 export const INT32_MAX = 2147483647;
@@ -227,4 +227,18 @@ export function fromFixed(q: number, frac: number): number {
 /** Φ, the standard normal CDF (GELU(x) = x · Φ(x)), over [−4, 4) in bins of 1/32, output Q14. */
 export function phiLut(inFrac: number): Lut {
   return makeLut("phi", (x) => 0.5 * (1 + erf(x / Math.SQRT2)), -4, 5, inFrac, 14);
+}
+
+/** Φ̃, the tanh approximation of Φ (GELU_NEW(x) = x · Φ̃(x)), over [−4, 4) in bins of 1/32, output Q14. */
+export function phiTanhLut(inFrac: number): Lut {
+  return makeLut("phi_tanh", phiTanh, -4, 5, inFrac, 14);
+}
+
+/**
+ * L(t) = log(1 + eᵗ) over [−8, 0) in bins of 1/32, output Q14 (L ∈ (0, ln 2]): softplus(x) = relu(x) + L(−|x|).
+ * Only t ≤ 0 is looked up, so the table's clamp at its upper end is never used, and below −8 it returns
+ * L(−8 + 1/64) ≈ 3.4e−4 where L is smaller still.
+ */
+export function softplusLut(inFrac: number): Lut {
+  return makeLut("softplus", (t) => Math.log1p(Math.exp(t)), -8, 5, inFrac, 14);
 }

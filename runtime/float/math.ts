@@ -31,3 +31,23 @@ export function erf(x: number): number {
 export function gelu(x: number): number {
   return 0.5 * x * (1 + erf(x / Math.SQRT2));
 }
+
+/** The tanh approximation of Φ: Φ̃(x) = ½(1 + tanh(√(2/π)(x + 0.044715x³))) (GELU_NEW(x) = x·Φ̃(x)). */
+export function phiTanh(x: number): number {
+  return 0.5 * (1 + Math.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+}
+
+/** GELU, tanh approximation (tfjs' `gelu_new`, Flax's `nn.gelu` by default, PyTorch approximate="tanh"). */
+export function geluNew(x: number): number {
+  return 0.5 * x * (1 + Math.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+}
+
+/** Swish / SiLU (tfjs' `swish`): x·σ(x). */
+export function swish(x: number): number {
+  return x * sigmoid(x);
+}
+
+/** Softplus (tfjs' `softplus`), log(1 + eˣ), as relu(x) + log1p(e^−|x|): no overflow, exact ≈ x for large x. */
+export function softplus(x: number): number {
+  return (x > 0 ? x : 0) + Math.log1p(Math.exp(-Math.abs(x)));
+}

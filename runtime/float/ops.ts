@@ -4,7 +4,7 @@
 import { NmcError } from "../../ir/errors.js";
 import type { PopOf } from "../../ir/kinds.js";
 import type { PopulationKind } from "../../ir/types.js";
-import { gelu, sigmoid } from "./math.js";
+import { gelu, geluNew, sigmoid, softplus, swish } from "./math.js";
 import { type Buf, type BufConstructor, deliver, type FloatPop, loadBias } from "./state.js";
 
 export interface FloatOp<K extends PopulationKind> {
@@ -99,6 +99,17 @@ export const FLOAT_OPS: { [K in PopulationKind]: FloatOp<K> } = {
       }
     },
   },
+  // out_i = a_i · b_i, the port sums of this tick (no bias).
+  Multiply: {
+    state: () => [],
+    step(s) {
+      const a = s.ports.a, b = s.ports.b, out = s.out;
+      a.fill(0);
+      b.fill(0);
+      deliver(s);
+      for (let i = 0; i < out.length; i++) out[i] = a[i] * b[i];
+    },
+  },
 };
 
 /** A population's row with its kind erased (the engine holds populations of every kind in one list). */
@@ -114,6 +125,9 @@ function applyActivation(act: string, acc: Buf, out: Buf): void {
     case "sigmoid": for (let i = 0; i < n; i++) out[i] = sigmoid(acc[i]); break;
     case "tanh": for (let i = 0; i < n; i++) out[i] = Math.tanh(acc[i]); break;
     case "gelu": for (let i = 0; i < n; i++) out[i] = gelu(acc[i]); break;
+    case "gelu_new": for (let i = 0; i < n; i++) out[i] = geluNew(acc[i]); break;
+    case "swish": for (let i = 0; i < n; i++) out[i] = swish(acc[i]); break;
+    case "softplus": for (let i = 0; i < n; i++) out[i] = softplus(acc[i]); break;
     case "softmax": {
       let m = -Infinity;
       for (let i = 0; i < n; i++) if (acc[i] > m) m = acc[i];

@@ -131,7 +131,7 @@ export function ssmOutputs(
   }
 }
 
-export type DenseActivation = "linear" | "relu" | "sigmoid" | "tanh" | "gelu";
+export type DenseActivation = "linear" | "relu" | "sigmoid" | "tanh" | "gelu" | "gelu_new" | "swish" | "softplus";
 
 /** Dense activation of n units from their port (bias included). `lut` is the activation's table, if any. */
 export function denseUnits(act: DenseActivation, n: number, v: Float64Array, lut: Lut | undefined, down: number, out: Int32Array): void {
@@ -144,9 +144,20 @@ export function denseUnits(act: DenseActivation, n: number, v: Float64Array, lut
       for (let i = 0; i < n; i++) out[i] = t[lutIndexAt(o, k, v[i])];
       break;
     }
-    case "gelu": {
+    case "gelu": // x · Φ(x), x · Φ̃(x), x · σ(x): the product in Q(acc_frac + 14), back to acc_frac, then to out_frac
+    case "gelu_new":
+    case "swish": {
       const t = lut!.table, o = lutOrigin(lut!), k = lutInvStep(lut!);
       for (let i = 0; i < n; i++) out[i] = sat16(roundShift(roundShift(v[i] * t[lutIndexAt(o, k, v[i])], 14), down));
+      break;
+    }
+    case "softplus": {
+      // relu(x) + L(−|x|), L (Q14) brought to acc_frac (lut.inFrac): exactly when acc_frac ≥ 14, else rounded
+      const t = lut!.table, o = lutOrigin(lut!), k = lutInvStep(lut!), up = lut!.inFrac - 14, sc = 2 ** Math.max(0, up);
+      for (let i = 0; i < n; i++) {
+        const x = v[i], l = t[lutIndexAt(o, k, x < 0 ? x : -x)];
+        out[i] = sat16(roundShift((x > 0 ? x : 0) + (up >= 0 ? l * sc : roundShift(l, -up)), down));
+      }
       break;
     }
   }
@@ -159,4 +170,13 @@ export function readoutUnits(mode: "last" | "mean" | "sum", n: number, src: Int3
     else sum[i] = sat32(sum[i] + src[i]);
     out[i] = mode === "mean" ? roundDiv(sum[i], t + 1) : sum[i];
   }
+}
+
+/**
+ * Multiply of n units from its ports a and b (int32, acc_frac): each operand to int16 with its own binary
+ * point, a' = sat16(rs(a, sa)), b' = sat16(rs(b, sb)) (sa = acc_frac − frac_a, sb = acc_frac − frac_b), then
+ * out = sat16(rs(a' · b', so)) with so = frac_a + frac_b − out_frac; |a' · b'| ≤ 2^30 is exact.
+ */
+export function multiplyUnits(n: number, a: Float64Array, b: Float64Array, sa: number, sb: number, so: number, out: Int32Array): void {
+  for (let i = 0; i < n; i++) out[i] = sat16(roundShift(sat16(roundShift(a[i], sa)) * sat16(roundShift(b[i], sb)), so));
 }

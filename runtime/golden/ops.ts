@@ -9,7 +9,7 @@
 import { activationLut, type PopOf } from "../../ir/kinds.js";
 import { NmcError } from "../../ir/errors.js";
 import type { Lut, Population, PopulationKind } from "../../ir/types.js";
-import { denseUnits, egruUnits, readoutUnits, ssmOutputs, ssmStates } from "./kernels.js";
+import { denseUnits, egruUnits, multiplyUnits, readoutUnits, ssmOutputs, ssmStates } from "./kernels.js";
 
 const ONE_Q14 = 1 << 14;
 
@@ -121,6 +121,18 @@ export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
       const mode = p.mode, n = r.n, src = r.source!, sum = r.state[0], out = r.out;
       return (t) => {
         readoutUnits(mode, n, src, sum, out, t);
+      };
+    },
+  },
+  // Ports a and b (no bias); the operand formats frac_a, frac_b are one-element tensors.
+  Multiply: {
+    state: () => [],
+    bind: (p, r) => {
+      const n = r.n, a = portOf(p, r, "a"), b = portOf(p, r, "b"), out = r.out, fx = p.fixed!;
+      const fa = p.tensors.frac_a.data[0], fb = p.tensors.frac_b.data[0];
+      const sa = fx.accFrac - fa, sb = fx.accFrac - fb, so = fa + fb - fx.outFrac;
+      return () => {
+        multiplyUnits(n, a, b, sa, sb, so, out);
       };
     },
   },

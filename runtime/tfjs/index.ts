@@ -75,9 +75,21 @@ export function registerNmcLayers(tf: Tf = tfjs): NmcLayerClasses {
   if (!registered.has(key)) {
     tf.serialization.registerClass(classes.EGRU);
     tf.serialization.registerClass(classes.DiagonalSSM);
+    aliasGeluNew(tf);
     registered.add(key);
   }
   return classes;
+}
+
+/**
+ * tfjs 4.22 saves a Dense with the tanh-approximate GELU as activation "gelu_new" (its class name) but cannot
+ * load it back: loading camel-cases string config values, and no activation is registered as "geluNew". The
+ * deserializer of "gelu_new" is registered under that name too, so such a model.json loads (and saves again
+ * as "gelu_new": the instances are tfjs' own GeluNew).
+ */
+function aliasGeluNew(tf: Tf): void {
+  const map = tf.serialization.SerializationMap.getMap().classNameMap;
+  if (map.gelu_new && !map.geluNew) map.geluNew = map.gelu_new;
 }
 
 // ---- model.json + weights.bin on the file system ------------------------------------------------------

@@ -38,10 +38,13 @@ export function ll(n: number): string {
   return n < 0 ? `(${n}LL)` : `${n}LL`;
 }
 
-/** A C identifier for a port name used as a kernel parameter. */
+/** Names a port parameter must not take: the shared kernels' locals (KERNEL_INDEX's b and i, v, o) and C++ words a port might be called. */
+const RESERVED_LOCALS = new Set(["b", "i", "v", "o", "out", "int", "char", "long", "short", "double", "float", "void", "const", "if", "else", "for", "do", "while", "return", "new", "delete", "auto", "this", "class", "default", "case", "switch"]);
+
+/** A C identifier for a port name used as a kernel parameter (a Multiply's port `b` becomes `p_b`). */
 export function sanitizeLocal(name: string): string {
   const s = name.replace(/[^A-Za-z0-9_]/g, "_");
-  return /^[0-9]/.test(s) ? `p_${s}` : `${s}`;
+  return /^[0-9]/.test(s) || RESERVED_LOCALS.has(s) ? `p_${s}` : `${s}`;
 }
 
 /** The constants of a LUT's index rule: lo·2^in_frac (exact: lo is a multiple of the bin width) and the shift. */

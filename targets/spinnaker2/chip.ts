@@ -57,6 +57,7 @@ export const hwSchema = z.object({
     ssm_output_mac: figure,
     dense_unit: figure,
     readout_unit: figure,
+    multiply_unit: figure,
     tick_overhead: figure,
   }),
   /** Dynamic energy beyond the core's per-cycle energy (memory traffic of the synaptic rows). */
@@ -120,6 +121,7 @@ export const SPINNAKER2: HardwareDescription = {
     ssm_output_mac: f(2, "cycles", "nominal: per C entry (real and imaginary MAC)"),
     dense_unit: f(12, "cycles", "nominal: bias, shift, activation per unit"),
     readout_unit: f(6, "cycles", "nominal: accumulate and round per unit"),
+    multiply_unit: f(16, "cycles", "nominal, derived from dense_unit (12: load, rounding shift, saturate, store per unit): a second port load and operand shift + saturate (SSAT), one 16×16 multiply (SMULBB, 1 cycle on the M4F) and its rounding shift + saturate, ≈ 4 more"),
     tick_overhead: f(200, "cycles", "nominal: timer interrupt and bookkeeping per PE per tick"),
   },
   energy: {

@@ -107,6 +107,15 @@ export const S2_OPS: { [K in PopulationKind]: S2Op<K> } = {
     sharedNote: "",
     unitCycles: (_p, n, c) => n * c.readout_unit.value,
   },
+  Multiply: {
+    residence: "slices",
+    mirrors: () => null,
+    ...plainColumns,
+    // Per unit: its column of each port (a and b), its output.
+    memory: () => ({ fixed: 0, perUnit: 2 * COL_BYTES + 4 }),
+    sharedNote: "",
+    unitCycles: (_p, n, c) => n * c.multiply_unit.value,
+  },
 };
 
 /** A population's row of S2_OPS, typed for any population. */

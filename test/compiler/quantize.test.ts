@@ -12,7 +12,7 @@ import {
 import { runPass } from "../../compiler/passes/pass.js";
 import { type QuantizeOptions, quantizePass } from "../../compiler/passes/quantize.js";
 import type { SequenceBatch } from "../../runtime/batch.js";
-import { phiLut, quantizeMultiplier, sigmoidLut, tanhLut, toFixed } from "../../runtime/fixed/index.js";
+import { phiLut, phiTanhLut, quantizeMultiplier, sigmoidLut, softplusLut, tanhLut, toFixed } from "../../runtime/fixed/index.js";
 import { buildGraph, graphShapeArb, uniform } from "../support/graphs.js";
 
 /** Index of bucket e (2^(e−1) < |v| ≤ 2^e) in RangeStats.hist. */
@@ -215,13 +215,16 @@ describe("quantize pass: a hand-computed Dense layer", () => {
   });
 
   it("LUT activations: Q14 output, tables with in_frac = acc_frac (≥ 5)", () => {
-    for (const [act, name, make] of [["sigmoid", "sigmoid", sigmoidLut], ["tanh", "tanh", tanhLut], ["gelu", "phi", phiLut]] as const) {
+    for (const [act, name, make] of [
+      ["sigmoid", "sigmoid", sigmoidLut], ["tanh", "tanh", tanhLut], ["gelu", "phi", phiLut],
+      ["gelu_new", "phi_tanh", phiTanhLut], ["swish", "sigmoid", sigmoidLut], ["softplus", "softplus", softplusLut],
+    ] as const) {
       const g = denseGraph(W, bias, act);
       const { graph } = quantize(g, batch);
       const d = pop(graph, "d");
       const f = d.fixed!;
       expect(f.accFrac).toBeGreaterThanOrEqual(5);
-      if (act === "gelu") expect(f.outFrac).toBeLessThanOrEqual(f.accFrac);
+      if (act !== "sigmoid" && act !== "tanh") expect(f.outFrac).toBeLessThanOrEqual(f.accFrac);
       else expect(f.outFrac).toBe(14);
       expect(d.luts!.map((l) => l.name)).toEqual([name]);
       const l = d.luts![0];
@@ -460,5 +463,35 @@ describe("quantize pass: DiagonalSSM C requantization", () => {
     expect(() => quantize(g, batch, { stateBits: 16 })).not.toThrow();
     const { graph } = quantize(g, batch, { stateBits: 32 });
     expect(pop(graph, "ssm").fixed!.readFrac).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe("calibrate and quantize a Multiply: each operand its own int16 format", () => {
+  it("a value in ±8 and a gate in [0, 1]: frac_a 11, frac_b 14, acc_frac 26, out_frac 11 (QUANTIZATION.md)", () => {
+    const b = new GraphBuilder("mul");
+    const x = b.input("x", 2, "values");
+    const m = b.multiply("m", 1);
+    b.project("pa", x, m, "a", csrFromDense([1, 0], 2, 1));
+    b.project("pb", x, m, "b", csrFromDense([0, 1], 2, 1));
+    b.outputs.push(m.name);
+    const g = b.build();
+    const batch: SequenceBatch = { data: [8, 1, -4, 0.5, 2, 0.25], batch: 1, ticks: 3, channels: 2 };
+    const cal = runPass(calibratePass, g, { batch }).report;
+    // The port sums, each apart and both in acc.
+    const r = cal.populations.m;
+    expect(r.ports!.a.max).toBe(8);
+    expect(r.ports!.b.max).toBe(1);
+    expect(r.acc.max).toBe(8);
+    expect(r.acc.count).toBe(6);
+    const q = runPass(quantizePass, g, { calibration: cal }).graph;
+    const mq = q.populations[1];
+    // acc: floor(log2((2^31 − 1)/8)) − 1 = 26 (the projections allow up to 11 + 13 + 6 = 30);
+    // a: floor(log2(32767/8)) = 11; b: floor(log2(32767/1)) = 14; out: max |a·b| = 8 → 11 (≤ 11 + 14).
+    expect(mq.fixed).toMatchObject({ accFrac: 26, outFrac: 11 });
+    expect(Array.from(mq.tensors.frac_a.data)).toEqual([11]);
+    expect(Array.from(mq.tensors.frac_b.data)).toEqual([14]);
+    expect(mq.tensors.frac_a.dtype).toBe("i32");
+    expect(verifyGraph(q)).toEqual([]);
+    expect(printGraph(q)).toMatch(/population m: Multiply\[1\] emits dense\n[\s\S]*port a\[1\]\n  port b\[1\]\n  tensor frac_a/);
   });
 });

@@ -71,7 +71,9 @@ describe("routing-entry core bits", () => {
   // per QPE; the router's per-entry core bitmask (`1 << core`) wrapped for cores ≥ 32, so route()'s self-check
   // threw a plain Error ("routing tables deliver key 196608 to PEs [0,]") instead of the description being refused.
   it("38 PEs per QPE (qpes and pes_per_qpe swapped) is refused at chip.pes_per_qpe", () => {
-    writeFileSync(HW_FILE, mutateJson(SPINNAKER2, [{ op: "swap", pick: 1733876949, other: 11 }]).text);
+    // Paths 7 and 11 are chip.qpes and chip.pes_per_qpe (the fuzzer found it as pick 1733876949, which pointed at
+    // path 7 before cycles.multiply_unit added four paths).
+    writeFileSync(HW_FILE, mutateJson(SPINNAKER2, [{ op: "swap", pick: 7, other: 11 }]).text);
     let err: unknown;
     try {
       loadHardware(HW_FILE);

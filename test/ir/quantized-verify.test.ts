@@ -205,3 +205,43 @@ describe("verifyGraph on quantized IR", () => {
     expect((err as NmcError).node).toBe("population egru");
   });
 });
+
+describe("verifyGraph on a quantized Multiply (operand formats frac_a, frac_b)", () => {
+  const BASE_MUL = encodeGraph((() => {
+    const g = buildGraph({ ...SHAPE, gate: true });
+    const r = uniform(78, -2, 2);
+    const batch = { data: Float64Array.from({ length: 2 * 6 * SHAPE.inputs }, r), batch: 2, ticks: 6, channels: SHAPE.inputs };
+    return quantizePass.run(g, { calibration: calibratePass.run(g, { batch }).report }).graph;
+  })());
+  const mul = (): [Graph, Population] => {
+    const g = decodeGraph(BASE_MUL);
+    return [g, pop(g, "ssm.mul")];
+  };
+
+  it("round-trips through the codec and verifies; its operand formats lie in 0..acc_frac", () => {
+    const [g, m] = mul();
+    expect(m.kind).toBe("Multiply");
+    expect(verifyGraph(g)).toEqual([]);
+    const fa = m.tensors.frac_a.data[0], fb = m.tensors.frac_b.data[0];
+    expect(fa).toBeGreaterThanOrEqual(0);
+    expect(fa).toBeLessThanOrEqual(m.fixed!.accFrac);
+    expect(fb).toBeLessThanOrEqual(m.fixed!.accFrac);
+    expect(fa + fb - m.fixed!.outFrac).toBeGreaterThanOrEqual(0);
+    expect(decodeGraph(encodeGraph(g))).toEqual(g);
+  });
+
+  it("a missing, mistyped or out-of-range operand format is reported", () => {
+    const [g1, m1] = mul();
+    delete m1.tensors.frac_b;
+    expectOnly(g1, "population ssm.mul", /missing quantized tensor frac_b/);
+    const [g2, m2] = mul();
+    m2.tensors.frac_a = tensor(Int16Array.of(3));
+    expectOnly(g2, "population ssm.mul", /tensor frac_a is i16, the quantized IR needs i32/);
+    const [g3, m3] = mul();
+    m3.tensors.frac_a = tensor(Int32Array.of(m3.fixed!.accFrac + 1));
+    expectOnly(g3, "population ssm.mul", /frac_a = \d+ must be in 0..acc_frac/);
+    const [g4, m4] = mul();
+    m4.fixed!.outFrac = m4.tensors.frac_a.data[0] + m4.tensors.frac_b.data[0] + 1;
+    expectOnly(g4, "population ssm.mul", /frac_a \+ frac_b − out_frac = -1 must be in 0..52/);
+  });
+});

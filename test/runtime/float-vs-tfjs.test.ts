@@ -200,7 +200,18 @@ const ACT: Record<string, (z: E) => E> = {
   relu: ([v, e]) => [Math.max(v, 0), e],
   sigmoid: fn((z) => 1 / (1 + Math.exp(-z)), (z) => { const s = 1 / (1 + Math.exp(-z)); return s * (1 - s); }),
   tanh: fn(Math.tanh, (z) => 1 - Math.tanh(z) ** 2),
+  // tfjs composes these from several float32 ops (1 + tanh(u) cancels where u ≪ 0): absolute error bounds
+  swish: fn((z) => z / (1 + Math.exp(-z)), (z) => { const s = 1 / (1 + Math.exp(-z)); return s + z * s * (1 - s); }, true),
+  softplus: fn((z) => Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z))), (z) => 1 / (1 + Math.exp(-z)), true),
+  gelu_new: fn(geluNewRef, (z) => {
+    const c = Math.sqrt(2 / Math.PI), t = Math.tanh(c * (z + 0.044715 * z ** 3));
+    return 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * c * (1 + 3 * 0.044715 * z * z);
+  }, true),
 };
+
+function geluNewRef(z: number): number {
+  return 0.5 * z * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (z + 0.044715 * z ** 3)));
+}
 
 /**
  * One sample x [T*C] through the model: each output's float64 value and its first-order float32 error bound

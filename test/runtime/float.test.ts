@@ -5,6 +5,7 @@ import { summarize } from "../../runtime/counters.js";
 import { FloatEngine, runFloat } from "../../runtime/float/interpreter.js";
 import { erf } from "../../runtime/float/math.js";
 import { buildGraph, graphShapeArb, uniform } from "../support/graphs.js";
+import { buildModel, makeBatch, modelArb } from "../support/quant-models.js";
 
 /** One input channel, two EGRU units; only the g gate has weights, so z = r = σ(0) = 1/2 throughout. */
 function twoUnitEgru() {
@@ -133,6 +134,36 @@ describe("float interpreter: engine behaviour", () => {
     b.outputs.push(e.name);
     const run = runFloat(b.build(), { data: [3, 0, 2], batch: 1, ticks: 3, channels: 1 });
     expect(Array.from(run.output)).toEqual([7, 8, 1, 2, 5, 6]);
+  });
+
+  it("Multiply: out = a ⊙ b of this tick's port sums, on random gated models (identity operands checked exactly)", () => {
+    let gates = 0;
+    fc.assert(fc.property(modelArb(), fc.integer({ min: 1, max: 2 ** 30 }), fc.integer({ min: 1, max: 6 }), (spec, seed, T) => {
+      const g = buildModel(spec);
+      const index = new Map(g.populations.map((p, i) => [p.name, i]));
+      const outs = g.populations.map((p) => new Float64Array(T * p.size));
+      const ports = g.populations.map(() => ({} as Record<string, Float64Array>));
+      new FloatEngine(g, {
+        observer: (k, v, _b, t) => {
+          outs[k].set(v.out, t * g.populations[k].size);
+          for (const [name, a] of Object.entries(v.ports)) (ports[k][name] ??= new Float64Array(T * a.length)).set(a, t * a.length);
+        },
+      }).run(makeBatch(g, seed, 1, T, 1));
+      g.populations.forEach((p, k) => {
+        if (p.kind !== "Multiply") return;
+        gates++;
+        const n = p.size;
+        for (let i = 0; i < T * n; i++) expect(outs[k][i]).toBe(ports[k].a[i] * ports[k].b[i]);
+        // A port fed by one identity projection alone holds its source's output (of this or the previous tick).
+        for (const port of ["a", "b"]) {
+          const inc = g.projections.filter((j) => j.target === p.name && j.port === port);
+          if (inc.length !== 1) continue;
+          const src = outs[index.get(inc[0].source)!], d = inc[0].delay;
+          for (let t = 0; t < T; t++) for (let i = 0; i < n; i++) expect(ports[k][port][t * n + i]).toBe(t - d < 0 ? 0 : src[(t - d) * n + i]);
+        }
+      });
+    }), { numRuns: 60 });
+    expect(gates).toBeGreaterThan(0);
   });
 
   it("erf is accurate to 1e-14 at known points", () => {

@@ -75,7 +75,7 @@ function expectSameAsReference(q: Graph, batch: SequenceBatch, label: string): R
 
 const clipTotals = (): Record<ClipSite, number> => ({
   input16: 0, colsum32: 0, requant32: 0, port32: 0, lutIndex: 0, egru16: 0, cmul32: 0, state: 0, read16: 0,
-  ssmSum32: 0, ssmY32: 0, out16: 0, readout32: 0,
+  ssmSum32: 0, ssmY32: 0, out16: 0, operand16: 0, readout32: 0,
 });
 
 function addClips(total: Record<ClipSite, number>, r: RefRun): void {
@@ -93,10 +93,11 @@ describe("golden interpreter = BigInt reference of QUANTIZATION.md, bit for bit"
     const r2 = expectSameAsReference(q, scaled(makeBatch(g, seed ^ 0x5bd1e995, B, T, amp), 4, g), "fresh inputs × 4");
     addClips(clips, r2);
     for (const p of q.populations) if (p.kind === "EGRU") egruEvents += r1.events[p.name] + r2.events[p.name];
+    if (q.populations.some((p) => p.kind === "Multiply")) multiplyCases++;
     cases++;
     unitTicks += Object.values(r1.counters.populations).reduce((n, c) => n + c.unitTicks, 0) * 2;
   };
-  let egruEvents = 0, cases = 0, unitTicks = 0;
+  let egruEvents = 0, cases = 0, unitTicks = 0, multiplyCases = 0;
 
   it("random GraphBuilder models (EGRU, SSM, Dense of every activation, tokens, skip and delay-1 edges, readouts)", () => {
     const clips = clipTotals();
@@ -110,12 +111,12 @@ describe("golden interpreter = BigInt reference of QUANTIZATION.md, bit for bit"
       { numRuns: Number(process.env.NMC_RUNS ?? 400) },
     );
     if (process.env.NMC_GOLDEN_STATS) {
-      console.log(`${cases} cases, ${unitTicks} unit-ticks compared, ${egruEvents} EGRU events; values clipped, by saturation point: ${JSON.stringify(clips)}`);
+      console.log(`${cases} cases (${multiplyCases} with a Multiply), ${unitTicks} unit-ticks compared, ${egruEvents} EGRU events; values clipped, by saturation point: ${JSON.stringify(clips)}`);
     }
     // The saturation paths the ×4 inputs are there for did run (summed over all cases).
     // (port32 is hit too, but rarely: the corner tests below hit it by construction.)
-    for (const site of ["input16", "out16", "state", "lutIndex"] as ClipSite[]) expect(clips[site], site).toBeGreaterThan(0);
-    for (const k of ["EGRU", "SSM:16", "SSM:32", "Readout", "w8", "w16", ...ACTS.map((a) => `Dense:${a}`)]) expect(kinds.has(k), k).toBe(true);
+    for (const site of ["input16", "out16", "state", "lutIndex", "operand16"] as ClipSite[]) expect(clips[site], site).toBeGreaterThan(0);
+    for (const k of ["EGRU", "SSM:16", "SSM:32", "Readout", "Multiply", "w8", "w16", ...ACTS.map((a) => `Dense:${a}`)]) expect(kinds.has(k), k).toBe(true);
     expect(egruEvents, "EGRU events").toBeGreaterThan(0);
   });
 
@@ -252,13 +253,19 @@ const dist = (y: number, [lo, hi]: [number, number]) => (y < lo ? lo - y : y > h
 
 const phi = (x: number) => 0.5 * (1 + erf(x / Math.SQRT2));
 const GELU_LIPSCHITZ = 1.13; // sup |gelu'| = Φ(√2) + √2 φ(√2) ≈ 1.1289
+const GELU_NEW_LIPSCHITZ = 1.13; // sup |gelu_new'| ≈ 1.12899 (numerically, on a 1e−4 grid)
+const SWISH_LIPSCHITZ = 1.1; // sup |swish'| ≈ 1.09984
+const phiTanh = (x: number) => 0.5 * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+const softplusL = (t: number) => Math.log1p(Math.exp(t));
 /** |δ| of a Q15 multiplier for a real scale (quantize stores 0 for scales below 2^−37). */
 const multiplierError = (scale: number) => (scale < 2 ** -37 ? 1 : 2 ** -15);
 
 /** max over all real x of |f(x) − table[i(x)]| for a table of f at bin midpoints in Q`outFrac`. */
 function lutErrorBound(l: Lut): number {
   const [f, lim]: [(x: number) => number, [number, number]] =
-    l.name === "sigmoid" ? [sigmoid, [0, 1]] : l.name === "tanh" ? [Math.tanh, [-1, 1]] : l.name === "phi" ? [phi, [0, 1]] : [() => NaN, [NaN, NaN]];
+    l.name === "sigmoid" ? [sigmoid, [0, 1]] : l.name === "tanh" ? [Math.tanh, [-1, 1]] : l.name === "phi" ? [phi, [0, 1]]
+      : l.name === "phi_tanh" ? [phiTanh, [0, 1]] : l.name === "softplus" ? [softplusL, [0, Math.LN2]] // softplus: t ≤ 0 only
+        : [() => NaN, [NaN, NaN]];
   const step = 2 ** -l.stepLog2, n = l.table.length;
   let m = 0;
   for (let i = 0; i < n; i++) {
@@ -388,6 +395,19 @@ function errorBound(fg: Graph, qg: Graph, batch: SequenceBatch, tr: FloatTrace):
                   e[i] = (Math.abs(v[i]) + ev[i]) * lutE(qp, "phi") + GELU_LIPSCHITZ * ev[i] + 2 ** -(fx.accFrac + 1) + halfOut +
                     dist(gelu(v[i]), out);
                   break;
+                case "gelu_new": // as gelu, with Φ̃
+                  e[i] = (Math.abs(v[i]) + ev[i]) * lutE(qp, "phi_tanh") + GELU_NEW_LIPSCHITZ * ev[i] + 2 ** -(fx.accFrac + 1) + halfOut +
+                    dist(v[i] * phiTanh(v[i]), out);
+                  break;
+                case "swish": // as gelu, with σ
+                  e[i] = (Math.abs(v[i]) + ev[i]) * lutE(qp, "sigmoid") + SWISH_LIPSCHITZ * ev[i] + 2 ** -(fx.accFrac + 1) + halfOut +
+                    dist(v[i] * sigmoid(v[i]), out);
+                  break;
+                case "softplus": { // relu(v̂) + T_L(−|v̂|) − softplus(v) ≤ ε_L + e_v (softplus is 1-Lipschitz), L rounded to acc_frac < 14
+                  const sp = Math.max(v[i], 0) + softplusL(-Math.abs(v[i]));
+                  e[i] = lutE(qp, "softplus") + ev[i] + (fx.accFrac < 14 ? 2 ** -(fx.accFrac + 1) : 0) + halfOut + dist(sp, out);
+                  break;
+                }
                 default: throw new Error(`no bound for ${p.activation}`);
               }
             }
@@ -444,6 +464,21 @@ function errorBound(fg: Graph, qg: Graph, batch: SequenceBatch, tr: FloatTrace):
               }
               S[o * p.size + i] = (t > 0 ? S[(o - 1) * p.size + i] : 0) + es[i] + dist(sums[i], i32Range(2 ** -fx.outFrac));
               e[i] = p.mode === "sum" ? S[o * p.size + i] : S[o * p.size + i] / (t + 1) + 2 ** -(fx.outFrac + 1);
+            }
+            break;
+          }
+          case "Multiply": {
+            // Operand a' = sat16(rs(â, acc_frac − frac_a)): E_a = e_a + u_a/2 (when it shifts) + dist(a, int16 at
+            // frac_a), likewise b'; |a'b' − ab| ≤ (|a| + E_a) E_b + |b| E_a; then u_out/2 (when it shifts) + dist.
+            const fa = qp.tensors.frac_a.data[0], fb = qp.tensors.frac_b.data[0];
+            const ea = portErr(k, "a", p.size, fx.accFrac, null), eb = portErr(k, "b", p.size, fx.accFrac, null);
+            const va = tr.ports[k].a.subarray(o * p.size, (o + 1) * p.size), vb = tr.ports[k].b.subarray(o * p.size, (o + 1) * p.size);
+            const operand = (v: number, e: number, f: number) => e + (fx.accFrac > f ? 2 ** -(f + 1) : 0) + dist(v, i16Range(f));
+            for (let i = 0; i < p.size; i++) {
+              const Ea = operand(va[i], ea[i], fa), Eb = operand(vb[i], eb[i], fb);
+              const times = (u: number, v: number) => (u === 0 || v === 0 ? 0 : u * v); // an exact operand adds nothing, even beside an infinite bound
+              e[i] = times(Math.abs(va[i]) + Ea, Eb) + times(Math.abs(vb[i]), Ea) + (fa + fb > fx.outFrac ? 2 ** -(fx.outFrac + 1) : 0) +
+                dist(y[i], i16Range(fx.outFrac));
             }
             break;
           }
@@ -601,6 +636,36 @@ describe("golden interpreter: one-unit examples by hand", () => {
     //   rs(−3512, 2) = −878 exactly. x = 1.5 → 384 → +4512, port 5512, rs = 1378.
     const { golden } = bothEngines(q, { data: [0.7, -0.7, -1.3, -0.51171875, -1.5, 1.5], batch: 1, ticks: 6, channels: 1 });
     expect(Array.from(golden.outputQ)).toEqual([776, -276, -728, -135, -878, 1378]);
+  });
+
+  it("Multiply: operands to int16 at their own binary points, the product rounded to out_frac", () => {
+    const b = new GraphBuilder("mul");
+    const x = b.input("x", 2, "values");
+    const m = b.multiply("m", 1);
+    b.project("pa", x, m, "a", csrFromDense([1, 0], 2, 1));
+    b.project("pb", x, m, "b", csrFromDense([0, 1], 2, 1));
+    b.outputs.push(m.name);
+    const q = quantized(b.build(), 8, 16, (g) => {
+      g.populations[0].fixed = fmt(8);
+      g.populations[1].fixed = fmt(6, 12);
+      g.populations[1].tensors = { frac_a: i32(10), frac_b: i32(7) };
+      // Both ports: rq(x · 1, 16384, 10) = 16 x exactly (input Q8 → acc Q12).
+      setProjection(g, "pa", [1, 0], [16384], [10]);
+      setProjection(g, "pb", [0, 1], [16384], [10]);
+    });
+    // Shifts: a' = rs(a, 12 − 10 = 2), b' = rs(b, 12 − 7 = 5), product rs by 10 + 7 − 6 = 11.
+    // (0.7, −1.3): x = 179, −333 → a = 2864, b = −5328 → a' = 716, b' = rs(−5328, 5) = −166.5 → −167 (tie away);
+    //   716 · −167 = −119 572 → rs(·, 11) = −58.38… → −58 (float: −0.91 · 2^6 = −58.24).
+    // (100, 0.5): x = 25600, 128 → a = 409 600 → a' = sat16(102 400) = 32767; b = 2048 → b' = 64;
+    //   32767 · 64 = 2 097 088 → rs(·, 11) = 1023.97… → 1024.
+    // (100, −100): a' = 32767, b' = rs(−409 600, 5) = −12800; product −419 417 600 → rs = −204 793.75 → sat16 −32768.
+    // (1/256, 2): x = 1, 512 → a' = rs(16, 2) = 4, b' = rs(8192, 5) = 256; 1024 → rs(1024, 11) = 0.5 → 1 (tie away);
+    //   (−1/256, 2) → −1024 → −1.
+    const data = [0.7, -1.3, 100, 0.5, 100, -100, 1 / 256, 2, -1 / 256, 2];
+    const { golden, ref } = bothEngines(q, { data, batch: 1, ticks: 5, channels: 2 });
+    expect(Array.from(golden.outputQ)).toEqual([-58, 1024, -32768, 1, -1]);
+    expect(ref.clips.operand16).toBe(2); // a' in ticks 2 and 3
+    expect(ref.clips.out16).toBe(1);
   });
 
   it("Dense linear: a tie of the output shift rounds away from zero (−2.5 → −3, 2.5 → 3)", () => {

@@ -16,6 +16,7 @@ const SHAPES: GraphShape[] = [
   { seed: 12, inputs: 3, egru: 2, state: 1, dense: 3, pruneFraction: 0, readout: "mean" },
   { seed: 13, inputs: 1, egru: 4, state: 3, dense: 1, pruneFraction: 0.8, readout: "last" },
   { seed: 14, inputs: 2, egru: 2, state: 2, dense: 2, pruneFraction: 0.3, readout: "sum" },
+  { seed: 15, inputs: 2, egru: 3, state: 2, dense: 2, pruneFraction: 0.3, readout: "mean", gate: true },
 ];
 
 export interface SeedGraphs {

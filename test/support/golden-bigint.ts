@@ -57,7 +57,8 @@ export type ClipSite =
   | "read16" // sat16 of the 32-bit state's top half
   | "ssmSum32" // sat32 of rs(s_h, pre)
   | "ssmY32" // sat32 of y_h
-  | "out16" // sat16 of a Dense / SSM output
+  | "out16" // sat16 of a Dense / SSM / Multiply output
+  | "operand16" // sat16 of a Multiply operand a' or b'
   | "readout32"; // sat32 of a readout's running sum
 
 export interface RefRun {
@@ -85,7 +86,7 @@ const Q14_ONE = TWO(14);
 class Clipper {
   readonly counts: Record<ClipSite, number> = {
     input16: 0, colsum32: 0, requant32: 0, port32: 0, lutIndex: 0, egru16: 0, cmul32: 0, state: 0, read16: 0,
-    ssmSum32: 0, ssmY32: 0, out16: 0, readout32: 0,
+    ssmSum32: 0, ssmY32: 0, out16: 0, operand16: 0, readout32: 0,
   };
 
   /** Clamp to the signed range of `bits` bits: [−2^(bits−1), 2^(bits−1) − 1]. */
@@ -380,8 +381,31 @@ export function runBigIntReference(graph: Graph, batch: RefBatch): RefRun {
                 y = v.map((a) => clip.sat(rs(rs(a * lut(l, a, clip), 14), down), 16, "out16"));
                 break;
               }
+              case "gelu_new":
+              case "swish": {
+                const l = lutNamed(p, p.activation === "swish" ? "sigmoid" : "phi_tanh");
+                y = v.map((a) => clip.sat(rs(rs(a * lut(l, a, clip), 14), down), 16, "out16"));
+                break;
+              }
+              case "softplus": { // relu(v) + L(−|v|), L from Q14 to acc_frac
+                const l = lutNamed(p, "softplus"), up = fx.accFrac - 14;
+                const inAcc = (q: bigint) => (up >= 0 ? q << BigInt(up) : rs(q, -up));
+                y = v.map((a) => clip.sat(rs((a > 0n ? a : 0n) + inAcc(lut(l, a < 0n ? a : -a, clip)), down), 16, "out16"));
+                break;
+              }
               default: throw new Error(`activation ${p.activation} has no quantized form`);
             }
+            break;
+          }
+          case "Multiply": {
+            // a' = sat16(rs(a, acc_frac − frac_a)), b' likewise; out = sat16(rs(a' · b', frac_a + frac_b − out_frac)).
+            const ports = deliver(k, p, {});
+            const fa = Number(ints(p.tensors.frac_a, "frac_a")[0]), fb = Number(ints(p.tensors.frac_b, "frac_b")[0]);
+            y = ports.a.map((a, i) => {
+              const x = clip.sat(rs(a, fx.accFrac - fa), 16, "operand16");
+              const z = clip.sat(rs(ports.b[i], fx.accFrac - fb), 16, "operand16");
+              return clip.sat(rs(x * z, fa + fb - fx.outFrac), 16, "out16");
+            });
             break;
           }
           case "Readout": {

@@ -1,7 +1,7 @@
 // Small IR graphs built directly with the builder (no model.json), for IR and interpreter tests.
 import fc from "fast-check";
 import { GraphBuilder, csrFromDense } from "../../ir/builder.js";
-import type { Graph } from "../../ir/types.js";
+import type { Graph, Population } from "../../ir/types.js";
 
 const f32 = (n: number, g: () => number) => Float32Array.from({ length: n }, g);
 
@@ -24,9 +24,11 @@ export interface GraphShape {
   dense: number;
   pruneFraction: number;
   readout: "none" | "last" | "mean" | "sum";
+  /** The SSM's output gated as in event-ssm's block, s ⊙ σ(Dense(s)), before the Dense (weights from their own seed). */
+  gate?: boolean;
 }
 
-/** Input → EGRU → DiagonalSSM → Dense (→ Readout), weights seeded, some pruned to exact zeros. */
+/** Input → EGRU → DiagonalSSM (→ ⊙ σ(Dense)) → Dense (→ Readout), weights seeded, some pruned to exact zeros. */
 export function buildGraph(s: GraphShape): Graph {
   const r = uniform(s.seed);
   const w = (n: number) => f32(n, () => (Math.abs(r()) < s.pruneFraction ? 0 : r() * 1.5));
@@ -45,8 +47,15 @@ export function buildGraph(s: GraphShape): Graph {
   });
   b.project("ssm.B", e, ssm, "u", csrFromDense(Float64Array.from({ length: H * 2 * P }, r), H, 2 * P, "f64"));
   b.project("ssm.D", e, ssm, "skip", csrFromDense(Float64Array.from({ length: H * H }, (_, i) => (i % (H + 1) === 0 ? r() : 0)), H, H));
+  let y: Population = ssm;
+  if (s.gate) {
+    const rg = uniform(s.seed ^ 0x9a7e);
+    const g = b.dense("gate", H, "sigmoid", f32(H, rg));
+    b.project("gate.kernel", ssm, g, "x", csrFromDense(f32(H * H, () => rg() * 1.5), H, H));
+    y = b.gate("ssm.mul", ssm, g);
+  }
   const d = b.dense("dense", s.dense, "tanh", w(s.dense));
-  b.project("dense.kernel", ssm, d, "x", csrFromDense(w(H * s.dense), H, s.dense));
+  b.project("dense.kernel", y, d, "x", csrFromDense(w(H * s.dense), H, s.dense));
   if (s.readout !== "none") b.outputs.push(b.readout("readout", d, s.readout).name);
   else b.outputs.push(d.name);
   return b.build();
@@ -60,4 +69,5 @@ export const graphShapeArb: fc.Arbitrary<GraphShape> = fc.record({
   dense: fc.integer({ min: 1, max: 5 }),
   pruneFraction: fc.constantFrom(0, 0.3, 0.8),
   readout: fc.constantFrom("none" as const, "last" as const, "mean" as const, "sum" as const),
+  gate: fc.boolean(),
 });

@@ -1,6 +1,6 @@
 // Random float models for the quantized-model tests (test/runtime/golden.test.ts, test/targets/spinnaker2.test.ts,
-// test/targets/cuda.test.ts): EGRU, DiagonalSSM and Dense layers of every activation in a chain, skip and
-// delay-1 feedback edges, value or token inputs, readouts, pruned weights; plus random quantization options
+// test/targets/cuda.test.ts): EGRU, DiagonalSSM and Dense layers of every activation in a chain, some gated by a
+// Multiply, skip and delay-1 feedback edges, value or token inputs, readouts, pruned weights; plus random quantization options
 // (int8/int16 weights, 16/32-bit state, max or percentile ranges) and a calibrate-then-quantize helper.
 //
 // fast-check draws the structure (a ModelSpec); the weights come from a seeded PRNG (`uniform`) so that
@@ -22,9 +22,18 @@ import { uniform } from "./graphs.js";
 
 /** The activations the random layers draw from (softmax only in hand-written specs). */
 export type Act = Exclude<Activation, "softmax">;
-export const ACTS: Act[] = ["linear", "relu", "sigmoid", "tanh", "gelu"];
+export const ACTS: Act[] = ["linear", "relu", "sigmoid", "tanh", "gelu", "gelu_new", "swish", "softplus"];
 
 export type LayerKind = "egru" | "ssm" | "dense";
+
+/**
+ * A Multiply gate after a layer p (its output then feeds what follows): "sigmoid" p ⊙ σ(Dense(p)) (event-ssm's
+ * gated block), "dense" p ⊙ Dense(the layer's input) (e.g. EGRU ⊙ Dense: operands of very different ranges),
+ * "delayed" p(t) ⊙ p(t − 1) (a delay-1 operand). In a model with a feedback edge the gate must not grow
+ * values around the loop (a product in a loop explodes to ±Infinity in float within a few ticks), so there
+ * the second operand is bounded: "dense" is p ⊙ tanh(Dense(input)) and "delayed" p(t) ⊙ σ(Dense(p))(t − 1).
+ */
+export type GateKind = "none" | "sigmoid" | "dense" | "delayed";
 
 export interface LayerSpec {
   kind: LayerKind;
@@ -33,6 +42,8 @@ export interface LayerSpec {
   state: number;
   /** A Dense layer's activation: one of ACTS from the arbitraries; hand-written specs may use softmax. */
   act: Activation;
+  /** A Multiply gate on the layer's output (absent: none). */
+  gate?: GateKind;
 }
 
 export interface ModelSpec {
@@ -71,6 +82,8 @@ export const layerArb = (o: Pick<ModelArbOptions, "kinds" | "maxSize" | "maxStat
   size: fc.integer({ min: 1, max: o.maxSize ?? 8 }),
   state: fc.integer({ min: 1, max: o.maxState ?? 4 }),
   act: fc.constantFrom(...ACTS),
+  // Three layers in eight are gated, so that most models with several layers still have ungated ones.
+  gate: fc.constantFrom<GateKind>("none", "none", "none", "none", "none", "sigmoid", "dense", "delayed"),
 });
 
 export const modelArb = (o: ModelArbOptions = {}): fc.Arbitrary<ModelSpec> => fc.record({
@@ -93,6 +106,7 @@ export const modelArb = (o: ModelArbOptions = {}): fc.Arbitrary<ModelSpec> => fc
 export function mainPort(p: Population): { port: string; width: number } {
   if (p.kind === "EGRU") return { port: "input", width: 3 * p.size };
   if (p.kind === "DiagonalSSM") return { port: "u", width: 2 * p.stateSize };
+  if (p.kind === "Multiply") return { port: "a", width: p.size };
   return { port: "x", width: p.size };
 }
 
@@ -133,6 +147,18 @@ export function buildModel(s: ModelSpec): Graph {
         b.project(`${p.name}.kernel`, prev, p, "x", mat(prev.size, L.size));
         break;
       }
+    }
+    const gate = L.gate ?? "none";
+    if (gate === "sigmoid" || (gate === "delayed" && s.feedback)) {
+      const g = b.dense(`${p.name}.gate`, p.size, "sigmoid", vec(p.size));
+      b.project(`${g.name}.kernel`, p, g, "x", mat(p.size, p.size));
+      p = b.gate(`${p.name}.mul`, p, g, { b: gate === "delayed" ? 1 : 0 });
+    } else if (gate === "dense") {
+      const d = b.dense(`${p.name}.value`, p.size, s.feedback ? "tanh" : "linear", vec(p.size));
+      b.project(`${d.name}.kernel`, prev, d, "x", mat(prev.size, p.size));
+      p = b.gate(`${p.name}.mul`, p, d);
+    } else if (gate === "delayed") {
+      p = b.gate(`${p.name}.mul`, p, p, { b: 1 });
     }
     layers.push(p);
     prev = p;

@@ -153,7 +153,7 @@ function makeInput(rng: Rng, B: number, T: number, C: number, kind: InputKind, s
 // Arbitraries
 
 const widthArb = fc.integer({ min: 1, max: 12 });
-const activationArb = fc.constantFrom<Activation>("linear", "relu", "sigmoid", "tanh");
+const activationArb = fc.constantFrom<Activation>("linear", "relu", "sigmoid", "tanh", "swish", "softplus", "gelu_new");
 const readoutArb = fc.constantFrom<ReadoutMode>("last", "mean", "sum");
 
 /** Names layers like Keras does: egru_1, egru_2, ssm_1, dense_1, dropout_1. */

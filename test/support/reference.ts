@@ -4,7 +4,7 @@
 //
 // Layouts are C order, as in the model.json weight manifest: a [C, 3H] kernel holds W[c][j] at c*3H + j.
 
-export type Activation = "linear" | "relu" | "sigmoid" | "tanh";
+export type Activation = "linear" | "relu" | "sigmoid" | "tanh" | "swish" | "softplus" | "gelu_new";
 export type ReadoutMode = "last" | "mean" | "sum";
 
 export interface EgruParams {
@@ -235,6 +235,12 @@ function activate(v: number, activation: Activation): number {
       return sigmoid(v);
     case "tanh":
       return Math.tanh(v);
+    case "swish": // x·σ(x)
+      return v / (1 + Math.exp(-v));
+    case "softplus": // log(1 + eˣ) = x + log(1 + e⁻ˣ)
+      return v > 0 ? v + Math.log1p(Math.exp(-v)) : Math.log1p(Math.exp(v));
+    case "gelu_new": // ½x(1 + tanh(√(2/π)(x + 0.044715x³)))
+      return 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
   }
 }
 

@@ -499,6 +499,32 @@ const COVERAGE: IntCase[] = [
     opts: { weightBits: 16, stateBits: 32, range: { kind: "max" } },
     graph: buildGraph({ seed: 5, inputs: 4, egru: 6, state: 3, dense: 3, pruneFraction: 0.3, readout: "none" }),
   },
+  {
+    label: "values → Dense swish → Dense softplus → Dense gelu_new, mean readout, w8, state 16", seed: 106, B: 2, T: 6, amp: 3,
+    opts: { weightBits: 8, stateBits: 16, range: { kind: "max" } },
+    graph: buildModel({ seed: 6, encoding: "values", inputs: 3, layers: [{ kind: "dense", size: 5, state: 1, act: "swish" }, { kind: "dense", size: 4, state: 1, act: "softplus" }, { kind: "dense", size: 3, state: 1, act: "gelu_new" }], skip: true, feedback: true, readout: "mean", weightScale: 3, pruneFraction: 0.3 }),
+  },
+  {
+    // pre-activations beyond 2^16: acc_frac < 14, so softplus rounds its table value down to acc_frac
+    label: "values → Dense softplus with huge weights (acc_frac < 14), w16, state 16", seed: 107, B: 2, T: 4, amp: 3,
+    opts: { weightBits: 16, stateBits: 16, range: { kind: "max" } },
+    graph: buildModel({ seed: 7, encoding: "values", inputs: 4, layers: [{ kind: "dense", size: 4, state: 1, act: "softplus" }], skip: false, feedback: false, readout: "none", weightScale: 30000, pruneFraction: 0 }),
+  },
+  {
+    label: "values → SSM ⊙ σ(Dense) → EGRU ⊙ Dense(input) → Dense ⊙ itself a tick ago, sum readout, w8, state 16", seed: 108, B: 2, T: 7, amp: 2,
+    opts: { weightBits: 8, stateBits: 16, range: { kind: "max" } },
+    graph: buildModel({ seed: 8, encoding: "values", inputs: 3, layers: [{ kind: "ssm", size: 4, state: 3, act: "linear", gate: "sigmoid" }, { kind: "egru", size: 4, state: 1, act: "linear", gate: "dense" }, { kind: "dense", size: 3, state: 1, act: "tanh", gate: "delayed" }], skip: true, feedback: false, readout: "sum", weightScale: 1.5, pruneFraction: 0.3 }),
+  },
+  {
+    label: "tokens → Dense relu ⊙ tanh(Dense) → SSM ⊙ σ(Dense) of a tick ago, feedback, w16, state 32, 99th percentile", seed: 109, B: 2, T: 6, amp: 1,
+    opts: { weightBits: 16, stateBits: 32, range: { kind: "percentile", percentile: 99 } },
+    graph: buildModel({ seed: 9, encoding: "tokens", inputs: 5, layers: [{ kind: "dense", size: 5, state: 1, act: "relu", gate: "dense" }, { kind: "ssm", size: 5, state: 2, act: "linear", gate: "delayed" }], skip: false, feedback: true, readout: "none", weightScale: 3, pruneFraction: 0 }),
+  },
+  {
+    label: "test/support/graphs with its gate: Input → EGRU → SSM ⊙ σ(Dense) → Dense tanh, w8, state 16", seed: 110, B: 2, T: 6, amp: 2,
+    opts: { weightBits: 8, stateBits: 16, range: { kind: "max" } },
+    graph: buildGraph({ seed: 10, inputs: 3, egru: 4, state: 2, dense: 3, pruneFraction: 0.3, readout: "last", gate: true }),
+  },
 ];
 
 describe("cuda target: emulation = golden interpreter, bit for bit (outputs, every event, counters)", () => {
@@ -506,7 +532,7 @@ describe("cuda target: emulation = golden interpreter, bit for bit (outputs, eve
 
   it.skipIf(!HAVE_CC)(cc("coverage models: every population kind, activation, readout, weight and state width"), () => {
     for (const c of COVERAGE) runIntCase(c, kinds);
-    for (const k of ["EGRU", "SSM:16", "SSM:32", "w8", "w16", "Input:values", "Input:tokens", "delay1",
+    for (const k of ["EGRU", "SSM:16", "SSM:32", "Multiply", "w8", "w16", "Input:values", "Input:tokens", "delay1",
       "Readout:last", "Readout:mean", "Readout:sum", ...ACTS.map((a) => `Dense:${a}`)]) expect(kinds.has(k), k).toBe(true);
   }, 120_000);
 

@@ -82,7 +82,7 @@ function checkAll(g: Graph, hw: typeof SPINNAKER2, batch: SequenceBatch, golden:
 
 describe("spinnaker2 simulator = golden engine, bit for bit, on random quantized models", () => {
   it("default hardware and a shrunk SRAM (many slices per population); partition, placement and routing hold", () => {
-    let runs = 0, multiSlice = 0, multiChip = 0, ssmSplit = 0, egruSplit = 0, denseSplit = 0;
+    let runs = 0, multiSlice = 0, multiChip = 0, ssmSplit = 0, egruSplit = 0, denseSplit = 0, multiplySplit = 0;
     fc.assert(
       fc.property(caseArb, (c) => {
         const g = buildModel(c.spec);
@@ -113,13 +113,14 @@ describe("spinnaker2 simulator = golden engine, bit for bit, on random quantized
         if (split.some((p) => p.kind === "DiagonalSSM")) ssmSplit++;
         if (split.some((p) => p.kind === "EGRU")) egruSplit++;
         if (split.some((p) => p.kind === "Dense")) denseSplit++;
+        if (split.some((p) => p.kind === "Multiply")) multiplySplit++;
       }),
       { numRuns: 100 },
     );
     // The shrunk case really exercised many-PE partitions (of every kind) and multi-chip routes.
     expect(multiSlice).toBeGreaterThan(runs / 2);
     expect(multiChip).toBeGreaterThan(0);
-    expect(Math.min(ssmSplit, egruSplit, denseSplit)).toBeGreaterThan(0);
+    expect(Math.min(ssmSplit, egruSplit, denseSplit, multiplySplit)).toBeGreaterThan(0);
   });
 
   // Regression (was a bug in route.ts): the per-entry core bitmask was built with `1 << core`, a signed 32-bit
@@ -564,6 +565,8 @@ describe("spinnaker2 parseHardware", () => {
     ["a missing field", (hw) => delete hw.chip.sram_bytes_per_pe, "chip.sram_bytes_per_pe"],
     ["a missing section", (hw) => delete hw.noc, "noc"],
     ["a missing source", (hw) => delete hw.cycles.synapse.source, "cycles.synapse.source"],
+    ["a description from before the Multiply kind (no multiply_unit)", (hw) => delete hw.cycles.multiply_unit, "cycles.multiply_unit"],
+    ["a Multiply cost without its source", (hw) => (hw.cycles.multiply_unit.source = ""), "cycles.multiply_unit.source"],
     ["a negative value", (hw) => (hw.noc.hop_cycles.value = -5), "noc.hop_cycles.value"],
     ["a string value", (hw) => (hw.chip.buffer_bytes.value = "4096"), "chip.buffer_bytes.value"],
     ["a non-finite value", (hw) => (hw.energy.pj_per_sram_byte.value = 1e400), "energy.pj_per_sram_byte.value"],

@@ -1,7 +1,8 @@
 // The Dense population: its port x (bias plus projections) through its activation, thread per unit;
 // softmax (float only) runs one thread per sequence over all units. In the int variant sigmoid and tanh
-// are table look-ups, gelu is x · Φ(x) with Φ tabulated, and linear, relu and gelu shift the accumulator
-// format down to the output format (runtime/fixed/QUANTIZATION.md).
+// are table look-ups, gelu is x · Φ(x) with Φ tabulated (gelu_new x · Φ̃(x), swish x · σ(x)), softplus
+// relu(x) + L(−|x|) with L tabulated, and all but sigmoid and tanh shift the accumulator format down to the
+// output format (runtime/fixed/QUANTIZATION.md).
 import { NmcError } from "../../../ir/errors.js";
 import { activationLut } from "../../../ir/kinds.js";
 import type { Activation } from "../../../ir/types.js";
@@ -13,7 +14,7 @@ import type { CudaOp, StepRenderer } from "./types.js";
 
 type Pointwise = Exclude<Activation, "softmax">;
 
-type LutRule = { loQ: string; shift: number };
+type LutRule = { loQ: string; shift: number; inFrac: number };
 
 /**
  * The int statement per activation: `down` = acc_frac − out_frac, `c` the index rule of its table (for the
@@ -24,11 +25,25 @@ const INT_ACT: Record<Pointwise, { shifts: boolean; line(down: number, c?: LutRu
   relu: { shifts: true, line: (down) => `out[o] = v > 0 ? (int32_t)nmc_sat16(nmc_round_shift(v, ${down})) : 0;` },
   sigmoid: { shifts: false, line: (_d, c) => `out[o] = (int32_t)nmc_lookup(lut_sigmoid, v, ${c!.loQ}, ${c!.shift});` },
   tanh: { shifts: false, line: (_d, c) => `out[o] = (int32_t)nmc_lookup(lut_tanh, v, ${c!.loQ}, ${c!.shift});` },
-  gelu: {
+  gelu: { shifts: true, line: (down, c) => timesLut("phi", down, c!) },
+  gelu_new: { shifts: true, line: (down, c) => timesLut("phi_tanh", down, c!) },
+  swish: { shifts: true, line: (down, c) => timesLut("sigmoid", down, c!) },
+  softplus: {
     shifts: true,
-    line: (down, c) => `out[o] = (int32_t)nmc_sat16(nmc_round_shift(nmc_round_shift(v * nmc_lookup(lut_phi, v, ${c!.loQ}, ${c!.shift}), 14), ${down}));`,
+    // relu(v) + L(−|v|), L (Q14) in acc_frac: shifted up when acc_frac ≥ 14, else rounded down
+    line: (down, c) => {
+      const up = c!.inFrac - 14;
+      const l = `nmc_lookup(lut_softplus, v < 0 ? v : -v, ${c!.loQ}, ${c!.shift})`;
+      const la = up >= 0 ? `(${l} << ${up})` : `nmc_round_shift(${l}, ${-up})`;
+      return `out[o] = (int32_t)nmc_sat16(nmc_round_shift((v > 0 ? v : 0) + ${la}, ${down}));`;
+    },
   },
 };
+
+/** v · lut(v) (Q14) as gelu: rounded to acc_frac, then to out_frac. */
+function timesLut(lut: string, down: number, c: LutRule): string {
+  return `out[o] = (int32_t)nmc_sat16(nmc_round_shift(nmc_round_shift(v * nmc_lookup(lut_${lut}, v, ${c.loQ}, ${c.shift}), 14), ${down}));`;
+}
 
 const FLOAT_ACT: Record<Pointwise, string> = {
   linear: "out[o] = v;",
@@ -36,6 +51,10 @@ const FLOAT_ACT: Record<Pointwise, string> = {
   sigmoid: "out[o] = nmc_sigmoid(v);",
   tanh: "out[o] = tanh(v);",
   gelu: "out[o] = nmc_gelu(v);",
+  // runtime/float/math.ts geluNew, swish, softplus, operation for operation
+  gelu_new: "out[o] = 0.5 * v * (1 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));",
+  swish: "out[o] = v * nmc_sigmoid(v);",
+  softplus: "out[o] = (v > 0 ? v : 0.0) + log1p(exp(-fabs(v)));",
 };
 
 /** The pointwise update kernel; `lut` is the table it takes (int only). */
@@ -87,7 +106,8 @@ const int: StepRenderer<"Dense"> = {
     const down = pop.fixed!.accFrac - pop.fixed!.outFrac;
     const rule = INT_ACT[act];
     pointwiseKernel(e, p, `Dense ${act}${rule.shifts ? ` (rs by acc_frac − out_frac = ${down})` : ""}, thread per unit`, lut, () => {
-      e.w.writeLine(rule.line(down, lut ? lutConstants(pop, lutOf(pop, lut)) : undefined));
+      const l = lut ? lutOf(pop, lut) : undefined;
+      e.w.writeLine(rule.line(down, l ? { ...lutConstants(pop, l), inFrac: l.inFrac } : undefined));
     });
   },
   launch: (e, p) => launch(e, p, activationLut(p.pop.activation)),

@@ -4,6 +4,7 @@ import type { PopulationKind } from "../../../ir/types.js";
 import { DENSE_OP } from "./dense.js";
 import { EGRU_OP } from "./egru.js";
 import { INPUT_OP } from "./input.js";
+import { MULTIPLY_OP } from "./multiply.js";
 import { READOUT_OP } from "./readout.js";
 import { SSM_OP } from "./ssm.js";
 import type { CudaOp } from "./types.js";
@@ -16,4 +17,5 @@ export const CUDA_OPS: { [K in PopulationKind]: CudaOp<K> } = {
   DiagonalSSM: SSM_OP,
   Dense: DENSE_OP,
   Readout: READOUT_OP,
+  Multiply: MULTIPLY_OP,
 };
