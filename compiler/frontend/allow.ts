@@ -16,7 +16,8 @@ export type Scope =
   | "userDefinedMetadata"
   | "quantization" // weightsManifest[g].weights[i].quantization
   | "inboundKwargs" // the call arguments of a functional layer's inbound node
-  | "InputLayer" | "EGRU" | "DiagonalSSM" | "Dense" | "Embedding" | "Dropout" | "Activation" | "TimeDistributed";
+  | "InputLayer" | "EGRU" | "DiagonalSSM" | "Dense" | "Embedding" | "Dropout" | "Activation" | "TimeDistributed"
+  | "Add" | "Average" | "Multiply" | "Concatenate";
 
 export interface AllowRule {
   scopes: readonly Scope[];

@@ -2,7 +2,7 @@
 import { readJsonFile } from "../../ir/files.js";
 import { GraphBuilder } from "../../ir/builder.js";
 import { NmcError } from "../../ir/errors.js";
-import type { Graph, ReadoutMode } from "../../ir/types.js";
+import type { Graph, Population, ReadoutMode } from "../../ir/types.js";
 import { assertValidGraph } from "../../ir/verify.js";
 import { LAYER_TABLE, type LowerContext } from "./layers.js";
 import { checkKeys, parseChecked } from "./allow.js";
@@ -10,7 +10,8 @@ import {
   LayerConfigSchemas, ManifestGroupSchema, ModelJsonSchema, NmcMetaSchema, QuantizationSchema, TopologySchema, WeightEntrySchema,
   describe, parseWith, type ModelJson,
 } from "./schema.js";
-import { layerChain } from "./topology.js";
+import { type LayerRef, layerChain } from "./topology.js";
+import { isMergeClass, MERGE_TABLE } from "./merge.js";
 import { readWeights } from "./weights.js";
 
 export interface LoadOptions {
@@ -81,6 +82,51 @@ export function parseModelJson(file: string, json: unknown): ModelJson {
   return { ...top, modelTopology, topologyBase: topoBase };
 }
 
+/** Anchors a config error (reported relative to the layer's config object) in the file. */
+function anchored<T>(file: string, layer: LayerRef, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof NmcError && e.file === file && e.path !== undefined && !e.path.startsWith("modelTopology") && !e.path.startsWith("weightsManifest")) {
+      throw new NmcError(e.message, { ...e.fields(), path: `${layer.path}.config${e.path ? "." + e.path : ""}` });
+    }
+    throw e;
+  }
+}
+
+/** Lowers one layer from the populations of its inbound layers; returns the population it produces. */
+function lowerLayer(ctx: LowerContext, layer: LayerRef, inputs: Population[], onlyReader: boolean): Population {
+  const file = ctx.file;
+  if (isMergeClass(layer.className)) {
+    if (inputs.length < 2) {
+      throw new NmcError(`${layer.className} ${layer.name} merges ${inputs.length} input${inputs.length === 1 ? "" : "s"}`, {
+        file, path: `${layer.path}.inbound_nodes`, node: layer.name, expected: "2 or more inbound layers",
+      });
+    }
+    const merge = MERGE_TABLE[layer.className];
+    ctx.lastDense = undefined;
+    return anchored(file, layer, () => merge(ctx, layer, layer.config, inputs));
+  }
+  // Own properties only: "constructor", "__proto__", "toString" are not layer classes.
+  const lower = Object.hasOwn(LAYER_TABLE, layer.className) ? (LAYER_TABLE as Record<string, (typeof LAYER_TABLE)["Dense"]>)[layer.className] : undefined;
+  if (!lower) {
+    throw new NmcError(`layer ${layer.name} has unsupported class ${layer.className}`, {
+      file, path: `${layer.path}.class_name`, node: layer.name,
+      expected: `one of InputLayer, ${[...Object.keys(LAYER_TABLE), ...Object.keys(MERGE_TABLE)].join(", ")}`, found: JSON.stringify(layer.className),
+    });
+  }
+  if (inputs.length !== 1) {
+    throw new NmcError(`layer ${layer.name} (${layer.className}) reads ${inputs.length} inputs; only merge layers (${Object.keys(MERGE_TABLE).join(", ")}) read several`, {
+      file, path: `${layer.path}.inbound_nodes`, node: layer.name,
+    });
+  }
+  // The Dense a following Activation may set: only the one just built from this very input, read by it alone.
+  if (ctx.current !== inputs[0] || !onlyReader) ctx.lastDense = undefined;
+  ctx.current = inputs[0];
+  anchored(file, layer, () => lower(ctx, layer, layer.config));
+  return ctx.current;
+}
+
 export function loadModel(file: string, opts: LoadOptions = {}): LoadedModel {
   const model = parseModelJson(file, readJsonFile(file, "the model file", "a TensorFlow.js LayersModel (JSON)"));
   const chain = layerChain(file, model);
@@ -105,25 +151,16 @@ export function loadModel(file: string, opts: LoadOptions = {}): LoadedModel {
   }
 
   const ctx: LowerContext = { file, builder: b, weights, used: new Set(), current: input };
+  // What each layer produced, by layer name; and how many layers read it (an Activation folds into the
+  // Dense before it only when it is that Dense's one reader).
+  const produced = new Map<string, Population>([[chain.inputName, input]]);
+  const readers = new Map<string, number>([[chain.output, 1]]);
+  for (const l of chain.layers) for (const n of l.inbound) readers.set(n, (readers.get(n) ?? 0) + 1);
   for (const layer of chain.layers) {
-    // Own properties only: "constructor", "__proto__", "toString" are not layer classes.
-    const lower = Object.hasOwn(LAYER_TABLE, layer.className) ? (LAYER_TABLE as Record<string, (typeof LAYER_TABLE)["Dense"]>)[layer.className] : undefined;
-    if (!lower) {
-      throw new NmcError(`layer ${layer.name} has unsupported class ${layer.className}`, {
-        file, path: `${layer.path}.class_name`, node: layer.name,
-        expected: `one of InputLayer, ${Object.keys(LAYER_TABLE).join(", ")}`, found: JSON.stringify(layer.className),
-      });
-    }
-    try {
-      lower(ctx, layer, layer.config);
-    } catch (e) {
-      // Config errors are reported relative to the layer's config object; anchor them in the file.
-      if (e instanceof NmcError && e.file === file && e.path !== undefined && !e.path.startsWith("modelTopology") && !e.path.startsWith("weightsManifest")) {
-        throw new NmcError(e.message, { ...e.fields(), path: `${layer.path}.config${e.path ? "." + e.path : ""}` });
-      }
-      throw e;
-    }
+    const inputs = layer.inbound.map((n) => produced.get(n)!);
+    produced.set(layer.name, lowerLayer(ctx, layer, inputs, (readers.get(layer.inbound[0]) ?? 0) === 1));
   }
+  ctx.current = produced.get(chain.output)!;
   if (ctx.current === input) throw new NmcError("the model has no layers after its input", { file, path: "modelTopology" });
 
   const meta = model.userDefinedMetadata?.nmc ?? model.nmc;
@@ -136,6 +173,9 @@ export function loadModel(file: string, opts: LoadOptions = {}): LoadedModel {
   }
   const graph = b.build();
   assertValidGraph(graph, `IR built from ${file}`);
-  const warnings = [...weights.keys()].filter((n) => !ctx.used.has(n)).map((n) => `weight ${n} is not used by any supported layer`);
+  const warnings = [
+    ...chain.unused.map((n) => `layer ${n} does not lead to the model's output; it is not compiled`),
+    ...[...weights.keys()].filter((n) => !ctx.used.has(n)).map((n) => `weight ${n} is not used by any supported layer`),
+  ];
   return { graph, warnings };
 }

@@ -2,7 +2,7 @@
 // (populations + projections) from the current population. Adding a layer class is one entry here.
 // Parameter names and math: docs/model-math.md.
 import type { GraphBuilder } from "../../ir/builder.js";
-import { csrFromDense } from "../../ir/builder.js";
+import { csrFromDense, identityCsr } from "../../ir/builder.js";
 import { NmcError } from "../../ir/errors.js";
 import type { Activation, DensePopulation, Population, SourceLoc } from "../../ir/types.js";
 import type { LayerRef } from "./topology.js";
@@ -158,13 +158,18 @@ function lowerActivation(ctx: LowerContext, layer: LayerRef, config: Record<stri
   const cfg = parseConfig(ctx, layer, "Activation", config);
   if (cfg.activation === "linear") return;
   const d = ctx.lastDense;
-  if (!d || d !== ctx.current || d.activation !== "linear") {
-    throw new NmcError(`Activation ${layer.name} must follow a Dense layer with a linear activation`, {
-      file: ctx.file, path: layer.path, node: layer.name, found: `it follows ${ctx.current.kind} ${ctx.current.name}`,
-      hint: "put the activation into the Dense layer's config instead",
-    });
+  if (d && d === ctx.current && d.activation === "linear") {
+    // Folded into the linear Dense just before it, which nothing else reads.
+    d.activation = cfg.activation as Activation;
+    ctx.lastDense = undefined;
+    return;
   }
-  d.activation = cfg.activation as Activation;
+  // Anywhere else (after an SSM or EGRU, or a Dense that other layers read too): a Dense population of that
+  // activation fed by an identity projection, so that the activation's events travel like any layer's.
+  const src = ctx.current;
+  const pop = ctx.builder.dense(layer.name, src.size, cfg.activation as Activation, new Float32Array(src.size), loc(ctx, layer));
+  ctx.builder.project(`${pop.name}.identity`, src, pop, "x", identityCsr(src.size), 0, loc(ctx, layer));
+  ctx.current = pop;
   ctx.lastDense = undefined;
 }
 

@@ -88,6 +88,15 @@ export const LayerConfigSchemas = {
 } as const;
 export type SupportedClass = keyof typeof LayerConfigSchemas;
 
+/** Merge layers of functional models (merge.ts): they read several inbound layers. */
+export const MergeConfigSchemas = {
+  Add: z.object({}),
+  Average: z.object({}),
+  Multiply: z.object({}),
+  Concatenate: z.object({ axis: z.number().int().optional() }),
+} as const;
+export type MergeClass = keyof typeof MergeConfigSchemas;
+
 // ---- zod issue → NmcError ----
 
 export function jsonPath(parts: readonly PropertyKey[]): string {

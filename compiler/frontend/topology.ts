@@ -1,6 +1,7 @@
-// Turns a LayersModel topology (Sequential or functional) into the chain of layers nmc compiles, each
-// with its JSON path for error messages. nmc supports chains: a functional model whose output is reached
-// from its input through layers with one inbound tensor each.
+// Turns a LayersModel topology (Sequential or functional) into the layers nmc compiles, in an order where
+// every layer comes after the layers it reads (each with its JSON path for error messages). A functional
+// model is a graph: a layer's output may feed several layers, and merge layers (merge.ts) read several.
+// Layers that do not lead to the model's output are reported, not compiled.
 import { NmcError } from "../../ir/errors.js";
 import { checkKeys, parseChecked } from "./allow.js";
 import type { LayerJson, ModelJson } from "./schema.js";
@@ -13,13 +14,20 @@ export interface LayerRef {
   /** JSON path of the layer object in model.json, as text and as parts. */
   path: string;
   base: readonly PropertyKey[];
+  /** The layers (or the model's input) this layer reads, in argument order. */
+  inbound: string[];
 }
 
 export interface Chain {
   /** Shape of the model input without the batch axis, e.g. [T, C] or [T] (token ids), T may be null. */
   inputShape: (number | null)[];
   inputName: string;
+  /** Every layer that leads to the output, each after the layers it reads. */
   layers: LayerRef[];
+  /** The layer whose output is the model's. */
+  output: string;
+  /** Layers of the file that do not lead to the output (not compiled). */
+  unused: string[];
 }
 
 /** The input shape a layer's config declares (checked), or undefined. */
@@ -41,7 +49,7 @@ function layerRef(file: string, l: unknown, base: readonly PropertyKey[], i: num
   const lj = parseChecked(LayerSchema, l, { file, base, scopes: ["layer"], what: "layer" });
   // The raw config, not zod's copy (which drops a "__proto__" key): the layer's lowering checks every key.
   const config = (l as { config: Record<string, unknown> }).config;
-  return { lj, ref: { className: lj.class_name, name: layerName(lj, `layer_${i}`), config, path: jsonPath(base), base } };
+  return { lj, ref: { className: lj.class_name, name: layerName(lj, `layer_${i}`), config, path: jsonPath(base), base, inbound: [] } };
 }
 
 const SEQUENTIAL_KEYS = ["name", "layers"];
@@ -74,7 +82,8 @@ function sequential(file: string, config: unknown, topo: readonly string[]): Cha
       found: "nothing", hint: "give the first layer an inputShape when building the model",
     });
   }
-  return { inputShape: inputShape.slice(1), inputName, layers };
+  layers.forEach((l, i) => (l.inbound = [i === 0 ? inputName : layers[i - 1].name]));
+  return { inputShape: inputShape.slice(1), inputName, layers, output: layers[layers.length - 1]?.name ?? inputName, unused: [] };
 }
 
 /** The names of the layers feeding one inbound node, in tfjs/Keras 2 or Keras 3 form; call kwargs checked. */
@@ -104,7 +113,7 @@ function functional(file: string, config: Record<string, unknown>, topo: readonl
   checkKeys(config, { file, base, honoured: FUNCTIONAL_KEYS, scopes: ["topologyConfig"], what: "functional model config" });
   const layersJson = config.layers;
   if (!Array.isArray(layersJson)) throw new NmcError("functional model has no layers array", { file, path: jsonPath([...base, "layers"]) });
-  const byName = new Map<string, { ref: LayerRef; inbound: string[] }>();
+  const byName = new Map<string, LayerRef>();
   layersJson.forEach((l, i) => {
     const { lj, ref } = layerRef(file, l, [...base, "layers", i], i);
     const { name, path } = ref;
@@ -112,13 +121,9 @@ function functional(file: string, config: Record<string, unknown>, topo: readonl
     if (nodes.length > 1) {
       throw new NmcError(`layer ${name} is called ${nodes.length} times (shared layer); nmc supports each layer once`, { file, path, node: name });
     }
-    const inbound = nodes.length ? inboundNames(file, nodes[0], [...ref.base, "inbound_nodes", 0], name) : [];
-    if (inbound.length > 1) {
-      throw new NmcError(`layer ${name} (${lj.class_name}) merges ${inbound.length} inputs; nmc supports chains of single-input layers`, {
-        file, path, node: name, hint: "residual and concatenating models are not supported yet",
-      });
-    }
-    byName.set(name, { ref, inbound });
+    if (byName.has(name)) throw new NmcError(`two layers are named ${name}`, { file, path, node: name, expected: "unique layer names" });
+    ref.inbound = nodes.length ? inboundNames(file, nodes[0], [...ref.base, "inbound_nodes", 0], name) : [];
+    byName.set(name, ref);
   });
   const outs = config.output_layers as unknown[] | undefined;
   const ins = config.input_layers as unknown[] | undefined;
@@ -130,33 +135,56 @@ function functional(file: string, config: Record<string, unknown>, topo: readonl
   }
   const first = (x: unknown): string => String(Array.isArray(x) ? x[0] : x);
   const inName = first(ins[0]);
-  const chain: LayerRef[] = [];
-  let cur = first(outs[0]);
-  const seen = new Set<string>();
-  while (cur !== inName) {
-    const l = byName.get(cur);
-    if (!l || seen.has(cur)) {
-      throw new NmcError(`the output is not reached from the input through a chain of layers (stuck at ${cur})`, {
-        file, path: jsonPath([...base, "output_layers"]), node: cur,
-      });
-    }
-    seen.add(cur);
-    chain.unshift(l.ref);
-    if (l.inbound.length !== 1) throw new NmcError(`layer ${cur} has no inbound layer`, { file, path: l.ref.path, node: cur });
-    cur = l.inbound[0];
-  }
+  const outName = first(outs[0]);
+  const order = inputOrder(file, byName, inName, outName, jsonPath([...base, "output_layers"]));
   const input = byName.get(inName);
-  if (!input || input.ref.className !== "InputLayer") {
+  if (!input || input.className !== "InputLayer") {
     throw new NmcError(`input layer ${inName} is missing or not an InputLayer`, { file, path: jsonPath([...base, "input_layers"]) });
   }
-  checkInputLayer(file, input.ref);
-  const shape = batchShape(file, input.ref);
+  checkInputLayer(file, input);
+  const shape = batchShape(file, input);
   if (!shape) {
     throw new NmcError("the InputLayer does not say the input shape", {
-      file, path: `${input.ref.path}.config.batch_input_shape`, expected: "[null, T, C]", found: "nothing",
+      file, path: `${input.path}.config.batch_input_shape`, expected: "[null, T, C]", found: "nothing",
     });
   }
-  return { inputShape: shape.slice(1), inputName: inName, layers: chain };
+  const used = new Set(order.map((l) => l.name));
+  const unused = [...byName.keys()].filter((n) => n !== inName && !used.has(n));
+  return { inputShape: shape.slice(1), inputName: inName, layers: order, output: outName, unused };
+}
+
+/**
+ * The layers the output depends on, each after its inbound layers (depth first from the output), ending at
+ * the model input. A name no layer has, a layer with no inbound layer that is not the input, or a cycle (a
+ * functional graph has none: recurrence lives inside recurrent layers) is a malformed file.
+ */
+function inputOrder(file: string, byName: Map<string, LayerRef>, inName: string, outName: string, outPath: string): LayerRef[] {
+  const order: LayerRef[] = [];
+  const state = new Map<string, "visiting" | "done">();
+  const visit = (name: string, from: LayerRef | null): void => {
+    if (name === inName) return;
+    const l = byName.get(name);
+    if (!l) {
+      throw new NmcError(`${from ? `layer ${from.name} reads` : "the output is"} layer ${name}, which the model does not have`, {
+        file, path: from ? `${from.path}.inbound_nodes` : outPath, node: from?.name ?? name, expected: `one of ${[...byName.keys()].join(", ")}`, found: JSON.stringify(name),
+      });
+    }
+    if (state.get(name) === "done") return;
+    if (state.get(name) === "visiting") {
+      throw new NmcError(`layer ${name} reads its own output through ${from?.name ?? "the graph"}: a cycle outside a recurrent layer`, {
+        file, path: `${l.path}.inbound_nodes`, node: name, hint: "recurrence belongs inside a recurrent layer (EGRU, DiagonalSSM); a functional graph has no cycles",
+      });
+    }
+    if (l.inbound.length === 0) {
+      throw new NmcError(`layer ${name} has no inbound layer and is not the model input ${inName}`, { file, path: l.path, node: name });
+    }
+    state.set(name, "visiting");
+    for (const n of l.inbound) visit(n, l);
+    state.set(name, "done");
+    order.push(l);
+  };
+  visit(outName, null);
+  return order;
 }
 
 export function layerChain(file: string, model: ModelJson): Chain {

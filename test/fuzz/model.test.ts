@@ -7,15 +7,17 @@
 //  3. unknown keys inserted into the objects nmc checks (top level, topology, topology config, layers, layer
 //     configs, manifest entries): each must be refused with an NmcError naming that key's JSON path;
 //  4. keys from a pool (allow-listed ones such as zoneout, dtype, trainable, mask_zero, "__proto__", and
-//     fresh names) with random JSON values, inserted into any object: a clean NmcError or a load.
+//     fresh names) with random JSON values, inserted into any object: a clean NmcError or a load;
+//  5. functional graphs made by tfjs (merges, branches, skips): dangling inbound layers, cycles, a layer
+//     reading itself, merges of mismatched widths, unknown merge-config keys, and structural mutations.
 // Oracle: loadModel throws an NmcError, or returns a graph that verifyGraph accepts, whose float weights are
 // all finite (a NaN weight would be silent wrong output), and that runs on the float engine with nothing but
 // NmcError. A shard that lost bytes must be refused (the weights no longer fill the manifest).
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../../compiler/frontend/index.js";
 import { jsonPath } from "../../compiler/frontend/schema.js";
 import { NmcError } from "../../ir/errors.js";
@@ -23,6 +25,8 @@ import type { Graph } from "../../ir/types.js";
 import { FUZZ_TEST_TIMEOUT_MS, FuzzBug, applyByteOps, attemptClean, byteOpsArb, fuzzParams, jsonOpsArb, knownTally, mutateJson } from "../support/fuzz.js";
 import { checkAcceptedGraph } from "../support/fuzz-graphs.js";
 import { type Family, type ModelArtifacts, modelArtifacts, modelCaseArb } from "../support/random-model.js";
+import { buildFunctional, functionalCaseArb } from "../support/functional-models.js";
+import { initBestBackend, registerNmcLayers, saveModelToDir } from "../../runtime/tfjs/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "nmc-fuzz-model-"));
 afterAll(() => {
@@ -193,4 +197,67 @@ describe("fuzz findings (pinned)", () => {
       expect(() => loadModel(withClass(cn))).toThrow(NmcError);
     });
   }
+});
+
+// ---- functional graphs (merges, branches), seeds made by tfjs's own code ----
+
+describe("fuzz: functional model.json graphs (merges, branches, skips)", () => {
+  type Layer = { name: string; class_name: string; config: Record<string, unknown>; inbound_nodes: unknown[][][] };
+  const layersOf = (json: Record<string, unknown>) => (json.modelTopology as { config: { layers: Layer[] } }).config.layers;
+  const MERGES = ["Add", "Average", "Multiply", "Concatenate"];
+  /** Seed graphs with at least one merge, saved by tfjs: model.json text and weight shards. */
+  const graphSeeds: { json: Record<string, unknown>; shards: Map<string, Uint8Array> }[] = [];
+  beforeAll(async () => {
+    const { tf } = await initBestBackend();
+    const L = registerNmcLayers(tf);
+    const cases = fc.sample(functionalCaseArb, { seed: 4242, numRuns: 40 });
+    for (const c of cases) {
+      const { model } = buildFunctional(tf, L, c);
+      const d = mkdtempSync(join(tmpdir(), "nmc-fuzz-graph-"));
+      await saveModelToDir(model, d);
+      const shards = new Map(readdirSync(d).filter((f) => f !== "model.json").map((f) => [f, new Uint8Array(readFileSync(join(d, f)))]));
+      const json = JSON.parse(readFileSync(join(d, "model.json"), "utf8")) as Record<string, unknown>;
+      rmSync(d, { recursive: true, force: true });
+      // Only graphs whose output depends on a merge (tf.model keeps the layers that lead to the output).
+      if (layersOf(json).some((l) => MERGES.includes(l.class_name))) graphSeeds.push({ json, shards });
+      if (graphSeeds.length === 8) break;
+    }
+  }, 120_000);
+
+
+  /** Targeted graph damage: a dangling inbound name, a cycle, a merge of mismatched widths, an unknown merge-config key. */
+  const damage = fc.record({ seed: fc.nat(), kind: fc.constantFrom("dangling", "cycle", "widths", "key", "self"), pick: fc.nat(), other: fc.nat() });
+
+  it("every seed loads; dangling inbound layers, cycles, mismatched merges and unknown keys are clean NmcErrors (no crash, no hang)", () => {
+    expect(graphSeeds.length).toBeGreaterThan(3);
+    for (const s of graphSeeds) expect(checkLoad(writeCase(JSON.stringify(s.json), s.shards))).toBe("accepted");
+    const seen = { accepted: 0, refused: 0 };
+    fc.assert(fc.property(damage, ({ seed, kind, pick, other }) => {
+      const s = graphSeeds[seed % graphSeeds.length]!;
+      const json = JSON.parse(JSON.stringify(s.json)) as Record<string, unknown>;
+      const layers = layersOf(json);
+      const withInputs = layers.filter((l) => l.inbound_nodes.length > 0);
+      const l = withInputs[pick % withInputs.length]!;
+      const merge = layers.find((x) => MERGES.includes(x.class_name))!;
+      if (kind === "dangling") l.inbound_nodes[0][0][0] = "no_such_layer";
+      else if (kind === "cycle") l.inbound_nodes[0][0][0] = layers[layers.length - 1 - (other % layers.length)]!.name; // maybe a later layer
+      else if (kind === "self") l.inbound_nodes[0][0][0] = l.name;
+      else if (kind === "widths") merge.inbound_nodes[0].push(["x", 0, 0, {}]); // the input, of another width (or not)
+      else merge.config[`unknown_${other % 7}`] = other;
+      const outcome = checkLoad(writeCase(JSON.stringify(json), s.shards));
+      seen[outcome]++;
+      if (kind === "dangling" || kind === "self" || kind === "key") expect(outcome).toBe("refused");
+    }), fuzzParams(400));
+    expect(seen.refused).toBeGreaterThan(0);
+  }, FUZZ_TEST_TIMEOUT_MS);
+
+  it(`structural mutations of functional graphs (${fuzzParams().numRuns} cases)`, () => {
+    const seen = { accepted: 0, refused: 0 };
+    fc.assert(fc.property(fc.nat(), jsonOpsArb, (i, ops) => {
+      const s = graphSeeds[i % graphSeeds.length]!;
+      seen[checkLoad(writeCase(mutateJson(s.json, ops).text, s.shards))]++;
+    }), fuzzParams());
+    expect(seen.refused).toBeGreaterThan(0);
+    expect(seen.accepted).toBeGreaterThan(0);
+  }, FUZZ_TEST_TIMEOUT_MS);
 });

@@ -1,0 +1,88 @@
+// Random functional TensorFlow.js models, built by tfjs's own code: tf.model over tfjs's merge layers (Add,
+// Average, Multiply, Concatenate), Dense, Activation and nmc's EGRU and DiagonalSSM layer classes. Used by the
+// frontend's property test (test/compiler/functional.test.ts) and as seeds of the model.json fuzzer.
+import type * as tfjs from "@tensorflow/tfjs";
+import fc from "fast-check";
+import type { NmcLayerClasses, Tf } from "../../runtime/tfjs/index.js";
+
+/** One step of building a graph: what to add and from which existing nodes (indices taken modulo). */
+export type Step =
+  | { op: "dense"; from: number; units: number; activation: "linear" | "relu" | "tanh" | "sigmoid" }
+  | { op: "egru"; from: number; units: number }
+  | { op: "ssm"; from: number; state: number; parameterization: "lru" | "s5" }
+  | { op: "activation"; from: number; activation: "relu" | "tanh" | "sigmoid" }
+  | { op: "merge"; kind: "add" | "average" | "multiply"; from: number[] }
+  | { op: "concat"; from: number[] };
+
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({ op: fc.constant("dense" as const), from: fc.nat(), units: fc.integer({ min: 2, max: 5 }), activation: fc.constantFrom("linear" as const, "relu" as const, "tanh" as const, "sigmoid" as const) }),
+  fc.record({ op: fc.constant("egru" as const), from: fc.nat(), units: fc.integer({ min: 2, max: 5 }) }),
+  fc.record({ op: fc.constant("ssm" as const), from: fc.nat(), state: fc.integer({ min: 1, max: 3 }), parameterization: fc.constantFrom("lru" as const, "s5" as const) }),
+  fc.record({ op: fc.constant("activation" as const), from: fc.nat(), activation: fc.constantFrom("relu" as const, "tanh" as const, "sigmoid" as const) }),
+  fc.record({ op: fc.constant("merge" as const), kind: fc.constantFrom("add" as const, "average" as const, "multiply" as const), from: fc.array(fc.nat(), { minLength: 2, maxLength: 3 }) }),
+  fc.record({ op: fc.constant("concat" as const), from: fc.array(fc.nat(), { minLength: 2, maxLength: 3 }) }),
+);
+
+export interface GraphCase {
+  channels: number;
+  ticks: number;
+  steps: Step[];
+  seed: number;
+}
+
+export const functionalCaseArb: fc.Arbitrary<GraphCase> = fc.record({
+  channels: fc.integer({ min: 2, max: 4 }),
+  ticks: fc.integer({ min: 2, max: 6 }),
+  steps: fc.array(stepArb, { minLength: 2, maxLength: 7 }),
+  seed: fc.integer({ min: 1, max: 1_000_000 }),
+});
+
+/** Builds the tfjs model of a case; merges take existing nodes of one width (a Dense aligns one when needed). */
+export function buildFunctional(tf: Tf, L: NmcLayerClasses, c: GraphCase): { model: tfjs.LayersModel; merges: number } {
+  const inp = tf.input({ shape: [c.ticks, c.channels], name: "x" }) as tfjs.SymbolicTensor;
+  const nodes: tfjs.SymbolicTensor[] = [inp];
+  let k = 0, merges = 0;
+  const name = (p: string) => `${p}${k++}`;
+  const width = (t: tfjs.SymbolicTensor) => t.shape[t.shape.length - 1] as number;
+  const apply = (layer: tfjs.layers.Layer, x: tfjs.SymbolicTensor | tfjs.SymbolicTensor[]) => layer.apply(x) as tfjs.SymbolicTensor;
+  const seed = () => c.seed + k;
+  for (const s of c.steps) {
+    const pick = (i: number) => nodes[i % nodes.length];
+    if (s.op === "dense") nodes.push(apply(tf.layers.dense({ name: name("dense"), units: s.units, activation: s.activation }), pick(s.from)));
+    else if (s.op === "egru") nodes.push(apply(new L.EGRU({ name: name("egru"), units: s.units, seed: seed(), thrMean: 0.05 }), pick(s.from)));
+    else if (s.op === "ssm") nodes.push(apply(new L.DiagonalSSM({ name: name("ssm"), stateSize: s.state, parameterization: s.parameterization, seed: seed() }), pick(s.from)));
+    else if (s.op === "activation") nodes.push(apply(tf.layers.activation({ name: name("act"), activation: s.activation }), pick(s.from)));
+    else {
+      const first = pick(s.from[0]);
+      const seen = new Set<tfjs.SymbolicTensor>([first]);
+      // A tensor given twice to one merge makes tfjs's executor dispose it early ("Tensor is disposed" in
+      // Add.mergeFunction), so a repeated operand goes through a Dense first, as one that needs aligning does.
+      const ins = [first, ...s.from.slice(1).map((i) => {
+        const t = pick(i);
+        const fits = s.op === "concat" || width(t) === width(first);
+        if (fits && !seen.has(t)) return seen.add(t), t;
+        const a = apply(tf.layers.dense({ name: name("align"), units: s.op === "concat" ? width(t) : width(first) }), t);
+        seen.add(a);
+        return a;
+      })];
+      const layer = s.op === "concat" ? tf.layers.concatenate({ name: name("concat") })
+        : s.kind === "add" ? tf.layers.add({ name: name("add") })
+        : s.kind === "average" ? tf.layers.average({ name: name("avg") })
+        : tf.layers.multiply({ name: name("mul") });
+      nodes.push(apply(layer, ins));
+      merges++;
+    }
+  }
+  // The output reads the last node; a final Dense keeps outputs of a fixed small width.
+  const out = apply(tf.layers.dense({ name: "head", units: 3 }), nodes[nodes.length - 1]);
+  return { model: tf.model({ inputs: inp, outputs: out }), merges };
+}
+
+export function functionalInputs(c: GraphCase, batch: number): Float32Array {
+  let s = c.seed >>> 0 || 1;
+  return Float32Array.from({ length: batch * c.ticks * c.channels }, () => {
+    s ^= s << 13; s >>>= 0; s ^= s >> 17; s ^= s << 5; s >>>= 0;
+    return Math.fround(2 * (s / 2 ** 32) - 1);
+  });
+}
+
