@@ -10,7 +10,7 @@ export type Step =
   | { op: "dense"; from: number; units: number; activation: "linear" | "relu" | "tanh" | "sigmoid" }
   | { op: "egru"; from: number; units: number }
   | { op: "ssm"; from: number; state: number; parameterization: "lru" | "s5" }
-  | { op: "activation"; from: number; activation: "relu" | "tanh" | "sigmoid" }
+  | { op: "activation"; from: number; activation: "relu" | "tanh" | "sigmoid" | "gelu" | "swish" | "softplus" }
   | { op: "merge"; kind: "add" | "average" | "multiply"; from: number[] }
   | { op: "concat"; from: number[] };
 
@@ -18,7 +18,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ op: fc.constant("dense" as const), from: fc.nat(), units: fc.integer({ min: 2, max: 5 }), activation: fc.constantFrom("linear" as const, "relu" as const, "tanh" as const, "sigmoid" as const) }),
   fc.record({ op: fc.constant("egru" as const), from: fc.nat(), units: fc.integer({ min: 2, max: 5 }) }),
   fc.record({ op: fc.constant("ssm" as const), from: fc.nat(), state: fc.integer({ min: 1, max: 3 }), parameterization: fc.constantFrom("lru" as const, "s5" as const) }),
-  fc.record({ op: fc.constant("activation" as const), from: fc.nat(), activation: fc.constantFrom("relu" as const, "tanh" as const, "sigmoid" as const) }),
+  fc.record({ op: fc.constant("activation" as const), from: fc.nat(), activation: fc.constantFrom("relu" as const, "tanh" as const, "sigmoid" as const, "gelu" as const, "swish" as const, "softplus" as const) }),
   fc.record({ op: fc.constant("merge" as const), kind: fc.constantFrom("add" as const, "average" as const, "multiply" as const), from: fc.array(fc.nat(), { minLength: 2, maxLength: 3 }) }),
   fc.record({ op: fc.constant("concat" as const), from: fc.array(fc.nat(), { minLength: 2, maxLength: 3 }) }),
 );
