@@ -81,6 +81,11 @@ export class GraphBuilder {
     return this.pops.find((p) => p.name === name);
   }
 
+  /** The projections built so far into `target` (a fold rewrites their weights in place, e.g. BatchNormalization). */
+  projectionsInto(target: Population): Projection[] {
+    return this.projs.filter((j) => j.target === target.name);
+  }
+
   input(name: string, size: number, encoding: InputEncoding, loc: SourceLoc = NO_LOC): InputPopulation {
     const p: InputPopulation = {
       kind: "Input", name: this.uniqueName(name), size, encoding, emission: encoding === "tokens" ? "events" : "dense",

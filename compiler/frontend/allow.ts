@@ -16,7 +16,7 @@ export type Scope =
   | "userDefinedMetadata"
   | "quantization" // weightsManifest[g].weights[i].quantization
   | "inboundKwargs" // the call arguments of a functional layer's inbound node
-  | "InputLayer" | "EGRU" | "DiagonalSSM" | "Dense" | "Embedding" | "Dropout" | "Activation" | "TimeDistributed"
+  | "InputLayer" | "EGRU" | "DiagonalSSM" | "Dense" | "Embedding" | "Dropout" | "Activation" | "TimeDistributed" | "BatchNormalization"
   | "Add" | "Average" | "Multiply" | "Concatenate";
 
 export interface AllowRule {
@@ -99,6 +99,12 @@ export const ALLOW_LIST: readonly AllowRule[] = [
   { scopes: ["Embedding"], key: "input_length", reason: "a fixed sequence length for shape inference; nmc runs any length" },
   { scopes: ["Embedding"], key: "mask_zero", reason: "false: token 0 is an ordinary token", expected: "false or null", accepts: falsy, hint: "masking skips time steps in later layers; nmc does not implement masks" },
   { scopes: ["Embedding"], key: "sparse", reason: "Keras 3: sparse gradients; the same forward values", expected: "false or null", accepts: falsy },
+  { scopes: ["BatchNormalization"], key: "momentum", reason: "the update rate of the moving statistics in training; inference reads the moving_mean and moving_variance weights" },
+  { scopes: ["BatchNormalization"], key: "synchronized", reason: "Keras 3: whether training syncs batch statistics across devices; inference uses the moving statistics" },
+  { scopes: ["BatchNormalization"], key: "fused", reason: "Keras 2: which kernel computes the same normalization" },
+  { scopes: ["BatchNormalization"], key: "renorm", reason: "Keras 2 batch renormalization changes training only; inference uses the moving statistics either way (its extra weights are reported unused)" },
+  { scopes: ["BatchNormalization"], key: "renorm_clipping", reason: "Keras 2 batch renormalization: training only" },
+  { scopes: ["BatchNormalization"], key: "renorm_momentum", reason: "Keras 2 batch renormalization: training only" },
   { scopes: ["inboundKwargs"], key: "training", reason: "false or null: inference mode, which nmc computes", expected: "false or null", accepts: falsy },
   { scopes: ["inboundKwargs"], key: "mask", reason: "null: no mask", expected: "null", accepts: (v) => v === null, hint: "nmc does not implement masks" },
 ];

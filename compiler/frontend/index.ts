@@ -120,7 +120,8 @@ function lowerLayer(ctx: LowerContext, layer: LayerRef, inputs: Population[], on
       file, path: `${layer.path}.inbound_nodes`, node: layer.name,
     });
   }
-  // The Dense a following Activation may set: only the one just built from this very input, read by it alone.
+  // The Dense a following Activation or BatchNormalization may fold into: only the one just built from this very
+  // input, read by it alone.
   if (ctx.current !== inputs[0] || !onlyReader) ctx.lastDense = undefined;
   ctx.current = inputs[0];
   anchored(file, layer, () => lower(ctx, layer, layer.config));

@@ -11,6 +11,7 @@ import { checkKeys, parseChecked } from "./allow.js";
 import type { SupportedClass } from "./schema.js";
 import { LayerConfigSchemas } from "./schema.js";
 import { discretizeLru, discretizeS5 } from "./ssm.js";
+import { lowerBatchNorm } from "./batchnorm.js";
 
 export interface LowerContext {
   file: string;
@@ -19,7 +20,7 @@ export interface LowerContext {
   used: Set<string>;
   /** The population whose output feeds the next layer. */
   current: Population;
-  /** The Dense population the previous layer created, which a following Activation may set. */
+  /** The linear-so-far Dense population the previous layer created, which a following Activation or BatchNormalization may fold into. */
   lastDense?: DensePopulation;
 }
 
@@ -182,4 +183,6 @@ export const LAYER_TABLE: Record<Exclude<SupportedClass, "InputLayer">, Lower> =
   // Identity at inference, whatever the rate; the config is still checked.
   Dropout: (ctx, layer, config) => void parseConfig(ctx, layer, "Dropout", config),
   Activation: lowerActivation,
+  // Folded into the Dense before it where that is exact, else a linear population (batchnorm.ts).
+  BatchNormalization: lowerBatchNorm,
 };

@@ -85,6 +85,15 @@ export const LayerConfigSchemas = {
   Dropout: z.object({ rate: z.number().min(0).max(1).optional() }),
   Activation: z.object({ activation }),
   TimeDistributed: z.object({ layer: LayerSchema.omit({ inbound_nodes: true }) }),
+  // At inference: y = γ·(x − μ)/√(σ² + ε) + β per feature (batchnorm.ts). `axis` is an int or, as Keras 2
+  // writes it after building, a list; only the feature axis is accepted there. center/scale false: no β / γ
+  // weight is read (β = 0, γ = 1), as tfjs then saves none.
+  BatchNormalization: z.object({
+    axis: z.union([z.number().int(), z.array(z.number().int())]).default(-1),
+    epsilon: z.number().nonnegative().default(1e-3),
+    center: z.boolean().default(true),
+    scale: z.boolean().default(true),
+  }),
 } as const;
 export type SupportedClass = keyof typeof LayerConfigSchemas;
 

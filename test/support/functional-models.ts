@@ -1,5 +1,5 @@
 // Random functional TensorFlow.js models, built by tfjs's own code: tf.model over tfjs's merge layers (Add,
-// Average, Multiply, Concatenate), Dense, Activation and nmc's EGRU and DiagonalSSM layer classes. Used by the
+// Average, Multiply, Concatenate), Dense, Activation, BatchNormalization and nmc's EGRU and DiagonalSSM layer classes. Used by the
 // frontend's property test (test/compiler/functional.test.ts) and as seeds of the model.json fuzzer.
 import type * as tfjs from "@tensorflow/tfjs";
 import fc from "fast-check";
@@ -12,6 +12,9 @@ export type Step =
   | { op: "ssm"; from: number; state: number; parameterization: "lru" | "s5" }
   | { op: "activation"; from: number; activation: "relu" | "tanh" | "sigmoid" | "gelu" | "swish" | "softplus" }
   | { op: "merge"; kind: "add" | "average" | "multiply"; from: number[] }
+  // fold: a linear Dense read by nothing else goes just before the BN (nmc folds BN into it); otherwise the BN
+  // reads whatever node `from` picks (mostly one it cannot fold into: an SSM, EGRU, merge, non-linear Dense).
+  | { op: "bn"; from: number; fold: boolean; center: boolean; scale: boolean; epsilon: number }
   | { op: "concat"; from: number[] };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
@@ -21,7 +24,33 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ op: fc.constant("activation" as const), from: fc.nat(), activation: fc.constantFrom("relu" as const, "tanh" as const, "sigmoid" as const, "gelu" as const, "swish" as const, "softplus" as const) }),
   fc.record({ op: fc.constant("merge" as const), kind: fc.constantFrom("add" as const, "average" as const, "multiply" as const), from: fc.array(fc.nat(), { minLength: 2, maxLength: 3 }) }),
   fc.record({ op: fc.constant("concat" as const), from: fc.array(fc.nat(), { minLength: 2, maxLength: 3 }) }),
+  fc.record({ op: fc.constant("bn" as const), from: fc.nat(), fold: fc.boolean(), center: fc.boolean(), scale: fc.boolean(), epsilon: fc.constantFrom(1e-3, 0.1) }),
 );
+
+/**
+ * A fixed case run first by both properties, so that each sees every BatchNormalization lowering whatever
+ * fast-check draws: BN after an SSM (own population), BN folded into the Dense before it and an Activation
+ * folded after that, BN after a merge (own population), center or scale false.
+ */
+export const batchNormCase: GraphCase = {
+  channels: 3, ticks: 4, seed: 4242, steps: [
+    { op: "ssm", from: 0, state: 2, parameterization: "lru" },
+    { op: "bn", from: 1, fold: false, center: true, scale: true, epsilon: 1e-3 },
+    { op: "bn", from: 2, fold: true, center: false, scale: true, epsilon: 0.1 },
+    { op: "activation", from: 3, activation: "relu" },
+    { op: "merge", kind: "add", from: [2, 4] },
+    { op: "bn", from: 5, fold: false, center: true, scale: false, epsilon: 1e-3 },
+  ],
+};
+
+/** Uniform numbers in [lo, hi) from a seed (xorshift32): the BN layers' trained statistics. */
+function uniforms(seed: number, n: number, lo: number, hi: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  return Float32Array.from({ length: n }, () => {
+    s ^= s << 13; s >>>= 0; s ^= s >> 17; s ^= s << 5; s >>>= 0;
+    return lo + (hi - lo) * (s / 2 ** 32);
+  });
+}
 
 export interface GraphCase {
   channels: number;
@@ -37,11 +66,15 @@ export const functionalCaseArb: fc.Arbitrary<GraphCase> = fc.record({
   seed: fc.integer({ min: 1, max: 1_000_000 }),
 });
 
-/** Builds the tfjs model of a case; merges take existing nodes of one width (a Dense aligns one when needed). */
-export function buildFunctional(tf: Tf, L: NmcLayerClasses, c: GraphCase): { model: tfjs.LayersModel; merges: number } {
+/**
+ * Builds the tfjs model of a case; merges take existing nodes of one width (a Dense aligns one when needed).
+ * `batchNorms`: the names of its BatchNormalization layers (a test counts which of them nmc folded).
+ */
+export function buildFunctional(tf: Tf, L: NmcLayerClasses, c: GraphCase): { model: tfjs.LayersModel; merges: number; batchNorms: string[] } {
   const inp = tf.input({ shape: [c.ticks, c.channels], name: "x" }) as tfjs.SymbolicTensor;
   const nodes: tfjs.SymbolicTensor[] = [inp];
   let k = 0, merges = 0;
+  const batchNorms: string[] = [];
   const name = (p: string) => `${p}${k++}`;
   const width = (t: tfjs.SymbolicTensor) => t.shape[t.shape.length - 1] as number;
   const apply = (layer: tfjs.layers.Layer, x: tfjs.SymbolicTensor | tfjs.SymbolicTensor[]) => layer.apply(x) as tfjs.SymbolicTensor;
@@ -52,6 +85,23 @@ export function buildFunctional(tf: Tf, L: NmcLayerClasses, c: GraphCase): { mod
     else if (s.op === "egru") nodes.push(apply(new L.EGRU({ name: name("egru"), units: s.units, seed: seed(), thrMean: 0.05 }), pick(s.from)));
     else if (s.op === "ssm") nodes.push(apply(new L.DiagonalSSM({ name: name("ssm"), stateSize: s.state, parameterization: s.parameterization, seed: seed() }), pick(s.from)));
     else if (s.op === "activation") nodes.push(apply(tf.layers.activation({ name: name("act"), activation: s.activation }), pick(s.from)));
+    else if (s.op === "bn") {
+      let x = pick(s.from);
+      if (s.fold) x = apply(tf.layers.dense({ name: name("pre"), units: width(x) + 1 }), x);
+      const bn = tf.layers.batchNormalization({ name: name("bn"), center: s.center, scale: s.scale, epsilon: s.epsilon });
+      nodes.push(apply(bn, x));
+      // tfjs initializes γ, β, μ, σ² to 1, 0, 0, 1 (the identity); trained values are anything but: set random
+      // ones, in tfjs's weight order (gamma if scale, beta if center, moving_mean, moving_variance > 0).
+      const n = width(x), sd = seed() * 7919;
+      const w = [
+        ...(s.scale ? [uniforms(sd + 1, n, -1.5, 1.5)] : []), ...(s.center ? [uniforms(sd + 2, n, -0.5, 0.5)] : []),
+        uniforms(sd + 3, n, -0.5, 0.5), uniforms(sd + 4, n, 0.2, 2),
+      ];
+      const ts = w.map((v) => tf.tensor1d(v));
+      bn.setWeights(ts);
+      tf.dispose(ts);
+      batchNorms.push(bn.name);
+    }
     else {
       const first = pick(s.from[0]);
       const seen = new Set<tfjs.SymbolicTensor>([first]);
@@ -75,7 +125,7 @@ export function buildFunctional(tf: Tf, L: NmcLayerClasses, c: GraphCase): { mod
   }
   // The output reads the last node; a final Dense keeps outputs of a fixed small width.
   const out = apply(tf.layers.dense({ name: "head", units: 3 }), nodes[nodes.length - 1]);
-  return { model: tf.model({ inputs: inp, outputs: out }), merges };
+  return { model: tf.model({ inputs: inp, outputs: out }), merges, batchNorms };
 }
 
 export function functionalInputs(c: GraphCase, batch: number): Float32Array {
