@@ -2,7 +2,7 @@
 // invariants the verifier checks (CSR shape, port widths, unique names) hold by construction.
 import type {
   Activation, CsrWeights, DType, DensePopulation, DiagonalSsmPopulation, EgruPopulation, Graph,
-  InputEncoding, InputPopulation, MultiplyPopulation, Population, Projection, ReadoutMode, ReadoutPopulation, SourceLoc, Tensor,
+  InputEncoding, InputPopulation, LayerNormPopulation, MultiplyPopulation, Population, Projection, ReadoutMode, ReadoutPopulation, SourceLoc, Tensor,
   TensorData,
 } from "./types.js";
 import { dtypeOf } from "./types.js";
@@ -147,6 +147,16 @@ export class GraphBuilder {
     const p: MultiplyPopulation = {
       kind: "Multiply", name: this.uniqueName(name), size, emission: "dense",
       ports: [{ name: "a", width: size }, { name: "b", width: size }], tensors: {}, loc,
+    };
+    this.pops.push(p);
+    return p;
+  }
+
+  /** A LayerNorm population over its port `x` (out = γ ⊙ (x − mean) / √(var + ε) + β); projections deliver into `x`. */
+  layerNorm(name: string, size: number, epsilon: number, t: { gamma: TensorData; beta: TensorData }, loc: SourceLoc = NO_LOC): LayerNormPopulation {
+    const p: LayerNormPopulation = {
+      kind: "LayerNorm", name: this.uniqueName(name), size, emission: "dense", epsilon,
+      ports: [{ name: "x", width: size }], tensors: { gamma: tensor(t.gamma), beta: tensor(t.beta) }, loc,
     };
     this.pops.push(p);
     return p;

@@ -180,7 +180,61 @@ export const IR_KINDS: { [K in PopulationKind]: IrKind<K> } = {
     outBits: 16,
     stateText: () => null,
   },
+  // out = γ ⊙ (x − mean) / √(var + ε) + β over the n units of a tick. Quantized: x to int16 at frac_x, integer
+  // mean, variance and floor square root, γ at frac_g, β and out at out_frac (runtime/fixed/QUANTIZATION.md).
+  LayerNorm: {
+    ports: (p) => ({ x: p.size }),
+    portBias: () => null,
+    tensors: (p) => ({ gamma: [p.size], beta: [p.size] }),
+    problems: (p) => layerNormProblems(p),
+    fixedProblems: (p, f) => layerNormFormatProblems(p, f),
+    quantTensors: { gamma: "i32", beta: "i32", frac_x: "i32", frac_g: "i32", eps_q: "i32" },
+    luts: () => [],
+    pb: { kind: "LAYER_NORM", config: "layerNorm" },
+    encode: (p) => ({ epsilon: p.epsilon }),
+    decode: (m) => ({ epsilon: m?.epsilon ?? 0 }),
+    detail: (p) => `epsilon ${p.epsilon}`,
+    stateFormat: false,
+    perSequence: false,
+    reads: () => null,
+    outBits: 16,
+    stateText: () => null,
+  },
 };
+
+/** The largest LayerNorm the integer definition keeps exact: Σ d² < n · 2^32 ≤ 2^50 (roundDiv needs < 2^51). */
+export const LAYER_NORM_MAX_UNITS = 1 << 18;
+
+function layerNormProblems(p: PopOf<"LayerNorm">): string[] {
+  const out: string[] = [];
+  if (!(Number.isFinite(p.epsilon) && p.epsilon >= 0)) out.push(`epsilon = ${p.epsilon} must be a finite number ≥ 0`);
+  if (p.size > LAYER_NORM_MAX_UNITS) out.push(`size ${p.size} exceeds ${LAYER_NORM_MAX_UNITS} units (the exact integer variance needs n · 2^32 ≤ 2^50)`);
+  return out;
+}
+
+/**
+ * The formats of a quantized LayerNorm, checked so that every shift of its integer formula is a right shift
+ * and every intermediate exact: 0 ≤ frac_x ≤ acc_frac, 0 ≤ frac_g ≤ 14, frac_g + 14 − out_frac in 0..52,
+ * 1 ≤ eps_q < 2^31, γ within int16.
+ */
+function layerNormFormatProblems(p: PopOf<"LayerNorm">, f: FixedFormat): string[] {
+  const fx = p.tensors.frac_x?.data, fg = p.tensors.frac_g?.data, eq = p.tensors.eps_q?.data, g = p.tensors.gamma?.data;
+  if (!fx || !fg || !eq || !g) return []; // reported as missing quantized tensors
+  if (fx.length !== 1 || fg.length !== 1 || eq.length !== 1) return ["frac_x, frac_g and eps_q must hold one value each"];
+  const out: string[] = [];
+  if (!Number.isInteger(fx[0]) || fx[0] < 0 || fx[0] > f.accFrac) out.push(`frac_x = ${fx[0]} must be in 0..acc_frac (${f.accFrac})`);
+  if (!Number.isInteger(fg[0]) || fg[0] < 0 || fg[0] > 14) out.push(`frac_g = ${fg[0]} must be in 0..14`);
+  const s = fg[0] + 14 - f.outFrac;
+  if (!(s >= 0 && s <= 52)) out.push(`frac_g + 14 − out_frac = ${s} must be in 0..52`);
+  if (!(Number.isInteger(eq[0]) && eq[0] >= 1 && eq[0] <= 0x7fffffff)) out.push(`eps_q = ${eq[0]} must be in 1..2^31 − 1`);
+  for (let i = 0; i < g.length; i++) {
+    if (!(g[i] >= -32768 && g[i] <= 32767)) {
+      out.push(`gamma[${i}] = ${g[i]} must be within int16`);
+      break;
+    }
+  }
+  return out;
+}
 
 /**
  * The operand formats of a quantized Multiply (tensors frac_a, frac_b), checked so that every shift of its

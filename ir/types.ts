@@ -24,7 +24,7 @@ export interface SourceLoc {
   className: string;
 }
 
-export type PopulationKind = "Input" | "EGRU" | "DiagonalSSM" | "Dense" | "Readout" | "Multiply";
+export type PopulationKind = "Input" | "EGRU" | "DiagonalSSM" | "Dense" | "Readout" | "Multiply" | "LayerNorm";
 export type Emission = "dense" | "events";
 /** Dense activations: `gelu` is the exact (erf) GELU, `gelu_new` the tanh approximation (docs/model-math.md). */
 export type Activation = "linear" | "relu" | "sigmoid" | "tanh" | "gelu" | "softmax" | "swish" | "softplus" | "gelu_new";
@@ -32,7 +32,7 @@ export type ReadoutMode = "last" | "mean" | "sum";
 export type InputEncoding = "values" | "tokens";
 
 /** Every kind once, as a record so that a kind added to PopulationKind and missing here is a type error. */
-const KINDS: Record<PopulationKind, true> = { Input: true, EGRU: true, DiagonalSSM: true, Dense: true, Readout: true, Multiply: true };
+const KINDS: Record<PopulationKind, true> = { Input: true, EGRU: true, DiagonalSSM: true, Dense: true, Readout: true, Multiply: true, LayerNorm: true };
 export const POPULATION_KINDS = Object.keys(KINDS) as readonly PopulationKind[];
 export const ACTIVATIONS: readonly Activation[] = ["linear", "relu", "sigmoid", "tanh", "gelu", "softmax", "swish", "softplus", "gelu_new"];
 export const READOUT_MODES: readonly ReadoutMode[] = ["last", "mean", "sum"];
@@ -117,13 +117,25 @@ export interface MultiplyPopulation extends PopulationBase {
   kind: "Multiply";
 }
 
+/**
+ * Layer normalization over its n units of one tick (tfjs LayerNormalization, axis −1):
+ * out_i = γ_i · (x_i − mean(x)) / √(var(x) + ε) + β_i, var the biased variance. Port: `x` [n], typically an
+ * identity projection from the normalized population. Tensors: `gamma` [n], `beta` [n]. Quantized tensors
+ * (runtime/fixed/QUANTIZATION.md): `gamma`, `beta` [n] (i32), `frac_x`, `frac_g`, `eps_q` [1] (i32).
+ */
+export interface LayerNormPopulation extends PopulationBase {
+  kind: "LayerNorm";
+  epsilon: number;
+}
+
 export type Population =
   | InputPopulation
   | EgruPopulation
   | DiagonalSsmPopulation
   | DensePopulation
   | ReadoutPopulation
-  | MultiplyPopulation;
+  | MultiplyPopulation
+  | LayerNormPopulation;
 
 export interface CsrWeights {
   rowPtr: Uint32Array;

@@ -16,7 +16,7 @@ export type Scope =
   | "userDefinedMetadata"
   | "quantization" // weightsManifest[g].weights[i].quantization
   | "inboundKwargs" // the call arguments of a functional layer's inbound node
-  | "InputLayer" | "EGRU" | "DiagonalSSM" | "Dense" | "Embedding" | "Dropout" | "Activation" | "TimeDistributed" | "BatchNormalization"
+  | "InputLayer" | "EGRU" | "DiagonalSSM" | "Dense" | "Embedding" | "Dropout" | "Activation" | "TimeDistributed" | "BatchNormalization" | "LayerNormalization"
   | "Add" | "Average" | "Multiply" | "Concatenate";
 
 export interface AllowRule {
@@ -105,6 +105,10 @@ export const ALLOW_LIST: readonly AllowRule[] = [
   { scopes: ["BatchNormalization"], key: "renorm", reason: "Keras 2 batch renormalization changes training only; inference uses the moving statistics either way (its extra weights are reported unused)" },
   { scopes: ["BatchNormalization"], key: "renorm_clipping", reason: "Keras 2 batch renormalization: training only" },
   { scopes: ["BatchNormalization"], key: "renorm_momentum", reason: "Keras 2 batch renormalization: training only" },
+  {
+    scopes: ["LayerNormalization"], key: "rms_scaling", reason: "Keras 3: false is the ordinary layer normalization nmc computes", expected: "false or null", accepts: falsy,
+    hint: "RMS normalization (no mean subtraction) is not implemented",
+  },
   { scopes: ["inboundKwargs"], key: "training", reason: "false or null: inference mode, which nmc computes", expected: "false or null", accepts: falsy },
   { scopes: ["inboundKwargs"], key: "mask", reason: "null: no mask", expected: "null", accepts: (v) => v === null, hint: "nmc does not implement masks" },
 ];

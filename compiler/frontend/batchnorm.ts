@@ -16,7 +16,7 @@ import { LayerConfigSchemas } from "./schema.js";
 import type { LayerRef } from "./topology.js";
 
 /** Inputs are [batch, time, features]: the feature axis is −1 or 2 (Keras 2 writes it as a list after building). */
-function featureAxis(axis: number | number[]): boolean {
+export function featureAxis(axis: number | number[]): boolean {
   const a = Array.isArray(axis) ? axis : [axis];
   return a.length === 1 && (a[0] === -1 || a[0] === 2);
 }

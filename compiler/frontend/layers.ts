@@ -12,6 +12,7 @@ import type { SupportedClass } from "./schema.js";
 import { LayerConfigSchemas } from "./schema.js";
 import { discretizeLru, discretizeS5 } from "./ssm.js";
 import { lowerBatchNorm } from "./batchnorm.js";
+import { lowerLayerNorm } from "./layernorm.js";
 
 export interface LowerContext {
   file: string;
@@ -185,4 +186,6 @@ export const LAYER_TABLE: Record<Exclude<SupportedClass, "InputLayer">, Lower> =
   Activation: lowerActivation,
   // Folded into the Dense before it where that is exact, else a linear population (batchnorm.ts).
   BatchNormalization: lowerBatchNorm,
+  // A LayerNorm population fed by an identity projection (layernorm.ts).
+  LayerNormalization: lowerLayerNorm,
 };

@@ -94,6 +94,15 @@ export const LayerConfigSchemas = {
     center: z.boolean().default(true),
     scale: z.boolean().default(true),
   }),
+  // y = γ·(x − mean)/√(var + ε) + β over the features of one tick (layernorm.ts). `axis` as tfjs writes it
+  // after building ([2] for [batch, time, features]); only the feature axis is accepted. center/scale false:
+  // no β / γ weight is read (β = 0, γ = 1).
+  LayerNormalization: z.object({
+    axis: z.union([z.number().int(), z.array(z.number().int())]).default(-1),
+    epsilon: z.number().nonnegative().default(1e-3),
+    center: z.boolean().default(true),
+    scale: z.boolean().default(true),
+  }),
 } as const;
 export type SupportedClass = keyof typeof LayerConfigSchemas;
 

@@ -5,7 +5,7 @@
 import { activationLut, type PopOf } from "../../ir/kinds.js";
 import { NmcError } from "../../ir/errors.js";
 import type { FixedFormat, PopulationKind, Tensor } from "../../ir/types.js";
-import { roundHalfAway } from "../../runtime/fixed/index.js";
+import { roundHalfAway, toFixed } from "../../runtime/fixed/index.js";
 import type { StepView } from "../../runtime/float/interpreter.js";
 import { sigmoid } from "../../runtime/float/math.js";
 import {
@@ -198,7 +198,58 @@ export const QUANT_OPS: { [K in PopulationKind]: QuantOp<K> } = {
     }),
     outClips: true,
   },
+  // Calibration records the port sums x (r.ports.x, and in acc): x is brought to int16 at its own binary point.
+  LayerNorm: {
+    observe(_p, r, v) {
+      const st = (r.ports ??= { x: emptyStats() });
+      addAll(st.x, v.ports.x);
+      addAll(r.acc, v.ports.x);
+    },
+    q14Out: () => false,
+    check: noCheck,
+    formats: layerNormFormats,
+    portFrac: accPorts,
+    tensors: (p, fx, { formats }) => {
+      const fg = formats.portFracs!.g, fxq = formats.portFracs!.x;
+      const g = p.tensors.gamma.data;
+      return {
+        gamma: intTensor(Int32Array.from({ length: p.size }, (_, i) => toFixed(Number(g[i]), fg, 16)), [p.size], fg),
+        beta: fixedVector(p.tensors.beta, fx.outFrac, 32),
+        frac_x: intTensor(Int32Array.of(fxq), [1]),
+        frac_g: intTensor(Int32Array.of(fg), [1]),
+        eps_q: intTensor(Int32Array.of(layerNormEpsQ(p.epsilon, fxq)), [1]),
+      };
+    },
+    outClips: true,
+  },
 };
+
+/** ε in the variance's format (2·frac_x fractional bits), at least 1 so that the square root is never of 0. */
+export function layerNormEpsQ(epsilon: number, fracX: number): number {
+  return Math.max(1, roundHalfAway(epsilon * 4 ** fracX));
+}
+
+/**
+ * LayerNorm (QUANTIZATION.md): the port in acc_frac (int32); x to int16 at frac_x, the finest binary point
+ * covering its range (≤ acc_frac, and coarse enough that eps_q = ε·4^frac_x stays below 2^31); γ to int16 at
+ * frac_g ≤ 14, the finest that holds max |γ|; the output format covers the output's range, at most frac_g + 14.
+ */
+function layerNormFormats(p: PopOf<"LayerNorm">, { R, r, maxFracFor, range }: FormatInputs): Formats {
+  const fixed = newFixed();
+  fixed.accFrac = Math.min(maxFracFor(null), fracFor(R.acc, ACC_BITS, ACC_HEADROOM, 24));
+  let fx = Math.max(0, Math.min(fixed.accFrac, fracFor(r.ports?.x ? range(r.ports.x) : 0, OUT_BITS, 0, Q14)));
+  while (fx > 0 && layerNormEpsQ(p.epsilon, fx) > 0x7fffffff) fx--;
+  if (layerNormEpsQ(p.epsilon, fx) > 0x7fffffff) {
+    throw new NmcError(`LayerNorm ${p.name}: epsilon ${p.epsilon} is beyond its integer form`, {
+      node: p.name, expected: "epsilon < 2^31 (eps_q = round(ε · 4^frac_x) must fit an int32)", found: String(p.epsilon),
+    });
+  }
+  let gmax = 0;
+  for (const v of p.tensors.gamma.data) gmax = Math.max(gmax, Math.abs(Number(v)));
+  const fg = Math.min(Q14, fracFor(gmax, OUT_BITS, 0, Q14));
+  fixed.outFrac = Math.min(fg + Q14, fracFor(R.out, OUT_BITS, 0, Q14));
+  return { fixed, ranges: { out: R.out, acc: R.acc, state: null }, stats: { out: r.out, acc: r.acc, state: null }, portFracs: { x: fx, g: fg } };
+}
 
 /**
  * Multiply (QUANTIZATION.md): both ports in one int32 format acc_frac (covering both operands' sums); each

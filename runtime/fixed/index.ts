@@ -201,6 +201,18 @@ export function roundDiv(a: number, n: number): number {
   return a < 0 && q !== 0 ? -q : q;
 }
 
+/**
+ * ⌊√N⌋, the exact integer square root, for 0 ≤ N < 2^52. Math.sqrt (correctly rounded) gives a guess within
+ * one of it, which the two loops correct with exact integer products (below 2^53); C computes the same value
+ * bit by bit (targets/cuda: nmc_isqrt), BigInt by Newton's iteration: the definition is ⌊√N⌋, not a method.
+ */
+export function isqrt(N: number): number {
+  let s = Math.floor(Math.sqrt(N));
+  while (s * s > N) s--;
+  while ((s + 1) * (s + 1) <= N) s++;
+  return s;
+}
+
 /** A real number rounded to the nearest integer, ties away from zero, never −0. */
 export function roundHalfAway(x: number): number {
   // Math.round on |x| rounds ties up, i.e. away from zero, and never rounds in an intermediate addition

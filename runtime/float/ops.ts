@@ -110,6 +110,24 @@ export const FLOAT_OPS: { [K in PopulationKind]: FloatOp<K> } = {
       for (let i = 0; i < out.length; i++) out[i] = a[i] * b[i];
     },
   },
+  // out_i = γ_i · (x_i − μ) · 1/√(σ² + ε) + β_i over this tick's port sums, μ the mean and σ² the biased
+  // variance Σ(x_i − μ)²/n (tfjs LayerNormalization: tf.moments, then batchNorm's (x − μ) · rsqrt(σ² + ε)).
+  LayerNorm: {
+    state: () => [],
+    step(s) {
+      const x = s.ports.x, out = s.out, n = out.length, eps = s.pop.epsilon;
+      const g = s.pop.tensors.gamma.data, b = s.pop.tensors.beta.data;
+      x.fill(0);
+      deliver(s);
+      let sum = 0;
+      for (let i = 0; i < n; i++) sum += x[i];
+      const mean = sum / n;
+      let sq = 0;
+      for (let i = 0; i < n; i++) sq += (x[i] - mean) * (x[i] - mean);
+      const r = 1 / Math.sqrt(sq / n + eps);
+      for (let i = 0; i < n; i++) out[i] = Number(g[i]) * ((x[i] - mean) * r) + Number(b[i]);
+    },
+  },
 };
 
 /** A population's row with its kind erased (the engine holds populations of every kind in one list). */

@@ -12,7 +12,7 @@
 // integers in a Float64Array (|x| ≤ 2^15, |w| ≤ 2^15, fewer than 2^22 terms: below 2^53), so the order in which
 // rows are added never changes a sum.
 import type { Lut } from "../../ir/types.js";
-import { cmulImQ15, cmulReQ15, lutIndexAt, lutInvStep, lutOrigin, requantizeMS, roundDiv, roundShift, sat16, sat32, saturate } from "../fixed/index.js";
+import { cmulImQ15, cmulReQ15, isqrt, lutIndexAt, lutInvStep, lutOrigin, requantizeMS, roundDiv, roundShift, sat16, sat32, saturate } from "../fixed/index.js";
 
 const ONE_Q14 = 1 << 14;
 
@@ -179,4 +179,36 @@ export function readoutUnits(mode: "last" | "mean" | "sum", n: number, src: Int3
  */
 export function multiplyUnits(n: number, a: Float64Array, b: Float64Array, sa: number, sb: number, so: number, out: Int32Array): void {
   for (let i = 0; i < n; i++) out[i] = sat16(roundShift(sat16(roundShift(a[i], sa)) * sat16(roundShift(b[i], sb)), so));
+}
+
+/** LayerNorm's fixed scales (QUANTIZATION.md): s = ⌊√(V · 2^18)⌋, r = roundDiv(2^44, s), t = rs(d · r, 21) in Q14. */
+export const LN_VAR_SHIFT = 18, LN_RECIP_LOG2 = 44, LN_NORM_SHIFT = 21;
+
+/**
+ * LayerNorm of all n units of a population from its port x (int32, acc_frac), into scratch xq (n):
+ * x' = sat16(rs(x, sx)); m = roundDiv(Σx', n); d = x' − m; V = roundDiv(Σd², n) + eps_q;
+ * s = ⌊√(V · 2^18)⌋; r = roundDiv(2^44, s); t = rs(d · r, 21); out = sat16(rs(γ · t, so) + β).
+ * Exact in a double: |Σx'| ≤ n·2^15, Σd² < n·2^32 ≤ 2^50, V·2^18 < 2^51, |d · r| < 2^16 · 2^35, |γ · t| < 2^15 · 2^35.
+ */
+export function layerNormUnits(
+  n: number, x: Float64Array, sx: number, gamma: ArrayLike<number>, beta: ArrayLike<number>, epsQ: number, so: number,
+  xq: Float64Array, out: Int32Array,
+): void {
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    xq[i] = sat16(roundShift(x[i], sx));
+    sum += xq[i];
+  }
+  const m = roundDiv(sum, n);
+  let q = 0;
+  for (let i = 0; i < n; i++) {
+    const d = xq[i] - m;
+    q += d * d;
+  }
+  const v = roundDiv(q, n) + epsQ;
+  const r = roundDiv(2 ** LN_RECIP_LOG2, isqrt(v * 2 ** LN_VAR_SHIFT));
+  for (let i = 0; i < n; i++) {
+    const t = roundShift((xq[i] - m) * r, LN_NORM_SHIFT);
+    out[i] = sat16(roundShift(gamma[i] * t, so) + beta[i]);
+  }
 }

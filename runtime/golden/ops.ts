@@ -9,7 +9,7 @@
 import { activationLut, type PopOf } from "../../ir/kinds.js";
 import { NmcError } from "../../ir/errors.js";
 import type { Lut, Population, PopulationKind } from "../../ir/types.js";
-import { denseUnits, egruUnits, multiplyUnits, readoutUnits, ssmOutputs, ssmStates } from "./kernels.js";
+import { denseUnits, egruUnits, layerNormUnits, multiplyUnits, readoutUnits, ssmOutputs, ssmStates } from "./kernels.js";
 
 const ONE_Q14 = 1 << 14;
 
@@ -133,6 +133,24 @@ export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
       const sa = fx.accFrac - fa, sb = fx.accFrac - fb, so = fa + fb - fx.outFrac;
       return () => {
         multiplyUnits(n, a, b, sa, sb, so, out);
+      };
+    },
+  },
+  // Port x (no bias); needs every unit of a tick, so it is bound to the whole population only (S2_OPS keeps
+  // it on one PE). Its scratch (x as int16) is rewritten every tick, so it keeps no state.
+  LayerNorm: {
+    state: () => [],
+    bind: (p, r) => {
+      if (r.lo !== 0 || r.n !== p.size) {
+        throw new NmcError(`LayerNorm ${p.name} must run whole (units 0..${p.size}), was given units ${r.lo}..${r.lo + r.n}`, { node: p.name });
+      }
+      const n = r.n, x = portOf(p, r, "x"), out = r.out, fx = p.fixed!;
+      const fxq = p.tensors.frac_x.data[0], fg = p.tensors.frac_g.data[0], epsQ = p.tensors.eps_q.data[0];
+      const gamma = p.tensors.gamma.data, beta = p.tensors.beta.data;
+      const sx = fx.accFrac - fxq, so = fg + 14 - fx.outFrac;
+      const xq = new Float64Array(n);
+      return () => {
+        layerNormUnits(n, x, sx, gamma as ArrayLike<number>, beta as ArrayLike<number>, epsQ, so, xq, out);
       };
     },
   },

@@ -24,12 +24,14 @@
 //     EGRU         bias_x [3H], bias_h [3H], thr [H], lut_sigmoid [256], lut_tanh [256]
 //     DiagonalSSM  lambda_re [P], lambda_im [P], c_re [H·P], c_im [H·P], c_mult [H], c_shift [H]
 //     Dense        bias [K], then its activation's table (ir/kinds.ts activationLut): lut_sigmoid | lut_tanh | lut_phi | lut_phi_tanh | lut_softplus [256]
+//     LayerNorm    gamma [n] (int16 values, frac_g), beta [n] (out_frac) (frac_x, frac_g, eps_q are compiled in)
 //     Input, Readout: nothing; Multiply: nothing (its operand formats frac_a, frac_b are compiled in as shifts)
 //     projection   row_ptr u32 [rows + 1], col_idx u32 [nnz], values i32 [nnz], mult i32 [cols], shift i32 [cols]
 //   float precision (f64; f32 tensors are widened exactly):
 //     EGRU         bias_x [3H], bias_h [3H], thr [H]
 //     DiagonalSSM  lambda_re [P], lambda_im [P], c_re [H·P], c_im [H·P]
 //     Dense        bias [K]
+//     LayerNorm    gamma [n], beta [n]
 //     projection   row_ptr u32 [rows + 1], col_idx u32 [nnz], values f64 [nnz]
 import { NmcError } from "../../ir/errors.js";
 import { requiredLuts } from "../../ir/kinds.js";

@@ -107,6 +107,16 @@ __host__ __device__ inline nmc_i64 nmc_round_div(nmc_i64 a, nmc_i64 n) {
   const nmc_i64 q = (2 * (a < 0 ? -a : a) + n) / (2 * n);
   return a < 0 ? -q : q;
 }
+// floor(sqrt(n)) for 0 <= n < 2^62, digit by digit on integers (no libm): runtime/fixed isqrt.
+__host__ __device__ inline nmc_i64 nmc_isqrt(nmc_i64 n) {
+  unsigned long long x = (unsigned long long)n, r = 0, bit = 1ULL << 62;
+  while (bit > x) bit >>= 2;
+  while (bit != 0) {
+    if (x >= r + bit) { x -= r + bit; r = (r >> 1) + bit; } else r >>= 1;
+    bit >>= 2;
+  }
+  return (nmc_i64)r;
+}
 // Readout of one unit at tick t (0-based): mode 0 = last, 1 = mean, 2 = sum; returns the output.
 __host__ __device__ inline nmc_i64 nmc_readout_step(int mode, nmc_i64 src, int32_t* sum, int t) {
   const nmc_i64 s = mode == 0 ? src : nmc_sat32((nmc_i64)*sum + src);

@@ -58,6 +58,8 @@ export const hwSchema = z.object({
     dense_unit: figure,
     readout_unit: figure,
     multiply_unit: figure,
+    layernorm_unit: figure,
+    layernorm_tick: figure,
     tick_overhead: figure,
   }),
   /** Dynamic energy beyond the core's per-cycle energy (memory traffic of the synaptic rows). */
@@ -122,6 +124,8 @@ export const SPINNAKER2: HardwareDescription = {
     dense_unit: f(12, "cycles", "nominal: bias, shift, activation per unit"),
     readout_unit: f(6, "cycles", "nominal: accumulate and round per unit"),
     multiply_unit: f(16, "cycles", "nominal, derived from dense_unit (12: load, rounding shift, saturate, store per unit): a second port load and operand shift + saturate (SSAT), one 16×16 multiply (SMULBB, 1 cycle on the M4F) and its rounding shift + saturate, ≈ 4 more"),
+    layernorm_unit: f(20, "cycles", "nominal, derived from dense_unit (12) and multiply_unit (16): per unit two passes, (1) load, rounding shift + saturate (SSAT), add to Σx'; (2) subtract the mean, one MAC into Σd² (SMLAL); then d·r (SMULL), rounding shift, γ·t, rounding shift, add β, saturate, store, ≈ 20"),
+    layernorm_tick: f(400, "cycles", "nominal: once per tick, two 64-bit divisions (roundDiv of Σx' and Σd² by n; no 64-bit divider on the M4F, ≈ 60 cycles each in software), the 26-step bit-by-bit integer square root (≈ 5 cycles a step), and the reciprocal division (≈ 60): ≈ 310, rounded up"),
     tick_overhead: f(200, "cycles", "nominal: timer interrupt and bookkeeping per PE per tick"),
   },
   energy: {

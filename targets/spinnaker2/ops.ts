@@ -37,6 +37,11 @@ export interface S2Op<K extends PopulationKind> {
   memory(p: PopOf<K>, wb: number): { fixed: number; perUnit: number };
   /** What every slice holds whole, for the message of a population that does not fit ("" if nothing special). */
   sharedNote: string;
+  /**
+   * The population must live whole on one PE (its update reads every unit of the tick: a LayerNorm's mean and
+   * variance). partition.ts refuses, naming it, a population that does not fit one PE; absent: false.
+   */
+  onePe?: boolean;
   /** The cycles a PE spends per tick updating n units of the population (a mirror: on its source's PE). */
   unitCycles(p: PopOf<K>, n: number, c: CycleCosts): number;
 }
@@ -115,6 +120,18 @@ export const S2_OPS: { [K in PopulationKind]: S2Op<K> } = {
     memory: () => ({ fixed: 0, perUnit: 2 * COL_BYTES + 4 }),
     sharedNote: "",
     unitCycles: (_p, n, c) => n * c.multiply_unit.value,
+  },
+  // On one PE: its mean and variance need all n units of the tick. The cross-PE reduction a split LayerNorm
+  // would need (partial sums exchanged by packets) is not modelled: a LayerNorm that does not fit one PE is refused.
+  LayerNorm: {
+    residence: "slices",
+    onePe: true,
+    mirrors: () => null,
+    ...plainColumns,
+    // Per unit: its column of x, γ and β (int32 each), its int16 scratch x' and its output.
+    memory: () => ({ fixed: 0, perUnit: COL_BYTES + 4 + 4 + 4 + 4 }),
+    sharedNote: "",
+    unitCycles: (_p, n, c) => n * c.layernorm_unit.value + c.layernorm_tick.value,
   },
 };
 

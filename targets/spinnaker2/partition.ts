@@ -125,6 +125,14 @@ export function partition(g: Graph, hw: HardwareDescription, storage: StorageOpt
     let total = fixed;
     for (const b of perUnit) total += b;
     const ends = cutSlices(p, fixed, perUnit, usable, hw, op.sharedNote);
+    if (op.onePe && ends.length > 1) {
+      throw new NmcError(`population ${p.name} (${p.kind}) must live on one PE, and needs ${ends.length}`, {
+        node: p.name,
+        expected: `at most ${usable} bytes of data on one PE: every unit of a tick enters its mean and variance, and nmc does not model a cross-PE reduction`,
+        found: `${Math.ceil(total)} bytes (${fixed} shared, the rest per unit)`,
+        hint: "make the layer narrower, prune the weights into it (--weight-sparsity), or describe a PE with more SRAM (--hw)",
+      });
+    }
     const ids: number[] = [];
     let start = 0;
     for (const end of ends) {

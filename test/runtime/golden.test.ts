@@ -116,7 +116,7 @@ describe("golden interpreter = BigInt reference of QUANTIZATION.md, bit for bit"
     // The saturation paths the ×4 inputs are there for did run (summed over all cases).
     // (port32 is hit too, but rarely: the corner tests below hit it by construction.)
     for (const site of ["input16", "out16", "state", "lutIndex", "operand16"] as ClipSite[]) expect(clips[site], site).toBeGreaterThan(0);
-    for (const k of ["EGRU", "SSM:16", "SSM:32", "Readout", "Multiply", "w8", "w16", ...ACTS.map((a) => `Dense:${a}`)]) expect(kinds.has(k), k).toBe(true);
+    for (const k of ["EGRU", "SSM:16", "SSM:32", "Readout", "Multiply", "LayerNorm", "w8", "w16", ...ACTS.map((a) => `Dense:${a}`)]) expect(kinds.has(k), k).toBe(true);
     expect(egruEvents, "EGRU events").toBeGreaterThan(0);
   });
 
@@ -245,6 +245,9 @@ describe("golden interpreter: determinism", () => {
 // EGRU is left out: its threshold is a discontinuity (c − θ > 0), so a quantization error of one LSB can
 // flip an event and then the state h differs by θ — no error bound of this form exists. Its bit-exact
 // semantics are covered by the reference comparison above and the hand example below.
+// LayerNorm is left out too: it divides by √(var + ε), so an input error is amplified by up to 1/√ε where the
+// variance is small, and the integer root and reciprocal add their own terms; its bit-exact semantics are
+// covered by the reference comparison and its hand example, its float accuracy by test/compiler/functional.test.ts.
 
 const i16Range = (f: number): [number, number] => [-32768 * 2 ** -f, 32767 * 2 ** -f];
 const i32Range = (unit: number): [number, number] => [-(2 ** 31) * unit, (2 ** 31 - 1) * unit];
@@ -547,7 +550,7 @@ describe("golden stays within a derived error bound of float (Dense and Diagonal
     const big: BoundStats = { cases: 0, worstRatio: 0, outputRatios: [], relativeBounds: [] };
     fc.assert(
       fc.property(
-        modelArb({ kinds: ["ssm", "dense"], encodings: ["values"] }), quantArb, fc.integer({ min: 1, max: 2 ** 30 }), fc.integer({ min: 1, max: 3 }),
+        modelArb({ kinds: ["ssm", "dense"], encodings: ["values"], norm: false }), quantArb, fc.integer({ min: 1, max: 2 ** 30 }), fc.integer({ min: 1, max: 3 }),
         fc.integer({ min: 1, max: 8 }), fc.constantFrom(0.5, 1, 3),
         (spec, o, seed, B, T, amp) => {
           const g = buildModel(spec);

@@ -1,5 +1,5 @@
 // Random functional TensorFlow.js models, built by tfjs's own code: tf.model over tfjs's merge layers (Add,
-// Average, Multiply, Concatenate), Dense, Activation, BatchNormalization and nmc's EGRU and DiagonalSSM layer classes. Used by the
+// Average, Multiply, Concatenate), Dense, Activation, BatchNormalization, LayerNormalization and nmc's EGRU and DiagonalSSM layer classes. Used by the
 // frontend's property test (test/compiler/functional.test.ts) and as seeds of the model.json fuzzer.
 import type * as tfjs from "@tensorflow/tfjs";
 import fc from "fast-check";
@@ -15,7 +15,9 @@ export type Step =
   // fold: a linear Dense read by nothing else goes just before the BN (nmc folds BN into it); otherwise the BN
   // reads whatever node `from` picks (mostly one it cannot fold into: an SSM, EGRU, merge, non-linear Dense).
   | { op: "bn"; from: number; fold: boolean; center: boolean; scale: boolean; epsilon: number }
-  | { op: "concat"; from: number[] };
+  | { op: "concat"; from: number[] }
+  // LayerNormalization (axis −1) with random γ / β (tfjs initializes them to 1 / 0).
+  | { op: "ln"; from: number; center: boolean; scale: boolean; epsilon: number };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ op: fc.constant("dense" as const), from: fc.nat(), units: fc.integer({ min: 2, max: 5 }), activation: fc.constantFrom("linear" as const, "relu" as const, "tanh" as const, "sigmoid" as const) }),
@@ -25,7 +27,23 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ op: fc.constant("merge" as const), kind: fc.constantFrom("add" as const, "average" as const, "multiply" as const), from: fc.array(fc.nat(), { minLength: 2, maxLength: 3 }) }),
   fc.record({ op: fc.constant("concat" as const), from: fc.array(fc.nat(), { minLength: 2, maxLength: 3 }) }),
   fc.record({ op: fc.constant("bn" as const), from: fc.nat(), fold: fc.boolean(), center: fc.boolean(), scale: fc.boolean(), epsilon: fc.constantFrom(1e-3, 0.1) }),
+  fc.record({ op: fc.constant("ln" as const), from: fc.nat(), center: fc.boolean(), scale: fc.boolean(), epsilon: fc.constantFrom(1e-3, 0.1) }),
 );
+
+/**
+ * A fixed case run first by both properties so that each sees LayerNormalization whatever fast-check draws:
+ * after an SSM, after a Dense, center or scale false, and feeding a merge (a pre-norm residual block).
+ */
+export const layerNormCase: GraphCase = {
+  channels: 4, ticks: 5, seed: 777, steps: [
+    { op: "ln", from: 0, center: true, scale: true, epsilon: 1e-3 },
+    { op: "ssm", from: 1, state: 2, parameterization: "s5" },
+    { op: "dense", from: 2, units: 4, activation: "tanh" },
+    { op: "ln", from: 3, center: false, scale: true, epsilon: 0.1 },
+    { op: "merge", kind: "add", from: [4, 0] },
+    { op: "ln", from: 5, center: true, scale: false, epsilon: 1e-3 },
+  ],
+};
 
 /**
  * A fixed case run first by both properties, so that each sees every BatchNormalization lowering whatever
@@ -101,6 +119,15 @@ export function buildFunctional(tf: Tf, L: NmcLayerClasses, c: GraphCase): { mod
       bn.setWeights(ts);
       tf.dispose(ts);
       batchNorms.push(bn.name);
+    } else if (s.op === "ln") {
+      const x = pick(s.from);
+      const ln = tf.layers.layerNormalization({ name: name("ln"), axis: -1, center: s.center, scale: s.scale, epsilon: s.epsilon });
+      nodes.push(apply(ln, x));
+      // tfjs's weight order: gamma if scale, beta if center.
+      const n = width(x), sd = seed() * 7919;
+      const ts = [...(s.scale ? [uniforms(sd + 5, n, -1.5, 1.5)] : []), ...(s.center ? [uniforms(sd + 6, n, -0.5, 0.5)] : [])].map((v) => tf.tensor1d(v));
+      if (ts.length) ln.setWeights(ts);
+      tf.dispose(ts);
     }
     else {
       const first = pick(s.from[0]);

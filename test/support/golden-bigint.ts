@@ -58,7 +58,7 @@ export type ClipSite =
   | "ssmSum32" // sat32 of rs(s_h, pre)
   | "ssmY32" // sat32 of y_h
   | "out16" // sat16 of a Dense / SSM / Multiply output
-  | "operand16" // sat16 of a Multiply operand a' or b'
+  | "operand16" // sat16 of a Multiply operand a' or b', or of a LayerNorm's x'
   | "readout32"; // sat32 of a readout's running sum
 
 export interface RefRun {
@@ -127,6 +127,17 @@ function roundDivAway(a: bigint, n: bigint): bigint {
   const mag = a < 0n ? -a : a;
   const q = (2n * mag + n) / (2n * n);
   return a < 0n ? -q : q;
+}
+
+/** ⌊√n⌋ by Newton's iteration on integers (n ≥ 0): the iterates decrease to the floor square root. */
+function isqrtBig(n: bigint): bigint {
+  if (n < 2n) return n;
+  let x = n, y = (n + 1n) / 2n;
+  while (y < x) {
+    x = y;
+    y = (x + n / x) / 2n;
+  }
+  return x;
 }
 
 /** rq(x, m, s) = sat32(rs(x · m, s)). */
@@ -406,6 +417,21 @@ export function runBigIntReference(graph: Graph, batch: RefBatch): RefRun {
               const z = clip.sat(rs(ports.b[i], fx.accFrac - fb), 16, "operand16");
               return clip.sat(rs(x * z, fa + fb - fx.outFrac), 16, "out16");
             });
+            break;
+          }
+          case "LayerNorm": {
+            // x' = sat16(rs(x, acc_frac − frac_x)); m = roundDiv(Σx', n); d = x' − m; V = roundDiv(Σd², n) + eps_q;
+            // r = roundDiv(2^44, ⌊√(V·2^18)⌋); t = rs(d·r, 21); out = sat16(rs(γ·t, frac_g + 14 − out_frac) + β).
+            const x = deliver(k, p, {}).x;
+            const fxq = Number(ints(p.tensors.frac_x, "frac_x")[0]), fg = Number(ints(p.tensors.frac_g, "frac_g")[0]);
+            const epsQ = ints(p.tensors.eps_q, "eps_q")[0], g = ints(p.tensors.gamma, "gamma"), be = ints(p.tensors.beta, "beta");
+            const n = BigInt(p.size);
+            const xq = x.map((v) => clip.sat(rs(v, fx.accFrac - fxq), 16, "operand16"));
+            const m = roundDivAway(xq.reduce((a, v) => a + v, 0n), n);
+            const d = xq.map((v) => v - m);
+            const V = roundDivAway(d.reduce((a, v) => a + v * v, 0n), n) + epsQ;
+            const r = roundDivAway(TWO(44), isqrtBig(V * TWO(18)));
+            y = d.map((di, i) => clip.sat(rs(g[i] * rs(di * r, 21), fg + 14 - fx.outFrac) + be[i], 16, "out16"));
             break;
           }
           case "Readout": {

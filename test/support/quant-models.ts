@@ -1,6 +1,6 @@
 // Random float models for the quantized-model tests (test/runtime/golden.test.ts, test/targets/spinnaker2.test.ts,
 // test/targets/cuda.test.ts): EGRU, DiagonalSSM and Dense layers of every activation in a chain, some gated by a
-// Multiply, skip and delay-1 feedback edges, value or token inputs, readouts, pruned weights; plus random quantization options
+// Multiply, some followed by a LayerNorm, skip and delay-1 feedback edges, value or token inputs, readouts, pruned weights; plus random quantization options
 // (int8/int16 weights, 16/32-bit state, max or percentile ranges) and a calibrate-then-quantize helper.
 //
 // fast-check draws the structure (a ModelSpec); the weights come from a seeded PRNG (`uniform`) so that
@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { calibratePass, type RangeMode } from "../../compiler/passes/calibrate.js";
 import { runPass } from "../../compiler/passes/pass.js";
 import { quantizePass } from "../../compiler/passes/quantize.js";
-import { csrFromDense, GraphBuilder } from "../../ir/builder.js";
+import { csrFromDense, GraphBuilder, identityCsr } from "../../ir/builder.js";
 import type { Activation, Graph, Population, ReadoutMode } from "../../ir/types.js";
 import type { SequenceBatch } from "../../runtime/batch.js";
 import { uniform } from "./graphs.js";
@@ -44,6 +44,8 @@ export interface LayerSpec {
   act: Activation;
   /** A Multiply gate on the layer's output (absent: none). */
   gate?: GateKind;
+  /** A LayerNorm (ε 1e−3, random γ, β) after the layer and its gate (absent: none). */
+  norm?: boolean;
 }
 
 export interface ModelSpec {
@@ -73,17 +75,21 @@ export interface ModelArbOptions {
   maxSize?: number;
   /** Largest DiagonalSSM state size (default 4). */
   maxState?: number;
+  /** Whether layers may be followed by a LayerNorm (default true). */
+  norm?: boolean;
 }
 
 const ALL_KINDS: LayerKind[] = ["egru", "ssm", "dense"];
 
-export const layerArb = (o: Pick<ModelArbOptions, "kinds" | "maxSize" | "maxState"> = {}): fc.Arbitrary<LayerSpec> => fc.record({
+export const layerArb = (o: Pick<ModelArbOptions, "kinds" | "maxSize" | "maxState" | "norm"> = {}): fc.Arbitrary<LayerSpec> => fc.record({
   kind: fc.constantFrom(...(o.kinds ?? ALL_KINDS)),
   size: fc.integer({ min: 1, max: o.maxSize ?? 8 }),
   state: fc.integer({ min: 1, max: o.maxState ?? 4 }),
   act: fc.constantFrom(...ACTS),
   // Three layers in eight are gated, so that most models with several layers still have ungated ones.
   gate: fc.constantFrom<GateKind>("none", "none", "none", "none", "none", "sigmoid", "dense", "delayed"),
+  // One layer in four is followed by a LayerNorm.
+  norm: o.norm === false ? fc.constant(false) : fc.constantFrom(false, false, false, true),
 });
 
 export const modelArb = (o: ModelArbOptions = {}): fc.Arbitrary<ModelSpec> => fc.record({
@@ -159,6 +165,11 @@ export function buildModel(s: ModelSpec): Graph {
       p = b.gate(`${p.name}.mul`, p, d);
     } else if (gate === "delayed") {
       p = b.gate(`${p.name}.mul`, p, p, { b: 1 });
+    }
+    if (L.norm) {
+      const ln = b.layerNorm(`${p.name}.norm`, p.size, 1e-3, { gamma: vec(p.size, 1.5), beta: vec(p.size, 0.5) });
+      b.project(`${ln.name}.identity`, p, ln, "x", identityCsr(p.size));
+      p = ln;
     }
     layers.push(p);
     prev = p;

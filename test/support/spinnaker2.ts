@@ -8,6 +8,7 @@ import { GoldenEngine } from "../../runtime/golden/interpreter.js";
 import { type HardwareDescription, parseHardware, ROUTE_CORE_BITS, SPINNAKER2, usableSram } from "../../targets/spinnaker2/chip.js";
 import { type Mapping, simulate } from "../../targets/spinnaker2/index.js";
 import { memoryModel, type Partition } from "../../targets/spinnaker2/partition.js";
+import { s2Op } from "../../targets/spinnaker2/ops.js";
 import { locate } from "../../targets/spinnaker2/place.js";
 import { KEY_SHIFT } from "../../targets/spinnaker2/route.js";
 import type { SimRun } from "../../targets/spinnaker2/sim/simulator.js";
@@ -93,13 +94,16 @@ export function withFigures(values: Record<string, number>, base: HardwareDescri
   return parseHardware(hw);
 }
 
-/** The largest bytes one unit needs on a PE of its own: the least usable SRAM every population fits. */
+/**
+ * The largest bytes one unit needs on a PE of its own (all units, for a population that must live on one PE,
+ * S2_OPS onePe): the least usable SRAM every population fits.
+ */
 export function minimumUsableBytes(g: Graph): number {
   let need = 1;
   for (const p of g.populations) {
     if (p.kind === "Input" || p.kind === "Readout") continue;
     const { fixed, perUnit } = memoryModel(g, p);
-    need = Math.max(need, fixed + Math.max(...perUnit));
+    need = Math.max(need, fixed + (s2Op(p).onePe ? perUnit.reduce((a, b) => a + b, 0) : Math.max(...perUnit)));
   }
   return need;
 }

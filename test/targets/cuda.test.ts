@@ -525,6 +525,11 @@ const COVERAGE: IntCase[] = [
     opts: { weightBits: 8, stateBits: 16, range: { kind: "max" } },
     graph: buildGraph({ seed: 10, inputs: 3, egru: 4, state: 2, dense: 3, pruneFraction: 0.3, readout: "last", gate: true }),
   },
+  {
+    label: "values → SSM ⊙ σ(Dense) → LayerNorm → EGRU → LayerNorm → Dense gelu → LayerNorm, skip + feedback, mean readout, w16, state 32", seed: 111, B: 3, T: 6, amp: 3,
+    opts: { weightBits: 16, stateBits: 32, range: { kind: "max" } },
+    graph: buildModel({ seed: 11, encoding: "values", inputs: 3, layers: [{ kind: "ssm", size: 5, state: 2, act: "linear", gate: "sigmoid", norm: true }, { kind: "egru", size: 4, state: 1, act: "linear", norm: true }, { kind: "dense", size: 6, state: 1, act: "gelu", norm: true }], skip: true, feedback: true, readout: "mean", weightScale: 1.5, pruneFraction: 0.3 }),
+  },
 ];
 
 describe("cuda target: emulation = golden interpreter, bit for bit (outputs, every event, counters)", () => {
@@ -532,7 +537,7 @@ describe("cuda target: emulation = golden interpreter, bit for bit (outputs, eve
 
   it.skipIf(!HAVE_CC)(cc("coverage models: every population kind, activation, readout, weight and state width"), () => {
     for (const c of COVERAGE) runIntCase(c, kinds);
-    for (const k of ["EGRU", "SSM:16", "SSM:32", "Multiply", "w8", "w16", "Input:values", "Input:tokens", "delay1",
+    for (const k of ["EGRU", "SSM:16", "SSM:32", "Multiply", "LayerNorm", "w8", "w16", "Input:values", "Input:tokens", "delay1",
       "Readout:last", "Readout:mean", "Readout:sum", ...ACTS.map((a) => `Dense:${a}`)]) expect(kinds.has(k), k).toBe(true);
   }, 120_000);
 

@@ -4,6 +4,7 @@ import type { PopulationKind } from "../../../ir/types.js";
 import { DENSE_OP } from "./dense.js";
 import { EGRU_OP } from "./egru.js";
 import { INPUT_OP } from "./input.js";
+import { LAYER_NORM_OP } from "./layernorm.js";
 import { MULTIPLY_OP } from "./multiply.js";
 import { READOUT_OP } from "./readout.js";
 import { SSM_OP } from "./ssm.js";
@@ -18,4 +19,5 @@ export const CUDA_OPS: { [K in PopulationKind]: CudaOp<K> } = {
   Dense: DENSE_OP,
   Readout: READOUT_OP,
   Multiply: MULTIPLY_OP,
+  LayerNorm: LAYER_NORM_OP,
 };
