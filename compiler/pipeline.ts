@@ -28,6 +28,8 @@ export interface CompileOptions {
   range?: RangeMode;
   weightBits?: 8 | 16;
   stateBits?: 16 | 32;
+  /** Lookup tables of 2^lutBits entries, 8 (default) … 12: the quantize pass's option. */
+  lutBits?: number;
   /** Called with each pass's name and output graph as the pipeline runs (`nmc compile --print-after`). */
   afterPass?: (pass: string, graph: Graph) => void;
 }
@@ -106,7 +108,7 @@ export function compileQuantized(floatGraph: Graph, opts: CompileOptions): Compi
   const range = opts.range ?? { kind: "max" };
   const label = `${cal.label} (${batch.batch} sequences × ${batch.ticks} ticks)`;
   const q = runPass(quantizePass, graph, {
-    calibration, weightBits: opts.weightBits, stateBits: opts.stateBits, range, calibrationLabel: label,
+    calibration, weightBits: opts.weightBits, stateBits: opts.stateBits, lutBits: opts.lutBits, range, calibrationLabel: label,
   });
   opts.afterPass?.(quantizePass.name, q.graph);
   const t3 = performance.now();

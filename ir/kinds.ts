@@ -9,6 +9,14 @@ import type { Activation, FixedFormat, InputEncoding, Population, PopulationKind
 /** The names of the lookup tables (ir Lut.name); runtime/fixed builds each. */
 export type LutName = "sigmoid" | "tanh" | "phi" | "phi_tanh" | "softplus";
 
+/**
+ * The real range [lo, hi) each table covers whatever its length (runtime/fixed makes them: 2^k entries, k in
+ * 8…12, bins of (hi − lo) / 2^k), which the verifier holds every quantized table to.
+ */
+export const LUT_RANGES: Record<LutName, { lo: number; hi: number }> = {
+  sigmoid: { lo: -8, hi: 8 }, tanh: { lo: -4, hi: 4 }, phi: { lo: -4, hi: 4 }, phi_tanh: { lo: -4, hi: 4 }, softplus: { lo: -8, hi: 0 },
+};
+
 /** The population of kind K. */
 export type PopOf<K extends PopulationKind> = Extract<Population, { kind: K }>;
 

@@ -3,7 +3,7 @@
 import { NmcError } from "./errors.js";
 import type { Graph, Population, Projection, Tensor } from "./types.js";
 import { shapeSize } from "./types.js";
-import { irKindOf, requiredLuts } from "./kinds.js";
+import { irKindOf, LUT_RANGES, requiredLuts } from "./kinds.js";
 
 export interface Problem {
   node: string;
@@ -137,8 +137,13 @@ function checkQuantized(g: Graph, out: Problem[]): void {
     for (const name of requiredLuts(p)) {
       const lut = p.luts?.find((l) => l.name === name);
       if (!lut) out.push({ node, message: `missing lookup table ${name}` });
-      else if (lut.table.length !== 256 || lut.inFrac < lut.stepLog2 || lut.inFrac !== f.accFrac) {
-        out.push({ node, message: `lookup table ${name} must have 256 entries and in_frac = acc_frac ${f.accFrac} ≥ step_log2 (has ${lut.table.length}, in_frac ${lut.inFrac}, step_log2 ${lut.stepLog2})` });
+      else {
+        const n = lut.table.length, r = LUT_RANGES[name];
+        if (n < 256 || n > 4096 || (n & (n - 1)) !== 0 || lut.inFrac < lut.stepLog2 || lut.inFrac !== f.accFrac) {
+          out.push({ node, message: `lookup table ${name} must have 2^k entries (k in 8…12) and in_frac = acc_frac ${f.accFrac} ≥ step_log2 (has ${n}, in_frac ${lut.inFrac}, step_log2 ${lut.stepLog2})` });
+        } else if (lut.lo !== r.lo || n * 2 ** -lut.stepLog2 !== r.hi - r.lo) {
+          out.push({ node, message: `lookup table ${name} must cover [${r.lo}, ${r.hi}): has lo ${lut.lo} and ${n} bins of 2^-${lut.stepLog2}` });
+        }
       }
     }
   }

@@ -35,6 +35,8 @@ export interface CompileBundleOptions {
   range?: RangeMode;
   weightBits?: 8 | 16;
   stateBits?: 16 | 32;
+  /** Lookup tables of 2^lutBits entries, 8 (default) … 12. */
+  lutBits?: number;
   readout?: ReadoutMode | "none";
   /** Warnings (model fields nmc does not honour, synthetic calibration); default: stderr. */
   warn?: (message: string) => void;
@@ -115,7 +117,7 @@ export function compileToBundle(model: string, opts: CompileBundleOptions, secon
   stage("calibrationInput");
   const result = compileQuantized(graph, {
     weightSparsity: opts.weightSparsity, pruneScope: opts.pruneScope ?? "projection", calibration: cal,
-    calibrationSamples: opts.calibrateSamples, range: opts.range, weightBits: opts.weightBits, stateBits: opts.stateBits,
+    calibrationSamples: opts.calibrateSamples, range: opts.range, weightBits: opts.weightBits, stateBits: opts.stateBits, lutBits: opts.lutBits,
     afterPass: opts.afterPass,
   });
   if (seconds) Object.assign(seconds, result.report.seconds);
@@ -136,7 +138,7 @@ export function compileToBundle(model: string, opts: CompileBundleOptions, secon
     hardwareJson: lowered.hardwareJson,
     cores: lowered.cores,
     meta: {
-      weight_bits: String(q.weightBits), state_bits: String(q.stateBits), range: q.rangeMode,
+      weight_bits: String(q.weightBits), state_bits: String(q.stateBits), lut_bits: String(q.lutBits), range: q.rangeMode,
       calibration: result.report.calibration.source, weight_sparsity: String(opts.weightSparsity ?? 0),
     },
     sections,

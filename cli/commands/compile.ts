@@ -27,6 +27,7 @@ export interface CompileCliOptions {
   range: string;
   bits: string;
   stateBits: string;
+  lutBits: string;
   readout?: string;
   json?: boolean;
   quiet?: boolean;
@@ -51,7 +52,7 @@ function printReport(model: string, out: string, size: number, g: Graph, r: Comp
   const lines = [
     `compiled ${model} -> ${out} (target ${target}${getTarget(target).compiledNote ? `: ${getTarget(target).compiledNote}` : ""}, ${bytes(size)})`,
     `calibration  ${r.calibration.source}, ranges by ${r.calibration.range}`,
-    `weights      int${q.weightBits}, one scale per target neuron; accumulators int32; SSM state int${q.stateBits}; LUTs 256 × int16`,
+    `weights      int${q.weightBits}, one scale per target neuron; accumulators int32; SSM state int${q.stateBits}; LUTs ${2 ** q.lutBits} × int16`,
   ];
   if (r.prune) lines.push(`pruning      magnitude, ${r.prune.scope} scope, target ${pct(r.prune.target)}: achieved ${pct(r.prune.overall, 2)}`);
   lines.push("", "populations (formats: iBITS fFRACTIONAL-BITS; clip = calibration values beyond the format; error = float vs golden, real units)");
@@ -105,7 +106,7 @@ export function compileFromCli(model: string, opts: CompileCliOptions, seconds?:
     calibrate: opts.calibrate,
     calibrateSamples: numberOption("--calibrate-samples", opts.calibrateSamples, 1, 2 ** 31, true),
     range: parseRange(opts.range),
-    weightBits: Number(opts.bits) as 8 | 16, stateBits: Number(opts.stateBits) as 16 | 32,
+    weightBits: Number(opts.bits) as 8 | 16, stateBits: Number(opts.stateBits) as 16 | 32, lutBits: Number(opts.lutBits),
     readout: parseReadout(opts.readout),
     afterPass: printAfter && ((pass, g) => {
       // With --json, stdout carries the report alone: the IR goes to stderr (where MLIR prints it too).
@@ -128,6 +129,7 @@ export function registerCompile(program: Command): void {
     .option("--range <mode>", "how a range is read from calibration: max | percentile:P (e.g. percentile:99.99)", "max")
     .addOption(new Option("--bits <n>", "weight width").choices(["8", "16"]).default("8"))
     .addOption(new Option("--state-bits <n>", "DiagonalSSM state width").choices(["16", "32"]).default("16"))
+    .addOption(new Option("--lut-bits <k>", "lookup tables (sigmoid, tanh, GELU, softplus) of 2^k int16 entries over fixed ranges: the bin halves per extra bit").choices(["8", "9", "10", "11", "12"]).default("8"))
     .addOption(readoutOption())
     .option("--json", "print the compile report as JSON on stdout")
     .option("-q, --quiet", "print nothing but errors and warnings")

@@ -12,8 +12,12 @@ export const ACC_HEADROOM = 1;
 export const MAX_FRAC = 40;
 /** EGRU gates and LUT outputs are Q14: 1.0 = 2^14. */
 export const Q14 = 14;
-/** The LUTs' bins are at most 2^−5 wide, so their input needs at least 5 fractional bits. */
+/**
+ * The LUTs' bins are at most 2^−5 wide at 256 entries, so their input needs at least 5 fractional bits; one more
+ * per bit of lutBits above 8 (the bins halve): lutMinFrac(lutBits).
+ */
 export const LUT_MIN_FRAC = 5;
+export const lutMinFrac = (lutBits: number): number => LUT_MIN_FRAC + lutBits - 8;
 
 /** Fractional bits so that a signed `bits`-bit integer covers ±r (default when nothing was seen). */
 export function fracFor(r: number, bits: number, headroom: number, dflt: number): number {

@@ -9,7 +9,7 @@ import { roundHalfAway, toFixed } from "../../runtime/fixed/index.js";
 import type { StepView } from "../../runtime/float/interpreter.js";
 import { sigmoid } from "../../runtime/float/math.js";
 import {
-  ACC_BITS, ACC_HEADROOM, fixedVector, fracFor, intTensor, LUT_MIN_FRAC, MAX_FRAC, multiplierFor, OUT_BITS, Q14, weightArray,
+  ACC_BITS, ACC_HEADROOM, fixedVector, fracFor, intTensor, MAX_FRAC, multiplierFor, OUT_BITS, Q14, weightArray,
 } from "./fixed.js";
 import { add, addAll, emptyStats, type PopulationRanges, type RangeStats } from "./ranges.js";
 
@@ -38,6 +38,8 @@ export interface FormatInputs {
   /** The formats of the populations before this one (graph order). */
   formats: ReadonlyMap<string, Formats>;
   stateBits: 16 | 32;
+  /** The fewest fractional bits a lookup table's input may have (fixed.ts lutMinFrac of the lutBits option). */
+  lutMinFrac: number;
   /** The largest weight integer, and the rounding shift of raw int16-weight sums (weight_bits − 8). */
   qmax: number;
   pre: number;
@@ -74,7 +76,7 @@ const newFixed = (): FixedFormat => ({ outFrac: 0, accFrac: 0, stateFrac: 0, sta
 const noCheck = (): void => {};
 const accPorts = (fx: FixedFormat): number => fx.accFrac;
 const q14Dense = (p: PopOf<"Dense">): boolean => p.activation === "sigmoid" || p.activation === "tanh";
-/** A Dense that reads a lookup table needs LUT_MIN_FRAC bits in its accumulator. */
+/** A Dense that reads a lookup table needs lutMinFrac bits in its accumulator. */
 const lutDense = (p: PopOf<"Dense">): boolean => activationLut(p.activation) !== undefined;
 
 export const QUANT_OPS: { [K in PopulationKind]: QuantOp<K> } = {
@@ -106,10 +108,10 @@ export const QUANT_OPS: { [K in PopulationKind]: QuantOp<K> } = {
     },
     q14Out: () => true,
     check: noCheck,
-    formats(_p, { R, r, maxFracFor }) {
+    formats(_p, { R, r, maxFracFor, lutMinFrac }) {
       const fixed = newFixed();
       fixed.outFrac = Q14;
-      fixed.accFrac = Math.max(LUT_MIN_FRAC, Math.min(maxFracFor(null), fracFor(R.acc, ACC_BITS, ACC_HEADROOM, 24)));
+      fixed.accFrac = Math.max(lutMinFrac, Math.min(maxFracFor(null), fracFor(R.acc, ACC_BITS, ACC_HEADROOM, 24)));
       return { fixed, ranges: { out: R.out, acc: R.acc, state: null }, stats: { out: r.out, acc: r.acc, state: null } };
     },
     portFrac: accPorts,
@@ -151,10 +153,10 @@ export const QUANT_OPS: { [K in PopulationKind]: QuantOp<K> } = {
         });
       }
     },
-    formats(p, { R, r, maxFracFor }) {
+    formats(p, { R, r, maxFracFor, lutMinFrac }) {
       const fixed = newFixed();
       fixed.accFrac = Math.min(maxFracFor(null), fracFor(R.acc, ACC_BITS, ACC_HEADROOM, 24));
-      if (lutDense(p)) fixed.accFrac = Math.max(LUT_MIN_FRAC, fixed.accFrac);
+      if (lutDense(p)) fixed.accFrac = Math.max(lutMinFrac, fixed.accFrac);
       fixed.outFrac = q14Dense(p) ? Q14 : Math.min(fixed.accFrac, fracFor(R.out, OUT_BITS, 0, Q14));
       return { fixed, ranges: { out: R.out, acc: R.acc, state: null }, stats: { out: r.out, acc: r.acc, state: null } };
     },

@@ -7,9 +7,9 @@
 import { NmcError } from "../../ir/errors.js";
 import { type LutName, requiredLuts } from "../../ir/kinds.js";
 import type { FixedFormat, Graph, Population, Projection } from "../../ir/types.js";
-import { type Lut as FixedLut, phiLut, phiTanhLut, roundHalfAway, sigmoidLut, softplusLut, tanhLut } from "../../runtime/fixed/index.js";
+import { type Lut as FixedLut, LUT_BITS_DEFAULT, LUT_BITS_MAX, LUT_BITS_MIN, phiLut, phiTanhLut, roundHalfAway, sigmoidLut, softplusLut, tanhLut } from "../../runtime/fixed/index.js";
 import type { CalibrationReport } from "./calibrate.js";
-import { ACC_BITS, intTensor, MAX_FRAC, multiplierFor, OUT_BITS, Q14, fracFor, rangeLog2, toIrLut, weightArray } from "./fixed.js";
+import { ACC_BITS, intTensor, lutMinFrac, MAX_FRAC, multiplierFor, OUT_BITS, Q14, fracFor, rangeLog2, toIrLut, weightArray } from "./fixed.js";
 import { type Formats, quantOpOf } from "./formats.js";
 import type { Pass } from "./pass.js";
 import { type RangeMode, chooseRange, clipFraction } from "./ranges.js";
@@ -20,6 +20,8 @@ export interface QuantizeOptions {
   weightBits?: 8 | 16;
   /** DiagonalSSM state width: 16 (default) or 32. */
   stateBits?: 16 | 32;
+  /** Lookup tables of 2^lutBits entries over their fixed ranges, 8 (default) … 12 (QUANTIZATION.md). */
+  lutBits?: number;
   /** How a range is read off the calibration statistics (default: max). */
   range?: RangeMode;
   /** Where the calibration data came from, recorded in the IR. */
@@ -51,6 +53,8 @@ export interface ProjectionQuantReport {
 export interface QuantizeReport {
   weightBits: number;
   stateBits: number;
+  /** Every lookup table has 2^lutBits entries. */
+  lutBits: number;
   rangeMode: string;
   populations: PopulationQuantReport[];
   projections: ProjectionQuantReport[];
@@ -61,7 +65,7 @@ export function rangeModeLabel(m: RangeMode): string {
 }
 
 /** The lookup tables by name; every kind's tables read its accumulator, so their input format is acc_frac. */
-const LUT_MAKERS: Record<LutName, (inFrac: number) => FixedLut> = {
+const LUT_MAKERS: Record<LutName, (inFrac: number, bits: number) => FixedLut> = {
   sigmoid: sigmoidLut, tanh: tanhLut, phi: phiLut, phi_tanh: phiTanhLut, softplus: softplusLut,
 };
 
@@ -82,6 +86,7 @@ interface Setup {
   cal: CalibrationReport;
   weightBits: 8 | 16;
   stateBits: 16 | 32;
+  lutBits: number;
   mode: RangeMode;
   qmax: number;
   pre: number;
@@ -91,8 +96,12 @@ interface Setup {
 function setup(graph: Graph, opts: QuantizeOptions): Setup {
   const weightBits = opts.weightBits ?? 8;
   const qmax = 2 ** (weightBits - 1) - 1;
+  const lutBits = opts.lutBits ?? LUT_BITS_DEFAULT;
+  if (!Number.isInteger(lutBits) || lutBits < LUT_BITS_MIN || lutBits > LUT_BITS_MAX) {
+    throw new NmcError(`lut bits must be an integer in ${LUT_BITS_MIN}…${LUT_BITS_MAX}, is ${lutBits}`, { expected: `${LUT_BITS_MIN}…${LUT_BITS_MAX}` });
+  }
   return {
-    graph, cal: opts.calibration, weightBits, stateBits: opts.stateBits ?? 16, mode: opts.range ?? { kind: "max" }, qmax,
+    graph, cal: opts.calibration, weightBits, stateBits: opts.stateBits ?? 16, lutBits, mode: opts.range ?? { kind: "max" }, qmax,
     // Raw sums of int16 weights are rounding-shifted by `pre` bits before they are saturated to int32
     // (QUANTIZATION.md), so every multiplier carries the factor 2^pre back.
     pre: weightBits - 8,
@@ -134,7 +143,7 @@ function chooseFormats(c: Setup): Map<string, Formats> {
       return m;
     };
     const range = (st: Parameters<typeof chooseRange>[0]) => chooseRange(st, mode);
-    formats.set(p.name, op.formats(p, { node, r, R, range, maxFracFor, formats, stateBits: c.stateBits, qmax: c.qmax, pre }));
+    formats.set(p.name, op.formats(p, { node, r, R, range, maxFracFor, formats, stateBits: c.stateBits, lutMinFrac: lutMinFrac(c.lutBits), qmax: c.qmax, pre }));
   }
   return formats;
 }
@@ -143,7 +152,7 @@ function chooseFormats(c: Setup): Map<string, Formats> {
 function quantizePopulation(p: Population, f: Formats, c: Setup): Population {
   const fx = f.fixed;
   const tensors = quantOpOf(p.kind).tensors(p, fx, { weightBits: c.weightBits, qmax: c.qmax, pre: c.pre, formats: f });
-  const luts = requiredLuts(p).map((name) => LUT_MAKERS[name](fx.accFrac));
+  const luts = requiredLuts(p).map((name) => LUT_MAKERS[name](fx.accFrac, c.lutBits));
   return { ...p, tensors, fixed: fx, ...(luts.length ? { luts: luts.map(toIrLut) } : {}) };
 }
 
@@ -203,7 +212,7 @@ export const quantizePass: Pass<QuantizeOptions, QuantizeReport> = {
   run(graph: Graph, opts: QuantizeOptions) {
     if (graph.quant) throw new NmcError("this graph is already quantized");
     const c = setup(graph, opts);
-    const { weightBits, stateBits, mode } = c;
+    const { weightBits, stateBits, lutBits, mode } = c;
     const formats = chooseFormats(c);
     const populations = graph.populations.map((p) => quantizePopulation(p, formats.get(p.name)!, c));
     const byName = new Map(graph.populations.map((p) => [p.name, p]));
@@ -218,7 +227,7 @@ export const quantizePass: Pass<QuantizeOptions, QuantizeReport> = {
       ...graph, populations, projections,
       quant: { weightBits, stateBits, calibration: opts.calibrationLabel ?? `${c.cal.samples} sequences`, rangeMode: rangeModeLabel(mode) },
     };
-    return { graph: out, report: { weightBits, stateBits, rangeMode: rangeModeLabel(mode), populations: popReports, projections: projReports } };
+    return { graph: out, report: { weightBits, stateBits, lutBits, rangeMode: rangeModeLabel(mode), populations: popReports, projections: projReports } };
   },
 };
 

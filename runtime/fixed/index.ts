@@ -118,10 +118,12 @@ export function cmulImQ15(a: number, b: number, c: number, d: number): number {
 // ---- lookup tables ----
 
 /**
- * A 256-entry int16 table of f over [lo, lo + 256·2^−stepLog2), sampled at the left edge of each bin plus
- * half a bin, for inputs in fixed point with `inFrac` fractional bits. Index rule (exact, integer only):
- *   i = clamp(floor((x − lo·2^inFrac) / 2^(inFrac − stepLog2)), 0, 255)
+ * An N-entry int16 table (N = 2^bits, bits in 8…12: the compile option lutBits) of f over [lo, lo + N·2^−stepLog2),
+ * sampled at the left edge of each bin plus half a bin, for inputs in fixed point with `inFrac` fractional bits.
+ * Index rule (exact, integer only; N is the table's own length):
+ *   i = clamp(floor((x − lo·2^inFrac) / 2^(inFrac − stepLog2)), 0, N − 1)
  * i.e. an arithmetic right shift of the offset input; inputs below/above the range use the end entries.
+ * Each table keeps its range whatever N: every bit above 8 halves the bin (stepLog2 = base + bits − 8).
  * Outputs have `outFrac` fractional bits, rounded to nearest (ties away from zero) and saturated to int16.
  */
 export interface Lut {
@@ -133,13 +135,20 @@ export interface Lut {
   outFrac: number;
 }
 
+/** The default table length (lutBits 8), and the range of lutBits (tables of 256 … 4096 entries). */
 export const LUT_SIZE = 256;
+export const LUT_BITS_DEFAULT = 8;
+export const LUT_BITS_MIN = 8;
+export const LUT_BITS_MAX = 12;
 
-export function makeLut(name: string, f: (x: number) => number, lo: number, stepLog2: number, inFrac: number, outFrac: number): Lut {
+export function makeLut(name: string, f: (x: number) => number, lo: number, stepLog2: number, inFrac: number, outFrac: number, size = LUT_SIZE): Lut {
+  if (!Number.isInteger(Math.log2(size)) || size < 2 ** LUT_BITS_MIN || size > 2 ** LUT_BITS_MAX) {
+    throw new RangeError(`LUT ${name}: ${size} entries, must be a power of two in ${2 ** LUT_BITS_MIN}…${2 ** LUT_BITS_MAX}`);
+  }
   if (inFrac < stepLog2) throw new RangeError(`LUT ${name}: input needs at least ${stepLog2} fractional bits, has ${inFrac}`);
-  const table = new Int16Array(LUT_SIZE);
+  const table = new Int16Array(size);
   const step = 2 ** -stepLog2;
-  for (let i = 0; i < LUT_SIZE; i++) {
+  for (let i = 0; i < size; i++) {
     const v = f(lo + (i + 0.5) * step) * 2 ** outFrac;
     table[i] = sat16(v < 0 ? -Math.round(-v) : Math.round(v)); // ties away from zero, as roundShift
   }
@@ -148,7 +157,7 @@ export function makeLut(name: string, f: (x: number) => number, lo: number, step
 
 /** Looks x (fixed point with lut.inFrac fractional bits, |x| < 2^52) up: the exact index rule above. */
 export function lutIndex(lut: Lut, x: number): number {
-  return lutIndexAt(lutOrigin(lut), lutInvStep(lut), x);
+  return lutIndexAt(lutOrigin(lut), lutInvStep(lut), x, lut.table.length);
 }
 
 /**
@@ -166,10 +175,10 @@ export function lutInvStep(lut: Lut): number {
   return 2 ** -(lut.inFrac - lut.stepLog2);
 }
 
-/** The index rule with its constants precomputed: clamp(floor((x − origin) · invStep), 0, 255). */
-export function lutIndexAt(origin: number, invStep: number, x: number): number {
+/** The index rule with its constants precomputed: clamp(floor((x − origin) · invStep), 0, size − 1). */
+export function lutIndexAt(origin: number, invStep: number, x: number, size: number): number {
   const i = Math.floor((x - origin) * invStep);
-  return i < 0 ? 0 : i > LUT_SIZE - 1 ? LUT_SIZE - 1 : i;
+  return i < 0 ? 0 : i > size - 1 ? size - 1 : i;
 }
 
 export function lookup(lut: Lut, x: number): number {
@@ -178,19 +187,27 @@ export function lookup(lut: Lut, x: number): number {
 
 const sigmoidF = (x: number) => 1 / (1 + Math.exp(-x));
 
-/** σ over [−8, 8) in bins of 1/16, output Q14 (1.0 = 16384). */
-export function sigmoidLut(inFrac: number): Lut {
-  return makeLut("sigmoid", sigmoidF, -8, 4, inFrac, 14);
+/** A table of 2^bits entries, Q14 output, over the range its 256-entry form covers with bins of 2^−base. */
+function lutOf(name: string, f: (x: number) => number, lo: number, base: number, inFrac: number, bits: number): Lut {
+  if (!Number.isInteger(bits) || bits < LUT_BITS_MIN || bits > LUT_BITS_MAX) {
+    throw new RangeError(`LUT ${name}: lut bits ${bits}, must be an integer in ${LUT_BITS_MIN}…${LUT_BITS_MAX}`);
+  }
+  return makeLut(name, f, lo, base + bits - LUT_BITS_MIN, inFrac, 14, 2 ** bits);
 }
 
-/** tanh over [−4, 4) in bins of 1/32, output Q14. */
-export function tanhLut(inFrac: number): Lut {
-  return makeLut("tanh", Math.tanh, -4, 5, inFrac, 14);
+/** σ over [−8, 8) in bins of 1/16 at lutBits 8 (halved per extra bit), output Q14 (1.0 = 16384). */
+export function sigmoidLut(inFrac: number, bits = LUT_BITS_DEFAULT): Lut {
+  return lutOf("sigmoid", sigmoidF, -8, 4, inFrac, bits);
 }
 
-/** exp over [−8, 0) in bins of 1/32 (decays only: SSM discretization), output Q14. */
-export function expLut(inFrac: number): Lut {
-  return makeLut("exp", Math.exp, -8, 5, inFrac, 14);
+/** tanh over [−4, 4) in bins of 1/32 at lutBits 8 (halved per extra bit), output Q14. */
+export function tanhLut(inFrac: number, bits = LUT_BITS_DEFAULT): Lut {
+  return lutOf("tanh", Math.tanh, -4, 5, inFrac, bits);
+}
+
+/** exp over [−8, 0) in bins of 1/32 at lutBits 8, halved per extra bit (decays only: SSM discretization), output Q14. */
+export function expLut(inFrac: number, bits = LUT_BITS_DEFAULT): Lut {
+  return lutOf("exp", Math.exp, -8, 5, inFrac, bits);
 }
 
 // ---- integer division and the float → fixed boundary ----
@@ -236,21 +253,21 @@ export function fromFixed(q: number, frac: number): number {
   return q / 2 ** frac;
 }
 
-/** Φ, the standard normal CDF (GELU(x) = x · Φ(x)), over [−4, 4) in bins of 1/32, output Q14. */
-export function phiLut(inFrac: number): Lut {
-  return makeLut("phi", (x) => 0.5 * (1 + erf(x / Math.SQRT2)), -4, 5, inFrac, 14);
+/** Φ, the standard normal CDF (GELU(x) = x · Φ(x)), over [−4, 4) in bins of 1/32 at lutBits 8 (halved per extra bit), output Q14. */
+export function phiLut(inFrac: number, bits = LUT_BITS_DEFAULT): Lut {
+  return lutOf("phi", (x) => 0.5 * (1 + erf(x / Math.SQRT2)), -4, 5, inFrac, bits);
 }
 
-/** Φ̃, the tanh approximation of Φ (GELU_NEW(x) = x · Φ̃(x)), over [−4, 4) in bins of 1/32, output Q14. */
-export function phiTanhLut(inFrac: number): Lut {
-  return makeLut("phi_tanh", phiTanh, -4, 5, inFrac, 14);
+/** Φ̃, the tanh approximation of Φ (GELU_NEW(x) = x · Φ̃(x)), over [−4, 4) in bins of 1/32 at lutBits 8 (halved per extra bit), output Q14. */
+export function phiTanhLut(inFrac: number, bits = LUT_BITS_DEFAULT): Lut {
+  return lutOf("phi_tanh", phiTanh, -4, 5, inFrac, bits);
 }
 
 /**
- * L(t) = log(1 + eᵗ) over [−8, 0) in bins of 1/32, output Q14 (L ∈ (0, ln 2]): softplus(x) = relu(x) + L(−|x|).
+ * L(t) = log(1 + eᵗ) over [−8, 0) in bins of 1/32 at lutBits 8 (halved per extra bit), output Q14 (L ∈ (0, ln 2]): softplus(x) = relu(x) + L(−|x|).
  * Only t ≤ 0 is looked up, so the table's clamp at its upper end is never used, and below −8 it returns
  * L(−8 + 1/64) ≈ 3.4e−4 where L is smaller still.
  */
-export function softplusLut(inFrac: number): Lut {
-  return makeLut("softplus", (t) => Math.log1p(Math.exp(t)), -8, 5, inFrac, 14);
+export function softplusLut(inFrac: number, bits = LUT_BITS_DEFAULT): Lut {
+  return lutOf("softplus", (t) => Math.log1p(Math.exp(t)), -8, 5, inFrac, bits);
 }

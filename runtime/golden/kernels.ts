@@ -79,14 +79,14 @@ export function loadBias(port: Float64Array, bias: ArrayLike<number> | null): vo
 
 /** EGRU update of n units (Q14); returns the number of events (units that fired). */
 export function egruUnits(n: number, vx: Float64Array, vh: Float64Array, sig: Lut, tanh: Lut, thr: ArrayLike<number>, h: Int32Array, out: Int32Array): number {
-  // lookup(sig, v) = sigT[lutIndexAt(sigO, sigI, v)], its constants computed once per call.
+  // lookup(sig, v) = sigT[lutIndexAt(sigO, sigI, v, sigT.length)], its constants computed once per call.
   const sigT = sig.table, sigO = lutOrigin(sig), sigI = lutInvStep(sig);
   const tanT = tanh.table, tanO = lutOrigin(tanh), tanI = lutInvStep(tanh);
   let events = 0;
   for (let i = 0; i < n; i++) {
-    const z = sigT[lutIndexAt(sigO, sigI, vx[i] + vh[i])];
-    const r = sigT[lutIndexAt(sigO, sigI, vx[n + i] + vh[n + i])];
-    const g = tanT[lutIndexAt(tanO, tanI, vx[2 * n + i] + roundShift(r * vh[2 * n + i], 14))];
+    const z = sigT[lutIndexAt(sigO, sigI, vx[i] + vh[i], sigT.length)];
+    const r = sigT[lutIndexAt(sigO, sigI, vx[n + i] + vh[n + i], sigT.length)];
+    const g = tanT[lutIndexAt(tanO, tanI, vx[2 * n + i] + roundShift(r * vh[2 * n + i], 14), tanT.length)];
     const c = sat16(roundShift(z * h[i] + (ONE_Q14 - z) * g, 14));
     const d = c - thr[i];
     if (d > 0) {
@@ -140,22 +140,22 @@ export function denseUnits(act: DenseActivation, n: number, v: Float64Array, lut
     case "relu": for (let i = 0; i < n; i++) out[i] = v[i] > 0 ? sat16(roundShift(v[i], down)) : 0; break;
     case "sigmoid":
     case "tanh": {
-      const t = lut!.table, o = lutOrigin(lut!), k = lutInvStep(lut!); // lookup(lut, x) = t[lutIndexAt(o, k, x)]
-      for (let i = 0; i < n; i++) out[i] = t[lutIndexAt(o, k, v[i])];
+      const t = lut!.table, o = lutOrigin(lut!), k = lutInvStep(lut!); // lookup(lut, x) = t[lutIndexAt(o, k, x, t.length)]
+      for (let i = 0; i < n; i++) out[i] = t[lutIndexAt(o, k, v[i], t.length)];
       break;
     }
     case "gelu": // x · Φ(x), x · Φ̃(x), x · σ(x): the product in Q(acc_frac + 14), back to acc_frac, then to out_frac
     case "gelu_new":
     case "swish": {
       const t = lut!.table, o = lutOrigin(lut!), k = lutInvStep(lut!);
-      for (let i = 0; i < n; i++) out[i] = sat16(roundShift(roundShift(v[i] * t[lutIndexAt(o, k, v[i])], 14), down));
+      for (let i = 0; i < n; i++) out[i] = sat16(roundShift(roundShift(v[i] * t[lutIndexAt(o, k, v[i], t.length)], 14), down));
       break;
     }
     case "softplus": {
       // relu(x) + L(−|x|), L (Q14) brought to acc_frac (lut.inFrac): exactly when acc_frac ≥ 14, else rounded
       const t = lut!.table, o = lutOrigin(lut!), k = lutInvStep(lut!), up = lut!.inFrac - 14, sc = 2 ** Math.max(0, up);
       for (let i = 0; i < n; i++) {
-        const x = v[i], l = t[lutIndexAt(o, k, x < 0 ? x : -x)];
+        const x = v[i], l = t[lutIndexAt(o, k, x < 0 ? x : -x, t.length)];
         out[i] = sat16(roundShift((x > 0 ? x : 0) + (up >= 0 ? l * sc : roundShift(l, -up)), down));
       }
       break;

@@ -20,10 +20,10 @@
 // Layout order: populations in graph order, then projections in graph order. A population's tensors are
 // its row of CUDA_OPS (ops/) in that row's order, then in the int variant its lookup tables, in the order
 // ir/kinds.ts requiredLuts gives:
-//   int precision (every integer widened to i32; LUT tables are their 256 int16 entries as i32):
-//     EGRU         bias_x [3H], bias_h [3H], thr [H], lut_sigmoid [256], lut_tanh [256]
+//   int precision (every integer widened to i32; LUT tables are their 2^lutBits int16 entries as i32, 256 … 4096):
+//     EGRU         bias_x [3H], bias_h [3H], thr [H], lut_sigmoid [N], lut_tanh [N]
 //     DiagonalSSM  lambda_re [P], lambda_im [P], c_re [H·P], c_im [H·P], c_mult [H], c_shift [H]
-//     Dense        bias [K], then its activation's table (ir/kinds.ts activationLut): lut_sigmoid | lut_tanh | lut_phi | lut_phi_tanh | lut_softplus [256]
+//     Dense        bias [K], then its activation's table (ir/kinds.ts activationLut): lut_sigmoid | lut_tanh | lut_phi | lut_phi_tanh | lut_softplus [N]
 //     LayerNorm    gamma [n] (int16 values, frac_g), beta [n] (out_frac) (frac_x, frac_g, eps_q are compiled in)
 //     Input, Readout: nothing; Multiply: nothing (its operand formats frac_a, frac_b are compiled in as shifts)
 //     projection   row_ptr u32 [rows + 1], col_idx u32 [nnz], values i32 [nnz], mult i32 [cols], shift i32 [cols]

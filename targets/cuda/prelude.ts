@@ -96,12 +96,13 @@ __host__ __device__ inline nmc_i64 nmc_floor_shift(nmc_i64 a, int s) {
   if (s == 0) return a;
   return a >= 0 ? a >> s : -((-a + (((nmc_i64)1 << s) - 1)) >> s);
 }
-// LUT index rule: clamp(floor((x - lo * 2^in_frac) / 2^(in_frac - step_log2)), 0, 255); lo_q = lo * 2^in_frac.
-__host__ __device__ inline int nmc_lut_index(nmc_i64 x, nmc_i64 lo_q, int shift) {
+// LUT index rule: clamp(floor((x - lo * 2^in_frac) / 2^(in_frac - step_log2)), 0, n - 1); lo_q = lo * 2^in_frac,
+// n the table's length (256 ... 4096).
+__host__ __device__ inline int nmc_lut_index(nmc_i64 x, nmc_i64 lo_q, int shift, int n) {
   const nmc_i64 i = nmc_floor_shift(x - lo_q, shift);
-  return i < 0 ? 0 : i > 255 ? 255 : (int)i;
+  return i < 0 ? 0 : i > n - 1 ? n - 1 : (int)i;
 }
-__host__ __device__ inline nmc_i64 nmc_lookup(const int32_t* table, nmc_i64 x, nmc_i64 lo_q, int shift) { return table[nmc_lut_index(x, lo_q, shift)]; }
+__host__ __device__ inline nmc_i64 nmc_lookup(const int32_t* table, nmc_i64 x, nmc_i64 lo_q, int shift, int n) { return table[nmc_lut_index(x, lo_q, shift, n)]; }
 // a / n rounded to nearest, ties away from zero (n >= 1).
 __host__ __device__ inline nmc_i64 nmc_round_div(nmc_i64 a, nmc_i64 n) {
   const nmc_i64 q = (2 * (a < 0 ? -a : a) + n) / (2 * n);

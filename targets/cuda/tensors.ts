@@ -14,10 +14,13 @@ export function tensorData(p: Population, name: string, length: number): ArrayLi
   return t.data;
 }
 
-/** The LUT a population looks up by name (as the golden engine does), checked to have 256 entries. */
+/** The LUT a population looks up by name (as the golden engine does), checked to have 2^k entries, k in 8…12. */
 export function lutOf(p: Population, name: string): Lut {
   const l = p.luts?.find((x) => x.name === name);
   if (!l) throw new NmcError(`population ${p.name} lacks LUT ${name}`, { node: p.name });
-  if (l.table.length !== 256) throw new NmcError(`population ${p.name}: LUT ${name} has ${l.table.length} entries`, { node: p.name, expected: "256" });
+  const n = l.table.length;
+  if (n < 256 || n > 4096 || (n & (n - 1)) !== 0) {
+    throw new NmcError(`population ${p.name}: LUT ${name} has ${n} entries`, { node: p.name, expected: "a power of two in 256…4096" });
+  }
   return l;
 }

@@ -47,8 +47,11 @@ export function sanitizeLocal(name: string): string {
   return /^[0-9]/.test(s) || RESERVED_LOCALS.has(s) ? `p_${s}` : `${s}`;
 }
 
-/** The constants of a LUT's index rule: lo·2^in_frac (exact: lo is a multiple of the bin width) and the shift. */
-export function lutConstants(p: Population, l: Lut): { loQ: string; shift: number } {
+/**
+ * The constants of a LUT's index rule: lo·2^in_frac (exact: lo is a multiple of the bin width), the shift, and
+ * the table's length (the clamp's bound).
+ */
+export function lutConstants(p: Population, l: Lut): { loQ: string; shift: number; size: number } {
   const loQ = l.lo * 2 ** l.inFrac;
   const shift = l.inFrac - l.stepLog2;
   if (!Number.isSafeInteger(loQ) || shift < 0 || shift > 62) {
@@ -56,7 +59,7 @@ export function lutConstants(p: Population, l: Lut): { loQ: string; shift: numbe
       node: p.name, found: `lo ${l.lo}, in_frac ${l.inFrac}, step_log2 ${l.stepLog2}`,
     });
   }
-  return { loQ: ll(loQ), shift };
+  return { loQ: ll(loQ), shift, size: l.table.length };
 }
 
 /** A code writer with the generated program's forms: comments, kernels and the two launch shapes. */

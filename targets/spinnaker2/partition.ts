@@ -6,7 +6,7 @@
 //
 // Memory model of a slice (n units, units [lo, hi)):
 //   fixed part   per incoming projection the CSR row pointers (rows + 1) × 4 B; the event queues, two ticks
-//                × source size × 4 B per source population; LUTs 256 × 2 B each; DiagonalSSM: the whole
+//                × source size × 4 B per source population; LUTs entries × 2 B each (256 … 4096 entries); DiagonalSSM: the whole
 //                state (P complex, state_bits) with its 16-bit read copy, Λ̄ (P × 4 B), and the whole `u`
 //                projection (each slice keeps the full state, so it needs all of B).
 //   per unit     stored weights whose column belongs to the unit (weight + u16 local column index), per
@@ -50,8 +50,6 @@ export interface Partition {
   lowerBound: number;
 }
 
-const LUT_BYTES = 256 * 2;
-
 /** The target unit of a projection column (−1: the column belongs to every slice, as an SSM's `u`): S2_OPS's layout. */
 export function unitOfColumn(p: Population, port: string, col: number): number {
   return s2Op(p).unitOfColumn(p, port, col);
@@ -94,7 +92,7 @@ export function memoryModel(g: Graph, p: Population, storage: StorageOptions = {
     }
   }
   for (const s of sources) fixed += 2 * 4 * g.populations.find((q) => q.name === s)!.size;
-  fixed += (p.luts?.length ?? 0) * LUT_BYTES;
+  for (const l of p.luts ?? []) fixed += l.table.length * 2; // int16 entries
   if (op.residence === "slices") {
     const own = op.memory(p, wb);
     fixed += own.fixed;

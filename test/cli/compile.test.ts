@@ -153,6 +153,7 @@ describe("nmc compile on examples/egru-smnist", () => {
       if (p.kind === "EGRU" || p.kind === "Dense") expect(Number.isInteger(p.accFrac), `population ${p.name} has an accumulator format`).toBe(true);
     }
     expect(r.quantize.weightBits).toBe(8);
+    expect(r.quantize.lutBits).toBe(8);
     expect(r.error.output.argmaxAgreement).toBeGreaterThanOrEqual(0.95);
     expect(r.error.output.argmaxAgreement).toBeLessThanOrEqual(1);
     expect(r.error.populations.map((p: any) => p.name)).toEqual(pops.map((p) => p.name));
@@ -363,18 +364,20 @@ describe("a tiny compiled bundle", () => {
       expectUserError(await nmc(["run", bundle, "--readout", "mean", "--input", input]), ["--readout", "tiny.nmb"]);
     });
 
-    it("bad --weight-sparsity, --range, --bits; missing -o", async () => {
+    it("bad --weight-sparsity, --range, --bits, --lut-bits; missing -o", async () => {
       const out = join(scratch, "usage.nmb");
-      const [ws, range, bits, noOut] = await Promise.all([
+      const [ws, range, bits, noOut, lutBits] = await Promise.all([
         nmc(["compile", model, "--calibrate", calib, "-o", out, "--weight-sparsity", "1.5"]),
         nmc(["compile", model, "--calibrate", calib, "-o", out, "--range", "percentile:20"]),
         nmc(["compile", model, "--calibrate", calib, "-o", out, "--bits", "4"]),
         nmc(["compile", model, "--calibrate", calib]),
+        nmc(["compile", model, "--calibrate", calib, "-o", out, "--lut-bits", "13"]),
       ]);
       expectUserError(ws, ["--weight-sparsity", "1.5"]);
       expectUserError(range, ["--range", "percentile:20"]);
       expectUserError(bits, ["--bits", "4"]);
       expectUserError(noOut, [["-o", "--out"]]);
+      expectUserError(lutBits, ["--lut-bits", "13"]);
       expect(existsSync(out)).toBe(false);
     });
 

@@ -59,7 +59,7 @@ describe("compile fast paths give the same results", () => {
         const plain = runPass(calibratePass, g, { batch }).report;
         expect(plain.floatRun).toBeUndefined();
         expect({ ...cal, floatRun: undefined }).toEqual({ ...plain, floatRun: undefined });
-        const q = runPass(quantizePass, g, { calibration: plain, weightBits: o.weightBits, stateBits: o.stateBits, range: o.range }).graph;
+        const q = runPass(quantizePass, g, { calibration: plain, weightBits: o.weightBits, stateBits: o.stateBits, lutBits: o.lutBits, range: o.range }).graph;
         expect(compareFloatGolden(g, q, batch, cal.floatRun)).toEqual(compareFloatGolden(g, q, batch));
       }),
       { numRuns: 60, seed: 11 },
@@ -104,7 +104,7 @@ describe("compile fast paths give the same results", () => {
       fc.property(modelArb({ maxSize: 12 }), quantOptsArb(), (spec, o) => {
         const g = buildModel(spec);
         const cal = runPass(calibratePass, g, { batch: makeBatch(g, 1, 2, 3, 1) }).report;
-        const q = runPass(quantizePass, g, { calibration: cal, weightBits: o.weightBits, stateBits: o.stateBits, range: o.range }).graph;
+        const q = runPass(quantizePass, g, { calibration: cal, weightBits: o.weightBits, stateBits: o.stateBits, lutBits: o.lutBits, range: o.range }).graph;
         for (const p of q.populations) {
           if (p.kind === "Input" || p.kind === "Readout") continue;
           const a = memoryModel(q, p), b = referenceMemoryModel(q, p);

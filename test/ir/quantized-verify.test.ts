@@ -109,12 +109,27 @@ describe("verifyGraph on quantized IR", () => {
     const e = pop(g, "egru");
     const sig = e.luts!.find((l) => l.name === "sigmoid")!;
     sig.table = sig.table.slice(0, 255);
-    expectOnly(g, "population egru", /lookup table sigmoid must have 256 entries and in_frac = acc_frac \d+ ≥ step_log2 \(has 255,/);
+    expectOnly(g, "population egru", /lookup table sigmoid must have 2\^k entries \(k in 8…12\) and in_frac = acc_frac \d+ ≥ step_log2 \(has 255,/);
+    for (const n of [128, 768, 8192]) {
+      const g2 = fresh();
+      pop(g2, "egru").luts!.find((l) => l.name === "sigmoid")!.table = new Int16Array(n);
+      expectOnly(g2, "population egru", new RegExp(`lookup table sigmoid must have 2\\^k entries .*\\(has ${n},`));
+    }
 
     const h = fresh();
     const tanh = pop(h, "dense").luts!.find((l) => l.name === "tanh")!;
     tanh.inFrac += 1;
-    expectOnly(h, "population dense", /lookup table tanh must have 256 entries and in_frac = acc_frac/);
+    expectOnly(h, "population dense", /lookup table tanh must have 2\^k entries \(k in 8…12\) and in_frac = acc_frac/);
+
+    // a longer table must keep the range: 1024 entries need bins of 2^−(step_log2 + 2), and lo unchanged
+    const r = fresh();
+    const sigR = pop(r, "egru").luts!.find((l) => l.name === "sigmoid")!;
+    sigR.table = new Int16Array(1024);
+    expectOnly(r, "population egru", /lookup table sigmoid must cover \[-8, 8\): has lo -8 and 1024 bins of 2\^-4/);
+    sigR.stepLog2 += 2;
+    expect(verifyGraph(r).filter((x) => /lookup/.test(x.message))).toEqual([]);
+    sigR.lo = -4;
+    expectOnly(r, "population egru", /lookup table sigmoid must cover \[-8, 8\): has lo -4/);
 
     const k = fresh();
     pop(k, "egru").luts = pop(k, "egru").luts!.filter((l) => l.name !== "tanh");

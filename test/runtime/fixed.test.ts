@@ -113,6 +113,32 @@ describe("fixed: lookup tables", () => {
   it("refuses an input format too coarse for the bins", () => {
     expect(() => sigmoidLut(2)).toThrow(RangeError);
   });
+
+  it("lutBits 10: 1024 entries over the same range, bins a quarter as wide, clamped to the table's own length", () => {
+    const lut = sigmoidLut(8, 10); // input Q8, bins of 1/64 = 4 input units, range still [−8, 8) = [−2048, 2048)
+    expect([lut.table.length, lut.lo, lut.stepLog2, lut.inFrac]).toEqual([1024, -8, 6, 8]);
+    expect(lutIndex(lut, -2049)).toBe(0);
+    expect(lutIndex(lut, -2048)).toBe(0);
+    expect(lutIndex(lut, -2048 + 3)).toBe(0);
+    expect(lutIndex(lut, -2048 + 4)).toBe(1);
+    expect(lutIndex(lut, -1)).toBe(511); // floor(2047 / 4)
+    expect(lutIndex(lut, 0)).toBe(512);
+    expect(lutIndex(lut, 5)).toBe(513);
+    expect(lutIndex(lut, 2047)).toBe(1023);
+    expect(lutIndex(lut, 2048)).toBe(1023);
+    expect(lutIndex(lut, 1e9)).toBe(1023);
+    expect(lutIndex(lut, -1e9)).toBe(0);
+    // entry i is σ at the centre of bin i: −8 + (i + ½)/64; entry 4i + 1, 4i + 2 straddle the 256-entry bin i's centre
+    expect(lut.table[512]).toBe(Math.round(16384 / (1 + Math.exp(-1 / 128))));
+    expect(lookup(lut, 1e9)).toBe(Math.round(16384 / (1 + Math.exp(-(8 - 1 / 128)))));
+    // every table's range is kept: tanh at 12 bits, 4096 bins of 2^−9 over [−4, 4), input needs ≥ 9 fractional bits
+    const t = tanhLut(9, 12);
+    expect([t.table.length, t.lo, t.stepLog2, 4096 * 2 ** -t.stepLog2]).toEqual([4096, -4, 9, 8]);
+    expect(lutIndex(t, 0)).toBe(2048);
+    expect(() => tanhLut(8, 12)).toThrow(RangeError);
+    expect(() => sigmoidLut(8, 7)).toThrow(RangeError);
+    expect(() => sigmoidLut(8, 13)).toThrow(RangeError);
+  });
 });
 
 // ---- integer division, the float → fixed boundary, split complex multiply, Φ table ----

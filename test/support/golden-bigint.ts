@@ -50,7 +50,7 @@ export type ClipSite =
   | "colsum32" // sat32 of a projection's column sum rs(a[j], pre)
   | "requant32" // sat32 inside rq
   | "port32" // sat32 of a port after all projections
-  | "lutIndex" // the LUT index rule's clamp to [0, 255]
+  | "lutIndex" // the LUT index rule's clamp to [0, N − 1] (N the table's length)
   | "egru16" // sat16 of the EGRU candidate c
   | "cmul32" // sat32 of a Λ̄ ⊙ x part
   | "state" // sat_b of the SSM state
@@ -145,18 +145,19 @@ function rq(x: bigint, m: bigint, s: number, clip: Clipper): bigint {
   return clip.sat(rs(x * m, s), 32, "requant32");
 }
 
-/** The LUT index rule: clamp(floor((x − lo·2^in_frac) / 2^(in_frac − step_log2)), 0, 255), then the entry. */
+/** The LUT index rule: clamp(floor((x − lo·2^in_frac) / 2^(in_frac − step_log2)), 0, N − 1), then the entry. */
 function lut(l: Lut, x: bigint, clip: Clipper): bigint {
-  if (l.table.length !== 256) throw new RangeError(`LUT ${l.name} has ${l.table.length} entries, not 256`);
+  const n = l.table.length;
+  if (n < 256 || n > 4096 || (n & (n - 1)) !== 0) throw new RangeError(`LUT ${l.name} has ${n} entries, not 2^k for k in 8…12`);
   const loScaled = l.lo * 2 ** l.inFrac;
   if (!Number.isInteger(loScaled)) throw new RangeError(`LUT ${l.name}: lo·2^in_frac = ${loScaled} is not an integer`);
   let i = floorDivPow2(x - BigInt(loScaled), l.inFrac - l.stepLog2);
   if (i < 0n) {
     clip.counts.lutIndex++;
     i = 0n;
-  } else if (i > 255n) {
+  } else if (i > BigInt(n - 1)) {
     clip.counts.lutIndex++;
-    i = 255n;
+    i = BigInt(n - 1);
   }
   return BigInt(l.table[Number(i)]);
 }

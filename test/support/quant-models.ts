@@ -221,6 +221,8 @@ export interface QuantOpts {
   weightBits: 8 | 16;
   stateBits: 16 | 32;
   range: RangeMode;
+  /** Lookup tables of 2^lutBits entries (default 8). */
+  lutBits?: number;
   /** Pruning before quantization; honoured by compileQuantized (not by quantizeFor). */
   weightSparsity?: number;
 }
@@ -236,6 +238,8 @@ export function quantOptsArb(o: QuantOptsArbOptions = {}): fc.Arbitrary<QuantOpt
   const base = {
     weightBits: fc.constantFrom(8 as const, 16 as const),
     stateBits: fc.constantFrom(16 as const, 32 as const),
+    // every table length 2^8…2^12, today's 256 half the time
+    lutBits: fc.constantFrom(8, 8, 8, 8, 9, 10, 11, 12),
     range: fc.constantFrom<RangeMode>(...(o.ranges ?? [{ kind: "max" }, { kind: "percentile", percentile: 99 }])),
   };
   return o.weightSparsities ? fc.record({ ...base, weightSparsity: fc.constantFrom(...o.weightSparsities) }) : fc.record(base);
@@ -245,5 +249,5 @@ export function quantOptsArb(o: QuantOptsArbOptions = {}): fc.Arbitrary<QuantOpt
 export function quantizeFor(g: Graph, cal: SequenceBatch, o: QuantOpts): Graph {
   if (o.weightSparsity !== undefined) throw new Error("quantizeFor does not prune: use compileQuantized for weightSparsity");
   const report = runPass(calibratePass, g, { batch: cal }).report;
-  return runPass(quantizePass, g, { calibration: report, weightBits: o.weightBits, stateBits: o.stateBits, range: o.range }).graph;
+  return runPass(quantizePass, g, { calibration: report, weightBits: o.weightBits, stateBits: o.stateBits, lutBits: o.lutBits, range: o.range }).graph;
 }

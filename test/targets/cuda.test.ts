@@ -87,7 +87,7 @@ function quantize(g: Graph, cal: SequenceBatch, o: QuantOpts): Graph {
   const tokens = input.kind === "Input" && input.encoding === "tokens";
   return compileQuantized(g, {
     calibration: { data: cal.data, shape: tokens ? [cal.batch, cal.ticks] : [cal.batch, cal.ticks, cal.channels], label: "test calibration" },
-    weightBits: o.weightBits, stateBits: o.stateBits, range: o.range, weightSparsity: o.weightSparsity,
+    weightBits: o.weightBits, stateBits: o.stateBits, lutBits: o.lutBits, range: o.range, weightSparsity: o.weightSparsity,
   }).quantized;
 }
 
@@ -264,7 +264,7 @@ int main(void) {
     else if (!strcmp(op, "rq")) { scanf("%lld %lld %lld", &a, &b, &c); printf("%lld\n", nmc_requantize(a, b, (int)c)); }
     else if (!strcmp(op, "cre")) { scanf("%lld %lld %lld %lld", &a, &b, &c, &d); printf("%lld\n", nmc_cmul_re_q15(a, b, c, d)); }
     else if (!strcmp(op, "cim")) { scanf("%lld %lld %lld %lld", &a, &b, &c, &d); printf("%lld\n", nmc_cmul_im_q15(a, b, c, d)); }
-    else if (!strcmp(op, "lut")) { scanf("%lld %lld %lld", &a, &b, &c); printf("%d\n", nmc_lut_index(a, b, (int)c)); }
+    else if (!strcmp(op, "lut")) { scanf("%lld %lld %lld %lld", &a, &b, &c, &d); printf("%d\n", nmc_lut_index(a, b, (int)c, (int)d)); }
     else if (!strcmp(op, "rdiv")) { scanf("%lld %lld", &a, &b); printf("%lld\n", nmc_round_div(a, b)); }
     else if (!strcmp(op, "ro")) {
       scanf("%lld %lld %lld %lld", &a, &b, &c, &d);
@@ -287,7 +287,7 @@ type Case =
   | { op: "sat"; x: number; bits: number }
   | { op: "rq"; x: number; m: number; s: number }
   | { op: "cre" | "cim"; a: number; b: number; c: number; d: number }
-  | { op: "lut"; x: number; lo: number; stepLog2: number; inFrac: number }
+  | { op: "lut"; x: number; lo: number; stepLog2: number; inFrac: number; size: number }
   | { op: "rdiv"; a: number; n: number }
   | { op: "ro"; mode: 0 | 1 | 2; src: number; sum: number; t: number }
   | { op: "sig" | "erf" | "gelu"; v: number };
@@ -299,7 +299,7 @@ function caseLine(c: Case): string {
     case "sat": return `sat ${c.x} ${c.bits}`;
     case "rq": return `rq ${c.x} ${c.m} ${c.s}`;
     case "cre": case "cim": return `${c.op} ${c.a} ${c.b} ${c.c} ${c.d}`;
-    case "lut": return `lut ${c.x} ${c.lo * 2 ** c.inFrac} ${c.inFrac - c.stepLog2}`;
+    case "lut": return `lut ${c.x} ${c.lo * 2 ** c.inFrac} ${c.inFrac - c.stepLog2} ${c.size}`;
     case "rdiv": return `rdiv ${c.a} ${c.n}`;
     case "ro": return `ro ${c.mode} ${c.src} ${c.sum} ${c.t}`;
     case "sig": case "erf": case "gelu": return `${c.op} ${c.v.toPrecision(17)}`;
@@ -317,7 +317,7 @@ function expected(c: Case): string | number {
     case "cre": return String(cmulReQ15(c.a, c.b, c.c, c.d));
     case "cim": return String(cmulImQ15(c.a, c.b, c.c, c.d));
     case "lut": {
-      const lut: Lut = { name: "t", lo: c.lo, stepLog2: c.stepLog2, inFrac: c.inFrac, outFrac: 14, table: new Int16Array(256) };
+      const lut: Lut = { name: "t", lo: c.lo, stepLog2: c.stepLog2, inFrac: c.inFrac, outFrac: 14, table: new Int16Array(c.size) };
       return String(lutIndex(lut, c.x));
     }
     case "rdiv": return String(roundDiv(c.a, c.n));
@@ -351,15 +351,18 @@ const caseArb: fc.Arbitrary<Case> = fc.oneof(
   fc.record({ op: fc.constant("rq" as const), x: I32, m: fc.oneof(int(2 ** 14, 2 ** 15 - 1), fc.constant(0)), s: int(0, 52) }),
   fc.record({ op: fc.constantFrom("cre" as const, "cim" as const), a: I32, b: I32, c: int(-(2 ** 15), 2 ** 15), d: int(-(2 ** 15), 2 ** 15) }),
   fc.record({ op: fc.constantFrom("cre" as const, "cim" as const), a: int(-32768, 32767), b: int(-32768, 32767), c: int(-(2 ** 15), 2 ** 15), d: int(-(2 ** 15), 2 ** 15) }),
-  // LUT inputs around and on bin edges, below and above the table, and far out (33-bit gate sums)
-  fc.tuple(fc.constantFrom(-8, -4), fc.constantFrom(4, 5), int(0, 35), int(-300, 600), int(-2, 2), fc.boolean())
-    .map(([lo, stepLog2, extra, bin, k, far]): Case => {
+  // LUT inputs around and on bin edges, below and above the table, and far out (33-bit gate sums); tables of
+  // 2^bits entries (lutBits 8…12: the bin halves per extra bit)
+  fc.tuple(fc.constantFrom(-8, -4), fc.constantFrom(4, 5), int(8, 12), int(0, 35), int(-300, 4400), int(-2, 2), fc.boolean())
+    .map(([lo, base, bits, extra, bin, k, far]): Case => {
+      const stepLog2 = base + bits - 8, size = 2 ** bits;
       const inFrac = stepLog2 + extra;
       const loQ = lo * 2 ** inFrac;
       const x = far ? (k < 0 ? -1 : 1) * 2 ** 33 + bin : loQ + bin * 2 ** (inFrac - stepLog2) + k;
-      return { op: "lut", x, lo, stepLog2, inFrac };
+      return { op: "lut", x, lo, stepLog2, inFrac, size };
     }),
-  fc.record({ op: fc.constant("lut" as const), x: mag(44), lo: fc.constantFrom(-8, -4), stepLog2: fc.constantFrom(4, 5), inFrac: int(5, 40) }),
+  fc.tuple(mag(44), fc.constantFrom(-8, -4), fc.constantFrom(4, 5), int(8, 12), int(0, 31))
+    .map(([x, lo, base, bits, extra]): Case => ({ op: "lut", x, lo, stepLog2: base + bits - 8, inFrac: base + bits - 8 + extra, size: 2 ** bits })),
   fc.record({ op: fc.constant("rdiv" as const), a: mag(50), n: fc.oneof(int(1, 10), int(1, 2 ** 20)) }),
   // exact ties: a / n = k ± 1/2
   fc.tuple(int(-(2 ** 30), 2 ** 30), int(1, 32), fc.boolean()).map(([k, h, neg]): Case => ({ op: "rdiv", a: (neg ? -1 : 1) * (Math.abs(k) * 2 * h + h), n: 2 * h })),
@@ -375,11 +378,12 @@ const EDGES: Case[] = [
   { op: "rq", x: 2 ** 31 - 1, m: 2 ** 15 - 1, s: 0 }, { op: "rq", x: -(2 ** 31), m: 2 ** 15 - 1, s: 0 }, { op: "rq", x: -(2 ** 31), m: 2 ** 15 - 1, s: 52 },
   { op: "rq", x: -3, m: 16384, s: 15 }, { op: "rq", x: 3, m: 16384, s: 15 }, { op: "rq", x: -1, m: 16384, s: 15 },
   { op: "cre", a: 2 ** 31 - 1, b: -(2 ** 31), c: 2 ** 15, d: 2 ** 15 }, { op: "cim", a: -(2 ** 31), b: -(2 ** 31), c: -(2 ** 15), d: -(2 ** 15) },
-  ...[-8, -4].flatMap((lo) => [4, 5].flatMap((st) => [st, 14, 40].flatMap((inF) => {
+  ...[-8, -4].flatMap((lo) => [4, 5].flatMap((base) => [8, 10, 12].flatMap((bits) => [0, 9, 35].flatMap((extra) => {
+    const st = base + bits - 8, inF = st + extra, n = 2 ** bits;
     const loQ = lo * 2 ** inF, w = 2 ** (inF - st);
-    return [loQ - 1, loQ, loQ + 1, loQ + w - 1, loQ + w, loQ + 255 * w - 1, loQ + 255 * w, loQ + 256 * w, -1, 0, 1, -(2 ** 33), 2 ** 33]
-      .map((x): Case => ({ op: "lut", x, lo, stepLog2: st, inFrac: inF }));
-  }))),
+    return [loQ - 1, loQ, loQ + 1, loQ + w - 1, loQ + w, loQ + (n - 1) * w - 1, loQ + (n - 1) * w, loQ + n * w, -1, 0, 1, -(2 ** 33), 2 ** 33]
+      .map((x): Case => ({ op: "lut", x, lo, stepLog2: st, inFrac: inF, size: n }));
+  })))),
   ...[[5, 2], [-5, 2], [3, 2], [-3, 2], [7, 2], [-7, 2], [1, 3], [-1, 3], [0, 7], [2 ** 31 - 1, 1], [-(2 ** 31), 3]].map(([a, n]): Case => ({ op: "rdiv", a, n })),
   { op: "ro", mode: 2, src: 2 ** 31 - 1, sum: 2 ** 31 - 1, t: 3 }, { op: "ro", mode: 2, src: -(2 ** 31), sum: -5, t: 0 },
   { op: "ro", mode: 1, src: -3, sum: 0, t: 1 }, { op: "ro", mode: 1, src: 3, sum: 0, t: 1 }, { op: "ro", mode: 0, src: 7, sum: 123, t: 9 },

@@ -14,7 +14,7 @@ import type { CudaOp, StepRenderer } from "./types.js";
 
 type Pointwise = Exclude<Activation, "softmax">;
 
-type LutRule = { loQ: string; shift: number; inFrac: number };
+type LutRule = { loQ: string; shift: number; size: number; inFrac: number };
 
 /**
  * The int statement per activation: `down` = acc_frac − out_frac, `c` the index rule of its table (for the
@@ -23,8 +23,8 @@ type LutRule = { loQ: string; shift: number; inFrac: number };
 const INT_ACT: Record<Pointwise, { shifts: boolean; line(down: number, c?: LutRule): string }> = {
   linear: { shifts: true, line: (down) => `out[o] = (int32_t)nmc_sat16(nmc_round_shift(v, ${down}));` },
   relu: { shifts: true, line: (down) => `out[o] = v > 0 ? (int32_t)nmc_sat16(nmc_round_shift(v, ${down})) : 0;` },
-  sigmoid: { shifts: false, line: (_d, c) => `out[o] = (int32_t)nmc_lookup(lut_sigmoid, v, ${c!.loQ}, ${c!.shift});` },
-  tanh: { shifts: false, line: (_d, c) => `out[o] = (int32_t)nmc_lookup(lut_tanh, v, ${c!.loQ}, ${c!.shift});` },
+  sigmoid: { shifts: false, line: (_d, c) => `out[o] = (int32_t)nmc_lookup(lut_sigmoid, v, ${c!.loQ}, ${c!.shift}, ${c!.size});` },
+  tanh: { shifts: false, line: (_d, c) => `out[o] = (int32_t)nmc_lookup(lut_tanh, v, ${c!.loQ}, ${c!.shift}, ${c!.size});` },
   gelu: { shifts: true, line: (down, c) => timesLut("phi", down, c!) },
   gelu_new: { shifts: true, line: (down, c) => timesLut("phi_tanh", down, c!) },
   swish: { shifts: true, line: (down, c) => timesLut("sigmoid", down, c!) },
@@ -33,7 +33,7 @@ const INT_ACT: Record<Pointwise, { shifts: boolean; line(down: number, c?: LutRu
     // relu(v) + L(−|v|), L (Q14) in acc_frac: shifted up when acc_frac ≥ 14, else rounded down
     line: (down, c) => {
       const up = c!.inFrac - 14;
-      const l = `nmc_lookup(lut_softplus, v < 0 ? v : -v, ${c!.loQ}, ${c!.shift})`;
+      const l = `nmc_lookup(lut_softplus, v < 0 ? v : -v, ${c!.loQ}, ${c!.shift}, ${c!.size})`;
       const la = up >= 0 ? `(${l} << ${up})` : `nmc_round_shift(${l}, ${-up})`;
       return `out[o] = (int32_t)nmc_sat16(nmc_round_shift((v > 0 ? v : 0) + ${la}, ${down}));`;
     },
@@ -42,7 +42,7 @@ const INT_ACT: Record<Pointwise, { shifts: boolean; line(down: number, c?: LutRu
 
 /** v · lut(v) (Q14) as gelu: rounded to acc_frac, then to out_frac. */
 function timesLut(lut: string, down: number, c: LutRule): string {
-  return `out[o] = (int32_t)nmc_sat16(nmc_round_shift(nmc_round_shift(v * nmc_lookup(lut_${lut}, v, ${c.loQ}, ${c.shift}), 14), ${down}));`;
+  return `out[o] = (int32_t)nmc_sat16(nmc_round_shift(nmc_round_shift(v * nmc_lookup(lut_${lut}, v, ${c.loQ}, ${c.shift}, ${c.size}), 14), ${down}));`;
 }
 
 const FLOAT_ACT: Record<Pointwise, string> = {

@@ -35,9 +35,9 @@ const int: StepRenderer<"EGRU"> = {
     const H = p.size;
     updateKernel(e, p, "EGRU update (Q14; gates z, r, g from the σ and tanh LUTs), thread per unit", requiredLuts(p.pop), () => {
       const sg = lutConstants(p.pop, lutOf(p.pop, "sigmoid")), th = lutConstants(p.pop, lutOf(p.pop, "tanh"));
-      w.writeLine(`const nmc_i64 z = nmc_lookup(lut_sigmoid, vx[i] + vh[i], ${sg.loQ}, ${sg.shift});`);
-      w.writeLine(`const nmc_i64 r = nmc_lookup(lut_sigmoid, vx[${H} + i] + vh[${H} + i], ${sg.loQ}, ${sg.shift});`);
-      w.writeLine(`const nmc_i64 g = nmc_lookup(lut_tanh, vx[${2 * H} + i] + nmc_round_shift(r * vh[${2 * H} + i], 14), ${th.loQ}, ${th.shift});`);
+      w.writeLine(`const nmc_i64 z = nmc_lookup(lut_sigmoid, vx[i] + vh[i], ${sg.loQ}, ${sg.shift}, ${sg.size});`);
+      w.writeLine(`const nmc_i64 r = nmc_lookup(lut_sigmoid, vx[${H} + i] + vh[${H} + i], ${sg.loQ}, ${sg.shift}, ${sg.size});`);
+      w.writeLine(`const nmc_i64 g = nmc_lookup(lut_tanh, vx[${2 * H} + i] + nmc_round_shift(r * vh[${2 * H} + i], 14), ${th.loQ}, ${th.shift}, ${th.size});`);
       w.writeLine("const nmc_i64 c = nmc_sat16(nmc_round_shift(z * (nmc_i64)h[o] + (NMC_ONE_Q14 - z) * g, 14));");
       w.writeLine("const nmc_i64 d = c - (nmc_i64)thr[i];");
       w.writeLine("if (d > 0) { out[o] = (int32_t)c; h[o] = (int32_t)d; }");
