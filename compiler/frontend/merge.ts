@@ -1,11 +1,12 @@
-// Merge layers of functional models (tfjs's Add, Average, Concatenate, Multiply): one table
+// Merge layers of functional models (Add, Average, Concatenate, Multiply, Subtract): one table
 // entry per class, each lowering the layer onto the IR from the populations of its inbound layers.
 //
-// Sums (Add, Average) and Concatenate need no op of their own: they are a linear Dense population whose
-// port receives one identity projection per input (scaled by 1 or 1/k; Concatenate: into the
+// Sums (Add, Average, Subtract) and Concatenate need no op of their own: they are a linear Dense population whose
+// port receives one identity projection per input (scaled by 1, 1/k, or +1 and −1; Concatenate: into the
 // input's own range of columns). Events travel to it as to any layer, which is what the hardware does:
 // a merge is where two multicast streams meet. Multiply is the Multiply population (ports a and b), a chain
-// of them for more than two inputs. (tfjs has no Subtract layer, so a tfjs model.json has none either.)
+// of them for more than two inputs. tfjs itself has no Subtract layer, but a model.json converted from Keras
+// (tensorflowjs_converter) can hold one: Keras's Subtract takes exactly two inputs and computes a − b.
 import type { CsrWeights, Population, SourceLoc } from "../../ir/types.js";
 import { NmcError } from "../../ir/errors.js";
 import { tensor } from "../../ir/builder.js";
@@ -94,11 +95,22 @@ const multiply: Merge = (ctx, layer, config, inputs) => {
   return out;
 };
 
+const subtract: Merge = (ctx, layer, config, inputs) => {
+  if (inputs.length !== 2) {
+    throw new NmcError(`Subtract ${layer.name} takes exactly two inputs (a − b)`, {
+      file: ctx.file, path: `${layer.path}.inbound_nodes`, node: layer.name,
+      expected: "2 inbound layers", found: `${inputs.length}`,
+    });
+  }
+  return sum((k) => (k === 0 ? 1 : -1))(ctx, layer, config, inputs);
+};
+
 export const MERGE_TABLE: Record<MergeClass, Merge> = {
   Add: sum(() => 1),
   Average: sum((_k, n) => 1 / n),
   Concatenate: concatenate,
   Multiply: multiply,
+  Subtract: subtract,
 };
 
 export function isMergeClass(cls: string): cls is MergeClass {

@@ -111,6 +111,7 @@ export const MergeConfigSchemas = {
   Add: z.object({}),
   Average: z.object({}),
   Multiply: z.object({}),
+  Subtract: z.object({}),
   Concatenate: z.object({ axis: z.number().int().optional() }),
 } as const;
 export type MergeClass = keyof typeof MergeConfigSchemas;
