@@ -26,6 +26,9 @@ export { readJsonFile, writeFileAtomic } from "./ir/files.js";
 export { batchFromShape, type SequenceBatch, sliceBatch } from "./runtime/batch.js";
 export { FloatEngine, type FloatRun, runFloat } from "./runtime/float/interpreter.js";
 export { GoldenEngine, type GoldenRun, runGolden } from "./runtime/golden/interpreter.js";
+export {
+  SATURATION_SITES, type SaturationCounts, type SaturationEntry, saturationEntries, saturationLines,
+} from "./runtime/golden/saturation.js";
 export { type RunCounters, summarize } from "./runtime/counters.js";
 export { argmaxRows, countEqual } from "./runtime/metrics.js";
 export { ndarray, type NdArray, toFloat64 } from "./runtime/io/ndarray.js";

@@ -9,6 +9,7 @@ import { registerHw } from "./commands/hw.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerReport } from "./commands/report.js";
 import { registerVerify } from "./commands/verify.js";
+import { registerImport } from "./commands/import.js";
 import { registerIr } from "./commands/ir.js";
 import { registerMerge } from "./commands/merge.js";
 import { registerRun } from "./commands/run.js";
@@ -43,7 +44,8 @@ Examples:
   $ nmc verify s.nmb --input x.npy --against golden     bit-exact check against the golden engine
   $ nmc inspect m.nmb                                   what the bundle holds
   $ nmc run model.json --input x.npy --out y.npy        run the float model
-  $ nmc ir model.json                                   print the IR`);
+  $ nmc ir model.json                                   print the IR
+  $ nmc import evnn m.safetensors -o out/               an EvNN (PyTorch) checkpoint into out/model.json`);
   registerDemo(program);
   registerCompile(program);
   registerRun(program);
@@ -53,6 +55,7 @@ Examples:
   registerReport(program);
   registerHw(program);
   registerIr(program);
+  registerImport(program);
   program.exitOverride();
   for (const c of program.commands) c.exitOverride();
   return program;

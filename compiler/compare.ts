@@ -6,6 +6,7 @@ import type { Graph } from "../ir/types.js";
 import { FloatEngine, type FloatRun, type StepObserver } from "../runtime/float/interpreter.js";
 import { type SequenceBatch, sliceBatch } from "../runtime/batch.js";
 import { GoldenEngine } from "../runtime/golden/interpreter.js";
+import type { SaturationCounts } from "../runtime/golden/saturation.js";
 import { argmaxRows, countEqual } from "../runtime/metrics.js";
 
 export interface ErrorStats {
@@ -78,12 +79,17 @@ export function floatRecorder(g: Graph, batch: SequenceBatch, limit: number): { 
   };
 }
 
+export interface CompareOptions {
+  /** Receives the golden engine's saturation counts over the batch (runtime/golden/saturation.ts). */
+  saturation?: (counts: SaturationCounts) => void;
+}
+
 /**
  * Runs both engines on `batch`, one sample at a time so that the per-population comparison needs only one
  * sample's float outputs in memory ([T, size] per population). With `ref` (the float engine's run on this
  * batch, e.g. kept by calibration) only the golden engine runs; the figures are the same.
  */
-export function compareFloatGolden(floatGraph: Graph, quantGraph: Graph, batch: SequenceBatch, ref?: FloatReference): CompareReport {
+export function compareFloatGolden(floatGraph: Graph, quantGraph: Graph, batch: SequenceBatch, ref?: FloatReference, opts: CompareOptions = {}): CompareReport {
   const pops = floatGraph.populations;
   const accs = pops.map(() => new Acc());
   const outAcc = new Acc();
@@ -121,6 +127,7 @@ export function compareFloatGolden(floatGraph: Graph, quantGraph: Graph, batch: 
     agree += countEqual(argmaxRows(fOut, rows, K), argmaxRows(g.output, rows, K), rows);
     vectors += rows;
   }
+  if (opts.saturation) opts.saturation(ge.saturation()!);
   return {
     samples: batch.batch, ticks: T,
     populations: pops.map((p, i) => ({

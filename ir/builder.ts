@@ -96,12 +96,17 @@ export class GraphBuilder {
     return p;
   }
 
-  egru(name: string, units: number, t: { biasX: Float32Array | Float64Array; biasH: Float32Array | Float64Array; thr: Float32Array | Float64Array }, loc: SourceLoc = NO_LOC): EgruPopulation {
+  /** `zoneout`: EvNN's zoneout p at inference (EgruPopulation.zoneout); 0 or absent: none, and no attribute is set. */
+  egru(
+    name: string, units: number, t: { biasX: Float32Array | Float64Array; biasH: Float32Array | Float64Array; thr: Float32Array | Float64Array },
+    loc: SourceLoc = NO_LOC, attrs: { zoneout?: number } = {},
+  ): EgruPopulation {
     const p: EgruPopulation = {
       kind: "EGRU", name: this.uniqueName(name), size: units, emission: "events",
       ports: [{ name: "input", width: 3 * units }, { name: "recurrent", width: 3 * units }],
       tensors: { bias_x: tensor(t.biasX), bias_h: tensor(t.biasH), thr: tensor(t.thr) },
       loc,
+      ...(attrs.zoneout ? { zoneout: attrs.zoneout } : {}),
     };
     this.pops.push(p);
     return p;

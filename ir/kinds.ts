@@ -113,7 +113,13 @@ export const IR_KINDS: { [K in PopulationKind]: IrKind<K> } = {
     fixedProblems: (_p, f) => (f.outFrac !== 14 ? [`EGRU output must be Q14, is out_frac ${f.outFrac}`] : []),
     quantTensors: { bias_x: "i32", bias_h: "i32", thr: "i16" },
     luts: () => ["sigmoid", "tanh"],
+    // zoneout (EvNN's inference blend, docs/model-math.md): written only when not 0, so that a population
+    // without it encodes and prints as before, and a bundle from before decodes as p = 0.
+    problems: (p) => (p.zoneout === undefined || (Number.isFinite(p.zoneout) && p.zoneout >= 0 && p.zoneout < 1) ? [] : [`zoneout = ${p.zoneout} must be a number in [0, 1)`]),
     pb: { kind: "EGRU", config: "egru" },
+    encode: (p) => (p.zoneout ? { zoneout: p.zoneout } : {}),
+    decode: (m) => (m?.zoneout !== undefined && m.zoneout !== 0 ? { zoneout: m.zoneout as number } : {}),
+    detail: (p) => (p.zoneout ? `zoneout ${p.zoneout}` : ""),
     stateText: () => "i16 f14", // h is Q14, as the output (runtime/fixed/QUANTIZATION.md)
   },
   DiagonalSSM: {

@@ -82,6 +82,11 @@ export interface InputPopulation extends PopulationBase {
 /** Tensors: `bias_x` [3H], `bias_h` [3H], `thr` [H]. Ports: `input` [3H], `recurrent` [3H]. */
 export interface EgruPopulation extends PopulationBase {
   kind: "EGRU";
+  /**
+   * EvNN's zoneout probability p in [0, 1), applied at inference as its compiled kernel does: the candidate
+   * becomes p·h + (1 − p)·c before the threshold (docs/model-math.md, "EGRU zoneout"). Absent: 0, none.
+   */
+  zoneout?: number;
 }
 
 /**

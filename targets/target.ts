@@ -5,6 +5,7 @@
 import type { Bundle, BundleSection, CoreDescriptorInit } from "../ir/bundle.js";
 import type { Graph } from "../ir/types.js";
 import type { SequenceBatch } from "../runtime/batch.js";
+import type { SaturationCounts } from "../runtime/golden/saturation.js";
 import type { RawResult } from "./run/result.js";
 
 /** Every population's integer output at one tick (what verify compares, event by event). */
@@ -48,6 +49,8 @@ export interface IntRun {
   outputQ: Int32Array;
   output: Float64Array;
   outputShape: number[];
+  /** Values clamped and lookups clipped per population, when the runner counts them (golden, spinnaker2). */
+  saturation?: SaturationCounts;
 }
 
 /** Something that runs a quantized graph: the bundle's own target, or a reference. */

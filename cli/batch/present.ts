@@ -11,6 +11,7 @@ import { argmaxRows, countEqual } from "../../runtime/metrics.js";
 import type { PreparedJob } from "../../targets/run/job.js";
 import type { TargetReport } from "../../targets/target.js";
 import type { RawResult } from "../../targets/run/result.js";
+import { noCountsReason, reportSaturation, type SaturationJson } from "../saturation.js";
 
 /** Fraction of samples whose argmax over the readout equals the label. */
 export function accuracy(output: Float64Array, shape: number[], labels: Float64Array, file: string): number {
@@ -64,9 +65,22 @@ function counterSummary<E extends object>(graph: Graph, counters: RunCounters, e
   return { ...extra, samples: counters.samples, ticks: counters.ticks, events, ...s, model: graph.meta.source };
 }
 
+/**
+ * The saturation counts of a run (docs/metrics.md): the engine's own when it counts (golden, spinnaker2);
+ * none for the float engine (nothing quantized: no JSON key) and for an engine without counters (cuda: a
+ * note says so). Warns on stderr for every population whose values hit a limit.
+ */
+function saturationOf(p: Presentation): SaturationJson | undefined {
+  const r = p.result, engine = p.job.engine;
+  if (engine === "float") return undefined;
+  const counts = r.kind === "sim" ? r.run.saturation : r.saturation;
+  return reportSaturation(counts, counts ? engine : null, noCountsReason(engine, p.job.target?.runsFloatIr?.(p.precision) === true));
+}
+
 /** Writes --out and --html, and returns what goes to stdout. */
 export async function present(p: Presentation): Promise<string> {
   const r = p.result;
+  const sat = saturationOf(p);
   const output = r.kind === "sim" ? r.run.output : r.output;
   const outputShape = r.kind === "sim" ? r.run.outputShape : r.outputShape;
   if (p.out) writeNpy(p.out, ndarray("f4", outputShape, Float32Array.from(output)));
@@ -97,7 +111,7 @@ export async function present(p: Presentation): Promise<string> {
     }
     json = {
       engine: p.job.engine, backend: own.backend, model: p.model,
-      input, output: outInfo, ...(acc !== undefined ? { accuracy: acc } : {}), seconds: p.seconds, ...p.extra, ...own.json,
+      input, output: outInfo, ...(acc !== undefined ? { accuracy: acc } : {}), seconds: p.seconds, ...p.extra, ...sat, ...own.json,
     };
     text = head(own.engineLine).join("\n") + "\n" + own.text;
   } else {
@@ -111,7 +125,7 @@ export async function present(p: Presentation): Promise<string> {
     const summary = counterSummary(p.job.graph, r.counters, {
       ...pre, input, output: outInfo, ...(acc !== undefined ? { accuracy: acc } : {}), seconds: p.seconds, ...p.extra,
     });
-    json = summary;
+    json = { ...summary, ...sat };
     if (!p.json && r.fallback) process.stderr.write(`nmc: note: ${r.fallback}\n`);
     const lines = head(backend);
     lines.push(`activation sparsity ${(100 * summary.activation_sparsity).toFixed(1)}%`);
@@ -120,6 +134,7 @@ export async function present(p: Presentation): Promise<string> {
     for (const [n, v] of Object.entries(summary.connection_sparsity_per_projection)) lines.push(`  ${n.padEnd(24)} ${(100 * v).toFixed(1)}%`);
     const so = summary.synaptic_operations;
     lines.push(`synaptic ops per sample: dense ${so.Dense.toExponential(3)}, effective ${so.Effective_MACs.toExponential(3)} (gain ×${summary.gains.combined.toFixed(2)}: activity ×${summary.gains.activity.toFixed(2)}, weights ×${summary.gains.weight.toFixed(2)})`);
+    if (sat?.saturation_note) lines.push(`saturation not counted: ${sat.saturation_note}`);
     text = lines.join("\n") + "\n";
   }
   const jsonText = JSON.stringify(json, null, 2) + "\n";

@@ -14,6 +14,8 @@ import { pct, renderTable, sig } from "../../runtime/table.js";
 import type { Bundle } from "../../ir/bundle.js";
 import { findTarget, getTarget, TARGETS } from "../../targets/registry.js";
 import type { Runner } from "../../targets/target.js";
+import type { SaturationCounts } from "../../runtime/golden/saturation.js";
+import { noCountsReason, reportSaturation } from "../saturation.js";
 
 export interface Mismatch {
   sample: number;
@@ -56,7 +58,7 @@ export function compareRunners(g: Graph, target: Runner, reference: Runner, batc
       }
     }
   }
-  return { mismatch: mismatch as Mismatch | null, compared, events };
+  return { mismatch: mismatch as Mismatch | null, compared, events, targetSaturation: got.saturation, referenceSaturation: ref.saturation };
 }
 
 /** The runner of a bundle on its own target (a bundle of a target this nmc does not know: refused). */
@@ -96,6 +98,11 @@ Examples:
       const target = bundleRunner(file, g, b);
       const { batch } = readBatch(g, opts.input, opts);
       warnInputSaturation(g, batch, opts.input);
+      // Saturation counts (docs/metrics.md): the target's own when it counts (golden, spinnaker2), else the
+      // golden engine's from the run this command makes anyway; the report names which.
+      const saturation = (own: SaturationCounts | undefined, other: SaturationCounts | undefined, otherEngine: string | null) =>
+        own ? reportSaturation(own, b.manifest.target, "")
+          : reportSaturation(other, other ? otherEngine : null, noCountsReason(b.manifest.target, false));
       const out = (v: object, ok: boolean, text: string) => {
         if (opts.json) process.stdout.write(JSON.stringify({ bundle: file, target: target.name, against: opts.against, ok, ...v }, null, 2) + "\n");
         else process.stdout.write(text + "\n");
@@ -105,7 +112,8 @@ Examples:
         const reference = getTarget(opts.against).reference!(g, b).runner;
         const r = compareRunners(g, target, reference, batch);
         const m = r.mismatch;
-        out({ reference: reference.name, samples: batch.batch, ticks: batch.ticks, values_compared: r.compared, events_compared: r.events, mismatch: m }, m === null,
+        const sat = saturation(r.targetSaturation, r.referenceSaturation, opts.against);
+        out({ reference: reference.name, samples: batch.batch, ticks: batch.ticks, values_compared: r.compared, events_compared: r.events, mismatch: m, ...sat }, m === null,
           m === null
             ? `bit-exact: ${target.name} equals the ${reference.name} on ${batch.batch} sequences × ${batch.ticks} ticks ` +
               `(${r.compared} population outputs compared, ${r.events} of them events, and every final output)`
@@ -127,10 +135,12 @@ Examples:
       const rms = f.output.length ? Math.sqrt(sq / f.output.length) : 0;
       // Where the error comes from: every population's outputs, every tick, float vs the golden engine (which
       // the target equals bit for bit: --against golden checks that).
-      const perPop = compareFloatGolden(fg, g, batch).populations.map((p) => ({
+      let golden: SaturationCounts | undefined;
+      const perPop = compareFloatGolden(fg, g, batch, undefined, { saturation: (c) => (golden = c) }).populations.map((p) => ({
         name: p.name, kind: p.kind, max_abs_error: p.maxAbs, rms_error: p.rms, max_abs_float: p.maxRef, event_agreement: p.eventAgreement,
       }));
-      out({ max_abs_error: maxAbs, rms_error: rms, max_abs_float: maxRef, argmax_agreement: agreement, min_agreement: minAgreement, populations: perPop }, agreement >= minAgreement,
+      const sat = saturation(q.saturation, golden, "golden");
+      out({ max_abs_error: maxAbs, rms_error: rms, max_abs_float: maxRef, argmax_agreement: agreement, min_agreement: minAgreement, populations: perPop, ...sat }, agreement >= minAgreement,
         `${target.name} vs the float model on ${batch.batch} sequences: max |error| ${maxAbs.toPrecision(4)} (outputs up to ${maxRef.toPrecision(4)}), ` +
         `RMS ${rms.toPrecision(4)}, argmax agreement ${(100 * agreement).toFixed(2)}% (required ≥ ${(100 * minAgreement).toFixed(2)}%)\n` +
         "per population (float vs the golden engine, every tick; the target equals golden bit for bit):\n" +

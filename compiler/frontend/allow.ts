@@ -1,7 +1,8 @@
 // Nothing silent: every key of model.json is either read by nmc (the zod schemas in schema.ts and the
 // topology reader say which) or on the one allow-list below, because ignoring it cannot change inference
 // outputs. Any other key is refused with its JSON path. Where only some values are harmless (a dtype, a
-// zoneout rate), the rule says which and the rest are refused too. docs/architecture.md lists this table.
+// mask_zero flag), the rule says which and the rest are refused too. docs/architecture.md lists this table.
+// (EGRU `zoneout` is no longer here: nmc reads it, schema.ts.)
 import { NmcError } from "../../ir/errors.js";
 import type { z } from "zod";
 import { describe, jsonPath, parseWith } from "./schema.js";
@@ -86,10 +87,6 @@ export const ALLOW_LIST: readonly AllowRule[] = [
   { scopes: ["EGRU"], key: "pseudo_derivative_support", reason: "EvNN's surrogate gradient support: backward pass only" },
   { scopes: ["EGRU"], key: "thr_mean", reason: "mean of the initial thresholds; the trained thresholds are the thr weight" },
   { scopes: ["EGRU"], key: "activity_regularization", reason: "weight of EvNN's activity loss term: training only" },
-  {
-    scopes: ["EGRU"], key: "zoneout", reason: "0 means no zoneout, which is what nmc computes", expected: "0 or null", accepts: (v) => v === 0 || v === null,
-    hint: "zoneout at inference (EvNN's compiled kernel: c = p·h + (1−p)·c) is not implemented yet, so nmc's outputs would differ from EvNN's",
-  },
   { scopes: ["DiagonalSSM"], key: "r_min", reason: "LRU initialization range of the magnitude of Λ; the trained Λ is in the weights" },
   { scopes: ["DiagonalSSM"], key: "r_max", reason: "LRU initialization range of the magnitude of Λ; the trained Λ is in the weights" },
   { scopes: ["DiagonalSSM"], key: "max_phase", reason: "LRU initialization range of arg Λ; the trained Λ is in the weights" },

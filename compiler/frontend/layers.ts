@@ -65,7 +65,7 @@ function loc(ctx: LowerContext, layer: LayerRef): SourceLoc {
 }
 
 function lowerEgru(ctx: LowerContext, layer: LayerRef, config: Record<string, unknown>): void {
-  const { units: H } = parseConfig(ctx, layer, "EGRU", config);
+  const { units: H, zoneout } = parseConfig(ctx, layer, "EGRU", config);
   const C = ctx.current.size;
   const kernel = weight(ctx, layer, "kernel", [C, 3 * H]);
   const recurrent = weight(ctx, layer, "recurrent_kernel", [H, 3 * H]);
@@ -74,7 +74,8 @@ function lowerEgru(ctx: LowerContext, layer: LayerRef, config: Record<string, un
   // EvNN clamps the threshold to [0, 1] in every forward pass (egru.py, EGRU.forward); so do we, once.
   const thr = Float32Array.from(weight(ctx, layer, "thr", [H]), (v) => Math.min(1, Math.max(0, v)));
   const b = ctx.builder;
-  const pop = b.egru(layer.name, H, { biasX, biasH, thr }, loc(ctx, layer));
+  // EvNN hands zoneout_prob to its kernel as a C float (frameworks/pytorch/egru.cc, egru_forward): so does nmc.
+  const pop = b.egru(layer.name, H, { biasX, biasH, thr }, loc(ctx, layer), { zoneout: Math.fround(zoneout ?? 0) });
   b.project(`${pop.name}.kernel`, ctx.current, pop, "input", csrFromDense(kernel, C, 3 * H), 0, loc(ctx, layer));
   b.project(`${pop.name}.recurrent_kernel`, pop, pop, "recurrent", csrFromDense(recurrent, H, 3 * H), 1, loc(ctx, layer));
   ctx.current = pop;

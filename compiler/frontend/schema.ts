@@ -72,7 +72,13 @@ export const ShapeSchema = z.array(z.number().int().positive().nullable());
 
 export const LayerConfigSchemas = {
   InputLayer: z.object({ batch_input_shape: ShapeSchema.optional(), batch_shape: ShapeSchema.optional(), name: z.string().optional() }),
-  EGRU: z.object({ units: positiveInt }),
+  // zoneout: EvNN's zoneout probability p, honoured at inference as its compiled kernel does (layers.ts;
+  // docs/model-math.md, "EGRU zoneout"); null or absent: 0. EvNN itself accepts p = 1 (the state never
+  // changes); nmc takes [0, 1).
+  EGRU: z.object({
+    units: positiveInt,
+    zoneout: z.number().min(0, "zoneout must be in [0, 1)").refine((v) => Math.fround(v) < 1, "zoneout must be in [0, 1) (as the float32 EvNN reads)").nullable().optional(),
+  }),
   DiagonalSSM: z.object({ state_size: positiveInt, parameterization: z.enum(["lru", "s5"]) }),
   Dense: z.object({
     units: positiveInt,

@@ -18,8 +18,12 @@ import sys
 import numpy as np
 
 
-def write_model_json(out_dir, input_size, egru, head, readout="mean", name="exported"):
-    """egru: dict of float32 arrays (kernel, recurrent_kernel, bias, recurrent_bias, thr); head: (kernel [H, K], bias [K])."""
+def write_model_json(out_dir, input_size, egru, head, readout="mean", name="exported", zoneout=0.0):
+    """egru: dict of float32 arrays (kernel, recurrent_kernel, bias, recurrent_bias, thr); head: (kernel [H, K], bias [K]).
+
+    zoneout: the EvNN EGRU's `zoneout` (module.zoneout), which its compiled kernel applies at inference too; nmc
+    computes the same (docs/model-math.md, "EGRU zoneout"). Written only when not 0.
+    """
     os.makedirs(out_dir, exist_ok=True)
     H = egru["thr"].shape[0]
     K = head[1].shape[0]
@@ -34,7 +38,8 @@ def write_model_json(out_dir, input_size, egru, head, readout="mean", name="expo
     model = {
         "format": "layers-model",
         "modelTopology": {"class_name": "Sequential", "config": {"name": name, "layers": [
-            {"class_name": "EGRU", "config": {"name": "egru", "units": H, "batch_input_shape": [None, None, input_size]}},
+            {"class_name": "EGRU", "config": {"name": "egru", "units": H, "batch_input_shape": [None, None, input_size],
+                                               **({"zoneout": float(zoneout)} if zoneout else {})}},
             {"class_name": "Dense", "config": {"name": "head", "units": K, "activation": "linear", "use_bias": True}},
         ]}},
         "weightsManifest": [{"paths": ["weights.bin"], "weights": [

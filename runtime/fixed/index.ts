@@ -33,6 +33,52 @@ export function sat8(x: number): number {
   return x > INT8_MAX ? INT8_MAX : x < INT8_MIN ? INT8_MIN : x;
 }
 
+// Counted forms of the clamps (nmc run and verify report how often each limit is hit, docs/metrics.md): each
+// returns exactly what its plain form returns, and adds 1 to counts[site] when the clamp changed the value,
+// i.e. only on the clamp's own branch. The kernels pass their population's counters (runtime/golden/
+// saturation.ts); a count never changes a result.
+
+/** sat32, counting a clamped value in counts[site]. */
+export function sat32Count(x: number, counts: Float64Array, site: number): number {
+  if (x > INT32_MAX) {
+    counts[site]++;
+    return INT32_MAX;
+  }
+  if (x < INT32_MIN) {
+    counts[site]++;
+    return INT32_MIN;
+  }
+  return x;
+}
+
+/** sat16, counting a clamped value in counts[site]. */
+export function sat16Count(x: number, counts: Float64Array, site: number): number {
+  if (x > INT16_MAX) {
+    counts[site]++;
+    return INT16_MAX;
+  }
+  if (x < INT16_MIN) {
+    counts[site]++;
+    return INT16_MIN;
+  }
+  return x;
+}
+
+/** saturate(x, bits), counting a clamped value in counts[site]. */
+export function saturateCount(x: number, bits: number, counts: Float64Array, site: number): number {
+  const hi = 2 ** (bits - 1) - 1;
+  const lo = -(2 ** (bits - 1));
+  if (x > hi) {
+    counts[site]++;
+    return hi;
+  }
+  if (x < lo) {
+    counts[site]++;
+    return lo;
+  }
+  return x;
+}
+
 /** Saturating int32 addition (a, b int32: the exact sum needs 33 bits, fine in a double). */
 export function addSat32(a: number, b: number): number {
   return sat32(a + b);
@@ -96,6 +142,11 @@ export function requantizeMS(x: number, multiplier: number, shift: number): numb
   return sat32(roundShift(x * multiplier, shift));
 }
 
+/** requantizeMS, counting a result clamped to int32 in counts[site]. */
+export function requantizeMSCount(x: number, multiplier: number, shift: number, counts: Float64Array, site: number): number {
+  return sat32Count(roundShift(x * multiplier, shift), counts, site);
+}
+
 /**
  * Fixed-point complex multiply (a + ib)(c + id) with a, b int32 state values and c, d a Q15 coefficient
  * (|c|, |d| ≤ 2^15): returns [re, im] rounding-shifted by 15 and saturated to int32. Used for Λ̄ ⊙ x.
@@ -113,6 +164,16 @@ export function cmulReQ15(a: number, b: number, c: number, d: number): number {
 /** The imaginary part of complexMulQ15. */
 export function cmulImQ15(a: number, b: number, c: number, d: number): number {
   return sat32(roundShift(a * d + b * c, 15));
+}
+
+/** cmulReQ15, counting a part clamped to int32 in counts[site]. */
+export function cmulReQ15Count(a: number, b: number, c: number, d: number, counts: Float64Array, site: number): number {
+  return sat32Count(roundShift(a * c - b * d, 15), counts, site);
+}
+
+/** cmulImQ15, counting a part clamped to int32 in counts[site]. */
+export function cmulImQ15Count(a: number, b: number, c: number, d: number, counts: Float64Array, site: number): number {
+  return sat32Count(roundShift(a * d + b * c, 15), counts, site);
 }
 
 // ---- lookup tables ----
@@ -181,6 +242,20 @@ export function lutIndexAt(origin: number, invStep: number, x: number, size: num
   return i < 0 ? 0 : i > size - 1 ? size - 1 : i;
 }
 
+/** lutIndexAt, counting an input beyond the table (an index clamped to 0 or size − 1: a clipping) in counts[site]. */
+export function lutIndexAtCount(origin: number, invStep: number, x: number, size: number, counts: Float64Array, site: number): number {
+  const i = Math.floor((x - origin) * invStep);
+  if (i < 0) {
+    counts[site]++;
+    return 0;
+  }
+  if (i > size - 1) {
+    counts[site]++;
+    return size - 1;
+  }
+  return i;
+}
+
 export function lookup(lut: Lut, x: number): number {
   return lut.table[lutIndex(lut, x)];
 }
@@ -236,6 +311,27 @@ export function roundHalfAway(x: number): number {
   // (floor(|x| + 0.5) turns 0.49999999999999994 into 1).
   const q = Math.round(Math.abs(x));
   return x < 0 && q !== 0 ? -q : q;
+}
+
+/** Q15 one: the weight 2^15 − p_q that the EGRU zoneout blend gives the new candidate is taken from it. */
+export const ONE_Q15 = 1 << 15;
+
+/**
+ * EGRU zoneout p ∈ [0, 1) as the Q15 integer every engine blends with (QUANTIZATION.md, "EGRU"):
+ * p_q = round_half_away(p · 2^15), in 0 … 2^15 (p ≥ 1 − 2^−16 rounds to 2^15: the state then keeps h).
+ */
+export function zoneoutQ15(p: number): number {
+  if (!(p >= 0 && p < 1)) throw new RangeError(`zoneout ${p} is not in [0, 1)`);
+  return roundHalfAway(p * ONE_Q15);
+}
+
+/**
+ * EGRU zoneout blend of the previous state h and the candidate c (both Q14, int16): rs(p_q·h + (2^15 − p_q)·c, 15).
+ * A convex combination of two int16 values, rounded once: it lies between them, so it needs no saturation;
+ * |p_q·h + (2^15 − p_q)·c| ≤ 2^30 (exact in a double, in int32 and int64). p_q = 0 returns c itself.
+ */
+export function zoneoutBlend(pq: number, h: number, c: number): number {
+  return roundShift(pq * h + (ONE_Q15 - pq) * c, 15);
 }
 
 /**

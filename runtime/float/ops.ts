@@ -39,11 +39,15 @@ export const FLOAT_OPS: { [K in PopulationKind]: FloatOp<K> } = {
       deliver(s);
       const thr = pop.tensors.thr.data;
       const h = s.state[0];
+      // Zoneout p at inference, as EvNN's compiled kernel: the candidate blended with the previous state
+      // (after its reset) before the threshold, c = p·h + (1 − p)·c (docs/model-math.md, "EGRU zoneout").
+      const p = pop.zoneout ?? 0;
       for (let i = 0; i < H; i++) {
         const z = sigmoid(vx[i] + vh[i]);
         const r = sigmoid(vx[H + i] + vh[H + i]);
         const g = Math.tanh(vx[2 * H + i] + r * vh[2 * H + i]);
-        const c = z * h[i] + (1 - z) * g;
+        const c0 = z * h[i] + (1 - z) * g;
+        const c = p === 0 ? c0 : p * h[i] + (1 - p) * c0;
         // Store c first so that Float32 mode compares the stored (rounded) value with the threshold.
         out[i] = c;
         const fire = out[i] - thr[i] > 0;

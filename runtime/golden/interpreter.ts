@@ -10,12 +10,16 @@
 // slots: every such sum is an exact integer below 2^53 (int16 × int16 products, at most 2^22 of them), so
 // the double holds it exactly, as an int64 does in C. The only real-valued operations are at the boundary:
 // inputs enter through toFixed before the tick loop, outputs leave through fromFixed after it.
+//
+// Every clamp of the kernels counts, per population, the values it changed (saturation.ts, docs/metrics.md
+// "Saturation and clipping"); a run reports them beside its counters. Counting changes no value.
 import { irKindOf } from "../../ir/kinds.js";
 import { NmcError } from "../../ir/errors.js";
 import type { Graph, Population, Projection } from "../../ir/types.js";
 import { fromFixed, roundHalfAway, toFixed } from "../fixed/index.js";
 import { accumulateNonZero, loadBias, requantizeColumns, saturatePort } from "./kernels.js";
 import { goldenOp, type UnitUpdate } from "./ops.js";
+import { NO_COUNTS, saturationCounters, saturationCounts, type SaturationCounts } from "./saturation.js";
 import { populationCounters, projectionCounters, type RunCounters } from "../counters.js";
 import type { SequenceBatch } from "../batch.js";
 
@@ -28,6 +32,8 @@ export interface GoldenRun {
   /** Fractional bits of outputQ. */
   outFrac: number;
   counters: RunCounters;
+  /** Values clamped to their format and lookup-table inputs clipped, per population (saturation.ts); absent when not counted. */
+  saturation?: SaturationCounts;
 }
 
 /** Called after every tick with each population's integer output (what the verify command compares). */
@@ -35,6 +41,8 @@ export type GoldenObserver = (popIndex: number, out: Int32Array, sample: number,
 
 export interface GoldenOptions {
   observer?: GoldenObserver;
+  /** Count saturations and clippings (default true); false: the kernels count into a sink, and runs report none. */
+  countSaturation?: boolean;
 }
 
 interface Incoming {
@@ -66,6 +74,8 @@ interface PopState {
   /** The population's kernel (GOLDEN_OPS), bound to its whole unit range. */
   update: UnitUpdate;
   counters: RunCounters["populations"][string];
+  /** Saturation counters (saturation.ts), filled by the kernels. */
+  sat: Float64Array;
 }
 
 function intData(p: Population, name: string): Int32Array {
@@ -119,6 +129,7 @@ export class GoldenEngine {
   readonly counters: RunCounters;
   private readonly outIndex: number;
   private readonly observer?: GoldenObserver;
+  private readonly counting: boolean;
   /** Raw sums of int16 weights are rounding-shifted by weight_bits − 8 before saturating to int32. */
   private readonly pre: number;
 
@@ -129,6 +140,7 @@ export class GoldenEngine {
       });
     }
     this.observer = opts.observer;
+    this.counting = opts.countSaturation !== false;
     this.pre = graph.quant.weightBits - 8;
     this.counters = { samples: 0, ticks: 0, populations: {}, projections: {} };
     const index = new Map(graph.populations.map((p, i) => [p.name, i]));
@@ -147,10 +159,11 @@ export class GoldenEngine {
       const out = outs[i], state = op.state(pop, pop.size);
       const src = irKindOf(pop).reads(pop);
       const source = src === null ? undefined : outs[index.get(src)!];
-      const update = op.bind(pop, { lo: 0, n: pop.size, ports: portList, state, out, pre: this.pre, source });
+      const sat = this.counting ? saturationCounters() : NO_COUNTS;
+      const update = op.bind(pop, { lo: 0, n: pop.size, ports: portList, state, out, pre: this.pre, source, sat });
       return {
         pop, out, prev: new Int32Array(pop.size), nz: 0, prevNz: 0, ports, portList,
-        bias: pop.ports.map((q) => biasFor(q.name)), incoming: [], state, update, counters,
+        bias: pop.ports.map((q) => biasFor(q.name)), incoming: [], state, update, counters, sat,
       };
     });
     for (const proj of graph.projections) {
@@ -195,14 +208,14 @@ export class GoldenEngine {
       if (active > 0) {
         acc.fill(0);
         touched = accumulateNonZero(v, inc.rowPtr, inc.colIdx, inc.w, acc);
-        requantizeColumns(acc, inc.mult, inc.shift, this.pre, inc.port);
+        requantizeColumns(acc, inc.mult, inc.shift, this.pre, inc.port, s.sat);
       }
       counters.dense += inc.proj.rows * inc.proj.cols;
       counters.effective += touched;
       counters.activityOnly += active * inc.proj.cols;
       counters.weightOnly += counters.nnz;
     }
-    for (const port of s.portList) saturatePort(port);
+    for (const port of s.portList) saturatePort(port, s.sat);
   }
 
   /** One tick of a population: its projections delivered, then its kernel (GOLDEN_OPS) over all its units. */
@@ -215,6 +228,11 @@ export class GoldenEngine {
     s.nz = nz;
     s.counters.events += nz;
     s.counters.unitTicks += out.length;
+  }
+
+  /** The saturation counts of every run of this engine so far (summed, as its counters are); undefined when not counting. */
+  saturation(): SaturationCounts | undefined {
+    return this.counting ? saturationCounts(this.graph.populations, this.pops.map((s) => s.sat)) : undefined;
   }
 
   /** Runs a batch; inputs are converted to the input format first (the one real → integer step). */
@@ -244,7 +262,7 @@ export class GoldenEngine {
     const outFrac = outPop.pop.fixed!.outFrac;
     const output = new Float64Array(outputQ.length);
     for (let i = 0; i < output.length; i++) output[i] = fromFixed(outputQ[i], outFrac);
-    return { output, outputQ, outputShape: readout ? [B, K] : [B, T, K], outFrac, counters: this.counters };
+    return { output, outputQ, outputShape: readout ? [B, K] : [B, T, K], outFrac, counters: this.counters, ...(this.counting ? { saturation: this.saturation() } : {}) };
   }
 }
 

@@ -11,8 +11,18 @@
 // walks a whole list of rows (no call per row or per entry), on typed arrays only; the column sums are exact
 // integers in a Float64Array (|x| ≤ 2^15, |w| ≤ 2^15, fewer than 2^22 terms: below 2^53), so the order in which
 // rows are added never changes a sum.
+//
+// Saturation counts: every clamp below is a counted form (runtime/fixed sat16Count, …) adding to `sc`, the
+// population's counters (saturation.ts: sc[site] values clamped, sc[SITES + site] values checked, added once
+// per call). The counted forms return exactly what the plain ones do; `sc` defaults to a sink.
 import type { Lut } from "../../ir/types.js";
-import { cmulImQ15, cmulReQ15, isqrt, lutIndexAt, lutInvStep, lutOrigin, requantizeMS, roundDiv, roundShift, sat16, sat32, saturate } from "../fixed/index.js";
+import {
+  cmulImQ15Count, cmulReQ15Count, isqrt, lutIndexAtCount, lutInvStep, lutOrigin, requantizeMSCount, roundDiv, roundShift, sat16Count, sat32Count, saturateCount,
+  zoneoutBlend,
+} from "../fixed/index.js";
+import {
+  NO_COUNTS, S_CMUL, S_COLSUM, S_LOOKUP, S_OPERAND, S_OUTPUT, S_PORT, S_READ, S_REQUANT, S_RUNNING, S_STATE, S_SUM, S_Y, SITES,
+} from "./saturation.js";
 
 const ONE_Q14 = 1 << 14;
 
@@ -56,19 +66,22 @@ export function accumulateNonZero(v: Int32Array, rowPtr: Uint32Array, colIdx: Ui
 }
 
 /** port[c] += rq(sat32(rs(acc[c], pre)), mult[c], shift[c]) for every column with a non-zero sum; returns how many. */
-export function requantizeColumns(acc: Float64Array, mult: ArrayLike<number>, shift: ArrayLike<number>, pre: number, port: Float64Array): number {
+export function requantizeColumns(acc: Float64Array, mult: ArrayLike<number>, shift: ArrayLike<number>, pre: number, port: Float64Array, sc = NO_COUNTS): number {
   let n = 0;
   for (let c = 0; c < acc.length; c++) {
     const a = acc[c];
     if (a === 0) continue;
-    port[c] += requantizeMS(sat32(roundShift(a, pre)), mult[c], shift[c]);
+    port[c] += requantizeMSCount(sat32Count(roundShift(a, pre), sc, S_COLSUM), mult[c], shift[c], sc, S_REQUANT);
     n++;
   }
+  sc[SITES + S_COLSUM] += n;
+  sc[SITES + S_REQUANT] += n;
   return n;
 }
 
-export function saturatePort(port: Float64Array): void {
-  for (let i = 0; i < port.length; i++) port[i] = sat32(port[i]);
+export function saturatePort(port: Float64Array, sc = NO_COUNTS): void {
+  for (let i = 0; i < port.length; i++) port[i] = sat32Count(port[i], sc, S_PORT);
+  sc[SITES + S_PORT] += port.length;
 }
 
 /** Loads a port with its bias (int32), or zeros. */
@@ -77,17 +90,21 @@ export function loadBias(port: Float64Array, bias: ArrayLike<number> | null): vo
   else port.fill(0);
 }
 
-/** EGRU update of n units (Q14); returns the number of events (units that fired). */
-export function egruUnits(n: number, vx: Float64Array, vh: Float64Array, sig: Lut, tanh: Lut, thr: ArrayLike<number>, h: Int32Array, out: Int32Array): number {
+/**
+ * EGRU update of n units (Q14); returns the number of events (units that fired). pq: the zoneout p as Q15
+ * (runtime/fixed zoneoutQ15; 0: none), blending the previous h into the candidate before the threshold.
+ */
+export function egruUnits(n: number, vx: Float64Array, vh: Float64Array, sig: Lut, tanh: Lut, thr: ArrayLike<number>, h: Int32Array, out: Int32Array, pq = 0, sc = NO_COUNTS): number {
   // lookup(sig, v) = sigT[lutIndexAt(sigO, sigI, v, sigT.length)], its constants computed once per call.
   const sigT = sig.table, sigO = lutOrigin(sig), sigI = lutInvStep(sig);
   const tanT = tanh.table, tanO = lutOrigin(tanh), tanI = lutInvStep(tanh);
   let events = 0;
   for (let i = 0; i < n; i++) {
-    const z = sigT[lutIndexAt(sigO, sigI, vx[i] + vh[i], sigT.length)];
-    const r = sigT[lutIndexAt(sigO, sigI, vx[n + i] + vh[n + i], sigT.length)];
-    const g = tanT[lutIndexAt(tanO, tanI, vx[2 * n + i] + roundShift(r * vh[2 * n + i], 14), tanT.length)];
-    const c = sat16(roundShift(z * h[i] + (ONE_Q14 - z) * g, 14));
+    const z = sigT[lutIndexAtCount(sigO, sigI, vx[i] + vh[i], sigT.length, sc, S_LOOKUP)];
+    const r = sigT[lutIndexAtCount(sigO, sigI, vx[n + i] + vh[n + i], sigT.length, sc, S_LOOKUP)];
+    const g = tanT[lutIndexAtCount(tanO, tanI, vx[2 * n + i] + roundShift(r * vh[2 * n + i], 14), tanT.length, sc, S_LOOKUP)];
+    const c0 = sat16Count(roundShift(z * h[i] + (ONE_Q14 - z) * g, 14), sc, S_STATE);
+    const c = pq === 0 ? c0 : zoneoutBlend(pq, h[i], c0);
     const d = c - thr[i];
     if (d > 0) {
       out[i] = c;
@@ -98,78 +115,90 @@ export function egruUnits(n: number, vx: Float64Array, vh: Float64Array, sig: Lu
       h[i] = c;
     }
   }
+  sc[SITES + S_LOOKUP] += 3 * n;
+  sc[SITES + S_STATE] += n;
   return events;
 }
 
 /** x ← Λ̄ ⊙ x + u over P complex states (saturated to `bits`), and the 16-bit view C reads. */
 export function ssmStates(
   P: number, bits: number, xr: Int32Array, xi: Int32Array, rr: Int32Array, ri: Int32Array,
-  lr: ArrayLike<number>, li: ArrayLike<number>, u: Float64Array,
+  lr: ArrayLike<number>, li: ArrayLike<number>, u: Float64Array, sc = NO_COUNTS,
 ): void {
   const readShift = bits - 16;
   for (let p = 0; p < P; p++) {
     const a = xr[p], b = xi[p];
-    xr[p] = saturate(cmulReQ15(a, b, lr[p], li[p]) + u[p], bits);
-    xi[p] = saturate(cmulImQ15(a, b, lr[p], li[p]) + u[P + p], bits);
-    rr[p] = readShift === 0 ? xr[p] : sat16(roundShift(xr[p], readShift));
-    ri[p] = readShift === 0 ? xi[p] : sat16(roundShift(xi[p], readShift));
+    xr[p] = saturateCount(cmulReQ15Count(a, b, lr[p], li[p], sc, S_CMUL) + u[p], bits, sc, S_STATE);
+    xi[p] = saturateCount(cmulImQ15Count(a, b, lr[p], li[p], sc, S_CMUL) + u[P + p], bits, sc, S_STATE);
+    rr[p] = readShift === 0 ? xr[p] : sat16Count(roundShift(xr[p], readShift), sc, S_READ);
+    ri[p] = readShift === 0 ? xi[p] : sat16Count(roundShift(xi[p], readShift), sc, S_READ);
   }
+  sc[SITES + S_CMUL] += 2 * P;
+  sc[SITES + S_STATE] += 2 * P;
+  if (readShift !== 0) sc[SITES + S_READ] += 2 * P;
 }
 
 /** Outputs lo … lo + n − 1 of a DiagonalSSM: out[k] for row h = lo + k of C; skip is local (n). */
 export function ssmOutputs(
   n: number, lo: number, P: number, cr: ArrayLike<number>, ci: ArrayLike<number>, rr: Int32Array, ri: Int32Array,
-  cm: ArrayLike<number>, cs: ArrayLike<number>, skip: Float64Array, pre: number, down: number, out: Int32Array,
+  cm: ArrayLike<number>, cs: ArrayLike<number>, skip: Float64Array, pre: number, down: number, out: Int32Array, sc = NO_COUNTS,
 ): void {
   for (let k = 0; k < n; k++) {
     const h = lo + k;
     const row = h * P;
     let acc = 0;
     for (let p = 0; p < P; p++) acc += cr[row + p] * rr[p] - ci[row + p] * ri[p];
-    const y = sat32(requantizeMS(sat32(roundShift(acc, pre)), cm[h], cs[h]) + skip[k]);
-    out[k] = sat16(roundShift(y, down));
+    const y = sat32Count(requantizeMSCount(sat32Count(roundShift(acc, pre), sc, S_SUM), cm[h], cs[h], sc, S_REQUANT) + skip[k], sc, S_Y);
+    out[k] = sat16Count(roundShift(y, down), sc, S_OUTPUT);
   }
+  sc[SITES + S_SUM] += n;
+  sc[SITES + S_REQUANT] += n;
+  sc[SITES + S_Y] += n;
+  sc[SITES + S_OUTPUT] += n;
 }
 
 export type DenseActivation = "linear" | "relu" | "sigmoid" | "tanh" | "gelu" | "gelu_new" | "swish" | "softplus";
 
 /** Dense activation of n units from their port (bias included). `lut` is the activation's table, if any. */
-export function denseUnits(act: DenseActivation, n: number, v: Float64Array, lut: Lut | undefined, down: number, out: Int32Array): void {
+export function denseUnits(act: DenseActivation, n: number, v: Float64Array, lut: Lut | undefined, down: number, out: Int32Array, sc = NO_COUNTS): void {
   switch (act) {
-    case "linear": for (let i = 0; i < n; i++) out[i] = sat16(roundShift(v[i], down)); break;
-    case "relu": for (let i = 0; i < n; i++) out[i] = v[i] > 0 ? sat16(roundShift(v[i], down)) : 0; break;
+    case "linear": for (let i = 0; i < n; i++) out[i] = sat16Count(roundShift(v[i], down), sc, S_OUTPUT); break;
+    case "relu": for (let i = 0; i < n; i++) out[i] = v[i] > 0 ? sat16Count(roundShift(v[i], down), sc, S_OUTPUT) : 0; break;
     case "sigmoid":
     case "tanh": {
       const t = lut!.table, o = lutOrigin(lut!), k = lutInvStep(lut!); // lookup(lut, x) = t[lutIndexAt(o, k, x, t.length)]
-      for (let i = 0; i < n; i++) out[i] = t[lutIndexAt(o, k, v[i], t.length)];
+      for (let i = 0; i < n; i++) out[i] = t[lutIndexAtCount(o, k, v[i], t.length, sc, S_LOOKUP)];
       break;
     }
     case "gelu": // x · Φ(x), x · Φ̃(x), x · σ(x): the product in Q(acc_frac + 14), back to acc_frac, then to out_frac
     case "gelu_new":
     case "swish": {
       const t = lut!.table, o = lutOrigin(lut!), k = lutInvStep(lut!);
-      for (let i = 0; i < n; i++) out[i] = sat16(roundShift(roundShift(v[i] * t[lutIndexAt(o, k, v[i], t.length)], 14), down));
+      for (let i = 0; i < n; i++) out[i] = sat16Count(roundShift(roundShift(v[i] * t[lutIndexAtCount(o, k, v[i], t.length, sc, S_LOOKUP)], 14), down), sc, S_OUTPUT);
       break;
     }
     case "softplus": {
       // relu(x) + L(−|x|), L (Q14) brought to acc_frac (lut.inFrac): exactly when acc_frac ≥ 14, else rounded
-      const t = lut!.table, o = lutOrigin(lut!), k = lutInvStep(lut!), up = lut!.inFrac - 14, sc = 2 ** Math.max(0, up);
+      const t = lut!.table, o = lutOrigin(lut!), k = lutInvStep(lut!), up = lut!.inFrac - 14, scale = 2 ** Math.max(0, up);
       for (let i = 0; i < n; i++) {
-        const x = v[i], l = t[lutIndexAt(o, k, x < 0 ? x : -x, t.length)];
-        out[i] = sat16(roundShift((x > 0 ? x : 0) + (up >= 0 ? l * sc : roundShift(l, -up)), down));
+        const x = v[i], l = t[lutIndexAtCount(o, k, x < 0 ? x : -x, t.length, sc, S_LOOKUP)];
+        out[i] = sat16Count(roundShift((x > 0 ? x : 0) + (up >= 0 ? l * scale : roundShift(l, -up)), down), sc, S_OUTPUT);
       }
       break;
     }
   }
+  if (act !== "sigmoid" && act !== "tanh") sc[SITES + S_OUTPUT] += n;
+  if (act !== "linear" && act !== "relu") sc[SITES + S_LOOKUP] += n;
 }
 
 /** Readout of n units at tick t (0-based): running int32 sum; mean rounds ties away from zero. */
-export function readoutUnits(mode: "last" | "mean" | "sum", n: number, src: Int32Array, sum: Int32Array, out: Int32Array, t: number): void {
+export function readoutUnits(mode: "last" | "mean" | "sum", n: number, src: Int32Array, sum: Int32Array, out: Int32Array, t: number, sc = NO_COUNTS): void {
   for (let i = 0; i < n; i++) {
     if (mode === "last") sum[i] = src[i];
-    else sum[i] = sat32(sum[i] + src[i]);
+    else sum[i] = sat32Count(sum[i] + src[i], sc, S_RUNNING);
     out[i] = mode === "mean" ? roundDiv(sum[i], t + 1) : sum[i];
   }
+  if (mode !== "last") sc[SITES + S_RUNNING] += n;
 }
 
 /**
@@ -177,8 +206,12 @@ export function readoutUnits(mode: "last" | "mean" | "sum", n: number, src: Int3
  * point, a' = sat16(rs(a, sa)), b' = sat16(rs(b, sb)) (sa = acc_frac − frac_a, sb = acc_frac − frac_b), then
  * out = sat16(rs(a' · b', so)) with so = frac_a + frac_b − out_frac; |a' · b'| ≤ 2^30 is exact.
  */
-export function multiplyUnits(n: number, a: Float64Array, b: Float64Array, sa: number, sb: number, so: number, out: Int32Array): void {
-  for (let i = 0; i < n; i++) out[i] = sat16(roundShift(sat16(roundShift(a[i], sa)) * sat16(roundShift(b[i], sb)), so));
+export function multiplyUnits(n: number, a: Float64Array, b: Float64Array, sa: number, sb: number, so: number, out: Int32Array, sc = NO_COUNTS): void {
+  for (let i = 0; i < n; i++) {
+    out[i] = sat16Count(roundShift(sat16Count(roundShift(a[i], sa), sc, S_OPERAND) * sat16Count(roundShift(b[i], sb), sc, S_OPERAND), so), sc, S_OUTPUT);
+  }
+  sc[SITES + S_OPERAND] += 2 * n;
+  sc[SITES + S_OUTPUT] += n;
 }
 
 /** LayerNorm's fixed scales (QUANTIZATION.md): s = ⌊√(V · 2^18)⌋, r = roundDiv(2^44, s), t = rs(d · r, 21) in Q14. */
@@ -192,11 +225,11 @@ export const LN_VAR_SHIFT = 18, LN_RECIP_LOG2 = 44, LN_NORM_SHIFT = 21;
  */
 export function layerNormUnits(
   n: number, x: Float64Array, sx: number, gamma: ArrayLike<number>, beta: ArrayLike<number>, epsQ: number, so: number,
-  xq: Float64Array, out: Int32Array,
+  xq: Float64Array, out: Int32Array, sc = NO_COUNTS,
 ): void {
   let sum = 0;
   for (let i = 0; i < n; i++) {
-    xq[i] = sat16(roundShift(x[i], sx));
+    xq[i] = sat16Count(roundShift(x[i], sx), sc, S_OPERAND);
     sum += xq[i];
   }
   const m = roundDiv(sum, n);
@@ -209,6 +242,51 @@ export function layerNormUnits(
   const r = roundDiv(2 ** LN_RECIP_LOG2, isqrt(v * 2 ** LN_VAR_SHIFT));
   for (let i = 0; i < n; i++) {
     const t = roundShift((xq[i] - m) * r, LN_NORM_SHIFT);
-    out[i] = sat16(roundShift(gamma[i] * t, so) + beta[i]);
+    out[i] = sat16Count(roundShift(gamma[i] * t, so) + beta[i], sc, S_OUTPUT);
   }
+  sc[SITES + S_OPERAND] += n;
+  sc[SITES + S_OUTPUT] += n;
+}
+
+/**
+ * The same LayerNorm split around an exchange of exact partial sums (the SpiNNaker 2 simulator's slices of a
+ * population cut over several PEs; the golden engine keeps layerNormUnits). Pass 1 of a slice of n units:
+ * x' into xq and its partial sums part = [Σx', Σx'²]. Totals over all N units are the sums of the slices'
+ * partials (exact integers, so in any order). layerNormStats then gives m and r as layerNormUnits does, using
+ * Σ(x' − m)² = Σx'² − 2m·Σx' + N·m² (an identity of integers, every term exact in a double: Σx'² ≤ N·2^30 ≤
+ * 2^48, |2m·Σx'| ≤ N·2^31 ≤ 2^49, N·m² ≤ 2^48 for N ≤ 2^18), and layerNormApply normalizes the slice.
+ * A slice's partials fit an int32 (|Σx'| ≤ 65535 · 2^15 < 2^31) and an int64 (Σx'² < 2^46).
+ */
+export function layerNormPartial(n: number, x: Float64Array, sx: number, xq: Float64Array, part: Float64Array, sc = NO_COUNTS): void {
+  let s1 = 0, s2 = 0;
+  for (let i = 0; i < n; i++) {
+    const v = sat16Count(roundShift(x[i], sx), sc, S_OPERAND);
+    xq[i] = v;
+    s1 += v;
+    s2 += v * v;
+  }
+  part[0] = s1;
+  part[1] = s2;
+  sc[SITES + S_OPERAND] += n;
+}
+
+/** m and r of N units from the totals S1 = Σx', S2 = Σx'² (see layerNormPartial): stats = [m, r]. */
+export function layerNormStats(N: number, S1: number, S2: number, epsQ: number, stats: Float64Array): void {
+  const m = roundDiv(S1, N);
+  const q = S2 - 2 * m * S1 + N * m * m;
+  const v = roundDiv(q, N) + epsQ;
+  stats[0] = m;
+  stats[1] = roundDiv(2 ** LN_RECIP_LOG2, isqrt(v * 2 ** LN_VAR_SHIFT));
+}
+
+/** Pass 2 of a slice: units [lo, lo + n) from their x' (xq), the mean m and the reciprocal r; γ, β of the population. */
+export function layerNormApply(
+  n: number, lo: number, xq: Float64Array, m: number, r: number, gamma: ArrayLike<number>, beta: ArrayLike<number>, so: number, out: Int32Array,
+  sc = NO_COUNTS,
+): void {
+  for (let i = 0; i < n; i++) {
+    const t = roundShift((xq[i] - m) * r, LN_NORM_SHIFT);
+    out[i] = sat16Count(roundShift(gamma[lo + i] * t, so) + beta[lo + i], sc, S_OUTPUT);
+  }
+  sc[SITES + S_OUTPUT] += n;
 }

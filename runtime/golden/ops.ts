@@ -9,7 +9,11 @@
 import { activationLut, type PopOf } from "../../ir/kinds.js";
 import { NmcError } from "../../ir/errors.js";
 import type { Lut, Population, PopulationKind } from "../../ir/types.js";
-import { denseUnits, egruUnits, layerNormUnits, multiplyUnits, readoutUnits, ssmOutputs, ssmStates } from "./kernels.js";
+import { zoneoutQ15 } from "../fixed/index.js";
+import {
+  denseUnits, egruUnits, layerNormApply, layerNormPartial, layerNormStats, layerNormUnits, multiplyUnits, readoutUnits, ssmOutputs, ssmStates,
+} from "./kernels.js";
+import { NO_COUNTS } from "./saturation.js";
 
 const ONE_Q14 = 1 << 14;
 
@@ -31,6 +35,11 @@ export interface UnitRange {
   pre: number;
   /** Readout: its source's outputs over the same range. */
   source?: Int32Array;
+  /**
+   * The population's saturation counters (saturation.ts), shared by all its ranges; absent: not counted.
+   * Work every range repeats (a DiagonalSSM's state) is counted by the range at unit 0 only.
+   */
+  sat?: Float64Array;
 }
 
 /**
@@ -44,6 +53,22 @@ export interface GoldenOp<K extends PopulationKind> {
   state(p: PopOf<K>, n: number): Int32Array[];
   /** The update of the units [r.lo, r.lo + r.n), bound to r's arrays. */
   bind(p: PopOf<K>, r: UnitRange): UnitUpdate;
+  /**
+   * Only for a kind whose update reads sums over all its units (LayerNorm): the update of a proper slice of
+   * the population, in two halves around an exchange of the slices' exact partial sums (the SpiNNaker 2
+   * simulator's split population). Its outputs equal those of `bind` on the whole population, bit for bit.
+   */
+  bindSplit?(p: PopOf<K>, r: UnitRange): SplitUpdate;
+}
+
+/** One slice's update of a population split around a reduction (GoldenOp.bindSplit). */
+export interface SplitUpdate {
+  /** This slice's partial sums, written by `partial` (exact integers). */
+  readonly sums: Float64Array;
+  /** Pass 1: the slice's own work before the exchange; fills `sums`. */
+  partial(): void;
+  /** Pass 2: the units' outputs, from the sums over all slices (element-wise sums of every slice's `sums`). */
+  finish(totals: Float64Array): void;
 }
 
 function lutNamed(p: Population, name: string): Lut {
@@ -71,15 +96,16 @@ export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
       };
     },
   },
-  // State: h (Q14). Ports input and recurrent, biased by bias_x and bias_h.
+  // State: h (Q14). Ports input and recurrent, biased by bias_x and bias_h. Zoneout p as the Q15 constant p_q.
   EGRU: {
     state: (_p, n) => [new Int32Array(n)],
     bind: (p, r) => {
       const n = r.n, vx = portOf(p, r, "input"), vh = portOf(p, r, "recurrent");
       const sig = lutNamed(p, "sigmoid"), tanh = lutNamed(p, "tanh");
       const thr = p.tensors.thr.data.subarray(r.lo, r.lo + n), h = r.state[0], out = r.out;
+      const pq = zoneoutQ15(p.zoneout ?? 0), sc = r.sat ?? NO_COUNTS;
       return () => {
-        egruUnits(n, vx, vh, sig, tanh, thr, h, out);
+        egruUnits(n, vx, vh, sig, tanh, thr, h, out, pq, sc);
       };
     },
   },
@@ -90,9 +116,10 @@ export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
       const n = r.n, lo = r.lo, P = p.stateSize, fx = p.fixed!, tn = p.tensors, pre = r.pre;
       const [xr, xi, rr, ri] = r.state;
       const u = portOf(p, r, "u"), skip = portOf(p, r, "skip"), out = r.out, down = fx.accFrac - fx.outFrac;
+      const sc = r.sat ?? NO_COUNTS, stateSc = lo === 0 ? sc : NO_COUNTS; // every range updates the whole state
       return () => {
-        ssmStates(P, fx.stateBits, xr, xi, rr, ri, tn.lambda_re.data, tn.lambda_im.data, u);
-        ssmOutputs(n, lo, P, tn.c_re.data, tn.c_im.data, rr, ri, tn.c_mult.data, tn.c_shift.data, skip, pre, down, out);
+        ssmStates(P, fx.stateBits, xr, xi, rr, ri, tn.lambda_re.data, tn.lambda_im.data, u, stateSc);
+        ssmOutputs(n, lo, P, tn.c_re.data, tn.c_im.data, rr, ri, tn.c_mult.data, tn.c_shift.data, skip, pre, down, out, sc);
       };
     },
   },
@@ -108,9 +135,9 @@ export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
       }
       const n = r.n, x = portOf(p, r, "x"), out = r.out, fx = p.fixed!, down = fx.accFrac - fx.outFrac;
       const name = activationLut(act);
-      const lut = name ? p.luts?.find((l) => l.name === name) : undefined;
+      const lut = name ? p.luts?.find((l) => l.name === name) : undefined, sc = r.sat ?? NO_COUNTS;
       return () => {
-        denseUnits(act, n, x, lut, down, out);
+        denseUnits(act, n, x, lut, down, out, sc);
       };
     },
   },
@@ -118,9 +145,9 @@ export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
   Readout: {
     state: (_p, n) => [new Int32Array(n)],
     bind: (p, r) => {
-      const mode = p.mode, n = r.n, src = r.source!, sum = r.state[0], out = r.out;
+      const mode = p.mode, n = r.n, src = r.source!, sum = r.state[0], out = r.out, sc = r.sat ?? NO_COUNTS;
       return (t) => {
-        readoutUnits(mode, n, src, sum, out, t);
+        readoutUnits(mode, n, src, sum, out, t, sc);
       };
     },
   },
@@ -130,14 +157,15 @@ export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
     bind: (p, r) => {
       const n = r.n, a = portOf(p, r, "a"), b = portOf(p, r, "b"), out = r.out, fx = p.fixed!;
       const fa = p.tensors.frac_a.data[0], fb = p.tensors.frac_b.data[0];
-      const sa = fx.accFrac - fa, sb = fx.accFrac - fb, so = fa + fb - fx.outFrac;
+      const sa = fx.accFrac - fa, sb = fx.accFrac - fb, so = fa + fb - fx.outFrac, sc = r.sat ?? NO_COUNTS;
       return () => {
-        multiplyUnits(n, a, b, sa, sb, so, out);
+        multiplyUnits(n, a, b, sa, sb, so, out, sc);
       };
     },
   },
-  // Port x (no bias); needs every unit of a tick, so it is bound to the whole population only (S2_OPS keeps
-  // it on one PE). Its scratch (x as int16) is rewritten every tick, so it keeps no state.
+  // Port x (no bias); needs every unit of a tick: `bind` takes the whole population only, `bindSplit` a slice
+  // of it whose mean and variance come from the partial sums [Σx', Σx'²] of all slices. Its scratch (x as int16)
+  // is rewritten every tick, so it keeps no state.
   LayerNorm: {
     state: () => [],
     bind: (p, r) => {
@@ -148,9 +176,24 @@ export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
       const fxq = p.tensors.frac_x.data[0], fg = p.tensors.frac_g.data[0], epsQ = p.tensors.eps_q.data[0];
       const gamma = p.tensors.gamma.data, beta = p.tensors.beta.data;
       const sx = fx.accFrac - fxq, so = fg + 14 - fx.outFrac;
-      const xq = new Float64Array(n);
+      const xq = new Float64Array(n), sc = r.sat ?? NO_COUNTS;
       return () => {
-        layerNormUnits(n, x, sx, gamma as ArrayLike<number>, beta as ArrayLike<number>, epsQ, so, xq, out);
+        layerNormUnits(n, x, sx, gamma as ArrayLike<number>, beta as ArrayLike<number>, epsQ, so, xq, out, sc);
+      };
+    },
+    bindSplit: (p, r) => {
+      const n = r.n, lo = r.lo, x = portOf(p, r, "x"), out = r.out, fx = p.fixed!;
+      const fxq = p.tensors.frac_x.data[0], fg = p.tensors.frac_g.data[0], epsQ = p.tensors.eps_q.data[0];
+      const gamma = p.tensors.gamma.data as ArrayLike<number>, beta = p.tensors.beta.data as ArrayLike<number>;
+      const sx = fx.accFrac - fxq, so = fg + 14 - fx.outFrac;
+      const xq = new Float64Array(n), sums = new Float64Array(2), stats = new Float64Array(2), sc = r.sat ?? NO_COUNTS;
+      return {
+        sums,
+        partial: () => layerNormPartial(n, x, sx, xq, sums, sc),
+        finish: (totals) => {
+          layerNormStats(p.size, totals[0], totals[1], epsQ, stats);
+          layerNormApply(n, lo, xq, stats[0], stats[1], gamma, beta, so, out, sc);
+        },
       };
     },
   },

@@ -3,7 +3,8 @@
 //
 // Layer `EGRU` — config (snake_case in model.json, camelCase in TS):
 //   units, dampening_factor = 0.7, pseudo_derivative_support = 1.0, thr_mean = 0.3, activity_regularization = 0
-//   (+ optional seed, written only when set)
+//   (+ optional seed, written only when set; + zoneout = 0, EvNN's zoneout p in [0, 1), written only when not 0:
+//   training blends with EvNN's random mask, inference with p as EvNN's compiled kernel, docs/model-math.md)
 // Weights, in this order: kernel [C, 3H], recurrent_kernel [H, 3H], bias [3H], recurrent_bias [3H], thr [H];
 // gate blocks along the last axis in the order z, r, g. Input [B, T, C] → output [B, T, H]: the graded events
 // y_t of every step.
@@ -27,6 +28,14 @@ export interface EgruForwardOptions {
   dampeningFactor?: number;
   /** Surrogate-gradient half-width 1/support (EvNN `pseudo_derivative_support`). Default 1.0. */
   pseudoDerivativeSupport?: number;
+  /**
+   * EvNN zoneout probability p in [0, 1) (default 0: none), applied to the candidate before the threshold.
+   * Inference (EvNN's compiled kernel): c ← p·h + (1 − p)·c. Training: c ← (c − h)·m + h, m ~ Bernoulli(1 − p)
+   * per (sample, unit, step), as EvNN's training path.
+   */
+  zoneout?: number;
+  /** Training mode: zoneout with a random mask instead of its expectation. Default false. */
+  training?: boolean;
 }
 
 export interface EgruForwardResult {
@@ -83,6 +92,7 @@ export function egruForward(
     opts.heaviside ?? makeHeaviside(tf, opts.dampeningFactor ?? 0.7, opts.pseudoDerivativeSupport ?? 1.0);
 
   const thr = tf.clipByValue(w.thr, 0, 1); // EvNN clamps the threshold to [0, 1] in the forward pass
+  const zoneout = opts.zoneout ?? 0;
   const vxAll = tf.add(tf.reshape(tf.matMul(tf.reshape(x, [B * T, C]), w.kernel), [B, T, 3 * H]), w.bias);
   const [vxZ, vxR, vxG] = tf.split(vxAll, 3, 2) as [Tensor, Tensor, Tensor];
   const xz = tf.unstack(vxZ, 1);
@@ -99,7 +109,12 @@ export function egruForward(
     const z = tf.sigmoid(tf.add(xz[t]!, vhZ));
     const r = tf.sigmoid(tf.add(xr[t]!, vhR));
     const g = tf.tanh(tf.add(xg[t]!, tf.mul(r, vhG)));
-    const c = tf.add(tf.mul(z, h), tf.mul(tf.sub(1, z), g));
+    let c = tf.add(tf.mul(z, h), tf.mul(tf.sub(1, z), g));
+    if (zoneout !== 0) {
+      c = opts.training
+        ? tf.add(tf.mul(tf.sub(c, h), tf.cast(tf.less(tf.randomUniform([B, H]), 1 - zoneout), "float32")), h)
+        : tf.add(tf.mul(zoneout, h), tf.mul(1 - zoneout, c));
+    }
     const o = heaviside(tf.sub(c, thr));
     y = tf.mul(o, c);
     h = tf.sub(c, tf.mul(o, thr));
@@ -133,6 +148,7 @@ export interface EgruLayerArgs {
   pseudoDerivativeSupport?: number;
   thrMean?: number;
   activityRegularization?: number;
+  zoneout?: number;
   seed?: number;
   name?: string;
   inputShape?: (number | null)[];
@@ -153,6 +169,7 @@ export function makeEgruClass(tf: Tf) {
     readonly pseudoDerivativeSupport: number;
     readonly thrMean: number;
     readonly activityRegularization: number;
+    readonly zoneout: number;
     readonly seed: number | undefined;
 
     kernel: tfjs.LayerVariable | null = null;
@@ -177,8 +194,17 @@ export function makeEgruClass(tf: Tf) {
       this.pseudoDerivativeSupport = configValue(a, "pseudoDerivativeSupport", "pseudo_derivative_support", 1.0);
       this.thrMean = configValue(a, "thrMean", "thr_mean", 0.3);
       this.activityRegularization = configValue(a, "activityRegularization", "activity_regularization", 0);
+      this.zoneout = configValue(a, "zoneout", "zoneout", 0);
       this.seed = configValue<number | undefined>(a, "seed", "seed", undefined);
       const node = this.name;
+      if (typeof this.zoneout !== "number" || !(this.zoneout >= 0 && this.zoneout < 1)) {
+        throw new NmcError("EGRU zoneout must be a number in [0, 1)", {
+          node,
+          path: "config.zoneout",
+          expected: "0 ≤ zoneout < 1",
+          found: String(this.zoneout),
+        });
+      }
       if (!Number.isInteger(this.units) || this.units <= 0) {
         throw new NmcError("EGRU units must be a positive integer", {
           node,
@@ -265,16 +291,19 @@ export function makeEgruClass(tf: Tf) {
       };
     }
 
-    /** Runs the layer returning both the events y and the gates o ([B, T, H] each). Caller disposes. */
-    forward(x: Tensor): EgruForwardResult {
-      return egruForward(tf, x, this.weightTensors(), { heaviside: this.heaviside });
+    /**
+     * Runs the layer returning both the events y and the gates o ([B, T, H] each). Caller disposes. training:
+     * zoneout with EvNN's random mask (default false: its inference form).
+     */
+    forward(x: Tensor, training = false): EgruForwardResult {
+      return egruForward(tf, x, this.weightTensors(), { heaviside: this.heaviside, zoneout: this.zoneout, training });
     }
 
-    override call(inputs: Tensor | Tensor[], _kwargs: Record<string, unknown>): Tensor {
+    override call(inputs: Tensor | Tensor[], kwargs: Record<string, unknown>): Tensor {
       const x = Array.isArray(inputs) ? inputs[0]! : inputs;
       let activity: Tensor | null = null;
       const y = tf.tidy(() => {
-        const r = this.forward(x);
+        const r = this.forward(x, kwargs?.training === true);
         activity = tf.keep(tf.mean(r.o));
         return r.y;
       });
@@ -306,6 +335,7 @@ export function makeEgruClass(tf: Tf) {
         thrMean: this.thrMean,
         activityRegularization: this.activityRegularization,
       };
+      if (this.zoneout !== 0) config.zoneout = this.zoneout;
       if (this.seed !== undefined) config.seed = this.seed;
       return { ...super.getConfig(), ...config };
     }

@@ -16,6 +16,7 @@ function goldenLoaded(g: Graph): LoadedBundle {
     const r = new GoldenEngine(g).run(b);
     return {
       kind: "counters", engine: "golden", output: r.output, outputQ: r.outputQ, outFrac: r.outFrac, outputShape: r.outputShape, counters: r.counters,
+      saturation: r.saturation,
       backend: `nmc golden interpreter (integer arithmetic: int${g.quant!.weightBits} weights, int32 accumulators, int16 states)`,
     };
   };

@@ -5,6 +5,7 @@
 // per-tick arrays are summed element by element, and the constants (sizes, stored weights) are checked equal.
 import { z } from "zod";
 import type { RunCounters } from "../../runtime/counters.js";
+import { mergeSaturation, SATURATION_SITES, type SaturationCounts } from "../../runtime/golden/saturation.js";
 import type { SimRun } from "../spinnaker2/sim/simulator.js";
 
 /** A run that gives the common counters: the float interpreter, the golden engine, the CUDA program. */
@@ -19,6 +20,8 @@ export interface CountersResult {
   outFrac?: number;
   outputShape: number[];
   counters: RunCounters;
+  /** Values clamped and lookups clipped per population, from the engines that count them (golden); absent otherwise. */
+  saturation?: SaturationCounts;
   /** What ran (golden: the integer engine; cuda: the program, GPU or host emulation), and why it fell back if it did. */
   backend?: string;
   fallback?: string;
@@ -52,7 +55,16 @@ const countersSchema = z.object({
     source: z.string(), target: z.string(), rows: count, cols: count, nnz: count, dense: num, effective: num, activityOnly: num, weightOnly: num,
   })),
 });
-const modeTotals = z.object({ cycles: num, criticalCycles: num, nocDepthHops: num, packets: num, hops: num, chipHops: num, synops: num, sramBytes: num });
+// The reduction fields came with the split LayerNorm: a part written before them has none (0 each).
+const modeTotals = z.object({
+  cycles: num, criticalCycles: num, nocDepthHops: num, packets: num, hops: num, chipHops: num, synops: num, sramBytes: num,
+  reductionPackets: num.default(0), reductionHops: num.default(0), reductionChipHops: num.default(0), reductionHopBits: num.default(0), reductionChipHopBits: num.default(0),
+});
+const siteCount = z.object({ hits: num, values: num }).strict();
+const saturationSchema = z.record(z.string(), z.object({
+  kind: z.string(),
+  sites: z.object(Object.fromEntries(SATURATION_SITES.map((s) => [s.key, siteCount.optional()]))).strict(),
+}).strict());
 /** Every field of SimRun, and no other (a field merge does not know how to combine is refused, not guessed). */
 const simRunSchema = z.object({
   outputQ: i32, output: f64, outputShape: shape, outFrac: z.number().int(), samples: count, ticks: count,
@@ -62,12 +74,13 @@ const simRunSchema = z.object({
   unitTicks: z.record(z.string(), num),
   perTick: z.object({ eventCycles: f64, denseCycles: f64 }),
   projections: z.record(z.string(), z.object({ nnz: count, dense: num, effective: num, activityOnly: num, weightOnly: num, denseOps: num })),
+  saturation: saturationSchema.optional(),
 }).strict();
 const rawResultSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("sim"), run: simRunSchema }),
   z.object({
     kind: z.literal("counters"), engine: z.string(), output: f64, outputQ: i32.optional(), outFrac: z.number().int().optional(),
-    outputShape: shape, counters: countersSchema, backend: z.string().optional(), fallback: z.string().optional(),
+    outputShape: shape, counters: countersSchema, saturation: saturationSchema.optional(), backend: z.string().optional(), fallback: z.string().optional(),
   }),
 ]);
 
@@ -186,9 +199,19 @@ function mergeSim(runs: SimRun[]): SimRun {
     unitTicks: mergeRecords(runs.map((r) => r.unitTicks), new Set(), "unitTicks"),
     perTick: perTick as unknown as SimRun["perTick"],
     projections: mergeRecords(runs.map((r) => r.projections), SIM_PROJECTION_CONSTANTS, "projections"),
+    saturation: mergeSaturationOf(runs.map((r) => r.saturation)),
   };
   // The simulator's own field order, so the merged run prints like an unmerged one.
   return Object.fromEntries(Object.keys(r0).map((k) => [k, merged[k as keyof SimRun]])) as unknown as SimRun;
+}
+
+/** Saturation counts summed over the parts (none when a part has none: then they would not cover the run). */
+function mergeSaturationOf(parts: (SaturationCounts | undefined)[]): SaturationCounts | undefined {
+  try {
+    return mergeSaturation(parts);
+  } catch (e) {
+    return fail((e as Error).message);
+  }
 }
 
 /** The run over the concatenation of the parts' samples (parts in sample order). */
@@ -210,6 +233,8 @@ export function mergeResults(parts: RawResult[]): RawResult {
     outputShape: mergeShapes(cs.map((c) => c.outputShape)),
     counters: mergeCounters(cs.map((c) => c.counters)),
   };
+  const saturation = mergeSaturationOf(cs.map((c) => c.saturation));
+  if (saturation) out.saturation = saturation;
   const backends = [...new Set(cs.map((c) => c.backend).filter((b): b is string => b !== undefined))];
   if (backends.length) out.backend = backends.join("; ");
   const fallbacks = [...new Set(cs.map((c) => c.fallback).filter((b): b is string => b !== undefined))];

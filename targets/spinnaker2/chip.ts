@@ -17,6 +17,22 @@ export type Figure = z.infer<typeof figure>;
 /** A routing entry's core field has one bit per PE of its QPE: a QPE holds at most this many PEs. */
 export const ROUTE_CORE_BITS = 32;
 
+/** The split-LayerNorm cycle figures (nominal: no measurement exists), also the defaults of a description without them. */
+export const LAYERNORM_SPLIT_DEFAULTS: Record<"layernorm_pass1" | "layernorm_combine" | "layernorm_split", Figure> = {
+  layernorm_pass1: {
+    value: 8, unit: "cycles",
+    source: "nominal, the first pass of layernorm_unit (20) on a split LayerNorm, before its partial sums are sent: load x, rounding shift + saturate (SSAT), add to Σx', one MAC into Σx'² (SMLAL, 1 cycle on the M4F, SOURCES.md §6), store x' ≈ 8; the rest of layernorm_unit runs after the exchange",
+  },
+  layernorm_combine: {
+    value: 10, unit: "cycles",
+    source: "nominal, per partial sum received from another slice of a split LayerNorm (beside packet_receive): read three payload words (LDR, 2 cycles each, SOURCES.md §6) and add them into the 64-bit totals Σx' and Σx'² (ADDS + ADC each) ≈ 10",
+  },
+  layernorm_split: {
+    value: 24, unit: "cycles",
+    source: "nominal, per tick on each slice of a split LayerNorm (beside layernorm_tick): Σd² = Σx'² − 2m·Σx' + n·m² from the totals (three 32×64-bit products by UMULL/UMLAL pairs and 64-bit adds, ≈ 16), and packing its own partial into the payload registers (≈ 8)",
+  },
+};
+
 const level = z.object({ name: z.string(), mhz: figure, volts: figure, pj_per_cycle: figure, static_mw_per_pe: figure });
 
 export const hwSchema = z.object({
@@ -53,6 +69,8 @@ export const hwSchema = z.object({
     synapse: figure,
     requantize_column: figure,
     egru_unit: figure,
+    /** Per EGRU unit and tick beyond egru_unit, for a population with zoneout ≠ 0 (the blend with h). */
+    egru_zoneout: figure,
     ssm_state: figure,
     ssm_output_mac: figure,
     dense_unit: figure,
@@ -60,6 +78,14 @@ export const hwSchema = z.object({
     multiply_unit: figure,
     layernorm_unit: figure,
     layernorm_tick: figure,
+    /**
+     * A LayerNorm cut over several PEs (a cross-PE reduction of its sums): the part of layernorm_unit before
+     * the exchange, per partial received from another slice, and per tick on each slice. Defaults (so that a
+     * description written before they existed still loads): LAYERNORM_SPLIT_DEFAULTS.
+     */
+    layernorm_pass1: figure.default(() => ({ ...LAYERNORM_SPLIT_DEFAULTS.layernorm_pass1 })),
+    layernorm_combine: figure.default(() => ({ ...LAYERNORM_SPLIT_DEFAULTS.layernorm_combine })),
+    layernorm_split: figure.default(() => ({ ...LAYERNORM_SPLIT_DEFAULTS.layernorm_split })),
     tick_overhead: figure,
   }),
   /** Dynamic energy beyond the core's per-cycle energy (memory traffic of the synaptic rows). */
@@ -119,6 +145,7 @@ export const SPINNAKER2: HardwareDescription = {
     synapse: f(10, "cycles", "derived (SOURCES.md §9) from Cortex-M4 timings (TI): load weight and column index, multiply-accumulate, store; all-in anchor ≤ 25 cycles per synaptic event (D4)"),
     requantize_column: f(8, "cycles", "nominal: 32×16 multiply (SMULL), rounding shift, saturate per touched column"),
     egru_unit: f(40, "cycles", "derived (SOURCES.md §9): 3 LUT lookups × 5 cycles + 4 multiplies, rounding shifts, threshold test (3) and event flag"),
+    egru_zoneout: f(4, "cycles", "derived (SOURCES.md §6, M4F MUL/MLA 1 cycle, ALU/shift 1): the zoneout blend p_q·h + (2^15 − p_q)·c as MUL + MLA (h and c already in registers, both weights per-population constants), then its rounding shift (ADD, ASR)"),
     ssm_state: f(16, "cycles", "nominal: complex multiply by Λ̄ (4 MACs) + add u, saturate, per complex state"),
     ssm_output_mac: f(2, "cycles", "nominal: per C entry (real and imaginary MAC)"),
     dense_unit: f(12, "cycles", "nominal: bias, shift, activation per unit"),
@@ -126,6 +153,7 @@ export const SPINNAKER2: HardwareDescription = {
     multiply_unit: f(16, "cycles", "nominal, derived from dense_unit (12: load, rounding shift, saturate, store per unit): a second port load and operand shift + saturate (SSAT), one 16×16 multiply (SMULBB, 1 cycle on the M4F) and its rounding shift + saturate, ≈ 4 more"),
     layernorm_unit: f(20, "cycles", "nominal, derived from dense_unit (12) and multiply_unit (16): per unit two passes, (1) load, rounding shift + saturate (SSAT), add to Σx'; (2) subtract the mean, one MAC into Σd² (SMLAL); then d·r (SMULL), rounding shift, γ·t, rounding shift, add β, saturate, store, ≈ 20"),
     layernorm_tick: f(400, "cycles", "nominal: once per tick, two 64-bit divisions (roundDiv of Σx' and Σd² by n; no 64-bit divider on the M4F, ≈ 60 cycles each in software), the 26-step bit-by-bit integer square root (≈ 5 cycles a step), and the reciprocal division (≈ 60): ≈ 310, rounded up"),
+    ...LAYERNORM_SPLIT_DEFAULTS,
     tick_overhead: f(200, "cycles", "nominal: timer interrupt and bookkeeping per PE per tick"),
   },
   energy: {

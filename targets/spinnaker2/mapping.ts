@@ -8,24 +8,36 @@
 // today's compiler would choose: slices cover each population once and in order, each PE exists and holds
 // one slice (with its mirrored readouts), bytes are the memory model's and fit the usable SRAM, tables are
 // within the router limits, and every emitter's packets, walked through the stored tables, reach exactly
-// the PEs of its targets' slices (the walk also rebuilds the emitters, with their hops and depths).
+// the PEs of its targets' slices (the walk also rebuilds the emitters, with their hops and depths). A mapping
+// with a LayerNorm cut over several PEs is version 3: it lists the cross-PE reductions (checked against the
+// partition and the reduction keys), and each slice's reduction key must reach exactly the other slices.
 import { z } from "zod";
 import type { Bundle, BundleSection } from "../../ir/bundle.js";
 import { NmcError } from "../../ir/errors.js";
 import type { Graph, Population } from "../../ir/types.js";
 import { type HardwareDescription, parseHardware, SPINNAKER2, usableSram } from "./chip.js";
-import { memoryModel, partition, type Partition, type PopulationPartition, type Slice, type StorageOptions } from "./partition.js";
+import {
+  memoryLowerBound, memoryModel, partition, type Partition, type PopulationPartition, type Slice, splitFixedBytes, type StorageOptions,
+} from "./partition.js";
 import { locate, machineExtent, place, type Placement } from "./place.js";
 import { mappingDifferences } from "./recheck.js";
 import {
-  checkKeyLimits, checkTableLimits, destinationsByPopulation, emittersOf, peIndex, resolveEmitter, route, type RouteEntry,
-  routerPresence, type Routing, walkKey,
+  checkKeyLimits, checkTableLimits, destinationsByPopulation, emittersOf, peIndex, reductionDestinations, reductionEmittersOf, reductionGroups, reductionKeys,
+  resolveEmitter, route, type RouteEntry, routerPresence, type Routing, walkKey,
 } from "./route.js";
+import { S2_OPS } from "./ops.js";
 
 export const MAPPING_SECTION = "spinnaker2.mapping";
 /** The section's JSON names its format and version; a loader refuses any other (see `checkFormat`). */
 export const MAPPING_FORMAT = "nmc-spinnaker2-mapping";
+/** The version of a mapping without cross-PE reductions (what every earlier nmc wrote and reads). */
 export const MAPPING_VERSION = 2;
+/**
+ * The version of a mapping with cross-PE reductions (a LayerNorm cut over several PEs): it adds the list
+ * `reductions` (population, slices, routing keys, payload bits). Written only when a mapping has one, so that
+ * every other bundle stays version 2, and an nmc that cannot run a reduction refuses it by its version.
+ */
+export const MAPPING_VERSION_REDUCTIONS = 3;
 
 export interface Mapping {
   hw: HardwareDescription;
@@ -65,9 +77,10 @@ const RECOMPILE = "recompile the model with nmc compile --target spinnaker2";
 /** The JSON the bundle stores: the whole partition, placement and routing tables (emitters are re-derived). */
 export function mappingSection(m: Mapping): BundleSection {
   const p = m.partition, pl = m.placement;
+  const reductions = storedReductions(m);
   const json = {
     format: MAPPING_FORMAT,
-    version: MAPPING_VERSION,
+    version: reductions.length ? MAPPING_VERSION_REDUCTIONS : MAPPING_VERSION,
     usable_bytes: p.usableBytes,
     pes: p.pes,
     lower_bound: p.lowerBound,
@@ -82,6 +95,7 @@ export function mappingSection(m: Mapping): BundleSection {
     routes: [...m.routing.tables].map(([router, entries]) => ({
       router, entries: entries.map((e) => [e.key >>> 0, e.mask >>> 0, e.links, e.cores >>> 0]),
     })),
+    ...(reductions.length ? { reductions } : {}),
   };
   return { name: MAPPING_SECTION, kind: "application/json; spinnaker2 mapping", data: new TextEncoder().encode(JSON.stringify(json)) };
 }
@@ -120,8 +134,50 @@ export function mappingFromSection(g: Graph, hw: HardwareDescription, data: Uint
   const stored = shapeOf(json, file);
   const partition = decodePartition(g, hw, stored, file);
   const placement = decodePlacement(hw, partition, stored.placement, file);
+  checkReductions(partition, stored, file);
   const routing = decodeRouting(g, hw, partition, placement, stored.routes, file);
   return { hw, partition, placement, routing };
+}
+
+/** The cross-PE reductions as a version-3 mapping stores them: per population, its slices, their keys, the payload. */
+function storedReductions(m: Mapping): { pop: string; slices: number[]; keys: number[]; payload_bits: number }[] {
+  return reductionGroups(m.partition).map((grp) => ({
+    pop: grp.pop, slices: grp.slices,
+    keys: grp.slices.map((sid) => m.routing.reductions.find((e) => e.slice === sid)!.key >>> 0),
+    payload_bits: S2_OPS[m.partition.populations.find((x) => x.pop === grp.pop)!.kind].reduction!.payloadBits,
+  }));
+}
+
+/**
+ * The version and the stored `reductions` against the partition: version 3 lists exactly the populations
+ * cut into several slices whose update needs a cross-PE reduction, with their slices, the keys
+ * reductionEmittersOf gives them and their payload size; version 2 has none.
+ */
+function checkReductions(part: Partition, s: StoredMapping, file?: string): void {
+  const groups = reductionGroups(part);
+  if (s.version === MAPPING_VERSION) {
+    if (s.reductions !== undefined) fail(file, "reductions", "a version-2 mapping lists cross-PE reductions", `no reductions (they need version ${MAPPING_VERSION_REDUCTIONS})`, describe(s.reductions));
+    if (groups.length) {
+      fail(file, "version", `a version-2 mapping cuts ${groups[0].pop} over several PEs, which needs a cross-PE reduction`, `version ${MAPPING_VERSION_REDUCTIONS} with its reductions`, String(s.version));
+    }
+    return;
+  }
+  if (!s.reductions?.length) fail(file, "version", `a version-${MAPPING_VERSION_REDUCTIONS} mapping lists its cross-PE reductions, and this one lists none`, "a non-empty list reductions", describe(s.reductions));
+  const stored = s.reductions!;
+  const keys = reductionKeys(part);
+  if (stored.length !== groups.length) {
+    fail(file, "reductions", "the reductions are not those of the populations cut over several PEs that need one", `[${groups.map((x) => x.pop).join(", ")}]`, `[${stored.map((x) => x.pop).join(", ")}]`);
+  }
+  groups.forEach((grp, i) => {
+    const r = stored[i], at = `reductions[${i}]`;
+    if (r.pop !== grp.pop || r.slices.length !== grp.slices.length || r.slices.some((x, j) => x !== grp.slices[j])) {
+      fail(file, at, "a reduction is not the population's slices", `${grp.pop} slices [${grp.slices}]`, `${r.pop} slices [${r.slices}]`);
+    }
+    const want = grp.slices.map((sid) => keys.get(sid)!);
+    if (r.keys.length !== want.length || r.keys.some((k, j) => k !== want[j])) fail(file, `${at}.keys`, "a reduction's routing keys are not the ones after the host's key", `[${want}]`, `[${r.keys}]`);
+    const bits = S2_OPS[part.populations.find((x) => x.pop === grp.pop)!.kind].reduction!.payloadBits;
+    if (r.payload_bits !== bits) fail(file, `${at}.payload_bits`, "a reduction's payload size is not its kind's", String(bits), String(r.payload_bits));
+  });
 }
 
 // ---- shape ------------------------------------------------------------------------------------------------
@@ -132,7 +188,7 @@ const byteCount = z.number().finite().nonnegative();
 
 const sectionSchema = z.strictObject({
   format: z.literal(MAPPING_FORMAT),
-  version: z.literal(MAPPING_VERSION),
+  version: z.union([z.literal(MAPPING_VERSION), z.literal(MAPPING_VERSION_REDUCTIONS)]),
   usable_bytes: byteCount,
   pes: nat,
   lower_bound: nat,
@@ -147,6 +203,8 @@ const sectionSchema = z.strictObject({
   }),
   /** Per router: [key, mask, links (E N W S bits), cores (one bit per PE of the QPE)]. */
   routes: z.array(z.strictObject({ router: nat, entries: z.array(z.tuple([u32, u32, nat.max(15), u32])).min(1) })),
+  /** Version 3: per population cut over several PEs with a cross-PE reduction, its slices, their keys, the payload bits. */
+  reductions: z.array(z.strictObject({ pop: z.string(), slices: z.array(nat), keys: z.array(u32), payload_bits: nat })).optional(),
 });
 type StoredMapping = z.infer<typeof sectionSchema>;
 
@@ -161,8 +219,8 @@ function checkFormat(json: unknown, file?: string): void {
       `"format": "${MAPPING_FORMAT}", "version": ${MAPPING_VERSION}`, "neither");
   }
   if (format !== MAPPING_FORMAT) throw refused(file, "format", "the mapping's format is not nmc's spinnaker2 mapping", JSON.stringify(MAPPING_FORMAT), describe(format));
-  if (version !== MAPPING_VERSION) {
-    throw refused(file, "version", "the mapping's version is not one this nmc reads", String(MAPPING_VERSION), describe(version),
+  if (version !== MAPPING_VERSION && version !== MAPPING_VERSION_REDUCTIONS) {
+    throw refused(file, "version", "the mapping's version is not one this nmc reads", `${MAPPING_VERSION} or ${MAPPING_VERSION_REDUCTIONS}`, describe(version),
       `${RECOMPILE} (with this nmc, or run the bundle with the nmc that wrote it)`);
   }
 }
@@ -263,9 +321,11 @@ function checkMirrors(p: Population & { kind: "Readout" }, pp: PopulationPartiti
 
 /** A computed population's slices: bytes as the memory model counts them, within the usable SRAM; its lower bound. */
 function checkMemory(g: Graph, p: Population, pp: PopulationPartition, k: number, part: Partition, file?: string): void {
-  const { fixed, perUnit } = memoryModel(g, p);
-  let total = fixed;
-  for (const b of perUnit) total += b;
+  const { fixed: base, perUnit } = memoryModel(g, p);
+  const fixed = splitFixedBytes(p, base, pp.slices.length);
+  let units = 0;
+  for (const b of perUnit) units += b;
+  const total = fixed + units;
   for (const sid of pp.slices) {
     const s = part.slices[sid];
     let bytes = fixed;
@@ -276,7 +336,7 @@ function checkMemory(g: Graph, p: Population, pp: PopulationPartition, k: number
     }
     if (bytes > part.usableBytes) fail(file, `slices[${sid}].bytes`, `a slice of ${p.name} does not fit a PE's usable SRAM`, `at most ${part.usableBytes}`, String(bytes));
   }
-  const lowerBound = Math.max(1, Math.ceil((total - fixed) / (part.usableBytes - fixed)));
+  const lowerBound = memoryLowerBound(p, base, units, part.usableBytes);
   if (pp.bytes !== total || pp.lowerBound !== lowerBound) {
     fail(file, `populations[${k}]`, `population ${p.name}'s bytes and lower bound are not its memory model's`, `${total}, ${lowerBound}`, `${pp.bytes}, ${pp.lowerBound}`);
   }
@@ -337,6 +397,7 @@ function decodeRouting(g: Graph, hw: HardwareDescription, part: Partition, place
   const { maxEntries, totalEntries } = inSection(file, "routes", () => checkTableLimits(tables, width, hw));
   const destinations = destinationsByPopulation(g, part);
   const emitters = emittersOf(g, part, placement, destinations);
+  const reductions = reductionEmittersOf(part, placement);
   const peAt = peIndex(placement, hw);
   const used = new Set<RouteEntry>();
   for (const e of emitters) {
@@ -348,10 +409,19 @@ function decodeRouting(g: Graph, hw: HardwareDescription, part: Partition, place
     }
     resolveEmitter(e, walk);
   }
+  for (const e of reductions) {
+    const walk = inSection(file, "routes", () => walkKey(tables, e.key, e.x, e.y, placement, hw, peAt, used));
+    const want = reductionDestinations(part, e.slice);
+    if (walk.dests.length !== want.length || walk.dests.some((d, i) => d !== want[i])) {
+      fail(file, "routes", `the tables deliver the partial sums of slice ${e.slice} of ${part.slices[e.slice].pop} (reduction key ${e.key}) to the wrong PEs`,
+        `PEs [${want}], which hold the population's other slices`, `PEs [${walk.dests}]`);
+    }
+    resolveEmitter(e, walk);
+  }
   for (const [entry, at] of pathOf) {
     if (!used.has(entry)) fail(file, at, "an entry is matched by no packet (a stale or shadowed entry)", "entries on the emitters' multicast trees only", `key ${entry.key}, mask ${entry.mask}`);
   }
-  return { emitters, tables, maxEntries, totalEntries };
+  return { emitters, reductions, tables, maxEntries, totalEntries };
 }
 
 // ---- errors -----------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 import { NmcError } from "../../ir/errors.js";
 import type { PopOf } from "../../ir/kinds.js";
 import type { Population, PopulationKind } from "../../ir/types.js";
+import { zoneoutQ15 } from "../../runtime/fixed/index.js";
 import type { HardwareDescription } from "./chip.js";
 
 /** Per column: requantization multiplier and shift (5 B), exact sum (8 B), port (4 B). */
@@ -38,12 +39,42 @@ export interface S2Op<K extends PopulationKind> {
   /** What every slice holds whole, for the message of a population that does not fit ("" if nothing special). */
   sharedNote: string;
   /**
-   * The population must live whole on one PE (its update reads every unit of the tick: a LayerNorm's mean and
-   * variance). partition.ts refuses, naming it, a population that does not fit one PE; absent: false.
+   * Present when the update reads sums over every unit of the tick (a LayerNorm's mean and variance): a
+   * population cut over several PEs then exchanges its slices' partial sums every tick (the cross-PE
+   * reduction, see S2Reduction); absent: the units are independent.
    */
-  onePe?: boolean;
+  reduction?: S2Reduction<K>;
   /** The cycles a PE spends per tick updating n units of the population (a mirror: on its source's PE). */
   unitCycles(p: PopOf<K>, n: number, c: CycleCosts): number;
+}
+
+/**
+ * Packet sizes, for the NoC energy (docs/hardware.md, "NoC and packets"): a multicast packet has a 32-bit key and
+ * a payload of 0, 32, 64 or 128 bits (SOURCES.md §5, S); an event carries its int16 value in a 32-bit payload
+ * word, so an event packet is 64 bits, the size noc.pj_per_hop is derived for (SOURCES.md D9: 0.2–0.3 pJ/bit).
+ */
+export const KEY_BITS = 32;
+export const EVENT_PACKET_BITS = KEY_BITS + 32;
+
+/**
+ * The cross-PE reduction of a population cut into k > 1 slices, all-to-all by multicast: every tick each
+ * slice computes its partial sums, sends them in one multicast packet (its own routing key, a tree to the
+ * other k − 1 slices' PEs), adds the k − 1 partials it receives into its totals, and then finishes its units
+ * from the totals (every slice computes the same statistics). Per tick: k packets sent, k(k − 1) received.
+ */
+export interface S2Reduction<K extends PopulationKind> {
+  /** Payload bits of one slice's partial-sum packet (one of the packet payload sizes 32, 64, 128). */
+  payloadBits: number;
+  /** The payload bits the sums occupy (≤ payloadBits). */
+  usedBits: number;
+  /** SRAM each slice of a split population adds to its fixed part. */
+  bytes: number;
+  /** Cycles of n units' work before the slice sends its partial sums. */
+  before(p: PopOf<K>, n: number, c: CycleCosts): number;
+  /** Cycles per partial received (beside packet_receive): adding it into the totals. */
+  combine(p: PopOf<K>, c: CycleCosts): number;
+  /** Cycles of n units' work once the totals are complete (the statistics, then the units' outputs). */
+  after(p: PopOf<K>, n: number, c: CycleCosts): number;
 }
 
 const plainColumns = {
@@ -72,10 +103,13 @@ export const S2_OPS: { [K in PopulationKind]: S2Op<K> } = {
     unitOfColumn: (p, _port, col) => col % p.size,
     localCols: (_p, _port, n) => 3 * n,
     localCol: (p, _port, col, lo, n) => Math.floor(col / p.size) * n + (col % p.size) - lo,
-    // Per unit: 3 columns of each port with their int32 biases, then its threshold, state and outputs.
-    memory: () => ({ fixed: 0, perUnit: 2 * 3 * COL_BYTES + 2 * 3 * 4 + 2 + 2 + 4 }),
+    // Per unit: 3 columns of each port with their int32 biases, then its threshold, state and outputs; per
+    // slice, with zoneout, its two Q15 weights p_q and 2^15 − p_q (2 B each).
+    memory: (p) => ({ fixed: zoneoutQ15(p.zoneout ?? 0) !== 0 ? 4 : 0, perUnit: 2 * 3 * COL_BYTES + 2 * 3 * 4 + 2 + 2 + 4 }),
     sharedNote: "",
-    unitCycles: (_p, n, c) => n * c.egru_unit.value,
+    // Zoneout adds its blend (two multiply-adds and a rounding shift) to every unit, every tick, wherever the
+    // kernel computes it: p_q ≠ 0 (a p below 2^−16 rounds to 0 and is no blend).
+    unitCycles: (p, n, c) => n * (c.egru_unit.value + (zoneoutQ15(p.zoneout ?? 0) !== 0 ? c.egru_zoneout.value : 0)),
   },
   DiagonalSSM: {
     residence: "slices",
@@ -121,11 +155,22 @@ export const S2_OPS: { [K in PopulationKind]: S2Op<K> } = {
     sharedNote: "",
     unitCycles: (_p, n, c) => n * c.multiply_unit.value,
   },
-  // On one PE: its mean and variance need all n units of the tick. The cross-PE reduction a split LayerNorm
-  // would need (partial sums exchanged by packets) is not modelled: a LayerNorm that does not fit one PE is refused.
+  // Its mean and variance need all n units of the tick. On one PE it sums them itself; cut over k PEs (a
+  // population larger than a PE's SRAM), each slice sends its partial sums [Σx' (int32), Σx'² (int64)] to the
+  // other slices in one multicast packet and finishes from the totals (runtime/golden/ops.ts bindSplit).
   LayerNorm: {
     residence: "slices",
-    onePe: true,
+    reduction: {
+      // 96 bits of sums in the 128-bit payload (a 32-bit and a 64-bit word; no payload size holds 96).
+      payloadBits: 128,
+      usedBits: 32 + 64,
+      // Two tick-parity sets (a fast slice's next-tick partial may arrive before this tick ends) of the
+      // running totals Σx' and Σx'² (int64 each) and the count of partials received (int32): 2 · 20 B.
+      bytes: 40,
+      before: (_p, n, c) => n * Math.min(c.layernorm_pass1.value, c.layernorm_unit.value),
+      combine: (_p, c) => c.layernorm_combine.value,
+      after: (_p, n, c) => n * Math.max(0, c.layernorm_unit.value - c.layernorm_pass1.value) + c.layernorm_split.value + c.layernorm_tick.value,
+    },
     mirrors: () => null,
     ...plainColumns,
     // Per unit: its column of x, γ and β (int32 each), its int16 scratch x' and its output.

@@ -8,7 +8,8 @@
 //   fixed part   per incoming projection the CSR row pointers (rows + 1) × 4 B; the event queues, two ticks
 //                × source size × 4 B per source population; LUTs entries × 2 B each (256 … 4096 entries); DiagonalSSM: the whole
 //                state (P complex, state_bits) with its 16-bit read copy, Λ̄ (P × 4 B), and the whole `u`
-//                projection (each slice keeps the full state, so it needs all of B).
+//                projection (each slice keeps the full state, so it needs all of B). A LayerNorm cut into
+//                several slices: the totals of its cross-PE reduction (S2_OPS reduction.bytes, splitFixedBytes).
 //   per unit     stored weights whose column belongs to the unit (weight + u16 local column index), per
 //                column the requantization multiplier and shift (5 B), exact sum (8 B) and port (4 B);
 //                biases, thresholds, states, the output and previous output (int16); SSM C rows.
@@ -120,33 +121,47 @@ export function partition(g: Graph, hw: HardwareDescription, storage: StorageOpt
       return;
     }
     const { fixed, perUnit } = memoryModel(g, p, storage);
-    let total = fixed;
-    for (const b of perUnit) total += b;
-    const ends = cutSlices(p, fixed, perUnit, usable, hw, op.sharedNote);
-    if (op.onePe && ends.length > 1) {
-      throw new NmcError(`population ${p.name} (${p.kind}) must live on one PE, and needs ${ends.length}`, {
-        node: p.name,
-        expected: `at most ${usable} bytes of data on one PE: every unit of a tick enters its mean and variance, and nmc does not model a cross-PE reduction`,
-        found: `${Math.ceil(total)} bytes (${fixed} shared, the rest per unit)`,
-        hint: "make the layer narrower, prune the weights into it (--weight-sparsity), or describe a PE with more SRAM (--hw)",
-      });
-    }
+    let units = 0;
+    for (const b of perUnit) units += b;
+    let ends = cutSlices(p, fixed, perUnit, usable, hw, op.sharedNote);
+    // A population cut into several slices whose update needs sums over all its units (a LayerNorm) keeps
+    // the cross-PE reduction's totals on every slice: cut again with them in the fixed part.
+    const sliceFixed = splitFixedBytes(p, fixed, ends.length);
+    if (sliceFixed !== fixed) ends = cutSlices(p, sliceFixed, perUnit, usable, hw, `${op.sharedNote}, the cross-PE reduction's totals`);
+    const total = sliceFixed + units;
     const ids: number[] = [];
     let start = 0;
     for (const end of ends) {
-      let bytes = fixed;
+      let bytes = sliceFixed;
       for (let u = start; u < end; u++) bytes += perUnit[u];
       ids.push(slices.length);
-      slices.push({ id: slices.length, pop: p.name, popIndex, lo: start, hi: end, pe: -1, bytes, fixedBytes: fixed, mirrors: -1 });
+      slices.push({ id: slices.length, pop: p.name, popIndex, lo: start, hi: end, pe: -1, bytes, fixedBytes: sliceFixed, mirrors: -1 });
       start = end;
     }
-    // Any split of this population puts its fixed part on every PE it uses, so no split into k PEs exists
-    // unless k · (usable − fixed) ≥ Σ per-unit bytes: that is the memory lower bound.
-    populations.push({ pop: p.name, kind: p.kind, slices: ids, bytes: total, lowerBound: Math.max(1, Math.ceil((total - fixed) / (usable - fixed))) });
+    populations.push({ pop: p.name, kind: p.kind, slices: ids, bytes: total, lowerBound: memoryLowerBound(p, fixed, units, usable) });
   });
   const pes = populations.reduce((a, p) => a + (S2_OPS[p.kind].residence === "mirror" ? 0 : p.slices.length), 0);
   const lowerBound = populations.reduce((a, p) => a + p.lowerBound, 0);
   return { slices, populations, usableBytes: usable, pes, lowerBound };
+}
+
+/**
+ * The fixed bytes of every slice of a population cut into k slices: memoryModel's fixed part, plus, when k > 1
+ * and its update needs sums over all units (S2_OPS reduction), the reduction's totals.
+ */
+export function splitFixedBytes(p: Population, fixed: number, k: number): number {
+  const r = s2Op(p).reduction;
+  return k > 1 && r ? fixed + r.bytes : fixed;
+}
+
+/**
+ * The fewest PEs any contiguous split of a population can use (its memory lower bound), from its fixed part
+ * and the sum of its per-unit bytes: one if it fits one PE; else every one of k ≥ 2 slices carries the fixed
+ * part (with the reduction's totals, splitFixedBytes), so k · (usable − fixed₂) ≥ Σ per-unit bytes.
+ */
+export function memoryLowerBound(p: Population, fixed: number, units: number, usable: number): number {
+  if (units <= usable - fixed) return 1;
+  return Math.max(2, Math.ceil(units / (usable - splitFixedBytes(p, fixed, 2))));
 }
 
 /** A mirroring population (a Readout): one slice on each slice of its source; memory already counted there. */

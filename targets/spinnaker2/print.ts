@@ -1,7 +1,9 @@
 // The spinnaker2 run report as text (`nmc run` on a spinnaker2 bundle, `nmc merge`, `nmc report`, the demo),
 // and the compile-time mapping summary (`nmc compile --target spinnaker2`, `nmc inspect`).
 import type { Mapping } from "./index.js";
+import { S2_OPS } from "./ops.js";
 import { locationName } from "./place.js";
+import { reductionGroups } from "./route.js";
 import type { RunReport } from "./index.js";
 import { pct, renderTable, sig } from "../../runtime/table.js";
 import { type HardwareDescription, usableSram } from "./chip.js";
@@ -15,7 +17,28 @@ export function mappingSummary(m: Mapping) {
       population: s.pop, units: [s.lo, s.hi], pe: s.pe, location: locationName(m.hw, s.pe), bytes: s.bytes,
     })),
     routing: { routers: m.routing.tables.size, max_entries_per_router: m.routing.maxEntries, total_entries: m.routing.totalEntries },
+    reductions: reductionSummary(m),
   };
+}
+
+/**
+ * The cross-PE reductions of the mapping (a LayerNorm cut over several PEs), per tick: every slice sends one
+ * multicast packet of partial sums to the others, so k packets, k(k − 1) receptions, and the router
+ * traversals and chip crossings of the k trees.
+ */
+export function reductionSummary(m: Mapping) {
+  return reductionGroups(m.partition).map((grp) => {
+    const k = grp.slices.length;
+    const es = grp.slices.map((sid) => m.routing.reductions.find((e) => e.slice === sid)!);
+    const red = S2_OPS[m.partition.populations.find((x) => x.pop === grp.pop)!.kind].reduction!;
+    return {
+      population: grp.pop, slices: k, pes: grp.slices.map((sid) => m.partition.slices[sid].pe), keys: es.map((e) => e.key >>> 0),
+      payload_bits: red.payloadBits, payload_bits_used: red.usedBits,
+      packets_per_tick: k, receptions_per_tick: es.reduce((a, e) => a + e.dests.length, 0),
+      router_traversals_per_tick: es.reduce((a, e) => a + e.hops, 0), chip_crossings_per_tick: es.reduce((a, e) => a + e.chipHops, 0),
+      deepest_tree_routers: Math.max(...es.map((e) => e.depth)),
+    };
+  });
 }
 
 /** The mapping summary as the text `nmc compile` prints after its report. */
@@ -30,6 +53,11 @@ export function printMapping(m: Mapping): string {
   lines.push(renderTable(["PE", "location", "population", "units", "SRAM bytes", "of usable"],
     shown.map((x) => [x.pe, x.location, x.population, `${x.units[0]}..${x.units[1] - 1}`, x.bytes, pct(x.bytes / s.usable_bytes_per_pe)])));
   if (shown.length < s.slices.length) lines.push(`  … ${s.slices.length - shown.length} more PEs (nmc inspect --json lists all)`);
+  for (const r of s.reductions) {
+    lines.push(`cross-PE reduction of ${r.population} over ${r.slices} PEs (${r.pes.join(", ")}): per tick ${r.packets_per_tick} multicast packets of partial sums ` +
+      `(${r.payload_bits}-bit payload, ${r.payload_bits_used} bits used), ${r.receptions_per_tick} receptions, ${r.router_traversals_per_tick} router traversals, ` +
+      `${r.chip_crossings_per_tick} chip crossings; deepest tree ${r.deepest_tree_routers} routers`);
+  }
   return lines.join("\n") + "\n";
 }
 
@@ -61,6 +89,7 @@ export function printS2Report(r: RunReport): string {
       ["  static", si(r.eventMode.energyJoules.static, "J"), si(r.denseMode.energyJoules.static, "J"), ""],
       ["  NoC", si(r.eventMode.energyJoules.noc, "J"), si(r.denseMode.energyJoules.noc, "J"), ""],
       ["packets per inference", sig(r.eventMode.packets), sig(r.denseMode.packets), ""],
+      ...(r.eventMode.reductionPackets > 0 ? [["  cross-PE reduction (partial sums)", sig(r.eventMode.reductionPackets), sig(r.denseMode.reductionPackets), ""]] : []),
     ]),
     `synaptic-op gains: activity ×${r.gains.activity.toFixed(2)}, weights ×${r.gains.weight.toFixed(2)}, combined ×${r.gains.combined.toFixed(2)}`,
     `this run (${r.mode} mode): ${si(e.latencySeconds, "s")} and ${si(e.energyJoules.total, "J")} per inference`,

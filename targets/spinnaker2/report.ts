@@ -5,6 +5,7 @@ import type { Graph } from "../../ir/types.js";
 import { levelOf, usableSram } from "./chip.js";
 import type { Mapping } from "./mapping.js";
 import type { Slice } from "./partition.js";
+import { EVENT_PACKET_BITS } from "./ops.js";
 import { locate, locationName } from "./place.js";
 import type { SimRun } from "./sim/simulator.js";
 
@@ -47,6 +48,8 @@ export interface ModeFigures {
   energyJoules: { dynamic: number; static: number; noc: number; total: number };
   packets: number;
   hops: number;
+  /** Of packets: those of cross-PE reductions (a split LayerNorm's partial sums). */
+  reductionPackets: number;
 }
 
 /**
@@ -64,13 +67,17 @@ export function figures(m: Mapping, t: SimRun["totals"]["event"], run: SimRun, l
   const latency = busy / hz + Math.max(0, depth - 1) * tick;
   const pj = 1e-12;
   const dynamic = (t.cycles * level.pj_per_cycle.value + t.sramBytes * m.hw.energy.pj_per_sram_byte.value) * pj / n;
-  const noc = (t.hops * m.hw.noc.pj_per_hop.value + t.chipHops * m.hw.noc.pj_per_chip_link.value) * pj / n;
+  // pj_per_hop and pj_per_chip_link are per event packet (EVENT_PACKET_BITS; SOURCES.md D9 derives them from
+  // pJ per bit): a reduction packet's traversals are charged in proportion to its bits.
+  const hops = t.hops - t.reductionHops + t.reductionHopBits / EVENT_PACKET_BITS;
+  const chipHops = t.chipHops - t.reductionChipHops + t.reductionChipHopBits / EVENT_PACKET_BITS;
+  const noc = (hops * m.hw.noc.pj_per_hop.value + chipHops * m.hw.noc.pj_per_chip_link.value) * pj / n;
   const staticW = (m.partition.pes * level.static_mw_per_pe.value + m.placement.chips * m.hw.chip.static_mw_baseline.value) * 1e-3;
   const stat = staticW * latency;
   return {
     latencySeconds: latency, tickSeconds: tick,
     energyJoules: { dynamic, static: stat, noc, total: dynamic + stat + noc },
-    packets: t.packets / n, hops: t.hops / n,
+    packets: t.packets / n, hops: t.hops / n, reductionPackets: t.reductionPackets / n,
   };
 }
 

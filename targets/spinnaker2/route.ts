@@ -7,6 +7,10 @@
 // saying which links to forward on and which of its local PEs take the packet. Table sizes are checked
 // against the hardware description.
 //
+// A population cut into several slices whose update needs sums over all its units (a LayerNorm larger than
+// a PE) also gets, per slice, a reduction key (after the host's) whose tree reaches the population's other
+// slices: every tick each slice multicasts its partial sums on it (all-to-all; see docs/hardware.md).
+//
 // `walkKey` then walks the tables as the hardware would (match key, forward, deliver) to find where an
 // emitter's packets land and how many hops they take; the simulator delivers by that walk's result, so a
 // wrong table gives wrong outputs, which the bit-exact comparison with the golden engine would catch.
@@ -17,6 +21,7 @@ import type { Graph } from "../../ir/types.js";
 import type { HardwareDescription } from "./chip.js";
 import type { Partition } from "./partition.js";
 import type { Placement } from "./place.js";
+import { S2_OPS } from "./ops.js";
 
 export const KEY_SHIFT = 16;
 export const SLICE_MASK = 0xffff0000;
@@ -52,6 +57,12 @@ export interface Emitter {
 
 export interface Routing {
   emitters: Emitter[];
+  /**
+   * The cross-PE reductions' emitters: one per slice of a population cut into several slices whose update
+   * needs sums over all its units (a LayerNorm, S2_OPS reduction); its key's multicast tree reaches the other
+   * slices of the population. Keys follow the host's (reductionEmittersOf).
+   */
+  reductions: Emitter[];
   /** Router id (y · width + x) → its entries. */
   tables: Map<number, RouteEntry[]>;
   maxEntries: number;
@@ -206,23 +217,72 @@ export function route(g: Graph, part: Partition, placement: Placement, hw: Hardw
   checkKeyLimits(part);
   const destinations = destinationsByPopulation(g, part);
   const emitters = emittersOf(g, part, placement, destinations);
+  const reductions = reductionEmittersOf(part, placement);
   for (const e of emitters) addTree(e.key, e.x, e.y, destinations[e.popIndex]);
+  for (const e of reductions) addTree(e.key, e.x, e.y, reductionDestinations(part, e.slice));
   const { maxEntries, totalEntries } = checkTableLimits(tables, width, hw);
-  const r: Routing = { emitters, tables, maxEntries, totalEntries };
+  const r: Routing = { emitters, reductions, tables, maxEntries, totalEntries };
   const peAt = peIndex(placement, hw);
-  for (const e of emitters) {
+  const check = (e: Emitter, intended: number[]) => {
     resolveEmitter(e, walkKey(tables, e.key, e.x, e.y, placement, hw, peAt));
-    const intended = destinations[e.popIndex];
     if (e.dests.length !== intended.length || e.dests.some((d, i) => d !== intended[i])) {
       throw new Error(`routing tables deliver key ${e.key} to PEs [${e.dests}] instead of [${intended}]`);
     }
-  }
+  };
+  for (const e of emitters) check(e, destinations[e.popIndex]);
+  for (const e of reductions) check(e, reductionDestinations(part, e.slice));
   return r;
 }
 
-/** A routing key holds a slice id and a unit index of 16 bits each (the host's key takes one more slice id). */
+/**
+ * The populations whose slices exchange partial sums every tick: cut into more than one slice, with an
+ * S2_OPS reduction (a LayerNorm larger than a PE). In partition order, with their slice ids.
+ */
+export function reductionGroups(part: Partition): { pop: string; popIndex: number; slices: number[] }[] {
+  return part.populations
+    .filter((pp) => pp.slices.length > 1 && (S2_OPS[pp.kind] as { reduction?: unknown }).reduction !== undefined)
+    .map((pp) => ({ pop: pp.pop, popIndex: part.slices[pp.slices[0]].popIndex, slices: pp.slices }));
+}
+
+/**
+ * The routing keys of the cross-PE reductions: for every slice of every reduction group (in that order) one
+ * key, (slices + 1 + i) << 16 for the i-th, after the host's key (slices << 16). Slice id → key.
+ */
+export function reductionKeys(part: Partition): Map<number, number> {
+  const keys = new Map<number, number>();
+  let field = part.slices.length + 1;
+  for (const grp of reductionGroups(part)) for (const sid of grp.slices) keys.set(sid, (field++ << KEY_SHIFT) >>> 0);
+  return keys;
+}
+
+/**
+ * The reduction emitters of a partition, unresolved: one per slice of each reduction group, with its key
+ * (reductionKeys), sent from its slice's PE. Each tick it carries one packet: the slice's partial sums.
+ */
+export function reductionEmittersOf(part: Partition, placement: Placement): Emitter[] {
+  return [...reductionKeys(part)].map(([sid, key]) => {
+    const s = part.slices[sid], loc = placement.pes[s.pe];
+    return { slice: sid, popIndex: s.popIndex, key, lo: s.lo, hi: s.hi, x: loc.x, y: loc.y, dests: new Int32Array(0), hops: 0, chipHops: 0, depth: 0 };
+  });
+}
+
+/** The PEs a slice's partial sums must reach: those of the other slices of its population, ascending. */
+export function reductionDestinations(part: Partition, slice: number): number[] {
+  const s = part.slices[slice];
+  const pp = part.populations.find((x) => x.pop === s.pop)!;
+  return pp.slices.filter((id) => id !== slice).map((id) => part.slices[id].pe).sort((a, b) => a - b);
+}
+
+/**
+ * A routing key holds a slice id and a unit index of 16 bits each (the host's key takes one more slice id, and
+ * each slice of a cross-PE reduction one more after it).
+ */
 export function checkKeyLimits(part: Partition): void {
   if (part.slices.length >= 0xffff) throw new NmcError(`${part.slices.length} slices: routing keys hold at most 65534`);
+  const reducing = reductionGroups(part).reduce((a, grp) => a + grp.slices.length, 0);
+  if (part.slices.length + reducing >= 0xffff) {
+    throw new NmcError(`${part.slices.length} slices and ${reducing} reduction keys: routing keys hold at most 65534 of both together`);
+  }
   for (const s of part.slices) {
     if (s.hi - s.lo > 0xffff) throw new NmcError(`slice ${s.id} of ${s.pop} has ${s.hi - s.lo} units: a routing key addresses at most 65535`);
   }

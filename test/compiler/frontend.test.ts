@@ -219,10 +219,16 @@ describe("model.json frontend: nothing silent (keys nmc does not read are refuse
     refused(file, "modelTopology.config.layers[1].config.__proto__", /Dense config has a key nmc does not read: __proto__/);
   });
 
-  it("values that change outputs are checked: EGRU zoneout, dtype, activation, inbound call kwargs", () => {
-    const z = refused(writeModel(seq([egru({ zoneout: 0.1 }), head()]), W), "modelTopology.config.layers[0].config.zoneout", /zoneout number 0.1 changes the outputs.*expected 0 or null, found number 0.1/);
-    expect(z.hint).toMatch(/zoneout at inference .* is not implemented yet/);
-    expect(loadModel(writeModel(seq([egru({ zoneout: 0 }), head()]), W)).warnings).toEqual([]);
+  it("values that change outputs are checked: EGRU zoneout range, dtype, activation, inbound call kwargs", () => {
+    // zoneout is read (EvNN's inference blend, test/runtime/zoneout.test.ts): [0, 1) as a float32, else refused
+    refused(writeModel(seq([egru({ zoneout: 1 }), head()]), W), "modelTopology.config.layers[0].config.zoneout", /zoneout must be in \[0, 1\).*found number 1/);
+    refused(writeModel(seq([egru({ zoneout: -0.1 }), head()]), W), "modelTopology.config.layers[0].config.zoneout", /zoneout must be in \[0, 1\)/);
+    refused(writeModel(seq([egru({ zoneout: 0.99999999 }), head()]), W), "modelTopology.config.layers[0].config.zoneout", /as the float32 EvNN reads/);
+    refused(writeModel(seq([egru({ zoneout: "0.1" }), head()]), W), "modelTopology.config.layers[0].config.zoneout", /expected number/);
+    const zo = loadModel(writeModel(seq([egru({ zoneout: 0.1 }), head()]), W));
+    expect(zo.warnings).toEqual([]);
+    expect(zo.graph.populations[1]).toMatchObject({ kind: "EGRU", zoneout: Math.fround(0.1) });
+    for (const none of [0, null]) expect(loadModel(writeModel(seq([egru({ zoneout: none }), head()]), W)).graph.populations[1]).not.toHaveProperty("zoneout");
     refused(writeModel(seq([egru(), head({ dtype: "float16" })]), W), "modelTopology.config.layers[1].config.dtype", /expected "float32".*found string "float16"/);
     const policy = (name: string) => ({ module: "keras", class_name: "DTypePolicy", config: { name }, registered_name: null });
     refused(writeModel(seq([egru(), head({ dtype: policy("mixed_float16") })]), W), "modelTopology.config.layers[1].config.dtype", /found a DTypePolicy "mixed_float16"/);
@@ -270,7 +276,7 @@ describe("model.json frontend: nothing silent (keys nmc does not read are refuse
     expect(loadModel(writeModel(topo, W, extra)).warnings).toEqual([]);
     const wrapped = writeModel({ keras_version: "2.15.0", backend: "tensorflow", model_config: { class_name: "Sequential", config: topo.config }, training_config: { loss: "mse" } }, W);
     expect(kinds(loadModel(wrapped).graph)).toEqual(["Input:input:2", "EGRU:e:2", "Dense:d:1"]);
-    const bad = writeModel({ model_config: seq([egru({ zoneout: 0.5 }), head()]) }, W);
+    const bad = writeModel({ model_config: seq([egru({ zoneout: 1.5 }), head()]) }, W);
     refused(bad, "modelTopology.model_config.config.layers[0].config.zoneout", /zoneout/);
   });
 

@@ -1,11 +1,10 @@
 // The LayerNorm population (runtime/fixed/QUANTIZATION.md): a hand-computed integer case checked against the
-// golden engine and the BigInt reference, its float step against the formula, and its SpiNNaker 2 rule (one PE:
-// a LayerNorm that does not fit one PE is refused by name). Random models with LayerNorms are covered by
+// golden engine and the BigInt reference, its float step against the formula, and its SpiNNaker 2 partition (one
+// PE when it fits, else slices with a cross-PE reduction: test/targets/spinnaker2-layernorm-split.test.ts). Random models with LayerNorms are covered by
 // test/runtime/golden.test.ts (golden = BigInt), test/targets/{spinnaker2,cuda}.test.ts (simulator and CUDA =
 // golden) and test/compiler/functional.test.ts (float = tfjs's LayerNormalization; quantized bit-exactness).
 import { describe, expect, it } from "vitest";
 import { csrFromDense, GraphBuilder, identityCsr } from "../../ir/builder.js";
-import { NmcError } from "../../ir/errors.js";
 import type { Graph } from "../../ir/types.js";
 import { decodeGraph, encodeGraph } from "../../ir/codec.js";
 import { verifyGraph } from "../../ir/verify.js";
@@ -96,22 +95,19 @@ describe("LayerNorm", () => {
     expect(Array.from(out)).toEqual([-1.5 * r, -0.5 * (-0.5 * r) + 0.5, 2 * (2 * r) - 1].map((y) => expect.closeTo(y, 14)));
   });
 
-  it("SpiNNaker 2: a LayerNorm lives on one PE, and one that does not fit a PE is refused by name", () => {
+  it("SpiNNaker 2: a small LayerNorm lives on one PE; one that does not fit a PE is cut into slices that exchange partial sums", () => {
     const b = new GraphBuilder("wide");
     const n = 20_000;
     const x = b.input("x", 2, "values");
     const ln = b.layerNorm("too_wide", n, 1e-3, { gamma: new Float32Array(n).fill(1), beta: new Float32Array(n) });
     b.project("w", x, ln, "x", csrFromDense(new Float32Array(2 * n).fill(0.5), 2, n));
     b.outputs.push(ln.name);
-    let err: unknown;
-    try {
-      partition(b.build(), SPINNAKER2);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(NmcError);
-    expect((err as NmcError).message).toMatch(/population too_wide \(LayerNorm\) must live on one PE/);
-    // A small one: one slice.
+    const wide = partition(b.build(), SPINNAKER2);
+    const pp = wide.populations.find((p) => p.pop === "too_wide")!;
+    expect(pp.slices.length).toBeGreaterThan(1);
+    // Each slice carries the cross-PE reduction's totals (S2_OPS reduction.bytes) in its fixed part.
+    for (const id of pp.slices) expect(wide.slices[id].fixedBytes).toBe(wide.slices[pp.slices[0]].fixedBytes);
+    // A small one: one slice, no reduction state.
     const part = partition(handGraph(), SPINNAKER2);
     expect(part.populations.find((p) => p.pop === "ln")!.slices.length).toBe(1);
   });

@@ -337,12 +337,15 @@ export function runBigIntReference(graph: Graph, batch: RefBatch): RefRun {
             const sig = lutNamed(p, "sigmoid"), th = lutNamed(p, "tanh");
             const theta = ints(p.tensors.thr, "thr");
             const h = egruH.get(k)!;
+            const pq = BigInt(Math.floor((p.zoneout ?? 0) * 32768 + 0.5));
             y = zeros(H);
             for (let i = 0; i < H; i++) {
               const z = lut(sig, vx[i] + vh[i], clip);
               const r = lut(sig, vx[H + i] + vh[H + i], clip);
               const g = lut(th, vx[2 * H + i] + rs(r * vh[2 * H + i], 14), clip);
-              const c = clip.sat(rs(z * h[i] + (Q14_ONE - z) * g, 14), 16, "egru16");
+              const c0 = clip.sat(rs(z * h[i] + (Q14_ONE - z) * g, 14), 16, "egru16");
+              // zoneout: rs(p_q·h + (2^15 − p_q)·c, 15), p_q = round(p · 2^15) (ties away; p ≥ 0)
+              const c = pq === 0n ? c0 : rs(pq * h[i] + (32768n - pq) * c0, 15);
               const d = c - theta[i];
               if (d > 0n) {
                 y[i] = c;

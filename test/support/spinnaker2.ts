@@ -1,7 +1,7 @@
 // Helpers for the spinnaker2 target tests: record every population's integers per tick from the golden
 // engine and from the simulator, compare them, build shrunk hardware descriptions, and check a mapping's
 // partition, placement and routing against independent re-computations of what they must be.
-import type { Graph, Projection } from "../../ir/types.js";
+import type { Graph, Population, Projection } from "../../ir/types.js";
 import type { RunCounters } from "../../runtime/counters.js";
 import type { SequenceBatch } from "../../runtime/batch.js";
 import { GoldenEngine } from "../../runtime/golden/interpreter.js";
@@ -95,17 +95,23 @@ export function withFigures(values: Record<string, number>, base: HardwareDescri
 }
 
 /**
- * The largest bytes one unit needs on a PE of its own (all units, for a population that must live on one PE,
- * S2_OPS onePe): the least usable SRAM every population fits.
+ * The largest bytes one unit needs on a PE of its own: the least usable SRAM every population fits. A
+ * population with a cross-PE reduction (a LayerNorm) fits whole, or cut with the reduction's totals on
+ * every slice (S2_OPS reduction.bytes), whichever needs less.
  */
 export function minimumUsableBytes(g: Graph): number {
   let need = 1;
-  for (const p of g.populations) {
-    if (p.kind === "Input" || p.kind === "Readout") continue;
-    const { fixed, perUnit } = memoryModel(g, p);
-    need = Math.max(need, fixed + (s2Op(p).onePe ? perUnit.reduce((a, b) => a + b, 0) : Math.max(...perUnit)));
-  }
+  for (const p of g.populations) need = Math.max(need, leastUsableBytes(g, p));
   return need;
+}
+
+/** The least usable SRAM population p fits (0 for the host's Input and a Readout, which live elsewhere). */
+export function leastUsableBytes(g: Graph, p: Population): number {
+  if (p.kind === "Input" || p.kind === "Readout") return 0;
+  const { fixed, perUnit } = memoryModel(g, p);
+  const one = fixed + Math.max(...perUnit), red = s2Op(p).reduction;
+  if (!red || p.size < 2) return one;
+  return Math.min(fixed + perUnit.reduce((a, b) => a + b, 0), one + red.bytes);
 }
 
 /**
@@ -177,9 +183,13 @@ export function partitionViolations(g: Graph, hw: HardwareDescription, part: Par
       });
       continue;
     }
-    const { fixed, perUnit } = memoryModel(g, p);
-    let total = fixed;
-    for (const b of perUnit) total += b;
+    const { fixed: base, perUnit } = memoryModel(g, p);
+    // A population cut into several slices with a cross-PE reduction keeps its totals on every slice.
+    const red = s2Op(p).reduction;
+    const fixed = red && slices.length > 1 ? base + red.bytes : base;
+    let units = 0;
+    for (const b of perUnit) units += b;
+    const total = fixed + units;
     for (const s of slices) {
       let bytes = fixed;
       for (let u = s.lo; u < s.hi; u++) bytes += perUnit[u];
@@ -191,10 +201,11 @@ export function partitionViolations(g: Graph, hw: HardwareDescription, part: Par
         pes.add(s.pe);
       }
     }
-    const lb = Math.max(1, Math.ceil((total - fixed) / (usable - fixed)));
+    const lb = units <= usable - base ? 1 : Math.max(2, Math.ceil(units / (usable - base - (red ? red.bytes : 0))));
     if (pp.lowerBound !== lb) bad.push(`${p.name}: lower bound ${pp.lowerBound}, expected ${lb}`);
     if (slices.length < pp.lowerBound) bad.push(`${p.name}: ${slices.length} slices < lower bound ${pp.lowerBound}`);
-    const fewest = greedySlices(fixed, perUnit, usable);
+    const whole = greedySlices(base, perUnit, usable);
+    const fewest = whole > 1 && red ? greedySlices(base + red.bytes, perUnit, usable) : whole;
     if (slices.length !== fewest) bad.push(`${p.name}: ${slices.length} slices, the fewest contiguous split has ${fewest}`);
     if (pp.bytes !== total) bad.push(`${p.name}: bytes ${pp.bytes} ≠ ${total}`);
     if (total > usable && slices.length < 2) bad.push(`${p.name}: ${total} bytes > ${usable} on one PE`);
@@ -273,6 +284,40 @@ export function routingViolations(g: Graph, m: Mapping): string[] {
   const peAt = new Map<string, number>();
   for (const loc of placement.pes) peAt.set(`${loc.x},${loc.y},${loc.core}`, loc.pe);
   const keys = new Set<number>();
+  /** Our own walk: match the key in each router's table, deliver to its cores, forward on its links. */
+  const walk = (key: number, x0: number, y0: number): { dests: number[]; routers: number } => {
+    const dests: number[] = [];
+    const seen = new Set<string>();
+    const queue: [number, number][] = [[x0, y0]];
+    let routers = 0;
+    while (queue.length) {
+      const [x, y] = queue.pop()!;
+      const k = `${x},${y}`;
+      if (seen.has(k)) {
+        bad.push(`key ${key} reaches router (${x}, ${y}) twice`);
+        break;
+      }
+      seen.add(k);
+      routers++;
+      const hits = (routing.tables.get(y * width + x) ?? []).filter((v) => ((key & v.mask) >>> 0) === v.key);
+      if (hits.length !== 1) {
+        bad.push(`key ${key} matches ${hits.length} entries at router (${x}, ${y})`);
+        break;
+      }
+      const entry = hits[0];
+      for (let c = 0; c < perQpe; c++) {
+        if (!((entry.cores >>> c) & 1)) continue;
+        const pe = peAt.get(`${x},${y},${c}`);
+        if (pe === undefined) bad.push(`key ${key} delivered to empty core ${c} at (${x}, ${y})`);
+        else dests.push(pe);
+      }
+      if (perQpe < ROUTE_CORE_BITS && entry.cores >>> perQpe) bad.push(`cores mask ${entry.cores} beyond ${perQpe} cores`);
+      const DX = [1, 0, -1, 0], DY = [0, 1, 0, -1];
+      for (let d = 0; d < 4; d++) if (entry.links & (1 << d)) queue.push([x + DX[d], y + DY[d]]);
+    }
+    dests.sort((a, b) => a - b);
+    return { dests, routers };
+  };
   for (const e of routing.emitters) {
     const pop = e.slice === -1 ? g.inputs[0] : part.slices[e.slice].pop;
     if (g.populations[e.popIndex].name !== pop) bad.push(`emitter ${e.slice}: popIndex ${e.popIndex} is not ${pop}`);
@@ -282,40 +327,36 @@ export function routingViolations(g: Graph, m: Mapping): string[] {
     keys.add(e.key);
     const want = expectedDestinations(g, part, pop);
     if (JSON.stringify(Array.from(e.dests)) !== JSON.stringify(want)) bad.push(`emitter ${e.slice} (${pop}) resolves to [${Array.from(e.dests)}], targets are on [${want}]`);
-    // Our own walk: match the key in each router's table, deliver to its cores, forward on its links.
-    const dests: number[] = [];
-    const seen = new Set<string>();
-    const queue: [number, number][] = [[e.x, e.y]];
-    let routers = 0;
-    while (queue.length) {
-      const [x, y] = queue.pop()!;
-      const k = `${x},${y}`;
-      if (seen.has(k)) {
-        bad.push(`key ${e.key} reaches router (${x}, ${y}) twice`);
-        break;
-      }
-      seen.add(k);
-      routers++;
-      const hits = (routing.tables.get(y * width + x) ?? []).filter((v) => ((e.key & v.mask) >>> 0) === v.key);
-      if (hits.length !== 1) {
-        bad.push(`key ${e.key} matches ${hits.length} entries at router (${x}, ${y})`);
-        break;
-      }
-      const entry = hits[0];
-      for (let c = 0; c < perQpe; c++) {
-        if (!((entry.cores >>> c) & 1)) continue;
-        const pe = peAt.get(`${x},${y},${c}`);
-        if (pe === undefined) bad.push(`key ${e.key} delivered to empty core ${c} at (${x}, ${y})`);
-        else dests.push(pe);
-      }
-      if (perQpe < ROUTE_CORE_BITS && entry.cores >>> perQpe) bad.push(`cores mask ${entry.cores} beyond ${perQpe} cores`);
-      const DX = [1, 0, -1, 0], DY = [0, 1, 0, -1];
-      for (let d = 0; d < 4; d++) if (entry.links & (1 << d)) queue.push([x + DX[d], y + DY[d]]);
-    }
-    dests.sort((a, b) => a - b);
+    const { dests, routers } = walk(e.key, e.x, e.y);
     if (JSON.stringify(dests) !== JSON.stringify(want)) bad.push(`walking the tables delivers key ${e.key} to [${dests}], targets are on [${want}]`);
     if (e.hops !== routers) bad.push(`emitter ${e.slice}: hops ${e.hops}, routers on its tree ${routers}`);
   }
+  // Cross-PE reductions: one key per slice of each population cut into several slices whose kind reduces
+  // (S2_OPS reduction), numbered after the host's key in partition order; its tree reaches exactly the
+  // population's other slices, from the slice's own router.
+  const expectedRed: { slice: number; key: number; want: number[] }[] = [];
+  let field = part.slices.length + 1;
+  for (const pp of part.populations) {
+    const p = g.populations.find((q) => q.name === pp.pop)!;
+    if (!s2Op(p).reduction || pp.slices.length < 2) continue;
+    for (const sid of pp.slices) {
+      expectedRed.push({ slice: sid, key: (field++ << KEY_SHIFT) >>> 0, want: pp.slices.filter((x) => x !== sid).map((x) => part.slices[x].pe).sort((a, b) => a - b) });
+    }
+  }
+  if (routing.reductions.length !== expectedRed.length) bad.push(`${routing.reductions.length} reduction emitters, expected ${expectedRed.length}`);
+  routing.reductions.forEach((e, i) => {
+    const x = expectedRed[i];
+    if (!x) return;
+    if (e.slice !== x.slice || e.key !== x.key) bad.push(`reduction ${i}: slice ${e.slice} key ${e.key}, expected slice ${x.slice} key ${x.key}`);
+    if (keys.has(e.key)) bad.push(`key ${e.key} used twice`);
+    keys.add(e.key);
+    const loc = placement.pes[part.slices[x.slice].pe];
+    if (e.x !== loc.x || e.y !== loc.y) bad.push(`reduction of slice ${x.slice} sent from (${e.x}, ${e.y}), its PE is at (${loc.x}, ${loc.y})`);
+    if (JSON.stringify(Array.from(e.dests)) !== JSON.stringify(x.want)) bad.push(`reduction of slice ${x.slice} resolves to [${Array.from(e.dests)}], the other slices are on [${x.want}]`);
+    const { dests, routers } = walk(e.key, loc.x, loc.y);
+    if (JSON.stringify(dests) !== JSON.stringify(x.want)) bad.push(`walking the tables delivers reduction key ${e.key} to [${dests}], the other slices are on [${x.want}]`);
+    if (e.hops !== routers) bad.push(`reduction of slice ${x.slice}: hops ${e.hops}, routers on its tree ${routers}`);
+  });
   return bad;
 }
 

@@ -1,7 +1,9 @@
 // The EGRU population (runtime/fixed/QUANTIZATION.md for the int step, runtime/float for the float one):
 // gates z, r, g from the input and recurrent ports, the candidate c, and an event where c exceeds the
-// threshold, after which the threshold is subtracted from the state.
+// threshold, after which the threshold is subtracted from the state. With zoneout p ≠ 0 the candidate is first
+// blended with the previous state (EvNN's inference kernel); with p = 0 the source is what it was without it.
 import { requiredLuts } from "../../../ir/kinds.js";
+import { ONE_Q15, zoneoutQ15 } from "../../../runtime/fixed/index.js";
 import type { Emission } from "../emission.js";
 import type { PopInfo } from "../plan.js";
 import { lutOf } from "../tensors.js";
@@ -38,7 +40,13 @@ const int: StepRenderer<"EGRU"> = {
       w.writeLine(`const nmc_i64 z = nmc_lookup(lut_sigmoid, vx[i] + vh[i], ${sg.loQ}, ${sg.shift}, ${sg.size});`);
       w.writeLine(`const nmc_i64 r = nmc_lookup(lut_sigmoid, vx[${H} + i] + vh[${H} + i], ${sg.loQ}, ${sg.shift}, ${sg.size});`);
       w.writeLine(`const nmc_i64 g = nmc_lookup(lut_tanh, vx[${2 * H} + i] + nmc_round_shift(r * vh[${2 * H} + i], 14), ${th.loQ}, ${th.shift}, ${th.size});`);
-      w.writeLine("const nmc_i64 c = nmc_sat16(nmc_round_shift(z * (nmc_i64)h[o] + (NMC_ONE_Q14 - z) * g, 14));");
+      const pq = zoneoutQ15(p.pop.zoneout ?? 0);
+      if (pq === 0) w.writeLine("const nmc_i64 c = nmc_sat16(nmc_round_shift(z * (nmc_i64)h[o] + (NMC_ONE_Q14 - z) * g, 14));");
+      else {
+        // zoneout p = pq / 2^15 (runtime/fixed zoneoutBlend): a convex mix of two int16 values, no saturation
+        w.writeLine("const nmc_i64 c0 = nmc_sat16(nmc_round_shift(z * (nmc_i64)h[o] + (NMC_ONE_Q14 - z) * g, 14));");
+        w.writeLine(`const nmc_i64 c = nmc_round_shift(${pq}LL * (nmc_i64)h[o] + ${ONE_Q15 - pq}LL * c0, 15); // zoneout ${p.pop.zoneout} as Q15`);
+      }
       w.writeLine("const nmc_i64 d = c - (nmc_i64)thr[i];");
       w.writeLine("if (d > 0) { out[o] = (int32_t)c; h[o] = (int32_t)d; }");
       w.writeLine("else { out[o] = 0; h[o] = (int32_t)c; }");
@@ -55,7 +63,13 @@ const float: StepRenderer<"EGRU"> = {
       w.writeLine("const double z = nmc_sigmoid(vx[i] + vh[i]);");
       w.writeLine(`const double r = nmc_sigmoid(vx[${H} + i] + vh[${H} + i]);`);
       w.writeLine(`const double g = tanh(vx[${2 * H} + i] + r * vh[${2 * H} + i]);`);
-      w.writeLine("const double c = z * h[o] + (1 - z) * g;");
+      const zo = p.pop.zoneout ?? 0;
+      if (zo === 0) w.writeLine("const double c = z * h[o] + (1 - z) * g;");
+      else {
+        w.writeLine("const double c0 = z * h[o] + (1 - z) * g;");
+        w.writeLine(`const double zo = ${String(zo)}; // zoneout p: c = p*h + (1 - p)*c, before the threshold`);
+        w.writeLine("const double c = zo * h[o] + (1 - zo) * c0;");
+      }
       w.writeLine("const bool fire = c - thr[i] > 0;");
       w.writeLine("h[o] = fire ? c - thr[i] : c;");
       w.writeLine("out[o] = fire ? c : 0.0;");

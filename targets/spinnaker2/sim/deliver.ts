@@ -70,7 +70,7 @@ function countLink(grp: Group, k: number, pre: number): void {
   for (let s = 0; s < S; s++) {
     const pe = pes[s], lp = pe.incoming[k];
     const ev = events[s], tc = touched[s];
-    const nc = ns[s] > 0 ? requantizeColumns(lp.acc, lp.mult, lp.shift, pre, lp.port) : 0;
+    const nc = ns[s] > 0 ? requantizeColumns(lp.acc, lp.mult, lp.shift, pre, lp.port, lp.sat) : 0;
     if (lp.countsReceive) {
       pe.received += ev;
       pe.receivedDense += lp.srcSize;

@@ -4,8 +4,9 @@
 import { irKindOf } from "../../../ir/kinds.js";
 import { NmcError } from "../../../ir/errors.js";
 import type { Graph, Population, Projection } from "../../../ir/types.js";
-import { goldenOp, type UnitUpdate } from "../../../runtime/golden/ops.js";
+import { goldenOp, type SplitUpdate, type UnitUpdate } from "../../../runtime/golden/ops.js";
 import type { ColumnArray, WeightArray } from "../../../runtime/golden/kernels.js";
+import { NO_COUNTS } from "../../../runtime/golden/saturation.js";
 import type { HardwareDescription } from "../chip.js";
 import { s2Op } from "../ops.js";
 import type { Slice } from "../partition.js";
@@ -47,6 +48,8 @@ export interface LocalProjection {
   dense: WeightArray | null;
   /** This run's counters of the projection (set at the start of each run). */
   stat: ProjectionCounts;
+  /** The target population's saturation counters (NO_COUNTS where countsOps is false: counted on the first slice). */
+  sat: Float64Array;
 }
 
 /** One incoming projection of a population, across its PEs (the shared chunked CSR; each PE's queue and sums). */
@@ -61,9 +64,26 @@ export interface GroupLink {
   shared: boolean;
 }
 
+/**
+ * The cross-PE reduction of a population cut into several slices (S2_OPS reduction): per slot (slice order)
+ * its reduction emitter (the routing tables' walk: destinations, hops, depth), the slots whose partial sums
+ * the tables deliver to it, and its totals of the tick; the packet size in bits.
+ */
+export interface GroupReduction {
+  emitters: Emitter[];
+  sources: Int32Array[];
+  totals: Float64Array[];
+  packetBits: number;
+  /** Scratch: per slot, the tick's arrival time of its partial sums (one charged mode at a time). */
+  arrival: Float64Array;
+  order: Int32Array;
+}
+
 /** The PEs of one population (slice order) and scratch for their tick. */
 export class Group {
   readonly S: number;
+  /** Set by the simulator for a population whose slices exchange partial sums (else null). */
+  reduction: GroupReduction | null = null;
   readonly links: GroupLink[];
   readonly ns: Int32Array;
   readonly offs: Int32Array;
@@ -107,12 +127,16 @@ export interface PeContext {
   pre: number;
   hw: HardwareDescription;
   split: (j: Projection, slice: Slice) => SlicedProjection;
+  /** Per population (graph order): its saturation counters, shared by its PEs (runtime/golden/saturation.ts). */
+  sat?: Float64Array[];
 }
 
 export class Pe {
   readonly n: number;
   readonly ports: Float64Array[] = [];
   readonly bias: (Int32Array | null)[] = [];
+  /** Per port: the counters its int32 saturation counts in (a replicated port: the first slice only). */
+  readonly portSat: Float64Array[];
   readonly incoming: LocalProjection[] = [];
   /** Source population → its event queue on this PE. */
   readonly queues = new Map<number, Queue>();
@@ -122,8 +146,16 @@ export class Pe {
   readonly state: Int32Array[];
   /** The population's golden kernel (GOLDEN_OPS) bound to this slice. */
   readonly update: UnitUpdate;
-  /** The cycles of the unit update per tick (S2_OPS unitCycles). */
+  /**
+   * A slice of a population cut over several PEs whose update needs sums over all units (a LayerNorm): its
+   * kernel in two halves around the exchange of partial sums (GOLDEN_OPS bindSplit), else null.
+   */
+  readonly split: SplitUpdate | null;
+  /** The cycles of the unit update per tick (S2_OPS unitCycles; a split slice: its reduction's before + after). */
   readonly unitCycles: number;
+  /** A split slice's cycles (S2_OPS reduction): the unit work after the exchange, and per partial received (combine). */
+  readonly splitAfter: number;
+  readonly splitCombine: number;
   /** The Readouts of this population that live on this PE (a population may have several). */
   readonly readouts: Mirror[];
   readonly counters: PeCounters;
@@ -143,6 +175,11 @@ export class Pe {
   cDense = 0;
   cActivity = 0;
   cWeight = 0;
+  /** A split slice: this tick's cycles spent waiting for the last partial sums, per mode (Charges.reduce). */
+  wEvent = 0;
+  wDense = 0;
+  wActivity = 0;
+  wWeight = 0;
 
   constructor(ctx: PeContext, readonly slice: Slice, readonly pop: Population, readoutPops: { pop: Population; popIndex: number }[]) {
     const n = (this.n = slice.hi - slice.lo);
@@ -156,13 +193,31 @@ export class Pe {
       this.incoming.push(lp);
       receiving.add(lp.srcPop * 2 + j.delay);
     }
-    const op = goldenOp(pop);
+    const op = goldenOp(pop), s2 = s2Op(pop);
     this.state = op.state(pop, n);
-    this.update = op.bind(pop, { lo: slice.lo, n, ports: this.ports, state: this.state, out: this.out, pre: ctx.pre });
-    this.unitCycles = s2Op(pop).unitCycles(pop, n, ctx.hw.cycles);
+    const sat = ctx.sat?.[slice.popIndex] ?? NO_COUNTS;
+    this.portSat = pop.ports.map((q) => (s2.replicated(pop, q.name) && slice.lo !== 0 ? NO_COUNTS : sat));
+    const range = { lo: slice.lo, n, ports: this.ports, state: this.state, out: this.out, pre: ctx.pre, sat };
+    const red = s2.reduction;
+    if (red && n < pop.size) {
+      if (!op.bindSplit) throw new NmcError(`internal: ${pop.kind} has a cross-PE reduction but no split kernel`);
+      this.split = op.bindSplit(pop, range);
+      this.update = () => {
+        throw new Error(`internal: slice ${slice.id} of ${pop.name} runs in two halves (split), not whole`);
+      };
+      const c = ctx.hw.cycles;
+      this.splitAfter = red.after(pop, n, c);
+      this.splitCombine = red.combine(pop, c);
+      this.unitCycles = red.before(pop, n, c) + this.splitAfter;
+    } else {
+      this.split = null;
+      this.update = op.bind(pop, range);
+      this.splitAfter = this.splitCombine = 0;
+      this.unitCycles = s2.unitCycles(pop, n, ctx.hw.cycles);
+    }
     this.readouts = readoutPops.map((r) => {
       const ro = goldenOp(r.pop), state = ro.state(r.pop, n), out = new Int32Array(n);
-      const update = ro.bind(r.pop, { lo: slice.lo, n, ports: [], state, out, pre: ctx.pre, source: this.out });
+      const update = ro.bind(r.pop, { lo: slice.lo, n, ports: [], state, out, pre: ctx.pre, source: this.out, sat: ctx.sat?.[r.popIndex] });
       return { popIndex: r.popIndex, out, state, update, cycles: s2Op(r.pop).unitCycles(r.pop, n, ctx.hw.cycles) };
     });
     this.counters = { pe: slice.pe, slice: `${pop.name}[${slice.lo}:${slice.hi}]`, cycles: 0, denseCycles: 0, packetsIn: 0, packetsOut: 0, synops: 0, sramBytes: slice.bytes };
@@ -214,6 +269,7 @@ export class Pe {
       acc: sums.subarray(bases[slot], bases[slot] + cols), sums, port: this.ports[port], cols, queue, srcSize, countsReceive,
       // Every slice holds all the columns of a replicated port (a DiagonalSSM's `u`): the first slice alone counts their ops.
       countsOps: !s2Op(pop).replicated(pop, j.port) || slice.lo === 0, dense: null, stat: emptyProjectionCounts(),
+      sat: !s2Op(pop).replicated(pop, j.port) || slice.lo === 0 ? ctx.sat?.[slice.popIndex] ?? NO_COUNTS : NO_COUNTS,
     };
   }
 

@@ -1,5 +1,6 @@
 // What a simulator run reports: the charged totals of the four modes, per-PE and per-projection counters,
 // and the options of a run. Plain data, shared by the run loop (simulator.ts) and the cost charging (charge.ts).
+import type { SaturationCounts } from "../../../runtime/golden/saturation.js";
 
 export interface PeCounters {
   pe: number;
@@ -40,6 +41,15 @@ export interface ModeTotals {
   chipHops: number;
   synops: number;
   sramBytes: number;
+  /**
+   * The cross-PE reductions' share of packets, hops and chipHops (included in those), and their router
+   * traversals and chip crossings weighted by packet bits (Σ hops · bits of the packet), for the NoC energy.
+   */
+  reductionPackets: number;
+  reductionHops: number;
+  reductionChipHops: number;
+  reductionHopBits: number;
+  reductionChipHopBits: number;
 }
 
 export type SimObserver = (popIndex: number, out: Int32Array, sample: number, tick: number) => void;
@@ -100,6 +110,14 @@ export interface SimRun {
   perTick: { eventCycles: Float64Array; denseCycles: Float64Array };
   /** Per projection: stored entries (for weight sparsity) and dense size. */
   projections: Record<string, ProjectionCounts>;
+  /**
+   * Values clamped to their format and lookup inputs clipped, per population (runtime/golden/saturation.ts;
+   * replicated work counted once). Absent only in a part file written before nmc counted them.
+   */
+  saturation?: SaturationCounts;
 }
 
-export const emptyTotals = (): ModeTotals => ({ cycles: 0, criticalCycles: 0, nocDepthHops: 0, packets: 0, hops: 0, chipHops: 0, synops: 0, sramBytes: 0 });
+export const emptyTotals = (): ModeTotals => ({
+  cycles: 0, criticalCycles: 0, nocDepthHops: 0, packets: 0, hops: 0, chipHops: 0, synops: 0, sramBytes: 0,
+  reductionPackets: 0, reductionHops: 0, reductionChipHops: 0, reductionHopBits: 0, reductionChipHopBits: 0,
+});

@@ -22,6 +22,10 @@
 // tick's work for a whole population streams through memory as the golden engine's does. No object is
 // allocated per event or per tick.
 //
+// A LayerNorm cut over several PEs runs its slices in two halves around the exchange of their partial sums
+// (splitTick): each PE's totals are its own partials plus those the reduction trees deliver to it, and
+// Charges.reduce charges the packets, the receptions and the wait for the last partial (the barrier).
+//
 // The parts: slices.ts (that layout), queues.ts (event queues and sending), pe.ts (a PE and a population's
 // group of PEs), deliver.ts (a tick's delivery), accumulate.ts (its kernels), charge.ts (the cost charging),
 // results.ts (what a run reports); this file builds the PEs and runs the ticks.
@@ -30,12 +34,13 @@ import { NmcError } from "../../../ir/errors.js";
 import type { Graph, Population, Projection } from "../../../ir/types.js";
 import type { SequenceBatch } from "../../../runtime/batch.js";
 import { saturatePort } from "../../../runtime/golden/kernels.js";
+import { saturationCounters, saturationCounts } from "../../../runtime/golden/saturation.js";
 import { denseWeights } from "./accumulate.js";
 import { quantizeInputs } from "../../../runtime/golden/interpreter.js";
 import { goldenOp, type UnitUpdate } from "../../../runtime/golden/ops.js";
 import { fromFixed } from "../../../runtime/fixed/index.js";
 import { type HardwareDescription, levelOf } from "../chip.js";
-import { s2Op } from "../ops.js";
+import { KEY_BITS, s2Op } from "../ops.js";
 import type { Partition, Slice } from "../partition.js";
 import type { Placement } from "../place.js";
 import type { Emitter, Routing } from "../route.js";
@@ -89,6 +94,8 @@ export class Simulator {
   private readonly pePos: number[];
   private readonly wbytes: number;
   private readonly pre: number;
+  /** Per population: its saturation counters, shared by its PEs (zeroed at the start of each run). */
+  private readonly sat: Float64Array[];
   /** The deepest multicast path of any emitter with destinations (dense mode's NoC depth every tick). */
   private readonly maxDepth: number;
   private readonly execution: Execution;
@@ -102,12 +109,14 @@ export class Simulator {
     this.wbytes = g.quant.weightBits === 16 ? 2 : 1;
     this.pre = g.quant.weightBits - 8;
     this.byPop = g.populations.map(() => []);
+    this.sat = g.populations.map(() => saturationCounters());
     this.buildPes(part);
     this.pePos = [];
     this.pes.forEach((pe, i) => (this.pePos[pe.slice.pe] = i));
     if (opts.shareQueues ?? true) this.shareQueues(routing);
     for (const pe of this.pes) for (const q of pe.queues.values()) if (!this.allQueues.includes(q)) this.allQueues.push(q);
     this.groups = this.byPop.map((pes) => (pes.length ? new Group(pes) : null));
+    this.wireReductions(routing);
     for (const e of routing.emitters) {
       if (e.slice < 0) continue;
       const pe = this.pes[this.pePos[part.slices[e.slice].pe]];
@@ -119,6 +128,36 @@ export class Simulator {
     let d = 0;
     for (const e of routing.emitters) if (e.dests.length && e.depth > d) d = e.depth;
     this.maxDepth = d;
+  }
+
+  /**
+   * The cross-PE reductions: for each group whose slices run split (Pe.split), each slot's reduction emitter
+   * and the slots whose partial sums the routing tables deliver to it (the walk's destinations), so that a
+   * wrong table gives a PE wrong totals, hence outputs that differ from golden.
+   */
+  private wireReductions(routing: Routing): void {
+    for (const grp of this.groups) {
+      if (!grp || !grp.pes[0].split) continue;
+      const S = grp.S, slot = new Map<number, number>();
+      grp.pes.forEach((pe, s) => slot.set(pe.slice.pe, s));
+      const emitters = grp.pes.map((pe) => {
+        const e = routing.reductions.find((x) => x.slice === pe.slice.id);
+        if (!e) throw new NmcError(`internal: slice ${pe.slice.id} of ${pe.pop.name} has no reduction key`);
+        return e;
+      });
+      const sources = grp.pes.map(() => [] as number[]);
+      emitters.forEach((e, j) => {
+        for (const d of e.dests) {
+          const s = slot.get(d);
+          if (s !== undefined && s !== j) sources[s].push(j);
+        }
+      });
+      const op = s2Op(grp.pes[0].pop).reduction!;
+      grp.reduction = {
+        emitters, sources: sources.map((x) => Int32Array.from(x)), totals: grp.pes.map((pe) => new Float64Array(pe.split!.sums.length)),
+        packetBits: KEY_BITS + op.payloadBits, arrival: new Float64Array(S), order: new Int32Array(S),
+      };
+    }
   }
 
   /** One PE per slice that does not mirror another; a mirroring population (a Readout) rides on its source's PEs. */
@@ -138,7 +177,7 @@ export class Simulator {
       const src = g.populations.findIndex((q) => q.name === source);
       mirrorsOf.set(src, [...(mirrorsOf.get(src) ?? []), { pop: p, popIndex: i }]);
     });
-    const ctx = { g, pre: this.pre, hw: this.hw, split };
+    const ctx = { g, pre: this.pre, hw: this.hw, split, sat: this.sat };
     for (const s of part.slices) {
       if (s.mirrors >= 0) continue;
       const pe = new Pe(ctx, s, g.populations[s.popIndex], mirrorsOf.get(s.popIndex) ?? []);
@@ -222,6 +261,7 @@ export class Simulator {
     const outPop = g.populations[outIndex];
     const perSequence = irKindOf(outPop).perSequence;
     const K = outPop.size;
+    for (const c of this.sat) c.fill(0);
     const projections: SimRun["projections"] = {};
     for (const j of g.projections) projections[j.name] = { nnz: j.weights.colIdx.length, dense: j.rows * j.cols, effective: 0, activityOnly: 0, weightOnly: 0, denseOps: 0 };
     for (const pe of this.pes) for (const lp of pe.incoming) lp.stat = projections[lp.name];
@@ -248,7 +288,8 @@ export class Simulator {
       const grp = this.groups[pi];
       if (!grp) continue;
       deliverGroup(grp, t, par, prevPar, ctx.dense, this.pre);
-      for (let s = 0; s < grp.pes.length; s++) this.peTick(ctx, grp.pes[s], pi, t, par);
+      if (grp.reduction) this.splitTick(ctx, grp, pi, t, par);
+      else for (let s = 0; s < grp.pes.length; s++) this.peTick(ctx, grp.pes[s], pi, t, par);
     }
     ctx.charges.endTick(t, this.maxDepth);
     const popOut = ctx.popOut;
@@ -282,9 +323,42 @@ export class Simulator {
 
   /** The rest of a PE's tick after delivery: saturate the ports, update the units, send the events, charge. */
   private peTick(ctx: RunContext, pe: Pe, pi: number, t: number, par: number): void {
-    for (let q = 0; q < pe.ports.length; q++) saturatePort(pe.ports[q]);
+    for (let q = 0; q < pe.ports.length; q++) saturatePort(pe.ports[q], pe.portSat[q]);
     pe.update(t, NO_INPUTS, 0);
     ctx.charges.work(pe);
+    this.peSend(ctx, pe, pi, t, par);
+  }
+
+  /**
+   * The tick of a population whose slices exchange partial sums: every slice's pass 1 (its partial sums),
+   * then each PE's totals, its own partials plus those the routing tables deliver to it (exact integers, so
+   * the order does not matter), then every slice's pass 2 from its totals; charged by Charges.reduce.
+   */
+  private splitTick(ctx: RunContext, grp: Group, pi: number, t: number, par: number): void {
+    const pes = grp.pes, red = grp.reduction!;
+    for (let s = 0; s < pes.length; s++) {
+      const pe = pes[s];
+      for (let q = 0; q < pe.ports.length; q++) saturatePort(pe.ports[q], pe.portSat[q]);
+      pe.split!.partial();
+      ctx.charges.work(pe);
+    }
+    for (let s = 0; s < pes.length; s++) {
+      const tot = red.totals[s], src = red.sources[s];
+      tot.set(pes[s].split!.sums);
+      for (let i = 0; i < src.length; i++) {
+        const part = pes[src[i]].split!.sums;
+        for (let w = 0; w < tot.length; w++) tot[w] += part[w];
+      }
+    }
+    ctx.charges.reduce(grp);
+    for (let s = 0; s < pes.length; s++) {
+      pes[s].split!.finish(red.totals[s]);
+      this.peSend(ctx, pes[s], pi, t, par);
+    }
+  }
+
+  /** A PE's events out after its update, its readouts, the charging of the rest of its tick, the observer's copy. */
+  private peSend(ctx: RunContext, pe: Pe, pi: number, t: number, par: number): void {
     // Events out: one multicast packet each (dense execution: every value).
     const lo = pe.slice.lo, n = pe.n;
     let nev: number;
@@ -317,6 +391,7 @@ export class Simulator {
     return {
       outputQ, output, outputShape: ctx.perSequence ? [B, ctx.K] : [B, ctx.T, ctx.K], outFrac, samples: B, ticks: ctx.T, totals: charges.totals,
       pes: this.pes.map((p) => p.counters), events, unitTicks, projections: ctx.projections, perTick: charges.perTick,
+      saturation: saturationCounts(g.populations, this.sat),
     };
   }
 }
