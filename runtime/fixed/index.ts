@@ -367,3 +367,6 @@ export function phiTanhLut(inFrac: number, bits = LUT_BITS_DEFAULT): Lut {
 export function softplusLut(inFrac: number, bits = LUT_BITS_DEFAULT): Lut {
   return lutOf("softplus", (t) => Math.log1p(Math.exp(t)), -8, 5, inFrac, bits);
 }
+
+// The per-event complex decay exp(Λ·step·Δt) of an asynchronous SSM (exp, sin/cos; QUANTIZATION.md "Per-event decay").
+export * from "./expq.js";

@@ -33,6 +33,45 @@ export const LAYERNORM_SPLIT_DEFAULTS: Record<"layernorm_pass1" | "layernorm_com
   },
 };
 
+/**
+ * The per-event complex decay of an asynchronous SSM (runtime/fixed/expq.ts; cost: cost-exp.ts), per complex
+ * state: nothing charges these yet. The exp/log accelerator's latency is sourced (S); the ARM work is nominal,
+ * counted from the Cortex-M4F instruction timings (SOURCES.md §6, §11). Also the defaults of a description
+ * without them.
+ */
+export const EXP_DECAY_DEFAULTS: Record<"exp_accel_latency" | "exp_accel_issue" | "expq_exp_soft" | "expq_sincos" | "expq_combine" | "expq_zoh_gain", Figure> = {
+  exp_accel_latency: {
+    value: 22, unit: "cycles",
+    source: "S: SpiNNaker 2 exp/log accelerator, iterative, 1–16 iterations = 7–22 cycles per exp, 1–2 ulp (Scholze et al. arXiv 2607.24396 via N1, SOURCES.md §1, §11); 16 iterations (full s0.31 precision) taken; one operation in flight (not pipelined: assumed, no source states it)",
+  },
+  exp_accel_issue: {
+    value: 18, unit: "cycles",
+    source: "nominal (SOURCES.md §11): the accelerator's argument −α·ln2·dt in s16.15 from the 64-bit product (UMULL pair, rounding shift, clamp, negate ≈ 13), STR to the memory-mapped operand register (1), LDR of the s0.31 result (2), rounding it to Q26 (2)",
+  },
+  expq_exp_soft: {
+    value: 45, unit: "cycles",
+    source: "nominal (SOURCES.md §11), the magnitude 2^(−f) of runtime/fixed/expq.ts in ARM code: product and octave split (UMULL, 64-bit rounding shift ≈ 11), table index and load (LDR, ≈ 4), five multiply + rounding shifts (SMULL, ADDS/ADC, shift-or ≈ 5 each), three subtractions (3), M26 (2)",
+  },
+  expq_sincos: {
+    value: 72, unit: "cycles",
+    source: "nominal (SOURCES.md §11), no accelerator for sin/cos: phase product and split (≈ 9), two quarter-table loads (≈ 5), h, h², sin h, 1 − cos h (six multiply + rounding shifts ≈ 32), the rotation (two SMULL + SMLAL pairs with rounding ≈ 14), quadrant and sign (≈ 8), C26/S26 (4)",
+  },
+  expq_combine: {
+    value: 18, unit: "cycles",
+    source: "nominal (SOURCES.md §11): M26·C26 and M26·S26 (SMULL each), rounding shifts by 52 − frac + n on 64 bits (≈ 7 each), the n ≥ frac + 2 test and two stores",
+  },
+  expq_zoh_gain: {
+    value: 21, unit: "cycles",
+    source: "nominal (SOURCES.md §11), the zoh gain (Λ̄ − 1)·κ only: Λ̄ − 1 (1), two SMULL + SMLAL pairs, two 64-bit rounding shifts and saturations to int32 (≈ 10 each)",
+  },
+};
+
+/** The exp/log accelerator's energy per exp (derived, low confidence: SOURCES.md D10), the default of a description without it. */
+export const EXP_ACCEL_PJ_DEFAULT: Figure = {
+  value: 85, unit: "pJ",
+  source: "derived, low confidence (SOURCES.md D10): P17's 0.21 nJ/exp at 0.7 V in 28 nm scaled by (22/28) · (0.5/0.7)² ≈ 85 pJ; an upper bound 22 cycles × 8.3 pJ ≈ 180 pJ",
+};
+
 const level = z.object({ name: z.string(), mhz: figure, volts: figure, pj_per_cycle: figure, static_mw_per_pe: figure });
 
 export const hwSchema = z.object({
@@ -87,9 +126,23 @@ export const hwSchema = z.object({
     layernorm_combine: figure.default(() => ({ ...LAYERNORM_SPLIT_DEFAULTS.layernorm_combine })),
     layernorm_split: figure.default(() => ({ ...LAYERNORM_SPLIT_DEFAULTS.layernorm_split })),
     tick_overhead: figure,
+    /**
+     * The per-event complex decay of an asynchronous SSM, per state (cost-exp.ts; not charged by any op yet).
+     * Defaults (so that a description written before they existed still loads): EXP_DECAY_DEFAULTS.
+     */
+    exp_accel_latency: figure.default(() => ({ ...EXP_DECAY_DEFAULTS.exp_accel_latency })),
+    exp_accel_issue: figure.default(() => ({ ...EXP_DECAY_DEFAULTS.exp_accel_issue })),
+    expq_exp_soft: figure.default(() => ({ ...EXP_DECAY_DEFAULTS.expq_exp_soft })),
+    expq_sincos: figure.default(() => ({ ...EXP_DECAY_DEFAULTS.expq_sincos })),
+    expq_combine: figure.default(() => ({ ...EXP_DECAY_DEFAULTS.expq_combine })),
+    expq_zoh_gain: figure.default(() => ({ ...EXP_DECAY_DEFAULTS.expq_zoh_gain })),
   }),
   /** Dynamic energy beyond the core's per-cycle energy (memory traffic of the synaptic rows). */
-  energy: z.object({ pj_per_sram_byte: figure }),
+  energy: z.object({
+    pj_per_sram_byte: figure,
+    /** The exp/log accelerator's own energy per exp, beyond the ARM cycles (cost-exp.ts; not charged yet). Default: EXP_ACCEL_PJ_DEFAULT. */
+    pj_per_exp_accel: figure.default(() => ({ ...EXP_ACCEL_PJ_DEFAULT })),
+  }),
 });
 export type HardwareDescription = z.infer<typeof hwSchema>;
 
@@ -155,9 +208,11 @@ export const SPINNAKER2: HardwareDescription = {
     layernorm_tick: f(400, "cycles", "nominal: once per tick, two 64-bit divisions (roundDiv of Σx' and Σd² by n; no 64-bit divider on the M4F, ≈ 60 cycles each in software), the 26-step bit-by-bit integer square root (≈ 5 cycles a step), and the reciprocal division (≈ 60): ≈ 310, rounded up"),
     ...LAYERNORM_SPLIT_DEFAULTS,
     tick_overhead: f(200, "cycles", "nominal: timer interrupt and bookkeeping per PE per tick"),
+    ...EXP_DECAY_DEFAULTS,
   },
   energy: {
     pj_per_sram_byte: f(0, "pJ/B", "SOURCES.md §9: SRAM reads by the ARM core are inside its per-cycle energy (D2); not charged twice"),
+    pj_per_exp_accel: { ...EXP_ACCEL_PJ_DEFAULT },
   },
 };
 
