@@ -6,14 +6,21 @@ import type { Graph } from "../ir/types.js";
 import { batchFromShape, type SequenceBatch } from "../runtime/batch.js";
 import { inputSaturation, type InputSaturation } from "../runtime/golden/interpreter.js";
 import { readInput, type ModelInput } from "../runtime/io/inputs.js";
+import { readEventTimeInput, TIME_UNITS, type TimeUnit } from "../runtime/io/event-time.js";
 import { numberOption } from "./options.js";
 
 export { INPUT_FORMATS_HELP } from "../runtime/io/inputs.js";
 
-/** --dt and --ticks as the commands receive them. */
+/** --dt, --ticks and --time-unit as the commands receive them. */
 export interface EventCliOptions {
   dt?: string;
   ticks?: string;
+  timeUnit?: string;
+}
+
+export function timeUnitOption(): Option {
+  return new Option("--time-unit <unit>", "event-time models (nmc import event-ssm), event lists: the unit of t, converted to ms as event-ssm does (its loaders divide µs by 1000); default us")
+    .choices([...TIME_UNITS]);
 }
 
 export function dtOption(): Option {
@@ -31,8 +38,25 @@ export function inputChannels(graph: Graph): number {
   return input.size;
 }
 
-/** Reads `spec` (any input format) for `graph`. */
+/**
+ * Reads `spec` (any input format) for `graph`. An event-time model (nmc import event-ssm) reads an .npz with
+ * tokens, timesteps and lengths, or an event list whose step i has Δt = t[i+1] − t[i] (runtime/io/event-time.ts).
+ */
 export function readModelInput(graph: Graph, spec: string, opts: EventCliOptions = {}): ModelInput {
+  const input = graph.populations.find((p) => p.name === graph.inputs[0]);
+  if (input?.kind === "Input" && input.eventTime) {
+    for (const [flag, v] of [["--dt", opts.dt], ["--ticks", opts.ticks]] as const) {
+      if (v !== undefined) {
+        throw new NmcError(`${flag} bins events into ticks; this model runs in event time (every event is one step)`, {
+          hint: "drop it; --time-unit gives the unit of an event list's t",
+        });
+      }
+    }
+    return readEventTimeInput(spec, { channels: input.size, tokens: input.encoding === "tokens", timeUnit: opts.timeUnit as TimeUnit | undefined });
+  }
+  if (opts.timeUnit !== undefined) {
+    throw new NmcError("--time-unit applies to event-time models (nmc import event-ssm); this model steps in fixed ticks", { hint: "bin an event list into ticks with --dt (in the units of t)" });
+  }
   let dt: number | undefined;
   if (opts.dt !== undefined) {
     dt = Number(opts.dt);
@@ -47,7 +71,8 @@ export function readModelInput(graph: Graph, spec: string, opts: EventCliOptions
 /** Reads `spec` and shapes it into a batch for the engines. */
 export function readBatch(graph: Graph, spec: string, opts: EventCliOptions = {}): { x: ModelInput; batch: SequenceBatch } {
   const x = readModelInput(graph, spec, opts);
-  return { x, batch: batchFromShape(graph, x.data, x.shape, x.label) };
+  const time = x.timesteps ? { timesteps: x.timesteps, lengths: x.lengths } : undefined;
+  return { x, batch: batchFromShape(graph, x.data, x.shape, x.label, time) };
 }
 
 /**

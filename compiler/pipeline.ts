@@ -3,7 +3,8 @@
 // IR alone is the "golden" target (the reference every other target is checked against).
 import type { Graph } from "../ir/types.js";
 import { NmcError } from "../ir/errors.js";
-import { batchFromShape, sliceBatch, type SequenceBatch } from "../runtime/batch.js";
+import { eventTimeFeature, notQuantizedYet } from "../ir/timing.js";
+import { batchFromShape, type BatchTime, sliceBatch, type SequenceBatch } from "../runtime/batch.js";
 import { compareFloatGolden, type CompareReport } from "./compare.js";
 import { calibratePass, type RangeMode } from "./passes/calibrate.js";
 import { runPass } from "./passes/pass.js";
@@ -17,6 +18,20 @@ export interface CalibrationData {
   /** What it is, for the report and the IR ("file x.npy", "synthetic ..."). */
   label: string;
   file?: string;
+  /** Event-time models: the time steps and lengths (SequenceBatch.timesteps, lengths). */
+  time?: BatchTime;
+}
+
+/**
+ * Refuses, before anything is calibrated, a graph with an event-time feature (event-time input or
+ * DiagonalSSM, EventPooling, the pool/timepool readouts, a rate > 1): none has an integer definition yet
+ * (the rows of QUANT_OPS refuse them too).
+ */
+export function checkQuantizable(graph: Graph): void {
+  // The event-time DiagonalSSM first: it is the heart of such a model, and what the message should name.
+  const ssm = graph.populations.find((p) => p.kind === "DiagonalSSM" && p.discretization !== undefined);
+  const first = ssm ?? graph.populations.find((p) => eventTimeFeature(p) !== null);
+  if (first) throw notQuantizedYet(first, "compile");
 }
 
 export interface CompileOptions {
@@ -84,6 +99,7 @@ export function syntheticCalibration(graph: Graph, n = 64, ticks = 32, seed = 1)
 
 export function compileQuantized(floatGraph: Graph, opts: CompileOptions): CompileResult {
   const t0 = performance.now();
+  checkQuantizable(floatGraph);
   let graph = floatGraph;
   let prune: PruneReport | null = null;
   if (opts.weightSparsity !== undefined && opts.weightSparsity > 0) {
@@ -94,7 +110,7 @@ export function compileQuantized(floatGraph: Graph, opts: CompileOptions): Compi
   }
   const t1 = performance.now();
   const cal = opts.calibration;
-  const batch = limitBatch(batchFromShape(graph, cal.data, cal.shape, cal.file), opts.calibrationSamples);
+  const batch = limitBatch(batchFromShape(graph, cal.data, cal.shape, cal.file, cal.time), opts.calibrationSamples);
   if (batch.batch === 0 || batch.ticks === 0) {
     throw new NmcError("the calibration data is empty: ranges cannot be measured on it", {
       file: cal.file, expected: "at least one sequence of at least one tick", found: `shape [${cal.shape.join(", ")}]`,

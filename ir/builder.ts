@@ -1,12 +1,13 @@
 // Constructors for IR nodes. Frontends, passes and tests build graphs through these so that the
 // invariants the verifier checks (CSR shape, port widths, unique names) hold by construction.
 import type {
-  Activation, CsrWeights, DType, DensePopulation, DiagonalSsmPopulation, EgruPopulation, Graph,
-  InputEncoding, InputPopulation, LayerNormPopulation, MultiplyPopulation, Population, Projection, ReadoutMode, ReadoutPopulation, SourceLoc, Tensor,
+  Activation, CsrWeights, DType, DensePopulation, DiagonalSsmPopulation, Discretization, EgruPopulation, EventPoolingPopulation, Graph,
+  InputEncoding, InputPopulation, LayerNormPopulation, MultiplyPopulation, PoolMode, Population, Projection, ReadoutMode, ReadoutPopulation, SourceLoc, Tensor,
   TensorData,
 } from "./types.js";
 import { dtypeOf } from "./types.js";
 import { NmcError } from "./errors.js";
+import { graphTiming } from "./timing.js";
 
 export function tensor(data: TensorData, shape: number[] = [data.length]): Tensor {
   return { dtype: dtypeOf(data), shape, data };
@@ -86,10 +87,12 @@ export class GraphBuilder {
     return this.projs.filter((j) => j.target === target.name);
   }
 
-  input(name: string, size: number, encoding: InputEncoding, loc: SourceLoc = NO_LOC): InputPopulation {
+  /** `eventTime`, `wrapTokens`: InputPopulation's; false or absent sets no attribute. */
+  input(name: string, size: number, encoding: InputEncoding, loc: SourceLoc = NO_LOC, attrs: { eventTime?: boolean; wrapTokens?: boolean } = {}): InputPopulation {
     const p: InputPopulation = {
       kind: "Input", name: this.uniqueName(name), size, encoding, emission: encoding === "tokens" ? "events" : "dense",
       ports: [], tensors: {}, loc,
+      ...(attrs.eventTime ? { eventTime: true } : {}), ...(attrs.wrapTokens ? { wrapTokens: true } : {}),
     };
     this.pops.push(p);
     this.inputs.push(p.name);
@@ -112,9 +115,14 @@ export class GraphBuilder {
     return p;
   }
 
+  /**
+   * A DiagonalSSM. With `event` (event time): lambdaRe/lambdaIm are the continuous Λ, `event.step` the learnt
+   * step [P], and the discretization, stride and pool are set (ir/types.ts DiagonalSsmPopulation).
+   */
   diagonalSsm(
     name: string, size: number, stateSize: number, parameterization: string,
     t: { lambdaRe: Float64Array; lambdaIm: Float64Array; cRe: Float64Array; cIm: Float64Array }, loc: SourceLoc = NO_LOC,
+    event?: { discretization: Discretization; step: Float64Array; stride?: number; pool?: PoolMode },
   ): DiagonalSsmPopulation {
     const p: DiagonalSsmPopulation = {
       kind: "DiagonalSSM", name: this.uniqueName(name), size, stateSize, parameterization, emission: "dense",
@@ -122,8 +130,11 @@ export class GraphBuilder {
       tensors: {
         lambda_re: tensor(t.lambdaRe), lambda_im: tensor(t.lambdaIm),
         c_re: tensor(t.cRe, [size, stateSize]), c_im: tensor(t.cIm, [size, stateSize]),
+        ...(event ? { step: tensor(event.step) } : {}),
       },
       loc,
+      ...(event ? { discretization: event.discretization } : {}),
+      ...(event && (event.stride ?? 1) > 1 ? { stride: event.stride, pool: event.pool ?? "last" } : {}),
     };
     this.pops.push(p);
     return p;
@@ -167,6 +178,16 @@ export class GraphBuilder {
     return p;
   }
 
+  /** event-ssm's EventPooling over its port `x` (ir/types.ts EventPoolingPopulation); projections deliver into `x`. */
+  eventPooling(name: string, size: number, stride: number, mode: PoolMode, loc: SourceLoc = NO_LOC): EventPoolingPopulation {
+    const p: EventPoolingPopulation = {
+      kind: "EventPooling", name: this.uniqueName(name), size, stride, mode, emission: "dense",
+      ports: [{ name: "x", width: size }], tensors: {}, loc,
+    };
+    this.pops.push(p);
+    return p;
+  }
+
   /**
    * The elementwise product of two populations of one size: a Multiply fed by identity projections
    * `<name>.a` and `<name>.b`, each of delay 0 (this tick's output) or 1 (the previous tick's).
@@ -192,10 +213,18 @@ export class GraphBuilder {
     return p;
   }
 
+  /** The graph; every population's rate is set from the structure (ir/timing.ts), left absent where it is 1. */
   build(): Graph {
-    return {
+    const g: Graph = {
       name: this.name, populations: [...this.pops], projections: [...this.projs],
       inputs: [...this.inputs], outputs: [...this.outputs], meta: { ...this.meta },
     };
+    const timing = graphTiming(g).byName;
+    for (const p of g.populations) {
+      const r = timing.get(p.name)?.rate ?? 1;
+      if (r !== 1) p.rate = r;
+      else delete p.rate;
+    }
+    return g;
   }
 }

@@ -59,6 +59,8 @@ function populationToPb(p: Population): object {
       name: l.name, lo: l.lo, stepLog2: l.stepLog2, inFrac: l.inFrac, outFrac: l.outFrac,
       table: tensorToPb({ dtype: "i16", shape: [l.table.length], data: l.table }),
     })),
+    // Written only when the population steps at a lower rate, so that a single-rate graph encodes as before.
+    ...(p.rate !== undefined && p.rate !== 1 ? { rate: p.rate } : {}),
   };
   // The kind's own attributes go in its member of the `config` oneof (IR_KINDS).
   const k = irKindOf(p);
@@ -153,6 +155,7 @@ function populationFromPb(p: Pb, i: number): Population {
     name: p.name, size: p.size, emission: p.emission === "EMIT_EVENTS" ? "events" as const : "dense" as const,
     ports: (p.ports ?? []).map((q: Pb) => ({ name: q.name, width: q.width })), tensors, loc: locFromPb(p.loc),
     ...fixedFromPb(p, where),
+    ...(p.rate ? { rate: p.rate as number } : {}),
   };
   const k = IR_KINDS[kind];
   return { ...base, kind, ...k.decode(p[k.pb.config]) } as Population;

@@ -4,7 +4,8 @@
 // checks the tensors and tables, the quantize pass makes them, and every engine (golden, simulator, CUDA)
 // looks the tables up by the names given here, so the choice of table for an activation is made in this one
 // place. The codec and the printer dispatch through the table, so adding a kind adds one row here.
-import type { Activation, FixedFormat, InputEncoding, Population, PopulationKind, ReadoutMode } from "./types.js";
+import type { Activation, Discretization, FixedFormat, InputEncoding, PoolMode, Population, PopulationKind, ReadoutMode } from "./types.js";
+import { DISCRETIZATIONS, POOL_MODES, READOUT_MODES } from "./types.js";
 
 /** The names of the lookup tables (ir Lut.name); runtime/fixed builds each. */
 export type LutName = "sigmoid" | "tanh" | "phi" | "phi_tanh" | "softplus";
@@ -58,6 +59,13 @@ export interface IrKind<K extends PopulationKind> {
   perSequence: boolean;
   /** The population whose output it reads directly each tick, not through a projection (a Readout's source), or null. */
   reads(p: PopOf<K>): string | null;
+  /**
+   * It emits once per `stride` of its own steps (a pooling population), so the populations it feeds step at
+   * its rate × stride (ir/timing.ts). 1 for every kind that emits at every step.
+   */
+  stride(p: PopOf<K>): number;
+  /** It reads each step's time step Δt, so the graph's input must carry them (InputPopulation.eventTime). */
+  usesTime(p: PopOf<K>): boolean;
   /** The width of its integer output (a Readout's running sums are int32). */
   outBits: 16 | 32;
   /** Its state's integer format as reports print it ("i16 f14"), or null when it keeps no state between ticks. */
@@ -90,6 +98,8 @@ const PLAIN = {
   stateFormat: false,
   perSequence: false,
   reads: () => null,
+  stride: () => 1,
+  usesTime: () => false,
   outBits: 16,
   stateText: () => null,
 } as const;
@@ -101,9 +111,17 @@ export const IR_KINDS: { [K in PopulationKind]: IrKind<K> } = {
     tensors: () => ({}),
     quantTensors: {},
     pb: { kind: "INPUT", config: "input" },
-    encode: (p) => ({ encoding: p.encoding === "tokens" ? "ENCODING_TOKENS" : "ENCODING_VALUES" }),
-    decode: (m) => ({ encoding: (m?.encoding === "ENCODING_TOKENS" ? "tokens" : "values") as InputEncoding }),
-    detail: (p) => `encoding ${p.encoding}`,
+    // eventTime and wrapTokens are written only when set, so that an input without them encodes and prints as before.
+    encode: (p) => ({
+      encoding: p.encoding === "tokens" ? "ENCODING_TOKENS" : "ENCODING_VALUES",
+      ...(p.eventTime ? { eventTime: true } : {}), ...(p.wrapTokens ? { wrapTokens: true } : {}),
+    }),
+    decode: (m) => ({
+      encoding: (m?.encoding === "ENCODING_TOKENS" ? "tokens" : "values") as InputEncoding,
+      ...(m?.eventTime ? { eventTime: true } : {}), ...(m?.wrapTokens ? { wrapTokens: true } : {}),
+    }),
+    problems: (p) => (p.wrapTokens && p.encoding !== "tokens" ? ["wrap_tokens applies to token inputs only"] : []),
+    detail: (p) => `encoding ${p.encoding}${p.eventTime ? ", event time (per-step Δt in ms)" : ""}${p.wrapTokens ? ", negative ids wrap" : ""}`,
   },
   EGRU: {
     ...PLAIN,
@@ -125,8 +143,14 @@ export const IR_KINDS: { [K in PopulationKind]: IrKind<K> } = {
   DiagonalSSM: {
     ...PLAIN,
     ports: (p) => ({ u: 2 * p.stateSize, skip: p.size }),
-    tensors: (p) => ({ lambda_re: [p.stateSize], lambda_im: [p.stateSize], c_re: [p.size, p.stateSize], c_im: [p.size, p.stateSize] }),
-    problems: (p) => (!Number.isInteger(p.stateSize) || p.stateSize <= 0 ? [`state size must be a positive integer, is ${p.stateSize}`] : []),
+    tensors: (p) => ({
+      lambda_re: [p.stateSize], lambda_im: [p.stateSize], c_re: [p.size, p.stateSize], c_im: [p.size, p.stateSize],
+      ...(p.discretization ? { step: [p.stateSize] } : {}),
+    }),
+    problems: (p) => [
+      ...(!Number.isInteger(p.stateSize) || p.stateSize <= 0 ? [`state size must be a positive integer, is ${p.stateSize}`] : []),
+      ...ssmEventProblems(p),
+    ],
     fixedProblems: (_p, f) => [
       ...(f.stateBits !== 16 && f.stateBits !== 32 ? [`state bits must be 16 or 32, is ${f.stateBits}`] : []),
       ...(f.readFrac !== f.stateFrac - (f.stateBits - 16) ? [`read_frac ${f.readFrac} must be state_frac - (state_bits - 16) = ${f.stateFrac - (f.stateBits - 16)}`] : []),
@@ -134,9 +158,20 @@ export const IR_KINDS: { [K in PopulationKind]: IrKind<K> } = {
     requant: { mult: "c_mult", shift: "c_shift" },
     quantTensors: { lambda_re: "i16", lambda_im: "i16", c_re: "w", c_im: "w", c_mult: "i32", c_shift: "i32" },
     pb: { kind: "DIAGONAL_SSM", config: "ssm" },
-    encode: (p) => ({ stateSize: p.stateSize, parameterization: p.parameterization }),
-    decode: (m) => ({ stateSize: m?.stateSize ?? 0, parameterization: m?.parameterization ?? "" }),
-    detail: (p) => `state ${p.stateSize} complex (${p.parameterization})`,
+    // The event-time fields are written only when set: a fixed-step SSM encodes and prints as before.
+    encode: (p) => ({
+      stateSize: p.stateSize, parameterization: p.parameterization,
+      ...(p.discretization ? { discretization: p.discretization } : {}), ...(p.stride !== undefined ? { stride: p.stride } : {}), ...(p.pool ? { pool: p.pool } : {}),
+    }),
+    decode: (m) => ({
+      stateSize: m?.stateSize ?? 0, parameterization: m?.parameterization ?? "",
+      ...(m?.discretization ? { discretization: m.discretization as Discretization } : {}),
+      ...(m?.stride ? { stride: m.stride as number } : {}), ...(m?.pool ? { pool: m.pool as PoolMode } : {}),
+    }),
+    detail: (p) => `state ${p.stateSize} complex (${p.parameterization})` +
+      (p.discretization ? `, event time ${p.discretization}${(p.stride ?? 1) > 1 ? `, stride ${p.stride} pool ${p.pool ?? "last"}` : ""}` : ""),
+    stride: (p) => p.stride ?? 1,
+    usesTime: (p) => p.discretization !== undefined,
     stateFormat: true,
     stateText: (f) => `i${f.stateBits} f${f.stateFrac}`,
   },
@@ -164,7 +199,9 @@ export const IR_KINDS: { [K in PopulationKind]: IrKind<K> } = {
     pb: { kind: "READOUT", config: "readout" },
     encode: (p) => ({ mode: `READOUT_${p.mode.toUpperCase()}`, source: p.source }),
     decode: (m) => ({ mode: String(m?.mode ?? "READOUT_LAST").slice(8).toLowerCase() as ReadoutMode, source: m?.source ?? "" }),
+    problems: (p) => (READOUT_MODES.includes(p.mode) ? [] : [`readout mode ${JSON.stringify(p.mode)} is not one of ${READOUT_MODES.join(", ")}`]),
     detail: (p) => `${p.mode} of ${p.source}`,
+    usesTime: (p) => p.mode === "timepool",
     perSequence: true,
     reads: (p) => p.source,
     outBits: 32,
@@ -193,7 +230,47 @@ export const IR_KINDS: { [K in PopulationKind]: IrKind<K> } = {
     decode: (m) => ({ epsilon: m?.epsilon ?? 0 }),
     detail: (p) => `epsilon ${p.epsilon}`,
   },
+  // event-ssm's EventPooling over port x (ir/types.ts): emits once per `stride` steps. No tensors; no quantized
+  // form yet (compiler/passes/formats.ts refuses it).
+  EventPooling: {
+    ...PLAIN,
+    ports: (p) => ({ x: p.size }),
+    tensors: () => ({}),
+    problems: (p) => [
+      ...(!Number.isInteger(p.stride) || p.stride < 2 ? [`stride must be an integer ≥ 2, is ${p.stride}`] : []),
+      ...(POOL_MODES.includes(p.mode) ? [] : [`pooling mode ${JSON.stringify(p.mode)} is not one of ${POOL_MODES.join(", ")}`]),
+    ],
+    quantTensors: {},
+    pb: { kind: "EVENT_POOLING", config: "eventPooling" },
+    encode: (p) => ({ stride: p.stride, mode: p.mode }),
+    decode: (m) => ({ stride: m?.stride ?? 0, mode: (m?.mode ?? "") as PoolMode }),
+    detail: (p) => `stride ${p.stride} ${p.mode}`,
+    stride: (p) => p.stride,
+    usesTime: (p) => p.mode === "timepool",
+  },
 };
+
+/** The event-time fields of a DiagonalSSM, checked (ir/types.ts DiagonalSsmPopulation). */
+function ssmEventProblems(p: PopOf<"DiagonalSSM">): string[] {
+  const out: string[] = [];
+  if (p.discretization === undefined) {
+    if (p.stride !== undefined || p.pool !== undefined) out.push("stride and pool need an event-time discretization");
+    return out;
+  }
+  if (!DISCRETIZATIONS.includes(p.discretization)) out.push(`discretization ${JSON.stringify(p.discretization)} is not one of ${DISCRETIZATIONS.join(", ")}`);
+  if (p.stride !== undefined && (!Number.isInteger(p.stride) || p.stride < 1)) out.push(`stride must be a positive integer, is ${p.stride}`);
+  if (p.pool !== undefined && !POOL_MODES.includes(p.pool)) out.push(`pool ${JSON.stringify(p.pool)} is not one of ${POOL_MODES.join(", ")}`);
+  const step = p.tensors.step?.data;
+  if (step) {
+    for (let i = 0; i < step.length; i++) {
+      if (!(step[i] > 0)) {
+        out.push(`step[${i}] = ${step[i]} must be > 0`);
+        break;
+      }
+    }
+  }
+  return out;
+}
 
 /** The largest LayerNorm the integer definition keeps exact: Σ d² < n · 2^32 ≤ 2^50 (roundDiv needs < 2^51). */
 export const LAYER_NORM_MAX_UNITS = 1 << 18;

@@ -55,7 +55,8 @@ export function printPopulation(p: Population): string {
   const lines: string[] = [];
   const kind = irKindOf(p);
   const detail = kind.detail(p);
-  lines.push(`population ${p.name}: ${p.kind}[${p.size}] emits ${p.emission}${detail ? ", " + detail : ""}${where(p.loc)}`);
+  const rate = p.rate !== undefined && p.rate !== 1 ? `, steps every ${p.rate} ticks` : "";
+  lines.push(`population ${p.name}: ${p.kind}[${p.size}] emits ${p.emission}${detail ? ", " + detail : ""}${rate}${where(p.loc)}`);
   if (p.fixed) {
     const f = p.fixed;
     const state = kind.stateFormat ? `, state int${f.stateBits} frac ${f.stateFrac}, read frac ${f.readFrac}` : "";

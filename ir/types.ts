@@ -24,18 +24,29 @@ export interface SourceLoc {
   className: string;
 }
 
-export type PopulationKind = "Input" | "EGRU" | "DiagonalSSM" | "Dense" | "Readout" | "Multiply" | "LayerNorm";
+export type PopulationKind = "Input" | "EGRU" | "DiagonalSSM" | "Dense" | "Readout" | "Multiply" | "LayerNorm" | "EventPooling";
 export type Emission = "dense" | "events";
 /** Dense activations: `gelu` is the exact (erf) GELU, `gelu_new` the tanh approximation (docs/model-math.md). */
 export type Activation = "linear" | "relu" | "sigmoid" | "tanh" | "gelu" | "softmax" | "swish" | "softplus" | "gelu_new";
-export type ReadoutMode = "last" | "mean" | "sum";
+/**
+ * `last`, `mean`, `sum`: over the readout's steps. `pool` (a mean over the first n steps, n = the sequence's
+ * length // the readout's rate) and `timepool` (Σ_{i<n} x_i (Δt_i + 1e−6) / Σ_i Δt_i): event-ssm's
+ * classification readouts (docs/model-math.md, "Event-time SSMs").
+ */
+export type ReadoutMode = "last" | "mean" | "sum" | "pool" | "timepool";
 export type InputEncoding = "values" | "tokens";
+/** How an event-time DiagonalSSM discretizes its continuous Λ with each step's Δt (event-ssm ssm.py). */
+export type Discretization = "async" | "zoh" | "dirac";
+/** event-ssm's EventPooling modes: the first event of each group, the group mean, the Δt-weighted mean. */
+export type PoolMode = "last" | "avgpool" | "timepool";
 
 /** Every kind once, as a record so that a kind added to PopulationKind and missing here is a type error. */
-const KINDS: Record<PopulationKind, true> = { Input: true, EGRU: true, DiagonalSSM: true, Dense: true, Readout: true, Multiply: true, LayerNorm: true };
+const KINDS: Record<PopulationKind, true> = { Input: true, EGRU: true, DiagonalSSM: true, Dense: true, Readout: true, Multiply: true, LayerNorm: true, EventPooling: true };
 export const POPULATION_KINDS = Object.keys(KINDS) as readonly PopulationKind[];
 export const ACTIVATIONS: readonly Activation[] = ["linear", "relu", "sigmoid", "tanh", "gelu", "softmax", "swish", "softplus", "gelu_new"];
-export const READOUT_MODES: readonly ReadoutMode[] = ["last", "mean", "sum"];
+export const READOUT_MODES: readonly ReadoutMode[] = ["last", "mean", "sum", "pool", "timepool"];
+export const DISCRETIZATIONS: readonly Discretization[] = ["async", "zoh", "dirac"];
+export const POOL_MODES: readonly PoolMode[] = ["last", "avgpool", "timepool"];
 
 export interface Port {
   name: string;
@@ -72,11 +83,29 @@ interface PopulationBase {
   fixed?: FixedFormat;
   /** Quantized IR only: the tables this population looks up, by name. */
   luts?: Lut[];
+  /**
+   * Multi-rate execution: the population steps once every `rate` input steps (ticks t with (t + 1) % rate
+   * = 0, the last tick of each group), with Δt summed over the group. Absent: 1, every tick. It follows from
+   * the graph (ir/timing.ts: a pooling stride k upstream multiplies it by k); the builder sets it and the
+   * verifier checks it.
+   */
+  rate?: number;
 }
 
 export interface InputPopulation extends PopulationBase {
   kind: "Input";
   encoding: InputEncoding;
+  /**
+   * Event time: every step is one event and carries its own time step Δt (milliseconds, as event-ssm's data
+   * loader makes them), and every sequence its length; populations read Δt summed over their rate's group.
+   * Absent: ticks of one fixed step, no Δt.
+   */
+  eventTime?: boolean;
+  /**
+   * Token inputs: a negative id −k selects unit V − k, as numpy indexing and jnp.take do (event-ssm pads its
+   * token sequences with −1, which its Embedding reads as the LAST row). Absent: ids must be in [0, V).
+   */
+  wrapTokens?: boolean;
 }
 
 /** Tensors: `bias_x` [3H], `bias_h` [3H], `thr` [H]. Ports: `input` [3H], `recurrent` [3H]. */
@@ -93,11 +122,24 @@ export interface EgruPopulation extends PopulationBase {
  * Discretized complex diagonal SSM with output width = size (H). Tensors: `lambda_re`, `lambda_im` [P]
  * (Λ̄), `c_re`, `c_im` [H, P]. Ports: `u` [2P] (B̄u: real parts in columns [0, P), imaginary in [P, 2P)),
  * `skip` [H] (D ⊙ u).
+ *
+ * Event time (`discretization` set, event-ssm's S5SSM): `lambda_re`, `lambda_im` are the continuous Λ, `step`
+ * [P] the learnt step s, and the port `u` receives B̃u undiscretized. Each step k with time step Δt_k:
+ * Λ̄_k = exp(Λ s Δt_k), x_k = Λ̄_k ⊙ x_{k−1} + γ_k ⊙ u, γ by the discretization (async (exp(Λs) − 1)/Λ,
+ * zoh (Λ̄_k − 1)/Λ, dirac 1); y = Re(C x) + skip (a conj_sym factor 2 is folded into C). With `stride` k > 1
+ * the population emits once per k steps (at the group's last step): Re(C x) of the group's FIRST step plus
+ * the group's `skip` pooled by `pool` (docs/model-math.md, "Event-time SSMs").
  */
 export interface DiagonalSsmPopulation extends PopulationBase {
   kind: "DiagonalSSM";
   stateSize: number;
   parameterization: string;
+  /** Absent: the fixed-step form above (Λ̄ and B̄ folded at compile time). */
+  discretization?: Discretization;
+  /** Event time only: emit once per `stride` steps (absent: 1). */
+  stride?: number;
+  /** Event time with stride > 1: how `skip` is pooled over each group. */
+  pool?: PoolMode;
 }
 
 /** Tensors: `bias` [K]. Ports: `x` [K]. */
@@ -133,6 +175,18 @@ export interface LayerNormPopulation extends PopulationBase {
   epsilon: number;
 }
 
+/**
+ * event-ssm's EventPooling: groups of `stride` consecutive steps of port `x` [n] become one output, emitted at
+ * the group's last step (so the populations it feeds run at `stride` × its rate, with Δt summed over the
+ * group): `last` the group's FIRST value (event-ssm's x[::stride]), `avgpool` the mean, `timepool` the mean
+ * weighted by Δt + 1e−6. Steps after the last whole group are dropped. No tensors.
+ */
+export interface EventPoolingPopulation extends PopulationBase {
+  kind: "EventPooling";
+  stride: number;
+  mode: PoolMode;
+}
+
 export type Population =
   | InputPopulation
   | EgruPopulation
@@ -140,7 +194,8 @@ export type Population =
   | DensePopulation
   | ReadoutPopulation
   | MultiplyPopulation
-  | LayerNormPopulation;
+  | LayerNormPopulation
+  | EventPoolingPopulation;
 
 export interface CsrWeights {
   rowPtr: Uint32Array;

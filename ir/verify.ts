@@ -4,6 +4,7 @@ import { NmcError } from "./errors.js";
 import type { Graph, Population, Projection, Tensor } from "./types.js";
 import { shapeSize } from "./types.js";
 import { irKindOf, LUT_RANGES, requiredLuts } from "./kinds.js";
+import { graphTiming, isEventTime, rateOf } from "./timing.js";
 
 export interface Problem {
   node: string;
@@ -155,6 +156,24 @@ function checkQuantized(g: Graph, out: Problem[]): void {
   }
 }
 
+/**
+ * Multi-rate execution and event time (ir/timing.ts): every stored rate is the one the graph implies, both ends
+ * of every projection run at one rate, and a population that reads Δt has an event-time input to read it from.
+ */
+function checkTiming(g: Graph, pops: Map<string, Population>, out: Problem[]): void {
+  const timing = graphTiming(g);
+  out.push(...timing.problems);
+  for (const p of g.populations) {
+    const want = timing.byName.get(p.name)?.rate ?? 1;
+    if (p.rate !== undefined && (!Number.isSafeInteger(p.rate) || p.rate < 1)) out.push({ node: `population ${p.name}`, message: `rate must be a positive integer, is ${p.rate}` });
+    else if (rateOf(p) !== want) out.push({ node: `population ${p.name}`, message: `rate is ${rateOf(p)}, but its inputs emit once every ${want} ticks` });
+  }
+  if (isEventTime(g)) return;
+  for (const p of pops.values()) {
+    if (irKindOf(p).usesTime(p)) out.push({ node: `population ${p.name}`, message: `reads per-step time steps (Δt), but the graph's input is not event-time` });
+  }
+}
+
 /** Every problem with the graph; an empty list means it is valid. */
 export function verifyGraph(g: Graph): Problem[] {
   const out: Problem[] = [];
@@ -201,9 +220,14 @@ export function verifyGraph(g: Graph): Problem[] {
   const inputPops = g.populations.filter((p) => p.kind === "Input");
   if (inputPops.length > 1) out.push({ node: `graph ${g.name}`, message: `has ${inputPops.length} Input populations; nmc runs models with one input` });
   for (const j of g.projections) {
-    // A Readout's value is an int32 running sum in quantized IR (not an int16 output): it feeds nothing.
-    if (pops.get(j.source)?.kind === "Readout") out.push({ node: `projection ${j.name}`, message: `reads Readout population ${j.source}; a readout is an output and feeds no projection` });
+    // A Readout's value is an int32 running sum in quantized IR (not an int16 output): it feeds nothing there.
+    // In float IR it may feed populations within the tick (event-ssm's decoder after its pooled readout), which
+    // are then per-sequence too (ir/timing.ts).
+    if (pops.get(j.source)?.kind === "Readout" && (g.quant || j.delay !== 0)) {
+      out.push({ node: `projection ${j.name}`, message: g.quant ? `reads Readout population ${j.source}; a quantized readout is an output and feeds no projection` : `reads Readout population ${j.source} with delay 1; a readout feeds populations within the tick only` });
+    }
   }
+  checkTiming(g, pops, out);
   for (const n of g.inputs) {
     if (pops.get(n)?.kind !== "Input") out.push({ node: `graph ${g.name}`, message: `input ${n} is not an Input population` });
   }

@@ -8,9 +8,10 @@ import { encodeGraph } from "../ir/codec.js";
 import { NmcError } from "../ir/errors.js";
 import type { Graph, ReadoutMode } from "../ir/types.js";
 import { readInput } from "../runtime/io/inputs.js";
+import { readEventTimeInput, type TimeUnit } from "../runtime/io/event-time.js";
 import { loadModel } from "../compiler/frontend/index.js";
 import type { RangeMode } from "../compiler/passes/calibrate.js";
-import { compileQuantized, syntheticCalibration, type CalibrationData, type CompileResult } from "../compiler/pipeline.js";
+import { checkQuantizable, compileQuantized, syntheticCalibration, type CalibrationData, type CompileResult } from "../compiler/pipeline.js";
 import { getTarget } from "./registry.js";
 import type { Lowered, Target } from "./target.js";
 
@@ -31,6 +32,8 @@ export interface CompileBundleOptions {
   pruneScope?: "projection" | "global";
   /** Calibration inputs (any input format); default: inputs/calib.npy beside the model, else synthetic. */
   calibrate?: string;
+  /** Event-time models, event-list calibration inputs: the unit of t (default us; runtime/io/event-time.ts). */
+  timeUnit?: TimeUnit;
   calibrateSamples?: number;
   range?: RangeMode;
   weightBits?: 8 | 16;
@@ -72,11 +75,17 @@ export interface CompiledBundle {
 }
 
 /** --calibrate, else the model's inputs/calib.npy, else synthetic inputs (with a warning). */
-function calibrationData(model: string, graph: Graph, file: string | undefined, warn: (s: string) => void): CalibrationData {
+function calibrationData(model: string, graph: Graph, file: string | undefined, warn: (s: string) => void, timeUnit?: TimeUnit): CalibrationData {
   const beside = path.join(path.dirname(model), "inputs", "calib.npy");
   const chosen = file ?? (existsSync(beside) ? beside : undefined);
   if (chosen) {
     const input = graph.populations.find((p) => p.name === graph.inputs[0]);
+    // An event-time model's calibration inputs are read as its run inputs are (runtime/io/event-time.ts).
+    if (input?.kind === "Input" && input.eventTime) {
+      const x = readEventTimeInput(chosen, { channels: input.size, tokens: input.encoding === "tokens", timeUnit });
+      return { data: x.data, shape: x.shape, label: x.label, file: chosen, time: { timesteps: x.timesteps!, lengths: x.lengths } };
+    }
+    if (timeUnit !== undefined) throw new NmcError("--time-unit applies to event-time models (nmc import event-ssm); this model steps in fixed ticks", { file: chosen });
     const x = readInput(chosen, { channels: input?.size ?? 0 });
     return { data: x.data, shape: x.shape, label: x.label, file: chosen };
   }
@@ -112,8 +121,9 @@ export function compileToBundle(model: string, opts: CompileBundleOptions, secon
   const { graph, warnings } = loadModel(model, { readout: opts.readout });
   warnings.forEach(warn);
   opts.afterPass?.(FRONTEND_PASS, graph);
+  checkQuantizable(graph); // event-time models have no integer form yet: refused before any calibration data is read
   stage("load");
-  const cal = calibrationData(model, graph, opts.calibrate, warn);
+  const cal = calibrationData(model, graph, opts.calibrate, warn, opts.timeUnit);
   stage("calibrationInput");
   const result = compileQuantized(graph, {
     weightSparsity: opts.weightSparsity, pruneScope: opts.pruneScope ?? "projection", calibration: cal,

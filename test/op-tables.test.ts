@@ -35,11 +35,11 @@ describe("op tables: a new population kind is one row per layer", () => {
     const already = new Set(diagnostics().map(key));
     const types = project.getSourceFileOrThrow(join(repoRoot, "ir", "types.ts"));
     const before = types.getFullText();
-    expect(before).toContain('export type PopulationKind = "Input" | "EGRU" | "DiagonalSSM" | "Dense" | "Readout" | "Multiply" | "LayerNorm";');
+    expect(before).toContain('export type PopulationKind = "Input" | "EGRU" | "DiagonalSSM" | "Dense" | "Readout" | "Multiply" | "LayerNorm" | "EventPooling";');
     types.replaceWithText(
       before
-        .replace('export type PopulationKind = "Input" | "EGRU" | "DiagonalSSM" | "Dense" | "Readout" | "Multiply" | "LayerNorm";',
-          'export type PopulationKind = "Input" | "EGRU" | "DiagonalSSM" | "Dense" | "Readout" | "Multiply" | "LayerNorm" | "Probe";')
+        .replace('export type PopulationKind = "Input" | "EGRU" | "DiagonalSSM" | "Dense" | "Readout" | "Multiply" | "LayerNorm" | "EventPooling";',
+          'export type PopulationKind = "Input" | "EGRU" | "DiagonalSSM" | "Dense" | "Readout" | "Multiply" | "LayerNorm" | "EventPooling" | "Probe";')
         .replace("export type Population =\n", 'export interface ProbePopulation extends PopulationBase {\n  kind: "Probe";\n}\n\nexport type Population =\n  | ProbePopulation\n'),
     );
     const errors = diagnostics().filter((e) => !already.has(key(e)));

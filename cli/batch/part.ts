@@ -41,7 +41,11 @@ export interface PartFile {
 export function inputIdentity(b: SequenceBatch): string {
   const h = createHash("sha256").update(JSON.stringify([b.batch, b.ticks, b.channels]));
   const d = b.data instanceof Float64Array ? b.data : Float64Array.from(b.data as ArrayLike<number>);
-  return h.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)).digest("hex");
+  h.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+  // Event-time inputs: their time steps and lengths are part of the input (absent: the hash is as before).
+  if (b.timesteps) h.update(new Uint8Array(b.timesteps.buffer, b.timesteps.byteOffset, b.timesteps.byteLength));
+  if (b.lengths) h.update(new Uint8Array(b.lengths.buffer, b.lengths.byteOffset, b.lengths.byteLength));
+  return h.digest("hex");
 }
 
 export function writePart(file: string, part: PartFile): void {

@@ -13,7 +13,8 @@ import type { Graph } from "../../ir/types.js";
 import { bytes, pct, renderTable, sig } from "../../runtime/table.js";
 import { compileToBundle, FRONTEND_PASS, type CompileStageSeconds } from "../../targets/compile.js";
 import { getTarget } from "../../targets/registry.js";
-import { INPUT_FORMATS_HELP } from "../input.js";
+import { INPUT_FORMATS_HELP, timeUnitOption } from "../input.js";
+import type { TimeUnit } from "../../runtime/io/event-time.js";
 import { addTargetOptions, numberOption, parseReadout, readoutOption, targetOption, targetOptionValues } from "../options.js";
 
 export interface CompileCliOptions {
@@ -23,6 +24,7 @@ export interface CompileCliOptions {
   weightSparsity?: string;
   pruneScope: "projection" | "global";
   calibrate?: string;
+  timeUnit?: string;
   calibrateSamples?: string;
   range: string;
   bits: string;
@@ -104,6 +106,7 @@ export function compileFromCli(model: string, opts: CompileCliOptions, seconds?:
     weightSparsity: numberOption("--weight-sparsity", opts.weightSparsity, 0, 0.9999),
     pruneScope: opts.pruneScope,
     calibrate: opts.calibrate,
+    timeUnit: opts.timeUnit as TimeUnit | undefined,
     calibrateSamples: numberOption("--calibrate-samples", opts.calibrateSamples, 1, 2 ** 31, true),
     range: parseRange(opts.range),
     weightBits: Number(opts.bits) as 8 | 16, stateBits: Number(opts.stateBits) as 16 | 32, lutBits: Number(opts.lutBits),
@@ -125,6 +128,7 @@ export function registerCompile(program: Command): void {
     .option("--weight-sparsity <S>", "magnitude-prune weights to this fraction of zeros first, 0 ≤ S < 1 (no fine-tuning)")
     .addOption(new Option("--prune-scope <scope>", "prune each projection to S, or with one threshold over all").choices(["projection", "global"]).default("projection"))
     .option("--calibrate <file>", "calibration inputs, shaped like `nmc run --input` (default: inputs/calib.npy beside the model, else synthetic). Formats: " + INPUT_FORMATS_HELP + "; event files with t in ticks")
+    .addOption(timeUnitOption())
     .option("--calibrate-samples <n>", "use only the first n calibration sequences (default: all)")
     .option("--range <mode>", "how a range is read from calibration: max | percentile:P (e.g. percentile:99.99)", "max")
     .addOption(new Option("--bits <n>", "weight width").choices(["8", "16"]).default("8"))

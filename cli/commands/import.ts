@@ -7,6 +7,7 @@ import { readCheckpoint, SAVE_LINE } from "../../compiler/import/checkpoint.js";
 import { EVNN_COMMIT, EVNN_READOUTS, type EvnnImport, type EvnnReadout, importEvnn } from "../../compiler/import/evnn.js";
 import { writeLayersModel } from "../../compiler/import/layers-model.js";
 import { NmcError } from "../../ir/errors.js";
+import { registerImportEventSsm } from "./import-event-ssm.js";
 
 interface ImportOptions {
   out: string;
@@ -77,7 +78,7 @@ async function importEvnnCommand(ckptPath: string, opts: ImportOptions): Promise
 export function registerImport(program: Command): void {
   const imp = program
     .command("import")
-    .description("convert a model trained elsewhere into a model.json nmc compiles (today: EvNN checkpoints)")
+    .description("convert a model trained elsewhere into a model.json nmc compiles (EvNN checkpoints, event-ssm models)")
     .addHelpText("after", `
 Examples:
   $ nmc import evnn m.safetensors -o out/ && nmc compile out/model.json -o m.nmb`);
@@ -114,6 +115,7 @@ Examples:
   $ nmc run smnist/model.json --input x.npy --out y.npy         # the float model: compare with PyTorch
   $ nmc compile smnist/model.json --target spinnaker2 -o s.nmb  # then: nmc run s.nmb --input x.npy`)
     .action((ckpt: string, opts: ImportOptions) => importEvnnCommand(ckpt, opts));
+  registerImportEventSsm(imp);
   // main.ts sets exitOverride on the top-level commands only; a subcommand needs its own.
   imp.exitOverride();
   for (const c of imp.commands) c.exitOverride();

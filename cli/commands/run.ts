@@ -6,7 +6,7 @@ import { toFloat64 } from "../../runtime/io/ndarray.js";
 import { readNpy } from "../../runtime/io/npy.js";
 import { checkWorkersApply, prepareJob, runBatch } from "../../targets/run/job.js";
 import { parseShard, parseWorkers, SHARD_HELP, sliceBatch, splitRange } from "../../targets/run/shard.js";
-import { dtOption, INPUT_FORMATS_HELP, readBatch, ticksOption, warnInputSaturation } from "../input.js";
+import { dtOption, INPUT_FORMATS_HELP, readBatch, ticksOption, timeUnitOption, warnInputSaturation } from "../input.js";
 import { addTargetOptions, engineOption, numberOption, readoutOption, targetOptionValues } from "../options.js";
 import { inputIdentity, PART_FORMAT, PART_VERSION, writePart } from "../batch/part.js";
 import { present } from "../batch/present.js";
@@ -29,6 +29,7 @@ interface RunOptions {
   json?: boolean;
   dt?: string;
   ticks?: string;
+  timeUnit?: string;
   workers?: string;
   shard?: string;
   save?: string;
@@ -117,6 +118,7 @@ export function registerRun(program: Command): void {
     .requiredOption("--input <file>", "input sequences [T, C] (one) or [B, T, C]; token ids [B, T] for Embedding models. Formats: " + INPUT_FORMATS_HELP)
     .addOption(dtOption())
     .addOption(ticksOption())
+    .addOption(timeUnitOption())
     .option("--out <file>", "write outputs as float32 .npy: [B, T, K] per tick, or [B, K] with a readout")
     .option("--labels <file>", ".npy of integer class labels [B]: report accuracy (argmax of the readout)")
     .addOption(readoutOption())
@@ -148,7 +150,12 @@ engine (one compiled program runs the batch); --shard does.
 
 Event inputs (.csv with header t,channel[,value], or a structured .npy with fields t, channel[, value])
 become one sequence [1, T, C]: each event adds value (default 1) at tick floor(t / dt) of its channel,
-C is the model's input width, T the last tick + 1 unless --ticks is given.`)
+C is the model's input width, T the last tick + 1 unless --ticks is given.
+
+Event-time models (nmc import event-ssm) take every event as one step with its own time step: an .npz with
+tokens [B, L], timesteps [B, L] in ms and lengths [B] (event-ssm's collate output; without lengths a sequence
+ends at its last token ≥ 0), or an event list t,channel[,value] in time order, where step i has
+Δt = t[i+1] − t[i] and the last event is dropped (event-ssm's convention), t in --time-unit (default us).`)
     .action(async (model: string, opts: RunOptions) => runCommand(model, opts));
   addTargetOptions(cmd, "runOptions");
 }

@@ -18,6 +18,7 @@ export type Scope =
   | "quantization" // weightsManifest[g].weights[i].quantization
   | "inboundKwargs" // the call arguments of a functional layer's inbound node
   | "InputLayer" | "EGRU" | "DiagonalSSM" | "Dense" | "Embedding" | "Dropout" | "Activation" | "TimeDistributed" | "BatchNormalization" | "LayerNormalization"
+  | "EventPooling" | "EventReadout"
   | "Add" | "Average" | "Multiply" | "Subtract" | "Concatenate";
 
 export interface AllowRule {

@@ -135,12 +135,15 @@ export function loadModel(file: string, opts: LoadOptions = {}): LoadedModel {
   const b = new GraphBuilder(String((model.modelTopology.config as { name?: unknown }).name ?? "model"));
   b.meta.source = file;
 
+  const meta = model.userDefinedMetadata?.nmc ?? model.nmc;
+  // nmc.time "events": every step is an event with its own Δt (event.ts; ir/types.ts InputPopulation.eventTime).
+  const time = { eventTime: meta?.time === "events" };
   const first = chain.layers[0];
   const tokens = first?.className === "Embedding";
   let input;
   if (tokens) {
     const V = parseWith(LayerConfigSchemas.Embedding, first.config, file, [], "Embedding config", first.name).input_dim;
-    input = b.input(chain.inputName, V, "tokens", { file, layer: chain.inputName, className: "InputLayer" });
+    input = b.input(chain.inputName, V, "tokens", { file, layer: chain.inputName, className: "InputLayer" }, time);
   } else {
     const C = chain.inputShape[chain.inputShape.length - 1];
     if (chain.inputShape.length !== 2 || typeof C !== "number") {
@@ -148,7 +151,7 @@ export function loadModel(file: string, opts: LoadOptions = {}): LoadedModel {
         file, path: "batch_input_shape", expected: "[null, T, C] with C a number", found: JSON.stringify([null, ...chain.inputShape]),
       });
     }
-    input = b.input(chain.inputName, C, "values", { file, layer: chain.inputName, className: "InputLayer" });
+    input = b.input(chain.inputName, C, "values", { file, layer: chain.inputName, className: "InputLayer" }, time);
   }
 
   const ctx: LowerContext = { file, builder: b, weights, used: new Set(), current: input };
@@ -164,8 +167,13 @@ export function loadModel(file: string, opts: LoadOptions = {}): LoadedModel {
   ctx.current = produced.get(chain.output)!;
   if (ctx.current === input) throw new NmcError("the model has no layers after its input", { file, path: "modelTopology" });
 
-  const meta = model.userDefinedMetadata?.nmc ?? model.nmc;
   const readout = opts.readout ?? meta?.readout ?? "none";
+  const eventReadout = chain.layers.find((l) => l.className === "EventReadout");
+  if (readout !== "none" && eventReadout) {
+    throw new NmcError(`the model has its readout as a layer (EventReadout ${eventReadout.name}); a ${readout} readout after its output would be a second one`, {
+      file, path: opts.readout ? undefined : "userDefinedMetadata.nmc.readout", expected: "no readout metadata (and no --readout)", found: JSON.stringify(readout),
+    });
+  }
   if (readout !== "none") {
     const r = b.readout("readout", ctx.current, readout, { file, layer: "", className: "Readout" });
     b.outputs.push(r.name);

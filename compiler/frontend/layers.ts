@@ -13,6 +13,7 @@ import { LayerConfigSchemas } from "./schema.js";
 import { discretizeLru, discretizeS5 } from "./ssm.js";
 import { lowerBatchNorm } from "./batchnorm.js";
 import { lowerLayerNorm } from "./layernorm.js";
+import { lowerEventPooling, lowerEventReadout, lowerEventSsm, refuseEventKeys } from "./event.js";
 
 export interface LowerContext {
   file: string;
@@ -84,6 +85,9 @@ function lowerEgru(ctx: LowerContext, layer: LayerRef, config: Record<string, un
 
 function lowerDiagonalSsm(ctx: LowerContext, layer: LayerRef, config: Record<string, unknown>): void {
   const cfg = parseConfig(ctx, layer, "DiagonalSSM", config);
+  // Event time (event-ssm's S5SSM): event.ts. The fixed-step form below refuses the event-time keys.
+  if (cfg.discretization !== undefined) return lowerEventSsm(ctx, layer, cfg);
+  refuseEventKeys(ctx, layer, cfg);
   const P = cfg.state_size;
   const H = ctx.current.size;
   const w = (param: string, shape: number[]) => weight(ctx, layer, param, shape);
@@ -150,6 +154,8 @@ function lowerEmbedding(ctx: LowerContext, layer: LayerRef, config: Record<strin
   const V = cfg.input_dim;
   const E = cfg.output_dim;
   const table = weight(ctx, layer, "embeddings", [V, E]);
+  // negative_ids "wrap": the input takes ids −V…V − 1, −k selecting row V − k (jnp.take; event-ssm's padding −1).
+  if (cfg.negative_ids === "wrap") cur.wrapTokens = true;
   // A token event (id, 1) selects one row: the embedding is a projection from the one-hot input.
   const pop = ctx.builder.dense(layer.name, E, "linear", new Float32Array(E), loc(ctx, layer));
   ctx.builder.project(`${pop.name}.embeddings`, cur, pop, "x", csrFromDense(table, V, E), 0, loc(ctx, layer));
@@ -189,4 +195,8 @@ export const LAYER_TABLE: Record<Exclude<SupportedClass, "InputLayer">, Lower> =
   BatchNormalization: lowerBatchNorm,
   // A LayerNorm population fed by an identity projection (layernorm.ts).
   LayerNormalization: lowerLayerNorm,
+  // Event time (event.ts): event-ssm's EventPooling, and its classification readouts as a layer that later
+  // layers (the decoder) read.
+  EventPooling: lowerEventPooling,
+  EventReadout: lowerEventReadout,
 };

@@ -42,6 +42,9 @@ export type LayerJson = z.infer<typeof LayerSchema>;
 
 export const NmcMetaSchema = z.object({
   readout: z.enum(["last", "mean", "sum"]).optional(),
+  // "events": event time, every input step is one event with its own time step Δt (ms) and every sequence a
+  // length (ir/types.ts InputPopulation.eventTime; nmc import event-ssm writes it). "ticks" (default): fixed steps.
+  time: z.enum(["ticks", "events"]).optional(),
 });
 
 export const UserMetaSchema = z.looseObject({ nmc: NmcMetaSchema.optional() });
@@ -79,14 +82,30 @@ export const LayerConfigSchemas = {
     units: positiveInt,
     zoneout: z.number().min(0, "zoneout must be in [0, 1)").refine((v) => Math.fround(v) < 1, "zoneout must be in [0, 1) (as the float32 EvNN reads)").nullable().optional(),
   }),
-  DiagonalSSM: z.object({ state_size: positiveInt, parameterization: z.enum(["lru", "s5"]) }),
+  // Event time (event-ssm's S5SSM, compiler/frontend/event.ts): `discretization` async | zoh | dirac with the
+  // S5 weights, conj_sym (factor 2 on Re(C x)), clip_eigs (Re Λ ≤ −1e−4), step_rescale, stride and pool (the
+  // S5SSM's own subsampling), units (H_out, default the input width: D is then a [H_out, H_in] matrix). Without
+  // discretization those keys are refused: the fixed-step form has none of them.
+  DiagonalSSM: z.object({
+    state_size: positiveInt,
+    parameterization: z.enum(["lru", "s5"]),
+    discretization: z.enum(["async", "zoh", "dirac"]).optional(),
+    conj_sym: z.boolean().optional(),
+    clip_eigs: z.boolean().optional(),
+    step_rescale: z.number().positive().optional(),
+    stride: positiveInt.optional(),
+    pool: z.enum(["last", "avgpool", "timepool"]).optional(),
+    units: positiveInt.optional(),
+  }),
   Dense: z.object({
     units: positiveInt,
     activation: activation.default("linear"),
     // false: no bias weight is read and the bias is zero.
     use_bias: z.boolean().default(true),
   }),
-  Embedding: z.object({ input_dim: positiveInt, output_dim: positiveInt }),
+  // negative_ids "wrap": a negative token id −k reads row V − k, as jnp.take does (event-ssm pads with −1, which
+  // reads the LAST row); absent: ids must be in [0, V).
+  Embedding: z.object({ input_dim: positiveInt, output_dim: positiveInt, negative_ids: z.enum(["wrap"]).optional() }),
   // Dropout is the identity at inference whatever the rate; the rate is still checked to be one.
   Dropout: z.object({ rate: z.number().min(0).max(1).optional() }),
   Activation: z.object({ activation }),
@@ -109,6 +128,11 @@ export const LayerConfigSchemas = {
     center: z.boolean().default(true),
     scale: z.boolean().default(true),
   }),
+  // event-ssm's EventPooling (layers.py): groups of `stride` steps into one; later layers step once per group.
+  EventPooling: z.object({ stride: z.number().int().min(2), mode: z.enum(["last", "avgpool", "timepool"]) }),
+  // event-ssm's classification readouts (seq_model.py): one value per sequence, which later layers (the decoder
+  // Dense) read. pool: masked mean; timepool: Δt-weighted masked sum over the total time; last: the last step.
+  EventReadout: z.object({ mode: z.enum(["pool", "timepool", "last"]) }),
 } as const;
 export type SupportedClass = keyof typeof LayerConfigSchemas;
 

@@ -4,7 +4,8 @@
 // ones requiredLuts names, built in quantize.ts). The rules are runtime/fixed/QUANTIZATION.md's.
 import { activationLut, type PopOf } from "../../ir/kinds.js";
 import { NmcError } from "../../ir/errors.js";
-import type { FixedFormat, PopulationKind, Tensor } from "../../ir/types.js";
+import { eventTimeFeature, notQuantizedYet } from "../../ir/timing.js";
+import type { FixedFormat, Population, PopulationKind, Tensor } from "../../ir/types.js";
 import { roundHalfAway, toFixed } from "../../runtime/fixed/index.js";
 import type { StepView } from "../../runtime/float/interpreter.js";
 import { sigmoid } from "../../runtime/float/math.js";
@@ -73,7 +74,16 @@ export interface QuantOp<K extends PopulationKind> {
 }
 
 const newFixed = (): FixedFormat => ({ outFrac: 0, accFrac: 0, stateFrac: 0, stateBits: 0, readFrac: 0 });
-const noCheck = (): void => {};
+/**
+ * Every kind's check refuses the event-time features (ir/timing.ts eventTimeFeature: event-time input and
+ * DiagonalSSM, EventPooling, the pool/timepool readouts, a rate > 1), which have no integer definition yet.
+ */
+const noCheck = (p: Population): void => {
+  if (eventTimeFeature(p) !== null) throw notQuantizedYet(p, "quantize");
+};
+const refuse = (p: Population): never => {
+  throw notQuantizedYet(p, "quantize");
+};
 const accPorts = (fx: FixedFormat): number => fx.accFrac;
 const q14Dense = (p: PopOf<"Dense">): boolean => p.activation === "sigmoid" || p.activation === "tanh";
 /** A Dense that reads a lookup table needs lutMinFrac bits in its accumulator. */
@@ -147,6 +157,7 @@ export const QUANT_OPS: { [K in PopulationKind]: QuantOp<K> } = {
     observe: (_p, r, v) => addAll(r.acc, v.ports.x),
     q14Out: q14Dense,
     check(p, node) {
+      noCheck(p);
       if (p.activation === "softmax") {
         throw new NmcError(`${node} ends in softmax, which has no quantized form`, {
           node, hint: "give the layer a linear activation (the logits: argmax and a mean readout of them are what classification needs)",
@@ -222,6 +233,16 @@ export const QUANT_OPS: { [K in PopulationKind]: QuantOp<K> } = {
         eps_q: intTensor(Int32Array.of(layerNormEpsQ(p.epsilon, fxq)), [1]),
       };
     },
+    outClips: true,
+  },
+  // No integer definition yet (issue 19's later step): refused before calibration is used.
+  EventPooling: {
+    observe: () => {},
+    q14Out: () => false,
+    check: refuse,
+    formats: refuse,
+    portFrac: accPorts,
+    tensors: refuse,
     outClips: true,
   },
 };

@@ -4,7 +4,8 @@
 // Events are graded (state.ts deliver). What each kind keeps and computes in a tick is its row of the op
 // table FLOAT_OPS (ops.ts; the math is docs/model-math.md); Float64 by default, Float32 storage on request.
 import { NmcError } from "../../ir/errors.js";
-import { IR_KINDS, irKindOf } from "../../ir/kinds.js";
+import { irKindOf } from "../../ir/kinds.js";
+import { graphTiming, isEventTime } from "../../ir/timing.js";
 import type { Graph, PopulationKind } from "../../ir/types.js";
 import { populationCounters, projectionCounters, type RunCounters } from "../counters.js";
 import type { SequenceBatch } from "../batch.js";
@@ -20,7 +21,10 @@ export interface StepView {
   state: ArrayLike<number>[];
 }
 
-/** Called after every population step (calibration records value ranges through it). */
+/**
+ * Called after every population step that emits (calibration records value ranges through it): every tick for
+ * a single-rate graph; a population of rate R, or a pooling population, only at the ticks it emits.
+ */
 export type StepObserver = (popIndex: number, view: StepView, sample: number, tick: number) => void;
 
 export interface FloatRunOptions {
@@ -29,15 +33,20 @@ export interface FloatRunOptions {
 }
 
 export interface FloatRun {
-  /** [B, T, K] per-tick output of the output population, or [B, K] for a Readout output. */
+  /**
+   * [B, T, K] per-tick output of the output population, or [B, K] for a per-sequence output (a Readout, or a
+   * population fed by one). An output emitting once every R ticks gives [B, floor(T / R), K], one row per emission.
+   */
   output: Float64Array;
   outputShape: number[];
   counters: RunCounters;
 }
 
-/** A population with its row of FLOAT_OPS, looked up once. */
+/** A population with its row of FLOAT_OPS, looked up once, and when it steps (ir/timing.ts). */
 interface PopState extends FloatPop {
   op: FloatOp<PopulationKind>;
+  rate: number;
+  outRate: number;
 }
 
 export class FloatEngine {
@@ -45,20 +54,33 @@ export class FloatEngine {
   readonly counters: RunCounters;
   private readonly outIndex: number;
   private readonly observer?: StepObserver;
+  private readonly f32: boolean;
+  private readonly eventTime: boolean;
+  private readonly perSequence: boolean;
+  /** Every population steps every tick (no pooling): the loop of a single-rate graph, unchanged. */
+  private readonly singleRate: boolean;
 
   constructor(private readonly graph: Graph, opts: FloatRunOptions = {}) {
     this.observer = opts.observer;
-    const Buf = opts.precision === "f32" ? Float32Array : Float64Array;
+    this.f32 = opts.precision === "f32";
+    const Buf = this.f32 ? Float32Array : Float64Array;
     this.counters = { samples: 0, ticks: 0, populations: {}, projections: {} };
     const index = new Map(graph.populations.map((p, i) => [p.name, i]));
+    const timing = graphTiming(graph).byName;
+    this.eventTime = isEventTime(graph);
     this.pops = graph.populations.map((pop) => {
       const ports: Record<string, Buf> = {};
       for (const q of pop.ports) ports[q.name] = new Buf(q.width);
       const counters = populationCounters(pop);
       this.counters.populations[pop.name] = counters;
       const op = floatOpOf(pop.kind);
-      return { pop, op, out: new Buf(pop.size), prev: new Buf(pop.size), ports, incoming: [], state: op.state(pop, Buf), read: new Buf(0), counters };
+      const t = timing.get(pop.name)!;
+      return {
+        pop, op, out: new Buf(pop.size), prev: new Buf(pop.size), ports, incoming: [], state: op.state(pop, Buf), read: new Buf(0), counters,
+        dt: 0, valid: 0, rate: t.rate, outRate: t.outRate,
+      };
     });
+    this.singleRate = this.pops.every((s) => s.outRate === 1);
     // Outputs are allocated once and never replaced, so a reader may hold the array itself.
     for (const s of this.pops) {
       const source = irKindOf(s.pop).reads(s.pop);
@@ -82,6 +104,7 @@ export class FloatEngine {
       });
     }
     this.outIndex = index.get(graph.outputs[0])!;
+    this.perSequence = timing.get(graph.outputs[0])!.perSequence;
   }
 
   private reset(): void {
@@ -103,25 +126,88 @@ export class FloatEngine {
 
   /** Runs a whole batch; returns the output population's values per tick (or the readout's final value). */
   run(batch: SequenceBatch): FloatRun {
-    const { batch: B, ticks: T, channels: C, data } = batch;
+    const { batch: B, ticks: T } = batch;
+    if (this.eventTime && !batch.timesteps) {
+      throw new NmcError("this model runs in event time: its input needs the time step of every step (SequenceBatch.timesteps)", {
+        hint: "give an .npz with tokens and timesteps, or an event list (nmc run --input events.csv)",
+      });
+    }
     const outPop = this.pops[this.outIndex];
-    const readout = IR_KINDS[outPop.pop.kind].perSequence;
+    const readout = this.perSequence;
     const K = outPop.pop.size;
-    const output = new Float64Array(readout ? B * K : B * T * K);
+    const rows = readout ? 1 : Math.floor(T / outPop.outRate);
+    const output = new Float64Array(B * rows * K);
     for (let b = 0; b < B; b++) {
       this.reset();
-      for (let t = 0; t < T; t++) {
-        const xOff = (b * T + t) * C;
-        for (const s of this.pops) this.step(s, data, xOff, t);
-        if (this.observer) for (let p = 0; p < this.pops.length; p++) this.observer(p, this.pops[p], b, t);
-        if (!readout) for (let k = 0; k < K; k++) output[(b * T + t) * K + k] = outPop.out[k];
-        for (const s of this.pops) s.prev.set(s.out);
-      }
-      if (readout) for (let k = 0; k < K; k++) output[b * K + k] = T > 0 ? outPop.out[k] : 0;
+      if (this.singleRate) this.runSingleRate(batch, b, output, rows);
+      else this.runMultiRate(batch, b, output, rows);
+      if (readout) for (let k = 0; k < K; k++) output[b * K + k] = T >= outPop.outRate ? outPop.out[k] : 0;
       this.counters.samples++;
       this.counters.ticks += T;
     }
-    return { output, outputShape: readout ? [B, K] : [B, T, K], counters: this.counters };
+    return { output, outputShape: readout ? [B, K] : [B, rows, K], counters: this.counters };
+  }
+
+  /** One sequence of a graph whose populations all step every tick. */
+  private runSingleRate(batch: SequenceBatch, b: number, output: Float64Array, rows: number): void {
+    const { ticks: T, channels: C, data } = batch;
+    const outPop = this.pops[this.outIndex];
+    const K = outPop.pop.size;
+    const readout = this.perSequence;
+    const length = batch.lengths ? batch.lengths[b] : T;
+    for (const s of this.pops) s.valid = length;
+    for (let t = 0; t < T; t++) {
+      const xOff = (b * T + t) * C;
+      if (this.eventTime) {
+        const dt = this.f32 ? Math.fround(batch.timesteps![b * T + t]) : batch.timesteps![b * T + t];
+        for (const s of this.pops) s.dt = dt;
+      }
+      for (const s of this.pops) this.step(s, data, xOff, t);
+      if (this.observer) for (let p = 0; p < this.pops.length; p++) this.observer(p, this.pops[p], b, t);
+      if (!readout) for (let k = 0; k < K; k++) output[(b * rows + t) * K + k] = outPop.out[k];
+      for (const s of this.pops) s.prev.set(s.out);
+    }
+  }
+
+  /**
+   * One sequence of a multi-rate graph (ir/timing.ts): a population of rate R steps at the ticks t with
+   * (t + 1) % R = 0, with Δt summed over its group and its own step index; it counts, is observed and keeps its
+   * previous output only at the ticks it emits (every outRate ticks).
+   */
+  private runMultiRate(batch: SequenceBatch, b: number, output: Float64Array, rows: number): void {
+    const { ticks: T, channels: C, data } = batch;
+    const outPop = this.pops[this.outIndex];
+    const K = outPop.pop.size;
+    const readout = this.perSequence;
+    const length = batch.lengths ? batch.lengths[b] : T;
+    const ts = batch.timesteps;
+    for (const s of this.pops) s.valid = Math.floor(length / s.rate);
+    for (let t = 0; t < T; t++) {
+      const xOff = (b * T + t) * C;
+      for (let p = 0; p < this.pops.length; p++) {
+        const s = this.pops[p];
+        if ((t + 1) % s.rate !== 0) continue;
+        if (this.eventTime) {
+          let dt = 0;
+          for (let u = t + 1 - s.rate; u <= t; u++) dt += this.f32 ? Math.fround(ts![b * T + u]) : ts![b * T + u];
+          s.dt = this.f32 ? Math.fround(dt) : dt;
+        }
+        const emits = (t + 1) % s.outRate === 0;
+        s.op.step(s, data, xOff, (t + 1) / s.rate - 1);
+        if (!emits) continue;
+        const out = s.out;
+        let nz = 0;
+        for (let i = 0; i < out.length; i++) if (out[i] !== 0) nz++;
+        s.counters.events += nz;
+        s.counters.unitTicks += out.length;
+        this.observer?.(p, s, b, t);
+      }
+      if (!readout && (t + 1) % outPop.outRate === 0) {
+        const row = (t + 1) / outPop.outRate - 1;
+        for (let k = 0; k < K; k++) output[(b * rows + row) * K + k] = outPop.out[k];
+      }
+      for (const s of this.pops) if ((t + 1) % s.outRate === 0) s.prev.set(s.out);
+    }
   }
 }
 

@@ -24,7 +24,9 @@ export const FLOAT_OPS: { [K in PopulationKind]: FloatOp<K> } = {
       const pop = s.pop, out = s.out;
       if (pop.encoding === "tokens") {
         out.fill(0);
-        out[x[xOff]] = 1;
+        // A negative id reaches here only for a wrapping input (batchFromShape): −k selects unit V − k.
+        const id = x[xOff];
+        out[id < 0 ? pop.size + id : id] = 1;
       } else for (let i = 0; i < pop.size; i++) out[i] = x[xOff + i];
     },
   },
@@ -57,8 +59,15 @@ export const FLOAT_OPS: { [K in PopulationKind]: FloatOp<K> } = {
     },
   },
   DiagonalSSM: {
-    state: (pop, Buf) => [new Buf(pop.stateSize), new Buf(pop.stateSize)], // x re, im
-    step(s) {
+    // x re, im; event time with a stride adds the group's C x (H), its pooled skip (H) and weight sum (1).
+    state: (pop, Buf) => (pop.discretization === undefined
+      ? [new Buf(pop.stateSize), new Buf(pop.stateSize)]
+      : [new Buf(pop.stateSize), new Buf(pop.stateSize), new Buf(pop.size), new Buf(pop.size), new Buf(1)]),
+    step(s, _x, _xOff, t) {
+      if (s.pop.discretization !== undefined) {
+        eventSsmStep(s, t);
+        return;
+      }
       const pop = s.pop, out = s.out;
       const P = pop.stateSize, H = pop.size;
       const u = s.ports.u, skip = s.ports.skip;
@@ -91,11 +100,15 @@ export const FLOAT_OPS: { [K in PopulationKind]: FloatOp<K> } = {
     },
   },
   Readout: {
-    state: (pop, Buf) => [new Buf(pop.size)], // running sum
+    state: (pop, Buf) => (pop.mode === "timepool" ? [new Buf(pop.size), new Buf(1)] : [new Buf(pop.size)]), // running sum (and Σ Δt)
     step(s, _x, _xOff, t) {
       const pop = s.pop, out = s.out;
       const src = s.read;
       const sum = s.state[0];
+      if (pop.mode === "pool" || pop.mode === "timepool") {
+        maskedReadoutStep(s, t);
+        return;
+      }
       for (let i = 0; i < pop.size; i++) {
         if (pop.mode === "last") sum[i] = src[i];
         else sum[i] += src[i];
@@ -132,7 +145,133 @@ export const FLOAT_OPS: { [K in PopulationKind]: FloatOp<K> } = {
       for (let i = 0; i < n; i++) out[i] = Number(g[i]) * ((x[i] - mean) * r) + Number(b[i]);
     },
   },
+  // event-ssm's EventPooling (layers.py): the steps of each group of `stride` pooled into one output at the
+  // group's last step. State: the group's running sum or first value (n) and its weight sum (1).
+  EventPooling: {
+    state: (pop, Buf) => [new Buf(pop.size), new Buf(1)],
+    step(s, _x, _xOff, t) {
+      const pop = s.pop, x = s.ports.x, out = s.out, n = out.length, k = pop.stride;
+      const [acc, wsum] = s.state;
+      x.fill(0);
+      deliver(s);
+      const pos = t % k;
+      if (pop.mode === "timepool") {
+        const w = s.dt + POOL_EPS;
+        if (pos === 0) {
+          for (let i = 0; i < n; i++) acc[i] = x[i] * w;
+          wsum[0] = w;
+        } else {
+          for (let i = 0; i < n; i++) acc[i] += x[i] * w;
+          wsum[0] += w;
+        }
+      } else if (pos === 0) acc.set(x);
+      else if (pop.mode === "avgpool") for (let i = 0; i < n; i++) acc[i] += x[i];
+      if (pos !== k - 1) return;
+      if (pop.mode === "last") out.set(acc);
+      else if (pop.mode === "avgpool") for (let i = 0; i < n; i++) out[i] = acc[i] / k;
+      else for (let i = 0; i < n; i++) out[i] = acc[i] / wsum[0];
+    },
+  },
 };
+
+/** event-ssm's ε in the time-weighted means (EventPooling eps, masked_timepool eps): 1e−6 ms. */
+const POOL_EPS = 1e-6;
+
+/**
+ * One step of an event-time DiagonalSSM (event-ssm ssm.py, S5SSM.__call__; docs/model-math.md): with Λ s = a + ib
+ * per state, Λ̄ = exp((a + ib) Δt), the input gain γ of the discretization, x ← Λ̄ x + γ (B̃u). Λ̄ − 1 and
+ * exp(Λs) − 1 are formed as expm1(·)cos(·) − 2 sin²(·/2) + i exp(·) sin(·), without the cancellation of the
+ * subtraction. Output Re(C x) + skip at every step, or with a stride k once per group: Re(C x) of the group's
+ * first step plus the group's skip pooled by `pool`.
+ */
+function eventSsmStep(s: FloatPop<"DiagonalSSM">, t: number): void {
+  const pop = s.pop, out = s.out;
+  const P = pop.stateSize, H = pop.size;
+  const u = s.ports.u, skip = s.ports.skip;
+  u.fill(0);
+  skip.fill(0);
+  deliver(s);
+  const [xr, xi, latch, pooled, wsum] = s.state;
+  const lr = pop.tensors.lambda_re.data, li = pop.tensors.lambda_im.data, st = pop.tensors.step.data;
+  const disc = pop.discretization, dt = s.dt;
+  for (let p = 0; p < P; p++) {
+    const lre = Number(lr[p]), lim = Number(li[p]);
+    const a = lre * st[p], b = lim * st[p]; // Λ s
+    const mag = Math.exp(a * dt), ang = b * dt;
+    const Lr = mag * Math.cos(ang), Li = mag * Math.sin(ang);
+    let gr = 1, gi = 0;
+    if (disc !== "dirac") {
+      // γ = (e^z − 1)/Λ with z = Λ s (async) or Λ s Δt (zoh); its limit at Λ = 0 is s (async), s Δt (zoh).
+      const za = disc === "async" ? a : a * dt, zb = disc === "async" ? b : ang;
+      const hs = Math.sin(zb / 2);
+      const nr = Math.expm1(za) * Math.cos(zb) - 2 * hs * hs, ni = Math.exp(za) * Math.sin(zb);
+      const den = lre * lre + lim * lim;
+      if (den === 0) {
+        gr = disc === "async" ? st[p] : st[p] * dt;
+      } else {
+        gr = (nr * lre + ni * lim) / den;
+        gi = (ni * lre - nr * lim) / den;
+      }
+    }
+    const ur = u[p], ui = u[P + p];
+    const xa = xr[p], xb = xi[p];
+    xr[p] = Lr * xa - Li * xb + (gr * ur - gi * ui);
+    xi[p] = Lr * xb + Li * xa + (gr * ui + gi * ur);
+  }
+  const cr = pop.tensors.c_re.data, ci = pop.tensors.c_im.data;
+  const k = pop.stride ?? 1;
+  const readC = (hh: number): number => {
+    const row = hh * P;
+    let y = 0;
+    for (let p = 0; p < P; p++) y += cr[row + p] * xr[p] - ci[row + p] * xi[p];
+    return y;
+  };
+  if (k === 1) {
+    for (let hh = 0; hh < H; hh++) out[hh] = readC(hh) + skip[hh];
+    return;
+  }
+  // Stride k: the states of each group's first step (event-ssm's xs[:R:k]) and the group's pooled skip (its
+  // D term reads EventPooling(k, pool) of the input).
+  const pos = t % k, mode = pop.pool ?? "last";
+  if (pos === 0) for (let hh = 0; hh < H; hh++) latch[hh] = readC(hh);
+  if (mode === "timepool") {
+    const w = dt + POOL_EPS;
+    if (pos === 0) {
+      for (let hh = 0; hh < H; hh++) pooled[hh] = skip[hh] * w;
+      wsum[0] = w;
+    } else {
+      for (let hh = 0; hh < H; hh++) pooled[hh] += skip[hh] * w;
+      wsum[0] += w;
+    }
+  } else if (pos === 0) pooled.set(skip);
+  else if (mode === "avgpool") for (let hh = 0; hh < H; hh++) pooled[hh] += skip[hh];
+  if (pos !== k - 1) return;
+  for (let hh = 0; hh < H; hh++) {
+    const d = mode === "last" ? pooled[hh] : mode === "avgpool" ? pooled[hh] / k : pooled[hh] / wsum[0];
+    out[hh] = latch[hh] + d;
+  }
+}
+
+/**
+ * The masked readouts of event-ssm's ClassificationModel (seq_model.py): over the first n = floor(length /
+ * rate) steps (s.valid), `pool` Σ x_i / n and `timepool` Σ x_i (Δt_i + 1e−6) / Σ_all Δt_i, the denominator over
+ * every step, padding included. The value after each step is the running one; after the last step, the readout.
+ */
+function maskedReadoutStep(s: FloatPop<"Readout">, t: number): void {
+  const pop = s.pop, out = s.out, src = s.read, sum = s.state[0], n = pop.size;
+  if (pop.mode === "pool") {
+    if (t < s.valid) for (let i = 0; i < n; i++) sum[i] += src[i];
+    for (let i = 0; i < n; i++) out[i] = sum[i] / s.valid;
+    return;
+  }
+  const total = s.state[1];
+  total[0] += s.dt;
+  if (t < s.valid) {
+    const w = s.dt + POOL_EPS;
+    for (let i = 0; i < n; i++) sum[i] += src[i] * w;
+  }
+  for (let i = 0; i < n; i++) out[i] = sum[i] / total[0];
+}
 
 /** A population's row with its kind erased (the engine holds populations of every kind in one list). */
 export function floatOpOf(kind: PopulationKind): FloatOp<PopulationKind> {

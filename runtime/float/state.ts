@@ -30,6 +30,10 @@ export interface FloatPop<K extends PopulationKind = PopulationKind> {
   /** The output of the population it reads directly each tick (FloatOp.reads: a Readout's source), else empty. */
   read: Buf;
   counters: RunCounters["populations"][string];
+  /** Event time: the time step of this step, Δt summed over the population's rate group (ms); else 0. */
+  dt: number;
+  /** How many of this sequence's steps of the population are real: floor(length / rate) (length: the batch's, else T). */
+  valid: number;
 }
 
 /** Sums every incoming projection into its port accumulator (which the caller pre-loads). */

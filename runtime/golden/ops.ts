@@ -8,6 +8,7 @@
 // range per tick, and its inner loops are the kernels' typed-array loops, unchanged.
 import { activationLut, type PopOf } from "../../ir/kinds.js";
 import { NmcError } from "../../ir/errors.js";
+import { eventTimeFeature, notQuantizedYet } from "../../ir/timing.js";
 import type { Lut, Population, PopulationKind } from "../../ir/types.js";
 import { zoneoutQ15 } from "../fixed/index.js";
 import {
@@ -84,6 +85,7 @@ export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
   Input: {
     state: () => [],
     bind: (p, r) => {
+      if (eventTimeFeature(p) !== null) throw notQuantizedYet(p, "golden engine");
       const out = r.out, n = r.n;
       if (p.encoding === "tokens") {
         return (_t, x, xOff) => {
@@ -113,6 +115,7 @@ export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
   DiagonalSSM: {
     state: (p) => [new Int32Array(p.stateSize), new Int32Array(p.stateSize), new Int32Array(p.stateSize), new Int32Array(p.stateSize)],
     bind: (p, r) => {
+      if (eventTimeFeature(p) !== null) throw notQuantizedYet(p, "golden engine");
       const n = r.n, lo = r.lo, P = p.stateSize, fx = p.fixed!, tn = p.tensors, pre = r.pre;
       const [xr, xi, rr, ri] = r.state;
       const u = portOf(p, r, "u"), skip = portOf(p, r, "skip"), out = r.out, down = fx.accFrac - fx.outFrac;
@@ -146,6 +149,7 @@ export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
     state: (_p, n) => [new Int32Array(n)],
     bind: (p, r) => {
       const mode = p.mode, n = r.n, src = r.source!, sum = r.state[0], out = r.out, sc = r.sat ?? NO_COUNTS;
+      if (mode === "pool" || mode === "timepool" || eventTimeFeature(p) !== null) throw notQuantizedYet(p, "golden engine");
       return (t) => {
         readoutUnits(mode, n, src, sum, out, t, sc);
       };
@@ -195,6 +199,13 @@ export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
           layerNormApply(n, lo, xq, stats[0], stats[1], gamma, beta, so, out, sc);
         },
       };
+    },
+  },
+  // No integer definition yet (issue 19's later step): refused when an engine is built.
+  EventPooling: {
+    state: () => [],
+    bind: (p) => {
+      throw notQuantizedYet(p, "golden engine");
     },
   },
 };

@@ -41,8 +41,15 @@ export function tickOf(t: number, dt: number): number {
   return Math.abs(q - r) <= 1e-9 * Math.max(1, Math.abs(q)) ? r : Math.floor(q);
 }
 
+/** Where parsed events go: binned into ticks (EventAccumulator) or kept one by one (EventList, event time). */
+export interface EventSink<R> {
+  /** Adds one event; `where` names its location (line, record) for errors. */
+  add(t: number, channel: number, value: number, where: () => string): void;
+  finish(): R;
+}
+
 /** Accumulates events into a dense [T, C] buffer that grows by doubling (exact when `ticks` is given). */
-export class EventAccumulator {
+export class EventAccumulator implements EventSink<DenseEvents> {
   private buf: Float64Array;
   private capTicks: number;
   private maxTick = -1;
@@ -124,16 +131,13 @@ export class EventAccumulator {
 type Column = "t" | "channel" | "value";
 
 /** Consumes CSV lines: the header, then one event per line. Blank lines and lines starting with # are skipped. */
-class CsvEvents {
+class CsvEvents<R> {
   private columns: Column[] | undefined;
   private ti = -1;
   private ci = -1;
   private vi = -1;
-  readonly acc: EventAccumulator;
 
-  constructor(opts: EventOptions, private readonly file?: string) {
-    this.acc = new EventAccumulator(opts, file);
-  }
+  constructor(readonly acc: EventSink<R>, private readonly file?: string) {}
 
   line(raw: string, lineNo: number): void {
     const text = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
@@ -180,7 +184,7 @@ class CsvEvents {
     this.vi = cols.indexOf("value");
   }
 
-  finish(lastLine: number): DenseEvents {
+  finish(lastLine: number): R {
     if (!this.columns) {
       throw new NmcError("CSV event file is empty", { file: this.file, path: `line ${lastLine}`, expected: "a header line t,channel[,value] and events", found: "no lines" });
     }
@@ -190,7 +194,7 @@ class CsvEvents {
 
 /** Converts CSV text (header t,channel[,value]) to a dense [1, T, C] tensor. */
 export function parseEventsCsv(text: string, opts: EventOptions, file?: string): DenseEvents {
-  const csv = new CsvEvents(opts, file);
+  const csv = new CsvEvents(new EventAccumulator(opts, file), file);
   const lines = text.split("\n");
   // A final newline does not start another line.
   const n = lines.length > 0 && lines[lines.length - 1] === "" ? lines.length - 1 : lines.length;
@@ -206,6 +210,11 @@ export const CSV_CHUNK_BYTES = 1 << 16;
  * tensor is bounded by the chunk and the longest line.
  */
 export function readEventsCsv(path: string, opts: EventOptions): DenseEvents {
+  return readCsvInto(path, () => new EventAccumulator(opts, path));
+}
+
+/** Reads a CSV event file into a sink, made once the file is open (see readEventsCsv). */
+export function readCsvInto<R>(path: string, makeSink: () => EventSink<R>): R {
   let fd: number;
   try {
     fd = openSync(path, "r");
@@ -214,7 +223,7 @@ export function readEventsCsv(path: string, opts: EventOptions): DenseEvents {
     throw new NmcError(`cannot read CSV event file: ${code}`, { file: path, found: (e as Error)?.message });
   }
   try {
-    const csv = new CsvEvents(opts, path);
+    const csv = new CsvEvents(makeSink(), path);
     const chunk = Buffer.allocUnsafe(CSV_CHUNK_BYTES);
     const decoder = new StringDecoder("utf8");
     let rest = "";
@@ -271,6 +280,11 @@ export function isEventRecords(r: NpyRecords): boolean {
 
 /** Converts a structured array with fields t, channel[, value] to a dense [1, T, C] tensor. */
 export function eventsFromRecords(r: NpyRecords, opts: EventOptions, file?: string, where = ""): DenseEvents {
+  return recordsInto(r, new EventAccumulator(opts, file), file, where);
+}
+
+/** Feeds the events of a structured array with fields t, channel[, value] into any sink. */
+export function recordsInto<R>(r: NpyRecords, acc: EventSink<R>, file?: string, where = ""): R {
   const field = (name: string) => r.fields.find((f) => f.name === name);
   const t = field("t"), c = field("channel"), v = field("value");
   if (!t || !c) {
@@ -278,7 +292,6 @@ export function eventsFromRecords(r: NpyRecords, opts: EventOptions, file?: stri
       file, path: where || undefined, expected: "fields t, channel and optionally value", found: `fields ${r.fields.map((f) => f.name).join(", ") || "(none)"}`,
     });
   }
-  const acc = new EventAccumulator(opts, file);
   const dv = new DataView(r.data.buffer, r.data.byteOffset, r.data.byteLength);
   for (let i = 0; i < r.count; i++) {
     const base = i * r.itemSize;

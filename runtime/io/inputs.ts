@@ -38,6 +38,9 @@ export interface ModelInput {
   format: InputFormat;
   /** For event inputs: the number of events read. */
   events?: number;
+  /** Event-time inputs (event-time.ts): [B, L] the time step of every step (ms), and [B] the sequence lengths. */
+  timesteps?: Float64Array;
+  lengths?: Int32Array;
 }
 
 /** Splits `file.npz:member` into the file and the member; other specs are a file name only. */

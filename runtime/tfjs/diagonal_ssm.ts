@@ -8,6 +8,10 @@
 // Layer `DiagonalSSM` — config (snake_case in model.json): state_size P, parameterization "lru" | "s5",
 // r_min = 0.9, r_max = 0.999, max_phase = 6.283, step_min = 0.001, step_max = 0.1 (+ optional seed).
 // Input [B, T, H] → output [B, T, H].
+// Event time (event-ssm's S5SSM, written by `nmc import event-ssm`; docs/model-math.md "Event-time SSMs"):
+// discretization "async" | "zoh" | "dirac", conj_sym, clip_eigs, step_rescale, stride, pool, units (H_out; D
+// is then [H_out, H_in]). Such a layer reads each event's time step, which a one-input tfjs layer is not
+// given: it builds, saves and loads here, and runs in nmc's float engine (call() refuses it).
 // Weights — LRU: nu_log, theta_log, gamma_log [P], B_re, B_im [P, H], C_re, C_im [H, P], D [H].
 //           S5:  Lambda_re, Lambda_im [P], B_re, B_im [P, H], C_re, C_im [H, P], D [H], log_step [P].
 
@@ -208,6 +212,10 @@ export function makeDiagonalSsmClass(tf: Tf) {
     readonly stepMin: number;
     readonly stepMax: number;
     readonly seed: number | undefined;
+    /** Event time (absent: the fixed-step layer): see the top of this file. */
+    readonly event: {
+      discretization: string; conjSym?: boolean; clipEigs?: boolean; stepRescale?: number; stride?: number; pool?: string; units?: number;
+    } | undefined;
     /** How call() evaluates the recurrence (not serialized; see diagonalSsmForward). */
     scanMode: ScanMode = "auto";
 
@@ -226,6 +234,14 @@ export function makeDiagonalSsmClass(tf: Tf) {
       this.stepMin = configValue(a, "stepMin", "step_min", 0.001);
       this.stepMax = configValue(a, "stepMax", "step_max", 0.1);
       this.seed = configValue<number | undefined>(a, "seed", "seed", undefined);
+      const discretization = configValue<string | undefined>(a, "discretization", "discretization", undefined);
+      if (discretization !== undefined) {
+        const opt = <T>(camel: string, snake: string) => configValue<T | undefined>(a, camel, snake, undefined);
+        this.event = {
+          discretization, conjSym: opt("conjSym", "conj_sym"), clipEigs: opt("clipEigs", "clip_eigs"), stepRescale: opt("stepRescale", "step_rescale"),
+          stride: opt("stride", "stride"), pool: opt("pool", "pool"), units: opt("units", "units"),
+        };
+      }
       if (!Number.isInteger(this.stateSize) || this.stateSize <= 0) {
         throw new NmcError("DiagonalSSM state_size must be a positive integer", {
           node,
@@ -280,6 +296,8 @@ export function makeDiagonalSsmClass(tf: Tf) {
       }
       const P = this.stateSize;
       const s = this.seed;
+      // Event time: C and D map onto H_out = units (D a [H_out, H_in] matrix when the widths differ).
+      const Hout = this.event?.units ?? H;
       const sub = (k: number) => (s === undefined ? undefined : s + k);
       const add = (name: string, shp: number[], init: (sh: number[]) => Tensor) => {
         this.params[name] = this.addWeight(name, shp, "float32", fnInitializer(tf, init));
@@ -325,9 +343,9 @@ export function makeDiagonalSsmClass(tf: Tf) {
         add("Lambda_im", [P], (sh) => tf.mul(Math.PI, tf.range(0, sh[0]!, 1, "float32")));
         add("B_re", [P, H], normal(1 / Math.sqrt(2 * H), 12));
         add("B_im", [P, H], normal(1 / Math.sqrt(2 * H), 13));
-        add("C_re", [H, P], normal(1 / Math.sqrt(P), 14));
-        add("C_im", [H, P], normal(1 / Math.sqrt(P), 15));
-        add("D", [H], normal(1, 16));
+        add("C_re", [Hout, P], normal(1 / Math.sqrt(P), 14));
+        add("C_im", [Hout, P], normal(1 / Math.sqrt(P), 15));
+        add("D", Hout === H ? [H] : [Hout, H], normal(1, 16));
         add("log_step", [P], (sh) =>
           tf.randomUniform(sh, Math.log(this.stepMin), Math.log(this.stepMax), "float32", sub(17)),
         );
@@ -337,7 +355,9 @@ export function makeDiagonalSsmClass(tf: Tf) {
 
     override computeOutputShape(inputShape: tfjs.Shape | tfjs.Shape[]): tfjs.Shape {
       const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfjs.Shape;
-      return [...shape];
+      if (!this.event) return [...shape];
+      const T = shape[1], k = this.event.stride ?? 1;
+      return [shape[0], T == null ? null : Math.floor(T / k), this.event.units ?? shape[2]];
     }
 
     private p(name: string): Tensor {
@@ -373,6 +393,11 @@ export function makeDiagonalSsmClass(tf: Tf) {
     }
 
     override call(inputs: Tensor | Tensor[], _kwargs: Record<string, unknown>): Tensor {
+      if (this.event) {
+        throw new NmcError(`DiagonalSSM ${this.name} runs in event time (discretization ${this.event.discretization}): it reads each event's time step, which a tfjs layer is not given`, {
+          node: this.name, hint: "run the model with nmc's float engine: nmc run model.json --input events.npz",
+        });
+      }
       const u = Array.isArray(inputs) ? inputs[0]! : inputs;
       return tf.tidy(() => diagonalSsmForward(tf, u, this.discretize(), this.scanMode));
     }
@@ -388,6 +413,13 @@ export function makeDiagonalSsmClass(tf: Tf) {
         stepMax: this.stepMax,
       };
       if (this.seed !== undefined) config.seed = this.seed;
+      if (this.event) {
+        const e = this.event;
+        config.discretization = e.discretization;
+        for (const [k, v] of [["conjSym", e.conjSym], ["clipEigs", e.clipEigs], ["stepRescale", e.stepRescale], ["stride", e.stride], ["pool", e.pool], ["units", e.units]] as const) {
+          if (v !== undefined) config[k] = v;
+        }
+      }
       return { ...super.getConfig(), ...config };
     }
   }

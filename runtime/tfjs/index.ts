@@ -17,6 +17,7 @@ import { NmcError } from "../../ir/errors.js";
 import { currentBackend, initBestBackend, type BackendInfo, type Tf } from "./backend.js";
 import { makeDiagonalSsmClass, type DiagonalSsmClass } from "./diagonal_ssm.js";
 import { makeEgruClass, type EgruClass } from "./egru.js";
+import { makeEventLayerClasses, type EventLayerClasses } from "./event.js";
 
 export { initBestBackend, currentBackend, wasmBinaryDir, type BackendInfo, type Tf } from "./backend.js";
 export {
@@ -47,6 +48,9 @@ export {
 export interface NmcLayerClasses {
   EGRU: EgruClass;
   DiagonalSSM: DiagonalSsmClass;
+  /** Event-time layers of `nmc import event-ssm` models (event.ts). */
+  EventPooling: EventLayerClasses["EventPooling"];
+  EventReadout: EventLayerClasses["EventReadout"];
 }
 
 // Keyed by the tfjs-layers Layer class: it identifies one tfjs-layers instance even when it is reached
@@ -59,7 +63,7 @@ export function makeLayerClasses(tf: Tf = tfjs): NmcLayerClasses {
   const key = tf.layers.Layer as unknown as object;
   let classes = classCache.get(key);
   if (!classes) {
-    classes = { EGRU: makeEgruClass(tf), DiagonalSSM: makeDiagonalSsmClass(tf) };
+    classes = { EGRU: makeEgruClass(tf), DiagonalSSM: makeDiagonalSsmClass(tf), ...makeEventLayerClasses(tf) };
     classCache.set(key, classes);
   }
   return classes;
@@ -75,6 +79,8 @@ export function registerNmcLayers(tf: Tf = tfjs): NmcLayerClasses {
   if (!registered.has(key)) {
     tf.serialization.registerClass(classes.EGRU);
     tf.serialization.registerClass(classes.DiagonalSSM);
+    tf.serialization.registerClass(classes.EventPooling);
+    tf.serialization.registerClass(classes.EventReadout);
     aliasGeluNew(tf);
     registered.add(key);
   }

@@ -185,6 +185,9 @@ export interface WorkerInput {
   batch: number;
   ticks: number;
   channels: number;
+  /** Event-time inputs: the slice's time steps and lengths (SequenceBatch.timesteps, lengths). */
+  timesteps?: Float64Array;
+  lengths?: Int32Array;
   progress: boolean;
 }
 
@@ -257,8 +260,12 @@ export async function runBatch(job: PreparedJob, batch: SequenceBatch, opts: Bat
   const promises = ranges.map((r, i) => {
     // A copy of the slice, so its buffer can be transferred to the worker.
     const slice = Float64Array.from(sliceBatch(batch, r).data);
+    const sub = sliceBatch(batch, r);
     return runWorker(
-      { spec: job.spec, data: slice, batch: r.end - r.start, ticks: batch.ticks, channels: batch.channels, progress: opts.onProgress !== undefined },
+      {
+        spec: job.spec, data: slice, batch: r.end - r.start, ticks: batch.ticks, channels: batch.channels, progress: opts.onProgress !== undefined,
+        ...(sub.timesteps ? { timesteps: Float64Array.from(sub.timesteps) } : {}), ...(sub.lengths ? { lengths: Int32Array.from(sub.lengths) } : {}),
+      },
       (d) => report(i, d), (w) => started.push(w),
     );
   });

@@ -20,7 +20,10 @@ try {
   // Model warnings were printed once by the main thread, which loaded the same file.
   const job = await prepareJob(input.spec, () => undefined);
   const result = job.run(
-    { data: input.data, batch: input.batch, ticks: input.ticks, channels: input.channels },
+    {
+      data: input.data, batch: input.batch, ticks: input.ticks, channels: input.channels,
+      ...(input.timesteps ? { timesteps: input.timesteps } : {}), ...(input.lengths ? { lengths: input.lengths } : {}),
+    },
     input.progress ? (done) => post({ type: "progress", done }) : undefined,
   );
   post({ type: "done", result }, transferables(result));

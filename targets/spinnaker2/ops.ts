@@ -8,6 +8,7 @@
 // the whole state, so `u` is replicated on every slice) and its own units' `skip`; otherwise column = unit.
 import { NmcError } from "../../ir/errors.js";
 import type { PopOf } from "../../ir/kinds.js";
+import { eventTimeFeature, notQuantizedYet } from "../../ir/timing.js";
 import type { Population, PopulationKind } from "../../ir/types.js";
 import { zoneoutQ15 } from "../../runtime/fixed/index.js";
 import type { HardwareDescription } from "./chip.js";
@@ -121,6 +122,7 @@ export const S2_OPS: { [K in PopulationKind]: S2Op<K> } = {
     // Fixed: the whole state (P complex, state_bits) with its 16-bit read copy, Λ̄ (P × 4 B) and the columns of
     // `u`; per unit: its row of C (P complex weights), c_mult and c_shift, its `skip` column and output.
     memory: (p, wb) => {
+      if (eventTimeFeature(p) !== null) throw notQuantizedYet(p, "spinnaker2");
       const P = p.stateSize;
       const sb = (p.fixed?.stateBits ?? 16) / 8;
       return { fixed: P * 2 * sb + P * 2 * 2 + P * 4 + 2 * P * COL_BYTES, perUnit: P * 2 * wb + 5 + COL_BYTES + 4 };
@@ -142,7 +144,10 @@ export const S2_OPS: { [K in PopulationKind]: S2Op<K> } = {
     mirrors: (p) => p.source,
     ...plainColumns,
     // On its source's slices: running sum and output, int32 each.
-    memory: () => ({ fixed: 0, perUnit: 8 }),
+    memory: (p) => {
+      if (eventTimeFeature(p) !== null) throw notQuantizedYet(p, "spinnaker2");
+      return { fixed: 0, perUnit: 8 };
+    },
     sharedNote: "",
     unitCycles: (_p, n, c) => n * c.readout_unit.value,
   },
@@ -177,6 +182,19 @@ export const S2_OPS: { [K in PopulationKind]: S2Op<K> } = {
     memory: () => ({ fixed: 0, perUnit: COL_BYTES + 4 + 4 + 4 + 4 }),
     sharedNote: "",
     unitCycles: (_p, n, c) => n * c.layernorm_unit.value + c.layernorm_tick.value,
+  },
+  // No integer definition yet (issue 19's later step): no slice layout, memory or cost; refused by name.
+  EventPooling: {
+    residence: "slices",
+    mirrors: () => null,
+    ...plainColumns,
+    memory: (p) => {
+      throw notQuantizedYet(p, "spinnaker2");
+    },
+    sharedNote: "",
+    unitCycles: (p) => {
+      throw notQuantizedYet(p, "spinnaker2");
+    },
   },
 };
 

@@ -3,6 +3,7 @@
 import type { PopulationKind } from "../../../ir/types.js";
 import { DENSE_OP } from "./dense.js";
 import { EGRU_OP } from "./egru.js";
+import { EVENT_POOLING_OP } from "./event-pooling.js";
 import { INPUT_OP } from "./input.js";
 import { LAYER_NORM_OP } from "./layernorm.js";
 import { MULTIPLY_OP } from "./multiply.js";
@@ -20,4 +21,5 @@ export const CUDA_OPS: { [K in PopulationKind]: CudaOp<K> } = {
   Readout: READOUT_OP,
   Multiply: MULTIPLY_OP,
   LayerNorm: LAYER_NORM_OP,
+  EventPooling: EVENT_POOLING_OP,
 };

@@ -2,14 +2,15 @@
 // outputs the last value, the mean so far or the sum (the int variant's rule, with the mean's rounding,
 // is the prelude's nmc_readout_step). As the model output it is taken once, after the last tick.
 import { NmcError } from "../../../ir/errors.js";
+import { notQuantizedYet } from "../../../ir/timing.js";
 import type { ReadoutMode } from "../../../ir/types.js";
 import type { Emission } from "../emission.js";
 import type { PopInfo } from "../plan.js";
 import { KERNEL_INDEX } from "../writer.js";
 import type { CudaOp, StepRenderer } from "./types.js";
 
-/** The mode codes of nmc_readout_step in the prelude. */
-const MODE_CODE: Record<ReadoutMode, number> = { last: 0, mean: 1, sum: 2 };
+/** The mode codes of nmc_readout_step in the prelude; −1: no rendering yet (the event-time readouts, refused in check). */
+const MODE_CODE: Record<ReadoutMode, number> = { last: 0, mean: 1, sum: 2, pool: -1, timepool: -1 };
 
 function updateKernel(e: Emission, p: PopInfo<"Readout">, what: string, body: () => void): void {
   const { w } = e;
@@ -56,6 +57,7 @@ export const READOUT_OP: CudaOp<"Readout"> = {
   needsFixed: false,
   inputChannels: null,
   check(p, named) {
+    if (MODE_CODE[p.pop.mode] < 0) throw notQuantizedYet(p.pop, "cuda");
     const src = named(p.pop.source);
     if (!src || src.size !== p.size || src.perSequence) {
       throw new NmcError(`readout ${p.pop.name} must read a non-readout population of its own size`, { node: p.pop.name, found: p.pop.source });

@@ -2,10 +2,16 @@
 // state) and the outputs y = skip + Re(C x) (thread per output). The int variant keeps the state in
 // stateBits (16 or 32) and a 16-bit read view r of it that the output reads (runtime/fixed/QUANTIZATION.md).
 import { NmcError } from "../../../ir/errors.js";
+import { eventTimeFeature, notQuantizedYet } from "../../../ir/timing.js";
 import type { Emission } from "../emission.js";
 import type { PopInfo } from "../plan.js";
 import { KERNEL_INDEX } from "../writer.js";
 import type { CudaOp, StepRenderer } from "./types.js";
+
+function refuseEventTime(pop: PopInfo<"DiagonalSSM">["pop"]): [] {
+  if (eventTimeFeature(pop) !== null) throw notQuantizedYet(pop, "cuda");
+  return [];
+}
 
 /** The state-update kernel; `extra` are the int variant's read-view buffers. */
 function stateKernel(e: Emission, p: PopInfo<"DiagonalSSM">, extra: string[], body: () => void): void {
@@ -103,7 +109,9 @@ const float: StepRenderer<"DiagonalSSM"> = {
 };
 
 export const SSM_OP: CudaOp<"DiagonalSSM"> = {
+  // An event-time DiagonalSSM (continuous Λ, per-step Δt) has no rendering yet: refused by name.
   params: (pop) => [
+    ...refuseEventTime(pop),
     { role: "lambda_re", count: pop.stateSize },
     { role: "lambda_im", count: pop.stateSize },
     { role: "c_re", count: pop.size * pop.stateSize },
