@@ -22,12 +22,16 @@ export interface CalibrationData {
   time?: BatchTime;
 }
 
+/** The targets whose integer engines run event-time models (multi-rate, Δt, the event-time kinds and modes). */
+export const EVENT_TIME_TARGETS: ReadonlySet<string> = new Set(["golden", "spinnaker2"]);
+
 /**
  * Refuses, before anything is calibrated, a graph with an event-time feature (event-time input or
- * DiagonalSSM, EventPooling, the pool/timepool readouts, a rate > 1): none has an integer definition yet
- * (the rows of QUANT_OPS refuse them too).
+ * DiagonalSSM, EventPooling, the pool/timepool readouts, a rate > 1) for a target that does not implement them
+ * yet (its op-table rows refuse them too). The quantize pass and the golden engine implement them.
  */
-export function checkQuantizable(graph: Graph): void {
+export function checkQuantizable(graph: Graph, target = "golden"): void {
+  if (EVENT_TIME_TARGETS.has(target)) return;
   // The event-time DiagonalSSM first: it is the heart of such a model, and what the message should name.
   const ssm = graph.populations.find((p) => p.kind === "DiagonalSSM" && p.discretization !== undefined);
   const first = ssm ?? graph.populations.find((p) => eventTimeFeature(p) !== null);
@@ -99,7 +103,6 @@ export function syntheticCalibration(graph: Graph, n = 64, ticks = 32, seed = 1)
 
 export function compileQuantized(floatGraph: Graph, opts: CompileOptions): CompileResult {
   const t0 = performance.now();
-  checkQuantizable(floatGraph);
   let graph = floatGraph;
   let prune: PruneReport | null = null;
   if (opts.weightSparsity !== undefined && opts.weightSparsity > 0) {

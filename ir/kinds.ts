@@ -230,8 +230,8 @@ export const IR_KINDS: { [K in PopulationKind]: IrKind<K> } = {
     decode: (m) => ({ epsilon: m?.epsilon ?? 0 }),
     detail: (p) => `epsilon ${p.epsilon}`,
   },
-  // event-ssm's EventPooling over port x (ir/types.ts): emits once per `stride` steps. No tensors; no quantized
-  // form yet (compiler/passes/formats.ts refuses it).
+  // event-ssm's EventPooling over port x (ir/types.ts): emits once per `stride` steps. No float tensors; quantized,
+  // a timepool holds eps_q (runtime/golden/event-kernels.ts).
   EventPooling: {
     ...PLAIN,
     ports: (p) => ({ x: p.size }),

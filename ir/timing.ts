@@ -82,9 +82,10 @@ export function isEventTime(g: Graph): boolean {
 }
 
 /**
- * The event-time feature of a population that no integer engine implements yet (issue 19: the fixed-point
- * per-event discretization is a later step), as the words of a refusal; null when it has none. The rows of
- * QUANT_OPS, GOLDEN_OPS, S2_OPS and CUDA_OPS for these kinds and modes refuse through notQuantizedYet.
+ * The event-time feature of a population, as the words of a refusal; null when it has none. The quantize pass,
+ * the golden engine and the spinnaker2 simulator implement them (runtime/golden/event-kernels.ts); the CUDA
+ * renderer does not yet, and its rows (CUDA_OPS) and compile for it (compiler/pipeline.ts checkQuantizable)
+ * refuse through notQuantizedYet.
  */
 export function eventTimeFeature(p: Population): string | null {
   const own = p.kind === "Input" ? (p.eventTime ? "event-time input (per-step Δt)" : p.wrapTokens ? "wrapping token ids" : null)
@@ -100,6 +101,6 @@ export function notQuantizedYet(p: Population, where: string): NmcError {
   const what = eventTimeFeature(p) ?? "this population";
   return new NmcError(`${what} is not quantized yet (${where}: population ${p.name})`, {
     node: p.name,
-    hint: "event-time models (nmc import event-ssm) run on the float engine: nmc run model.json --engine float; the integer definition of the per-event discretization is a later step of issue 19",
+    hint: "event-time models (nmc import event-ssm) compile for the golden and spinnaker2 targets (nmc compile … --target golden) and run on the float engine; their CUDA rendering is a later step of issue 19",
   });
 }

@@ -223,7 +223,11 @@ export function verifyGraph(g: Graph): Problem[] {
     // A Readout's value is an int32 running sum in quantized IR (not an int16 output): it feeds nothing there.
     // In float IR it may feed populations within the tick (event-ssm's decoder after its pooled readout), which
     // are then per-sequence too (ir/timing.ts).
-    if (pops.get(j.source)?.kind === "Readout" && (g.quant || j.delay !== 0)) {
+    // Quantized, a readout whose value is an int16 one (an event-time model's pool / timepool / last readout,
+    // event-kernels.ts) feeds populations within the tick as in float IR; the others are outputs only.
+    const src = pops.get(j.source);
+    const feeds = src?.kind === "Readout" && src.mode !== "sum" && src.mode !== "mean" && isEventTime(g);
+    if (src?.kind === "Readout" && ((g.quant && !feeds) || j.delay !== 0)) {
       out.push({ node: `projection ${j.name}`, message: g.quant ? `reads Readout population ${j.source}; a quantized readout is an output and feeds no projection` : `reads Readout population ${j.source} with delay 1; a readout feeds populations within the tick only` });
     }
   }

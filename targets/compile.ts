@@ -121,7 +121,7 @@ export function compileToBundle(model: string, opts: CompileBundleOptions, secon
   const { graph, warnings } = loadModel(model, { readout: opts.readout });
   warnings.forEach(warn);
   opts.afterPass?.(FRONTEND_PASS, graph);
-  checkQuantizable(graph); // event-time models have no integer form yet: refused before any calibration data is read
+  checkQuantizable(graph, target.name); // a target without event time refuses before any calibration data is read
   stage("load");
   const cal = calibrationData(model, graph, opts.calibrate, warn, opts.timeUnit);
   stage("calibrationInput");

@@ -11,7 +11,8 @@ import { type SequenceBatch } from "../../runtime/batch.js";
 import type { Pass } from "./pass.js";
 import { type FloatReference, floatRecorder } from "../compare.js";
 import { quantOpOf } from "./formats.js";
-import { addAll, emptyStats, type PopulationRanges } from "./ranges.js";
+import { add, addAll, emptyStats, type PopulationRanges } from "./ranges.js";
+import { isEventTime } from "../../ir/timing.js";
 
 export {
   ceilLog2, chooseRange, clipFraction, emptyStats, type PopulationRanges, type RangeMode, type RangeStats,
@@ -33,6 +34,22 @@ export interface CalibrateOptions {
    * float engine on the same batch again (default 0: never).
    */
   keepFloatRun?: number;
+}
+
+/**
+ * Event time: every sequence's total Σ Δt (ms, over all its steps, as the timepool readout's denominator), as
+ * the input population's r.ports.dt; quantize chooses dt_frac from its largest (formats.ts chooseDtFrac).
+ */
+function recordTime(graph: Graph, batch: SequenceBatch, list: PopulationRanges[]): void {
+  if (!isEventTime(graph) || !batch.timesteps) return;
+  const i = graph.populations.findIndex((p) => p.name === graph.inputs[0]);
+  const st = emptyStats();
+  for (let b = 0; b < batch.batch; b++) {
+    let total = 0;
+    for (let t = 0; t < batch.ticks; t++) total += batch.timesteps[b * batch.ticks + t];
+    add(st, total);
+  }
+  list[i].ports = { ...(list[i].ports ?? {}), dt: st };
 }
 
 export const calibratePass: Pass<CalibrateOptions, CalibrationReport> = {
@@ -61,6 +78,7 @@ export const calibratePass: Pass<CalibrateOptions, CalibrationReport> = {
         : observe,
     });
     const run = engine.run(opts.batch);
+    recordTime(graph, opts.batch, list);
     const floatRun = recorder ? { floatRun: recorder.finish(run) } : {};
     return { graph, report: { samples: opts.batch.batch, ticks: opts.batch.ticks, populations: ranges, ...floatRun } };
   },

@@ -4,9 +4,10 @@
 // ones requiredLuts names, built in quantize.ts). The rules are runtime/fixed/QUANTIZATION.md's.
 import { activationLut, type PopOf } from "../../ir/kinds.js";
 import { NmcError } from "../../ir/errors.js";
-import { eventTimeFeature, notQuantizedYet } from "../../ir/timing.js";
 import type { FixedFormat, Population, PopulationKind, Tensor } from "../../ir/types.js";
 import { roundHalfAway, toFixed } from "../../runtime/fixed/index.js";
+import { decayConstants, EXPQ_DT_MAX, EXPQ_SHIFT_MAX, zohKappa } from "../../runtime/fixed/expq.js";
+import { DT_FRAC_MAX, DT_FRAC_MIN, poolEpsQ } from "../../runtime/golden/event-kernels.js";
 import type { StepView } from "../../runtime/float/interpreter.js";
 import { sigmoid } from "../../runtime/float/math.js";
 import {
@@ -63,7 +64,7 @@ export interface QuantOp<K extends PopulationKind> {
   check(p: PopOf<K>, node: string): void;
   formats(p: PopOf<K>, c: FormatInputs): Formats;
   /** The fractional bits of a port's accumulator: the projections into it are requantized to it. */
-  portFrac(fx: FixedFormat, port: string): number;
+  portFrac(fx: FixedFormat, port: string, p: PopOf<K>): number;
   /** The quantized tensors, in the order they are stored. */
   tensors(p: PopOf<K>, fx: FixedFormat, c: TensorInputs): Record<string, Tensor>;
   /**
@@ -74,16 +75,20 @@ export interface QuantOp<K extends PopulationKind> {
 }
 
 const newFixed = (): FixedFormat => ({ outFrac: 0, accFrac: 0, stateFrac: 0, stateBits: 0, readFrac: 0 });
+const noCheck = (_p: Population): void => {};
+/** Event time: the Δt quanta's dt_frac and the largest sequence duration (ms) calibrated, from the input's formats. */
+function timeFormat(formats: ReadonlyMap<string, Formats>): { dtFrac: number; dtMax: number } {
+  for (const f of formats.values()) if (f.portFracs?.dt !== undefined) return { dtFrac: f.portFracs.dt, dtMax: f.portFracs.dt_max ?? 0 };
+  throw new NmcError("internal: an event-time population is quantized before its event-time input");
+}
 /**
- * Every kind's check refuses the event-time features (ir/timing.ts eventTimeFeature: event-time input and
- * DiagonalSSM, EventPooling, the pool/timepool readouts, a rate > 1), which have no integer definition yet.
+ * dt_frac (QUANTIZATION.md "Event time"): the finest quantum 2^−dt_frac (0 … 24) at which the longest calibrated
+ * sequence, Σ Δt, still fits 2^28 − 1 quanta, so that every group sum and the timepool total stay below it.
  */
-const noCheck = (p: Population): void => {
-  if (eventTimeFeature(p) !== null) throw notQuantizedYet(p, "quantize");
-};
-const refuse = (p: Population): never => {
-  throw notQuantizedYet(p, "quantize");
-};
+export function chooseDtFrac(maxTotalMs: number): number {
+  if (!(maxTotalMs > 0)) return DT_FRAC_MAX;
+  return Math.max(DT_FRAC_MIN, Math.min(DT_FRAC_MAX, Math.floor(Math.log2(EXPQ_DT_MAX / maxTotalMs))));
+}
 const accPorts = (fx: FixedFormat): number => fx.accFrac;
 const q14Dense = (p: PopOf<"Dense">): boolean => p.activation === "sigmoid" || p.activation === "tanh";
 /** A Dense that reads a lookup table needs lutMinFrac bits in its accumulator. */
@@ -98,10 +103,12 @@ export const QUANT_OPS: { [K in PopulationKind]: QuantOp<K> } = {
       const fixed = newFixed();
       fixed.outFrac = p.encoding === "tokens" ? Q14 : fracFor(R.out, OUT_BITS, 0, Q14);
       fixed.accFrac = fixed.outFrac;
-      return { fixed, ranges: { out: R.out, acc: null, state: null }, stats: { out: r.out, acc: null, state: null } };
+      // Event time: calibrate.ts records each sequence's total Σ Δt (ms) as r.ports.dt.
+      const time = p.eventTime ? { portFracs: { dt: chooseDtFrac(r.ports?.dt?.max ?? 0), dt_max: r.ports?.dt?.max ?? 0 } } : {};
+      return { fixed, ranges: { out: R.out, acc: null, state: null }, stats: { out: r.out, acc: null, state: null }, ...time };
     },
     portFrac: accPorts,
-    tensors: () => ({}),
+    tensors: (p, _fx, { formats }): Record<string, Tensor> => (p.eventTime ? { dt_frac: intTensor(Int32Array.of(formats.portFracs!.dt), [1]) } : {}),
     outClips: true,
   },
   EGRU: {
@@ -137,7 +144,11 @@ export const QUANT_OPS: { [K in PopulationKind]: QuantOp<K> } = {
     outClips: true,
   },
   DiagonalSSM: {
-    observe(_p, r, v) {
+    observe(p, r, v) {
+      if (p.discretization !== undefined) {
+        eventSsmObserve(r, v);
+        return;
+      }
       const skip = v.ports.skip;
       addAll(r.acc, v.out);
       addAll(r.acc, skip);
@@ -147,10 +158,10 @@ export const QUANT_OPS: { [K in PopulationKind]: QuantOp<K> } = {
     },
     q14Out: () => false,
     check: noCheck,
-    formats: ssmFormats,
-    // The state is fed directly: B̄u arrives in the state's own format.
-    portFrac: (fx, port) => (port === "u" ? fx.stateFrac : fx.accFrac),
-    tensors: ssmTensors,
+    formats: (p, c) => (p.discretization !== undefined ? eventSsmFormats(p, c) : ssmFormats(p, c)),
+    // The state is fed directly: B̄u arrives in the state's own format (event time: B̃u in acc_frac, as skip).
+    portFrac: (fx, port, p) => (port === "u" && p.discretization === undefined ? fx.stateFrac : fx.accFrac),
+    tensors: (p, fx, c) => (p.discretization !== undefined ? eventSsmTensors(p, fx, c) : ssmTensors(p, fx, c)),
     outClips: true,
   },
   Dense: {
@@ -185,10 +196,12 @@ export const QUANT_OPS: { [K in PopulationKind]: QuantOp<K> } = {
       const fixed = newFixed();
       fixed.outFrac = src.fixed.outFrac;
       fixed.accFrac = src.fixed.outFrac;
-      return { fixed, ranges: { out: R.out, acc: null, state: null }, stats: { out: r.out, acc: null, state: null } };
+      const time = p.mode === "timepool" ? { portFracs: { dt: timeFormat(formats).dtFrac } } : {};
+      return { fixed, ranges: { out: R.out, acc: null, state: null }, stats: { out: r.out, acc: null, state: null }, ...time };
     },
     portFrac: accPorts,
-    tensors: () => ({}),
+    // timepool: ε = 1e−6 ms in Δt quanta (event-kernels.ts poolEpsQ).
+    tensors: (p, _fx, { formats }): Record<string, Tensor> => (p.mode === "timepool" ? { eps_q: intTensor(Int32Array.of(poolEpsQ(formats.portFracs!.dt)), [1]) } : {}),
     outClips: false,
   },
   // Calibration records each operand's port sums apart (r.ports.a, r.ports.b) and both in acc.
@@ -235,14 +248,20 @@ export const QUANT_OPS: { [K in PopulationKind]: QuantOp<K> } = {
     },
     outClips: true,
   },
-  // No integer definition yet (issue 19's later step): refused before calibration is used.
+  // Port x in acc_frac; the output (the pooled values) in out_frac ≤ acc_frac (event-kernels.ts eventPoolUnits).
   EventPooling: {
-    observe: () => {},
+    observe: (_p, r, v) => addAll(r.acc, v.ports.x),
     q14Out: () => false,
-    check: refuse,
-    formats: refuse,
+    check: noCheck,
+    formats(p, { R, r, maxFracFor, formats }) {
+      const fixed = newFixed();
+      fixed.accFrac = Math.min(maxFracFor(null), fracFor(Math.max(R.acc, R.out), ACC_BITS, ACC_HEADROOM, 24));
+      fixed.outFrac = Math.min(fixed.accFrac, fracFor(Math.max(R.out, R.acc), OUT_BITS, 0, Q14));
+      const time = p.mode === "timepool" ? { portFracs: { dt: timeFormat(formats).dtFrac } } : {};
+      return { fixed, ranges: { out: R.out, acc: R.acc, state: null }, stats: { out: r.out, acc: r.acc, state: null }, ...time };
+    },
     portFrac: accPorts,
-    tensors: refuse,
+    tensors: (p, _fx, { formats }): Record<string, Tensor> => (p.mode === "timepool" ? { eps_q: intTensor(Int32Array.of(poolEpsQ(formats.portFracs!.dt)), [1]) } : {}),
     outClips: true,
   },
 };
@@ -330,6 +349,117 @@ function ssmTensors(p: PopOf<"DiagonalSSM">, fx: FixedFormat, { weightBits, qmax
     c_im: intTensor(cq.im, [H, P], 0, rowScales, 0),
     c_mult: intTensor(mult, [H]),
     c_shift: intTensor(shift, [H]),
+  };
+}
+
+/** Event-time DiagonalSSM calibration: its output, skip and B̃u in acc (u also apart, r.ports.u), its state. */
+function eventSsmObserve(r: PopulationRanges, v: StepView): void {
+  const st = (r.ports ??= { u: emptyStats() });
+  addAll(r.acc, v.out);
+  addAll(r.acc, v.ports.skip);
+  addAll(r.acc, v.ports.u);
+  addAll(st.u, v.ports.u);
+  addAll(r.state, v.state[0]);
+  addAll(r.state, v.state[1]);
+}
+
+/** γ per state in double, as the float engine forms it: async (exp(Λs) − 1)/Λ, dirac 1 (zoh: per event). */
+function asyncGamma(lre: number, lim: number, s: number): [number, number] {
+  const a = lre * s, b = lim * s;
+  const hs = Math.sin(b / 2);
+  const nr = Math.expm1(a) * Math.cos(b) - 2 * hs * hs, ni = Math.exp(a) * Math.sin(b);
+  const den = lre * lre + lim * lim;
+  if (den === 0) return [s, 0];
+  return [(nr * lre + ni * lim) / den, (ni * lre - nr * lim) / den];
+}
+
+/** The largest |γ| part the population's discretization can give (zoh: min(2/|Λ|, s·Δt_max) with the calibrated longest sequence). */
+function gammaBound(p: PopOf<"DiagonalSSM">, dtMax: number): number {
+  const t = p.tensors;
+  let g = 0;
+  for (let q = 0; q < p.stateSize; q++) {
+    const lre = Number(t.lambda_re.data[q]), lim = Number(t.lambda_im.data[q]), s = Number(t.step.data[q]);
+    if (p.discretization === "dirac") g = Math.max(g, 1);
+    else if (p.discretization === "async") {
+      const [gr, gi] = asyncGamma(lre, lim, s);
+      g = Math.max(g, Math.abs(gr), Math.abs(gi));
+    } else {
+      const mag = Math.hypot(lre, lim);
+      g = Math.max(g, Math.min(mag > 0 ? 2 / mag : Infinity, s * Math.max(dtMax, 2 ** -DT_FRAC_MAX)));
+    }
+  }
+  return g;
+}
+
+/**
+ * Event-time DiagonalSSM formats (QUANTIZATION.md "Event time"): state as the fixed-step SSM's; both ports (B̃u
+ * and skip) and the output sum in acc_frac; B̃u to int16 at u_frac (its own range); γ at g_frac ≤ 30, the finest
+ * holding its bound in int32; g_frac + u_frac ≥ state_frac (γ·u′ is shifted right into the state).
+ */
+function eventSsmFormats(p: PopOf<"DiagonalSSM">, c: FormatInputs): Formats {
+  const { R, r, maxFracFor, stateBits, qmax, pre, range, formats, node } = c;
+  const fixed = newFixed();
+  fixed.stateBits = stateBits;
+  fixed.stateFrac = fracFor(R.state, stateBits, 0, 14 + (stateBits - 16));
+  fixed.readFrac = fixed.stateFrac - (stateBits - 16);
+  let cmax = 0;
+  for (const t of [p.tensors.c_re.data, p.tensors.c_im.data]) for (let i = 0; i < t.length; i++) cmax = Math.max(cmax, Math.abs(t[i]));
+  const cCap = cmax > 0 ? fixed.readFrac + 13 - pre - Math.ceil(Math.log2(cmax / qmax)) : MAX_FRAC;
+  fixed.accFrac = Math.max(0, Math.min(maxFracFor(null), cCap, fracFor(R.acc, ACC_BITS, ACC_HEADROOM, 24)));
+  fixed.outFrac = Math.min(fixed.accFrac, fracFor(R.out, OUT_BITS, 0, Q14));
+  const uFrac = Math.max(0, Math.min(fixed.accFrac, fracFor(r.ports?.u ? range(r.ports.u) : 0, OUT_BITS, 0, Q14)));
+  const { dtFrac, dtMax } = timeFormat(formats);
+  const G = gammaBound(p, dtMax);
+  let gFrac = G > 0 ? Math.min(30, Math.floor(Math.log2(2147483647 / G))) : 30;
+  if (gFrac + uFrac < fixed.stateFrac) gFrac = fixed.stateFrac - uFrac;
+  if (gFrac > 30 || gFrac < 0) {
+    throw new NmcError(`${node}: the input gain γ (bound ${G}) has no int32 format with g_frac + u_frac ≥ state_frac`, { node, expected: "0 ≤ g_frac ≤ 30", found: String(gFrac) });
+  }
+  return {
+    fixed, ranges: { out: R.out, acc: R.acc, state: R.state }, stats: { out: r.out, acc: r.acc, state: r.state },
+    portFracs: { u: uFrac, g: gFrac, dt: dtFrac },
+  };
+}
+
+/**
+ * Event-time DiagonalSSM tensors: per state α, β (expq decayConstants, rates per Δt quantum) as mantissas and
+ * shifts; γ (async, dirac) or κ = 1/Λ (zoh, expq zohKappa); C as the fixed-step SSM's; u_frac, g_frac; eps_q
+ * for a timepool stride.
+ */
+function eventSsmTensors(p: PopOf<"DiagonalSSM">, fx: FixedFormat, c: TensorInputs): Record<string, Tensor> {
+  const P = p.stateSize, t = p.tensors, pf = c.formats.portFracs!;
+  const am = new Int32Array(P), as = new Int32Array(P), bm = new Int32Array(P), bs = new Int32Array(P);
+  const gr = new Int32Array(P), gi = new Int32Array(P), ks = new Int32Array(P);
+  for (let q = 0; q < P; q++) {
+    const lre = Number(t.lambda_re.data[q]), lim = Number(t.lambda_im.data[q]), s = Number(t.step.data[q]);
+    let k;
+    try {
+      k = decayConstants(lre, lim, s, pf.dt);
+    } catch (e) {
+      throw new NmcError(`population ${p.name}, state ${q}: ${(e as Error).message}`, { node: p.name, hint: "the integer per-event decay covers decaying modes, Re(Λ) ≤ 0 (event-ssm's clip_eigs keeps them so)" });
+    }
+    am[q] = k.alpha.m; as[q] = k.alpha.s; bm[q] = k.beta.m; bs[q] = k.beta.s;
+    if (p.discretization === "zoh") {
+      const kap = zohKappa(lre, lim);
+      const S = 30 + kap.s - pf.g;
+      if (S < 0 || S > EXPQ_SHIFT_MAX) throw new NmcError(`population ${p.name}, state ${q}: zoh gain shift ${S} outside 0 … ${EXPQ_SHIFT_MAX}`, { node: p.name });
+      gr[q] = kap.re; gi[q] = kap.im; ks[q] = kap.s;
+    } else {
+      const [a, b] = p.discretization === "dirac" ? [1, 0] : asyncGamma(lre, lim, s);
+      gr[q] = roundHalfAway(a * 2 ** pf.g);
+      gi[q] = roundHalfAway(b * 2 ** pf.g);
+    }
+  }
+  const base = ssmTensors(p, fx, c);
+  const i32 = (a: Int32Array) => intTensor(a, [P]);
+  // lambda_re, lambda_im (the continuous Λ in Q15) and step (float) are kept as the IR's record of the model;
+  // the integer engines read α, β, γ / κ only.
+  return {
+    lambda_re: base.lambda_re, lambda_im: base.lambda_im, step: t.step, c_re: base.c_re, c_im: base.c_im, c_mult: base.c_mult, c_shift: base.c_shift,
+    alpha_m: i32(am), alpha_s: i32(as), beta_m: i32(bm), beta_s: i32(bs), gamma_re: i32(gr), gamma_im: i32(gi),
+    ...(p.discretization === "zoh" ? { kappa_s: i32(ks) } : {}),
+    u_frac: intTensor(Int32Array.of(pf.u), [1]), g_frac: intTensor(Int32Array.of(pf.g), [1]),
+    ...((p.stride ?? 1) > 1 && p.pool === "timepool" ? { eps_q: intTensor(Int32Array.of(poolEpsQ(pf.dt)), [1]) } : {}),
   };
 }
 

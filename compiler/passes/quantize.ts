@@ -171,7 +171,7 @@ function quantizeProjection(j: Projection, formats: Map<string, Formats>, byName
   compactWeights(rowPtr, colIdx, q, newPtr, newIdx, newVal);
   const tgt = byName.get(j.target)!;
   const srcFrac = formats.get(j.source)!.fixed.outFrac;
-  const shiftBy = quantOpOf(tgt.kind).portFrac(formats.get(tgt.name)!.fixed, j.port) - srcFrac;
+  const shiftBy = quantOpOf(tgt.kind).portFrac(formats.get(tgt.name)!.fixed, j.port, tgt) - srcFrac;
   const mult = new Int32Array(j.cols), sh = new Int32Array(j.cols);
   for (let col = 0; col < j.cols; col++) {
     const M = multiplierFor(s[col] * 2 ** (shiftBy + c.pre), `projection ${j.name} (column ${col})`);

@@ -15,8 +15,10 @@
 // "Saturation and clipping"); a run reports them beside its counters. Counting changes no value.
 import { irKindOf } from "../../ir/kinds.js";
 import { NmcError } from "../../ir/errors.js";
+import { graphTiming, isEventTime } from "../../ir/timing.js";
 import type { Graph, Population, Projection } from "../../ir/types.js";
 import { fromFixed, roundHalfAway, toFixed } from "../fixed/index.js";
+import { quantizeTimesteps } from "./event-kernels.js";
 import { accumulateNonZero, loadBias, requantizeColumns, saturatePort } from "./kernels.js";
 import { goldenOp, type UnitUpdate } from "./ops.js";
 import { NO_COUNTS, saturationCounters, saturationCounts, type SaturationCounts } from "./saturation.js";
@@ -76,12 +78,42 @@ interface PopState {
   counters: RunCounters["populations"][string];
   /** Saturation counters (saturation.ts), filled by the kernels. */
   sat: Float64Array;
+  /** Steps once every `rate` ticks, emits once every `outRate` (ir/timing.ts). */
+  rate: number;
+  outRate: number;
+  /** Event time: [Δt of the step in quanta, valid steps] (UnitRange.time). */
+  time: Float64Array;
 }
 
 function intData(p: Population, name: string): Int32Array {
   const t = p.tensors[name];
   if (!t) throw new NmcError(`population ${p.name} lacks quantized tensor ${name}`, { node: p.name });
   return Int32Array.from(t.data as ArrayLike<number>);
+}
+
+/** The fractional bits of an event-time graph's Δt quanta (the input's dt_frac tensor); null when not event time. */
+export function dtFracOf(graph: Graph): number | null {
+  const input = graph.populations.find((p) => p.name === graph.inputs[0]);
+  if (!input || input.kind !== "Input" || !input.eventTime) return null;
+  const t = input.tensors.dt_frac;
+  if (!t) throw new NmcError(`event-time input ${input.name} lacks its quantized tensor dt_frac`, { node: input.name });
+  return Number(t.data[0]);
+}
+
+/**
+ * Every tick's Δt as quanta of 2^−dt_frac ([B·T]; event-kernels.ts quantizeTimesteps: ties away, saturated at
+ * 2^28 − 1) and how many saturated; null for a graph not in event time.
+ */
+export function quantizeTime(graph: Graph, batch: SequenceBatch): { dtq: Float64Array; saturated: number } | null {
+  const frac = dtFracOf(graph);
+  if (frac === null) return null;
+  if (!batch.timesteps) {
+    throw new NmcError("this model runs in event time: its input needs the time step of every step (SequenceBatch.timesteps)", {
+      hint: "give an .npz with tokens and timesteps, or an event list (nmc run --input events.csv)",
+    });
+  }
+  const dtq = new Float64Array(batch.timesteps.length);
+  return { dtq, saturated: quantizeTimesteps(batch.timesteps, frac, dtq) };
 }
 
 /** The model inputs as integers in the input population's format (tokens stay token ids). */
@@ -111,7 +143,7 @@ export interface InputSaturation {
  */
 export function inputSaturation(graph: Graph, batch: SequenceBatch): InputSaturation | null {
   const input = graph.populations.find((p) => p.name === graph.inputs[0]);
-  if (!input || input.kind !== "Input" || !input.fixed || input.encoding === "tokens") return null;
+  if (!input || input.kind !== "Input" || !input.fixed || input.encoding === "tokens") return timeSaturation(graph, batch);
   const frac = input.fixed.outFrac, data = batch.data, n = data.length;
   let saturated = 0, maxAbs = 0;
   for (let i = 0; i < n; i++) {
@@ -124,6 +156,16 @@ export function inputSaturation(graph: Graph, batch: SequenceBatch): InputSatura
   return { saturated, values: n, maxAbs, limit: 32767 / 2 ** frac };
 }
 
+/** An event-time graph's Δt values beyond 2^28 − 1 quanta of 2^−dt_frac (they saturate), as InputSaturation. */
+export function timeSaturation(graph: Graph, batch: SequenceBatch): InputSaturation | null {
+  const frac = dtFracOf(graph);
+  if (frac === null || !batch.timesteps) return null;
+  const q = quantizeTime(graph, batch)!;
+  let maxAbs = 0;
+  for (const v of batch.timesteps) maxAbs = Math.max(maxAbs, Math.abs(v));
+  return { saturated: q.saturated, values: batch.timesteps.length, maxAbs, limit: (2 ** 28 - 1) / 2 ** frac };
+}
+
 export class GoldenEngine {
   private readonly pops: PopState[];
   readonly counters: RunCounters;
@@ -132,6 +174,9 @@ export class GoldenEngine {
   private readonly counting: boolean;
   /** Raw sums of int16 weights are rounding-shifted by weight_bits − 8 before saturating to int32. */
   private readonly pre: number;
+  /** Every population steps and emits every tick and no Δt is read: the single-rate loop. */
+  private readonly singleRate: boolean;
+  private readonly perSequence: boolean;
 
   constructor(private readonly graph: Graph, opts: GoldenOptions = {}) {
     if (!graph.quant) {
@@ -145,6 +190,7 @@ export class GoldenEngine {
     this.counters = { samples: 0, ticks: 0, populations: {}, projections: {} };
     const index = new Map(graph.populations.map((p, i) => [p.name, i]));
     const outs = graph.populations.map((p) => new Int32Array(p.size));
+    const timing = graphTiming(graph).byName;
     this.pops = graph.populations.map((pop, i) => {
       const op = goldenOp(pop);
       const ports: Record<string, Float64Array> = {};
@@ -160,10 +206,12 @@ export class GoldenEngine {
       const src = irKindOf(pop).reads(pop);
       const source = src === null ? undefined : outs[index.get(src)!];
       const sat = this.counting ? saturationCounters() : NO_COUNTS;
-      const update = op.bind(pop, { lo: 0, n: pop.size, ports: portList, state, out, pre: this.pre, source, sat });
+      const time = new Float64Array(2);
+      const update = op.bind(pop, { lo: 0, n: pop.size, ports: portList, state, out, pre: this.pre, source, sat, time });
+      const tm = timing.get(pop.name)!;
       return {
         pop, out, prev: new Int32Array(pop.size), nz: 0, prevNz: 0, ports, portList,
-        bias: pop.ports.map((q) => biasFor(q.name)), incoming: [], state, update, counters, sat,
+        bias: pop.ports.map((q) => biasFor(q.name)), incoming: [], state, update, counters, sat, rate: tm.rate, outRate: tm.outRate, time,
       };
     });
     for (const proj of graph.projections) {
@@ -181,6 +229,9 @@ export class GoldenEngine {
       });
     }
     this.outIndex = index.get(graph.outputs[0])!;
+    this.perSequence = timing.get(graph.outputs[0])!.perSequence;
+    // The masked readouts (pool, timepool) read the valid steps, which the multi-rate loop provides.
+    this.singleRate = !isEventTime(graph) && this.pops.every((s) => s.outRate === 1 && !(s.pop.kind === "Readout" && (s.pop.mode === "pool" || s.pop.mode === "timepool")));
   }
 
   private reset(): void {
@@ -237,6 +288,7 @@ export class GoldenEngine {
 
   /** Runs a batch; inputs are converted to the input format first (the one real → integer step). */
   run(batch: SequenceBatch): GoldenRun {
+    if (!this.singleRate) return this.runMultiRate(batch);
     const { batch: B, ticks: T, channels: C } = batch;
     const xq = quantizeInputs(this.graph, batch);
     const outPop = this.pops[this.outIndex];
@@ -259,10 +311,69 @@ export class GoldenEngine {
       this.counters.samples++;
       this.counters.ticks += T;
     }
-    const outFrac = outPop.pop.fixed!.outFrac;
+    return this.finish(outputQ, readout ? [B, K] : [B, T, K]);
+  }
+
+  private finish(outputQ: Int32Array, outputShape: number[]): GoldenRun {
+    const outFrac = this.pops[this.outIndex].pop.fixed!.outFrac;
     const output = new Float64Array(outputQ.length);
     for (let i = 0; i < output.length; i++) output[i] = fromFixed(outputQ[i], outFrac);
-    return { output, outputQ, outputShape: readout ? [B, K] : [B, T, K], outFrac, counters: this.counters, ...(this.counting ? { saturation: this.saturation() } : {}) };
+    return { output, outputQ, outputShape, outFrac, counters: this.counters, ...(this.counting ? { saturation: this.saturation() } : {}) };
+  }
+
+  /**
+   * Multi-rate and event-time execution (ir/timing.ts, docs/architecture.md "Rates"): a population of rate R
+   * steps at the ticks t with (t + 1) % R = 0, with its own step index (t + 1) / R − 1 and Δt summed over its
+   * group (exact integer quanta); it emits (counts, is observed, becomes its delay-1 "previous") only at the ticks
+   * (t + 1) % outRate = 0. A per-tick output of rate R has floor(T / R) rows; a per-sequence output is its value
+   * after the last tick (0 when the sequence is shorter than its rate).
+   */
+  private runMultiRate(batch: SequenceBatch): GoldenRun {
+    const { batch: B, ticks: T, channels: C } = batch;
+    const xq = quantizeInputs(this.graph, batch);
+    const time = quantizeTime(this.graph, batch);
+    const outPop = this.pops[this.outIndex];
+    const readout = this.perSequence;
+    const K = outPop.pop.size;
+    const rows = readout ? 1 : Math.floor(T / outPop.outRate);
+    const outputQ = new Int32Array(B * rows * K);
+    for (let b = 0; b < B; b++) {
+      this.reset();
+      const length = batch.lengths ? batch.lengths[b] : T;
+      for (let t = 0; t < T; t++) {
+        const xOff = (b * T + t) * C;
+        for (let p = 0; p < this.pops.length; p++) {
+          const s = this.pops[p];
+          if ((t + 1) % s.rate !== 0) continue;
+          if (time) {
+            let dt = 0;
+            for (let u = t + 1 - s.rate; u <= t; u++) dt += time.dtq[b * T + u];
+            s.time[0] = dt;
+          }
+          s.time[1] = Math.floor(length / s.rate);
+          this.deliver(s);
+          s.update((t + 1) / s.rate - 1, xq, xOff);
+          if ((t + 1) % s.outRate !== 0) continue;
+          const out = s.out;
+          let nz = 0;
+          for (let i = 0; i < out.length; i++) if (out[i] !== 0) nz++;
+          s.nz = nz;
+          s.counters.events += nz;
+          s.counters.unitTicks += out.length;
+          this.observer?.(p, out, b, t);
+        }
+        if (!readout && (t + 1) % outPop.outRate === 0) outputQ.set(outPop.out, (b * rows + (t + 1) / outPop.outRate - 1) * K);
+        for (const s of this.pops) {
+          if ((t + 1) % s.outRate !== 0) continue;
+          s.prev.set(s.out);
+          s.prevNz = s.nz;
+        }
+      }
+      if (readout && T >= outPop.outRate) outputQ.set(outPop.out, b * K);
+      this.counters.samples++;
+      this.counters.ticks += T;
+    }
+    return this.finish(outputQ, readout ? [B, K] : [B, rows, K]);
   }
 }
 

@@ -8,12 +8,12 @@
 // range per tick, and its inner loops are the kernels' typed-array loops, unchanged.
 import { activationLut, type PopOf } from "../../ir/kinds.js";
 import { NmcError } from "../../ir/errors.js";
-import { eventTimeFeature, notQuantizedYet } from "../../ir/timing.js";
 import type { Lut, Population, PopulationKind } from "../../ir/types.js";
 import { zoneoutQ15 } from "../fixed/index.js";
 import {
   denseUnits, egruUnits, layerNormApply, layerNormPartial, layerNormStats, layerNormUnits, multiplyUnits, readoutUnits, ssmOutputs, ssmStates,
 } from "./kernels.js";
+import { eventPoolUnits, eventSsmOutputs, eventSsmStates, maskedReadoutUnits, type EventSsmConsts } from "./event-kernels.js";
 import { NO_COUNTS } from "./saturation.js";
 
 const ONE_Q14 = 1 << 14;
@@ -37,6 +37,11 @@ export interface UnitRange {
   /** Readout: its source's outputs over the same range. */
   source?: Int32Array;
   /**
+   * Event time: written by the engine before each step, [Δt of the step in quanta (summed over the rate's
+   * group), the sequence's valid steps at this population's rate (floor(length / rate))].
+   */
+  time?: Float64Array;
+  /**
    * The population's saturation counters (saturation.ts), shared by all its ranges; absent: not counted.
    * Work every range repeats (a DiagonalSSM's state) is counted by the range at unit 0 only.
    */
@@ -44,7 +49,7 @@ export interface UnitRange {
 }
 
 /**
- * One tick of a bound range: tick t (0-based) of the sequence; x and xOff are the quantized model inputs and
+ * One step of a bound range: step t (0-based) of the population in the sequence (the tick, at rate 1); x and xOff are the quantized model inputs and
  * this tick's offset in them (read by an Input only, which the host runs).
  */
 export type UnitUpdate = (t: number, x: Int32Array, xOff: number) => void;
@@ -85,12 +90,13 @@ export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
   Input: {
     state: () => [],
     bind: (p, r) => {
-      if (eventTimeFeature(p) !== null) throw notQuantizedYet(p, "golden engine");
       const out = r.out, n = r.n;
       if (p.encoding === "tokens") {
+        // A negative id reaches here only for a wrapping input (wrapTokens): −k selects unit V − k.
         return (_t, x, xOff) => {
           out.fill(0);
-          out[x[xOff]] = ONE_Q14;
+          const id = x[xOff];
+          out[id < 0 ? n + id : id] = ONE_Q14;
         };
       }
       return (_t, x, xOff) => {
@@ -115,7 +121,7 @@ export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
   DiagonalSSM: {
     state: (p) => [new Int32Array(p.stateSize), new Int32Array(p.stateSize), new Int32Array(p.stateSize), new Int32Array(p.stateSize)],
     bind: (p, r) => {
-      if (eventTimeFeature(p) !== null) throw notQuantizedYet(p, "golden engine");
+      if (p.discretization !== undefined) return bindEventSsm(p, r);
       const n = r.n, lo = r.lo, P = p.stateSize, fx = p.fixed!, tn = p.tensors, pre = r.pre;
       const [xr, xi, rr, ri] = r.state;
       const u = portOf(p, r, "u"), skip = portOf(p, r, "skip"), out = r.out, down = fx.accFrac - fx.outFrac;
@@ -149,7 +155,13 @@ export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
     state: (_p, n) => [new Int32Array(n)],
     bind: (p, r) => {
       const mode = p.mode, n = r.n, src = r.source!, sum = r.state[0], out = r.out, sc = r.sat ?? NO_COUNTS;
-      if (mode === "pool" || mode === "timepool" || eventTimeFeature(p) !== null) throw notQuantizedYet(p, "golden engine");
+      if (mode === "pool" || mode === "timepool") {
+        const time = r.time!, wide = new Float64Array(n), total = new Float64Array(1);
+        const epsQ = mode === "timepool" ? Number(p.tensors.eps_q.data[0]) : 0;
+        return (t) => {
+          maskedReadoutUnits(mode, n, src, wide, total, out, t, time[1], time[0], epsQ, sc);
+        };
+      }
       return (t) => {
         readoutUnits(mode, n, src, sum, out, t, sc);
       };
@@ -201,14 +213,46 @@ export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
       };
     },
   },
-  // No integer definition yet (issue 19's later step): refused when an engine is built.
+  // Port x (no bias); emits at the last step of each group of `stride` (event-kernels.ts eventPoolUnits).
   EventPooling: {
     state: () => [],
-    bind: (p) => {
-      throw notQuantizedYet(p, "golden engine");
+    bind: (p, r) => {
+      const n = r.n, x = portOf(p, r, "x"), out = r.out, fx = p.fixed!, down = fx.accFrac - fx.outFrac, k = p.stride;
+      const acc = new Float64Array(n), wsum = new Float64Array(1), sc = r.sat ?? NO_COUNTS, time = r.time;
+      const epsQ = p.mode === "timepool" ? Number(p.tensors.eps_q.data[0]) : 0;
+      return (t) => {
+        eventPoolUnits(p.mode, k, n, x, down, t % k, p.mode === "timepool" ? time![0] + epsQ : 1, acc, wsum, out, sc);
+      };
     },
   },
 };
+
+/** The integer constants of an event-time DiagonalSSM (its quantized tensors, formats.ts eventSsmTensors). */
+export function eventSsmConsts(p: PopOf<"DiagonalSSM">): EventSsmConsts {
+  const t = p.tensors, fx = p.fixed!, disc = p.discretization!;
+  const one = (name: string) => Number(t[name].data[0]);
+  const gFrac = one("g_frac"), uFrac = one("u_frac");
+  return {
+    disc, am: t.alpha_m.data, as: t.alpha_s.data, bm: t.beta_m.data, bs: t.beta_s.data,
+    gr: t.gamma_re.data, gi: t.gamma_im.data, ks: disc === "zoh" ? t.kappa_s.data : t.gamma_re.data, gFrac,
+    uDown: fx.accFrac - uFrac, gShift: gFrac + uFrac - fx.stateFrac,
+  };
+}
+
+/** An event-time DiagonalSSM range: per-event Λ̄ and γ (event-kernels.ts), the group's latched C x and pooled skip. */
+function bindEventSsm(p: PopOf<"DiagonalSSM">, r: UnitRange): UnitUpdate {
+  const n = r.n, lo = r.lo, P = p.stateSize, fx = p.fixed!, tn = p.tensors, pre = r.pre, k = p.stride ?? 1, mode = p.pool ?? "last";
+  const [xr, xi, rr, ri] = r.state;
+  const u = portOf(p, r, "u"), skip = portOf(p, r, "skip"), out = r.out, down = fx.accFrac - fx.outFrac;
+  const sc = r.sat ?? NO_COUNTS, stateSc = lo === 0 ? sc : NO_COUNTS, time = r.time!;
+  const c = eventSsmConsts(p), epsQ = mode === "timepool" && k > 1 ? Number(tn.eps_q.data[0]) : 0;
+  const latch = new Float64Array(n), pooled = new Float64Array(n), wsum = new Float64Array(1);
+  return (t) => {
+    eventSsmStates(P, fx.stateBits, xr, xi, rr, ri, time[0], c, u, stateSc);
+    eventSsmOutputs(n, lo, P, tn.c_re.data, tn.c_im.data, rr, ri, tn.c_mult.data, tn.c_shift.data, skip, pre, down, k, t % k, mode, time[0] + epsQ,
+      latch, pooled, wsum, out, sc);
+  };
+}
 
 /** A population's row of GOLDEN_OPS, typed for any population. */
 export function goldenOp(p: Population): GoldenOp<PopulationKind> {

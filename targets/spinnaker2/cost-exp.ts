@@ -49,6 +49,14 @@ export function expDecayCost(hw: HardwareDescription, P: number, opts: ExpDecayC
   return { cycles: P * perState, perState, accelExps, accelPj: accelExps * hw.energy.pj_per_exp_accel.value };
 }
 
+/** The per-state cycles of the "software" (bit-exact) decay from the cycle figures alone (S2_OPS's unitCycles). */
+export function expDecaySoftwarePerState(c: HardwareDescription["cycles"], zoh: boolean): number {
+  return c.expq_exp_soft.value + c.expq_sincos.value + c.expq_combine.value + (zoh ? c.expq_zoh_gain.value : 0);
+}
+
+/** Bytes of the expq tables a PE holds once for all its states (QUANTIZATION.md: 257 int32 words). */
+export const EXPQ_TABLE_BYTES = 1028;
+
 /** Cycles only: expDecayCost(hw, P, opts).cycles. */
 export function expDecayCycles(hw: HardwareDescription, P: number, opts: ExpDecayCostOptions = {}): number {
   return expDecayCost(hw, P, opts).cycles;

@@ -8,10 +8,10 @@
 // the whole state, so `u` is replicated on every slice) and its own units' `skip`; otherwise column = unit.
 import { NmcError } from "../../ir/errors.js";
 import type { PopOf } from "../../ir/kinds.js";
-import { eventTimeFeature, notQuantizedYet } from "../../ir/timing.js";
 import type { Population, PopulationKind } from "../../ir/types.js";
 import { zoneoutQ15 } from "../../runtime/fixed/index.js";
 import type { HardwareDescription } from "./chip.js";
+import { EXPQ_TABLE_BYTES, expDecaySoftwarePerState } from "./cost-exp.js";
 
 /** Per column: requantization multiplier and shift (5 B), exact sum (8 B), port (4 B). */
 export const COL_BYTES = 5 + 8 + 4;
@@ -121,14 +121,28 @@ export const S2_OPS: { [K in PopulationKind]: S2Op<K> } = {
     localCol: (_p, port, col, lo) => (port === "u" ? col : col - lo),
     // Fixed: the whole state (P complex, state_bits) with its 16-bit read copy, Λ̄ (P × 4 B) and the columns of
     // `u`; per unit: its row of C (P complex weights), c_mult and c_shift, its `skip` column and output.
+    // Event time: instead of Λ̄, per state α and β (mantissa and shift, 4 × 4 B), γ (async, dirac: 2 × 4 B) or κ
+    // (zoh: 3 × 4 B), u_frac, g_frac, eps_q (12 B) and the expq tables (1,028 B, once per PE); per unit the
+    // group's latched C x (4 B) and pooled skip (8 B), and the group's weight sum (8 B).
     memory: (p, wb) => {
-      if (eventTimeFeature(p) !== null) throw notQuantizedYet(p, "spinnaker2");
       const P = p.stateSize;
       const sb = (p.fixed?.stateBits ?? 16) / 8;
+      if (p.discretization !== undefined) {
+        const perState = 16 + (p.discretization === "zoh" ? 12 : 8);
+        return { fixed: P * 2 * sb + P * 2 * 2 + P * perState + 12 + 8 + EXPQ_TABLE_BYTES + 2 * P * COL_BYTES, perUnit: P * 2 * wb + 5 + COL_BYTES + 4 + 12 };
+      }
       return { fixed: P * 2 * sb + P * 2 * 2 + P * 4 + 2 * P * COL_BYTES, perUnit: P * 2 * wb + 5 + COL_BYTES + 4 };
     },
     sharedNote: ", the whole state and B",
-    unitCycles: (p, n, c) => p.stateSize * c.ssm_state.value + n * p.stateSize * c.ssm_output_mac.value + n * c.dense_unit.value,
+    // Event time, per step: every slice decays the whole state (expq "software", the bit-exact program: per state
+    // exp + sin/cos + combine, + the zoh gain), then the state update as the fixed-step SSM's; the C read happens
+    // once per group of `stride` steps, charged as ⌈n·P·mac / stride⌉ per step; the output (or pooling) per unit.
+    unitCycles: (p, n, c) => {
+      const P = p.stateSize;
+      if (p.discretization === undefined) return P * c.ssm_state.value + n * P * c.ssm_output_mac.value + n * c.dense_unit.value;
+      const k = p.stride ?? 1;
+      return P * (expDecaySoftwarePerState(c, p.discretization === "zoh") + c.ssm_state.value) + Math.ceil((n * P * c.ssm_output_mac.value) / k) + n * c.dense_unit.value;
+    },
   },
   Dense: {
     residence: "slices",
@@ -144,10 +158,8 @@ export const S2_OPS: { [K in PopulationKind]: S2Op<K> } = {
     mirrors: (p) => p.source,
     ...plainColumns,
     // On its source's slices: running sum and output, int32 each.
-    memory: (p) => {
-      if (eventTimeFeature(p) !== null) throw notQuantizedYet(p, "spinnaker2");
-      return { fixed: 0, perUnit: 8 };
-    },
+    // pool / timepool: a 64-bit running sum and the output per unit; timepool also Σ Δt and eps_q (12 B).
+    memory: (p) => (p.mode === "pool" || p.mode === "timepool" ? { fixed: p.mode === "timepool" ? 12 : 0, perUnit: 12 } : { fixed: 0, perUnit: 8 }),
     sharedNote: "",
     unitCycles: (_p, n, c) => n * c.readout_unit.value,
   },
@@ -183,18 +195,16 @@ export const S2_OPS: { [K in PopulationKind]: S2Op<K> } = {
     sharedNote: "",
     unitCycles: (_p, n, c) => n * c.layernorm_unit.value + c.layernorm_tick.value,
   },
-  // No integer definition yet (issue 19's later step): no slice layout, memory or cost; refused by name.
+  // Per unit: its column of x, the group's sum (8 B) and its output; per slice the weight sum and eps_q (12 B).
+  // Per step and unit one dense_unit (the int16 conversion and the add or multiply-add; the division at the
+  // group's end is assumed to fit the same figure, amortized over the group).
   EventPooling: {
     residence: "slices",
     mirrors: () => null,
     ...plainColumns,
-    memory: (p) => {
-      throw notQuantizedYet(p, "spinnaker2");
-    },
+    memory: () => ({ fixed: 12, perUnit: COL_BYTES + 8 + 4 }),
     sharedNote: "",
-    unitCycles: (p) => {
-      throw notQuantizedYet(p, "spinnaker2");
-    },
+    unitCycles: (_p, n, c) => n * c.dense_unit.value,
   },
 };
 

@@ -144,10 +144,18 @@ describe("refused with exit 2, naming what is wrong", () => {
     refused(runNmc(["import", "event-ssm", f, "--config", cfg("model_pool"), "-o", dir()]), "msgpack", "flatten_dict");
   });
 
-  it("compiling an event-time model: not quantized yet; tick options on event time; event time inputs a tick model cannot take", () => {
+  it("compiling an event-time model: golden with its calibration inputs; cuda not quantized yet; spinnaker2 refuses the decoder after the readout; tick options on event time", () => {
     const model = imported("model_last");
-    refused(runNmc(["compile", model, "-o", join(dir() + ".nmb")]), "event-time DiagonalSSM is not quantized yet");
     const input = inputsNpz("model_last", scratch);
+    refused(runNmc(["compile", model, "-o", join(dir() + ".nmb")]), "time step of every event");
+    refused(runNmc(["compile", model, "--target", "cuda", "--calibrate", input, "-o", join(dir() + ".nmb")]), "event-time DiagonalSSM is not quantized yet");
+    refused(runNmc(["compile", model, "--target", "spinnaker2", "--calibrate", input, "-o", join(dir() + ".nmb")]), "reads Readout readout", "does not run on spinnaker2 yet");
+    const bundle = join(dir() + ".nmb");
+    ok(runNmc(["compile", model, "--target", "golden", "--calibrate", input, "-o", bundle, "--quiet"]));
+    const y = join(dir() + ".npy");
+    ok(runNmc(["run", bundle, "--input", input, "--out", y, "--quiet"]));
+    const want = toFloat64(fixture("model_last").get("outputs/logits")!);
+    expect(relErr(toFloat64(readNpy(y)), want)).toBeLessThan(0.1); // int8 golden vs event-ssm's float32 logits
     refused(runNmc(["run", model, "--input", input, "--dt", "1"]), "--dt", "event time");
     refused(runNmc(["run", model, "--input", `${input}:tokens`]), "several members");
     const x = join(dir() + ".npy");

@@ -56,10 +56,10 @@ describe("event-ssm models: nmc import event-ssm + the float engine = event-ssm'
   }
 });
 
-const MANIFEST = JSON.parse(readFileSync(join(FIXTURES, "manifest.json"), "utf8")) as { files: Record<string, { config: Record<string, unknown> }> };
+export const MANIFEST = JSON.parse(readFileSync(join(FIXTURES, "manifest.json"), "utf8")) as { files: Record<string, { config: Record<string, unknown> }> };
 
 /** A one-layer event-time model.json: values [B, L, C] in, `layer` out; written to `dir`/`name`. */
-function oneLayerModel(name: string, C: number, layer: { class_name: string; config: Record<string, unknown> }, weights: NamedWeight[]): Graph {
+export function oneLayerModel(name: string, C: number, layer: { class_name: string; config: Record<string, unknown> }, weights: NamedWeight[]): Graph {
   const m = layersModel(name, [{ class_name: layer.class_name, config: { name: "layer", batch_input_shape: [null, null, C], ...layer.config } }], weights, {
     userDefinedMetadata: { nmc: { time: "events" } },
   });
@@ -67,7 +67,7 @@ function oneLayerModel(name: string, C: number, layer: { class_name: string; con
 }
 
 /** event-ssm's S5SSM parameters of a layer fixture as the DiagonalSSM layer's weights (event.ts). */
-function ssmWeights(name: string): { weights: NamedWeight[]; P: number; Hin: number; Hout: number } {
+export function ssmWeights(name: string): { weights: NamedWeight[]; P: number; Hin: number; Hout: number } {
   const f = fixture(name);
   const get = (k: string) => Float32Array.from(toFloat64(f.get(`params/${k}`)!));
   const B = f.get("params/B")!, C = f.get("params/C")!, D = f.get("params/D")!;
@@ -84,7 +84,7 @@ function ssmWeights(name: string): { weights: NamedWeight[]; P: number; Hin: num
   };
 }
 
-const SSM_FIXTURES = Object.keys(MANIFEST.files).filter((f) => f.startsWith("ssm_")).map((f) => f.replace(/\.npz$/, ""));
+export const SSM_FIXTURES = Object.keys(MANIFEST.files).filter((f) => f.startsWith("ssm_")).map((f) => f.replace(/\.npz$/, ""));
 
 describe("event-time DiagonalSSM = event-ssm's S5SSM, every layer fixture", () => {
   test("the layer fixtures cover each discretization, conj_sym on and off, D as a matrix, step_rescale and every pooling mode", () => {

@@ -120,7 +120,10 @@ describe("spinnaker2 simulator = golden engine, bit for bit, on random quantized
     // The shrunk case really exercised many-PE partitions (of every kind) and multi-chip routes.
     expect(multiSlice).toBeGreaterThan(runs / 2);
     expect(multiChip).toBeGreaterThan(0);
-    expect(Math.min(ssmSplit, egruSplit, denseSplit, multiplySplit, layerNormSplit)).toBeGreaterThan(0);
+    expect(Math.min(ssmSplit, egruSplit, denseSplit, multiplySplit)).toBeGreaterThan(0);
+    // A split LayerNorm is drawn here only now and then (its own file, spinnaker2-layernorm-split.test.ts, forces
+    // k = 2..4 slices on every draw), so it is counted, not required: requiring it made this test fail by chance.
+    console.log(`shrunk-SRAM property: LayerNorm split in ${layerNormSplit} of ${runs} runs`);
   });
 
   // Regression (was a bug in route.ts): the per-entry core bitmask was built with `1 << core`, a signed 32-bit

@@ -159,6 +159,11 @@ export class Charges {
     this.addCycles(pe, cycles, dcycles, acycles, wcycles);
   }
 
+  /** A PE's step that emits nothing (a pooling population within its group): its cycles only, no events or unit outputs. */
+  stepOnly(pe: Pe): void {
+    this.addCycles(pe, pe.cEvent, pe.cDense, pe.cActivity, pe.cWeight);
+  }
+
   private addCycles(pe: Pe, cycles: number, dcycles: number, acycles: number, wcycles: number): void {
     const { event: ev, dense: de, activityOnly: ao, weightOnly: wo } = this.totals;
     pe.counters.cycles += cycles;

@@ -129,6 +129,8 @@ export interface PeContext {
   split: (j: Projection, slice: Slice) => SlicedProjection;
   /** Per population (graph order): its saturation counters, shared by its PEs (runtime/golden/saturation.ts). */
   sat?: Float64Array[];
+  /** Per population: its step's [Δt, valid steps] (UnitRange.time), written by the simulator before each step. */
+  time?: Float64Array[];
 }
 
 export class Pe {
@@ -197,7 +199,7 @@ export class Pe {
     this.state = op.state(pop, n);
     const sat = ctx.sat?.[slice.popIndex] ?? NO_COUNTS;
     this.portSat = pop.ports.map((q) => (s2.replicated(pop, q.name) && slice.lo !== 0 ? NO_COUNTS : sat));
-    const range = { lo: slice.lo, n, ports: this.ports, state: this.state, out: this.out, pre: ctx.pre, sat };
+    const range = { lo: slice.lo, n, ports: this.ports, state: this.state, out: this.out, pre: ctx.pre, sat, time: ctx.time?.[slice.popIndex] };
     const red = s2.reduction;
     if (red && n < pop.size) {
       if (!op.bindSplit) throw new NmcError(`internal: ${pop.kind} has a cross-PE reduction but no split kernel`);
@@ -217,7 +219,7 @@ export class Pe {
     }
     this.readouts = readoutPops.map((r) => {
       const ro = goldenOp(r.pop), state = ro.state(r.pop, n), out = new Int32Array(n);
-      const update = ro.bind(r.pop, { lo: slice.lo, n, ports: [], state, out, pre: ctx.pre, source: this.out, sat: ctx.sat?.[r.popIndex] });
+      const update = ro.bind(r.pop, { lo: slice.lo, n, ports: [], state, out, pre: ctx.pre, source: this.out, sat: ctx.sat?.[r.popIndex], time: ctx.time?.[r.popIndex] });
       return { popIndex: r.popIndex, out, state, update, cycles: s2Op(r.pop).unitCycles(r.pop, n, ctx.hw.cycles) };
     });
     this.counters = { pe: slice.pe, slice: `${pop.name}[${slice.lo}:${slice.hi}]`, cycles: 0, denseCycles: 0, packetsIn: 0, packetsOut: 0, synops: 0, sramBytes: slice.bytes };

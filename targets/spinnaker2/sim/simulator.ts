@@ -29,14 +29,14 @@
 // The parts: slices.ts (that layout), queues.ts (event queues and sending), pe.ts (a PE and a population's
 // group of PEs), deliver.ts (a tick's delivery), accumulate.ts (its kernels), charge.ts (the cost charging),
 // results.ts (what a run reports); this file builds the PEs and runs the ticks.
-import { irKindOf } from "../../../ir/kinds.js";
 import { NmcError } from "../../../ir/errors.js";
+import { graphTiming } from "../../../ir/timing.js";
 import type { Graph, Population, Projection } from "../../../ir/types.js";
 import type { SequenceBatch } from "../../../runtime/batch.js";
 import { saturatePort } from "../../../runtime/golden/kernels.js";
 import { saturationCounters, saturationCounts } from "../../../runtime/golden/saturation.js";
 import { denseWeights } from "./accumulate.js";
-import { quantizeInputs } from "../../../runtime/golden/interpreter.js";
+import { quantizeInputs, quantizeTime } from "../../../runtime/golden/interpreter.js";
 import { goldenOp, type UnitUpdate } from "../../../runtime/golden/ops.js";
 import { fromFixed } from "../../../runtime/fixed/index.js";
 import { type HardwareDescription, levelOf } from "../chip.js";
@@ -82,6 +82,12 @@ interface RunContext {
   outPes: Pe[];
   readoutPes: Pe[];
   readoutSlot: Mirror[];
+  /** Event time: every tick's Δt in quanta ([B·T], golden's quantizeTime), else null; the sequence's length. */
+  dtq: Float64Array | null;
+  lengths: Int32Array | null;
+  /** The output's emission period (rows: floor(T / outRate)). */
+  outRate: number;
+  rows: number;
 }
 
 export class Simulator {
@@ -99,6 +105,14 @@ export class Simulator {
   /** The deepest multicast path of any emitter with destinations (dense mode's NoC depth every tick). */
   private readonly maxDepth: number;
   private readonly execution: Execution;
+  /** Per population (graph order): its rate and output rate (ir/timing.ts), and its step's [Δt, valid] (UnitRange.time). */
+  private readonly rate: number[];
+  private readonly outRate: number[];
+  private readonly time: Float64Array[];
+  /** Per queue of allQueues: the population whose events it holds. */
+  private readonly queueSrc: number[] = [];
+  /** Every population steps and emits every tick, and no Δt is read: the single-rate tick. */
+  private readonly singleRate: boolean;
   private denseReady = false;
   observer?: SimObserver;
 
@@ -110,11 +124,23 @@ export class Simulator {
     this.pre = g.quant.weightBits - 8;
     this.byPop = g.populations.map(() => []);
     this.sat = g.populations.map(() => saturationCounters());
+    const timing = graphTiming(g).byName;
+    this.rate = g.populations.map((p) => timing.get(p.name)!.rate);
+    this.outRate = g.populations.map((p) => timing.get(p.name)!.outRate);
+    this.time = g.populations.map(() => new Float64Array(2));
+    this.singleRate = this.outRate.every((r) => r === 1) &&
+      !g.populations.some((p) => (p.kind === "Input" && p.eventTime) || (p.kind === "Readout" && (p.mode === "pool" || p.mode === "timepool")));
     this.buildPes(part);
     this.pePos = [];
     this.pes.forEach((pe, i) => (this.pePos[pe.slice.pe] = i));
     if (opts.shareQueues ?? true) this.shareQueues(routing);
-    for (const pe of this.pes) for (const q of pe.queues.values()) if (!this.allQueues.includes(q)) this.allQueues.push(q);
+    for (const pe of this.pes) {
+      for (const [src, q] of pe.queues) {
+        if (this.allQueues.includes(q)) continue;
+        this.allQueues.push(q);
+        this.queueSrc.push(src);
+      }
+    }
     this.groups = this.byPop.map((pes) => (pes.length ? new Group(pes) : null));
     this.wireReductions(routing);
     for (const e of routing.emitters) {
@@ -177,7 +203,7 @@ export class Simulator {
       const src = g.populations.findIndex((q) => q.name === source);
       mirrorsOf.set(src, [...(mirrorsOf.get(src) ?? []), { pop: p, popIndex: i }]);
     });
-    const ctx = { g, pre: this.pre, hw: this.hw, split, sat: this.sat };
+    const ctx = { g, pre: this.pre, hw: this.hw, split, sat: this.sat, time: this.time };
     for (const s of part.slices) {
       if (s.mirrors >= 0) continue;
       const pe = new Pe(ctx, s, g.populations[s.popIndex], mirrorsOf.get(s.popIndex) ?? []);
@@ -243,8 +269,11 @@ export class Simulator {
     const { batch: B, ticks: T } = batch;
     for (let b = 0; b < B; b++) {
       for (const pe of this.pes) pe.reset();
-      for (let t = 0; t < T; t++) this.tick(ctx, b, t);
-      if (ctx.perSequence && T > 0) ctx.readoutPes.forEach((pe, k) => ctx.outputQ.set(ctx.readoutSlot[k].out, b * ctx.K + pe.slice.lo));
+      for (let t = 0; t < T; t++) {
+        if (this.singleRate) this.tick(ctx, b, t);
+        else this.multiRateTick(ctx, b, t);
+      }
+      if (ctx.perSequence && T >= ctx.outRate) ctx.readoutPes.forEach((pe, k) => ctx.outputQ.set(ctx.readoutSlot[k].out, b * ctx.K + pe.slice.lo));
       opts.onSample?.(b);
     }
     return this.finishRun(ctx, B);
@@ -259,8 +288,13 @@ export class Simulator {
     const input = g.populations[inputPop];
     const outIndex = g.populations.findIndex((p) => p.name === g.outputs[0]);
     const outPop = g.populations[outIndex];
-    const perSequence = irKindOf(outPop).perSequence;
+    const tm = graphTiming(g).byName.get(outPop.name)!;
+    const perSequence = tm.perSequence;
+    if (perSequence && outPop.kind !== "Readout") {
+      throw new NmcError(`the output ${outPop.name} is computed once per sequence from a Readout, which the spinnaker2 simulator does not route yet`, { node: outPop.name });
+    }
     const K = outPop.size;
+    const rows = perSequence ? 1 : Math.floor(T / tm.outRate);
     for (const c of this.sat) c.fill(0);
     const projections: SimRun["projections"] = {};
     for (const j of g.projections) projections[j.name] = { nnz: j.weights.colIdx.length, dense: j.rows * j.cols, effective: 0, activityOnly: 0, weightOnly: 0, denseOps: 0 };
@@ -273,7 +307,7 @@ export class Simulator {
       input, inputPop, tokens: input.kind === "Input" && input.encoding === "tokens", hostOut,
       hostUpdate: goldenOp(input).bind(input, { lo: 0, n: input.size, ports: [], state: [], out: hostOut, pre: this.pre }),
       popOut: opts.observer ? g.populations.map((p) => new Int32Array(p.size)) : null, observer: opts.observer,
-      outputQ: new Int32Array(perSequence ? B * K : B * T * K), K, perSequence,
+      outputQ: new Int32Array(B * rows * K), K, perSequence, dtq: quantizeTime(g, batch)?.dtq ?? null, lengths: batch.lengths ?? null, outRate: tm.outRate, rows,
       outPes: perSequence ? [] : this.byPop[outIndex], readoutPes, readoutSlot: readoutPes.map((pe) => pe.readouts.find((r) => r.popIndex === outIndex)!),
     };
   }
@@ -297,6 +331,65 @@ export class Simulator {
     if (!ctx.perSequence) for (const pe of ctx.outPes) ctx.outputQ.set(pe.out, (b * ctx.T + t) * ctx.K + pe.slice.lo);
   }
 
+  /**
+   * Tick t of sample b in a multi-rate or event-time graph (ir/timing.ts; the golden engine's runMultiRate): a
+   * population of rate R steps only at the ticks (t + 1) % R = 0, as its step (t + 1) / R − 1 with Δt summed over
+   * its group, and sends events only at its emissions ((t + 1) % outRate = 0). Each source population's queues
+   * alternate by the parity of its emission index, so a delay-1 projection reads the previous emission. A PE
+   * between its steps does nothing and is charged nothing (its timer runs at its own period, R ticks).
+   */
+  private multiRateTick(ctx: RunContext, b: number, t: number): void {
+    const T = ctx.T;
+    for (let k = 0; k < this.allQueues.length; k++) {
+      const o = this.outRate[this.queueSrc[k]];
+      if ((t + 1) % o === 0) this.allQueues[k].len[((t + 1) / o - 1) & 1] = 0;
+    }
+    ctx.charges.startTick();
+    this.hostTick(ctx, (b * T + t) * ctx.C, t, t & 1);
+    const length = ctx.lengths ? ctx.lengths[b] : T;
+    const setTime = (pi: number, rate: number) => {
+      this.time[pi][1] = Math.floor(length / rate);
+      if (!ctx.dtq) return;
+      let dt = 0;
+      for (let u = t + 1 - rate; u <= t; u++) dt += ctx.dtq[b * T + u];
+      this.time[pi][0] = dt;
+    };
+    for (let pi = 0; pi < this.groups.length; pi++) {
+      const grp = this.groups[pi];
+      if (!grp) continue;
+      const rate = this.rate[pi], out = this.outRate[pi];
+      if ((t + 1) % rate !== 0) continue;
+      const step = (t + 1) / rate - 1, par = step & 1;
+      setTime(pi, rate);
+      deliverGroup(grp, step, par, par ^ 1, ctx.dense, this.pre);
+      const emits = (t + 1) % out === 0;
+      const epar = ((t + 1) / out - 1) & 1;
+      for (const pe of grp.pes) for (const r of pe.readouts) setTime(r.popIndex, out);
+      if (grp.reduction) {
+        if (!emits) throw new NmcError(`internal: ${grp.pes[0].pop.name} is split around a reduction and pools`);
+        this.splitTick(ctx, grp, pi, step, epar);
+      } else {
+        for (let s = 0; s < grp.pes.length; s++) {
+          const pe = grp.pes[s];
+          for (let q = 0; q < pe.ports.length; q++) saturatePort(pe.ports[q], pe.portSat[q]);
+          pe.update(step, NO_INPUTS, 0);
+          ctx.charges.work(pe);
+          if (emits) this.peSend(ctx, pe, pi, (t + 1) / out - 1, epar);
+          else ctx.charges.stepOnly(pe);
+        }
+      }
+    }
+    ctx.charges.endTick(t, this.maxDepth);
+    const popOut = ctx.popOut;
+    if (popOut && ctx.observer) {
+      for (let p = 0; p < popOut.length; p++) if ((t + 1) % this.outRate[p] === 0) ctx.observer(p, popOut[p], b, t);
+    }
+    if (!ctx.perSequence && (t + 1) % ctx.outRate === 0) {
+      const row = (t + 1) / ctx.outRate - 1;
+      for (const pe of ctx.outPes) ctx.outputQ.set(pe.out, (b * ctx.rows + row) * ctx.K + pe.slice.lo);
+    }
+  }
+
   /** The host: the input population's non-zero values as events (dense execution: every value). */
   private hostTick(ctx: RunContext, xOff: number, t: number, par: number): void {
     const { xq, dense, input, hostOut, popOut } = ctx, hostQueues = this.hostQueues;
@@ -304,7 +397,7 @@ export class Simulator {
     // A token input is one event, written straight into the queues; its one-hot vector only where it is read.
     if (!ctx.tokens || dense || popOut) ctx.hostUpdate(t, xq, xOff);
     if (ctx.tokens) {
-      const tok = xq[xOff];
+      const id = xq[xOff], tok = id < 0 ? input.size + id : id; // a wrapping input's −k is unit V − k
       if (dense) sendAll(hostQueues, hostOut, input.size, 0, par);
       else for (const q of hostQueues) {
         const k = par * q.cap + q.len[par]++;
@@ -389,7 +482,7 @@ export class Simulator {
       unitTicks[p.name] = charges.unitTickCount[i];
     });
     return {
-      outputQ, output, outputShape: ctx.perSequence ? [B, ctx.K] : [B, ctx.T, ctx.K], outFrac, samples: B, ticks: ctx.T, totals: charges.totals,
+      outputQ, output, outputShape: ctx.perSequence ? [B, ctx.K] : [B, ctx.rows, ctx.K], outFrac, samples: B, ticks: ctx.T, totals: charges.totals,
       pes: this.pes.map((p) => p.counters), events, unitTicks, projections: ctx.projections, perTick: charges.perTick,
       saturation: saturationCounts(g.populations, this.sat),
     };

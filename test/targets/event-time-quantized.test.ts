@@ -1,0 +1,274 @@
+// Event time in integers (issue 19 items 3 and 4): every event-ssm model fixture (test/fixtures/event-ssm, made by
+// event-ssm's own code) imported, calibrated on its own inputs and quantized; the golden engine's logits against the
+// float engine's (the error is reported); multi-rate execution, EventPooling, the pool / timepool readouts and the
+// event-time DiagonalSSM on every integer engine, bit for bit.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { layersModel, writeLayersModel } from "../../compiler/import/layers-model.js";
+import { ndarray } from "../../runtime/io/ndarray.js";
+import { ensureBuilt, runNmc } from "../support/cli.js";
+import { afterAll, describe, expect, test } from "vitest";
+import { GraphBuilder, csrFromDense } from "../../ir/builder.js";
+import type { Discretization, PoolMode, Population, ReadoutMode } from "../../ir/types.js";
+import { fuzzParams } from "../support/fuzz.js";
+import { uniform } from "../support/graphs.js";
+import { compileQuantized } from "../../compiler/pipeline.js";
+import type { Graph } from "../../ir/types.js";
+import { batchFromShape, type SequenceBatch } from "../../runtime/batch.js";
+import { runFloat } from "../../runtime/float/interpreter.js";
+import { runGolden } from "../../runtime/golden/interpreter.js";
+import { toFloat64 } from "../../runtime/io/ndarray.js";
+import { MANIFEST, SSM_FIXTURES, importFixture, oneLayerModel, ssmWeights } from "../compiler/event-ssm.test.js";
+import { MODEL_FIXTURES, fixture, relErr, writeNpz } from "../support/event-ssm.js";
+import { counterDifferences, firstDifference, goldenTrace, hwWithUsable, minimumUsableBytes, simTrace } from "../support/spinnaker2.js";
+import { SPINNAKER2 } from "../../targets/spinnaker2/chip.js";
+import { mapGraph } from "../../targets/spinnaker2/index.js";
+
+const report: string[] = [];
+afterAll(() => console.log(`event-ssm fixtures, int8 golden vs float:\n  ${report.join("\n  ")}`));
+
+/** A model fixture's float graph and its batch (tokens, Δt, lengths). */
+export function fixtureModel(name: string): { g: Graph; batch: SequenceBatch; tokens: Float64Array; shape: number[] } {
+  const g = importFixture(name);
+  const f = fixture(name);
+  const tok = f.get("inputs/tokens")!;
+  const tokens = toFloat64(tok);
+  const time = { timesteps: toFloat64(f.get("inputs/integration_timesteps")!), lengths: Int32Array.from(toFloat64(f.get("inputs/lengths")!)) };
+  return { g, batch: batchFromShape(g, tokens, tok.shape, name, time), tokens, shape: tok.shape };
+}
+
+/** Compiled with calibration on the fixture's own inputs. */
+export function quantizedFixture(name: string): { q: Graph; float: Graph; batch: SequenceBatch } {
+  const { g, batch, tokens, shape } = fixtureModel(name);
+  const r = compileQuantized(g, { calibration: { data: tokens, shape, label: name, time: { timesteps: batch.timesteps!, lengths: batch.lengths } } });
+  return { q: r.quantized, float: r.float, batch };
+}
+
+describe("event-ssm model fixtures, quantized", () => {
+  for (const name of MODEL_FIXTURES) {
+    test(`${name}: golden logits near the float logits`, () => {
+      const { q, float, batch } = quantizedFixture(name);
+      const gold = runGolden(q, batch);
+      const fl = runFloat(float, batch);
+      expect(gold.outputShape).toEqual(fl.outputShape);
+      const e = relErr(gold.output, fl.output);
+      let agree = 0;
+      const [B, K] = fl.outputShape;
+      for (let b = 0; b < B; b++) {
+        let ag = 0, af = 0;
+        for (let k = 1; k < K; k++) {
+          if (gold.output[b * K + k] > gold.output[b * K + ag]) ag = k;
+          if (fl.output[b * K + k] > fl.output[b * K + af]) af = k;
+        }
+        if (ag === af) agree++;
+      }
+      let maxAbs = 0;
+      for (let i = 0; i < fl.output.length; i++) maxAbs = Math.max(maxAbs, Math.abs(fl.output[i] - gold.output[i]));
+      report.push(`${name}: max |Δ|/(1+|float|) ${e.toExponential(2)}, max |Δ| ${maxAbs.toExponential(2)}, argmax agreement ${agree}/${B}`);
+      expect(e).toBeLessThan(0.25);
+    });
+  }
+});
+
+/** The quantized fixture ending at its readout (the simulator routes nothing out of a Readout yet): the decoder dropped. */
+export function endAtReadout(q: Graph): Graph {
+  const keep = q.populations.filter((p) => !q.projections.some((j) => j.target === p.name && q.populations.find((s) => s.name === j.source)?.kind === "Readout"));
+  const names = new Set(keep.map((p) => p.name));
+  const readout = keep.find((p) => p.kind === "Readout")!;
+  return { ...q, populations: keep, projections: q.projections.filter((j) => names.has(j.source) && names.has(j.target)), outputs: [readout.name] };
+}
+
+describe("event-ssm model fixtures: simulator = golden, every population every step", () => {
+  for (const name of MODEL_FIXTURES) {
+    test(`${name} (ending at its readout)`, () => {
+      const { q, batch } = quantizedFixture(name);
+      const g = endAtReadout(q);
+      const m = mapGraph(g, SPINNAKER2);
+      const gold = goldenTrace(g, batch), sim = simTrace(g, m, batch);
+      expect(firstDifference(g, batch, gold, sim)).toBeNull();
+      expect(counterDifferences(g, gold.counters, sim.run)).toEqual([]);
+    });
+  }
+});
+
+// ---- random event-time models: golden = simulator, bit for bit ----
+
+interface EventSpec {
+  seed: number;
+  C: number;
+  H: number;
+  P: number;
+  first: { kind: "ssm"; disc: Discretization; stride: number; pool: PoolMode } | { kind: "pool"; stride: number; mode: PoolMode };
+  recurrent: boolean;
+  second: { stride: number; mode: PoolMode } | null;
+  readout: ReadoutMode | null;
+  /** Fixed ticks (no Δt): only what needs no time (EventPooling last / avgpool, readouts pool / last / mean). */
+  ticks: boolean;
+}
+
+const discArb = fc.constantFrom<Discretization>("async", "zoh", "dirac");
+const poolArb = fc.constantFrom<PoolMode>("last", "avgpool", "timepool");
+const specArb: fc.Arbitrary<EventSpec> = fc.record({
+  seed: fc.integer({ min: 1, max: 2 ** 30 }),
+  C: fc.integer({ min: 1, max: 3 }),
+  H: fc.integer({ min: 1, max: 5 }),
+  P: fc.integer({ min: 1, max: 4 }),
+  first: fc.oneof(
+    fc.record({ kind: fc.constant("ssm" as const), disc: discArb, stride: fc.integer({ min: 1, max: 3 }), pool: poolArb }),
+    fc.record({ kind: fc.constant("pool" as const), stride: fc.integer({ min: 2, max: 3 }), mode: poolArb }),
+  ),
+  recurrent: fc.boolean(),
+  second: fc.option(fc.record({ stride: fc.integer({ min: 2, max: 3 }), mode: poolArb })),
+  readout: fc.option(fc.constantFrom<ReadoutMode>("pool", "timepool", "last", "mean")),
+  ticks: fc.boolean(),
+}).map((s) => (s.ticks ? {
+  ...s,
+  first: { kind: "pool" as const, stride: Math.max(2, s.first.stride), mode: (s.first.kind === "pool" && s.first.mode !== "timepool" ? s.first.mode : "avgpool") as PoolMode },
+  second: s.second && { ...s.second, mode: (s.second.mode === "timepool" ? "last" : s.second.mode) as PoolMode },
+  readout: s.readout === "timepool" ? ("pool" as const) : s.readout,
+} : s));
+
+/** A random event-time graph: values → Dense → (event-time SSM with a stride | EventPooling) → Dense (± delay-1 loop) → (EventPooling) → (Readout). */
+export function eventModel(s: EventSpec): Graph {
+  const r = uniform(s.seed);
+  const w = (n: number, a = 1) => Float64Array.from({ length: n }, () => a * r());
+  const b = new GraphBuilder("event-random");
+  const x = b.input("x", s.C, "values", undefined, s.ticks ? {} : { eventTime: true });
+  const d1 = b.dense("d1", s.H, "tanh", w(s.H, 0.2));
+  b.project("d1.kernel", x, d1, "x", csrFromDense(w(s.C * s.H), s.C, s.H));
+  let cur: Population;
+  if (s.first.kind === "ssm") {
+    const P = s.P, H = s.H;
+    const ssm = b.diagonalSsm("ssm", H, P, "s5", {
+      lambdaRe: Float64Array.from({ length: P }, () => -Math.abs(r()) * 2),
+      lambdaIm: w(P, 5), cRe: w(H * P, 0.5), cIm: w(H * P, 0.5),
+    }, undefined, { discretization: s.first.disc, step: Float64Array.from({ length: P }, () => 0.001 + 0.3 * Math.abs(r())), stride: s.first.stride, pool: s.first.pool });
+    b.project("ssm.B", d1, ssm, "u", csrFromDense(w(H * 2 * P), H, 2 * P, "f64"));
+    b.project("ssm.D", d1, ssm, "skip", csrFromDense(w(H * H), H, H));
+    cur = ssm;
+  } else {
+    const p = b.eventPooling("pool", s.H, s.first.stride, s.first.mode);
+    b.project("pool.identity", d1, p, "x", csrFromDense(Float64Array.from({ length: s.H * s.H }, (_, i) => (i % (s.H + 1) === 0 ? 1 : 0)), s.H, s.H));
+    cur = p;
+  }
+  const d2 = b.dense("d2", s.H, "linear", w(s.H, 0.1));
+  b.project("d2.kernel", cur, d2, "x", csrFromDense(w(s.H * s.H), s.H, s.H));
+  if (s.recurrent) b.project("d2.recurrent", d2, d2, "x", csrFromDense(w(s.H * s.H, 0.4), s.H, s.H), 1);
+  cur = d2;
+  if (s.second) {
+    const p = b.eventPooling("pool2", s.H, s.second.stride, s.second.mode);
+    b.project("pool2.identity", d2, p, "x", csrFromDense(Float64Array.from({ length: s.H * s.H }, (_, i) => (i % (s.H + 1) === 0 ? 1 : 0)), s.H, s.H));
+    cur = p;
+  }
+  if (s.readout) cur = b.readout("readout", cur, s.readout);
+  b.outputs.push(cur.name);
+  return b.build();
+}
+
+/** Random values, Δt (ms; zeros, short gaps and long ones, 1e-3 … 1e4) and lengths (0 … T). */
+export function eventBatch(g: Graph, seed: number, B: number, T: number): SequenceBatch {
+  const r = uniform(seed, 0, 1);
+  const C = (g.populations[0] as { size: number }).size;
+  const data = Float64Array.from({ length: B * T * C }, () => 2 * r() - 1);
+  const timesteps = Float64Array.from({ length: B * T }, () => {
+    const u = r();
+    return u < 0.2 ? 0 : u < 0.8 ? r() : u < 0.95 ? 10 * r() : 10 ** (1 + 3 * r());
+  });
+  const lengths = Int32Array.from({ length: B }, () => Math.floor(r() * (T + 1)));
+  if (!(g.populations[0] as { eventTime?: boolean }).eventTime) return { data, batch: B, ticks: T, channels: C };
+  return { data, batch: B, ticks: T, channels: C, timesteps, lengths };
+}
+
+describe("random event-time models: simulator = golden, every population every step", () => {
+  test("strides, pooling modes, discretizations, readouts, Δt of 0 and long gaps, lengths; one PE and many per population", () => {
+    let runs = 0, nonZero = 0;
+    fc.assert(
+      fc.property(specArb, fc.integer({ min: 1, max: 2 ** 30 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 14 }), (spec, seed, B, T) => {
+        const g = eventModel(spec);
+        const cal = eventBatch(g, seed ^ 0x5bd1e995, 4, 12);
+        const time = cal.timesteps ? { time: { timesteps: cal.timesteps, lengths: cal.lengths } } : {};
+        const q = compileQuantized(g, { calibration: { data: cal.data, shape: [4, 12, cal.channels], label: "random", ...time } }).quantized;
+        const batch = eventBatch(q, seed, B, T);
+        const gold = goldenTrace(q, batch);
+        // Default hardware (one PE per population), then an SRAM so small that populations are cut into slices.
+        for (const hw of [SPINNAKER2, hwWithUsable(minimumUsableBytes(q), "small")]) {
+          const sim = simTrace(q, mapGraph(q, hw), batch);
+          expect(firstDifference(q, batch, gold, sim)).toBeNull();
+          expect(counterDifferences(q, gold.counters, sim.run)).toEqual([]);
+        }
+        if (gold.outputQ.some((v) => v !== 0)) nonZero++;
+        runs++;
+      }),
+      fuzzParams(80),
+    );
+    report.push(`random event-time models: ${runs} runs, ${nonZero} with a non-zero output`);
+    expect(nonZero).toBeGreaterThan(runs / 2); // the outputs are not trivially zero
+  });
+});
+
+describe("event-ssm S5 layer fixtures, quantized: simulator = golden; golden vs event-ssm's outputs", () => {
+  for (const name of SSM_FIXTURES) {
+    test(name, () => {
+      const c = MANIFEST.files[`${name}.npz`].config;
+      const { weights, P, Hin, Hout } = ssmWeights(name);
+      const stride = c.stride as number;
+      const g = oneLayerModel(`q-${name}`, Hin, {
+        class_name: "DiagonalSSM",
+        config: {
+          state_size: P, parameterization: "s5", discretization: c.discretization, conj_sym: c.conj_sym, clip_eigs: c.clip_eigs, step_rescale: c.step_rescale,
+          ...(stride > 1 ? { stride, pool: c.pooling_mode } : {}), ...(Hout !== Hin ? { units: Hout } : {}),
+        },
+      }, weights);
+      const f = fixture(name);
+      const u = f.get("inputs/u")!;
+      const ts = toFloat64(f.get("inputs/integration_timesteps")!);
+      const shape = [1, ...u.shape];
+      const batch = batchFromShape(g, toFloat64(u), shape, name, { timesteps: ts });
+      let q: Graph;
+      try {
+        q = compileQuantized(g, { calibration: { data: toFloat64(u), shape, label: name, time: { timesteps: ts } } }).quantized;
+      } catch (e) {
+        // A growing mode (Re Λ > 0, possible without clip_eigs) has no integer per-event decay: refused by name.
+        expect((e as Error).message).toMatch(/only decaying modes/);
+        report.push(`${name}: refused (a mode with Re(Λ) > 0)`);
+        return;
+      }
+      const gold = goldenTrace(q, batch), sim = simTrace(q, mapGraph(q, SPINNAKER2), batch);
+      expect(firstDifference(q, batch, gold, sim)).toBeNull();
+      const out = runGolden(q, batch).output;
+      const e = relErr(out, toFloat64(f.get("outputs/y")!));
+      report.push(`${name}: golden vs event-ssm max |Δ|/(1+|y|) ${e.toExponential(2)}`);
+      expect(e).toBeLessThan(0.05);
+    });
+  }
+});
+
+describe("nmc compile --target spinnaker2 + nmc verify --against golden on an event-time model", () => {
+  test("the strided S5 layer fixture (stride 3, timepool): bit-exact", async () => {
+    await ensureBuilt();
+    const name = "ssm_async_stride3_timepool";
+    const c = MANIFEST.files[`${name}.npz`].config;
+    const { weights, P, Hin } = ssmWeights(name);
+    const dir = mkdtempSync(join(tmpdir(), "nmc-event-time-cli-"));
+    try {
+      const m = layersModel(name, [{
+        class_name: "DiagonalSSM",
+        config: { name: "layer", batch_input_shape: [null, null, Hin], state_size: P, parameterization: "s5", discretization: c.discretization, conj_sym: c.conj_sym, clip_eigs: c.clip_eigs, step_rescale: c.step_rescale, stride: c.stride, pool: c.pooling_mode },
+      }], weights, { userDefinedMetadata: { nmc: { time: "events" } } });
+      const model = writeLayersModel(join(dir, "model"), m).model;
+      const f = fixture(name);
+      const u = f.get("inputs/u")!, ts = f.get("inputs/integration_timesteps")!;
+      const input = writeNpz(join(dir, "in.npz"), [["x", ndarray("f4", [1, ...u.shape], Float32Array.from(toFloat64(u)))], ["timesteps", ndarray("f4", [1, ts.shape[0]], Float32Array.from(toFloat64(ts)))]]);
+      const bundle = join(dir, "m.nmb");
+      const comp = runNmc(["compile", model, "--target", "spinnaker2", "--calibrate", input, "-o", bundle, "--quiet"]);
+      expect(comp.code, comp.stderr).toBe(0);
+      const v = runNmc(["verify", bundle, "--input", input, "--against", "golden"]);
+      expect(v.code, v.stdout + v.stderr).toBe(0);
+      expect(v.stdout).toMatch(/bit-exact|PASS/i);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
