@@ -23,7 +23,7 @@ export interface CalibrationData {
 }
 
 /** The targets whose integer engines run event-time models (multi-rate, Δt, the event-time kinds and modes). */
-export const EVENT_TIME_TARGETS: ReadonlySet<string> = new Set(["golden", "spinnaker2"]);
+export const EVENT_TIME_TARGETS: ReadonlySet<string> = new Set(["golden", "spinnaker2", "cuda"]);
 
 /**
  * Refuses, before anything is calibrated, a graph with an event-time feature (event-time input or

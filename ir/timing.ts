@@ -83,9 +83,8 @@ export function isEventTime(g: Graph): boolean {
 
 /**
  * The event-time feature of a population, as the words of a refusal; null when it has none. The quantize pass,
- * the golden engine and the spinnaker2 simulator implement them (runtime/golden/event-kernels.ts); the CUDA
- * renderer does not yet, and its rows (CUDA_OPS) and compile for it (compiler/pipeline.ts checkQuantizable)
- * refuse through notQuantizedYet.
+ * the golden engine, the spinnaker2 simulator and the CUDA int variant implement them (runtime/golden/event-kernels.ts,
+ * targets/cuda); the CUDA float variant does not yet, and its rows (CUDA_OPS) refuse through notQuantizedYet.
  */
 export function eventTimeFeature(p: Population): string | null {
   const own = p.kind === "Input" ? (p.eventTime ? "event-time input (per-step Δt)" : p.wrapTokens ? "wrapping token ids" : null)
@@ -101,6 +100,6 @@ export function notQuantizedYet(p: Population, where: string): NmcError {
   const what = eventTimeFeature(p) ?? "this population";
   return new NmcError(`${what} is not quantized yet (${where}: population ${p.name})`, {
     node: p.name,
-    hint: "event-time models (nmc import event-ssm) compile for the golden and spinnaker2 targets (nmc compile … --target golden) and run on the float engine; their CUDA rendering is a later step of issue 19",
+    hint: "event-time models (nmc import event-ssm) compile for the golden, spinnaker2 and cuda targets (the CUDA int variant; its float variant is a later step) and run on the float engine",
   });
 }

@@ -6,6 +6,12 @@ import type { CudaPlan, PopInfo } from "./plan.js";
 import { CudaWriter, sanitizeLocal, show } from "./writer.js";
 
 export class Emission extends CudaWriter {
+  /**
+   * The C expression of the population's step index in its launches: the tick `t`, or in a timed program the
+   * step of a population of rate R > 1, `st` = (t + 1) / R − 1 (host.ts writeTick sets it).
+   */
+  step = "t";
+
   constructor(readonly plan: CudaPlan) {
     super();
   }
@@ -32,6 +38,12 @@ export class Emission extends CudaWriter {
   /** The population called `name` (the planner has checked it exists). */
   population(name: string): PopInfo {
     return this.plan.pops.find((q) => q.pop.name === name)!;
+  }
+
+  /** `body` under `if ((t + 1) % every == 0)` (as is when every = 1): a timed program's steps and emissions. */
+  gated(every: number, body: () => void): void {
+    if (every === 1) body();
+    else this.w.write(`if ((t + 1) % ${every} == 0)`).block(body);
   }
 
   /** The comment above each of a population's kernels: its name, kind, size and what the kernel does. */

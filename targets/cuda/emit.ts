@@ -23,6 +23,8 @@ import { writePopulationKernels } from "./kernels.js";
 import { type CudaPrecision, layoutHash } from "./params.js";
 import { planModel } from "./plan.js";
 import { CUDA_PRELUDE } from "./prelude.js";
+import { renderExpDecayCuda } from "./fixed-exp.js";
+import { renderTimeCuda } from "./time.js";
 import { KIND_CTYPE, show } from "./writer.js";
 
 export { CUDA_PRELUDE } from "./prelude.js";
@@ -48,6 +50,11 @@ function writeDefines(e: Emission): void {
   w.writeLine(`#define NMC_TOTAL_UNITS ${plan.totalUnits}LL`);
   w.writeLine(`#define NMC_OUTPUT_UNITS ${outPop.size}LL`);
   w.writeLine(`#define NMC_OUTPUT_READOUT ${outPop.perSequence ? 1 : 0}`);
+  if (plan.time) {
+    e.comment(`timed program: input channels = ${plan.dataChannels} model channels + Δt (quanta) + length; the output emits once every NMC_OUTPUT_RATE ticks`);
+    w.writeLine(`#define NMC_DATA_CHANNELS ${plan.dataChannels}LL`);
+    w.writeLine(`#define NMC_OUTPUT_RATE ${outPop.outRate}LL`);
+  }
   w.writeLine(`#define NMC_POP_COUNT ${pops.length}`);
   w.writeLine(`#define NMC_PROJ_COUNT ${projs.length}`);
   e.comment("device counters: events per population [0, NMC_POP_COUNT), then effective and activity-only per projection");
@@ -90,5 +97,9 @@ export function emitCuda(graph: Graph, opts: EmitOptions): string {
   writeTick(e);
   writeCountersJson(e);
   writeMain(e);
-  return `${CUDA_PRELUDE}\n${e.w.toString()}`;
+  // Only a timed program carries the time helpers, and only an event-time DiagonalSSM the per-event decay: every
+  // other model's source is what it was before either existed.
+  const eventSsm = graph.populations.some((p) => p.kind === "DiagonalSSM" && p.discretization !== undefined);
+  const extra = (e.plan.time ? `${renderTimeCuda()}\n` : "") + (eventSsm ? `${renderExpDecayCuda()}\n` : "");
+  return `${CUDA_PRELUDE}\n${extra}${e.w.toString()}`;
 }

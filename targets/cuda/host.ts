@@ -77,11 +77,16 @@ function launchRecordAdvance(e: Emission): void {
   }
   if (!outPop.perSequence) {
     const K = outPop.size;
-    e.launch(rec, `${K}`, [`d_${outPop.sym}_out`, `${K}`, "d_y", "nmc_T * NMC_OUTPUT_UNITS", "(long long)t * NMC_OUTPUT_UNITS"]);
+    if (!e.plan.time) e.launch(rec, `${K}`, [`d_${outPop.sym}_out`, `${K}`, "d_y", "nmc_T * NMC_OUTPUT_UNITS", "(long long)t * NMC_OUTPUT_UNITS"]);
+    else {
+      // row (t + 1) / R − 1 of floor(T / R) at the output's emissions
+      e.gated(outPop.outRate, () => e.launch(rec, `${K}`, [`d_${outPop.sym}_out`, `${K}`, "d_y", "(nmc_T / NMC_OUTPUT_RATE) * NMC_OUTPUT_UNITS", "((long long)(t + 1) / NMC_OUTPUT_RATE - 1) * NMC_OUTPUT_UNITS"]));
+    }
   }
   const adv = pops.filter((p) => p.needsPrev);
-  if (adv.length) e.comment("advance: copies of this tick's outputs for the delay-1 projections of the next tick");
-  for (const p of adv) e.launch(`${p.sym}__advance`, `${p.size}`, [...e.eventArgs(p, 0), ...e.eventArgs(p, 1)]);
+  if (adv.length) e.comment(e.plan.time ? "advance: at each population's emissions, copies of its output for the delay-1 projections of its next step"
+    : "advance: copies of this tick's outputs for the delay-1 projections of the next tick");
+  for (const p of adv) e.gated(p.outRate, () => e.launch(`${p.sym}__advance`, `${p.size}`, [...e.eventArgs(p, 0), ...e.eventArgs(p, 1)]));
 }
 
 export function writeTick(e: Emission): void {
@@ -90,10 +95,26 @@ export function writeTick(e: Emission): void {
   e.comment("One tick of every sequence of the chunk (nb sequences, tick t): populations in graph order.");
   w.write("static void nmc_tick(int nb, int t)").block(() => {
     for (const p of e.plan.pops) {
-      e.comment(`population ${show(p.pop.name)} (${p.pop.kind})`);
-      if (p.op.receives) launchPortStage(e, p);
-      (e.int ? p.op.int : p.op.float).launch(e, p);
-      e.launchPerSequence(`${p.sym}__compact`, [`d_${p.sym}_out`, `d_${p.sym}_ev_idx`, `d_${p.sym}_ev_cnt`, "d_counters"]);
+      if (!e.plan.time) {
+        e.comment(`population ${show(p.pop.name)} (${p.pop.kind})`);
+        if (p.op.receives) launchPortStage(e, p);
+        (e.int ? p.op.int : p.op.float).launch(e, p);
+        e.launchPerSequence(`${p.sym}__compact`, [`d_${p.sym}_out`, `d_${p.sym}_ev_idx`, `d_${p.sym}_ev_cnt`, "d_counters"]);
+        continue;
+      }
+      e.comment(`population ${show(p.pop.name)} (${p.pop.kind}): steps once every ${p.rate} tick(s), emits once every ${p.outRate}`);
+      e.gated(p.rate, () => {
+        if (p.rate > 1) w.writeLine(`const int st = (t + 1) / ${p.rate} - 1; // its step index`);
+        e.step = p.rate > 1 ? "st" : "t";
+        if (p.op.receives) launchPortStage(e, p);
+        if (p.usesTime) {
+          e.launchPerSequence("nmc_group_time", ["d_x", "nmc_T", "(long long)t", `${p.rate}`, "NMC_INPUT_CHANNELS", "NMC_DATA_CHANNELS", `d_${p.sym}_time`]);
+        }
+        (e.int ? p.op.int : p.op.float).launch(e, p);
+        e.step = "t";
+        // Events (counted, listed for the projections it feeds) only at its emissions.
+        e.gated(p.outRate / p.rate > 1 ? p.outRate : 1, () => e.launchPerSequence(`${p.sym}__compact`, [`d_${p.sym}_out`, `d_${p.sym}_ev_idx`, `d_${p.sym}_ev_cnt`, "d_counters"]));
+      });
     }
     launchRecordAdvance(e);
   });
@@ -107,6 +128,11 @@ export function writeTick(e: Emission): void {
     }
   });
   w.blankLine();
+}
+
+/** The C expression of a population's steps (or emissions) in the run: every tick, or B · floor(T / R) in a timed program. */
+function stepsOf(e: Emission, every: number): string {
+  return !e.plan.time ? "ticks" : every === 1 ? "ticks" : `((unsigned long long)B * (unsigned long long)(T / ${every}))`;
 }
 
 export function writeCountersJson(e: Emission): void {
@@ -123,7 +149,7 @@ export function writeCountersJson(e: Emission): void {
     pops.forEach((p, k) => {
       const head = `${k ? ", " : ""}${JSON.stringify(p.pop.name)}: {"kind": ${JSON.stringify(p.pop.kind)}, "size": ${p.size}, "events": `;
       w.writeLine(`fputs(${cString(head)}, f);`);
-      w.writeLine(`fprintf(f, "%llu, \\"unitTicks\\": %llu}", c[${p.index}], ${p.size}ULL * ticks);`);
+      w.writeLine(`fprintf(f, "%llu, \\"unitTicks\\": %llu}", c[${p.index}], ${p.size}ULL * ${stepsOf(e, p.outRate)});`);
     });
     w.writeLine("fputs(\"}, \\\"projections\\\": {\", f);");
     projs.forEach((j, k) => {
@@ -132,7 +158,8 @@ export function writeCountersJson(e: Emission): void {
       const head = `${k ? ", " : ""}${JSON.stringify(pj.name)}: {"source": ${JSON.stringify(pj.source)}, "target": ${JSON.stringify(pj.target)}, "rows": ${pj.rows}, "cols": ${pj.cols}, "nnz": ${nnz}, "dense": `;
       const eff = pops.length + 2 * j.index;
       w.writeLine(`fputs(${cString(head)}, f);`);
-      w.writeLine(`fprintf(f, "%llu, \\"effective\\": %llu, \\"activityOnly\\": %llu, \\"weightOnly\\": %llu}", ${pj.rows * pj.cols}ULL * ticks, c[${eff}], c[${eff + 1}], ${nnz}ULL * ticks);`);
+      const steps = stepsOf(e, e.population(pj.target).rate);
+      w.writeLine(`fprintf(f, "%llu, \\"effective\\": %llu, \\"activityOnly\\": %llu, \\"weightOnly\\": %llu}", ${pj.rows * pj.cols}ULL * ${steps}, c[${eff}], c[${eff + 1}], ${nnz}ULL * ${steps});`);
     });
     w.writeLine("fputs(\"}}\\n\", f);");
     w.writeLine("if (fclose(f) != 0) nmc_fail(1, \"cannot write\", path);");
@@ -178,11 +205,14 @@ export function writeMain(e: Emission): void {
   const descr = e.int ? "<i4" : "<f8";
   e.comment(
     "prog <params.bin> <input.npy> <out_dir> [--no-events] [--chunk N]   (N: sequences run side by side, 1 to 4096)",
-    `input.npy: ${e.int ? "int32 (<i4) quantized inputs (runtime/golden quantizeInputs; token ids for a token input)" : "float64 (<f8) inputs (token ids for a token input)"} [B, T, C]`,
+    `input.npy: ${e.int ? "int32 (<i4) quantized inputs (runtime/golden quantizeInputs; token ids for a token input)" : "float64 (<f8) inputs (token ids for a token input)"} [B, T, C]${e.plan.time ? "," : ""}`,
+    ...(e.plan.time ? ["  C = the model's channels + 2: Δt in quanta of 2^-dt_frac (runtime/golden quantizeTime), then the sequence's length"] : []),
     `writes out_dir/output.npy (${e.int ? "int32 outputQ" : "float64 output"}; [B, T, K], or [B, K] for a Readout output),`,
     e.int ? "out_dir/events.npy (int32 [B, T, total units]: every population's output every tick, graph order) and out_dir/counters.json"
       : "and out_dir/counters.json",
   );
+  // A timed program's per-tick output has a row per emission of the output population: floor(T / its rate).
+  const rows = e.plan.time ? "(T / NMC_OUTPUT_RATE)" : "T";
   w.write("int main(int argc, char** argv)").block(() => {
     writeArguments(e);
     w.writeLine("nmc_init_device();");
@@ -202,7 +232,7 @@ export function writeMain(e: Emission): void {
     w.writeLine("if (nbmax < 1) nbmax = 1;");
     w.writeLine("nmc_alloc_state(nbmax);");
     w.writeLine(`d_x = (${V}*)nmc_device_alloc((size_t)(nbmax * T * C) * sizeof(${V}));`);
-    w.writeLine("const long long ystep = NMC_OUTPUT_READOUT ? NMC_OUTPUT_UNITS : T * NMC_OUTPUT_UNITS;");
+    w.writeLine(`const long long ystep = NMC_OUTPUT_READOUT ? NMC_OUTPUT_UNITS : ${rows} * NMC_OUTPUT_UNITS;`);
     w.writeLine(`d_y = (${V}*)nmc_device_alloc((size_t)(nbmax * ystep) * sizeof(${V}));`);
     w.writeLine("if (nmc_record_events) d_events = (int32_t*)nmc_device_alloc((size_t)(nbmax * per) * sizeof(int32_t));");
     w.writeLine(`${V}* hy = (${V}*)calloc((size_t)(B * ystep) + 1, sizeof(${V}));`);
@@ -212,7 +242,7 @@ export function writeMain(e: Emission): void {
     writeChunkLoop(e);
     w.writeLine("unsigned long long hc[NMC_COUNTER_COUNT];");
     w.writeLine("NMC_CHECK(cudaMemcpy(hc, d_counters, sizeof hc, cudaMemcpyDeviceToHost));");
-    w.writeLine("const long long yshape[3] = { B, NMC_OUTPUT_READOUT ? NMC_OUTPUT_UNITS : T, NMC_OUTPUT_UNITS };");
+    w.writeLine(`const long long yshape[3] = { B, NMC_OUTPUT_READOUT ? NMC_OUTPUT_UNITS : ${rows}, NMC_OUTPUT_UNITS };`);
     w.writeLine(`nmc_write_npy(argv[3], "output.npy", "${descr}", yshape, NMC_OUTPUT_READOUT ? 2 : 3, hy, (size_t)(B * ystep) * sizeof(${V}));`);
     w.write("if (nmc_record_events)").block(() => {
       w.writeLine("const long long eshape[3] = { B, T, NMC_TOTAL_UNITS };");

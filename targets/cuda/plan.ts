@@ -4,6 +4,7 @@
 // the structure the generated program relies on, so emission itself only fails on a kind's own limits.
 import { NmcError } from "../../ir/errors.js";
 import { irKindOf, type PopOf } from "../../ir/kinds.js";
+import { eventTimeFeature, graphTiming } from "../../ir/timing.js";
 import type { Graph, PopulationKind, Projection } from "../../ir/types.js";
 import { CUDA_OPS } from "./ops/index.js";
 import type { CudaOp } from "./ops/types.js";
@@ -36,6 +37,11 @@ export interface PopInfo<K extends PopulationKind = PopulationKind> {
   incoming: ProjInfo[];
   /** A delay-1 projection reads this population: keep a copy of the previous tick. */
   needsPrev: boolean;
+  /** Steps once every `rate` ticks, emits once every `outRate` (ir/timing.ts; 1 and 1 outside a timed program). */
+  rate: number;
+  outRate: number;
+  /** Its step reads `<sym>_time` (CudaOp.usesTime; timed programs only). */
+  usesTime: boolean;
 }
 
 export interface ProjInfo {
@@ -72,14 +78,31 @@ export interface CudaPlan {
   inputChannels: number;
   totalUnits: number;
   buffers: Buffer[];
+  /**
+   * A timed program (int only): the golden engine's multi-rate loop (runtime/golden/interpreter.ts runMultiRate)
+   * for an event-time input, a population of rate > 1 or a pool / timepool readout. The input file then carries
+   * two more channels per tick: Δt in quanta of 2^−dt_frac (0 without event time) and the sequence's length.
+   */
+  time: boolean;
+  /** The input's own channels (inputChannels without the two time channels). */
+  dataChannels: number;
+}
+
+/** Whether `graph` needs the timed program (CudaPlan.time): golden runs it in its multi-rate loop. */
+export function cudaTimed(graph: Graph): boolean {
+  // Every event-time feature (event-time input, wrapping tokens, an event-time DiagonalSSM, EventPooling, the pool and
+  // timepool readouts, a rate > 1); on a graph of one rate the multi-rate loop is golden's single-rate loop.
+  const t = graphTiming(graph).byName;
+  return graph.populations.some((p) => eventTimeFeature(p) !== null || t.get(p.name)!.outRate !== 1);
 }
 
 function opOf(kind: PopulationKind): CudaOp<PopulationKind> {
   return CUDA_OPS[kind] as unknown as CudaOp<PopulationKind>;
 }
 
-function planPopulations(graph: Graph, syms: NodeSymbols): PopInfo[] {
+function planPopulations(graph: Graph, syms: NodeSymbols, time: boolean): PopInfo[] {
   let offset = 0;
+  const timing = graphTiming(graph).byName;
   return graph.populations.map((pop, index) => {
     const sym = syms.pop.get(pop.name)!;
     const op = opOf(pop.kind);
@@ -87,13 +110,17 @@ function planPopulations(graph: Graph, syms: NodeSymbols): PopInfo[] {
       const biasRole = irKindOf(pop).portBias(pop, q.name);
       return { name: q.name, sym: `${sym}_port_${q.name.replace(/[^A-Za-z0-9_]/g, "_")}`, width: q.width, bias: biasRole ? `${sym}_${biasRole}` : null };
     });
-    const info: PopInfo = { pop, op, perSequence: irKindOf(pop).perSequence, index, sym, size: pop.size, offset, ports, incoming: [], needsPrev: false };
+    const tm = timing.get(pop.name)!;
+    const info: PopInfo = {
+      pop, op, perSequence: time ? tm.perSequence : irKindOf(pop).perSequence, index, sym, size: pop.size, offset, ports, incoming: [], needsPrev: false,
+      rate: time ? tm.rate : 1, outRate: time ? tm.outRate : 1, usesTime: time && (op.usesTime?.(pop) ?? false),
+    };
     offset += pop.size;
     return info;
   });
 }
 
-function planProjections(graph: Graph, syms: NodeSymbols, byName: Map<string, PopInfo>): ProjInfo[] {
+function planProjections(graph: Graph, syms: NodeSymbols, byName: Map<string, PopInfo>, time: boolean): ProjInfo[] {
   return graph.projections.map((proj, index) => {
     const src = byName.get(proj.source);
     const tgt = byName.get(proj.target);
@@ -103,7 +130,8 @@ function planProjections(graph: Graph, syms: NodeSymbols, byName: Map<string, Po
     if (port.width !== proj.cols || src.size !== proj.rows) {
       throw new NmcError(`projection ${proj.name} is ${proj.rows} × ${proj.cols}, but connects ${src.size} units to a port of width ${port.width}`, { node: proj.name });
     }
-    if (src.perSequence) throw new NmcError(`projection ${proj.name} reads ${src.pop.kind} population ${src.pop.name}`, { node: proj.name });
+    // A timed program runs golden's multi-rate loop, where a population after a readout (event-ssm's decoder) steps every tick.
+    if (src.perSequence && !time) throw new NmcError(`projection ${proj.name} reads ${src.pop.kind} population ${src.pop.name}`, { node: proj.name });
     if (proj.delay === 1) src.needsPrev = true;
     const info: ProjInfo = { proj, index, sym: syms.proj.get(proj.name)!, src, port };
     tgt.incoming.push(info);
@@ -137,7 +165,8 @@ function planBuffers(plan: Omit<CudaPlan, "buffers">): Buffer[] {
       buffer(`${p.sym}_prev_cnt`, "int32_t", 1);
     }
     for (const q of p.ports) buffer(q.sym, P, q.width);
-    for (const [name, perSeq] of p.op.state(p.pop, int)) buffer(`${p.sym}_state_${name}`, V, perSeq);
+    for (const [name, perSeq, ctype] of p.op.state(p.pop, int)) buffer(`${p.sym}_state_${name}`, ctype ?? V, perSeq);
+    if (p.usesTime) buffer(`${p.sym}_time`, "nmc_i64", 2);
   }
   if (int) for (const j of plan.projs) buffer(`${j.sym}_acc`, "unsigned long long", j.proj.cols);
   return out;
@@ -146,12 +175,18 @@ function planBuffers(plan: Omit<CudaPlan, "buffers">): Buffer[] {
 /** The plan of `graph` for one precision; throws NmcError for a graph the generated program cannot run. */
 export function planModel(graph: Graph, precision: CudaPrecision): CudaPlan {
   const int = precision === "int";
+  const time = cudaTimed(graph);
+  if (time && !int && !graph.quant) {
+    throw new NmcError("the float CUDA variant does not run event-time or multi-rate models yet (event-time input, a pooling stride, a pool / timepool readout)", {
+      hint: "run the int variant (bit-exact with golden), or the float engine (nmc run model.json)",
+    });
+  }
   const layout = paramLayout(graph, precision); // also checks precision vs graph and every tensor's size
   const pre = int ? graph.quant!.weightBits - 8 : 0;
   const syms = nodeSymbols(graph);
-  const pops = planPopulations(graph, syms);
+  const pops = planPopulations(graph, syms, time);
   const byName = new Map(pops.map((p) => [p.pop.name, p]));
-  const projs = planProjections(graph, syms, byName);
+  const projs = planProjections(graph, syms, byName, time);
   const outPop = byName.get(graph.outputs[0] ?? "");
   if (!outPop) throw new NmcError("graph has no output population");
   const inputPop = inputPopulation(graph, pops, byName, int);
@@ -160,9 +195,10 @@ export function planModel(graph: Graph, precision: CudaPrecision): CudaPlan {
     if (int && p.op.needsFixed && !p.pop.fixed) throw new NmcError(`population ${p.pop.name} has no fixed-point format`, { node: p.pop.name });
   }
   const totalUnits = pops.reduce((n, p) => n + p.size, 0);
+  const dataChannels = inputPop.op.inputChannels!(inputPop.pop);
   const base = {
     graph, precision, int, V: int ? "int32_t" : "double", P: int ? "nmc_i64" : "double", pre, layout, pops, projs, outPop, inputPop,
-    inputChannels: inputPop.op.inputChannels!(inputPop.pop), totalUnits,
+    inputChannels: dataChannels + (time ? 2 : 0), totalUnits, time, dataChannels,
   };
   return { ...base, buffers: planBuffers(base) };
 }

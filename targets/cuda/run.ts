@@ -9,11 +9,12 @@ import type { Graph } from "../../ir/types.js";
 import type { RunCounters } from "../../runtime/counters.js";
 import type { SequenceBatch } from "../../runtime/batch.js";
 import { fromFixed } from "../../runtime/fixed/index.js";
-import { quantizeInputs } from "../../runtime/golden/interpreter.js";
+import { quantizeInputs, quantizeTime } from "../../runtime/golden/interpreter.js";
 import { encodeNpy, readNpy } from "../../runtime/io/npy.js";
 import { buildCuda, compilerAvailable, type CudaBuildMode, gpuAvailable } from "./build.js";
 import { emitCuda } from "./emit.js";
 import { type CudaPrecision, packParams } from "./params.js";
+import { cudaTimed } from "./plan.js";
 
 export type CudaRunMode = "auto" | "gpu" | "emulation";
 
@@ -64,6 +65,29 @@ function execute(exe: string, args: string[]): Exec {
   return { status: r.status, signal: r.signal, stdout: `${r.stdout ?? ""}`, stderr: `${r.stderr ?? ""}` };
 }
 
+/**
+ * The input file of a timed program (plan.ts CudaPlan.time): per tick the quantized inputs, then Δt in quanta
+ * (runtime/golden quantizeTime, exactly as the golden engine quantizes it; 0 without event time), then the
+ * sequence's length (SequenceBatch.lengths, else T). Token ids stay ids (negative ones wrap in the program).
+ */
+function timedInput(graph: Graph, batch: SequenceBatch): { dtype: "i4"; shape: number[]; data: Int32Array } {
+  const { batch: B, ticks: T, channels: C } = batch;
+  const xq = quantizeInputs(graph, batch);
+  const time = quantizeTime(graph, batch);
+  const S = C + 2;
+  const data = new Int32Array(B * T * S);
+  for (let b = 0; b < B; b++) {
+    const length = batch.lengths ? batch.lengths[b] : T;
+    for (let t = 0; t < T; t++) {
+      const i = b * T + t;
+      data.set(xq.subarray(i * C, (i + 1) * C), i * S);
+      data[i * S + C] = time ? time.dtq[i] : 0;
+      data[i * S + C + 1] = length;
+    }
+  }
+  return { dtype: "i4", shape: [B, T, S], data };
+}
+
 /** Runs `graph` on `batch` through the generated CUDA program (see CudaRunOptions for the build chosen). */
 export function runCuda(graph: Graph, batch: SequenceBatch, opts: CudaRunOptions): CudaRun {
   const { precision } = opts;
@@ -76,7 +100,7 @@ export function runCuda(graph: Graph, batch: SequenceBatch, opts: CudaRunOptions
     throw new NmcError("input batch has the wrong number of values", { expected: `${B} × ${T} × ${C} = ${B * T * C}`, found: String(batch.data.length) });
   }
   const input = precision === "int"
-    ? { dtype: "i4" as const, shape: [B, T, C], data: quantizeInputs(graph, batch) }
+    ? (cudaTimed(graph) ? timedInput(graph, batch) : { dtype: "i4" as const, shape: [B, T, C], data: quantizeInputs(graph, batch) })
     : { dtype: "f8" as const, shape: [B, T, C], data: Float64Array.from(batch.data) };
 
   if (opts.chunk !== undefined && !(Number.isInteger(opts.chunk) && opts.chunk >= 1 && opts.chunk <= 4096)) {

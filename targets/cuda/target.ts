@@ -4,6 +4,7 @@
 // --against cuda`), emitting the source from the bundle's IR when the bundle carries none.
 import type { Bundle } from "../../ir/bundle.js";
 import { NmcError } from "../../ir/errors.js";
+import { graphTiming } from "../../ir/timing.js";
 import type { Graph } from "../../ir/types.js";
 import type { SequenceBatch } from "../../runtime/batch.js";
 import type { CountersResult } from "../run/result.js";
@@ -11,6 +12,7 @@ import type { LoadedBundle, Observer, Runner, Target } from "../target.js";
 import { emitCuda } from "./emit.js";
 import type { CudaPrecision } from "./params.js";
 import { compilerAvailable } from "./build.js";
+import { cudaTimed } from "./plan.js";
 import { type CudaRun, type CudaRunMode, runCuda } from "./run.js";
 
 /** The CUDA sources a cuda bundle carries. */
@@ -22,15 +24,20 @@ export function bundleCudaSource(b: Bundle | undefined, precision: CudaPrecision
   return s ? new TextDecoder().decode(s.data) : undefined;
 }
 
-/** Replays a CUDA run's recorded per-tick outputs ([B, T, Σ sizes]) through an observer. */
+/**
+ * Replays a CUDA run's recorded per-tick outputs ([B, T, Σ sizes]) through an observer: each population at the
+ * ticks it emits (every tick, but once every outRate in a multi-rate graph, as the golden engine observes it).
+ */
 function replayEvents(g: Graph, r: CudaRun, observer: Observer, B: number, T: number): void {
   if (!r.events) throw new NmcError("the CUDA program did not record per-tick outputs");
   const total = g.populations.reduce((a, p) => a + p.size, 0);
+  const timing = graphTiming(g).byName;
+  const outRate = g.populations.map((p) => timing.get(p.name)?.outRate ?? 1);
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
       let off = (b * T + t) * total;
       g.populations.forEach((p, pi) => {
-        observer(pi, r.events!.subarray(off, off + p.size), b, t);
+        if ((t + 1) % outRate[pi] === 0) observer(pi, r.events!.subarray(off, off + p.size), b, t);
         off += p.size;
       });
     }
@@ -85,7 +92,9 @@ export const CUDA: Target = {
   lower: ({ quantized, float }) => ({
     sections: [
       { name: CUDA_SOURCE_SECTION, kind: "text/x-cuda; nmc int (bit-exact with golden)", data: encode(emitCuda(quantized, { precision: "int" })) },
-      { name: CUDA_FLOAT_SOURCE_SECTION, kind: "text/x-cuda; nmc float reference", data: encode(emitCuda(float, { precision: "float" })) },
+      // An event-time or multi-rate model has no float rendering yet: its bundle carries the int source only, and
+      // `--precision float` on it is refused (exit 2) when the source is emitted.
+      ...(cudaTimed(float) ? [] : [{ name: CUDA_FLOAT_SOURCE_SECTION, kind: "text/x-cuda; nmc float reference", data: encode(emitCuda(float, { precision: "float" })) }]),
     ],
   }),
   load: (b, g, _file, opts) => cudaLoaded(g, b, opts?.precision),

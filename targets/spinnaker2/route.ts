@@ -290,8 +290,10 @@ export function checkKeyLimits(part: Partition): void {
 
 /**
  * The emitters of a partition, unresolved (no destinations yet): the host's input emitter first, then every
- * slice of its own (not a Readout's) whose population has destinations, in slice order. Their keys, ranges
- * and source routers follow from the partition and placement alone; the tables say where packets go.
+ * slice whose population has destinations, in slice order. A Readout's slice (it mirrors its source's, on the
+ * same PE) emits only when the Readout feeds a projection (a decoder after it): its own key, from its source's
+ * PE. Keys, ranges and source routers follow from the partition and placement alone; the tables say where
+ * packets go. A Readout that feeds nothing has no emitter, so such mappings are unchanged.
  */
 export function emittersOf(g: Graph, part: Partition, placement: Placement, destinations: number[][] = destinationsByPopulation(g, part)): Emitter[] {
   const unresolved = () => ({ dests: new Int32Array(0), hops: 0, chipHops: 0, depth: 0 });
@@ -301,7 +303,7 @@ export function emittersOf(g: Graph, part: Partition, placement: Placement, dest
     { slice: -1, popIndex: input, key: hostKey, lo: 0, hi: g.populations[input].size, x: placement.host.x, y: placement.host.y, ...unresolved() },
   ];
   for (const s of part.slices) {
-    if (s.mirrors >= 0 || destinations[s.popIndex].length === 0) continue;
+    if (destinations[s.popIndex].length === 0) continue;
     const loc = placement.pes[s.pe];
     emitters.push({ slice: s.id, popIndex: s.popIndex, key: (s.id << KEY_SHIFT) >>> 0, lo: s.lo, hi: s.hi, x: loc.x, y: loc.y, ...unresolved() });
   }

@@ -2,7 +2,6 @@
 // onto the PEs of the described machine (partition → place → route) and stores the mapping; loading
 // decodes and verifies the stored mapping and runs the simulator from it; the report is the cycle, energy
 // and sparsity report of targets/spinnaker2/report.ts, as text (print.ts) and as HTML (html.ts).
-import { NmcError } from "../../ir/errors.js";
 import type { Bundle } from "../../ir/bundle.js";
 import { readJsonFile } from "../../ir/files.js";
 import type { Graph } from "../../ir/types.js";
@@ -90,16 +89,6 @@ export const SPINNAKER2_TARGET: Target = {
   ],
   workers: true,
   lower({ quantized, options }) {
-    // A Readout lives on its source's PEs and sends nothing: a population fed by one (event-ssm's decoder after
-    // its pooled readout) has no route on the chip yet.
-    for (const j of quantized.projections) {
-      const src = quantized.populations.find((p) => p.name === j.source);
-      if (src?.kind === "Readout") {
-        throw new NmcError(`projection ${j.name} reads Readout ${src.name}: a population fed by a readout (a decoder after the pooled readout) does not run on spinnaker2 yet`, {
-          node: j.name, hint: "compile it for the golden target (nmc compile … --target golden), or end the model at its readout",
-        });
-      }
-    }
     const hw = loadHardware(options.hw);
     const m = mapGraph(quantized, hw);
     return {

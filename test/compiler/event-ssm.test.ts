@@ -16,21 +16,11 @@ import type { Graph } from "../../ir/types.js";
 import { batchFromShape } from "../../runtime/batch.js";
 import { runFloat } from "../../runtime/float/interpreter.js";
 import { toFloat64 } from "../../runtime/io/ndarray.js";
-import { FIXTURES, MODEL_FIXTURES, fixture, paramsNpz, relErr } from "../support/event-ssm.js";
+import { FIXTURES, MANIFEST, MODEL_FIXTURES, SSM_FIXTURES, fixture, importFixture, importedModelJson, oneLayerModel, relErr, ssmWeights } from "../support/event-ssm.js";
 
 const dir = mkdtempSync(join(tmpdir(), "nmc-event-ssm-"));
 const report: string[] = [];
 afterAll(() => console.log(`event-ssm fixtures, max |got − want| / (1 + |want|):\n  ${report.join("\n  ")}`));
-
-/** Imports a model fixture (its params and its generated config) and loads the model.json. */
-export function importFixture(name: string): Graph {
-  const params = paramsNpz(name, dir);
-  const cfg = readEventSsmConfig(join(FIXTURES, `${name}.yaml`));
-  const imp = importEventSsm(params, readCheckpoint(params).tensors, cfg);
-  const out = join(dir, name);
-  const files = writeLayersModel(out, imp.model);
-  return loadModel(files.model).graph;
-}
 
 function runModelFixture(name: string, precision: "f64" | "f32"): { got: Float64Array; want: Float64Array } {
   const g = importFixture(name);
@@ -55,36 +45,6 @@ describe("event-ssm models: nmc import event-ssm + the float engine = event-ssm'
     });
   }
 });
-
-export const MANIFEST = JSON.parse(readFileSync(join(FIXTURES, "manifest.json"), "utf8")) as { files: Record<string, { config: Record<string, unknown> }> };
-
-/** A one-layer event-time model.json: values [B, L, C] in, `layer` out; written to `dir`/`name`. */
-export function oneLayerModel(name: string, C: number, layer: { class_name: string; config: Record<string, unknown> }, weights: NamedWeight[]): Graph {
-  const m = layersModel(name, [{ class_name: layer.class_name, config: { name: "layer", batch_input_shape: [null, null, C], ...layer.config } }], weights, {
-    userDefinedMetadata: { nmc: { time: "events" } },
-  });
-  return loadModel(writeLayersModel(join(dir, name), m).model).graph;
-}
-
-/** event-ssm's S5SSM parameters of a layer fixture as the DiagonalSSM layer's weights (event.ts). */
-export function ssmWeights(name: string): { weights: NamedWeight[]; P: number; Hin: number; Hout: number } {
-  const f = fixture(name);
-  const get = (k: string) => Float32Array.from(toFloat64(f.get(`params/${k}`)!));
-  const B = f.get("params/B")!, C = f.get("params/C")!, D = f.get("params/D")!;
-  const [P, Hin] = B.shape, Hout = C.shape[0];
-  const part = (a: Float32Array, i: number) => Float32Array.from({ length: a.length / 2 }, (_, k) => a[2 * k + i]);
-  const w = (param: string, shape: number[], values: Float32Array): NamedWeight => ({ name: `layer/${param}`, shape, values });
-  return {
-    P, Hin, Hout,
-    weights: [
-      w("Lambda_re", [P], get("Lambda_re")), w("Lambda_im", [P], get("Lambda_im")), w("log_step", [P], get("log_step")),
-      w("B_re", [P, Hin], part(get("B"), 0)), w("B_im", [P, Hin], part(get("B"), 1)),
-      w("C_re", [Hout, P], part(get("C"), 0)), w("C_im", [Hout, P], part(get("C"), 1)), w("D", D.shape, get("D")),
-    ],
-  };
-}
-
-export const SSM_FIXTURES = Object.keys(MANIFEST.files).filter((f) => f.startsWith("ssm_")).map((f) => f.replace(/\.npz$/, ""));
 
 describe("event-time DiagonalSSM = event-ssm's S5SSM, every layer fixture", () => {
   test("the layer fixtures cover each discretization, conj_sym on and off, D as a matrix, step_rescale and every pooling mode", () => {
@@ -167,7 +127,7 @@ describe("the imported model.json is a TensorFlow.js LayersModel of nmc's layer 
   test("model_timepool (D as a matrix, Dense_1 on the skip, timepool) loads in tfjs with every weight", async () => {
     importFixture("model_timepool");
     const { loadFloatModel } = await import("../../runtime/tfjs/index.js");
-    const { model } = await loadFloatModel(join(dir, "model_timepool", "model.json"));
+    const { model } = await loadFloatModel(importedModelJson("model_timepool"));
     const classes = new Set(model.layers.map((l) => l.getClassName()));
     for (const c of ["Embedding", "DiagonalSSM", "EventPooling", "EventReadout", "Multiply", "Add", "LayerNormalization"]) expect(classes).toContain(c);
     const ssm = model.layers.find((l) => l.name === "encoder/stages_1/SequenceLayer_0/S5SSM_0")!;

@@ -273,10 +273,10 @@ export function routingViolations(g: Graph, m: Mapping): string[] {
     if (keys.size !== list.length) bad.push(`router ${id}: duplicate keys`);
   }
   if (routing.maxEntries !== max || routing.totalEntries !== total) bad.push(`maxEntries/totalEntries ${routing.maxEntries}/${routing.totalEntries} vs ${max}/${total}`);
-  // Emitters: the host and every own slice whose population feeds a projection.
+  // Emitters: the host and every slice whose population feeds a projection (a Readout's too, on its source's PE).
   const feeds = new Set(g.projections.map((j) => j.source));
   const expectedEmitters = new Set<number>([-1]);
-  for (const s of part.slices) if (s.mirrors < 0 && feeds.has(s.pop)) expectedEmitters.add(s.id);
+  for (const s of part.slices) if (feeds.has(s.pop)) expectedEmitters.add(s.id); // a Readout slice emits when the Readout feeds a decoder
   const got = new Set(routing.emitters.map((e) => e.slice));
   if (got.size !== routing.emitters.length || got.size !== expectedEmitters.size || [...expectedEmitters].some((s) => !got.has(s))) {
     bad.push(`emitters [${[...got]}] vs expected [${[...expectedEmitters]}]`);

@@ -15,7 +15,11 @@ function inputKernel(e: Emission, p: PopInfo<"Input">): void {
     w.writeLine(`if (i >= ${S}) return;`);
     w.writeLine(`const ${e.V}* xt = x + ((long long)b * T + t) * ${C}LL;`);
     if (!tokens) w.writeLine(`out[(long long)b * ${S} + i] = xt[i];`);
-    else if (e.int) w.writeLine(`out[(long long)b * ${S} + i] = xt[0] == i ? (int32_t)NMC_ONE_Q14 : 0;`);
+    else if (e.int && p.pop.wrapTokens) {
+      // wrapping ids (jnp.take): a negative id -k selects unit S - k (runtime/golden/ops.ts Input)
+      w.writeLine(`const int32_t id = xt[0] < 0 ? xt[0] + ${S} : xt[0];`);
+      w.writeLine(`out[(long long)b * ${S} + i] = id == i ? (int32_t)NMC_ONE_Q14 : 0;`);
+    } else if (e.int) w.writeLine(`out[(long long)b * ${S} + i] = xt[0] == i ? (int32_t)NMC_ONE_Q14 : 0;`);
     else w.writeLine(`out[(long long)b * ${S} + i] = xt[0] == (double)i ? 1.0 : 0.0;`);
   });
 }

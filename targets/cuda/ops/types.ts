@@ -32,8 +32,13 @@ export interface CudaOp<K extends PopulationKind> {
    * requiredLuts says which). Throws for a population the precision cannot run.
    */
   params(pop: PopOf<K>, precision: CudaPrecision): ParamSpec[];
-  /** Its state buffers `<sym>_state_<name>`, of the value type, with their elements per sequence. */
-  state(pop: PopOf<K>, int: boolean): [name: string, perSeq: number][];
+  /** Its state buffers `<sym>_state_<name>`, of the value type (or `ctype`), with their elements per sequence. */
+  state(pop: PopOf<K>, int: boolean): [name: string, perSeq: number, ctype?: string][];
+  /**
+   * Its step reads event time (int variant, multi-rate programs only): the group's Δt in quanta and the valid
+   * steps, computed into `<sym>_time` ([Δt, valid] per sequence, nmc_group_time) before its step.
+   */
+  usesTime?(pop: PopOf<K>): boolean;
   /** Projections arrive in its ports: load_ports, accumulate (requantize) and saturate_ports run before its step. */
   receives: boolean;
   /** In the int variant the population must carry its fixed-point formats. */

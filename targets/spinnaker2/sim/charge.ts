@@ -128,7 +128,7 @@ export class Charges {
     }
   }
 
-  /** The rest of a PE's tick: its nev events sent (one multicast packet each) and its readouts' updates. */
+  /** The rest of a PE's tick: its nev events sent (one multicast packet each), its readouts' updates and their packets (a readout feeding a decoder). */
   emitted(pe: Pe, popIndex: number, nev: number): void {
     const n = pe.n, e = pe.emitter, send = this.hw.cycles.packet_send.value;
     const { event: ev, dense: de, activityOnly: ao, weightOnly: wo } = this.totals;
@@ -155,6 +155,20 @@ export class Charges {
       for (let i = 0; i < n; i++) if (r.out[i] !== 0) nz++;
       this.eventCount[r.popIndex] += nz;
       this.unitTickCount[r.popIndex] += n;
+      // A Readout feeding a decoder: its non-zero units sent as packets on its own key (dense modes: every unit).
+      const re = r.emitter;
+      if (re) {
+        cycles += nz * send;
+        dcycles += n * send;
+        acycles += nz * send;
+        wcycles += n * send;
+        ev.packets += nz; ev.hops += nz * re.hops; ev.chipHops += nz * re.chipHops;
+        ao.packets += nz; ao.hops += nz * re.hops; ao.chipHops += nz * re.chipHops;
+        de.packets += n; de.hops += n * re.hops; de.chipHops += n * re.chipHops;
+        wo.packets += n; wo.hops += n * re.hops; wo.chipHops += n * re.chipHops;
+        pe.counters.packetsOut += nz;
+        if (nz > 0 && re.depth > this.depth) this.depth = re.depth;
+      }
     }
     this.addCycles(pe, cycles, dcycles, acycles, wcycles);
   }

@@ -119,6 +119,9 @@ export interface Mirror {
   update: UnitUpdate;
   /** Its cycles per tick (S2_OPS unitCycles). */
   cycles: number;
+  /** A Readout that feeds a projection (a decoder after it): its slice's emitter and where its packets land; else null, []. */
+  emitter: Emitter | null;
+  emitQueues: Queue[];
 }
 
 /** How the simulator builds a PE: the graph, weight_bits − 8, the hardware and the projection splitter. */
@@ -220,7 +223,7 @@ export class Pe {
     this.readouts = readoutPops.map((r) => {
       const ro = goldenOp(r.pop), state = ro.state(r.pop, n), out = new Int32Array(n);
       const update = ro.bind(r.pop, { lo: slice.lo, n, ports: [], state, out, pre: ctx.pre, source: this.out, sat: ctx.sat?.[r.popIndex], time: ctx.time?.[r.popIndex] });
-      return { popIndex: r.popIndex, out, state, update, cycles: s2Op(r.pop).unitCycles(r.pop, n, ctx.hw.cycles) };
+      return { popIndex: r.popIndex, out, state, update, cycles: s2Op(r.pop).unitCycles(r.pop, n, ctx.hw.cycles), emitter: null, emitQueues: [] };
     });
     this.counters = { pe: slice.pe, slice: `${pop.name}[${slice.lo}:${slice.hi}]`, cycles: 0, denseCycles: 0, packetsIn: 0, packetsOut: 0, synops: 0, sramBytes: slice.bytes };
   }

@@ -78,7 +78,10 @@ interface RunContext {
   outputQ: Int32Array;
   K: number;
   perSequence: boolean;
-  /** The PEs that hold the output (a Readout output: its source's PEs, and its slot on each). */
+  /**
+   * The PEs that hold the output (a Readout output: its source's PEs, and its slot on each). A per-sequence
+   * output that is no Readout (a decoder fed by one) is read from its own PEs after the last tick, as golden.
+   */
   outPes: Pe[];
   readoutPes: Pe[];
   readoutSlot: Mirror[];
@@ -145,7 +148,16 @@ export class Simulator {
     this.wireReductions(routing);
     for (const e of routing.emitters) {
       if (e.slice < 0) continue;
-      const pe = this.pes[this.pePos[part.slices[e.slice].pe]];
+      const s = part.slices[e.slice];
+      const pe = this.pes[this.pePos[s.pe]];
+      if (s.mirrors >= 0) {
+        // A Readout feeding a projection: its slice sends from its source's PE, on its own key.
+        const r = pe.readouts.find((x) => x.popIndex === e.popIndex);
+        if (!r) throw new NmcError(`internal: slice ${s.id} of ${s.pop} emits but PE ${s.pe} holds no copy of it`);
+        r.emitter = e;
+        r.emitQueues = this.destQueues(e);
+        continue;
+      }
       pe.emitter = e;
       pe.emitQueues = this.destQueues(e);
     }
@@ -273,7 +285,10 @@ export class Simulator {
         if (this.singleRate) this.tick(ctx, b, t);
         else this.multiRateTick(ctx, b, t);
       }
-      if (ctx.perSequence && T >= ctx.outRate) ctx.readoutPes.forEach((pe, k) => ctx.outputQ.set(ctx.readoutSlot[k].out, b * ctx.K + pe.slice.lo));
+      if (ctx.perSequence && T >= ctx.outRate) {
+        ctx.readoutPes.forEach((pe, k) => ctx.outputQ.set(ctx.readoutSlot[k].out, b * ctx.K + pe.slice.lo));
+        for (const pe of ctx.outPes) ctx.outputQ.set(pe.out, b * ctx.K + pe.slice.lo);
+      }
       opts.onSample?.(b);
     }
     return this.finishRun(ctx, B);
@@ -290,9 +305,6 @@ export class Simulator {
     const outPop = g.populations[outIndex];
     const tm = graphTiming(g).byName.get(outPop.name)!;
     const perSequence = tm.perSequence;
-    if (perSequence && outPop.kind !== "Readout") {
-      throw new NmcError(`the output ${outPop.name} is computed once per sequence from a Readout, which the spinnaker2 simulator does not route yet`, { node: outPop.name });
-    }
     const K = outPop.size;
     const rows = perSequence ? 1 : Math.floor(T / tm.outRate);
     for (const c of this.sat) c.fill(0);
@@ -301,14 +313,15 @@ export class Simulator {
     for (const pe of this.pes) for (const lp of pe.incoming) lp.stat = projections[lp.name];
     const hostOut = new Int32Array(input.size);
     const source = s2Op(outPop).mirrors(outPop);
-    const readoutPes = perSequence ? this.byPop[g.populations.findIndex((p) => p.name === source)] : [];
+    const readoutOut = perSequence && outPop.kind === "Readout";
+    const readoutPes = readoutOut ? this.byPop[g.populations.findIndex((p) => p.name === source)] : [];
     return {
       xq: quantizeInputs(g, batch), T, C, dense, projections, charges: new Charges(this.hw, this.wbytes, g.populations.length, T),
       input, inputPop, tokens: input.kind === "Input" && input.encoding === "tokens", hostOut,
       hostUpdate: goldenOp(input).bind(input, { lo: 0, n: input.size, ports: [], state: [], out: hostOut, pre: this.pre }),
       popOut: opts.observer ? g.populations.map((p) => new Int32Array(p.size)) : null, observer: opts.observer,
       outputQ: new Int32Array(B * rows * K), K, perSequence, dtq: quantizeTime(g, batch)?.dtq ?? null, lengths: batch.lengths ?? null, outRate: tm.outRate, rows,
-      outPes: perSequence ? [] : this.byPop[outIndex], readoutPes, readoutSlot: readoutPes.map((pe) => pe.readouts.find((r) => r.popIndex === outIndex)!),
+      outPes: readoutOut ? [] : this.byPop[outIndex], readoutPes, readoutSlot: readoutPes.map((pe) => pe.readouts.find((r) => r.popIndex === outIndex)!),
     };
   }
 
@@ -461,7 +474,17 @@ export class Simulator {
       for (let i = 0; i < n; i++) if (pe.out[i] !== 0) nev++;
       sendAll(pe.emitQueues, pe.out, n, lo, par);
     }
-    for (let k = 0; k < pe.readouts.length; k++) pe.readouts[k].update(t, NO_INPUTS, 0);
+    for (let k = 0; k < pe.readouts.length; k++) {
+      const r = pe.readouts[k];
+      r.update(t, NO_INPUTS, 0);
+      // A Readout feeding a decoder sends its value at every emission of its source, as golden delivers it
+      // (delay 0: this step's value, delay 1: the previous one): its non-zero units as events, every unit dense.
+      // Charges.emitted counts its packets.
+      if (r.emitter) {
+        if (!ctx.dense) sendEvents(r.emitQueues, r.out, n, lo, par);
+        else sendAll(r.emitQueues, r.out, n, lo, par);
+      }
+    }
     ctx.charges.emitted(pe, pi, nev);
     const popOut = ctx.popOut;
     if (popOut) {
