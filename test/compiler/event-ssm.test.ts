@@ -35,6 +35,15 @@ function runModelFixture(name: string, precision: "f64" | "f32"): { got: Float64
 }
 
 describe("event-ssm models: nmc import event-ssm + the float engine = event-ssm's logits", () => {
+  test("the model fixtures cover every readout and discretization, prenorm and post-norm (LayerNorm and BatchNorm), conj_sym on and off, 1 and 2 stages", () => {
+    const cfgs = MODEL_FIXTURES.map((n) => MANIFEST.files[`${n}.npz`].config);
+    expect(Object.keys(MANIFEST.files).filter((f) => f.startsWith("model_")).sort()).toEqual(MODEL_FIXTURES.map((n) => `${n}.npz`).sort());
+    expect(new Set(cfgs.map((c) => c.classification_mode))).toEqual(new Set(["pool", "timepool", "last"]));
+    expect(new Set(cfgs.map((c) => c.discretization))).toEqual(new Set(["async", "zoh", "dirac"]));
+    expect(new Set(cfgs.map((c) => `${c.prenorm ? "pre" : "post"} ${c.batchnorm ? "BatchNorm" : "LayerNorm"}`))).toEqual(new Set(["pre LayerNorm", "post LayerNorm", "post BatchNorm"]));
+    expect(new Set(cfgs.map((c) => (c.ssm_init as { conj_sym: boolean }).conj_sym))).toEqual(new Set([true, false]));
+    expect(new Set(cfgs.map((c) => c.num_stages))).toEqual(new Set([1, 2]));
+  });
   for (const name of MODEL_FIXTURES) {
     test(name, () => {
       const e64 = relErr(...Object.values(runModelFixture(name, "f64")) as [Float64Array, Float64Array]);

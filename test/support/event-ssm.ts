@@ -17,7 +17,7 @@ import type { Graph } from "../../ir/types.js";
 import { toFloat64 } from "../../runtime/io/ndarray.js";
 
 export const FIXTURES = "test/fixtures/event-ssm";
-export const MODEL_FIXTURES = ["model_pool", "model_timepool", "model_last", "model_pool_batchnorm"] as const;
+export const MODEL_FIXTURES = ["model_pool", "model_timepool", "model_last", "model_pool_batchnorm", "model_postnorm", "model_1stage"] as const;
 
 const cache = new Map<string, Map<string, NdArray>>();
 

@@ -1,6 +1,6 @@
 // The CUDA target on event-time and multi-rate models (issue 19 items 3-4): the generated program's emulation build
 // (the same .cu source compiled as C++ with -DNMC_EMULATE) against the golden engine, bit for bit: the model output,
-// every population's output at each of its emissions, and the counters. On the four event-ssm model fixtures
+// every population's output at each of its emissions, and the counters. On every event-ssm model fixture
 // (imported, calibrated on their own inputs, quantized: test/support/event-time.ts) and on random event-time graphs
 // (the property arbitrary of test/targets/event-time-quantized.test.ts); nvcc compiles the real-CUDA source of one
 // when it is installed; one CLI run (nmc compile --target cuda, nmc verify --against golden) on a fixture.
