@@ -3,7 +3,7 @@
 // it is built, and calls its step once per tick; the loops inside a step run on typed arrays.
 import { NmcError } from "../../ir/errors.js";
 import type { PopOf } from "../../ir/kinds.js";
-import type { PopulationKind } from "../../ir/types.js";
+import type { PoolMode, PopulationKind } from "../../ir/types.js";
 import { gelu, geluNew, sigmoid, softplus, swish } from "./math.js";
 import { type Buf, type BufConstructor, deliver, type FloatPop, loadBias } from "./state.js";
 
@@ -155,21 +155,9 @@ export const FLOAT_OPS: { [K in PopulationKind]: FloatOp<K> } = {
       x.fill(0);
       deliver(s);
       const pos = t % k;
-      if (pop.mode === "timepool") {
-        const w = s.dt + POOL_EPS;
-        if (pos === 0) {
-          for (let i = 0; i < n; i++) acc[i] = x[i] * w;
-          wsum[0] = w;
-        } else {
-          for (let i = 0; i < n; i++) acc[i] += x[i] * w;
-          wsum[0] += w;
-        }
-      } else if (pos === 0) acc.set(x);
-      else if (pop.mode === "avgpool") for (let i = 0; i < n; i++) acc[i] += x[i];
+      poolInto(pop.mode, pos, s.dt, x, acc, wsum, n);
       if (pos !== k - 1) return;
-      if (pop.mode === "last") out.set(acc);
-      else if (pop.mode === "avgpool") for (let i = 0; i < n; i++) out[i] = acc[i] / k;
-      else for (let i = 0; i < n; i++) out[i] = acc[i] / wsum[0];
+      for (let i = 0; i < n; i++) out[i] = pooledValue(pop.mode, acc, wsum, k, i);
     },
   },
 };
@@ -234,22 +222,33 @@ function eventSsmStep(s: FloatPop<"DiagonalSSM">, t: number): void {
   // D term reads EventPooling(k, pool) of the input).
   const pos = t % k, mode = pop.pool ?? "last";
   if (pos === 0) for (let hh = 0; hh < H; hh++) latch[hh] = readC(hh);
+  poolInto(mode, pos, dt, skip, pooled, wsum, H);
+  if (pos !== k - 1) return;
+  for (let hh = 0; hh < H; hh++) out[hh] = latch[hh] + pooledValue(mode, pooled, wsum, k, hh);
+}
+
+/**
+ * One step of event-ssm's pooling of n values x into a group's accumulator (pos: the step's place in its group
+ * of k): `last` keeps the group's first values, `avgpool` sums them, `timepool` sums x·(Δt + 1e−6) and the
+ * weights into wsum[0]. EventPooling and a strided event-time DiagonalSSM's skip share it.
+ */
+function poolInto(mode: PoolMode, pos: number, dt: number, x: Buf, acc: Buf, wsum: Buf, n: number): void {
   if (mode === "timepool") {
     const w = dt + POOL_EPS;
     if (pos === 0) {
-      for (let hh = 0; hh < H; hh++) pooled[hh] = skip[hh] * w;
+      for (let i = 0; i < n; i++) acc[i] = x[i] * w;
       wsum[0] = w;
     } else {
-      for (let hh = 0; hh < H; hh++) pooled[hh] += skip[hh] * w;
+      for (let i = 0; i < n; i++) acc[i] += x[i] * w;
       wsum[0] += w;
     }
-  } else if (pos === 0) pooled.set(skip);
-  else if (mode === "avgpool") for (let hh = 0; hh < H; hh++) pooled[hh] += skip[hh];
-  if (pos !== k - 1) return;
-  for (let hh = 0; hh < H; hh++) {
-    const d = mode === "last" ? pooled[hh] : mode === "avgpool" ? pooled[hh] / k : pooled[hh] / wsum[0];
-    out[hh] = latch[hh] + d;
-  }
+  } else if (pos === 0) for (let i = 0; i < n; i++) acc[i] = x[i];
+  else if (mode === "avgpool") for (let i = 0; i < n; i++) acc[i] += x[i];
+}
+
+/** Unit i's pooled value at the end of a group of k (poolInto's accumulator). */
+function pooledValue(mode: PoolMode, acc: Buf, wsum: Buf, k: number, i: number): number {
+  return mode === "last" ? acc[i] : mode === "avgpool" ? acc[i] / k : acc[i] / wsum[0];
 }
 
 /**
