@@ -131,7 +131,6 @@ export class Charges {
   /** The rest of a PE's tick: its nev events sent (one multicast packet each), its readouts' updates and their packets (a readout feeding a decoder). */
   emitted(pe: Pe, popIndex: number, nev: number): void {
     const n = pe.n, e = pe.emitter, send = this.hw.cycles.packet_send.value;
-    const { event: ev, dense: de, activityOnly: ao, weightOnly: wo } = this.totals;
     this.eventCount[popIndex] += nev;
     this.unitTickCount[popIndex] += n;
     let cycles = pe.cEvent, dcycles = pe.cDense, acycles = pe.cActivity, wcycles = pe.cWeight;
@@ -140,12 +139,7 @@ export class Charges {
       dcycles += n * send;
       acycles += nev * send;
       wcycles += n * send;
-      ev.packets += nev; ev.hops += nev * e.hops; ev.chipHops += nev * e.chipHops;
-      ao.packets += nev; ao.hops += nev * e.hops; ao.chipHops += nev * e.chipHops;
-      de.packets += n; de.hops += n * e.hops; de.chipHops += n * e.chipHops;
-      wo.packets += n; wo.hops += n * e.hops; wo.chipHops += n * e.chipHops;
-      pe.counters.packetsOut += nev;
-      if (nev > 0 && e.depth > this.depth) this.depth = e.depth;
+      this.countPackets(pe, e, nev, n);
     }
     for (let k = 0; k < pe.readouts.length; k++) {
       const r = pe.readouts[k];
@@ -162,15 +156,24 @@ export class Charges {
         dcycles += n * send;
         acycles += nz * send;
         wcycles += n * send;
-        ev.packets += nz; ev.hops += nz * re.hops; ev.chipHops += nz * re.chipHops;
-        ao.packets += nz; ao.hops += nz * re.hops; ao.chipHops += nz * re.chipHops;
-        de.packets += n; de.hops += n * re.hops; de.chipHops += n * re.chipHops;
-        wo.packets += n; wo.hops += n * re.hops; wo.chipHops += n * re.chipHops;
-        pe.counters.packetsOut += nz;
-        if (nz > 0 && re.depth > this.depth) this.depth = re.depth;
+        this.countPackets(pe, re, nz, n);
       }
     }
     this.addCycles(pe, cycles, dcycles, acycles, wcycles);
+  }
+
+  /**
+   * Packets a PE sends on emitter e: nev in the event-driven modes (event, activity-only), n (every unit) in the
+   * dense ones, each crossing e's hops and chip hops; the PE's packets out and the tick's network depth.
+   */
+  private countPackets(pe: Pe, e: Emitter, nev: number, n: number): void {
+    const { event: ev, dense: de, activityOnly: ao, weightOnly: wo } = this.totals;
+    ev.packets += nev; ev.hops += nev * e.hops; ev.chipHops += nev * e.chipHops;
+    ao.packets += nev; ao.hops += nev * e.hops; ao.chipHops += nev * e.chipHops;
+    de.packets += n; de.hops += n * e.hops; de.chipHops += n * e.chipHops;
+    wo.packets += n; wo.hops += n * e.hops; wo.chipHops += n * e.chipHops;
+    pe.counters.packetsOut += nev;
+    if (nev > 0 && e.depth > this.depth) this.depth = e.depth;
   }
 
   /** A PE's step that emits nothing (a pooling population within its group): its cycles only, no events or unit outputs. */
