@@ -113,7 +113,14 @@ export function parseEventSsmConfig(text: string, file: string): EventSsmConfig 
     throw new NmcError(`the config is not valid YAML: ${e.message.split("\n")[0]}`, { file, path: e.linePos ? `line ${e.linePos[0].line}` : undefined });
   }
   const r = new Reader(file);
-  const top = r.obj(doc.toJS(), "config");
+  // toJS resolves aliases: one to an anchor not (yet) set, or too many (an alias bomb), throws ReferenceError.
+  let js: unknown;
+  try {
+    js = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    throw new NmcError(`the config is not valid YAML: ${(e instanceof Error ? e.message : String(e)).split("\n")[0]}`, { file, hint: "an alias (*name) needs its anchor (&name) before it" });
+  }
+  const top = r.obj(js, "config");
   const ignored: string[] = [];
   let model: Raw;
   let mpath: string;

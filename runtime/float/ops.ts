@@ -260,7 +260,8 @@ function maskedReadoutStep(s: FloatPop<"Readout">, t: number): void {
   const pop = s.pop, out = s.out, src = s.read, sum = s.state[0], n = pop.size;
   if (pop.mode === "pool") {
     if (t < s.valid) for (let i = 0; i < n; i++) sum[i] += src[i];
-    for (let i = 0; i < n; i++) out[i] = sum[i] / s.valid;
+    // No valid step (length < rate, e.g. length 0): 0, as the golden engine (event-kernels.ts), not 0/0 = NaN.
+    for (let i = 0; i < n; i++) out[i] = s.valid > 0 ? sum[i] / s.valid : 0;
     return;
   }
   const total = s.state[1];
@@ -269,7 +270,7 @@ function maskedReadoutStep(s: FloatPop<"Readout">, t: number): void {
     const w = s.dt + POOL_EPS;
     for (let i = 0; i < n; i++) sum[i] += src[i] * w;
   }
-  for (let i = 0; i < n; i++) out[i] = sum[i] / total[0];
+  for (let i = 0; i < n; i++) out[i] = total[0] > 0 ? sum[i] / total[0] : 0;
 }
 
 /** A population's row with its kind erased (the engine holds populations of every kind in one list). */
