@@ -25,7 +25,7 @@
 // ties-away rounding of Λ̄·x keeps every |x| ≤ 2^14 unchanged, so the integer accumulator is exact there.
 
 import type * as tfjs from "@tensorflow/tfjs";
-import type { NmcLayerClasses, Tf } from "../../runtime/tfjs/index.js";
+import type { NmcLayerClasses, Tf } from "../../index.js";
 
 export const NU_LOG_ONE = -100; // ν with exp(−exp(ν)) = 1 in float64 and float32
 

@@ -17,8 +17,7 @@ import {
   loadModel, FloatEngine, GoldenEngine, compileQuantized, batchFromShape, ndarray, writeNpy, toFloat64,
   initBestBackend, registerNmcLayers, saveModelToDir,
 } from "../../index.js";
-import type { Graph } from "../../ir/types.js";
-import { saturationEntries } from "../../runtime/golden/saturation.js";
+import { type Graph, saturationEntries } from "../../index.js";
 import { envNumber } from "../common/env.js";
 import {
   buildGdSsm, effectiveEta, gdLossTheory, gdPredict, gdSsmMetadata, makeTasks, optimalEta, readWeights, setAnalytic,

@@ -27,6 +27,7 @@ import { readNpy } from "../../runtime/io/npy.js";
 import { hwSchema, levelOf, parseHardware, SPINNAKER2, usableSram } from "../../targets/spinnaker2/chip.js";
 import { mapGraph, mappingFromSection, mappingSection, report } from "../../targets/spinnaker2/index.js";
 import { memoryModel, partition } from "../../targets/spinnaker2/partition.js";
+import { fuzzParams } from "../support/fuzz.js";
 import { uniform } from "../support/graphs.js";
 import { buildModel, makeBatch, modelArb, quantOptsArb, quantizeFor } from "../support/quant-models.js";
 import {
@@ -115,8 +116,9 @@ describe("spinnaker2 simulator = golden engine, bit for bit, on random quantized
         if (split.some((p) => p.kind === "Multiply")) multiplySplit++;
         if (split.some((p) => p.kind === "LayerNorm")) layerNormSplit++;
       }),
-      { numRuns: 100 },
+      fuzzParams(600), // a Multiply split is drawn in ~2 % of cases (measured): 600 draws leave its coverage requirement ~2e−5 to fail by chance
     );
+    console.log(`shrunk-SRAM property: ${runs} runs, splits: SSM ${ssmSplit}, EGRU ${egruSplit}, Dense ${denseSplit}, Multiply ${multiplySplit}, LayerNorm ${layerNormSplit}; multi-chip ${multiChip}`);
     // The shrunk case really exercised many-PE partitions (of every kind) and multi-chip routes.
     expect(multiSlice).toBeGreaterThan(runs / 2);
     expect(multiChip).toBeGreaterThan(0);
