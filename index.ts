@@ -47,6 +47,10 @@ export {
   type CalibrationData, type CompileOptions, type CompileReport, type CompileResult, compileQuantized, PIPELINE_PASSES, syntheticCalibration,
 } from "./compiler/pipeline.js";
 export { compileToBundle, type CompileBundleOptions, type CompiledBundle, type CompileStageSeconds, REPORT_SECTION } from "./targets/compile.js";
+export {
+  cosineRate, type EngineFigures, type EpochRow, type Evaluation, fakeQuantize, isMaskStep, magnitudeMasks, measureWithNmc, type NmcFigures, projectionSparsity,
+  type PruneSchedule, sparsityAt, splitIndices, type TuneData, tuneModel, type TuneOptions, type TuneReport, type TuneResult, type WeightSparsity, writeTunedModel,
+} from "./compiler/tune/index.js";
 
 // ── Targets (one registry) and the run dispatcher ───────────────────────────────────────────────────────
 export type { LoadedBundle, Lowered, Runner, Target, TargetOption, TargetReport } from "./targets/target.js";

@@ -13,6 +13,7 @@ import { registerImport } from "./commands/import.js";
 import { registerIr } from "./commands/ir.js";
 import { registerMerge } from "./commands/merge.js";
 import { registerRun } from "./commands/run.js";
+import { registerTune } from "./commands/tune.js";
 import { EXIT_USAGE, reportFailure } from "./exit.js";
 
 function version(): string {
@@ -45,7 +46,8 @@ Examples:
   $ nmc inspect m.nmb                                   what the bundle holds
   $ nmc run model.json --input x.npy --out y.npy        run the float model
   $ nmc ir model.json                                   print the IR
-  $ nmc import evnn m.safetensors -o out/               an EvNN (PyTorch) checkpoint into out/model.json`);
+  $ nmc import evnn m.safetensors -o out/               an EvNN (PyTorch) checkpoint into out/model.json
+  $ nmc tune model.json --input x.npy --labels y.npy -o sparse/  prune to 90% with masked fine-tuning`);
   registerDemo(program);
   registerCompile(program);
   registerRun(program);
@@ -56,6 +58,7 @@ Examples:
   registerHw(program);
   registerIr(program);
   registerImport(program);
+  registerTune(program);
   program.exitOverride();
   for (const c of program.commands) c.exitOverride();
   return program;
