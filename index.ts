@@ -30,6 +30,7 @@ export {
   SATURATION_SITES, type SaturationCounts, type SaturationEntry, saturationEntries, saturationLines,
 } from "./runtime/golden/saturation.js";
 export { type RunCounters, summarize } from "./runtime/counters.js";
+export { seededRandom } from "./runtime/random.js";
 export { argmaxRows, countEqual } from "./runtime/metrics.js";
 export { ndarray, type NdArray, toFloat64 } from "./runtime/io/ndarray.js";
 export { readNpy, writeNpy } from "./runtime/io/npy.js";

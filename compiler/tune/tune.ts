@@ -26,6 +26,9 @@
 import type * as tfjs from "@tensorflow/tfjs";
 import { NmcError } from "../../ir/errors.js";
 import type { Tf } from "../../runtime/tfjs/index.js";
+import { checkData, gatherRows, numberIn, shuffleInPlace, splitIndices } from "./data.js";
+import { fakeQuantize, findPrunable, magnitudes, overallMaskSparsity, type Prunable } from "./prunable.js";
+import { seededRandom } from "../../runtime/random.js";
 import { checkSchedule, cosineRate, isMaskStep, magnitudeMasks, maskSparsity, type PruneSchedule, type PruneScope, sparsityAt } from "./schedule.js";
 
 type Tensor = tfjs.Tensor;
@@ -166,118 +169,7 @@ export interface TuneResult {
   split: { fineTune: Int32Array; validation: Int32Array };
 }
 
-/** mulberry32 (the generator of examples/common/mnist.ts), so a seed means the same on every machine. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffleInPlace(xs: Int32Array, rand: () => number): Int32Array {
-  for (let i = xs.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    const t = xs[i]!;
-    xs[i] = xs[j]!;
-    xs[j] = t;
-  }
-  return xs;
-}
-
-/** The seeded split: a shuffle of 0…N−1, the first `nVal` for validation, the rest (in index order) for fine-tuning. */
-export function splitIndices(n: number, validation: number, seed: number): { fineTune: Int32Array; validation: Int32Array } {
-  const nVal = validation < 1 ? Math.round(validation * n) : Math.round(validation);
-  if (!(nVal >= 1 && nVal < n)) {
-    throw new NmcError("the validation split leaves no data on one side", {
-      expected: `between 1 and ${n - 1} validation samples of the ${n}`, found: `${nVal} (--validation ${validation})`,
-    });
-  }
-  const perm = shuffleInPlace(Int32Array.from({ length: n }, (_, i) => i), seededRandom(seed ^ 0x5eed));
-  const val = perm.slice(0, nVal).sort();
-  const ft = perm.slice(nVal).sort();
-  return { fineTune: ft, validation: val };
-}
-
-// ---- the prunable weights ---------------------------------------------------------------------------
-
-interface Prunable {
-  /** The report's name: the model.json weight, or `layer/B_re+B_im`. */
-  name: string;
-  layer: string;
-  className: string;
-  members: LayerVariable[];
-  shape: number[];
-  /** Fake-quantize per column (axis 1 of [rows, cols]) with qat; null: never. */
-  qat: boolean;
-  master: tfjs.Variable[];
-  maskData: Uint8Array;
-  mask: Tensor | null;
-}
-
 let masterCount = 0;
-const PRUNED_PARAMS = new Set(["kernel", "recurrent_kernel", "embeddings"]);
-
-function paramOf(v: LayerVariable): string {
-  const n = v.originalName ?? v.name;
-  return n.slice(n.lastIndexOf("/") + 1);
-}
-
-function findPrunable(model: tfjs.LayersModel): { prunable: Omit<Prunable, "master" | "maskData" | "mask">[]; notPruned: string[] } {
-  const prunable: Omit<Prunable, "master" | "maskData" | "mask">[] = [];
-  const notPruned: string[] = [];
-  for (const layer of model.layers) {
-    const cls = layer.getClassName();
-    const ws = layer.trainableWeights;
-    if (cls === "DiagonalSSM") {
-      const re = ws.find((w) => paramOf(w) === "B_re");
-      const im = ws.find((w) => paramOf(w) === "B_im");
-      if (re && im) prunable.push({ name: `${layer.name}/B_re+B_im`, layer: layer.name, className: cls, members: [re, im], shape: [...re.shape] as number[], qat: false });
-      for (const w of ws) if (w !== re && w !== im) notPruned.push(w.originalName ?? w.name);
-      continue;
-    }
-    for (const w of ws) {
-      if (PRUNED_PARAMS.has(paramOf(w)) && w.shape.length === 2) {
-        prunable.push({ name: w.originalName ?? w.name, layer: layer.name, className: cls, members: [w], shape: [...w.shape] as number[], qat: true });
-      } else notPruned.push(w.originalName ?? w.name);
-    }
-  }
-  return { prunable, notPruned };
-}
-
-/** Per-entry magnitude of a prunable weight's master (L2 over a group's members). */
-function magnitudes(p: Prunable): Float32Array {
-  const parts = p.master.map((m) => m.dataSync() as Float32Array);
-  const out = new Float32Array(parts[0]!.length);
-  if (parts.length === 1) {
-    const a = parts[0]!;
-    for (let i = 0; i < out.length; i++) out[i] = Math.abs(a[i]!);
-  } else {
-    for (let i = 0; i < out.length; i++) {
-      let s = 0;
-      for (const a of parts) s += a[i]! * a[i]!;
-      out[i] = Math.sqrt(s);
-    }
-  }
-  return out;
-}
-
-/**
- * Symmetric int8 fake-quantization with one scale per column of a [rows, cols] weight, as the quantize pass
- * does it (max |w| of the column ÷ 127, round half away from zero). A zero column stays zero.
- */
-export function fakeQuantize(tf: Tf, w: Tensor, qmax = 127): Tensor {
-  return tf.tidy(() => {
-    const scale = tf.div(tf.max(tf.abs(w), 0, true), qmax); // [1, cols]
-    const safe = tf.where(tf.greater(scale, 0), scale, tf.onesLike(scale));
-    const r = tf.div(w, safe);
-    const q = tf.mul(tf.sign(r), tf.floor(tf.add(tf.abs(r), 0.5)));
-    return tf.mul(q, safe);
-  });
-}
 
 // ---- the readout and the loss ------------------------------------------------------------------------
 
@@ -305,44 +197,6 @@ function egruLayers(model: tfjs.LayersModel): EgruLike[] {
 }
 
 // ---- the tuning loop -----------------------------------------------------------------------------------
-
-function gatherRows(data: TuneData, idx: ArrayLike<number>, from: number, to: number): { x: Float32Array; y: Int32Array; shape: number[] } {
-  const per = data.shape.slice(1).reduce((a, b) => a * b, 1);
-  const n = to - from;
-  const x = new Float32Array(n * per);
-  const y = new Int32Array(n);
-  for (let k = 0; k < n; k++) {
-    const i = idx[from + k]!;
-    x.set(data.x.subarray(i * per, (i + 1) * per), k * per);
-    y[k] = data.labels[i]!;
-  }
-  return { x, y, shape: [n, ...data.shape.slice(1)] };
-}
-
-function checkData(data: TuneData): number {
-  const N = data.shape[0] ?? 0;
-  const per = data.shape.slice(1).reduce((a, b) => a * b, 1);
-  if (data.shape.length < 2 || N < 2 || data.x.length !== N * per) {
-    throw new NmcError("nmc tune needs at least 2 input sequences [N, T, C] (or token ids [N, T])", { found: `shape [${data.shape}] with ${data.x.length} values` });
-  }
-  if (data.labels.length !== N) {
-    throw new NmcError("labels do not match the inputs", { expected: `${N} labels, one per input sequence`, found: `${data.labels.length}` });
-  }
-  let k = 0;
-  for (const v of data.labels) {
-    if (!(Number.isInteger(v) && v >= 0)) throw new NmcError("labels must be class indices ≥ 0", { found: String(v) });
-    k = Math.max(k, v + 1);
-  }
-  return k;
-}
-
-function numberIn(name: string, v: number, lo: number, hi: number, loOpen = false, hiOpen = false, integer = false): number {
-  const ok = Number.isFinite(v) && (loOpen ? v > lo : v >= lo) && (hiOpen ? v < hi : v <= hi) && (!integer || Number.isInteger(v));
-  if (!ok) {
-    throw new NmcError(`invalid ${name}`, { expected: `${integer ? "an integer" : "a number"} in ${loOpen ? "(" : "["}${lo}, ${hi}${hiOpen ? ")" : "]"}`, found: String(v) });
-  }
-  return v;
-}
 
 /**
  * Prunes and fine-tunes `model` in place (see the file comment). `tf` is the module the model was loaded with
@@ -592,13 +446,4 @@ export async function tuneModel(tf: Tf, model: tfjs.LayersModel, data: TuneData,
     seconds: { total: (performance.now() - t0) / 1000, training },
   };
   return { model, report, masks, split };
-}
-
-function overallMaskSparsity(ps: Prunable[]): number {
-  let z = 0, n = 0;
-  for (const p of ps) {
-    z += maskSparsity(p.maskData) * p.maskData.length;
-    n += p.maskData.length;
-  }
-  return n ? z / n : 0;
 }

@@ -2,6 +2,10 @@
 // train and test sets by a seeded shuffle within each class. We do not use `mnist.set(a, b)`: asked for
 // more than it holds it returns a test set that repeats and overlaps the training set.
 import { createRequire } from "node:module";
+import { seededRandom } from "../../index.js";
+
+/** The project's one seeded generator (runtime/random.ts), re-exported for the examples, bench and tests. */
+export { seededRandom };
 
 export interface Digits {
   /** Pixels in [0, 1], row-major 28 × 28 per image: [N, 784]. */
@@ -18,18 +22,6 @@ export interface MnistSplit {
 
 export const SIDE = 28;
 const PIXELS = SIDE * SIDE;
-
-/** mulberry32: a small seeded generator, so the split is the same on every machine. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function shuffle<T>(xs: T[], rand: () => number): T[] {
   for (let i = xs.length - 1; i > 0; i--) {

@@ -25,7 +25,7 @@
 // ties-away rounding of Λ̄·x keeps every |x| ≤ 2^14 unchanged, so the integer accumulator is exact there.
 
 import type * as tfjs from "@tensorflow/tfjs";
-import type { NmcLayerClasses, Tf } from "../../index.js";
+import { type NmcLayerClasses, seededRandom, type Tf } from "../../index.js";
 
 export const NU_LOG_ONE = -100; // ν with exp(−exp(ν)) = 1 in float64 and float32
 
@@ -45,14 +45,7 @@ export function gdLossTheory(eta: number, d: number, N: number): number {
 
 /** Seeded standard normals (mulberry32 + Box–Muller). */
 export function normalRng(seed: number): () => number {
-  let a = seed >>> 0;
-  const uni = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const uni = seededRandom(seed);
   let spare: number | null = null;
   return () => {
     if (spare !== null) { const s = spare; spare = null; return s; }
