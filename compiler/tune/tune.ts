@@ -29,10 +29,9 @@ import type { Tf } from "../../runtime/tfjs/index.js";
 import { checkData, gatherRows, numberIn, shuffleInPlace, splitIndices } from "./data.js";
 import { fakeQuantize, findPrunable, magnitudes, overallMaskSparsity, type Prunable } from "./prunable.js";
 import { seededRandom } from "../../runtime/random.js";
-import { checkSchedule, cosineRate, isMaskStep, magnitudeMasks, maskSparsity, type PruneSchedule, type PruneScope, sparsityAt } from "./schedule.js";
+import { checkSchedule, cosineRate, isMaskStep, magnitudeMasks, type PruneSchedule, type PruneScope, sparsityAt } from "./schedule.js";
 
 type Tensor = tfjs.Tensor;
-type LayerVariable = tfjs.LayerVariable;
 
 export type TuneReadout = "mean" | "last" | "sum" | "none";
 

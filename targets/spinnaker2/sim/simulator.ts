@@ -28,7 +28,7 @@
 //
 // The parts: slices.ts (that layout), queues.ts (event queues and sending), pe.ts (a PE and a population's
 // group of PEs), deliver.ts (a tick's delivery), accumulate.ts (its kernels), charge.ts (the cost charging),
-// results.ts (what a run reports); this file builds the PEs and runs the ticks.
+// results.ts (what a run reports), context.ts (what one run works with); this file builds the PEs and runs the ticks.
 import { NmcError } from "../../../ir/errors.js";
 import { graphTiming } from "../../../ir/timing.js";
 import type { Graph, Population, Projection } from "../../../ir/types.js";
@@ -37,7 +37,7 @@ import { saturatePort } from "../../../runtime/golden/kernels.js";
 import { saturationCounters, saturationCounts } from "../../../runtime/golden/saturation.js";
 import { denseWeights } from "./accumulate.js";
 import { quantizeInputs, quantizeTime } from "../../../runtime/golden/interpreter.js";
-import { goldenOp, type UnitUpdate } from "../../../runtime/golden/ops.js";
+import { goldenOp } from "../../../runtime/golden/ops.js";
 import { fromFixed } from "../../../runtime/fixed/index.js";
 import { type HardwareDescription, levelOf } from "../chip.js";
 import { KEY_BITS, s2Op } from "../ops.js";
@@ -46,52 +46,13 @@ import type { Placement } from "../place.js";
 import type { Emitter, Routing } from "../route.js";
 import { Charges } from "./charge.js";
 import { deliverGroup } from "./deliver.js";
-import { Group, type Mirror, Pe } from "./pe.js";
+import { Group, Pe } from "./pe.js";
 import { type Queue, sendAll, sendEvents } from "./queues.js";
 import type { Execution, RunOptions, SimObserver, SimOptions, SimRun } from "./results.js";
 import { splitBySlice, type SlicedProjection } from "./slices.js";
+import { NO_INPUTS, type RunContext } from "./context.js";
 
 export type { Execution, ModeTotals, PeCounters, RunOptions, SimObserver, SimOptions, SimRun, SimTotals } from "./results.js";
-
-/** The x argument of a PE's unit update (only the host's Input reads the model inputs). */
-const NO_INPUTS = new Int32Array(0);
-
-/** What one run works with, made once per run (nothing per tick). */
-interface RunContext {
-  xq: Int32Array;
-  T: number;
-  C: number;
-  dense: boolean;
-  charges: Charges;
-  /** Per projection: this run's counters (each PE's LocalProjection.stat points into it). */
-  projections: SimRun["projections"];
-  /** The input population, its index, the host's copy of its values and its kernel (GOLDEN_OPS.Input). */
-  input: Population;
-  inputPop: number;
-  tokens: boolean;
-  hostOut: Int32Array;
-  hostUpdate: UnitUpdate;
-  /** Every population's output of the tick, for the observer (null without one). */
-  popOut: Int32Array[] | null;
-  observer?: SimObserver;
-  /** The output integers ([B, K] for a per-sequence output, ir/kinds.ts perSequence; else [B, T, K]). */
-  outputQ: Int32Array;
-  K: number;
-  perSequence: boolean;
-  /**
-   * The PEs that hold the output (a Readout output: its source's PEs, and its slot on each). A per-sequence
-   * output that is no Readout (a decoder fed by one) is read from its own PEs after the last tick, as golden.
-   */
-  outPes: Pe[];
-  readoutPes: Pe[];
-  readoutSlot: Mirror[];
-  /** Event time: every tick's Δt in quanta ([B·T], golden's quantizeTime), else null; the sequence's length. */
-  dtq: Float64Array | null;
-  lengths: Int32Array | null;
-  /** The output's emission period (rows: floor(T / outRate)). */
-  outRate: number;
-  rows: number;
-}
 
 export class Simulator {
   private readonly pes: Pe[] = [];
