@@ -121,3 +121,9 @@ export function eventBatch(g: Graph, seed: number, B: number, T: number): Sequen
   return { data, batch: B, ticks: T, channels: C, timesteps, lengths };
 }
 
+/** The quantized model of a random event-time graph, calibrated on 4 of its own sequences of 12 steps. */
+export function quantizeEventModel(g: Graph, seed: number): Graph {
+  const cal = eventBatch(g, seed ^ 0x5bd1e995, 4, 12);
+  const time = cal.timesteps ? { time: { timesteps: cal.timesteps, lengths: cal.lengths } } : {};
+  return compileQuantized(g, { calibration: { data: cal.data, shape: [4, 12, cal.channels], label: "random", ...time } }).quantized;
+}

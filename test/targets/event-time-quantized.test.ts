@@ -23,8 +23,7 @@ import { counterDifferences, firstDifference, goldenTrace, hwWithUsable, minimum
 import { SPINNAKER2 } from "../../targets/spinnaker2/chip.js";
 import { mapGraph } from "../../targets/spinnaker2/index.js";
 
-export { eventBatch, eventModel, type EventSpec, fixtureModel, quantizedFixture, specArb } from "../support/event-time.js";
-import { eventBatch, eventModel, quantizedFixture, specArb } from "../support/event-time.js";
+import { eventBatch, eventModel, quantizedFixture, specArb, quantizeEventModel } from "../support/event-time.js";
 
 const report: string[] = [];
 afterAll(() => console.log(`event-ssm fixtures, int8 golden vs float:\n  ${report.join("\n  ")}`));
@@ -84,9 +83,7 @@ describe("random event-time models: simulator = golden, every population every s
     fc.assert(
       fc.property(specArb, fc.integer({ min: 1, max: 2 ** 30 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 14 }), (spec, seed, B, T) => {
         const g = eventModel(spec);
-        const cal = eventBatch(g, seed ^ 0x5bd1e995, 4, 12);
-        const time = cal.timesteps ? { time: { timesteps: cal.timesteps, lengths: cal.lengths } } : {};
-        const q = compileQuantized(g, { calibration: { data: cal.data, shape: [4, 12, cal.channels], label: "random", ...time } }).quantized;
+        const q = quantizeEventModel(g, seed);
         const batch = eventBatch(q, seed, B, T);
         const gold = goldenTrace(q, batch);
         // Default hardware (one PE per population), then an SRAM so small that populations are cut into slices.

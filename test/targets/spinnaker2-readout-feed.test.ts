@@ -19,7 +19,7 @@ import { fuzzParams } from "../support/fuzz.js";
 import { uniform } from "../support/graphs.js";
 import { MODEL_FIXTURES } from "../support/event-ssm.js";
 import { counterDifferences, firstDifference, goldenTrace, hwWithUsable, minimumUsableBytes, routingViolations, simTrace } from "../support/spinnaker2.js";
-import { eventBatch, eventModel, quantizedFixture, specArb } from "../support/event-time.js";
+import { eventBatch, eventModel, quantizedFixture, specArb, quantizeEventModel } from "../support/event-time.js";
 
 /** The projections that read a Readout (the decoder's input). */
 function readoutFeeds(g: Graph) {
@@ -70,9 +70,7 @@ describe("random event-time models with a decoder after the readout: simulator =
       fc.property(withDecoder, fc.integer({ min: 1, max: 2 ** 30 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 14 }), (spec, seed, B, T) => {
         const g = eventModel(spec);
         expect(readoutFeeds(g).length).toBe(1);
-        const cal = eventBatch(g, seed ^ 0x5bd1e995, 4, 12);
-        const time = cal.timesteps ? { time: { timesteps: cal.timesteps, lengths: cal.lengths } } : {};
-        const q = compileQuantized(g, { calibration: { data: cal.data, shape: [4, 12, cal.channels], label: "random", ...time } }).quantized;
+        const q = quantizeEventModel(g, seed);
         const batch = eventBatch(q, seed, B, T);
         const gold = goldenTrace(q, batch);
         for (const hw of [SPINNAKER2, hwWithUsable(minimumUsableBytes(q), "small")]) {
