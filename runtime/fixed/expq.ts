@@ -8,9 +8,9 @@
 // functions in C; targets/spinnaker2/cost-exp.ts prices them on SpiNNaker 2.
 //
 // Arithmetic: every value is an integer held in a double, and every product and sum stays at or below 2^52,
-// so each step is exact (the same integers as int64 in C). This module does not import ./index.js (which
-// re-exports it: no import cycle); its rounding shift `rs` is roundShift's rule, restated: x / 2^s rounded to
-// nearest, ties away from zero, never −0.
+// so each step is exact (the same integers as int64 in C). Its rounding (roundShift, roundHalfAway) and
+// saturation (sat32) are the ones every definition uses (./core.js; not ./index.js, which re-exports this module).
+import { roundHalfAway, roundShift, sat32 } from "./core.js";
 
 /** dt, the time gap in quanta: an integer in [0, 2^28 − 1] (quantizeDt saturates there). */
 export const EXPQ_DT_BITS = 28;
@@ -84,22 +84,10 @@ export const EXPQ_C6_Q29 = 89478485;
 export const EXPQ_C24_Q29 = 22369621;
 
 const POW2 = Float64Array.from({ length: 64 }, (_, s) => 2 ** s);
-const HALF = Float64Array.from({ length: 64 }, (_, s) => (s === 0 ? 0 : 2 ** (s - 1)));
 const T_POW2 = Int32Array.from(EXPQ_POW2_Q29);
 const T_SIN = Int32Array.from(EXPQ_SIN_Q29);
 const TWO30 = 2 ** 30;
 const TWO32 = 2 ** 32;
-
-/** roundShift's rule for |x| ≤ 2^52, 0 ≤ s ≤ 63: x / 2^s to nearest, ties away from zero, never −0. */
-function rs(x: number, s: number): number {
-  if (s === 0) return x === 0 ? 0 : x;
-  const q = Math.floor((Math.abs(x) + HALF[s]) / POW2[s]);
-  return x < 0 && q !== 0 ? -q : q;
-}
-
-function sat32(x: number): number {
-  return x > 2147483647 ? 2147483647 : x < -2147483648 ? -2147483648 : x;
-}
 
 function checkRate(m: number, s: number, what: string): void {
   if (!(Number.isInteger(m) && Math.abs(m) < 2 ** EXPQ_RATE_BITS && Number.isInteger(s) && s >= 0 && s <= EXPQ_SHIFT_MAX)) {
@@ -117,10 +105,6 @@ function checkFrac(frac: number): void {
 
 // ---- quantization of the constants (compile time) ----
 
-function roundAway(x: number): number {
-  const q = Math.round(Math.abs(x));
-  return x < 0 && q !== 0 ? -q : q;
-}
 
 /**
  * A real rate x (per quantum, either sign) as m · 2^−s: the largest s ≤ 62 with |m| = round(|x|·2^s) < 2^24
@@ -132,9 +116,9 @@ export function quantizeRate(x: number): RateQ {
   if (x === 0) return { m: 0, s: 0 };
   const lim = 2 ** EXPQ_RATE_BITS;
   let s = Math.min(EXPQ_SHIFT_MAX, Math.max(0, EXPQ_RATE_BITS - 1 - Math.floor(Math.log2(Math.abs(x)))));
-  let m = roundAway(x * 2 ** s);
-  while (Math.abs(m) >= lim && s > 0) m = roundAway(x * 2 ** --s);
-  while (Math.abs(m) < lim / 2 && s < EXPQ_SHIFT_MAX && Math.abs(roundAway(x * 2 ** (s + 1))) < lim) m = roundAway(x * 2 ** ++s);
+  let m = roundHalfAway(x * 2 ** s);
+  while (Math.abs(m) >= lim && s > 0) m = roundHalfAway(x * 2 ** --s);
+  while (Math.abs(m) < lim / 2 && s < EXPQ_SHIFT_MAX && Math.abs(roundHalfAway(x * 2 ** (s + 1))) < lim) m = roundHalfAway(x * 2 ** ++s);
   if (Math.abs(m) >= lim) throw new RangeError(`rate ${x} per quantum is too large for m·2^−s with |m| < 2^${EXPQ_RATE_BITS}: use a finer time quantum`);
   return { m: m === 0 ? 0 : m, s };
 }
@@ -148,12 +132,12 @@ export function quantizeComplexConst(re: number, im: number): ComplexConstQ {
   const big = Math.max(Math.abs(re), Math.abs(im));
   if (big === 0) return { re: 0, im: 0, s: 0 };
   const lim = 2 ** EXPQ_KAPPA_BITS;
-  const fits = (s: number) => Math.abs(roundAway(re * 2 ** s)) < lim && Math.abs(roundAway(im * 2 ** s)) < lim;
+  const fits = (s: number) => Math.abs(roundHalfAway(re * 2 ** s)) < lim && Math.abs(roundHalfAway(im * 2 ** s)) < lim;
   let s = Math.min(EXPQ_SHIFT_MAX, Math.max(0, EXPQ_KAPPA_BITS - 1 - Math.floor(Math.log2(big))));
   while (!fits(s) && s > 0) s--;
   while (s < EXPQ_SHIFT_MAX && fits(s + 1)) s++;
   if (!fits(s)) throw new RangeError(`complex constant ${re} + ${im}i is too large for parts below 2^${EXPQ_KAPPA_BITS}`);
-  const r = roundAway(re * 2 ** s), i = roundAway(im * 2 ** s);
+  const r = roundHalfAway(re * 2 ** s), i = roundHalfAway(im * 2 ** s);
   return { re: r === 0 ? 0 : r, im: i === 0 ? 0 : i, s };
 }
 
@@ -187,7 +171,7 @@ export function zohKappa(lambdaRe: number, lambdaIm: number): ComplexConstQ {
 /** A real gap Δt ≥ 0 as dt = round(Δt · 2^dtFrac) (ties away from zero), saturated to 2^28 − 1. */
 export function quantizeDt(dtReal: number, dtFrac: number): number {
   if (!(dtReal >= 0)) throw new RangeError(`time gap ${dtReal} must be ≥ 0`);
-  const q = roundAway(dtReal * 2 ** dtFrac);
+  const q = roundHalfAway(dtReal * 2 ** dtFrac);
   return q > EXPQ_DT_MAX ? EXPQ_DT_MAX : q;
 }
 
@@ -195,18 +179,18 @@ export function quantizeDt(dtReal: number, dtFrac: number): number {
 
 /**
  * 2^(−f) for f = fq / 2^30 ∈ [0, 1), in Q29 (result in (2^28, 2^29]). With i = fq >> 23, r = fq mod 2^23:
- *   y  = rs(r · LN2_Q29, 29)                       (x·ln 2 in Q30, x = r / 2^30 < 2^−7)
- *   D  = y − rs(y · rs(y · (2^29 − rs(y · C6_Q30, 30)), 30), 30)     (1 − e^−y = y − y²/2 + y³/6, Q30)
- *   M  = T[i] − rs(T[i] · D, 30)
+ *   y  = roundShift(r · LN2_Q29, 29)                       (x·ln 2 in Q30, x = r / 2^30 < 2^−7)
+ *   D  = y − roundShift(y · roundShift(y · (2^29 − roundShift(y · C6_Q30, 30)), 30), 30)     (1 − e^−y = y − y²/2 + y³/6, Q30)
+ *   M  = T[i] − roundShift(T[i] · D, 30)
  */
 export function pow2NegQ29(fq: number): number {
   const i = fq >>> 23;
   const r = fq & 0x7fffff;
-  const y = rs(r * EXPQ_LN2_Q29, 29);
-  const t2 = 536870912 - rs(y * EXPQ_C6_Q30, 30);
-  const d = y - rs(y * rs(y * t2, 30), 30);
+  const y = roundShift(r * EXPQ_LN2_Q29, 29);
+  const t2 = 536870912 - roundShift(y * EXPQ_C6_Q30, 30);
+  const d = y - roundShift(y * roundShift(y * t2, 30), 30);
   const t = T_POW2[i];
-  return t - rs(t * d, 30);
+  return t - roundShift(t * d, 30);
 }
 
 const CS = new Float64Array(2);
@@ -218,12 +202,12 @@ function cosSinInto(phi: number): void {
   const j = w >>> 23;
   const rho = w & 0x7fffff;
   const ca = T_SIN[128 - j], sa = T_SIN[j];
-  const h = rs(rho * EXPQ_HALFPI_Q28, 29); // the angle within the bin, rad in Q29 (< π/256)
-  const h2 = rs(h * h, 29);
-  const sh = h - rs(h * rs(h2 * EXPQ_C6_Q29, 29), 29); // sin h = h − h³/6
-  const omc = rs(h2 * (268435456 - rs(h2 * EXPQ_C24_Q29, 29)), 29); // 1 − cos h = h²/2 − h⁴/24
-  const c = ca - rs(ca * omc + sa * sh, 29);
-  const s = sa + rs(ca * sh - sa * omc, 29);
+  const h = roundShift(rho * EXPQ_HALFPI_Q28, 29); // the angle within the bin, rad in Q29 (< π/256)
+  const h2 = roundShift(h * h, 29);
+  const sh = h - roundShift(h * roundShift(h2 * EXPQ_C6_Q29, 29), 29); // sin h = h − h³/6
+  const omc = roundShift(h2 * (268435456 - roundShift(h2 * EXPQ_C24_Q29, 29)), 29); // 1 − cos h = h²/2 − h⁴/24
+  const c = ca - roundShift(ca * omc + sa * sh, 29);
+  const s = sa + roundShift(ca * sh - sa * omc, 29);
   if (q === 0) {
     CS[0] = c;
     CS[1] = s;
@@ -250,7 +234,7 @@ export function cosSinTurnQ29(phi: number): [number, number] {
 export function phaseQ32(dt: number, m: number, s: number): number {
   const p = Math.abs(m) * dt;
   if (s >= 32) {
-    const t = rs(p, s - 32);
+    const t = roundShift(p, s - 32);
     return t - Math.floor(t / TWO32) * TWO32;
   }
   return (p % POW2[s]) * POW2[32 - s];
@@ -262,7 +246,7 @@ const SPLIT = new Float64Array(2);
 function octaveSplit(dt: number, m: number, s: number): void {
   const p = m * dt;
   if (s >= 30) {
-    const t = rs(p, s - 30);
+    const t = roundShift(p, s - 30);
     const n = Math.floor(t / TWO30);
     SPLIT[0] = n;
     SPLIT[1] = t - n * TWO30;
@@ -275,7 +259,7 @@ function octaveSplit(dt: number, m: number, s: number): void {
 
 /**
  * The real decay 2^(−α·dt) = exp(Re(Λ)·step·Δt) rounded to `frac` fractional bits (default Q15; in [0, 2^frac],
- * dt = 0 gives exactly 2^frac): rs(M, 29 − frac + n) with n, M the octave split and 2^(−f) above (a shift of −1,
+ * dt = 0 gives exactly 2^frac): roundShift(M, 29 − frac + n) with n, M the octave split and 2^(−f) above (a shift of −1,
  * frac 30 and n 0, doubles M exactly); 0 when n ≥ frac + 2 (what the rounding gives: M / 2^(31) ≤ 1/4).
  */
 export function expDecayQ(dt: number, alpha: RateQ, frac = EXPQ_FRAC_DEFAULT): number {
@@ -287,7 +271,7 @@ export function expDecayQ(dt: number, alpha: RateQ, frac = EXPQ_FRAC_DEFAULT): n
   const n = SPLIT[0];
   if (n >= frac + 2) return 0;
   const sh = 29 - frac + n; // −1 only for frac 30 and n 0: an exact doubling
-  return sh < 0 ? pow2NegQ29(SPLIT[1]) * 2 : rs(pow2NegQ29(SPLIT[1]), sh);
+  return sh < 0 ? pow2NegQ29(SPLIT[1]) * 2 : roundShift(pow2NegQ29(SPLIT[1]), sh);
 }
 
 /**
@@ -295,8 +279,8 @@ export function expDecayQ(dt: number, alpha: RateQ, frac = EXPQ_FRAC_DEFAULT): n
  * to `frac` fractional bits (1 … 30) and in [−2^frac, 2^frac]; dt = 0 gives exactly (2^frac, 0). Arguments as
  * the IR would hold them: α = am·2^−as (am ≥ 0), β = bm·2^−bs; no argument checks (see complexDecayQ).
  *   (n, fq) = octave split of am·dt;  φ = phaseQ32(dt, bm, bs);  (c, s) = cosSin(φ) in Q29
- *   M26 = rs(pow2NegQ29(fq), 3);  C26 = rs(c, 3);  S26 = rs(s, 3)
- *   re = rs(M26·C26, 52 − frac + n);  im = sign(bm)·rs(M26·S26, 52 − frac + n)    (both 0 when n ≥ frac + 2)
+ *   M26 = roundShift(pow2NegQ29(fq), 3);  C26 = roundShift(c, 3);  S26 = roundShift(s, 3)
+ *   re = roundShift(M26·C26, 52 − frac + n);  im = sign(bm)·roundShift(M26·S26, 52 − frac + n)    (both 0 when n ≥ frac + 2)
  */
 export function complexDecayInto(out: { [i: number]: number }, o: number, dt: number, am: number, as: number, bm: number, bs: number, frac = EXPQ_FRAC_DEFAULT): void {
   octaveSplit(dt, am, as);
@@ -306,11 +290,11 @@ export function complexDecayInto(out: { [i: number]: number }, o: number, dt: nu
     out[o + 1] = 0;
     return;
   }
-  const m26 = rs(pow2NegQ29(SPLIT[1]), 3);
+  const m26 = roundShift(pow2NegQ29(SPLIT[1]), 3);
   cosSinInto(phaseQ32(dt, bm, bs));
   const sh = 52 - frac + n;
-  const re = rs(m26 * rs(CS[0], 3), sh);
-  const im = rs(m26 * rs(CS[1], 3), sh);
+  const re = roundShift(m26 * roundShift(CS[0], 3), sh);
+  const im = roundShift(m26 * roundShift(CS[1], 3), sh);
   out[o] = re;
   out[o + 1] = bm < 0 && im !== 0 ? -im : im;
 }
@@ -332,15 +316,15 @@ const L30 = new Float64Array(2);
 /**
  * The zoh input gain γ = (Λ̄ − 1)·κ, κ = (kre + i·kim)·2^−ks ≈ 1/Λ, into out[o], out[o + 1] with `gFrac`
  * fractional bits: Λ̄ is taken in Q30 (complexDecayInto with frac 30), then with S = 30 + ks − gFrac
- * (0 ≤ S ≤ 62) γ_re = sat32(rs((L_re − 2^30)·kre − L_im·kim, S)), γ_im = sat32(rs((L_re − 2^30)·kim + L_im·kre, S)).
+ * (0 ≤ S ≤ 62) γ_re = sat32(roundShift((L_re − 2^30)·kre − L_im·kim, S)), γ_im = sat32(roundShift((L_re − 2^30)·kim + L_im·kre, S)).
  * |Λ̄ − 1| ≤ 2 and |κ parts| < 2^20 keep each sum below 2^52. dt = 0 gives exactly 0. No argument checks.
  */
 export function zohGainInto(out: { [i: number]: number }, o: number, dt: number, am: number, as: number, bm: number, bs: number, kre: number, kim: number, ks: number, gFrac: number): void {
   complexDecayInto(L30, 0, dt, am, as, bm, bs, 30);
   const dre = L30[0] - TWO30, dim = L30[1];
   const S = 30 + ks - gFrac;
-  out[o] = sat32(rs(dre * kre - dim * kim, S));
-  out[o + 1] = sat32(rs(dre * kim + dim * kre, S));
+  out[o] = sat32(roundShift(dre * kre - dim * kim, S));
+  out[o + 1] = sat32(roundShift(dre * kim + dim * kre, S));
 }
 
 /** zohGainInto with checked arguments, returning [re, im] with gFrac fractional bits. */
