@@ -223,10 +223,12 @@ function npzValid(c: NpzCase, arrays: [string, NdArray][]): boolean {
   const { B, L } = c;
   const ts = Array.from(arrays[1]![1].data as ArrayLike<number>);
   if (c.tsName === "dt") return false;
+  const tsShape = arrays[1]![1].shape;
+  const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
   if (c.tokShape === "1d") {
-    // One sequence without its batch axis: fine only when timesteps is [L'] with the same L' = B·L.
-    if (!(c.tsShape === "flat" || (c.tsShape === "match" && B === 1) || (c.tsShape === "transposed" && B === 1))) return false;
-  } else if (c.tsShape !== "match" && !(c.tsShape === "transposed" && B === L)) return false;
+    // One sequence without its batch axis, tokens [N] (N = B·L): timesteps must be [N] or [1, N] (a batch of one).
+    if (!(same(tsShape, [B * L]) || same(tsShape, [1, B * L]))) return false;
+  } else if (!same(tsShape, [B, L])) return false;
   const Bn = c.tokShape === "1d" ? 1 : B, Ln = c.tokShape === "1d" ? B * L : L;
   if (c.lengths && c.lengths.length !== Bn) return false;
   if (c.lengths && !c.lengths.every((x) => Number.isInteger(x) && x >= 0 && x <= Ln)) return false;
@@ -309,4 +311,25 @@ describe("fuzz findings (pinned)", () => {
       expect(Array.prototype.every.call(out.output, Number.isFinite)).toBe(true);
     });
   }
+
+  // Found by ".npz batches …" (a bug in the test's own reference, not in the reader): tokens [N] with timesteps
+  // [1, N] is one sequence written as a batch of one, and the reader rightly takes it; the reference refused
+  // it when it came from a [L, B] = [1, B] "transposed" case. Both shapes of one sequence are pinned here.
+  for (const tsShape of [[4], [1, 4]]) {
+    it(`tokens [4] with timesteps [${tsShape.join(", ")}] is one sequence of four events`, () => {
+      const path = writeNpz(join(dir, "pinned.npz"), [
+        ["tokens", ndarray("f8", [4], Float64Array.of(0, 1, 2, 3))],
+        ["timesteps", ndarray("f4", tsShape, Float32Array.of(1, 0, 2.5, 4))],
+      ]);
+      const out = readAndRun(path);
+      expect(out.outputShape[0]).toBe(1);
+    });
+  }
+  it("tokens [4] with timesteps [4, 1] is refused, naming the member", () => {
+    const path = writeNpz(join(dir, "pinned.npz"), [
+      ["tokens", ndarray("f8", [4], Float64Array.of(0, 1, 2, 3))],
+      ["timesteps", ndarray("f4", [4, 1], Float32Array.of(1, 0, 2.5, 4))],
+    ]);
+    expect(() => readAndRun(path)).toThrow(/timesteps does not match/);
+  });
 });

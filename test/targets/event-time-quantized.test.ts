@@ -95,10 +95,13 @@ describe("random event-time models: simulator = golden, every population every s
         if (gold.outputQ.some((v) => v !== 0)) nonZero++;
         runs++;
       }),
-      fuzzParams(80),
+      fuzzParams(300),
     );
     report.push(`random event-time models: ${runs} runs, ${nonZero} with a non-zero output`);
-    expect(nonZero).toBeGreaterThan(runs / 2); // the outputs are not trivially zero
+    // The outputs are not trivially zero. About 58 % of draws give a non-zero output (measured over seeds 1-3: 49, 44
+    // and 48 of 80; zero-length sequences and outputs that quantize to 0 make the rest), so a quarter of 300 runs is
+    // about 11 standard deviations below the mean: this fails only when the models go silent, not by chance.
+    expect(nonZero).toBeGreaterThan(runs / 4);
   });
 });
 
