@@ -144,7 +144,7 @@ const caseArb = fc.record({
 
 describe("a LayerNorm split across k PEs on random models", () => {
   it("simulator = golden bit for bit; mapping contracts; packets = formula; dearer than on one PE", () => {
-    const seenK = new Set<number>();
+    const seenK = new Map<number, number>();
     let runs = 0;
     fc.assert(fc.property(caseArb, (c) => {
       const g = buildModel(c.spec);
@@ -204,12 +204,15 @@ describe("a LayerNorm split across k PEs on random models", () => {
       for (const key of ["cycles", "denseCycles", "packetsIn", "packetsOut"] as const) {
         expect(sumOverPes(sim.run, ln.name, key), key).toBeGreaterThan(sumOverPes(one.run, ln.name, key));
       }
-      seenK.add(k);
+      seenK.set(k, (seenK.get(k) ?? 0) + 1);
       runs++;
-    }), fuzzParams(60));
-    // Nearly every draw has a PE memory that gives 2, 3 or 4 slices.
-    expect(runs).toBeGreaterThanOrEqual(20);
-    expect([...seenK].sort()).toEqual([2, 3, 4]);
+    }), fuzzParams(150));
+    // Nearly every draw has a PE memory that gives 2, 3 or 4 slices: ~70 % are runs, and 4 slices, the rarest, come
+    // in 8–11 % of draws (seeds 1-5 at 60 draws: 6, 5, 11, 5, 7; seed 2 at 150: 12), so 150 draws miss it with probability ≤ 0.92^150 ≈ 4e-6
+    // (60 draws missed it ~1e-3 of the time).
+    expect(runs).toBeGreaterThanOrEqual(50);
+    console.log(`split LayerNorm: ${runs} runs of 150; slices ${JSON.stringify(Object.fromEntries([...seenK].sort((a, b) => a[0] - b[0])))}`);
+    expect([...seenK.keys()].sort()).toEqual([2, 3, 4]);
   }, 120_000);
 });
 

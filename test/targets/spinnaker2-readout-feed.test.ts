@@ -82,9 +82,12 @@ describe("random event-time models with a decoder after the readout: simulator =
         if (gold.outputQ.some((v) => v !== 0)) nonZero++;
         runs++;
       }),
-      fuzzParams(40),
+      fuzzParams(120),
     );
-    expect(nonZero).toBeGreaterThan(runs / 2);
+    console.log(`readout feed: ${runs} runs, ${nonZero} with a non-zero output`);
+    // Not trivially zero: ~69 % of draws give a non-zero output (seeds 1-6 at 40 runs: 31, 27, 35, 21, 28, 24), so
+    // a quarter of 120 runs is ~10 standard deviations below the mean (the old bar, half of 40, failed ~1 % of runs).
+    expect(nonZero).toBeGreaterThan(runs / 4);
   });
 });
 

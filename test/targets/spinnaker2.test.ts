@@ -118,7 +118,7 @@ describe("spinnaker2 simulator = golden engine, bit for bit, on random quantized
       }),
       fuzzParams(600), // a Multiply split is drawn in ~2 % of cases (measured): 600 draws leave its coverage requirement ~2e−5 to fail by chance
     );
-    console.log(`shrunk-SRAM property: ${runs} runs, splits: SSM ${ssmSplit}, EGRU ${egruSplit}, Dense ${denseSplit}, Multiply ${multiplySplit}, LayerNorm ${layerNormSplit}; multi-chip ${multiChip}`);
+    console.log(`shrunk-SRAM property: ${runs} runs, ${multiSlice} with a split, splits: SSM ${ssmSplit}, EGRU ${egruSplit}, Dense ${denseSplit}, Multiply ${multiplySplit}, LayerNorm ${layerNormSplit}; multi-chip ${multiChip}`);
     // The shrunk case really exercised many-PE partitions (of every kind) and multi-chip routes.
     expect(multiSlice).toBeGreaterThan(runs / 2);
     expect(multiChip).toBeGreaterThan(0);
