@@ -7,6 +7,7 @@
 import { GoldenEngine, type SequenceBatch, sliceBatch, mapGraph, simulate, type Graph } from "../index.js";
 import { fmt, fmtTiming, mdTable, median, type Benchmark, type Goal, type MeasureOptions, type Timing } from "./lib.js";
 import { exampleModel, randomBatch, syntheticEgru, type SyntheticEgruSpec, type SyntheticModel } from "./models.js";
+import { cBaseline, recordTrace } from "./c-baseline.js";
 
 /** The synthetic model of the throughput and sparsity goals. */
 export const SYNTHETIC_SPEC: SyntheticEgruSpec = { layers: 3, units: 1024, inputs: 64, weightSparsity: 0.8, activitySparsity: 0.9, seed: 7 };
@@ -61,6 +62,8 @@ export interface ThroughputRow {
   eventSeconds: number;
   denseSeconds: number;
   denseOverEvent: number;
+  /** The C loop (bench/c/accumulate.cpp) on the golden run's event trace: its own timing, or why there is none. */
+  cBaseline: { timing: Timing; synopsPerSecond: number; goldenOverC: number; compiler: string } | { skipped: string };
 }
 
 /**
@@ -68,7 +71,7 @@ export interface ThroughputRow {
  * [start, start + warmup + repeats) include it), so that a change in the machine's load hits all of them
  * alike and the ratios of one round's times stay fair.
  */
-function interleaved(fns: { fn: () => void; o: MeasureOptions; start?: number }[]): Timing[] {
+function interleaved(fns: { fn: () => void | number; o: MeasureOptions; start?: number }[]): Timing[] {
   const samples: number[][] = fns.map(() => []);
   const span = (f: (typeof fns)[number]) => f.o.warmup + Math.max(1, f.o.repeats);
   const rounds = Math.max(...fns.map((f) => (f.start ?? 0) + span(f)));
@@ -77,8 +80,8 @@ function interleaved(fns: { fn: () => void; o: MeasureOptions; start?: number }[
       const j = i - (f.start ?? 0);
       if (j < 0 || j >= span(f)) return;
       const t0 = performance.now();
-      f.fn();
-      if (j >= f.o.warmup) samples[k].push((performance.now() - t0) / 1000);
+      const own = f.fn(); // a function may return its own timing (seconds): the C program times its loop itself
+      if (j >= f.o.warmup) samples[k].push(typeof own === "number" ? own : (performance.now() - t0) / 1000);
     });
   }
   return samples.map((xs, k) => {
@@ -96,14 +99,18 @@ function pairedRatio(a: Timing, b: Timing): number {
 function row(model: string, g: Graph, batch: SequenceBatch, o: MeasureOptions, dense: MeasureOptions, log: (m: string) => void): ThroughputRow {
   const m = mapGraph(g);
   const { synops, events } = goldenCounts(g, batch);
-  log(`${model}: golden engine, simulator event execution (${m.partition.pes} PEs) and dense execution, round-robin`);
+  const trace = recordTrace(g, batch);
+  if (trace.synops !== synops) throw new Error(`${model}: the recorded trace has ${trace.synops} synaptic ops, the golden engine counted ${synops}`);
+  const c = cBaseline(g, trace, log);
+  log(`${model}: golden engine, C baseline, simulator event execution (${m.partition.pes} PEs) and dense execution, round-robin`);
   // Dense execution runs in the last rounds (its repeats pair with the event execution's last repeats).
   const rounds = o.warmup + Math.max(1, o.repeats);
   const start = Math.max(0, rounds - dense.warmup - Math.max(1, dense.repeats));
-  const [golden, simulator, simulatorDense] = interleaved([
+  const [golden, simulator, simulatorDense, cTiming] = interleaved([
     { fn: () => { new GoldenEngine(g).run(batch); }, o },
     { fn: () => { simulate(g, m, batch); }, o },
     { fn: () => { simulate(g, m, batch, { execution: "dense" }); }, o: dense, start },
+    ...(typeof c === "string" ? [] : [{ fn: () => c.run(), o }]),
   ]);
   return {
     model, samples: batch.batch, ticks: batch.ticks, pes: m.partition.pes, synops, events, golden, simulator, simulatorDense,
@@ -112,6 +119,7 @@ function row(model: string, g: Graph, batch: SequenceBatch, o: MeasureOptions, d
     simulatorOverGolden: pairedRatio(golden, simulator),
     eventSeconds: simulator.median, denseSeconds: simulatorDense.median,
     denseOverEvent: pairedRatio({ ...simulator, samples: simulator.samples.slice(-simulatorDense.samples.length) }, simulatorDense),
+    cBaseline: typeof c === "string" ? { skipped: c } : { timing: cTiming!, synopsPerSecond: synops / cTiming!.median, goldenOverC: pairedRatio(golden, cTiming!), compiler: c.compiler },
   };
 }
 
@@ -132,19 +140,29 @@ export const throughput: Benchmark = {
     const buildSeconds = syntheticSeconds;
     rows.push(row(SYNTHETIC_NAME, syn.quantized, syntheticBatch(ctx.quick), o, denseSynthetic, ctx.log));
 
+    // The goals of the issue "Speed near the machine's limit" (the earlier 1e8 and 2× goals are below these).
     const goals: Goal[] = [];
     for (const r of rows) {
       goals.push({
-        goal: `${r.model}: golden interpreter ≥ 1e8 synaptic ops/s, single thread`,
+        goal: `${r.model}: golden interpreter ≥ 1e9 synaptic ops/s, single thread`,
         measured: `${fmt(r.goldenSynopsPerSecond)} synaptic ops/s`,
-        met: r.goldenSynopsPerSecond >= 1e8,
+        met: r.goldenSynopsPerSecond >= 1e9,
+      });
+    }
+    for (const r of rows) {
+      const c = r.cBaseline;
+      goals.push({
+        goal: `${r.model}: golden interpreter ≥ 0.4× the C baseline (g++ -O3 -march=native, the same event trace, accumulation only)`,
+        measured: "skipped" in c ? `no C baseline: ${c.skipped}` : `golden ÷ C ${fmt(c.goldenOverC)}× (C ${fmt(c.synopsPerSecond)} synaptic ops/s)`,
+        met: "skipped" in c ? null : c.goldenOverC >= 0.4,
+        note: "the C loop does the row accumulation alone; golden also requantizes, updates every unit and counts",
       });
     }
     for (const r of rows) {
       goals.push({
-        goal: `${r.model}: SpiNNaker 2 simulator within 2× of the golden interpreter's wall time`,
+        goal: `${r.model}: SpiNNaker 2 simulator ≤ 1.5× the golden interpreter's wall time`,
         measured: `simulator ÷ golden ${fmt(r.simulatorOverGolden)}× (${fmt(r.simulatorSynopsPerSecond)} synaptic ops/s)`,
-        met: r.simulatorOverGolden <= 2,
+        met: r.simulatorOverGolden <= 1.5,
         note: "simulator time includes building its per-PE state from the mapping (as simulate() does); the mapping itself is built once, untimed",
       });
     }
@@ -168,6 +186,18 @@ export const throughput: Benchmark = {
           fmtTiming(r.simulator), fmt(r.simulatorSynopsPerSecond), fmt(r.simulatorEventsPerSecond), `${fmt(r.simulatorOverGolden)}×`,
         ])),
       "",
+      "The C baseline (`bench/c/accumulate.cpp`, compiled by the benchmark): the golden engine's event-driven row",
+      "accumulation alone (for each delivery: zero the column sums, then acc[col] += x · w over the stored entries of every",
+      "delivered row, in doubles as golden), on the event trace of the very golden run above, checked to make the same",
+      "sums (synaptic-op count and a checksum). It times its own loop (no process start, no file reading), in the same",
+      "rounds as the engines; golden ÷ C is the median of the per-round ratios of synaptic ops per second.",
+      "",
+      mdTable(["model", "C loop", "C synops/s", "golden synops/s", "golden ÷ C", "compiler"], rows.map((r) => {
+        const c = r.cBaseline;
+        return "skipped" in c ? [r.model, `not measured: ${c.skipped}`, "", fmt(r.goldenSynopsPerSecond), "", ""]
+          : [r.model, fmtTiming(c.timing), fmt(c.synopsPerSecond), fmt(r.goldenSynopsPerSecond), `${fmt(c.goldenOverC)}×`, c.compiler];
+      })),
+      "",
       "The simulator's event-driven execution against its dense execution (`simulate(..., { execution: \"dense\" })`, what",
       "`nmc run --mode dense` runs: every unit sends its value every tick and every PE visits every weight of its dense",
       "matrix, zeros included), same inputs, bit-identical outputs and identical charged figures:",
@@ -176,6 +206,10 @@ export const throughput: Benchmark = {
         r.model, fmtTiming(r.simulator), fmtTiming(r.simulatorDense), `${fmt(r.denseOverEvent)}×`,
       ])),
     ].join("\n");
-    return { figures: { rows, synthetic: { spec: SYNTHETIC_SPEC, tunedSparsity: syn.tunedSparsity, thresholds: syn.thresholds, params: syn.params, buildSeconds } }, goals, markdown };
+    const byModel = (f: (r: ThroughputRow) => number | null) => Object.fromEntries(rows.map((r) => [r.model, f(r)]));
+    return { figures: {
+      golden_synops_per_s: byModel((r) => r.goldenSynopsPerSecond),
+      c_baseline_synops_per_s: byModel((r) => ("skipped" in r.cBaseline ? null : r.cBaseline.synopsPerSecond)),
+      rows, synthetic: { spec: SYNTHETIC_SPEC, tunedSparsity: syn.tunedSparsity, thresholds: syn.thresholds, params: syn.params, buildSeconds } }, goals, markdown };
   },
 };

@@ -1,0 +1,96 @@
+// The C baseline of `npm run bench` (bench/c-baseline.ts): the golden engine's event-driven row accumulation
+// and nothing else, on the very event trace a golden run delivered, so that nmc's synaptic operations per second
+// can be set against what a plain -O3 loop does on this machine.
+//
+// For every delivery (one projection, one tick of one sample, with at least one non-zero source value), as the
+// golden engine does it (runtime/golden/kernels.ts accumulateNonZero): zero the projection's column sums, then for
+// every event (row i, value x): acc[colIdx[k]] += x · w[k] over the row's stored entries. The sums are doubles,
+// as golden's (exact integers). No requantization, no unit updates, no routing: this is the floor of the work.
+//
+// Trace file (little-endian, written by bench/c-baseline.ts):
+//   "NMCTRC01", u32 projections; per projection: u32 rows, cols, nnz, weightBits (8 | 16),
+//   u32 rowPtr[rows + 1], u32 colIdx[nnz], i8 or i16 w[nnz] (then zero bytes up to a multiple of 4);
+//   u32 deliveries, u32 events; u32 proj[deliveries]; u32 start[deliveries + 1]; u32 row[events]; i32 val[events].
+// Usage: accumulate TRACE REPEATS → prints "synops <n> checksum <x>" then one "seconds <s>" per timed repeat
+// (one untimed warm-up pass first).
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <vector>
+
+struct Proj {
+  uint32_t rows, cols, nnz, bits;
+  std::vector<uint32_t> rowPtr, colIdx;
+  std::vector<int8_t> w8;
+  std::vector<int16_t> w16;
+  std::vector<double> acc;
+};
+
+static FILE* f;
+static void need(void* p, size_t bytes) {
+  if (fread(p, 1, bytes, f) != bytes) { fprintf(stderr, "trace: unexpected end of file\n"); exit(2); }
+}
+static uint32_t u32() { uint32_t v; need(&v, 4); return v; }
+
+template <typename W>
+static inline void rowAcc(double x, const uint32_t* __restrict col, const W* __restrict w, uint32_t k0, uint32_t end, double* __restrict acc) {
+  for (uint32_t k = k0; k < end; k++) acc[col[k]] += x * (double)w[k];
+}
+
+static double now() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+int main(int argc, char** argv) {
+  if (argc != 3) { fprintf(stderr, "usage: accumulate TRACE REPEATS\n"); return 2; }
+  f = fopen(argv[1], "rb");
+  if (!f) { perror(argv[1]); return 2; }
+  char magic[8];
+  need(magic, 8);
+  if (memcmp(magic, "NMCTRC01", 8) != 0) { fprintf(stderr, "trace: bad magic\n"); return 2; }
+  std::vector<Proj> P(u32());
+  for (Proj& p : P) {
+    p.rows = u32(); p.cols = u32(); p.nnz = u32(); p.bits = u32();
+    p.rowPtr.resize(p.rows + 1); need(p.rowPtr.data(), 4 * (p.rows + 1));
+    p.colIdx.resize(p.nnz); need(p.colIdx.data(), 4 * (size_t)p.nnz);
+    size_t bytes = (size_t)p.nnz * (p.bits / 8), pad = (4 - bytes % 4) % 4;
+    if (p.bits == 8) { p.w8.resize(p.nnz); need(p.w8.data(), bytes); } else { p.w16.resize(p.nnz); need(p.w16.data(), bytes); }
+    char z[4]; if (pad) need(z, pad);
+    p.acc.assign(p.cols, 0.0);
+  }
+  uint32_t D = u32(), E = u32();
+  std::vector<uint32_t> proj(D), start(D + 1), row(E);
+  std::vector<int32_t> val(E);
+  need(proj.data(), 4 * (size_t)D); need(start.data(), 4 * ((size_t)D + 1)); need(row.data(), 4 * (size_t)E); need(val.data(), 4 * (size_t)E);
+  fclose(f);
+  const int repeats = atoi(argv[2]);
+  double checksum = 0;
+  uint64_t synops = 0;
+  for (int r = -1; r < repeats; r++) {
+    checksum = 0;
+    synops = 0;
+    const double t0 = now();
+    for (uint32_t d = 0; d < D; d++) {
+      Proj& p = P[proj[d]];
+      double* acc = p.acc.data();
+      memset(acc, 0, sizeof(double) * p.cols);
+      const uint32_t* rp = p.rowPtr.data();
+      for (uint32_t e = start[d]; e < start[d + 1]; e++) {
+        const uint32_t i = row[e];
+        const double x = val[e];
+        synops += rp[i + 1] - rp[i];
+        if (p.bits == 8) rowAcc(x, p.colIdx.data(), p.w8.data(), rp[i], rp[i + 1], acc);
+        else rowAcc(x, p.colIdx.data(), p.w16.data(), rp[i], rp[i + 1], acc);
+      }
+      checksum += acc[d % p.cols]; // read the sums, so that no pass can be dropped
+    }
+    const double s = now() - t0;
+    if (r == -1) printf("synops %llu checksum %.17g\n", (unsigned long long)synops, checksum);
+    else printf("seconds %.9f\n", s);
+  }
+  return 0;
+}
