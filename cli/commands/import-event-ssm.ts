@@ -64,6 +64,7 @@ function importCommand(paramsFile: string, opts: Options): void {
     process.stdout.write(JSON.stringify({
       command: "import event-ssm", event_ssm_commit: EVENT_SSM_COMMIT,
       params: { file: paramsFile, sha256: ckpt.sha256, tensors: ckpt.tensors.size, layout: imp.layout }, config: opts.config,
+      ...(cfg.composedFrom ? { config_composed_from: cfg.composedFrom } : {}),
       out: { dir: opts.out, model: files.model, weights: files.weights, weight_bytes: imp.model.bin.length },
       layers: imp.layers, readout: imp.readout, total_downsampling: imp.totalDownsampling, notes: imp.notes,
     }, null, 2) + "\n");
@@ -71,6 +72,7 @@ function importCommand(paramsFile: string, opts: Options): void {
   }
   if (opts.quiet) return;
   process.stdout.write(text(paramsFile, imp, files));
+  if (cfg.composedFrom) process.stdout.write(`config: hydra's defaults list composed ${cfg.composedFrom.join(", ")}\n`);
   for (const n of imp.notes) process.stdout.write(`note: ${n}\n`);
 }
 
@@ -80,7 +82,7 @@ export function registerImportEventSsm(imp: Command): void {
     .command("event-ssm")
     .description("an event-ssm (Flax/JAX) model: its parameters flattened to .npz and its hydra model config, into DIR/model.json + DIR/weights.bin")
     .argument("<params>", ".npz of the Flax variables flattened with '/' (params/encoder/encoder/embedding, …, batch_stats/… for BatchNorm), or of the params tree alone")
-    .requiredOption("--config <yaml>", "the hydra config's model section: model.ssm_init and model.ssm (configs/model/*/*.yaml), plus num_embeddings and num_classes (else from the parameters' shapes); a whole run config is read too")
+    .requiredOption("--config <yaml>", "the hydra config's model section: model.ssm_init and model.ssm (configs/model/*/*.yaml), plus num_embeddings and num_classes (else from the parameters' shapes); a whole run config is read too, and a hydra config with a defaults list (configs/base.yaml, configs/task/*.yaml) is composed first")
     .requiredOption("-o, --out <dir>", "the directory to write model.json and weights.bin into (created if missing; those two files are replaced)")
     .option("--json", "print a JSON summary (layers, readout, notes) on stdout")
     .option("--quiet", "print nothing but errors")

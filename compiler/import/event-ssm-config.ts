@@ -5,6 +5,7 @@
 // refused by name (exit 2).
 import { readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
+import { composeHydra, hasDefaults } from "./hydra.js";
 import { NmcError } from "../../ir/errors.js";
 import type { Discretization, PoolMode } from "../../ir/types.js";
 
@@ -36,6 +37,8 @@ export interface EventSsmConfig {
   numClasses?: number;
   /** Keys read and not used at inference, with the reason (for the import summary). */
   ignored: string[];
+  /** The files hydra's defaults list composed, in merge order (absent: one file, no defaults list). */
+  composedFrom?: string[];
 }
 
 /** C_init values event-ssm's S5SSM knows (ssm.py); the trained C is a parameter whatever the init was. */
@@ -46,6 +49,7 @@ const RUN_KEYS: Record<string, string> = {
   task: "the task's name", training: "training settings and augmentations (training only)", optimizer: "the optimizer (training only)",
   system: "where data and outputs live", logging: "logging", seed: "the training seed", checkpoint: "where a checkpoint is loaded from",
   hydra: "hydra's own settings", defaults: "hydra's config composition", output_dir: "where outputs are written", data_dir: "where data lives",
+  checkpoint_dir: "where checkpoints are written",
 };
 
 type Raw = Record<string, unknown>;
@@ -107,12 +111,15 @@ class Reader {
 
 /** Parses the config's YAML text (`file` names it in errors). */
 export function parseEventSsmConfig(text: string, file: string): EventSsmConfig {
+  return eventSsmConfigOf(parseYaml(text, file), file);
+}
+
+function parseYaml(text: string, file: string): unknown {
   const doc = parseDocument(text, { prettyErrors: false });
   if (doc.errors.length) {
     const e = doc.errors[0]!;
     throw new NmcError(`the config is not valid YAML: ${e.message.split("\n")[0]}`, { file, path: e.linePos ? `line ${e.linePos[0].line}` : undefined });
   }
-  const r = new Reader(file);
   // toJS resolves aliases: one to an anchor not (yet) set, or too many (an alias bomb), throws ReferenceError.
   let js: unknown;
   try {
@@ -120,6 +127,12 @@ export function parseEventSsmConfig(text: string, file: string): EventSsmConfig 
   } catch (e) {
     throw new NmcError(`the config is not valid YAML: ${(e instanceof Error ? e.message : String(e)).split("\n")[0]}`, { file, hint: "an alias (*name) needs its anchor (&name) before it" });
   }
+  return js;
+}
+
+/** The config from its parsed YAML (a model section, or a run config with one). */
+function eventSsmConfigOf(js: unknown, file: string, composedFrom?: string[]): EventSsmConfig {
+  const r = new Reader(file);
   const top = r.obj(js, "config");
   const ignored: string[] = [];
   let model: Raw;
@@ -179,6 +192,7 @@ export function parseEventSsmConfig(text: string, file: string): EventSsmConfig 
     poolingMode: r.choice(ssm, sp, "pooling_mode", ["last", "avgpool", "timepool"] as const, "last"),
     stateExpansionFactor: r.int(ssm, sp, "state_expansion_factor", 1, 1),
     ignored,
+    ...(composedFrom ? { composedFrom } : {}),
   };
   for (const [o, path] of [[top, "config"], [model, mpath]] as const) {
     if (o.num_embeddings !== undefined) cfg.numEmbeddings = r.int(o, path, "num_embeddings", 1);
@@ -195,5 +209,11 @@ export function readEventSsmConfig(file: string): EventSsmConfig {
     const code = (e as NodeJS.ErrnoException)?.code ?? String(e);
     throw new NmcError(code === "ENOENT" ? "cannot read the config: no such file" : `cannot read the config (${code})`, { file });
   }
-  return parseEventSsmConfig(text, file);
+  const js = parseYaml(text, file);
+  if (!hasDefaults(js)) return eventSsmConfigOf(js, file);
+  // A hydra config with a defaults list (configs/base.yaml, configs/task/*.yaml): composed first, then read.
+  const c = composeHydra(file);
+  const cfg = eventSsmConfigOf(c.config, file, c.files);
+  cfg.ignored.push(`defaults: composed from ${c.files.length} files`);
+  return cfg;
 }
