@@ -65,6 +65,13 @@ const saturationSchema = z.record(z.string(), z.object({
   kind: z.string(),
   sites: z.object(Object.fromEntries(SATURATION_SITES.map((s) => [s.key, siteCount.optional()]))).strict(),
 }).strict());
+// The DVFS counts (targets/spinnaker2/dvfs.ts) came with issue 22: a part written before them has none.
+const levelTally = z.object({ peTicks: num, cycles: num, time: num }).strict();
+const dvfsTally = z.object({
+  levels: z.record(z.string(), levelTally), idle: z.object({ peTicks: num, time: num, switchTime: num }).strict(), switches: num, switchTime: num,
+}).strict();
+const dvfsPerNominal = z.record(z.string(), dvfsTally);
+const dvfsSchema = z.object({ event: dvfsPerNominal, dense: dvfsPerNominal, activityOnly: dvfsPerNominal, weightOnly: dvfsPerNominal }).strict();
 /** Every field of SimRun, and no other (a field merge does not know how to combine is refused, not guessed). */
 const simRunSchema = z.object({
   outputQ: i32, output: f64, outputShape: shape, outFrac: z.number().int(), samples: count, ticks: count,
@@ -75,6 +82,7 @@ const simRunSchema = z.object({
   perTick: z.object({ eventCycles: f64, denseCycles: f64 }),
   projections: z.record(z.string(), z.object({ nnz: count, dense: num, effective: num, activityOnly: num, weightOnly: num, denseOps: num })),
   saturation: saturationSchema.optional(),
+  dvfs: dvfsSchema.optional(),
 }).strict();
 const rawResultSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("sim"), run: simRunSchema }),
@@ -200,6 +208,8 @@ function mergeSim(runs: SimRun[]): SimRun {
     perTick: perTick as unknown as SimRun["perTick"],
     projections: mergeRecords(runs.map((r) => r.projections), SIM_PROJECTION_CONSTANTS, "projections"),
     saturation: mergeSaturationOf(runs.map((r) => r.saturation)),
+    // Summed (every count is additive); none when a part has none (then they would not cover the run).
+    dvfs: runs.every((r) => r.dvfs) ? mergeRecords(runs.map((r) => r.dvfs!), new Set(), "dvfs") : undefined,
   };
   // The simulator's own field order, so the merged run prints like an unmerged one.
   return Object.fromEntries(Object.keys(r0).map((k) => [k, merged[k as keyof SimRun]])) as unknown as SimRun;

@@ -72,6 +72,21 @@ export const EXP_ACCEL_PJ_DEFAULT: Figure = {
   source: "derived, low confidence (SOURCES.md D10): P17's 0.21 nJ/exp at 0.7 V in 28 nm scaled by (22/28) · (0.5/0.7)² ≈ 85 pJ; an upper bound 22 cycles × 8.3 pJ ≈ 180 pJ",
 };
 
+/**
+ * Per-PE, per-tick DVFS and power gating (targets/spinnaker2/dvfs.ts; SOURCES.md §2, §12): the time a PE's
+ * change of performance level takes, and a gated PE's power. Also the defaults of a description without them.
+ */
+export const DVFS_DEFAULTS: Record<"switch_ns" | "gated_mw_per_pe", Figure> = {
+  switch_ns: {
+    value: 100, unit: "ns",
+    source: "P (abstracts): a PE changes supply voltage and clock \"within less than 100 ns\" (Höppner et al., Dynamic Power Management for Neuromorphic Many-Core Systems, TCAS-I 2019, arXiv 1903.08941, 28 nm test chip; and the ISCAS 2017 DVFS paper); the same bound assumed for the 22 nm product (SOURCES.md §12); nmc charges it twice per tick a PE spends below its nominal level, at the nominal level's static power, with no work done",
+  },
+  gated_mw_per_pe: {
+    value: 0, unit: "mW",
+    source: "S + assumed (SOURCES.md §12): each PE is its own switchable power domain and the chip measures 75.2 mW with all PEs off (N1 quoting the chip paper), so a PE switched off adds 0 above the chip floor (as D1 counts an unused PE); assumed: its SRAM keeps the PE's state meanwhile (no retention figure found); set it to a level's static_mw_per_pe for sleep without power-off",
+  },
+};
+
 const level = z.object({ name: z.string(), mhz: figure, volts: figure, pj_per_cycle: figure, static_mw_per_pe: figure });
 
 export const hwSchema = z.object({
@@ -93,6 +108,11 @@ export const hwSchema = z.object({
   /** DVFS performance levels; `default_level` names the one used unless --level says otherwise. */
   levels: z.array(level).min(1),
   default_level: z.string(),
+  /** DVFS and power gating (dvfs.ts). Defaults (so that a description written before it existed still loads): DVFS_DEFAULTS. */
+  dvfs: z.object({
+    switch_ns: figure.default(() => ({ ...DVFS_DEFAULTS.switch_ns })),
+    gated_mw_per_pe: figure.default(() => ({ ...DVFS_DEFAULTS.gated_mw_per_pe })),
+  }).default(() => ({ switch_ns: { ...DVFS_DEFAULTS.switch_ns }, gated_mw_per_pe: { ...DVFS_DEFAULTS.gated_mw_per_pe } })),
   noc: z.object({
     hop_cycles: figure,
     chip_link_cycles: figure,
@@ -184,6 +204,7 @@ export const SPINNAKER2: HardwareDescription = {
     },
   ],
   default_level: "PL2",
+  dvfs: { switch_ns: { ...DVFS_DEFAULTS.switch_ns }, gated_mw_per_pe: { ...DVFS_DEFAULTS.gated_mw_per_pe } },
   noc: {
     hop_cycles: f(5, "cycles", "S: 5 NoC cycles per QPE router hop (SOURCES.md §5)"),
     chip_link_cycles: f(100, "cycles", "nominal: chip-to-chip link traversal incl. serialization"),

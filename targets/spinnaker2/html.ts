@@ -126,6 +126,10 @@ export async function renderHtml(h: HtmlInput): Promise<string> {
     ["weight sparsity", `${(100 * r.weightSparsityOverall).toFixed(2)} %`],
     ["latency per inference", `${(e.latencySeconds * 1e3).toPrecision(4)} ms event-driven, ${(d.latencySeconds * 1e3).toPrecision(4)} ms dense`],
     ["energy per inference", `${(e.energyJoules.total * 1e6).toPrecision(4)} µJ event-driven, ${(d.energyJoules.total * 1e6).toPrecision(4)} µJ dense`],
+    ...(r.dvfs ? [[`energy ${r.dvfs.shown === "on" ? "without" : "with"} per-PE DVFS`, (["event", "dense"] as const).map((k) => {
+      const x = r.dvfs!.modes[k];
+      return `${((r.dvfs!.shown === "on" ? x.offJoules : x.energyJoules.total) * 1e6).toPrecision(4)} µJ ${k === "event" ? "event-driven" : "dense"}`;
+    }).join(", ") + ` (−${(100 * r.dvfs.modes.event.saved).toFixed(1)} % event-driven; nominal ${r.dvfs.nominal}, gating ${r.dvfs.gating ? "on" : "off"})`]] : []),
   ];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(h.title)}</title>

@@ -7,6 +7,7 @@ import { reductionGroups } from "./route.js";
 import type { RunReport } from "./index.js";
 import { pct, renderTable, sig } from "../../runtime/table.js";
 import { type HardwareDescription, usableSram } from "./chip.js";
+import { printDvfs } from "./dvfs-report.js";
 
 /** The mapping as the compile report and `nmc inspect` show it: PEs, the memory bound, slices, routing. */
 export function mappingSummary(m: Mapping) {
@@ -93,6 +94,7 @@ export function printS2Report(r: RunReport): string {
     ]),
     `synaptic-op gains: activity ×${r.gains.activity.toFixed(2)}, weights ×${r.gains.weight.toFixed(2)}, combined ×${r.gains.combined.toFixed(2)}`,
     `this run (${r.mode} mode): ${si(e.latencySeconds, "s")} and ${si(e.energyJoules.total, "J")} per inference`,
+    ...printDvfs(r.dvfs),
     "",
     "per PE",
     renderTable(["PE", "location", "slice", "SRAM bytes", "cycles", "packets in", "packets out"],

@@ -8,6 +8,8 @@ import type { Slice } from "./partition.js";
 import { EVENT_PACKET_BITS } from "./ops.js";
 import { locate, locationName } from "./place.js";
 import type { SimRun } from "./sim/simulator.js";
+import type { DvfsChoice } from "./dvfs.js";
+import { type DvfsReport, dvfsReport } from "./dvfs-report.js";
 
 export interface RunReport {
   mode: "event" | "dense";
@@ -40,6 +42,17 @@ export interface RunReport {
   perPe: { pe: number; slice: string; location: string; sramBytes: number; cycles: number; packetsIn: number; packetsOut: number; chip: number; qpe: number; core: number; x: number; y: number }[];
   /** Compute time of each tick (slowest PE, mean over samples), seconds: event-driven and dense. */
   tickSeconds: { event: number[]; dense: number[] };
+  /**
+   * Per-PE, per-tick DVFS and power gating (dvfs.ts): energy with and without in each mode, PE-ticks per level;
+   * null with --dvfs off (absent in a report saved before nmc counted them).
+   */
+  dvfs?: DvfsReport | null;
+}
+
+/** How a report prices DVFS (`nmc run --dvfs both|on|off --gating on|off`). */
+export interface DvfsOptions {
+  dvfs?: DvfsChoice;
+  gating?: boolean;
 }
 
 export interface ModeFigures {
@@ -93,13 +106,19 @@ export function pipelineDepth(g: Graph): number {
   return Math.max(1, ...depth.values());
 }
 
-export function report(g: Graph, m: Mapping, run: SimRun, mode: "event" | "dense", levelName?: string): RunReport {
+export function report(g: Graph, m: Mapping, run: SimRun, mode: "event" | "dense", levelName?: string, opts: DvfsOptions = {}): RunReport {
   const level = levelOf(m.hw, levelName);
   const depth = pipelineDepth(g);
-  const ev = figures(m, run.totals.event, run, level, depth);
-  const de = figures(m, run.totals.dense, run, level, depth);
-  const ao = figures(m, run.totals.activityOnly, run, level, depth);
-  const wo = figures(m, run.totals.weightOnly, run, level, depth);
+  let ev = figures(m, run.totals.event, run, level, depth);
+  let de = figures(m, run.totals.dense, run, level, depth);
+  let ao = figures(m, run.totals.activityOnly, run, level, depth);
+  let wo = figures(m, run.totals.weightOnly, run, level, depth);
+  const dvfs = dvfsReport(m.hw, run, level, m.placement.chips, { event: ev, dense: de, activityOnly: ao, weightOnly: wo }, opts.dvfs, opts.gating ?? true);
+  if (dvfs?.shown === "on") {
+    // --dvfs on: every mode's energy is the one with DVFS (latency and NoC energy are the same either way).
+    const on = (f: ModeFigures, k: keyof DvfsReport["modes"]): ModeFigures => ({ ...f, energyJoules: dvfs.modes[k].energyJoules });
+    [ev, de, ao, wo] = [on(ev, "event"), on(de, "dense"), on(ao, "activityOnly"), on(wo, "weightOnly")];
+  }
   const act: Record<string, number> = {};
   let z = 0, all = 0;
   for (const p of g.populations) {
@@ -155,5 +174,6 @@ export function report(g: Graph, m: Mapping, run: SimRun, mode: "event" | "dense
       event: Array.from(run.perTick.eventCycles, (c) => c / n / (level.mhz.value * 1e6)),
       dense: Array.from(run.perTick.denseCycles, (c) => c / n / (level.mhz.value * 1e6)),
     },
+    dvfs,
   };
 }

@@ -12,6 +12,8 @@ import { parseHardware, SPINNAKER2, type HardwareDescription } from "./chip.js";
 import { rasterOf, renderHtml, type RasterPoint } from "./html.js";
 import { type Mapping, mapGraph, mappingSection, report as runReport, type RunReport, simulate } from "./index.js";
 import { loadMapping, recheckMapping } from "./mapping.js";
+import { DVFS_CHOICES, type DvfsChoice, GATING_CHOICES } from "./dvfs.js";
+import type { DvfsOptions } from "./report.js";
 import { locationName } from "./place.js";
 import { mappingSummary, printHardware, printMapping, printS2Report } from "./print.js";
 
@@ -42,14 +44,14 @@ function loaded(g: Graph, m: Mapping): LoadedBundle {
     },
     report(result, options, brief) {
       if (result.kind !== "sim") throw new Error("internal: a spinnaker2 report of a run that is not the simulator's");
-      return s2Report(g, m, result.run, options.mode === "dense" ? "dense" : "event", options.level, brief);
+      return s2Report(g, m, result.run, options.mode === "dense" ? "dense" : "event", options.level, brief, dvfsOptions(options));
     },
   };
 }
 
 /** The run report of a simulator run, with its text, HTML page and raster. */
-function s2Report(g: Graph, m: Mapping, run: SimResult["run"], mode: "event" | "dense", level?: string, brief = false): TargetReport {
-  const rep = runReport(g, m, run, mode, level);
+function s2Report(g: Graph, m: Mapping, run: SimResult["run"], mode: "event" | "dense", level?: string, brief = false, dvfs: DvfsOptions = {}): TargetReport {
+  const rep = runReport(g, m, run, mode, level, dvfs);
   return {
     backend: "nmc spinnaker2 simulator (transaction level, golden kernels per PE)",
     engineLine: "nmc spinnaker2 simulator (bit-exact with the golden engine; cycles and energy from the hardware description)",
@@ -64,6 +66,11 @@ function s2Report(g: Graph, m: Mapping, run: SimResult["run"], mode: "event" | "
     },
     raster: (batch, sample) => ({ points: rasterOf(g, m, batch, sample), sample }),
   };
+}
+
+/** The DVFS options of a run's report (unset: both, gating on). */
+function dvfsOptions(options: Record<string, string | undefined>): DvfsOptions {
+  return { dvfs: (options.dvfs ?? "both") as DvfsChoice, gating: (options.gating ?? "on") === "on" };
 }
 
 /** Whether a saved run JSON (nmc run --json, or the demo's report.json) holds a spinnaker2 report. */
@@ -85,7 +92,15 @@ export const SPINNAKER2_TARGET: Target = {
       flags: "--mode <mode>", key: "mode", choices: ["event", "dense"], defaultValue: "event",
       description: "spinnaker2: execute event-driven (only events travel), or densely (every value sent every tick, every weight visited; same outputs, slower); the report shows that mode's charged figures, and the gains compare both",
     },
-    { flags: "--level <name>", key: "level", description: "spinnaker2: DVFS performance level (nmc hw lists them; default: the description's)" },
+    { flags: "--level <name>", key: "level", description: "spinnaker2: the nominal performance level, every PE's without DVFS (nmc hw lists them; default: the description's)" },
+    {
+      flags: "--dvfs <which>", key: "dvfs", choices: [...DVFS_CHOICES], defaultValue: "both",
+      description: "spinnaker2: per-PE, per-tick DVFS (each PE at the slowest level that still finishes within the tick; outputs and latency unchanged): both = energies without DVFS, and with it beside them; on = every energy with DVFS; off = no DVFS figures",
+    },
+    {
+      flags: "--gating <on|off>", key: "gating", choices: [...GATING_CHOICES], defaultValue: "on",
+      description: "spinnaker2, with --dvfs: a PE with nothing to do in a tick is switched off (on), or sleeps at the lowest level (off)",
+    },
   ],
   workers: true,
   lower({ quantized, options }) {

@@ -4,6 +4,7 @@
 // The figures depend only on the events, never on how a tick was executed. One Charges per run; nothing is
 // allocated per tick.
 import type { HardwareDescription } from "../chip.js";
+import type { DvfsAccount, DvfsCounts } from "../dvfs.js";
 import type { Emitter } from "../route.js";
 import type { Group, Pe } from "./pe.js";
 import { emptyTotals, type SimTotals } from "./results.js";
@@ -21,11 +22,20 @@ export class Charges {
   private tickMaxAct = 0;
   private tickMaxWeight = 0;
   private depth = 0;
+  /** The tick's slowest PE and NoC depth per mode, for the DVFS counting (dvfs.ts; no array per tick). */
+  private readonly dvfsMax = new Float64Array(4);
+  private readonly dvfsDepth = new Float64Array(4);
 
-  constructor(private readonly hw: HardwareDescription, private readonly wbytes: number, populations: number, ticks: number) {
+  constructor(private readonly hw: HardwareDescription, private readonly wbytes: number, populations: number, ticks: number,
+    private readonly dvfs?: DvfsAccount) {
     this.eventCount = new Float64Array(populations);
     this.unitTickCount = new Float64Array(populations);
     this.perTick = { eventCycles: new Float64Array(ticks), denseCycles: new Float64Array(ticks) };
+  }
+
+  /** The run's DVFS counts (dvfs.ts), when it counted them. */
+  dvfsCounts(): DvfsCounts | undefined {
+    return this.dvfs?.counts();
   }
 
   startTick(): void {
@@ -185,6 +195,7 @@ export class Charges {
     const { event: ev, dense: de, activityOnly: ao, weightOnly: wo } = this.totals;
     pe.counters.cycles += cycles;
     pe.counters.denseCycles += dcycles;
+    this.dvfs?.add(pe, cycles, dcycles, acycles, wcycles);
     ev.cycles += cycles;
     de.cycles += dcycles;
     ao.cycles += acycles;
@@ -199,6 +210,12 @@ export class Charges {
   /** The end of tick t: the slowest PE of each mode and the NoC depth (dense modes: maxDepth every tick). */
   endTick(t: number, maxDepth: number): void {
     const { event: ev, dense: de, activityOnly: ao, weightOnly: wo } = this.totals;
+    if (this.dvfs) {
+      const mx = this.dvfsMax, dp = this.dvfsDepth;
+      mx[0] = this.tickMax; mx[1] = this.tickMaxDense; mx[2] = this.tickMaxAct; mx[3] = this.tickMaxWeight;
+      dp[0] = this.depth; dp[1] = maxDepth; dp[2] = this.depth; dp[3] = maxDepth;
+      this.dvfs.endTick(mx, dp);
+    }
     ev.criticalCycles += this.tickMax;
     de.criticalCycles += this.tickMaxDense;
     ao.criticalCycles += this.tickMaxAct;

@@ -1,6 +1,7 @@
 // What a simulator run reports: the charged totals of the four modes, per-PE and per-projection counters,
 // and the options of a run. Plain data, shared by the run loop (simulator.ts) and the cost charging (charge.ts).
 import type { SaturationCounts } from "../../../runtime/golden/saturation.js";
+import type { DvfsCounts } from "../dvfs.js";
 
 export interface PeCounters {
   pe: number;
@@ -72,6 +73,8 @@ export interface SimOptions {
    * source to all of them (default true; false keeps one queue per PE everywhere, for tests of that path).
    */
   shareQueues?: boolean;
+  /** Count per-PE, per-tick DVFS levels (targets/spinnaker2/dvfs.ts; default true). Accounting only: outputs and every other figure are the same either way. */
+  dvfs?: boolean;
 }
 
 /** Options of one run: `execution` overrides the Simulator's (queue sharing is fixed when it is built). */
@@ -115,6 +118,11 @@ export interface SimRun {
    * replicated work counted once). Absent only in a part file written before nmc counted them.
    */
   saturation?: SaturationCounts;
+  /**
+   * Per-PE, per-tick DVFS and power gating counts (targets/spinnaker2/dvfs.ts): per charged mode and nominal
+   * level, PE-ticks, cycles and PE time per level. Absent only in a part file written before nmc counted them.
+   */
+  dvfs?: DvfsCounts;
 }
 
 export const emptyTotals = (): ModeTotals => ({

@@ -51,6 +51,7 @@ import { type Queue, sendAll, sendEvents } from "./queues.js";
 import type { Execution, RunOptions, SimObserver, SimOptions, SimRun } from "./results.js";
 import { splitBySlice, type SlicedProjection } from "./slices.js";
 import { NO_INPUTS, type RunContext } from "./context.js";
+import { DvfsAccount } from "../dvfs.js";
 
 export type { Execution, ModeTotals, PeCounters, RunOptions, SimObserver, SimOptions, SimRun, SimTotals } from "./results.js";
 
@@ -78,12 +79,14 @@ export class Simulator {
   /** Every population steps and emits every tick, and no Δt is read: the single-rate tick. */
   private readonly singleRate: boolean;
   private denseReady = false;
+  private readonly countDvfs: boolean;
   observer?: SimObserver;
 
   constructor(private readonly g: Graph, part: Partition, placement: Placement, routing: Routing,
     private readonly hw: HardwareDescription, opts: SimOptions = {}) {
     if (!g.quant) throw new NmcError("the spinnaker2 simulator runs quantized IR only");
     this.execution = opts.execution ?? "event";
+    this.countDvfs = opts.dvfs ?? true;
     this.wbytes = g.quant.weightBits === 16 ? 2 : 1;
     this.pre = g.quant.weightBits - 8;
     this.byPop = g.populations.map(() => []);
@@ -277,7 +280,7 @@ export class Simulator {
     const readoutOut = perSequence && outPop.kind === "Readout";
     const readoutPes = readoutOut ? this.byPop[g.populations.findIndex((p) => p.name === source)] : [];
     return {
-      xq: quantizeInputs(g, batch), T, C, dense, projections, charges: new Charges(this.hw, this.wbytes, g.populations.length, T),
+      xq: quantizeInputs(g, batch), T, C, dense, projections, charges: new Charges(this.hw, this.wbytes, g.populations.length, T, this.countDvfs ? new DvfsAccount(this.hw, this.pes) : undefined),
       input, inputPop, tokens: input.kind === "Input" && input.encoding === "tokens", hostOut,
       hostUpdate: goldenOp(input).bind(input, { lo: 0, n: input.size, ports: [], state: [], out: hostOut, pre: this.pre }),
       popOut: opts.observer ? g.populations.map((p) => new Int32Array(p.size)) : null, observer: opts.observer,
@@ -468,7 +471,7 @@ export class Simulator {
     return {
       outputQ, output, outputShape: ctx.perSequence ? [B, ctx.K] : [B, ctx.rows, ctx.K], outFrac, samples: B, ticks: ctx.T, totals: charges.totals,
       pes: this.pes.map((p) => p.counters), events, unitTicks, projections: ctx.projections, perTick: charges.perTick,
-      saturation: saturationCounts(g.populations, this.sat),
+      saturation: saturationCounts(g.populations, this.sat), ...(this.countDvfs ? { dvfs: charges.dvfsCounts() } : {}),
     };
   }
 }
