@@ -1,15 +1,21 @@
 // The SpiNNaker 2 hardware description as data: every number the partitioner, router and simulator use,
 // each with its unit and where it comes from (targets/spinnaker2/SOURCES.md has the citations and the
-// derivations). Grades: P = read in a primary source, S = quoted by a secondary source, derived = computed
-// from P/S figures (the source says how), nominal = an assumption no source gave us.
+// derivations). Every figure of the default description carries its grade (issue 22): primary = read in the
+// source's own text (a paper's reachable part, a datasheet page, a code repository), secondary = quoted by
+// another source (named), derived = computed or inferred from graded figures (the source says how), assumed = no
+// source gave it (nominal). A user's description (--hw) may leave grades out; `nmc hw` prints them as ungraded.
 // Users explore other designs with `--hw my.json` (validated by hwSchema; `nmc hw` prints the active one).
 import { z } from "zod";
 import { NmcError } from "../../ir/errors.js";
+
+export const GRADES = ["primary", "secondary", "derived", "assumed"] as const;
+export type Grade = (typeof GRADES)[number];
 
 export const figure = z.object({
   value: z.number().finite().nonnegative(),
   unit: z.string(),
   source: z.string().min(1),
+  grade: z.enum(GRADES).optional(),
 });
 /** A count (PEs, QPEs, mesh positions, chips, table entries): a figure whose value is a whole number ≥ 1. */
 export const count = figure.extend({ value: z.number().int().min(1) });
@@ -22,14 +28,17 @@ export const LAYERNORM_SPLIT_DEFAULTS: Record<"layernorm_pass1" | "layernorm_com
   layernorm_pass1: {
     value: 8, unit: "cycles",
     source: "nominal, the first pass of layernorm_unit (20) on a split LayerNorm, before its partial sums are sent: load x, rounding shift + saturate (SSAT), add to Σx', one MAC into Σx'² (SMLAL, 1 cycle on the M4F, SOURCES.md §6), store x' ≈ 8; the rest of layernorm_unit runs after the exchange",
+    grade: "assumed",
   },
   layernorm_combine: {
     value: 10, unit: "cycles",
     source: "nominal, per partial sum received from another slice of a split LayerNorm (beside packet_receive): read three payload words (LDR, 2 cycles each, SOURCES.md §6) and add them into the 64-bit totals Σx' and Σx'² (ADDS + ADC each) ≈ 10",
+    grade: "assumed",
   },
   layernorm_split: {
     value: 24, unit: "cycles",
     source: "nominal, per tick on each slice of a split LayerNorm (beside layernorm_tick): Σd² = Σx'² − 2m·Σx' + n·m² from the totals (three 32×64-bit products by UMULL/UMLAL pairs and 64-bit adds, ≈ 16), and packing its own partial into the payload registers (≈ 8)",
+    grade: "assumed",
   },
 };
 
@@ -43,26 +52,32 @@ export const EXP_DECAY_DEFAULTS: Record<"exp_accel_latency" | "exp_accel_issue" 
   exp_accel_latency: {
     value: 22, unit: "cycles",
     source: "S: SpiNNaker 2 exp/log accelerator, iterative, 1–16 iterations = 7–22 cycles per exp, 1–2 ulp (Scholze et al. arXiv 2607.24396 via N1, SOURCES.md §1, §11); 16 iterations (full s0.31 precision) taken; one operation in flight (not pipelined: assumed, no source states it)",
+    grade: "secondary",
   },
   exp_accel_issue: {
     value: 18, unit: "cycles",
     source: "nominal (SOURCES.md §11): the accelerator's argument −α·ln2·dt in s16.15 from the 64-bit product (UMULL pair, rounding shift, clamp, negate ≈ 13), STR to the memory-mapped operand register (1), LDR of the s0.31 result (2), rounding it to Q26 (2)",
+    grade: "assumed",
   },
   expq_exp_soft: {
     value: 45, unit: "cycles",
     source: "nominal (SOURCES.md §11), the magnitude 2^(−f) of runtime/fixed/expq.ts in ARM code: product and octave split (UMULL, 64-bit rounding shift ≈ 11), table index and load (LDR, ≈ 4), five multiply + rounding shifts (SMULL, ADDS/ADC, shift-or ≈ 5 each), three subtractions (3), M26 (2)",
+    grade: "assumed",
   },
   expq_sincos: {
     value: 72, unit: "cycles",
     source: "nominal (SOURCES.md §11), no accelerator for sin/cos: phase product and split (≈ 9), two quarter-table loads (≈ 5), h, h², sin h, 1 − cos h (six multiply + rounding shifts ≈ 32), the rotation (two SMULL + SMLAL pairs with rounding ≈ 14), quadrant and sign (≈ 8), C26/S26 (4)",
+    grade: "assumed",
   },
   expq_combine: {
     value: 18, unit: "cycles",
     source: "nominal (SOURCES.md §11): M26·C26 and M26·S26 (SMULL each), rounding shifts by 52 − frac + n on 64 bits (≈ 7 each), the n ≥ frac + 2 test and two stores",
+    grade: "assumed",
   },
   expq_zoh_gain: {
     value: 21, unit: "cycles",
     source: "nominal (SOURCES.md §11), the zoh gain (Λ̄ − 1)·κ only: Λ̄ − 1 (1), two SMULL + SMLAL pairs, two 64-bit rounding shifts and saturations to int32 (≈ 10 each)",
+    grade: "assumed",
   },
 };
 
@@ -70,6 +85,7 @@ export const EXP_DECAY_DEFAULTS: Record<"exp_accel_latency" | "exp_accel_issue" 
 export const EXP_ACCEL_PJ_DEFAULT: Figure = {
   value: 85, unit: "pJ",
   source: "derived, low confidence (SOURCES.md D10): P17's 0.21 nJ/exp at 0.7 V in 28 nm scaled by (22/28) · (0.5/0.7)² ≈ 85 pJ; an upper bound 22 cycles × 8.3 pJ ≈ 180 pJ",
+  grade: "derived",
 };
 
 /**
@@ -80,10 +96,12 @@ export const DVFS_DEFAULTS: Record<"switch_ns" | "gated_mw_per_pe", Figure> = {
   switch_ns: {
     value: 100, unit: "ns",
     source: "P (abstracts): a PE changes supply voltage and clock \"within less than 100 ns\" (Höppner et al., Dynamic Power Management for Neuromorphic Many-Core Systems, TCAS-I 2019, arXiv 1903.08941, 28 nm test chip; and the ISCAS 2017 DVFS paper); the same bound assumed for the 22 nm product (SOURCES.md §12); nmc charges it twice per tick a PE spends below its nominal level, at the nominal level's static power, with no work done",
+    grade: "derived",
   },
   gated_mw_per_pe: {
     value: 0, unit: "mW",
     source: "S + assumed (SOURCES.md §12): each PE is its own switchable power domain and the chip measures 75.2 mW with all PEs off (N1 quoting the chip paper), so a PE switched off adds 0 above the chip floor (as D1 counts an unused PE); assumed: its SRAM keeps the PE's state meanwhile (no retention figure found); set it to a level's static_mw_per_pe for sleep without power-off",
+    grade: "derived",
   },
 };
 
@@ -166,73 +184,73 @@ export const hwSchema = z.object({
 });
 export type HardwareDescription = z.infer<typeof hwSchema>;
 
-const f = (value: number, unit: string, source: string): Figure => ({ value, unit, source });
+const f = (value: number, unit: string, source: string, grade: Grade): Figure => ({ value, unit, source, grade });
 
 /** The default: one SpiNNaker 2 chip generation as published (see SOURCES.md). */
 export const SPINNAKER2: HardwareDescription = {
   name: "SpiNNaker 2 (22 nm FDSOI), figures as published; see targets/spinnaker2/SOURCES.md",
   chip: {
-    pes: f(152, "PE", "P: SpiNNaker2 datasheet v0.03 (2021) §1; Mayr et al. arXiv 1911.02385"),
-    qpes: f(38, "QPE", "P: Höppner et al. arXiv 2103.08392 (38 QPEs of 4 PEs)"),
-    pes_per_qpe: f(4, "PE", "P: Höppner et al. arXiv 2103.08392"),
-    grid_width: f(7, "QPE", "P: SpiNNMachine version_spin2.py QUAD_MAP: 38 QPEs on a 7 × 6 grid (4 slots empty); nmc fills the first 38 slots of a snake over it (which 4 are empty: nominal)"),
-    grid_height: f(6, "QPE", "P: see grid_width"),
-    sram_bytes_per_pe: f(131072, "B", "P: SpiNNaker2 datasheet v0.03 §1 (128 KB local SRAM per PE)"),
-    code_reserve_bytes: f(32768, "B", "S: ~32 KB code / 96 KB data split of the PE SRAM (SOURCES.md §1)"),
-    buffer_bytes: f(4096, "B", "nominal: packet queues, stack and run-time data per PE"),
-    static_mw_baseline: f(75.2, "mW", "S: 75.2 mW chip power with all PEs off (chip paper as quoted, SOURCES.md §3)"),
+    pes: f(152, "PE", "P: SpiNNaker2 datasheet v0.03 (2021) p.1; SpiNNMachine version_spin2.py QUAD_MAP (PE ids 1–152; id 0 is the management core). Mayr et al. 2019, cited here before, is the roadmap brief and gives no 152 (the 2018 plan was 144 cores)", "primary"),
+    qpes: f(38, "QPE", "P: SpiNNMachine version_spin2.py QUAD_MAP (the 152 PE ids on 38 QPE positions (qx, qy)); S: the chip paper (Scholze et al. arXiv 2607.24396) via N1, 38 × 4. Höppner et al. 2021, cited here before, describes the 8-PE test chip and its abstract has no 38", "primary"),
+    pes_per_qpe: f(4, "PE", "P: SpiNNMachine version_spin2.py QUAD_MAP (qp ∈ 0..3); S: the chip paper via N1", "primary"),
+    grid_width: f(7, "QPE", "P: SpiNNMachine version_spin2.py QUAD_MAP: 38 QPEs on a 7 × 6 grid (4 slots empty); nmc fills the first 38 slots of a snake over it (which 4 are empty: nominal)", "primary"),
+    grid_height: f(6, "QPE", "P: see grid_width", "primary"),
+    sram_bytes_per_pe: f(131072, "B", "P: SpiNNaker2 datasheet v0.03 §1 (128 KB local SRAM per PE)", "primary"),
+    code_reserve_bytes: f(32768, "B", "S: ~32 KB code / 96 KB data split of the PE SRAM (SOURCES.md §1)", "secondary"),
+    buffer_bytes: f(4096, "B", "nominal: packet queues, stack and run-time data per PE", "assumed"),
+    static_mw_baseline: f(75.2, "mW", "S: 75.2 mW chip power with all PEs off (chip paper as quoted, SOURCES.md §3)", "secondary"),
   },
   board: {
-    chips: f(48, "chip", "P: SpiNNMachine version_48_chips.py"),
-    grid_width: f(8, "chip", "nominal: 48 chips as an 8 × 6 grid of chip-to-chip links"),
-    grid_height: f(6, "chip", "nominal: see grid_width"),
+    chips: f(48, "chip", "P: SpiNNMachine version_48_chips.py", "primary"),
+    grid_width: f(8, "chip", "nominal: 48 chips as an 8 × 6 grid of chip-to-chip links (the real board is a hexagonal torus of 48 chips: N1, S)", "assumed"),
+    grid_height: f(6, "chip", "nominal: see grid_width", "assumed"),
   },
   levels: [
     {
       name: "PL1",
-      mhz: f(150, "MHz", "P: SpiNNMachine version_spin2.py clock_speeds_hz"),
-      volts: f(0.5, "V", "S: 0.5 V at 150 MHz"),
-      pj_per_cycle: f(8.3, "pJ/cycle", "derived (SOURCES.md D2): (424.6 mW all PEs running − 235.4 mW all asleep) / 152 PEs / 150 MHz, S inputs"),
-      static_mw_per_pe: f(1.05, "mW", "derived (SOURCES.md D1): (235.4 mW all PEs asleep − 75.2 mW all off) / 152, S inputs"),
+      mhz: f(150, "MHz", "P: SpiNNMachine version_spin2.py clock_speeds_hz", "primary"),
+      volts: f(0.5, "V", "S: 0.5 V at 150 MHz, the chip paper (Scholze et al. arXiv 2607.24396) via N1 §1, §8", "secondary"),
+      pj_per_cycle: f(8.3, "pJ/cycle", "derived (SOURCES.md D2): (424.6 mW all PEs running − 235.4 mW all asleep) / 152 PEs / 150 MHz, S inputs; cross-check: SENECA (Tang et al. 2023, Table 8, P) measures 11.6 pJ per RISC-V instruction in the same 22 nm process", "derived"),
+      static_mw_per_pe: f(1.05, "mW", "derived (SOURCES.md D1): (235.4 mW all PEs asleep − 75.2 mW all off) / 152, S inputs", "derived"),
     },
     {
       name: "PL2",
-      mhz: f(300, "MHz", "P: SpiNNMachine version_spin2.py clock_speeds_hz"),
-      volts: f(0.8, "V", "S: 0.8 V at 300 MHz"),
-      pj_per_cycle: f(15.0, "pJ/cycle", "derived (SOURCES.md D2): (1247.9 mW all PEs running − 564.7 mW all asleep) / 152 PEs / 300 MHz, S inputs"),
-      static_mw_per_pe: f(3.22, "mW", "derived (SOURCES.md D1): (564.7 mW all PEs asleep − 75.2 mW all off) / 152, S inputs"),
+      mhz: f(300, "MHz", "P: SpiNNMachine version_spin2.py clock_speeds_hz", "primary"),
+      volts: f(0.8, "V", "S: 0.8 V at 300 MHz, the chip paper via N1 §1, §8", "secondary"),
+      pj_per_cycle: f(15.0, "pJ/cycle", "derived (SOURCES.md D2): (1247.9 mW all PEs running − 564.7 mW all asleep) / 152 PEs / 300 MHz, S inputs", "derived"),
+      static_mw_per_pe: f(3.22, "mW", "derived (SOURCES.md D1): (564.7 mW all PEs asleep − 75.2 mW all off) / 152, S inputs", "derived"),
     },
   ],
   default_level: "PL2",
   dvfs: { switch_ns: { ...DVFS_DEFAULTS.switch_ns }, gated_mw_per_pe: { ...DVFS_DEFAULTS.gated_mw_per_pe } },
   noc: {
-    hop_cycles: f(5, "cycles", "S: 5 NoC cycles per QPE router hop (SOURCES.md §5)"),
-    chip_link_cycles: f(100, "cycles", "nominal: chip-to-chip link traversal incl. serialization"),
-    pj_per_hop: f(17.5, "pJ", "derived, low confidence (SOURCES.md D9): 15–20 pJ per NoC hop scaled from SpiNNaker 1"),
-    pj_per_chip_link: f(75, "pJ", "derived, low confidence (SOURCES.md D9): ≈75 pJ per packet through the chip router"),
-    qpe_router_entries: f(1024, "entries", "nominal: key/mask entries per QPE router"),
-    chip_router_entries: f(16384, "entries", "P: SpiNNaker2 datasheet §2; SpiNNMachine version_spin2.py n_router_entries"),
+    hop_cycles: f(5, "cycles", "S: 5 NoC cycles per QPE router hop (SOURCES.md §5)", "secondary"),
+    chip_link_cycles: f(100, "cycles", "nominal: chip-to-chip link traversal incl. serialization", "assumed"),
+    pj_per_hop: f(17.5, "pJ", "derived, low confidence (SOURCES.md D9): 15–20 pJ per NoC hop scaled from SpiNNaker 1", "derived"),
+    pj_per_chip_link: f(75, "pJ", "derived, low confidence (SOURCES.md D9): ≈75 pJ per packet through the chip router", "derived"),
+    qpe_router_entries: f(1024, "entries", "nominal: key/mask entries per QPE router (the only published QPE-router table is an optional 64-entry LUT beside XY routing: N1, S)", "assumed"),
+    chip_router_entries: f(16384, "entries", "P: SpiNNaker2 datasheet v0.03 p.1; SpiNNMachine version_spin2.py n_router_entries = 16384", "primary"),
   },
   cycles: {
-    packet_receive: f(20, "cycles", "assumed (SOURCES.md §9): FIFO pop + key → row lookup; no measurement found"),
-    packet_send: f(10, "cycles", "assumed (SOURCES.md §9): key + payload to the NoC registers; no measurement found"),
-    synapse: f(10, "cycles", "derived (SOURCES.md §9) from Cortex-M4 timings (TI): load weight and column index, multiply-accumulate, store; all-in anchor ≤ 25 cycles per synaptic event (D4)"),
-    requantize_column: f(8, "cycles", "nominal: 32×16 multiply (SMULL), rounding shift, saturate per touched column"),
-    egru_unit: f(40, "cycles", "derived (SOURCES.md §9): 3 LUT lookups × 5 cycles + 4 multiplies, rounding shifts, threshold test (3) and event flag"),
-    egru_zoneout: f(4, "cycles", "derived (SOURCES.md §6, M4F MUL/MLA 1 cycle, ALU/shift 1): the zoneout blend p_q·h + (2^15 − p_q)·c as MUL + MLA (h and c already in registers, both weights per-population constants), then its rounding shift (ADD, ASR)"),
-    ssm_state: f(16, "cycles", "nominal: complex multiply by Λ̄ (4 MACs) + add u, saturate, per complex state"),
-    ssm_output_mac: f(2, "cycles", "nominal: per C entry (real and imaginary MAC)"),
-    dense_unit: f(12, "cycles", "nominal: bias, shift, activation per unit"),
-    readout_unit: f(6, "cycles", "nominal: accumulate and round per unit"),
-    multiply_unit: f(16, "cycles", "nominal, derived from dense_unit (12: load, rounding shift, saturate, store per unit): a second port load and operand shift + saturate (SSAT), one 16×16 multiply (SMULBB, 1 cycle on the M4F) and its rounding shift + saturate, ≈ 4 more"),
-    layernorm_unit: f(20, "cycles", "nominal, derived from dense_unit (12) and multiply_unit (16): per unit two passes, (1) load, rounding shift + saturate (SSAT), add to Σx'; (2) subtract the mean, one MAC into Σd² (SMLAL); then d·r (SMULL), rounding shift, γ·t, rounding shift, add β, saturate, store, ≈ 20"),
-    layernorm_tick: f(400, "cycles", "nominal: once per tick, two 64-bit divisions (roundDiv of Σx' and Σd² by n; no 64-bit divider on the M4F, ≈ 60 cycles each in software), the 26-step bit-by-bit integer square root (≈ 5 cycles a step), and the reciprocal division (≈ 60): ≈ 310, rounded up"),
+    packet_receive: f(20, "cycles", "assumed (SOURCES.md §9): FIFO pop + key → row lookup; no measurement found", "assumed"),
+    packet_send: f(10, "cycles", "assumed (SOURCES.md §9): key + payload to the NoC registers; no measurement found", "assumed"),
+    synapse: f(10, "cycles", "derived (SOURCES.md §9) from Cortex-M4 timings (TI): load weight and column index, multiply-accumulate, store; all-in anchor ≤ 25 cycles per synaptic event (D4)", "derived"),
+    requantize_column: f(8, "cycles", "nominal: 32×16 multiply (SMULL), rounding shift, saturate per touched column", "assumed"),
+    egru_unit: f(40, "cycles", "derived (SOURCES.md §9): 3 LUT lookups × 5 cycles + 4 multiplies, rounding shifts, threshold test (3) and event flag", "derived"),
+    egru_zoneout: f(4, "cycles", "derived (SOURCES.md §6, M4F MUL/MLA 1 cycle, ALU/shift 1): the zoneout blend p_q·h + (2^15 − p_q)·c as MUL + MLA (h and c already in registers, both weights per-population constants), then its rounding shift (ADD, ASR)", "derived"),
+    ssm_state: f(16, "cycles", "nominal: complex multiply by Λ̄ (4 MACs) + add u, saturate, per complex state", "assumed"),
+    ssm_output_mac: f(2, "cycles", "nominal: per C entry (real and imaginary MAC)", "assumed"),
+    dense_unit: f(12, "cycles", "nominal: bias, shift, activation per unit", "assumed"),
+    readout_unit: f(6, "cycles", "nominal: accumulate and round per unit", "assumed"),
+    multiply_unit: f(16, "cycles", "nominal, derived from dense_unit (12: load, rounding shift, saturate, store per unit): a second port load and operand shift + saturate (SSAT), one 16×16 multiply (SMULBB, 1 cycle on the M4F) and its rounding shift + saturate, ≈ 4 more", "assumed"),
+    layernorm_unit: f(20, "cycles", "nominal, derived from dense_unit (12) and multiply_unit (16): per unit two passes, (1) load, rounding shift + saturate (SSAT), add to Σx'; (2) subtract the mean, one MAC into Σd² (SMLAL); then d·r (SMULL), rounding shift, γ·t, rounding shift, add β, saturate, store, ≈ 20", "assumed"),
+    layernorm_tick: f(400, "cycles", "nominal: once per tick, two 64-bit divisions (roundDiv of Σx' and Σd² by n; no 64-bit divider on the M4F, ≈ 60 cycles each in software), the 26-step bit-by-bit integer square root (≈ 5 cycles a step), and the reciprocal division (≈ 60): ≈ 310, rounded up", "assumed"),
     ...LAYERNORM_SPLIT_DEFAULTS,
-    tick_overhead: f(200, "cycles", "nominal: timer interrupt and bookkeeping per PE per tick"),
+    tick_overhead: f(200, "cycles", "nominal: timer interrupt and bookkeeping per PE per tick", "assumed"),
     ...EXP_DECAY_DEFAULTS,
   },
   energy: {
-    pj_per_sram_byte: f(0, "pJ/B", "SOURCES.md §9: SRAM reads by the ARM core are inside its per-cycle energy (D2); not charged twice"),
+    pj_per_sram_byte: f(0, "pJ/B", "SOURCES.md §9: SRAM reads by the ARM core are inside its per-cycle energy (D2); not charged twice", "assumed"),
     pj_per_exp_accel: { ...EXP_ACCEL_PJ_DEFAULT },
   },
 };

@@ -6,7 +6,7 @@ import { locationName } from "./place.js";
 import { reductionGroups } from "./route.js";
 import type { RunReport } from "./index.js";
 import { pct, renderTable, sig } from "../../runtime/table.js";
-import { type HardwareDescription, usableSram } from "./chip.js";
+import { type Figure, GRADES, type HardwareDescription, usableSram } from "./chip.js";
 import { printDvfs } from "./dvfs-report.js";
 
 /** The mapping as the compile report and `nmc inspect` show it: PEs, the memory bound, slices, routing. */
@@ -103,19 +103,47 @@ export function printS2Report(r: RunReport): string {
   return lines.join("\n") + "\n";
 }
 
-/** The hardware description as a table: every figure with its unit and source (`nmc hw`). */
+/** The hardware description as a table: every figure with its unit, grade and source (`nmc hw`). */
 export function printHardware(hw: HardwareDescription): string {
   const rows: (string | number)[][] = [];
+  const tally = new Map<string, number>();
   const walk = (prefix: string, o: unknown) => {
     if (o && typeof o === "object" && "value" in o && "source" in o) {
-      const f = o as { value: number; unit: string; source: string };
-      rows.push([prefix, f.value, f.unit, f.source]);
+      const f = o as Figure;
+      const grade = f.grade ?? "ungraded";
+      tally.set(grade, (tally.get(grade) ?? 0) + 1);
+      rows.push([prefix, f.value, f.unit, grade, f.source]);
       return;
     }
     if (Array.isArray(o)) o.forEach((v, i) => walk(`${prefix}[${(v as { name?: string }).name ?? i}]`, v));
     else if (o && typeof o === "object") for (const [k, v] of Object.entries(o)) if (k !== "name") walk(prefix ? `${prefix}.${k}` : k, v);
   };
   walk("", { ...hw, default_level: undefined });
-  return `${hw.name}\ndefault level ${hw.default_level}; usable data SRAM per PE ${usableSram(hw)} bytes\n\n` +
-    renderTable(["figure", "value", "unit", "source"], rows) + "\n";
+  const grades = [...GRADES, "ungraded"].filter((g) => tally.has(g)).map((g) => `${tally.get(g)} ${g}`).join(", ");
+  return `${hw.name}\ndefault level ${hw.default_level}; usable data SRAM per PE ${usableSram(hw)} bytes\n` +
+    `grades: ${grades} (primary: read in the source's own text; secondary: quoted by another source; derived: computed from graded figures; assumed: no source)\n\n` +
+    renderTable(["figure", "value", "unit", "grade", "source"], rows) + "\n\n" + synopEnergy(hw) + "\n";
+}
+
+/**
+ * Energy per synaptic operation in the terms the literature quotes it, per level: the dynamic energy nmc charges
+ * (cycles.synapse × pJ/cycle), plus a busy PE's static power over those cycles, plus its share of the chip floor;
+ * and the one per-synop figure published for SpiNNaker 2 (targets/spinnaker2/RESEARCH-22.md (c)).
+ */
+export function synopEnergy(hw: HardwareDescription): string {
+  const cyc = hw.cycles.synapse.value, pes = hw.chip.pes.value, floor = hw.chip.static_mw_baseline.value;
+  const rows = hw.levels.map((l) => {
+    const dyn = cyc * l.pj_per_cycle.value;
+    const stat = (cyc * l.static_mw_per_pe.value * 1e-3) / (l.mhz.value * 1e6) * 1e12;
+    const share = (cyc * (floor / pes) * 1e-3) / (l.mhz.value * 1e6) * 1e12;
+    return [l.name, `${sig(dyn)} pJ`, `${sig(dyn + stat)} pJ`, `${sig(dyn + stat + share)} pJ`];
+  });
+  return [
+    `energy per synaptic operation on the ARM core (cycles.synapse = ${cyc} cycles), by what is counted:`,
+    renderTable(["level", "dynamic (what nmc charges per synop)", "+ static of a busy PE", "+ its share of the chip floor"], rows),
+    "published for comparison: 10 pJ/SOp, SpiNNaker 2 in SENECA's Table 3 (Tang et al. 2023, primary for the table), quoting",
+    "Höppner et al. 2021 (secondary: its operation, voltage and counting boundary not reached; the paper's chip is the 8-PE",
+    "test chip). Not fitted: the product's own throughput (1.8 G synaptic events/s, secondary) implies ≈ 210–380 pJ dynamic",
+    "per event; targets/spinnaker2/RESEARCH-22.md (c) sets the figures side by side.",
+  ].join("\n");
 }

@@ -142,13 +142,46 @@ describe("nmc hw", () => {
     const [text, js] = await Promise.all([runNmcAsync(["hw"]), runNmcAsync(["hw", "--json"])]);
     expect(text.code, show(text)).toBe(0);
     expect(text.stdout).toContain("usable data SRAM per PE 94208 bytes");
-    expect(text.stdout).toMatch(/chip\.pes\s+152\s+PE\s+P: /);
+    expect(text.stdout).toMatch(/chip\.pes\s+152\s+PE\s+primary\s+P: /);
+    expect(text.stdout).toMatch(/grades: \d+ primary, \d+ secondary, \d+ derived, \d+ assumed/);
+    // The per-synop energy in the literature's terms (issue 22 item 4): PL1 83 pJ dynamic = 10 cycles × 8.3 pJ.
+    expect(text.stdout).toMatch(/PL1\s+83 pJ\s+153 pJ\s+186 pJ/);
     const hw = json(js);
     expect(hw).toEqual(JSON.parse(JSON.stringify(SPINNAKER2)));
     const file = join(dir, "same.json");
     writeFileSync(file, js.stdout);
     const again = await runNmcAsync(["hw", "--hw", file, "--json"]);
     expect(json(again)).toEqual(hw);
+  });
+
+  it("every figure of the default description has a grade that agrees with its source; --hw files may leave grades out", async () => {
+    const figures: [string, { source: string; grade?: string }][] = [];
+    const walk = (path: string, o: unknown): void => {
+      if (o && typeof o === "object" && "source" in o) return void figures.push([path, o as { source: string; grade?: string }]);
+      if (o && typeof o === "object") for (const [k, v] of Object.entries(o)) walk(`${path}.${k}`, v);
+    };
+    walk("hw", SPINNAKER2);
+    expect(figures.length).toBeGreaterThan(40);
+    for (const [path, f] of figures) {
+      expect(f.grade, path).toBeDefined();
+      // The source's own prefix says where it came from; the grade must not claim more.
+      if (/^(nominal|assumed)/.test(f.source)) expect(f.grade, path).toBe("assumed");
+      if (/^derived/.test(f.source)) expect(f.grade, path).toBe("derived");
+      if (/^S:/.test(f.source)) expect(f.grade, path).toBe("secondary");
+      if (f.grade === "primary") expect(f.source, path).toMatch(/^P: /);
+    }
+    const ungraded = JSON.parse(JSON.stringify(SPINNAKER2), (k, v) => (k === "grade" ? undefined : v));
+    const file = join(dir, "ungraded.json");
+    writeFileSync(file, JSON.stringify(ungraded));
+    const r = await runNmcAsync(["hw", "--hw", file]);
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout).toMatch(/grades: \d+ ungraded/);
+    const wrong = structuredClone(SPINNAKER2) as unknown as Record<string, any>;
+    wrong.chip.pes.grade = "measured";
+    writeFileSync(file, JSON.stringify(wrong));
+    const r2 = await runNmcAsync(["hw", "--hw", file]);
+    expect(r2.code, show(r2)).toBe(2);
+    expect(r2.stderr).toContain(`${file}: chip.pes.grade: `);
   });
 
   it("--hw with an invalid description exits 2 naming the file and the JSON path", async () => {

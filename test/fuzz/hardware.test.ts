@@ -15,7 +15,7 @@ import { decodeBundle, encodeBundle, irSection } from "../../ir/bundle.js";
 import { NmcError } from "../../ir/errors.js";
 import { SPINNAKER2 } from "../../targets/spinnaker2/chip.js";
 import { MAPPING_SECTION, mapGraph, mappingSection } from "../../targets/spinnaker2/index.js";
-import { FUZZ_TEST_TIMEOUT_MS, FuzzBug, applyByteOps, attemptClean, byteOpsArb, fuzzParams, jsonOpsArb, knownTally, mutateJson } from "../support/fuzz.js";
+import { FUZZ_TEST_TIMEOUT_MS, FuzzBug, applyByteOps, attemptClean, byteOpsArb, fuzzParams, jsonOpsArb, jsonPaths, knownTally, mutateJson } from "../support/fuzz.js";
 import { seedGraphs } from "../support/fuzz-graphs.js";
 
 const dir = mkdtempSync(join(tmpdir(), "nmc-fuzz-hw-"));
@@ -71,9 +71,12 @@ describe("routing-entry core bits", () => {
   // per QPE; the router's per-entry core bitmask (`1 << core`) wrapped for cores ≥ 32, so route()'s self-check
   // threw a plain Error ("routing tables deliver key 196608 to PEs [0,]") instead of the description being refused.
   it("38 PEs per QPE (qpes and pes_per_qpe swapped) is refused at chip.pes_per_qpe", () => {
-    // Paths 7 and 11 are chip.qpes and chip.pes_per_qpe (the fuzzer found it as pick 1733876949, which pointed at
-    // path 7 before cycles.multiply_unit added four paths).
-    writeFileSync(HW_FILE, mutateJson(SPINNAKER2, [{ op: "swap", pick: 7, other: 11 }]).text);
+    // The fuzzer found it as pick 1733876949 (then path 7). The paths of chip.qpes and chip.pes_per_qpe are looked
+    // up by name, as fields added to the description (cycles.multiply_unit, the figures' grades) move their indices.
+    const paths = jsonPaths(SPINNAKER2).map((q) => q.join("."));
+    const pick = paths.indexOf("chip.qpes"), other = paths.indexOf("chip.pes_per_qpe");
+    expect(Math.min(pick, other)).toBeGreaterThanOrEqual(0);
+    writeFileSync(HW_FILE, mutateJson(SPINNAKER2, [{ op: "swap", pick, other }]).text);
     let err: unknown;
     try {
       loadHardware(HW_FILE);
