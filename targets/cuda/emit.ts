@@ -51,7 +51,7 @@ function writeDefines(e: Emission): void {
   w.writeLine(`#define NMC_OUTPUT_UNITS ${outPop.size}LL`);
   w.writeLine(`#define NMC_OUTPUT_READOUT ${outPop.perSequence ? 1 : 0}`);
   if (plan.time) {
-    e.comment(`timed program: input channels = ${plan.dataChannels} model channels + Δt (quanta) + length; the output emits once every NMC_OUTPUT_RATE ticks`);
+    e.comment(`timed program: input channels = ${plan.dataChannels} model channels + Δt (${plan.int ? "quanta" : "ms"}) + length; the output emits once every NMC_OUTPUT_RATE ticks`);
     w.writeLine(`#define NMC_DATA_CHANNELS ${plan.dataChannels}LL`);
     w.writeLine(`#define NMC_OUTPUT_RATE ${outPop.outRate}LL`);
   }
@@ -100,6 +100,6 @@ export function emitCuda(graph: Graph, opts: EmitOptions): string {
   // Only a timed program carries the time helpers, and only an event-time DiagonalSSM the per-event decay: every
   // other model's source is what it was before either existed.
   const eventSsm = graph.populations.some((p) => p.kind === "DiagonalSSM" && p.discretization !== undefined);
-  const extra = (e.plan.time ? `${renderTimeCuda()}\n` : "") + (eventSsm ? `${renderExpDecayCuda()}\n` : "");
+  const extra = (e.plan.time ? `${renderTimeCuda(e.int)}\n` : "") + (eventSsm && e.int ? `${renderExpDecayCuda()}\n` : "");
   return `${CUDA_PRELUDE}\n${extra}${e.w.toString()}`;
 }

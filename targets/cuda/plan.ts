@@ -79,9 +79,10 @@ export interface CudaPlan {
   totalUnits: number;
   buffers: Buffer[];
   /**
-   * A timed program (int only): the golden engine's multi-rate loop (runtime/golden/interpreter.ts runMultiRate)
-   * for an event-time input, a population of rate > 1 or a pool / timepool readout. The input file then carries
-   * two more channels per tick: Δt in quanta of 2^−dt_frac (0 without event time) and the sequence's length.
+   * A timed program: the golden (float) engine's multi-rate loop (runtime/golden/interpreter.ts, runtime/float/
+   * interpreter.ts runMultiRate) for an event-time input, a population of rate > 1 or a pool / timepool readout. The
+   * input file then carries two more channels per tick: Δt (int: in quanta of 2^−dt_frac; float: in ms; 0 without
+   * event time) and the sequence's length.
    */
   time: boolean;
   /** The input's own channels (inputChannels without the two time channels). */
@@ -166,7 +167,7 @@ function planBuffers(plan: Omit<CudaPlan, "buffers">): Buffer[] {
     }
     for (const q of p.ports) buffer(q.sym, P, q.width);
     for (const [name, perSeq, ctype] of p.op.state(p.pop, int)) buffer(`${p.sym}_state_${name}`, ctype ?? V, perSeq);
-    if (p.usesTime) buffer(`${p.sym}_time`, "nmc_i64", 2);
+    if (p.usesTime) buffer(`${p.sym}_time`, int ? "nmc_i64" : "double", 2);
   }
   if (int) for (const j of plan.projs) buffer(`${j.sym}_acc`, "unsigned long long", j.proj.cols);
   return out;
@@ -176,11 +177,6 @@ function planBuffers(plan: Omit<CudaPlan, "buffers">): Buffer[] {
 export function planModel(graph: Graph, precision: CudaPrecision): CudaPlan {
   const int = precision === "int";
   const time = cudaTimed(graph);
-  if (time && !int && !graph.quant) {
-    throw new NmcError("the float CUDA variant does not run event-time or multi-rate models yet (event-time input, a pooling stride, a pool / timepool readout)", {
-      hint: "run the int variant (bit-exact with golden), or the float engine (nmc run model.json)",
-    });
-  }
   const layout = paramLayout(graph, precision); // also checks precision vs graph and every tensor's size
   const pre = int ? graph.quant!.weightBits - 8 : 0;
   const syms = nodeSymbols(graph);

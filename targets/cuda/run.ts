@@ -88,6 +88,26 @@ function timedInput(graph: Graph, batch: SequenceBatch): { dtype: "i4"; shape: n
   return { dtype: "i4", shape: [B, T, S], data };
 }
 
+/**
+ * The float variant's timed input: per tick the inputs as given, then Δt in ms (SequenceBatch.timesteps, as the float
+ * engine reads them; 0 without event time), then the sequence's length (SequenceBatch.lengths, else T).
+ */
+function timedFloatInput(batch: SequenceBatch): { dtype: "f8"; shape: number[]; data: Float64Array } {
+  const { batch: B, ticks: T, channels: C } = batch;
+  const S = C + 2;
+  const data = new Float64Array(B * T * S);
+  for (let b = 0; b < B; b++) {
+    const length = batch.lengths ? batch.lengths[b] : T;
+    for (let t = 0; t < T; t++) {
+      const i = b * T + t;
+      for (let c = 0; c < C; c++) data[i * S + c] = batch.data[i * C + c];
+      data[i * S + C] = batch.timesteps ? batch.timesteps[i] : 0;
+      data[i * S + C + 1] = length;
+    }
+  }
+  return { dtype: "f8", shape: [B, T, S], data };
+}
+
 /** Runs `graph` on `batch` through the generated CUDA program (see CudaRunOptions for the build chosen). */
 export function runCuda(graph: Graph, batch: SequenceBatch, opts: CudaRunOptions): CudaRun {
   const { precision } = opts;
@@ -101,7 +121,7 @@ export function runCuda(graph: Graph, batch: SequenceBatch, opts: CudaRunOptions
   }
   const input = precision === "int"
     ? (cudaTimed(graph) ? timedInput(graph, batch) : { dtype: "i4" as const, shape: [B, T, C], data: quantizeInputs(graph, batch) })
-    : { dtype: "f8" as const, shape: [B, T, C], data: Float64Array.from(batch.data) };
+    : (cudaTimed(graph) ? timedFloatInput(batch) : { dtype: "f8" as const, shape: [B, T, C], data: Float64Array.from(batch.data) });
 
   if (opts.chunk !== undefined && !(Number.isInteger(opts.chunk) && opts.chunk >= 1 && opts.chunk <= 4096)) {
     throw new NmcError("the CUDA chunk size must be an integer from 1 to 4096", { found: String(opts.chunk) });

@@ -12,7 +12,6 @@ import type { LoadedBundle, Observer, Runner, Target } from "../target.js";
 import { emitCuda } from "./emit.js";
 import type { CudaPrecision } from "./params.js";
 import { compilerAvailable } from "./build.js";
-import { cudaTimed } from "./plan.js";
 import { type CudaRun, type CudaRunMode, runCuda } from "./run.js";
 
 /** The CUDA sources a cuda bundle carries. */
@@ -92,9 +91,7 @@ export const CUDA: Target = {
   lower: ({ quantized, float }) => ({
     sections: [
       { name: CUDA_SOURCE_SECTION, kind: "text/x-cuda; nmc int (bit-exact with golden)", data: encode(emitCuda(quantized, { precision: "int" })) },
-      // An event-time or multi-rate model has no float rendering yet: its bundle carries the int source only, and
-      // `--precision float` on it is refused (exit 2) when the source is emitted.
-      ...(cudaTimed(float) ? [] : [{ name: CUDA_FLOAT_SOURCE_SECTION, kind: "text/x-cuda; nmc float reference", data: encode(emitCuda(float, { precision: "float" })) }]),
+      { name: CUDA_FLOAT_SOURCE_SECTION, kind: "text/x-cuda; nmc float reference", data: encode(emitCuda(float, { precision: "float" })) },
     ],
   }),
   load: (b, g, _file, opts) => cudaLoaded(g, b, opts?.precision),

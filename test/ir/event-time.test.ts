@@ -93,7 +93,7 @@ describe("the float engine's rates, by hand", () => {
   });
 });
 
-describe("event time on the integer layers: the quantize pass, golden, spinnaker2 and the CUDA int variant take it; CUDA's float variant refuses it by name", () => {
+describe("event time on the integer layers: the quantize pass, golden, spinnaker2 and both CUDA variants take it", () => {
   const g = pooled(2, "timepool", "timepool");
   const pool = g.populations.find((p) => p.kind === "EventPooling")!;
   const refusal = (f: () => unknown) => {
@@ -107,15 +107,16 @@ describe("event time on the integer layers: the quantize pass, golden, spinnaker
     throw new Error("not refused");
   };
 
-  it("compile for a target without event time refuses (before calibration), and so do CUDA_OPS' float rows; golden, spinnaker2 and cuda do not", () => {
+  it("compile for a target without event time refuses (before calibration); golden, spinnaker2 and cuda (both variants' CUDA_OPS rows) do not", () => {
     expect(refusal(() => checkQuantizable(g, "no-event-time-target"))).toContain("event-time input");
     expect(() => checkQuantizable(g, "golden")).not.toThrow();
     expect(() => checkQuantizable(g, "spinnaker2")).not.toThrow();
     expect(() => checkQuantizable(g, "cuda")).not.toThrow();
     expect(() => QUANT_OPS.EventPooling.check(pool as never, "population pool")).not.toThrow();
     expect(() => CUDA_OPS.EventPooling.params(pool as never, "int")).not.toThrow();
-    expect(refusal(() => CUDA_OPS.EventPooling.params(pool as never, "float"))).toContain("cuda");
+    expect(CUDA_OPS.EventPooling.params(pool as never, "float")).toEqual([]);
     const ssm = { ...pool, kind: "DiagonalSSM", stateSize: 1, parameterization: "s5", discretization: "zoh", tensors: {} };
-    expect(refusal(() => CUDA_OPS.DiagonalSSM.params(ssm as never, "float"))).toContain("event-time DiagonalSSM");
+    // The float variant reads the float IR's Λ, step and C (runtime/float/ops.ts eventSsmStep), not the int decay constants.
+    expect(CUDA_OPS.DiagonalSSM.params(ssm as never, "float").map((q) => q.role)).toEqual(["lambda_re", "lambda_im", "step", "c_re", "c_im"]);
   });
 });

@@ -3,7 +3,8 @@
 // every population's output at each of its emissions, and the counters. On every event-ssm model fixture
 // (imported, calibrated on their own inputs, quantized: test/support/event-time.ts) and on random event-time graphs
 // (the property arbitrary of test/targets/event-time-quantized.test.ts); nvcc compiles the real-CUDA source of one
-// when it is installed; one CLI run (nmc compile --target cuda, nmc verify --against golden) on a fixture.
+// when it is installed; one CLI run (nmc compile --target cuda, nmc verify --against golden) on a fixture. The float
+// variant against the float engine (1e-9 relative) on the same random graphs and on the fixtures (and their logits).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,14 +12,15 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { compileQuantized } from "../../compiler/pipeline.js";
-import { NmcError } from "../../ir/errors.js";
 import type { Graph } from "../../ir/types.js";
 import type { SequenceBatch } from "../../runtime/batch.js";
 import { GoldenEngine } from "../../runtime/golden/interpreter.js";
-import { compilerAvailable, emitCuda, findCompiler } from "../../targets/cuda/index.js";
+import { compilerAvailable, emitCuda, findCompiler, runCuda } from "../../targets/cuda/index.js";
+import { runFloat } from "../../runtime/float/interpreter.js";
+import { toFloat64 } from "../../runtime/io/ndarray.js";
 import { cudaRunner } from "../../targets/cuda/target.js";
 import { ensureBuilt, runNmcAsync } from "../support/cli.js";
-import { MODEL_FIXTURES, paramsNpz, inputsNpz } from "../support/event-ssm.js";
+import { MODEL_FIXTURES, fixture, paramsNpz, inputsNpz } from "../support/event-ssm.js";
 import { eventBatch, eventModel, quantizedFixture, specArb, quantizeEventModel } from "../support/event-time.js";
 import { fuzzParams } from "../support/fuzz.js";
 
@@ -103,19 +105,51 @@ describe("random event-time models: CUDA emulation = golden, bit for bit", () =>
   }, 600_000);
 });
 
-describe("refusals and sources", () => {
-  test("the float variant of an event-time model is refused by name (exit 2)", () => {
-    const g = eventModel({ seed: 7, C: 2, H: 3, P: 2, first: { kind: "ssm", disc: "zoh", stride: 2, pool: "timepool" }, recurrent: true, second: null, readout: "timepool", ticks: false });
-    let err: unknown;
-    try {
-      emitCuda(g, { precision: "float" });
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(NmcError);
-    expect((err as Error).message).toMatch(/float CUDA variant does not run event-time/);
-  });
+/** max |a − b| / max(1, |b|) (the float variant's tolerance, as test/targets/cuda.test.ts for tick models). */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let e = 0;
+  for (let i = 0; i < b.length; i++) e = Math.max(e, Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i])));
+  return a.length === b.length ? e : Infinity;
+}
 
+describe("the float variant on event-time models: CUDA emulation = the float engine (1e-9 relative)", () => {
+  // runtime/float's event ops in double, operation for operation; only libm's exp, expm1, sin and cos may differ
+  // from V8's by an ulp, which the recurrences carry: 1e-9 leaves room for that and none for a wrong formula.
+  test.skipIf(!HAVE_CC)(cc("random event-time models: strides, pooling modes, discretizations, readouts, Δt of 0 and long gaps, lengths"), () => {
+    let runs = 0, worst = 0;
+    fc.assert(
+      fc.property(specArb, fc.integer({ min: 1, max: 2 ** 30 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 14 }), (spec, seed, B, T) => {
+        const g = eventModel(spec);
+        const batch = eventBatch(g, seed, B, T);
+        const want = runFloat(g, batch);
+        const got = runCuda(g, batch, { precision: "float", mode: "emulation" });
+        expect(got.outputShape).toEqual(want.outputShape);
+        const e = relErr(got.output, want.output);
+        expect(e, JSON.stringify(spec)).toBeLessThanOrEqual(1e-9);
+        worst = Math.max(worst, e);
+        runs++;
+      }),
+      fuzzParams(Number(process.env.NMC_CUDA_EVENT_RUNS ?? 6)),
+    );
+    report.push(`float variant, random event-time models: ${runs} runs, max relative error ${worst.toExponential(2)}`);
+  }, 600_000);
+
+  for (const name of MODEL_FIXTURES) {
+    test.skipIf(!HAVE_CC)(cc(`${name}: the float variant of the imported model near event-ssm's own logits`), () => {
+      const { float, batch } = quantizedFixture(name);
+      const want = runFloat(float, batch);
+      const got = runCuda(float, batch, { precision: "float", mode: "emulation" });
+      const e = relErr(got.output, want.output);
+      expect(e).toBeLessThanOrEqual(1e-9);
+      const logits = toFloat64(fixture(name).get("outputs/logits")!);
+      const vs = relErr(got.output, logits);
+      expect(vs).toBeLessThanOrEqual(2e-3);
+      report.push(`${name}, float variant: max relative error ${e.toExponential(2)} against the float engine, ${vs.toExponential(2)} against event-ssm's logits`);
+    }, 240_000);
+  }
+});
+
+describe("refusals and sources", () => {
   test("the per-event decay is in the source only with an event-time DiagonalSSM", () => {
     const spec = { seed: 3, C: 2, H: 3, P: 2, recurrent: false, second: null, readout: "pool" as const, ticks: false };
     const quant = (g: Graph) => {
@@ -129,16 +163,18 @@ describe("refusals and sources", () => {
     expect(pooling).toContain("nmc_group_time(");
   });
 
-  test.skipIf(!HAVE_NVCC)(HAVE_NVCC ? "nvcc compiles the real-CUDA source of an event-time model (zoh SSM, strides, timepool)" : "nvcc build — SKIPPED: nvcc is not installed", () => {
+  test.skipIf(!HAVE_NVCC)(HAVE_NVCC ? "nvcc compiles the real-CUDA sources (int and float) of an event-time model (zoh SSM, strides, timepool)" : "nvcc build — SKIPPED: nvcc is not installed", () => {
     const g = eventModel({ seed: 5, C: 2, H: 3, P: 2, first: { kind: "ssm", disc: "zoh", stride: 2, pool: "timepool" }, recurrent: true, second: { stride: 2, mode: "timepool" }, readout: "timepool", ticks: false });
     const cal = eventBatch(g, 9, 4, 12);
     const q = compileQuantized(g, { calibration: { data: cal.data, shape: [4, 12, cal.channels], label: "random", time: { timesteps: cal.timesteps!, lengths: cal.lengths } } }).quantized;
     const dir = mkdtempSync(join(tmpdir(), "nmc-cuda-event-nvcc-"));
     try {
-      const src = join(dir, "m.cu");
-      writeFileSync(src, emitCuda(q, { precision: "int" }));
-      const r = spawnSync(process.env.NMC_NVCC || "nvcc", ["-O2", "-x", "cu", "-o", join(dir, "m"), src], { encoding: "utf8" });
-      expect(r.status, `${r.stderr}${r.stdout}`).toBe(0);
+      for (const [graph, precision] of [[q, "int"], [g, "float"]] as const) {
+        const src = join(dir, `${precision}.cu`);
+        writeFileSync(src, emitCuda(graph, { precision }));
+        const r = spawnSync(process.env.NMC_NVCC || "nvcc", ["-O2", "-x", "cu", "-o", join(dir, precision), src], { encoding: "utf8" });
+        expect(r.status, `${precision}: ${r.stderr}${r.stdout}`).toBe(0);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -4,9 +4,9 @@
 //   last: out = v of the group's first step;  avgpool: out = roundDiv(Σ v, k);
 //   timepool: out = roundDiv(Σ v·w, Σ w), w = dt + eps_q (0 when Σ w = 0),
 // written at pos = k − 1 only (its emission). The sums (int64) are kept per unit and restart at pos 0. The float
-// variant is not rendered (a float event-time model is refused by the planner).
+// variant computes runtime/float/ops.ts EventPooling in double.
 import { NmcError } from "../../../ir/errors.js";
-import { notQuantizedYet } from "../../../ir/timing.js";
+import { poolLines, pooledValue } from "./ssm.js";
 import type { Emission } from "../emission.js";
 import type { PopInfo } from "../plan.js";
 import { KERNEL_INDEX, ll } from "../writer.js";
@@ -53,21 +53,33 @@ const int: StepRenderer<"EventPooling"> = {
   },
 };
 
-const refused: StepRenderer<"EventPooling"> = {
-  kernels: (_e, p) => {
-    throw notQuantizedYet(p.pop, "cuda float variant");
+/** The float variant (runtime/float/ops.ts EventPooling, in double): poolInto, then pooledValue at the group's last step. */
+const float: StepRenderer<"EventPooling"> = {
+  kernels(e: Emission, p) {
+    const { w } = e;
+    const { pop } = p;
+    const n = p.size, k = pop.stride, mode = pop.mode;
+    e.header(p, `${mode} over groups of ${k}${mode === "timepool" ? ", weights Δt + 1e-6" : ""}; out at the group's last step, thread per unit`);
+    e.kernel(`${p.sym}__update`, ["const double* x", ...(mode === "timepool" ? ["const double* time"] : []), "double* acc", "double* wsum", "double* out", "int t"], () => {
+      for (const l of KERNEL_INDEX) w.writeLine(l);
+      w.writeLine(`if (i >= ${n}) return;`);
+      w.writeLine(`const long long o = (long long)b * ${n} + i;`);
+      w.writeLine(`const int pos = t % ${k};`);
+      poolLines(e, mode, "x[o]", "acc[o]", "wsum[o]", k);
+      w.writeLine(`out[o] = ${pooledValue(mode, "acc[o]", "wsum[o]", k)};`);
+    });
   },
-  launch: (_e, p) => {
-    throw notQuantizedYet(p.pop, "cuda float variant");
+  launch(e, p) {
+    const x = p.ports.find((q) => q.name === "x");
+    if (!x) throw new NmcError(`population ${p.pop.name}: an EventPooling needs port x`, { node: p.pop.name });
+    const timed = p.pop.mode === "timepool";
+    e.launch(`${p.sym}__update`, `${p.size}`, [`d_${x.sym}`, ...(timed ? [`d_${p.sym}_time`] : []), `d_${p.sym}_state_acc`, `d_${p.sym}_state_wsum`, `d_${p.sym}_out`, e.step]);
   },
 };
 
 export const EVENT_POOLING_OP: CudaOp<"EventPooling"> = {
-  params: (pop, precision) => {
-    if (precision === "float") throw notQuantizedYet(pop, "cuda float variant");
-    return [];
-  },
-  state: (pop) => [["acc", pop.size, "nmc_i64"], ["wsum", pop.size, "nmc_i64"]],
+  params: () => [],
+  state: (pop, int) => [["acc", pop.size, int ? "nmc_i64" : "double"], ["wsum", pop.size, int ? "nmc_i64" : "double"]],
   usesTime: (pop) => pop.mode === "timepool",
   receives: true,
   needsFixed: true,
@@ -78,5 +90,5 @@ export const EVENT_POOLING_OP: CudaOp<"EventPooling"> = {
   },
   detail: (pop) => `stride ${pop.stride} ${pop.mode}`,
   int,
-  float: refused,
+  float,
 };

@@ -20,7 +20,11 @@ function inputKernel(e: Emission, p: PopInfo<"Input">): void {
       w.writeLine(`const int32_t id = xt[0] < 0 ? xt[0] + ${S} : xt[0];`);
       w.writeLine(`out[(long long)b * ${S} + i] = id == i ? (int32_t)NMC_ONE_Q14 : 0;`);
     } else if (e.int) w.writeLine(`out[(long long)b * ${S} + i] = xt[0] == i ? (int32_t)NMC_ONE_Q14 : 0;`);
-    else w.writeLine(`out[(long long)b * ${S} + i] = xt[0] == (double)i ? 1.0 : 0.0;`);
+    else if (p.pop.wrapTokens) {
+      // wrapping ids, as the float engine (runtime/float/ops.ts Input): −k selects unit S − k
+      w.writeLine(`const double id = xt[0] < 0 ? xt[0] + ${S} : xt[0];`);
+      w.writeLine(`out[(long long)b * ${S} + i] = id == (double)i ? 1.0 : 0.0;`);
+    } else w.writeLine(`out[(long long)b * ${S} + i] = xt[0] == (double)i ? 1.0 : 0.0;`);
   });
 }
 

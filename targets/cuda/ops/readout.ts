@@ -4,7 +4,7 @@
 // The masked readouts of event time (pool, timepool; int variant, timed programs) follow
 // runtime/golden/event-kernels.ts maskedReadoutUnits with the step's Δt and valid steps from `<sym>_time`.
 import { NmcError } from "../../../ir/errors.js";
-import { notQuantizedYet } from "../../../ir/timing.js";
+import { POOL_EPS_C } from "./ssm.js";
 import type { ReadoutMode } from "../../../ir/types.js";
 import type { Emission } from "../emission.js";
 import type { PopInfo } from "../plan.js";
@@ -58,9 +58,35 @@ function maskedKernel(e: Emission, p: PopInfo<"Readout">): void {
   });
 }
 
+/**
+ * The masked readouts, float variant (runtime/float/ops.ts maskedReadoutStep, in double): pool Σ x / valid over the
+ * valid steps (0 when valid = 0); timepool total += Δt every step, Σ x·(Δt + 1e−6) over the valid steps, / total.
+ */
+function maskedFloatKernel(e: Emission, p: PopInfo<"Readout">): void {
+  const { w } = e;
+  const S = p.size, mode = p.pop.mode;
+  e.header(p, mode === "pool" ? "masked mean over the valid steps, thread per unit" : "time-weighted mean over the valid steps (Δt + 1e-6), ÷ Σ Δt of every step, thread per unit");
+  e.kernel(`${p.sym}__update`, ["const double* src", "double* wide", "double* total", "const double* time", "double* out", "int t"], () => {
+    for (const l of KERNEL_INDEX) w.writeLine(l);
+    w.writeLine(`if (i >= ${S}) return;`);
+    w.writeLine(`const long long o = (long long)b * ${S} + i;`);
+    w.writeLine("const double dt = time[2 * b], valid = time[2 * b + 1];");
+    w.writeLine("if (t == 0) { wide[o] = 0; total[o] = 0; }");
+    if (mode === "pool") {
+      w.writeLine("(void)dt; (void)total;");
+      w.writeLine("if (t < valid) wide[o] += src[o];");
+      w.writeLine("out[o] = valid > 0 ? wide[o] / valid : 0;");
+    } else {
+      w.writeLine("total[o] += dt;");
+      w.writeLine(`if (t < valid) wide[o] += src[o] * (dt + ${POOL_EPS_C});`);
+      w.writeLine("out[o] = total[o] > 0 ? wide[o] / total[o] : 0;");
+    }
+  });
+}
+
 function launch(e: Emission, p: PopInfo<"Readout">): void {
   const src = e.population(p.pop.source);
-  if (e.int && masked(p.pop.mode)) {
+  if (masked(p.pop.mode)) {
     e.launch(`${p.sym}__update`, `${p.size}`, [`d_${src.sym}_out`, `d_${p.sym}_state_wide`, `d_${p.sym}_state_total`, `d_${p.sym}_time`, `d_${p.sym}_out`, e.step]);
     return;
   }
@@ -84,7 +110,10 @@ const int: StepRenderer<"Readout"> = {
 const float: StepRenderer<"Readout"> = {
   kernels(e, p) {
     const mode = p.pop.mode;
-    if (masked(mode)) throw notQuantizedYet(p.pop, "cuda float variant");
+    if (masked(mode)) {
+      maskedFloatKernel(e, p);
+      return;
+    }
     updateKernel(e, p, `readout (${mode}), thread per unit`, () => {
       e.w.writeLine(mode === "last" ? "sum[o] = src[o];" : "sum[o] += src[o];");
       e.w.writeLine(mode === "mean" ? "out[o] = sum[o] / (t + 1);" : "out[o] = sum[o];");
@@ -95,7 +124,7 @@ const float: StepRenderer<"Readout"> = {
 
 export const READOUT_OP: CudaOp<"Readout"> = {
   params: () => [],
-  state: (pop, int) => (int && masked(pop.mode) ? [["wide", pop.size, "nmc_i64"], ["total", pop.size, "nmc_i64"]] : [["sum", pop.size]]),
+  state: (pop, int) => (masked(pop.mode) ? [["wide", pop.size, int ? "nmc_i64" : "double"], ["total", pop.size, int ? "nmc_i64" : "double"]] : [["sum", pop.size]]),
   usesTime: (pop) => masked(pop.mode),
   receives: false,
   needsFixed: false,

@@ -2,7 +2,6 @@
 // state) and the outputs y = skip + Re(C x) (thread per output). The int variant keeps the state in
 // stateBits (16 or 32) and a 16-bit read view r of it that the output reads (runtime/fixed/QUANTIZATION.md).
 import { NmcError } from "../../../ir/errors.js";
-import { notQuantizedYet } from "../../../ir/timing.js";
 import type { Emission } from "../emission.js";
 import type { PopInfo } from "../plan.js";
 import { KERNEL_INDEX, ll } from "../writer.js";
@@ -19,10 +18,12 @@ function scalar(pop: SsmPop, name: string): number {
   return v;
 }
 
-/** The params.bin tensors of an event-time DiagonalSSM (int variant; its float variant is refused). */
+/** The params.bin tensors of an event-time DiagonalSSM: the int variant's decay constants, or the float IR's Λ, step and C. */
 function eventParams(pop: SsmPop, precision: string): ParamSpec[] {
-  if (precision === "float") throw notQuantizedYet(pop, "cuda float variant");
   const P = pop.stateSize, H = pop.size;
+  if (precision === "float") {
+    return [{ role: "lambda_re", count: P }, { role: "lambda_im", count: P }, { role: "step", count: P }, { role: "c_re", count: H * P }, { role: "c_im", count: H * P }];
+  }
   return [
     ...["alpha_m", "alpha_s", "beta_m", "beta_s", "gamma_re", "gamma_im"].map((role) => ({ role, count: P })),
     ...(pop.discretization === "zoh" ? [{ role: "kappa_s", count: P }] : []),
@@ -66,6 +67,14 @@ function launch(e: Emission, p: PopInfo<"DiagonalSSM">): void {
   const { pop, sym } = p;
   const u = p.ports.find((q) => q.name === "u"), skip = p.ports.find((q) => q.name === "skip");
   if (!u || !skip) throw new NmcError(`population ${pop.name}: a DiagonalSSM needs ports u and skip`, { node: pop.name });
+  if (isEventSsm(pop) && !e.int) {
+    e.launch(`${sym}__update_state`, `${pop.stateSize}`, [`d_${u.sym}`, `d_${sym}_time`, `d_${sym}_lambda_re`, `d_${sym}_lambda_im`, `d_${sym}_step`, `d_${sym}_state_xr`, `d_${sym}_state_xi`]);
+    e.launch(`${sym}__update_output`, `${p.size}`, [
+      `d_${skip.sym}`, `d_${sym}_time`, `d_${sym}_c_re`, `d_${sym}_c_im`, `d_${sym}_state_xr`, `d_${sym}_state_xi`,
+      `d_${sym}_state_latch`, `d_${sym}_state_pooled`, `d_${sym}_state_wsum`, `d_${sym}_out`, e.step,
+    ]);
+    return;
+  }
   if (isEventSsm(pop)) {
     const c = [`d_${sym}_alpha_m`, `d_${sym}_alpha_s`, `d_${sym}_beta_m`, `d_${sym}_beta_s`, `d_${sym}_gamma_re`, `d_${sym}_gamma_im`];
     if (pop.discretization === "zoh") c.push(`d_${sym}_kappa_s`);
@@ -195,9 +204,99 @@ const int: StepRenderer<"DiagonalSSM"> = {
   launch,
 };
 
+/**
+ * The event-time DiagonalSSM, float variant (runtime/float/ops.ts eventSsmStep, operation for operation in double):
+ * per state Λ̄ = exp(Λ s Δt) and the gain γ of the discretization (Λ̄ − 1 and e^z − 1 as expm1·cos − 2 sin²(·/2) + i
+ * e^z sin, without the subtraction's cancellation), x ← Λ̄ x + γ u; per output Re(C x) + skip, or with a stride k the
+ * group's first Re(C x) latched plus the group's skip pooled.
+ */
+function eventFloatKernels(e: Emission, p: PopInfo<"DiagonalSSM">): void {
+  const { w } = e;
+  const { pop } = p;
+  const P = pop.stateSize, H = p.size, disc = pop.discretization!;
+  const k = pop.stride ?? 1, mode = pop.pool ?? "last";
+  e.header(p, `event-time (${disc}) state update with the step's Δt: x ← exp(Λ s Δt) x + γ u, thread per complex state (P = ${P})`);
+  e.kernel(`${p.sym}__update_state`, ["const double* u", "const double* time", "const double* lambda_re", "const double* lambda_im", "const double* step", "double* xr", "double* xi"], () => {
+    for (const l of KERNEL_INDEX) w.writeLine(l);
+    w.writeLine(`if (i >= ${P}) return;`);
+    w.writeLine(`const long long o = (long long)b * ${P} + i;`);
+    w.writeLine(`const double* ub = u + (long long)b * ${2 * P};`);
+    w.writeLine("const double dt = time[2 * b];");
+    w.writeLine("const double lre = lambda_re[i], lim = lambda_im[i];");
+    w.writeLine("const double a = lre * step[i], bb = lim * step[i];");
+    w.writeLine("const double mag = exp(a * dt), ang = bb * dt;");
+    w.writeLine("const double Lr = mag * cos(ang), Li = mag * sin(ang);");
+    w.writeLine("double gr = 1, gi = 0;");
+    if (disc !== "dirac") {
+      const async = disc === "async";
+      w.writeLine(`const double za = ${async ? "a" : "a * dt"}, zb = ${async ? "bb" : "ang"};`);
+      w.writeLine("const double hs = sin(zb / 2);");
+      w.writeLine("const double nr = expm1(za) * cos(zb) - 2 * hs * hs, ni = exp(za) * sin(zb);");
+      w.writeLine("const double den = lre * lre + lim * lim;");
+      w.write("if (den == 0)").block(() => w.writeLine(`gr = ${async ? "step[i]" : "step[i] * dt"};`));
+      w.write("else").block(() => {
+        w.writeLine("gr = (nr * lre + ni * lim) / den;");
+        w.writeLine("gi = (ni * lre - nr * lim) / den;");
+      });
+    }
+    w.writeLine(`const double ur = ub[i], ui = ub[${P} + i];`);
+    w.writeLine("const double xa = xr[o], xb = xi[o];");
+    w.writeLine("xr[o] = Lr * xa - Li * xb + (gr * ur - gi * ui);");
+    w.writeLine("xi[o] = Lr * xb + Li * xa + (gr * ui + gi * ur);");
+  });
+  e.header(p, `outputs, stride ${k}${k > 1 ? ` (${mode})` : ""}: Re(C x) + skip${k > 1 ? ", the group's first Re(C x) latched and its skip pooled, written at its last step" : ""}, thread per output`);
+  e.kernel(`${p.sym}__update_output`, [
+    "const double* skip", "const double* time", "const double* c_re", "const double* c_im", "const double* xr", "const double* xi",
+    "double* latch", "double* pooled", "double* wsum", "double* out", "int t",
+  ], () => {
+    for (const l of KERNEL_INDEX) w.writeLine(l);
+    w.writeLine(`if (i >= ${H}) return;`);
+    w.writeLine(`const long long o = (long long)b * ${H} + i;`);
+    w.writeLine(`const long long sb = (long long)b * ${P};`);
+    w.writeLine("double y = 0;");
+    const readC = () => w.writeLine(`for (int p = 0; p < ${P}; ++p) y += c_re[i * ${P} + p] * xr[sb + p] - c_im[i * ${P} + p] * xi[sb + p];`);
+    if (k === 1) {
+      readC();
+      w.writeLine("out[o] = y + skip[o];");
+      return;
+    }
+    w.writeLine("(void)time;");
+    w.writeLine(`const int pos = t % ${k};`);
+    w.write("if (pos == 0)").block(() => {
+      readC();
+      w.writeLine("latch[o] = y;");
+    });
+    poolLines(e, mode, "skip[o]", "pooled[o]", "wsum[o]", k);
+    w.writeLine(`out[o] = latch[o] + ${pooledValue(mode, "pooled[o]", "wsum[o]", k)};`);
+  });
+}
+
+/** The float variant's pooling of one value into a group's accumulator (runtime/float/ops.ts poolInto), then `return` unless pos = k − 1. */
+export function poolLines(e: Emission, mode: string, x: string, acc: string, wsum: string, k: number): void {
+  const { w } = e;
+  if (mode === "timepool") {
+    w.writeLine(`const double wt = time[2 * b] + ${POOL_EPS_C};`);
+    w.writeLine(`if (pos == 0) { ${acc} = ${x} * wt; ${wsum} = wt; } else { ${acc} += ${x} * wt; ${wsum} += wt; }`);
+  } else if (mode === "avgpool") w.writeLine(`if (pos == 0) ${acc} = ${x}; else ${acc} += ${x};`);
+  else w.writeLine(`if (pos == 0) ${acc} = ${x};`);
+  w.writeLine(`if (pos != ${k - 1}) return;`);
+}
+
+/** runtime/float/ops.ts pooledValue: a group's pooled value at its end. */
+export function pooledValue(mode: string, acc: string, wsum: string, k: number): string {
+  return mode === "last" ? acc : mode === "avgpool" ? `${acc} / ${k}` : `${acc} / ${wsum}`;
+}
+
+/** event-ssm's ε of the time-weighted means (runtime/float/ops.ts POOL_EPS), as a C double. */
+export const POOL_EPS_C = "1e-6";
+
 const float: StepRenderer<"DiagonalSSM"> = {
   kernels(e, p) {
     const { w } = e;
+    if (isEventSsm(p.pop)) {
+      eventFloatKernels(e, p);
+      return;
+    }
     const P = p.pop.stateSize, H = p.size;
     e.header(p, `state update x ← Λ̄ ⊙ x + u, thread per complex state (P = ${P})`);
     stateKernel(e, p, [], () => {
@@ -216,7 +315,7 @@ const float: StepRenderer<"DiagonalSSM"> = {
 };
 
 export const SSM_OP: CudaOp<"DiagonalSSM"> = {
-  // An event-time DiagonalSSM (continuous Λ, per-step Δt): its per-state decay constants instead of Λ̄ (int variant only).
+  // An event-time DiagonalSSM (continuous Λ, per-step Δt): its per-state decay constants (int) or Λ and step (float) instead of Λ̄.
   params: (pop, precision) => (isEventSsm(pop) ? eventParams(pop, precision) : [
     { role: "lambda_re", count: pop.stateSize },
     { role: "lambda_im", count: pop.stateSize },
@@ -229,7 +328,7 @@ export const SSM_OP: CudaOp<"DiagonalSSM"> = {
   // group's latched C·x, pooled skip and weight sum (int64, per output).
   state: (pop, int) => [
     ...(int ? ["xr", "xi", "rr", "ri"] : ["xr", "xi"]).map((s): [string, number] => [s, pop.stateSize]),
-    ...(isEventSsm(pop) ? ["latch", "pooled", "wsum"].map((s): [string, number, string] => [s, pop.size, "nmc_i64"]) : []),
+    ...(isEventSsm(pop) ? ["latch", "pooled", "wsum"].map((s): [string, number, string] => [s, pop.size, int ? "nmc_i64" : "double"]) : []),
   ],
   usesTime: isEventSsm,
   receives: true,
