@@ -72,6 +72,13 @@ const dvfsTally = z.object({
 }).strict();
 const dvfsPerNominal = z.record(z.string(), dvfsTally);
 const dvfsSchema = z.object({ event: dvfsPerNominal, dense: dvfsPerNominal, activityOnly: dvfsPerNominal, weightOnly: dvfsPerNominal }).strict();
+// The MAC-array and DRAM counts (targets/spinnaker2/sim/accel.ts): only a run of a mapping with such paths has them.
+const accelMode = z.object({ macs8: num, macArray: num, dramBytes: num, dramRows: num, critical: z.record(z.string(), num) }).strict();
+const accelSchema = z.object({
+  modes: z.object({ event: accelMode, dense: accelMode, activityOnly: accelMode, weightOnly: accelMode }).strict(),
+  projections: z.record(z.string(), z.object({ macs8: num, macArray: num, macArm: num }).strict()),
+  populations: z.record(z.string(), z.object({ dramBytes: num, dramRows: num }).strict()),
+}).strict();
 /** Every field of SimRun, and no other (a field merge does not know how to combine is refused, not guessed). */
 const simRunSchema = z.object({
   outputQ: i32, output: f64, outputShape: shape, outFrac: z.number().int(), samples: count, ticks: count,
@@ -83,6 +90,7 @@ const simRunSchema = z.object({
   projections: z.record(z.string(), z.object({ nnz: count, dense: num, effective: num, activityOnly: num, weightOnly: num, denseOps: num })),
   saturation: saturationSchema.optional(),
   dvfs: dvfsSchema.optional(),
+  accel: accelSchema.optional(),
 }).strict();
 const rawResultSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("sim"), run: simRunSchema }),
@@ -210,6 +218,8 @@ function mergeSim(runs: SimRun[]): SimRun {
     saturation: mergeSaturationOf(runs.map((r) => r.saturation)),
     // Summed (every count is additive); none when a part has none (then they would not cover the run).
     dvfs: runs.every((r) => r.dvfs) ? mergeRecords(runs.map((r) => r.dvfs!), new Set(), "dvfs") : undefined,
+    // Summed; parts of one bundle all have them or none (a mix is refused by mergeRecords' field check).
+    accel: runs.some((r) => r.accel) ? mergeRecords(runs.map((r) => r.accel ?? ({} as NonNullable<SimRun["accel"]>)), new Set(), "accel") : undefined,
   };
   // The simulator's own field order, so the merged run prints like an unmerged one.
   return Object.fromEntries(Object.keys(r0).map((k) => [k, merged[k as keyof SimRun]])) as unknown as SimRun;

@@ -105,7 +105,111 @@ export const DVFS_DEFAULTS: Record<"switch_ns" | "gated_mw_per_pe", Figure> = {
   },
 };
 
-const level = z.object({ name: z.string(), mhz: figure, volts: figure, pj_per_cycle: figure, static_mw_per_pe: figure });
+/**
+ * The PE's MAC array (targets/spinnaker2/accel.ts: `nmc compile --mac-array`; SOURCES.md §4, §13): its rates, the
+ * share of it a batch-1 matrix–vector product uses, its accumulator, and the ARM work around it. Also the
+ * defaults of a description without them (so older --hw files and bundles load unchanged).
+ */
+export const MAC_DEFAULTS: Record<"macs_per_cycle_8" | "macs_per_cycle_16" | "batch1_fraction" | "fc_efficiency" | "accumulator_bits" | "cells_per_mac_16" | "setup_cycles" | "drain_column_cycles" | "clear_row_cycles", Figure> = {
+  macs_per_cycle_8: {
+    value: 64, unit: "MAC/cycle",
+    source: "P: TU Dresden SpiNNaker2 FAQ, \"Details about MAC accelerator\" (64 MACs per PE, 8-bit multipliers, 64 MAC/cycle); S: the chip paper (Scholze et al. arXiv 2607.24396) via N1, a 16×4 output-stationary array",
+    grade: "primary",
+  },
+  macs_per_cycle_16: {
+    value: 16, unit: "MAC/cycle",
+    source: "P: FAQ (4 units combine into one 16-bit MAC: 16 MAC/cycle); N1 (S) says 2 neighbouring cells fuse (a conflict, SOURCES.md §10); the FAQ's figure taken",
+    grade: "primary",
+  },
+  batch1_fraction: {
+    value: 0.25, unit: "",
+    source: "S: the chip paper via N1 (FC layers use only 1 of the 4 rows of the 16×4 output-stationary array: a batch-1 matrix–vector product has one input row); assumed the same quarter in 16-bit mode",
+    grade: "secondary",
+  },
+  fc_efficiency: {
+    value: 0.7, unit: "",
+    source: "derived (SOURCES.md D11): measured utilisation on FC layers 16–19 % (mid 17.5 %; chip paper via N1, S) ÷ the 25 % one array row of four allows = 0.70, the share of the array's row cycles that do MACs (operand fetch, tile switches)",
+    grade: "derived",
+  },
+  accumulator_bits: {
+    value: 24, unit: "bit",
+    source: "S: the chip paper via N1 (24-bit accumulator, product chip); the FAQ (P) gives 29 bits for the prototype (SOURCES.md §10); assumed the same width for a fused 16-bit MAC (none published)",
+    grade: "secondary",
+  },
+  cells_per_mac_16: {
+    value: 4, unit: "cells",
+    source: "P: FAQ (4 units combine into one 16-bit MAC); nmc charges a 16-bit MAC as that many 8-bit MACs' energy (assumed: no 16-bit energy figure found)",
+    grade: "assumed",
+  },
+  setup_cycles: {
+    value: 40, unit: "cycles",
+    source: "nominal (SOURCES.md §13): per pass of the array, the ARM writes its descriptor (operand and result addresses, sizes, mode: ≈ 6 STR to memory-mapped registers), starts it and returns from the wait for its interrupt (≈ 12 interrupt entry/exit on the M4F); no measurement found",
+    grade: "assumed",
+  },
+  drain_column_cycles: {
+    value: 4, unit: "cycles",
+    source: "nominal (SOURCES.md §13): per column and pass, the ARM reads the array's accumulator (LDR 2) and adds it into its exact sum (ADDS + ADC 2, M4F timings §6)",
+    grade: "assumed",
+  },
+  clear_row_cycles: {
+    value: 0.5, unit: "cycles",
+    source: "nominal (SOURCES.md §13): per row and tick, zeroing the dense input vector the received events are written into (STRD of four int16 zeros ≈ 2 cycles)",
+    grade: "assumed",
+  },
+};
+
+/** The MAC array's energy per 8-bit MAC at the default levels (derived, SOURCES.md D3), by level name. */
+export const PJ_PER_MAC_DEFAULTS: Record<string, Figure> = {
+  PL1: {
+    value: 0.52, unit: "pJ/MAC",
+    source: "derived (SOURCES.md D3): (825 − 235.4) mW / 1.1405 T MAC/s, the array's measured 2.281 TOPS at 0.825 W, 0.5 V / 150 MHz, operands on chip (chip paper via N1, S), above all PEs asleep; 0.72 pJ all-in",
+    grade: "derived",
+  },
+  PL2: {
+    value: 0.73, unit: "pJ/MAC",
+    source: "derived (SOURCES.md D3): (2219 − 564.7) mW / 2.2815 T MAC/s, the array's measured 4.563 TOPS at 2.219 W, 0.8 V / 300 MHz (chip paper via N1, S), above all PEs asleep; 0.97 pJ all-in",
+    grade: "derived",
+  },
+};
+
+/**
+ * The chip's LPDDR4 DRAM (targets/spinnaker2/accel.ts: `nmc compile --dram`; SOURCES.md §13): bandwidth shared by
+ * the chip's PEs, transfer granularity, energy per byte, the ARM's work per fetch. Also the defaults of a
+ * description without them.
+ */
+export const DRAM_DEFAULTS: Record<"bytes_per_s" | "burst_bytes" | "pj_per_byte" | "fetch_cycles", Figure> = {
+  bytes_per_s: {
+    value: 6.4e9, unit: "B/s",
+    source: "P: SpiNNaker2 datasheet v0.03 p.1 (2 × LPDDR4, \"up to 6.4 GB/s sustained block transfer\"), per chip, shared by its PEs; N1 (S) calls 6.4 GB/s the raw rate (2 × 16 bit × 1.6 Gbit/s) and says the sustained rate is not disclosed (SOURCES.md §10): the datasheet's word taken, so DRAM time is a lower bound",
+    grade: "primary",
+  },
+  burst_bytes: {
+    value: 16, unit: "B",
+    source: "S: DMA transfers 16-byte aligned (N1, RESEARCH-22 (f)): every fetch is rounded up to whole 16-byte units; an LPDDR4 burst on a 16-bit channel is 32 B (BL16, assumed here), so short rows may cost up to 2× more",
+    grade: "secondary",
+  },
+  pj_per_byte: {
+    value: 40, unit: "pJ/B",
+    source: "assumed (SOURCES.md §9, §13): 5 pJ/bit, a typical LPDDR4 interface figure; no published SpiNNaker 2 figure; a loose upper bound 55–190 pJ/B (7–24 pJ/bit) derived from the chip paper's DNN-layer power with DRAM (Tab. 5, via N1, S) in RESEARCH-22 (f)",
+    grade: "assumed",
+  },
+  fetch_cycles: {
+    value: 10, unit: "cycles",
+    source: "nominal (SOURCES.md §13): per row fetched, the ARM writes a DMA descriptor (source, destination, length: ≈ 4 STR) and checks its completion (≈ 4), ≈ 10",
+    grade: "assumed",
+  },
+};
+
+const level = z.object({ name: z.string(), mhz: figure, volts: figure, pj_per_cycle: figure, static_mw_per_pe: figure,
+  /** The MAC array's energy per 8-bit MAC at this level (accel.ts); optional: --mac-array refuses a level without it. */
+  pj_per_mac: figure.optional() });
+
+function macDefaults(): Record<keyof typeof MAC_DEFAULTS, Figure> {
+  return Object.fromEntries(Object.entries(MAC_DEFAULTS).map(([k, v]) => [k, { ...v }])) as Record<keyof typeof MAC_DEFAULTS, Figure>;
+}
+function dramDefaults(): Record<keyof typeof DRAM_DEFAULTS, Figure> {
+  return Object.fromEntries(Object.entries(DRAM_DEFAULTS).map(([k, v]) => [k, { ...v }])) as Record<keyof typeof DRAM_DEFAULTS, Figure>;
+}
 
 export const hwSchema = z.object({
   name: z.string(),
@@ -131,6 +235,12 @@ export const hwSchema = z.object({
     switch_ns: figure.default(() => ({ ...DVFS_DEFAULTS.switch_ns })),
     gated_mw_per_pe: figure.default(() => ({ ...DVFS_DEFAULTS.gated_mw_per_pe })),
   }).default(() => ({ switch_ns: { ...DVFS_DEFAULTS.switch_ns }, gated_mw_per_pe: { ...DVFS_DEFAULTS.gated_mw_per_pe } })),
+  /** The MAC array (accel.ts). Defaults (so that a description written before it existed still loads): MAC_DEFAULTS. */
+  mac: z.object(Object.fromEntries(Object.keys(MAC_DEFAULTS).map((k) => [k, figure.default(() => ({ ...MAC_DEFAULTS[k as keyof typeof MAC_DEFAULTS] }))])) as Record<keyof typeof MAC_DEFAULTS, z.ZodDefault<typeof figure>>)
+    .default(() => macDefaults()),
+  /** The LPDDR4 DRAM (accel.ts). Defaults (so that a description written before it existed still loads): DRAM_DEFAULTS. */
+  dram: z.object(Object.fromEntries(Object.keys(DRAM_DEFAULTS).map((k) => [k, figure.default(() => ({ ...DRAM_DEFAULTS[k as keyof typeof DRAM_DEFAULTS] }))])) as Record<keyof typeof DRAM_DEFAULTS, z.ZodDefault<typeof figure>>)
+    .default(() => dramDefaults()),
   noc: z.object({
     hop_cycles: figure,
     chip_link_cycles: figure,
@@ -212,6 +322,7 @@ export const SPINNAKER2: HardwareDescription = {
       volts: f(0.5, "V", "S: 0.5 V at 150 MHz, the chip paper (Scholze et al. arXiv 2607.24396) via N1 §1, §8", "secondary"),
       pj_per_cycle: f(8.3, "pJ/cycle", "derived (SOURCES.md D2): (424.6 mW all PEs running − 235.4 mW all asleep) / 152 PEs / 150 MHz, S inputs; cross-check: SENECA (Tang et al. 2023, Table 8, P) measures 11.6 pJ per RISC-V instruction in the same 22 nm process", "derived"),
       static_mw_per_pe: f(1.05, "mW", "derived (SOURCES.md D1): (235.4 mW all PEs asleep − 75.2 mW all off) / 152, S inputs", "derived"),
+      pj_per_mac: { ...PJ_PER_MAC_DEFAULTS.PL1 },
     },
     {
       name: "PL2",
@@ -219,10 +330,13 @@ export const SPINNAKER2: HardwareDescription = {
       volts: f(0.8, "V", "S: 0.8 V at 300 MHz, the chip paper via N1 §1, §8", "secondary"),
       pj_per_cycle: f(15.0, "pJ/cycle", "derived (SOURCES.md D2): (1247.9 mW all PEs running − 564.7 mW all asleep) / 152 PEs / 300 MHz, S inputs", "derived"),
       static_mw_per_pe: f(3.22, "mW", "derived (SOURCES.md D1): (564.7 mW all PEs asleep − 75.2 mW all off) / 152, S inputs", "derived"),
+      pj_per_mac: { ...PJ_PER_MAC_DEFAULTS.PL2 },
     },
   ],
   default_level: "PL2",
   dvfs: { switch_ns: { ...DVFS_DEFAULTS.switch_ns }, gated_mw_per_pe: { ...DVFS_DEFAULTS.gated_mw_per_pe } },
+  mac: macDefaults(),
+  dram: dramDefaults(),
   noc: {
     hop_cycles: f(5, "cycles", "S: 5 NoC cycles per QPE router hop (SOURCES.md §5)", "secondary"),
     chip_link_cycles: f(100, "cycles", "nominal: chip-to-chip link traversal incl. serialization", "assumed"),

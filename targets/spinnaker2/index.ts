@@ -10,7 +10,7 @@ import { type RunOptions, type SimRun, Simulator } from "./sim/simulator.js";
 export type { Execution, RunOptions, SimRun } from "./sim/simulator.js";
 export { SPINNAKER2, parseHardware, levelOf, type HardwareDescription } from "./chip.js";
 export {
-  loadMapping, mapGraph, MAPPING_FORMAT, MAPPING_SECTION, MAPPING_VERSION, MAPPING_VERSION_REDUCTIONS, type Mapping, mappingFromSection, mappingSection, recheckMapping,
+  loadMapping, mapGraph, MAPPING_FORMAT, MAPPING_SECTION, MAPPING_VERSION, MAPPING_VERSION_ACCEL, MAPPING_VERSION_REDUCTIONS, type Mapping, mappingFromSection, mappingSection, recheckMapping,
 } from "./mapping.js";
 export { locationName } from "./place.js";
 export { type ModeFigures, report, type RunReport } from "./report.js";

@@ -26,6 +26,7 @@ import {
   resolveEmitter, route, type RouteEntry, routerPresence, type Routing, walkKey,
 } from "./route.js";
 import { S2_OPS } from "./ops.js";
+import { macRefusal } from "./accel.js";
 
 export const MAPPING_SECTION = "spinnaker2.mapping";
 /** The section's JSON names its format and version; a loader refuses any other (see `checkFormat`). */
@@ -38,6 +39,12 @@ export const MAPPING_VERSION = 2;
  * every other bundle stays version 2, and an nmc that cannot run a reduction refuses it by its version.
  */
 export const MAPPING_VERSION_REDUCTIONS = 3;
+/**
+ * The version of a mapping with accelerated paths (accel.ts: projections on the MAC array, populations whose
+ * weights live in DRAM): it adds `accel` {mac, dram}. Written only then, so every other bundle keeps its version.
+ */
+export const MAPPING_VERSION_ACCEL = 4;
+const VERSIONS: number[] = [MAPPING_VERSION, MAPPING_VERSION_REDUCTIONS, MAPPING_VERSION_ACCEL];
 
 export interface Mapping {
   hw: HardwareDescription;
@@ -63,7 +70,7 @@ export function mapGraph(g: Graph, hw: HardwareDescription = SPINNAKER2, storage
 export function recheckMapping(g: Graph, m: Mapping): string[] {
   let fresh: Mapping;
   try {
-    fresh = mapGraph(g, m.hw);
+    fresh = mapGraph(g, m.hw, { mac: m.partition.accel?.mac, dram: m.partition.accel?.dram });
   } catch (e) {
     if (e instanceof NmcError) return [`today's compiler does not map this graph on this hardware description: ${e.message}`];
     throw e;
@@ -80,7 +87,7 @@ export function mappingSection(m: Mapping): BundleSection {
   const reductions = storedReductions(m);
   const json = {
     format: MAPPING_FORMAT,
-    version: reductions.length ? MAPPING_VERSION_REDUCTIONS : MAPPING_VERSION,
+    version: p.accel ? MAPPING_VERSION_ACCEL : reductions.length ? MAPPING_VERSION_REDUCTIONS : MAPPING_VERSION,
     usable_bytes: p.usableBytes,
     pes: p.pes,
     lower_bound: p.lowerBound,
@@ -96,6 +103,7 @@ export function mappingSection(m: Mapping): BundleSection {
       router, entries: entries.map((e) => [e.key >>> 0, e.mask >>> 0, e.links, e.cores >>> 0]),
     })),
     ...(reductions.length ? { reductions } : {}),
+    ...(p.accel ? { accel: { mac: p.accel.mac, dram: p.accel.dram } } : {}),
   };
   return { name: MAPPING_SECTION, kind: "application/json; spinnaker2 mapping", data: new TextEncoder().encode(JSON.stringify(json)) };
 }
@@ -155,6 +163,10 @@ function storedReductions(m: Mapping): { pop: string; slices: number[]; keys: nu
  */
 function checkReductions(part: Partition, s: StoredMapping, file?: string): void {
   const groups = reductionGroups(part);
+  // Version 4 (accelerated paths) has `accel`, and its reductions as version 3 has them (none: as version 2).
+  const v4 = s.version === MAPPING_VERSION_ACCEL;
+  if (v4 !== (s.accel !== undefined)) fail(file, "accel", `a version-${s.version} mapping ${v4 ? "lacks" : "has"} accelerated paths`, v4 ? "accel {mac, dram}" : `no accel (it needs version ${MAPPING_VERSION_ACCEL})`, describe(s.accel));
+  if (v4 && !groups.length && s.reductions === undefined) return;
   if (s.version === MAPPING_VERSION) {
     if (s.reductions !== undefined) fail(file, "reductions", "a version-2 mapping lists cross-PE reductions", `no reductions (they need version ${MAPPING_VERSION_REDUCTIONS})`, describe(s.reductions));
     if (groups.length) {
@@ -188,7 +200,7 @@ const byteCount = z.number().finite().nonnegative();
 
 const sectionSchema = z.strictObject({
   format: z.literal(MAPPING_FORMAT),
-  version: z.union([z.literal(MAPPING_VERSION), z.literal(MAPPING_VERSION_REDUCTIONS)]),
+  version: z.union([z.literal(MAPPING_VERSION), z.literal(MAPPING_VERSION_REDUCTIONS), z.literal(MAPPING_VERSION_ACCEL)]),
   usable_bytes: byteCount,
   pes: nat,
   lower_bound: nat,
@@ -205,6 +217,8 @@ const sectionSchema = z.strictObject({
   routes: z.array(z.strictObject({ router: nat, entries: z.array(z.tuple([u32, u32, nat.max(15), u32])).min(1) })),
   /** Version 3: per population cut over several PEs with a cross-PE reduction, its slices, their keys, the payload bits. */
   reductions: z.array(z.strictObject({ pop: z.string(), slices: z.array(nat), keys: z.array(u32), payload_bits: nat })).optional(),
+  /** Version 4: the projections on the MAC array and the populations whose weights live in DRAM (accel.ts). */
+  accel: z.strictObject({ mac: z.array(z.string()), dram: z.array(z.string()) }).optional(),
 });
 type StoredMapping = z.infer<typeof sectionSchema>;
 
@@ -219,8 +233,8 @@ function checkFormat(json: unknown, file?: string): void {
       `"format": "${MAPPING_FORMAT}", "version": ${MAPPING_VERSION}`, "neither");
   }
   if (format !== MAPPING_FORMAT) throw refused(file, "format", "the mapping's format is not nmc's spinnaker2 mapping", JSON.stringify(MAPPING_FORMAT), describe(format));
-  if (version !== MAPPING_VERSION && version !== MAPPING_VERSION_REDUCTIONS) {
-    throw refused(file, "version", "the mapping's version is not one this nmc reads", `${MAPPING_VERSION} or ${MAPPING_VERSION_REDUCTIONS}`, describe(version),
+  if (typeof version !== "number" || !VERSIONS.includes(version)) {
+    throw refused(file, "version", "the mapping's version is not one this nmc reads", VERSIONS.join(", "), describe(version),
       `${RECOMPILE} (with this nmc, or run the bundle with the nmc that wrote it)`);
   }
 }
@@ -253,12 +267,13 @@ function decodePartition(g: Graph, hw: HardwareDescription, s: StoredMapping, fi
     pop: x.pop, kind: x.kind as Population["kind"], slices: x.slices, bytes: x.bytes, lowerBound: x.lower_bound,
   }));
   checkPopulationList(g, populations, slices, file);
-  const part: Partition = { slices, populations, usableBytes: usable, pes: 0, lowerBound: 0 };
+  const accel = s.accel ? checkAccel(g, hw, s.accel, file) : undefined;
+  const part: Partition = { slices, populations, usableBytes: usable, pes: 0, lowerBound: 0, ...(accel ? { accel } : {}) };
   populations.forEach((pp, k) => {
     const p = g.populations.find((q) => q.name === pp.pop)!;
     checkCover(p, pp, k, slices, file);
     if (p.kind === "Readout") checkMirrors(p, pp, k, part, file);
-    else checkMemory(g, p, pp, k, part, file);
+    else checkMemory(g, p, pp, k, part, file, hw);
   });
   const pes = slices.filter((x) => x.mirrors < 0).length;
   const lowerBound = populations.reduce((a, pp) => a + pp.lowerBound, 0);
@@ -266,6 +281,20 @@ function decodePartition(g: Graph, hw: HardwareDescription, s: StoredMapping, fi
   if (s.lower_bound !== lowerBound) fail(file, "lower_bound", "the lower bound is not the sum of the populations' lower bounds", String(lowerBound), String(s.lower_bound));
   inSection(file, "slices", () => checkKeyLimits(part));
   return { ...part, pes, lowerBound };
+}
+
+/** A version-4 mapping's accelerated paths: projections the MAC array can run, populations with incoming weights. */
+function checkAccel(g: Graph, hw: HardwareDescription, a: { mac: string[]; dram: string[] }, file?: string) {
+  a.mac.forEach((n, i) => {
+    const j = g.projections.find((x) => x.name === n);
+    if (!j) fail(file, `accel.mac[${i}]`, "a projection on the MAC array is not in the graph", "a projection name", JSON.stringify(n));
+    const why = macRefusal(g, hw, j!);
+    if (why) fail(file, `accel.mac[${i}]`, `projection ${n} cannot run on the MAC array: ${why}`, "a projection the array can run", JSON.stringify(n));
+  });
+  a.dram.forEach((n, i) => {
+    if (!g.projections.some((j) => j.target === n)) fail(file, `accel.dram[${i}]`, "a population with weights in DRAM has no incoming projection in the graph", "a population name", JSON.stringify(n));
+  });
+  return { mac: a.mac, dram: a.dram };
 }
 
 /** Populations: the graph's computed ones in graph order; each slice listed by its population once, ids ascending. */
@@ -320,8 +349,8 @@ function checkMirrors(p: Population & { kind: "Readout" }, pp: PopulationPartiti
 }
 
 /** A computed population's slices: bytes as the memory model counts them, within the usable SRAM; its lower bound. */
-function checkMemory(g: Graph, p: Population, pp: PopulationPartition, k: number, part: Partition, file?: string): void {
-  const { fixed: base, perUnit } = memoryModel(g, p);
+function checkMemory(g: Graph, p: Population, pp: PopulationPartition, k: number, part: Partition, file?: string, hw?: HardwareDescription): void {
+  const { fixed: base, perUnit } = memoryModel(g, p, part.accel ? { mac: part.accel.mac, dram: part.accel.dram, dramBurst: hw?.dram.burst_bytes.value } : {});
   const fixed = splitFixedBytes(p, base, pp.slices.length);
   let units = 0;
   for (const b of perUnit) units += b;

@@ -18,6 +18,7 @@ import { NmcError } from "../../ir/errors.js";
 import type { Graph, Population, Projection } from "../../ir/types.js";
 import { type HardwareDescription, usableSram } from "./chip.js";
 import { S2_OPS, s2Op } from "./ops.js";
+import type { AccelPlan, DramChoice } from "./accel.js";
 
 export interface Slice {
   /** Index in Partition.slices; also the routing key's slice field. */
@@ -49,6 +50,8 @@ export interface Partition {
   usableBytes: number;
   pes: number;
   lowerBound: number;
+  /** The projections on the MAC array and the populations whose weights live in DRAM (accel.ts); absent: none. */
+  accel?: AccelPlan;
 }
 
 /** The target unit of a projection column (−1: the column belongs to every slice, as an SSM's `u`): S2_OPS's layout. */
@@ -67,7 +70,25 @@ function weightBytes(g: Graph): number {
 export interface StorageOptions {
   weightBytes?: number;
   indexBytes?: number;
+  /** Projections on the MAC array (accel.ts): dense weights, no indices, a dense input vector instead of row pointers. */
+  mac?: readonly string[];
+  /** Populations whose incoming weights live in DRAM (accel.ts): only a fetch buffer stays in SRAM. */
+  dram?: readonly string[];
+  /** The DRAM transfer granularity in bytes (chip.ts dram.burst_bytes; default 16). */
+  dramBurst?: number;
+  /** partition(): which populations to put in DRAM (accel.ts DRAM_CHOICES; default off, or exactly `dram`). */
+  dramPolicy?: DramChoice;
 }
+
+/** The most entries any row of projection j stores. */
+function maxRowEntries(j: Projection): number {
+  const rp = j.weights.rowPtr;
+  let m = 0;
+  for (let r = 0; r < j.rows; r++) m = Math.max(m, rp[r + 1] - rp[r]);
+  return m;
+}
+
+const roundUp = (x: number, b: number) => (x <= 0 ? 0 : b > 0 ? Math.ceil(x / b) * b : x);
 
 /** Fixed and per-unit bytes of a population's slices (a Readout's: added to its source's). */
 export function memoryModel(g: Graph, p: Population, storage: StorageOptions = {}): { fixed: number; perUnit: Float64Array } {
@@ -77,19 +98,29 @@ export function memoryModel(g: Graph, p: Population, storage: StorageOptions = {
   let fixed = 0;
   const incoming = g.projections.filter((j) => j.target === p.name);
   const sources = new Set<string>();
+  const inDram = storage.dram?.includes(p.name) ?? false;
   for (const j of incoming) {
-    fixed += (j.rows + 1) * 4;
     sources.add(j.source);
     const colIdx = j.weights.colIdx;
     // Stored weights per column first (integers), then bytes per unit: unitOfColumn says whose each column is
     // (EGRU columns are [z | r | n] gates of the units; an SSM's `u` columns belong to every slice, the fixed part).
+    // On the MAC array (accel.ts): a dense column of rows weights, no indices; the rows' int16 input vector.
+    const mac = storage.mac?.includes(j.name) ?? false;
+    fixed += mac ? j.rows * 2 : (j.rows + 1) * 4;
     const perCol = new Float64Array(j.cols);
-    for (let k = 0; k < colIdx.length; k++) perCol[colIdx[k]]++;
+    if (mac) perCol.fill(j.rows);
+    else for (let k = 0; k < colIdx.length; k++) perCol[colIdx[k]]++;
+    const entry = mac ? storage.weightBytes ?? weightBytes(g) : wb + 2;
+    // Weights in DRAM (accel.ts): none in SRAM; a double buffer of the longest row (whole bursts) instead.
+    if (inDram) {
+      fixed += 2 * roundUp((mac ? j.cols : maxRowEntries(j)) * entry, storage.dramBurst ?? 16);
+      continue;
+    }
     for (let c = 0; c < j.cols; c++) {
       if (perCol[c] === 0) continue;
       const u = op.unitOfColumn(p, j.port, c);
-      if (u < 0) fixed += perCol[c] * (wb + 2);
-      else perUnit[u] += perCol[c] * (wb + 2);
+      if (u < 0) fixed += perCol[c] * entry;
+      else perUnit[u] += perCol[c] * entry;
     }
   }
   for (const s of sources) fixed += 2 * 4 * g.populations.find((q) => q.name === s)!.size;
@@ -113,6 +144,7 @@ export function partition(g: Graph, hw: HardwareDescription, storage: StorageOpt
   const usable = usableSram(hw);
   const slices: Slice[] = [];
   const populations: PopulationPartition[] = [];
+  const dram: string[] = [];
   g.populations.forEach((p, popIndex) => {
     const op = s2Op(p);
     if (op.residence === "host") return;
@@ -120,14 +152,16 @@ export function partition(g: Graph, hw: HardwareDescription, storage: StorageOpt
       populations.push(mirrorSlices(p, popIndex, op.mirrors(p)!, slices, populations));
       return;
     }
-    const { fixed, perUnit } = memoryModel(g, p, storage);
+    const st = dramStorage(g, p, storage, usable, hw);
+    if (st.dram?.includes(p.name)) dram.push(p.name);
+    const { fixed, perUnit } = memoryModel(g, p, st);
     let units = 0;
     for (const b of perUnit) units += b;
-    let ends = cutSlices(p, fixed, perUnit, usable, hw, op.sharedNote);
+    let ends = cutSlices(p, fixed, perUnit, usable, hw, op.sharedNote, st);
     // A population cut into several slices whose update needs sums over all its units (a LayerNorm) keeps
     // the cross-PE reduction's totals on every slice: cut again with them in the fixed part.
     const sliceFixed = splitFixedBytes(p, fixed, ends.length);
-    if (sliceFixed !== fixed) ends = cutSlices(p, sliceFixed, perUnit, usable, hw, `${op.sharedNote}, the cross-PE reduction's totals`);
+    if (sliceFixed !== fixed) ends = cutSlices(p, sliceFixed, perUnit, usable, hw, `${op.sharedNote}, the cross-PE reduction's totals`, st);
     const total = sliceFixed + units;
     const ids: number[] = [];
     let start = 0;
@@ -142,7 +176,36 @@ export function partition(g: Graph, hw: HardwareDescription, storage: StorageOpt
   });
   const pes = populations.reduce((a, p) => a + (S2_OPS[p.kind].residence === "mirror" ? 0 : p.slices.length), 0);
   const lowerBound = populations.reduce((a, p) => a + p.lowerBound, 0);
-  return { slices, populations, usableBytes: usable, pes, lowerBound };
+  const mac = storage.mac ? [...storage.mac] : [];
+  return { slices, populations, usableBytes: usable, pes, lowerBound, ...(mac.length || dram.length ? { accel: { mac, dram } } : {}) };
+}
+
+/**
+ * The storage options of population p under the DRAM policy (accel.ts): `all` puts every population with
+ * incoming weights in DRAM; `on` only one that does not fit a PE's SRAM even one unit per PE (what is refused
+ * without DRAM); otherwise the `dram` list as given. A population in DRAM with a projection on the MAC array is
+ * refused (not modelled).
+ */
+function dramStorage(g: Graph, p: Population, storage: StorageOptions, usable: number, hw: HardwareDescription): StorageOptions {
+  const policy = storage.dramPolicy;
+  const base: StorageOptions = { ...storage, dramBurst: storage.dramBurst ?? hw.dram.burst_bytes.value };
+  const incoming = g.projections.filter((j) => j.target === p.name);
+  let inDram = base.dram?.includes(p.name) ?? false;
+  if (!inDram && incoming.length && policy && policy !== "off") {
+    if (policy === "all") inDram = true;
+    else {
+      const { fixed, perUnit } = memoryModel(g, p, base);
+      inDram = perUnit.some((b) => fixed + b > usable) || (perUnit.length === 0 && fixed > usable);
+    }
+  }
+  if (!inDram) return base;
+  const mac = incoming.find((j) => storage.mac?.includes(j.name));
+  if (mac) {
+    throw new NmcError(`population ${p.name} would keep its weights in DRAM, but projection ${mac.name} into it is on the MAC array: the two together are not modelled`, {
+      node: p.name, hint: "leave that projection on the ARM core (--mac-array naming the others), or turn DRAM off (--dram off)",
+    });
+  }
+  return { ...base, dram: [...(base.dram ?? []), p.name] };
 }
 
 /**
@@ -185,7 +248,7 @@ function mirrorSlices(p: Population, popIndex: number, source: string, slices: S
  * The slice ends of a population. Greedy cuts under a budget give the fewest contiguous slices for it; the
  * smallest budget that keeps that count balances the slices (the slowest PE sets the tick period).
  */
-function cutSlices(p: Population, fixed: number, perUnit: Float64Array, usable: number, hw: HardwareDescription, sharedNote: string): number[] {
+function cutSlices(p: Population, fixed: number, perUnit: Float64Array, usable: number, hw: HardwareDescription, sharedNote: string, st: StorageOptions = {}): number[] {
   const cut = (budget: number): number[] | null => {
     const ends: number[] = [];
     let lo = 0;
@@ -205,7 +268,9 @@ function cutSlices(p: Population, fixed: number, perUnit: Float64Array, usable: 
       node: p.name,
       expected: `at most ${usable} bytes of data per PE (SRAM ${hw.chip.sram_bytes_per_pe.value} − code ${hw.chip.code_reserve_bytes.value} − buffers ${hw.chip.buffer_bytes.value})`,
       found: `${fixed + perUnit[worst]} bytes for unit ${worst} (${fixed} bytes shared by every slice: row pointers, event queues, LUTs${sharedNote})`,
-      hint: "prune the weights (--weight-sparsity), or describe a PE with more SRAM (--hw)",
+      hint: st.dram?.includes(p.name)
+        ? "its weights are already in DRAM (--dram): what is left does not fit; describe a PE with more SRAM (--hw)"
+        : "prune the weights (--weight-sparsity), put its weights in DRAM (nmc compile --dram on), or describe a PE with more SRAM (--hw)",
     });
   }
   let lo = fixed, hi = usable;

@@ -19,6 +19,7 @@ export function mappingSummary(m: Mapping) {
     })),
     routing: { routers: m.routing.tables.size, max_entries_per_router: m.routing.maxEntries, total_entries: m.routing.totalEntries },
     reductions: reductionSummary(m),
+    ...(p.accel ? { mac_array: p.accel.mac, dram: p.accel.dram } : {}),
   };
 }
 
@@ -59,6 +60,8 @@ export function printMapping(m: Mapping): string {
       `(${r.payload_bits}-bit payload, ${r.payload_bits_used} bits used), ${r.receptions_per_tick} receptions, ${r.router_traversals_per_tick} router traversals, ` +
       `${r.chip_crossings_per_tick} chip crossings; deepest tree ${r.deepest_tree_routers} routers`);
   }
+  if (s.mac_array?.length) lines.push(`MAC array (--mac-array): ${s.mac_array.join(", ")} (dense weights stored, the whole source vector multiplied every step)`);
+  if (s.dram?.length) lines.push(`weights in DRAM (--dram): ${s.dram.join(", ")} (each step fetches the rows of its events; SRAM keeps a row buffer)`);
   return lines.join("\n") + "\n";
 }
 
@@ -95,12 +98,37 @@ export function printS2Report(r: RunReport): string {
     `synaptic-op gains: activity ×${r.gains.activity.toFixed(2)}, weights ×${r.gains.weight.toFixed(2)}, combined ×${r.gains.combined.toFixed(2)}`,
     `this run (${r.mode} mode): ${si(e.latencySeconds, "s")} and ${si(e.energyJoules.total, "J")} per inference`,
     ...printDvfs(r.dvfs),
+    ...printAccel(r),
     "",
     "per PE",
     renderTable(["PE", "location", "slice", "SRAM bytes", "cycles", "packets in", "packets out"],
       r.perPe.map((p) => [p.pe, p.location, p.slice, p.sramBytes, sig(p.cycles), p.packetsIn, p.packetsOut])),
   ];
   return lines.join("\n") + "\n";
+}
+
+/** The MAC-array and DRAM section of a run report (accel-report.ts), nothing without those paths. */
+function printAccel(r: RunReport): string[] {
+  const a = r.accel;
+  if (!a) return [];
+  const ev = r.eventMode.accel, de = r.denseMode.accel;
+  const out = [""];
+  if (a.macArray.projections.length) {
+    out.push(`MAC array (${a.macArray.bits}-bit mode, ${a.macArray.pjPerMac8 ?? "?"} pJ per 8-bit MAC at ${r.level}), per inference:`);
+    out.push(renderTable(["projection", "rows × cols", "passes", "MACs", "array cycles", "ARM cycles", "energy"],
+      a.macArray.projections.map((p) => [p.name, `${p.rows} × ${p.cols}`, p.passes, sig(p.macsPerInference), sig(p.arrayCyclesPerInference), sig(p.armCyclesPerInference), si(p.energyJoules, "J")])));
+  }
+  if (a.dram.populations.length) {
+    out.push(`weights in DRAM (${sig(a.dram.bytesPerSecondPerChip / 1e9)} GB/s per chip, shared; ${a.dram.pjPerByte} pJ/B assumed), event mode, per inference:`);
+    out.push(renderTable(["population", "bytes fetched", "rows", "ARM fetch cycles", "energy"],
+      a.dram.populations.map((p) => [p.name, sig(p.bytesPerInference), sig(p.rowsPerInference), sig(p.fetchCyclesPerInference), si(p.energyJoules, "J")])));
+  }
+  if (ev && de) {
+    out.push(`  in the totals above: MAC array ${si(ev.macJoules, "J")} event / ${si(de.macJoules, "J")} dense; DRAM ${si(ev.dramJoules, "J")} (${sig(ev.dramBytes)} B) event / ` +
+      `${si(de.dramJoules, "J")} (${sig(de.dramBytes)} B) dense`);
+  }
+  for (const n of a.notes) out.push(`  ${n}`);
+  return out;
 }
 
 /** The hardware description as a table: every figure with its unit, grade and source (`nmc hw`). */

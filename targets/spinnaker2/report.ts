@@ -2,6 +2,7 @@
 // inference in each execution mode (event-driven, dense, and each kind of sparsity exploited alone), the
 // sparsity measured on the way, SRAM use and every PE's load. The simulator counts; this file prices.
 import type { Graph } from "../../ir/types.js";
+import { NmcError } from "../../ir/errors.js";
 import { levelOf, usableSram } from "./chip.js";
 import type { Mapping } from "./mapping.js";
 import type { Slice } from "./partition.js";
@@ -10,6 +11,8 @@ import { locate, locationName } from "./place.js";
 import type { SimRun } from "./sim/simulator.js";
 import type { DvfsChoice } from "./dvfs.js";
 import { type DvfsReport, dvfsReport } from "./dvfs-report.js";
+import { pjPerMac } from "./accel.js";
+import { type AccelReport, accelReport } from "./accel-report.js";
 
 export interface RunReport {
   mode: "event" | "dense";
@@ -47,6 +50,8 @@ export interface RunReport {
    * null with --dvfs off (absent in a report saved before nmc counted them).
    */
   dvfs?: DvfsReport | null;
+  /** The MAC-array and DRAM paths (accel.ts): only for a mapping with them (nmc compile --mac-array, --dram). */
+  accel?: AccelReport;
 }
 
 /** How a report prices DVFS (`nmc run --dvfs both|on|off --gating on|off`). */
@@ -63,6 +68,8 @@ export interface ModeFigures {
   hops: number;
   /** Of packets: those of cross-PE reductions (a split LayerNorm's partial sums). */
   reductionPackets: number;
+  /** With MAC-array or DRAM paths: their share of dynamic energy (J), the array's cycles and the DRAM bytes, per inference. */
+  accel?: { macJoules: number; dramJoules: number; macArrayCycles: number; dramBytes: number };
 }
 
 /**
@@ -70,16 +77,23 @@ export interface ModeFigures {
  * NoC depth; latency adds a tick per further population on the delay-0 pipeline; energy is dynamic (cycles,
  * SRAM bytes), NoC (hops, chip crossings) and static (the PEs and chips in use, over the latency).
  */
-export function figures(m: Mapping, t: SimRun["totals"]["event"], run: SimRun, level: ReturnType<typeof levelOf>, depth: number): ModeFigures {
+export function figures(m: Mapping, t: SimRun["totals"]["event"], run: SimRun, level: ReturnType<typeof levelOf>, depth: number,
+  mode?: keyof SimRun["totals"]): ModeFigures {
   const hz = level.mhz.value * 1e6;
   const n = Math.max(1, run.samples);
   const T = Math.max(1, run.ticks);
   const hop = m.hw.noc.hop_cycles.value;
-  const busy = t.criticalCycles / n + (t.nocDepthHops / n) * hop;
+  // With MAC-array or DRAM paths (sim/accel.ts): the critical path with the chips' DRAM time at this level, and
+  // the array's and DRAM's energy beside the ARM cycles'.
+  const ac = mode && run.accel ? run.accel.modes[mode] : undefined;
+  const critical = ac ? ac.critical[level.name] : t.criticalCycles;
+  const busy = critical / n + (t.nocDepthHops / n) * hop;
   const tick = busy / T / hz;
   const latency = busy / hz + Math.max(0, depth - 1) * tick;
   const pj = 1e-12;
-  const dynamic = (t.cycles * level.pj_per_cycle.value + t.sramBytes * m.hw.energy.pj_per_sram_byte.value) * pj / n;
+  const macJ = ac && ac.macs8 > 0 ? ac.macs8 * pjPerMac(m.hw, level) * pj / n : 0;
+  const dramJ = ac ? ac.dramBytes * m.hw.dram.pj_per_byte.value * pj / n : 0;
+  const dynamic = (t.cycles * level.pj_per_cycle.value + t.sramBytes * m.hw.energy.pj_per_sram_byte.value) * pj / n + macJ + dramJ;
   // pj_per_hop and pj_per_chip_link are per event packet (EVENT_PACKET_BITS; SOURCES.md D9 derives them from
   // pJ per bit): a reduction packet's traversals are charged in proportion to its bits.
   const hops = t.hops - t.reductionHops + t.reductionHopBits / EVENT_PACKET_BITS;
@@ -91,6 +105,7 @@ export function figures(m: Mapping, t: SimRun["totals"]["event"], run: SimRun, l
     latencySeconds: latency, tickSeconds: tick,
     energyJoules: { dynamic, static: stat, noc, total: dynamic + stat + noc },
     packets: t.packets / n, hops: t.hops / n, reductionPackets: t.reductionPackets / n,
+    ...(ac ? { accel: { macJoules: macJ, dramJoules: dramJ, macArrayCycles: ac.macArray / n, dramBytes: ac.dramBytes / n } } : {}),
   };
 }
 
@@ -109,10 +124,15 @@ export function pipelineDepth(g: Graph): number {
 export function report(g: Graph, m: Mapping, run: SimRun, mode: "event" | "dense", levelName?: string, opts: DvfsOptions = {}): RunReport {
   const level = levelOf(m.hw, levelName);
   const depth = pipelineDepth(g);
-  let ev = figures(m, run.totals.event, run, level, depth);
-  let de = figures(m, run.totals.dense, run, level, depth);
-  let ao = figures(m, run.totals.activityOnly, run, level, depth);
-  let wo = figures(m, run.totals.weightOnly, run, level, depth);
+  if (run.accel && opts.dvfs === "on") {
+    throw new NmcError("--dvfs on: DVFS is not modelled with the MAC array or DRAM paths this bundle was compiled with", {
+      hint: "use --dvfs off or both (the report then has no DVFS figures), or compile with --mac-array none --dram off",
+    });
+  }
+  let ev = figures(m, run.totals.event, run, level, depth, "event");
+  let de = figures(m, run.totals.dense, run, level, depth, "dense");
+  let ao = figures(m, run.totals.activityOnly, run, level, depth, "activityOnly");
+  let wo = figures(m, run.totals.weightOnly, run, level, depth, "weightOnly");
   const dvfs = dvfsReport(m.hw, run, level, m.placement.chips, { event: ev, dense: de, activityOnly: ao, weightOnly: wo }, opts.dvfs, opts.gating ?? true);
   if (dvfs?.shown === "on") {
     // --dvfs on: every mode's energy is the one with DVFS (latency and NoC energy are the same either way).
@@ -175,5 +195,6 @@ export function report(g: Graph, m: Mapping, run: SimRun, mode: "event" | "dense
       dense: Array.from(run.perTick.denseCycles, (c) => c / n / (level.mhz.value * 1e6)),
     },
     dvfs,
+    ...(run.accel && m.partition.accel ? { accel: accelReport(g, m, run, level) } : {}),
   };
 }

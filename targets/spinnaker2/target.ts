@@ -16,6 +16,15 @@ import { DVFS_CHOICES, type DvfsChoice, GATING_CHOICES } from "./dvfs.js";
 import type { DvfsOptions } from "./report.js";
 import { locationName } from "./place.js";
 import { mappingSummary, printHardware, printMapping, printS2Report } from "./print.js";
+import { DRAM_CHOICES, type DramChoice, MAC_CHOICES, macProjections } from "./accel.js";
+import { NmcError } from "../../ir/errors.js";
+
+/** `--dram`'s value (none given: off), or an NmcError naming the choices. */
+function dramChoice(v: string | undefined): DramChoice {
+  if (v === undefined) return "off";
+  if (!(DRAM_CHOICES as readonly string[]).includes(v)) throw new NmcError("invalid value for --dram", { expected: DRAM_CHOICES.join(" | "), found: JSON.stringify(v) });
+  return v as DramChoice;
+}
 
 /** The built-in description, or one from a JSON file (`--hw`), checked field by field. */
 export function loadHardware(file: string | undefined): HardwareDescription {
@@ -86,6 +95,14 @@ export const SPINNAKER2_TARGET: Target = {
   progressVerb: "simulating",
   compileOptions: [
     { flags: "--hw <file>", key: "hw", description: "spinnaker2: a hardware description JSON (default: the built-in SpiNNaker 2; nmc hw --json prints it)" },
+    {
+      flags: "--mac-array <which>", key: "macArray",
+      description: `spinnaker2: run projections on the PEs' MAC arrays instead of the ARM's event loop: ${MAC_CHOICES.join(" | ")} (none: default; input: those from an input population; dense: those whose dense weights take no more memory than their sparse rows, i.e. at least a third of the weights stored at 8 bits; all) or projection names, comma-separated. The array multiplies the whole source vector every step (zeros included), with dense weights stored; outputs are unchanged (a projection whose sums could overflow the array's accumulator is refused by name). The report lists them with their cycles and energy (docs/hardware.md "MAC array and DRAM")`,
+    },
+    {
+      flags: "--dram <policy>", key: "dram",
+      description: `spinnaker2: keep weights in the chip's LPDDR4 DRAM and fetch the rows each step needs: ${DRAM_CHOICES.join(" | ")} (off: default, a population that does not fit a PE's SRAM is refused; on: only such populations go to DRAM; all: every population with weights). Fetches are charged in bytes (whole 16-B bursts), time from the chip's shared 6.4 GB/s and energy per byte (assumed)`,
+    },
   ],
   runOptions: [
     {
@@ -105,10 +122,12 @@ export const SPINNAKER2_TARGET: Target = {
   workers: true,
   lower({ quantized, options }) {
     const hw = loadHardware(options.hw);
-    const m = mapGraph(quantized, hw);
+    const dram = dramChoice(options.dram);
+    const m = mapGraph(quantized, hw, { mac: macProjections(quantized, hw, options.macArray), dramPolicy: dram });
+    const none = dram === "on" && !m.partition.accel?.dram.length ? "--dram on: every population fits the PE SRAM, no weights are kept in DRAM\n" : "";
     return {
       sections: [mappingSection(m)], cores: coreDescriptors(m), hardwareJson: JSON.stringify(hw),
-      report: { mapping: mappingSummary(m) }, text: printMapping(m),
+      report: { mapping: mappingSummary(m) }, text: printMapping(m) + none,
     };
   },
   load: (b, g, file) => loaded(g, loadMapping(b, g, file)),

@@ -17,7 +17,7 @@ import { NmcError } from "../../ir/errors.js";
 import type { Graph } from "../../ir/types.js";
 import type { HardwareDescription } from "../../targets/spinnaker2/chip.js";
 import {
-  loadMapping, mapGraph, type Mapping, MAPPING_FORMAT, MAPPING_SECTION, MAPPING_VERSION, MAPPING_VERSION_REDUCTIONS, mappingSection, recheckMapping,
+  loadMapping, mapGraph, type Mapping, MAPPING_FORMAT, MAPPING_SECTION, MAPPING_VERSION, MAPPING_VERSION_ACCEL, MAPPING_VERSION_REDUCTIONS, mappingSection, recheckMapping,
 } from "../../targets/spinnaker2/index.js";
 import { route } from "../../targets/spinnaker2/route.js";
 import { buildModel, makeBatch, modelArb, quantOptsArb, quantizeFor } from "../support/quant-models.js";
@@ -219,7 +219,7 @@ describe("stored routes that are inconsistent are refused, naming the section", 
     }, /^version$/, /earlier nmc/);
     expect(e.hint).toMatch(/recompile/);
     refused((j) => (j.version = MAPPING_VERSION + 1), /^version$/, /version/);
-    refused((j) => (j.version = MAPPING_VERSION_REDUCTIONS + 1), /^version$/, /not one this nmc reads/);
+    refused((j) => (j.version = MAPPING_VERSION_ACCEL + 1), /^version$/, /not one this nmc reads/);
     refused((j) => (j.format = "something else"), /^format$/);
   });
 

@@ -8,6 +8,7 @@ import type { DvfsAccount, DvfsCounts } from "../dvfs.js";
 import type { Emitter } from "../route.js";
 import type { Group, Pe } from "./pe.js";
 import { emptyTotals, type SimTotals } from "./results.js";
+import type { AccelAccount, AccelCounts } from "./accel.js";
 
 export class Charges {
   readonly totals: SimTotals = { event: emptyTotals(), dense: emptyTotals(), activityOnly: emptyTotals(), weightOnly: emptyTotals() };
@@ -25,12 +26,19 @@ export class Charges {
   /** The tick's slowest PE and NoC depth per mode, for the DVFS counting (dvfs.ts; no array per tick). */
   private readonly dvfsMax = new Float64Array(4);
   private readonly dvfsDepth = new Float64Array(4);
+  /** Scratch: a PE's finish per mode before the chip's DRAM time (sim/accel.ts). */
+  private readonly finish = new Float64Array(4);
 
   constructor(private readonly hw: HardwareDescription, private readonly wbytes: number, populations: number, ticks: number,
-    private readonly dvfs?: DvfsAccount) {
+    private readonly dvfs?: DvfsAccount, private readonly accel?: AccelAccount) {
     this.eventCount = new Float64Array(populations);
     this.unitTickCount = new Float64Array(populations);
     this.perTick = { eventCycles: new Float64Array(ticks), denseCycles: new Float64Array(ticks) };
+  }
+
+  /** The run's MAC-array and DRAM counts (sim/accel.ts), when its mapping has such paths. */
+  accelCounts(): AccelCounts | undefined {
+    return this.accel?.counts;
   }
 
   /** The run's DVFS counts (dvfs.ts), when it counted them. */
@@ -76,6 +84,7 @@ export class Charges {
     pe.cDense = base + receivedDense * recv + synDense * synapse + colsDense * rq;
     pe.cActivity = base + received * recv + synAct * synapse + colsAct * rq;
     pe.cWeight = base + receivedDense * recv + synWeight * synapse + colsDense * rq;
+    if (pe.accel) this.accel!.work(pe);
   }
 
   /**
@@ -200,11 +209,18 @@ export class Charges {
     de.cycles += dcycles;
     ao.cycles += acycles;
     wo.cycles += wcycles;
-    // The tick's critical path: a PE's cycles, and the time a split slice waited for partial sums (pe.w…, 0 else).
-    if (cycles + pe.wEvent > this.tickMax) this.tickMax = cycles + pe.wEvent;
-    if (dcycles + pe.wDense > this.tickMaxDense) this.tickMaxDense = dcycles + pe.wDense;
-    if (acycles + pe.wActivity > this.tickMaxAct) this.tickMaxAct = acycles + pe.wActivity;
-    if (wcycles + pe.wWeight > this.tickMaxWeight) this.tickMaxWeight = wcycles + pe.wWeight;
+    // The tick's critical path: a PE's cycles, and the time a split slice waited for partial sums (pe.w…, 0 else);
+    // with a MAC array, its array cycles (the ARM waits for them); with DRAM, the chip's transfer (sim/accel.ts).
+    const x = pe.accel ? this.accel!.stall(pe) : 0;
+    if (cycles + pe.wEvent + x > this.tickMax) this.tickMax = cycles + pe.wEvent + x;
+    if (dcycles + pe.wDense + x > this.tickMaxDense) this.tickMaxDense = dcycles + pe.wDense + x;
+    if (acycles + pe.wActivity + x > this.tickMaxAct) this.tickMaxAct = acycles + pe.wActivity + x;
+    if (wcycles + pe.wWeight + x > this.tickMaxWeight) this.tickMaxWeight = wcycles + pe.wWeight + x;
+    if (pe.accel?.dram) {
+      const f = this.finish;
+      f[0] = cycles + pe.wEvent + x; f[1] = dcycles + pe.wDense + x; f[2] = acycles + pe.wActivity + x; f[3] = wcycles + pe.wWeight + x;
+      this.accel!.fetched(pe, f);
+    }
   }
 
   /** The end of tick t: the slowest PE of each mode and the NoC depth (dense modes: maxDepth every tick). */
@@ -215,6 +231,11 @@ export class Charges {
       mx[0] = this.tickMax; mx[1] = this.tickMaxDense; mx[2] = this.tickMaxAct; mx[3] = this.tickMaxWeight;
       dp[0] = this.depth; dp[1] = maxDepth; dp[2] = this.depth; dp[3] = maxDepth;
       this.dvfs.endTick(mx, dp);
+    }
+    if (this.accel) {
+      const mx = this.dvfsMax;
+      mx[0] = this.tickMax; mx[1] = this.tickMaxDense; mx[2] = this.tickMaxAct; mx[3] = this.tickMaxWeight;
+      this.accel.endTick(mx);
     }
     ev.criticalCycles += this.tickMax;
     de.criticalCycles += this.tickMaxDense;

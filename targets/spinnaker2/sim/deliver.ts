@@ -6,6 +6,7 @@
 import { loadBias, requantizeColumns } from "../../../runtime/golden/kernels.js";
 import { accumulateDense, accumulateQueues, accumulateSharedQueue } from "./accumulate.js";
 import type { Group, GroupLink } from "./pe.js";
+import { countDram } from "./accel.js";
 
 /** Delivers tick t (queues of parity par; a delay-1 projection reads prevPar) to every PE of the group. */
 export function deliverGroup(grp: Group, t: number, par: number, prevPar: number, dense: boolean, pre: number): void {
@@ -14,6 +15,10 @@ export function deliverGroup(grp: Group, t: number, par: number, prevPar: number
     const pe = pes[s];
     for (let q = 0; q < pe.ports.length; q++) loadBias(pe.ports[q], pe.bias[q]);
     pe.received = pe.receivedDense = pe.syn = pe.synDense = pe.cols = pe.colsDense = pe.synAct = pe.colsAct = pe.synWeight = 0;
+    if (pe.accel) {
+      pe.accel.bytes.fill(0);
+      pe.accel.rows.fill(0);
+    }
   }
   const ns = grp.ns, offs = grp.offs, touched = grp.touched, events = grp.events;
   for (let k = 0; k < grp.links.length; k++) {
@@ -36,7 +41,7 @@ export function deliverGroup(grp: Group, t: number, par: number, prevPar: number
       else if (!dense) accumulateQueues(S, L.idxs, L.vals, offs, ns, maxN, L.rowPtr, L.colIdx, L.w, L.sums, touched);
       else accumulateLinkDense(grp, k, L);
     }
-    countLink(grp, k, pre);
+    countLink(grp, k, pre, L);
   }
 }
 
@@ -65,8 +70,8 @@ function accumulateLinkDense(grp: Group, k: number, L: GroupLink): void {
 }
 
 /** Requantizes link k's sums into each PE's port and adds its counts of the tick to the PE and the projection. */
-function countLink(grp: Group, k: number, pre: number): void {
-  const pes = grp.pes, S = grp.S, ns = grp.ns, touched = grp.touched, events = grp.events;
+function countLink(grp: Group, k: number, pre: number, L: GroupLink): void {
+  const pes = grp.pes, S = grp.S, ns = grp.ns, touched = grp.touched, events = grp.events, offs = grp.offs;
   for (let s = 0; s < S; s++) {
     const pe = pes[s], lp = pe.incoming[k];
     const ev = events[s], tc = touched[s];
@@ -75,13 +80,18 @@ function countLink(grp: Group, k: number, pre: number): void {
       pe.received += ev;
       pe.receivedDense += lp.srcSize;
     }
-    pe.syn += tc;
-    pe.cols += nc;
-    pe.synDense += lp.rows * lp.cols;
-    pe.colsDense += lp.cols;
-    pe.synAct += ev * lp.cols;
-    if (ev > 0) pe.colsAct += lp.cols;
-    pe.synWeight += lp.nnz;
+    // Its weights in DRAM: the rows it fetches (sim/accel.ts). On the MAC array: no ARM synapses, its columns
+    // requantized every step; both are in the PE's constant MAC costs (Charges.work).
+    if (lp.dram) countDram(pe.accel!, lp.dram, lp.rows, L.idxs[s], L.vals[s], offs[s], ns[s]);
+    if (!lp.mac) {
+      pe.syn += tc;
+      pe.cols += nc;
+      pe.synDense += lp.rows * lp.cols;
+      pe.colsDense += lp.cols;
+      pe.synAct += ev * lp.cols;
+      if (ev > 0) pe.colsAct += lp.cols;
+      pe.synWeight += lp.nnz;
+    }
     // A DiagonalSSM's `u` projection is replicated on every slice (each keeps the whole state): its work
     // is charged to every PE, but the model's synaptic operations are counted once, on the first slice.
     if (!lp.countsOps) continue;

@@ -14,6 +14,7 @@ import type { Emitter } from "../route.js";
 import { Queue } from "./queues.js";
 import { emptyProjectionCounts, type PeCounters, type ProjectionCounts } from "./results.js";
 import type { SlicedProjection } from "./slices.js";
+import type { DramLink, MacLink, PeAccel } from "./accel.js";
 
 export interface LocalProjection {
   name: string;
@@ -50,6 +51,9 @@ export interface LocalProjection {
   stat: ProjectionCounts;
   /** The target population's saturation counters (NO_COUNTS where countsOps is false: counted on the first slice). */
   sat: Float64Array;
+  /** On the MAC array, or with its weights in DRAM (sim/accel.ts wireAccel; absent: the ARM's event loop from SRAM). */
+  mac?: MacLink;
+  dram?: DramLink;
 }
 
 /** One incoming projection of a population, across its PEs (the shared chunked CSR; each PE's queue and sums). */
@@ -165,6 +169,8 @@ export class Pe {
   readonly readouts: Mirror[];
   readonly counters: PeCounters;
   emitter: Emitter | null = null;
+  /** The MAC-array and DRAM work of this PE (sim/accel.ts), null when it has none. */
+  accel: PeAccel | null = null;
   /** This tick's counts (set by deliverGroup; no object per tick). */
   received = 0;
   receivedDense = 0;

@@ -2,6 +2,7 @@
 // and the options of a run. Plain data, shared by the run loop (simulator.ts) and the cost charging (charge.ts).
 import type { SaturationCounts } from "../../../runtime/golden/saturation.js";
 import type { DvfsCounts } from "../dvfs.js";
+import type { AccelCounts } from "./accel.js";
 
 export interface PeCounters {
   pe: number;
@@ -123,6 +124,12 @@ export interface SimRun {
    * level, PE-ticks, cycles and PE time per level. Absent only in a part file written before nmc counted them.
    */
   dvfs?: DvfsCounts;
+  /**
+   * The MAC-array and DRAM counts (sim/accel.ts), only for a mapping with such paths (--mac-array, --dram):
+   * MACs, array cycles, DRAM bytes and rows per mode, the critical path per level with DRAM time, per projection
+   * and population. A run with them counts no DVFS (not modelled together).
+   */
+  accel?: AccelCounts;
 }
 
 export const emptyTotals = (): ModeTotals => ({

@@ -52,6 +52,8 @@ import type { Execution, RunOptions, SimObserver, SimOptions, SimRun } from "./r
 import { splitBySlice, type SlicedProjection } from "./slices.js";
 import { NO_INPUTS, type RunContext } from "./context.js";
 import { DvfsAccount } from "../dvfs.js";
+import { accelActive } from "../accel.js";
+import { AccelAccount, wireAccel } from "./accel.js";
 
 export type { Execution, ModeTotals, PeCounters, RunOptions, SimObserver, SimOptions, SimRun, SimTotals } from "./results.js";
 
@@ -86,7 +88,8 @@ export class Simulator {
     private readonly hw: HardwareDescription, opts: SimOptions = {}) {
     if (!g.quant) throw new NmcError("the spinnaker2 simulator runs quantized IR only");
     this.execution = opts.execution ?? "event";
-    this.countDvfs = opts.dvfs ?? true;
+    // DVFS is not modelled with the MAC array or DRAM (their time is not ARM cycles): no DVFS counts then.
+    this.countDvfs = (opts.dvfs ?? true) && !accelActive(part.accel);
     this.wbytes = g.quant.weightBits === 16 ? 2 : 1;
     this.pre = g.quant.weightBits - 8;
     this.byPop = g.populations.map(() => []);
@@ -98,6 +101,7 @@ export class Simulator {
     this.singleRate = this.outRate.every((r) => r === 1) &&
       !g.populations.some((p) => (p.kind === "Input" && p.eventTime) || (p.kind === "Readout" && (p.mode === "pool" || p.mode === "timepool")));
     this.buildPes(part);
+    if (accelActive(part.accel)) wireAccel(g, hw, part.accel!, this.pes);
     this.pePos = [];
     this.pes.forEach((pe, i) => (this.pePos[pe.slice.pe] = i));
     if (opts.shareQueues ?? true) this.shareQueues(routing);
@@ -280,7 +284,8 @@ export class Simulator {
     const readoutOut = perSequence && outPop.kind === "Readout";
     const readoutPes = readoutOut ? this.byPop[g.populations.findIndex((p) => p.name === source)] : [];
     return {
-      xq: quantizeInputs(g, batch), T, C, dense, projections, charges: new Charges(this.hw, this.wbytes, g.populations.length, T, this.countDvfs ? new DvfsAccount(this.hw, this.pes) : undefined),
+      xq: quantizeInputs(g, batch), T, C, dense, projections, charges: new Charges(this.hw, this.wbytes, g.populations.length, T, this.countDvfs ? new DvfsAccount(this.hw, this.pes) : undefined,
+        this.pes.some((pe) => pe.accel) ? new AccelAccount(this.hw, this.pes) : undefined),
       input, inputPop, tokens: input.kind === "Input" && input.encoding === "tokens", hostOut,
       hostUpdate: goldenOp(input).bind(input, { lo: 0, n: input.size, ports: [], state: [], out: hostOut, pre: this.pre }),
       popOut: opts.observer ? g.populations.map((p) => new Int32Array(p.size)) : null, observer: opts.observer,
@@ -472,6 +477,7 @@ export class Simulator {
       outputQ, output, outputShape: ctx.perSequence ? [B, ctx.K] : [B, ctx.rows, ctx.K], outFrac, samples: B, ticks: ctx.T, totals: charges.totals,
       pes: this.pes.map((p) => p.counters), events, unitTicks, projections: ctx.projections, perTick: charges.perTick,
       saturation: saturationCounts(g.populations, this.sat), ...(this.countDvfs ? { dvfs: charges.dvfsCounts() } : {}),
+      ...(charges.accelCounts() ? { accel: charges.accelCounts() } : {}),
     };
   }
 }
