@@ -53,6 +53,12 @@ export {
   type PruneSchedule, sparsityAt, splitIndices, type TuneData, tuneModel, type TuneOptions, type TuneReport, type TuneResult, type WeightSparsity, writeTunedModel,
 } from "./compiler/tune/index.js";
 
+// ── Importing foreign checkpoints: event-ssm (Flax) models, as `nmc import event-ssm` does ──────────────
+export { type EventSsmConfig, parseEventSsmConfig, readEventSsmConfig } from "./compiler/import/event-ssm-config.js";
+export { EVENT_SSM_COMMIT, type EventSsmImport, importEventSsm } from "./compiler/import/event-ssm.js";
+export { readCheckpoint } from "./compiler/import/checkpoint.js";
+export { writeLayersModel } from "./compiler/import/layers-model.js";
+
 // ── Targets (one registry) and the run dispatcher ───────────────────────────────────────────────────────
 export type { LoadedBundle, Lowered, Runner, Target, TargetOption, TargetReport } from "./targets/target.js";
 export { findTarget, getTarget, TARGETS, targetNames } from "./targets/registry.js";
