@@ -13,6 +13,7 @@ import { registerImport } from "./commands/import.js";
 import { registerIr } from "./commands/ir.js";
 import { registerMerge } from "./commands/merge.js";
 import { registerRun } from "./commands/run.js";
+import { registerGenerate } from "./commands/generate.js";
 import { registerTune } from "./commands/tune.js";
 import { EXIT_USAGE, reportFailure } from "./exit.js";
 
@@ -43,6 +44,7 @@ Examples:
   $ nmc run s.nmb --input x.npy --shard 2/4 --save p2.json the 2nd quarter of the samples, for nmc merge
   $ nmc merge p1.json p2.json p3.json p4.json           the report of the whole input from its 4 parts
   $ nmc verify s.nmb --input x.npy --against golden     bit-exact check against the golden engine
+  $ nmc generate lm.nmb --prompt "The jury said" -n 40 text from a compiled language model, token by token
   $ nmc inspect m.nmb                                   what the bundle holds
   $ nmc run model.json --input x.npy --out y.npy        run the float model
   $ nmc ir model.json                                   print the IR
@@ -51,6 +53,7 @@ Examples:
   registerDemo(program);
   registerCompile(program);
   registerRun(program);
+  registerGenerate(program);
   registerMerge(program);
   registerVerify(program);
   registerInspect(program);

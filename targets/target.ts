@@ -70,9 +70,24 @@ export interface ExecuteOptions {
   onProgress?: (samplesDone: number) => void;
 }
 
+/**
+ * One sequence run tick by tick, its next input chosen from its last output (nmc generate): write tick t's
+ * quantized input into `input` ([ticks × channels]; a token id for an Embedding model), then `step(t)` returns the
+ * output integers of tick t (fractional bits `outFrac`; valid until the next step). `finish()` is the run of the
+ * ticks stepped, as `execute` gives it (the target's report prices it).
+ */
+export interface StepSession {
+  input: Int32Array;
+  outFrac: number;
+  step(t: number): Int32Array;
+  finish(): RawResult;
+}
+
 /** A bundle of this target, loaded: the runner that verify compares and the run that `nmc run` reports. */
 export interface LoadedBundle {
   runner: Runner;
+  /** A session of `ticks` ticks stepped one at a time; absent: a caller re-runs the prefix (same outputs). */
+  session?(ticks: number, opts: ExecuteOptions): StepSession;
   /** A whole run as a mergeable raw result (`nmc run`, worker threads, shards). */
   execute(batch: SequenceBatch, opts: ExecuteOptions): RawResult;
   /**

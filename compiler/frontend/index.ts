@@ -128,6 +128,26 @@ function lowerLayer(ctx: LowerContext, layer: LayerRef, inputs: Population[], on
   return ctx.current;
 }
 
+/** nmc.vocabulary as Graph.meta.vocabulary (a JSON array): one distinct string per token id of an Embedding input. */
+function checkedVocabulary(file: string, vocabulary: string[], tokens: number | null, topLevel: boolean): string {
+  const path = `${topLevel ? "" : "userDefinedMetadata."}nmc.vocabulary`;
+  if (tokens === null) {
+    throw new NmcError("nmc.vocabulary names the token ids of an Embedding input; this model's input is a sequence of feature vectors", {
+      file, path, expected: "no vocabulary, or an Embedding as the first layer",
+    });
+  }
+  if (vocabulary.length !== tokens) {
+    throw new NmcError("nmc.vocabulary must name every token id of the Embedding", { file, path, expected: `${tokens} entries (the Embedding's input_dim)`, found: `${vocabulary.length}` });
+  }
+  const seen = new Map<string, number>();
+  vocabulary.forEach((v, i) => {
+    const j = seen.get(v);
+    if (j !== undefined) throw new NmcError("nmc.vocabulary has a token twice", { file, path: `${path}[${i}]`, expected: "distinct strings", found: `${JSON.stringify(v)} again (first at ${j})` });
+    seen.set(v, i);
+  });
+  return JSON.stringify(vocabulary);
+}
+
 export function loadModel(file: string, opts: LoadOptions = {}): LoadedModel {
   const model = parseModelJson(file, readJsonFile(file, "the model file", "a TensorFlow.js LayersModel (JSON)"));
   const chain = layerChain(file, model);
@@ -153,6 +173,8 @@ export function loadModel(file: string, opts: LoadOptions = {}): LoadedModel {
     }
     input = b.input(chain.inputName, C, "values", { file, layer: chain.inputName, className: "InputLayer" }, time);
   }
+
+  if (meta?.vocabulary) b.meta.vocabulary = checkedVocabulary(file, meta.vocabulary, tokens ? input.size : null, model.nmc !== undefined && !model.userDefinedMetadata?.nmc);
 
   const ctx: LowerContext = { file, builder: b, weights, used: new Set(), current: input };
   // What each layer produced, by layer name; and how many layers read it (an Activation folds into the

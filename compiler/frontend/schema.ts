@@ -45,6 +45,9 @@ export const NmcMetaSchema = z.object({
   // "events": event time, every input step is one event with its own time step Δt (ms) and every sequence a
   // length (ir/types.ts InputPopulation.eventTime; nmc import event-ssm writes it). "ticks" (default): fixed steps.
   time: z.enum(["ticks", "events"]).optional(),
+  // A token model's vocabulary: the string of every token id (entry i is token i), for nmc generate. It travels
+  // into the IR's and the bundle's graph metadata (Graph.meta.vocabulary, a JSON array).
+  vocabulary: z.array(z.string()).optional(),
 });
 
 export const UserMetaSchema = z.looseObject({ nmc: NmcMetaSchema.optional() });

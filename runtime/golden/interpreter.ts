@@ -314,6 +314,41 @@ export class GoldenEngine {
     return this.finish(outputQ, readout ? [B, K] : [B, T, K]);
   }
 
+  private stepT = 0;
+
+  /**
+   * One sequence stepped by the caller, tick by tick (nmc generate feeds each output back as the next input):
+   * `begin()` resets every state; `tick(xq, xOff)` runs the next tick on the quantized input at xq[xOff…] (a
+   * token id for an Embedding model) and returns the output population's integers (valid until the next tick);
+   * `end()` counts the sequence in the counters. Graphs whose populations all step every tick only.
+   */
+  begin(): void {
+    if (!this.singleRate) throw new NmcError("stepping tick by tick takes a model whose populations all step every tick (no pooling, no event time)");
+    this.reset();
+    this.stepT = 0;
+  }
+
+  tick(xq: Int32Array, xOff: number): Int32Array {
+    const t = this.stepT++;
+    for (const s of this.pops) this.step(s, xq, xOff, t);
+    if (this.observer) for (let p = 0; p < this.pops.length; p++) this.observer(p, this.pops[p].out, 0, t);
+    for (const s of this.pops) {
+      s.prev.set(s.out);
+      s.prevNz = s.nz;
+    }
+    this.counters.ticks++;
+    return this.pops[this.outIndex].out;
+  }
+
+  end(): void {
+    this.counters.samples++;
+  }
+
+  /** The output's fractional bits. */
+  get outFrac(): number {
+    return this.pops[this.outIndex].pop.fixed!.outFrac;
+  }
+
   private finish(outputQ: Int32Array, outputShape: number[]): GoldenRun {
     const outFrac = this.pops[this.outIndex].pop.fixed!.outFrac;
     const output = new Float64Array(outputQ.length);

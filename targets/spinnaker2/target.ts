@@ -12,6 +12,7 @@ import { parseHardware, SPINNAKER2, type HardwareDescription } from "./chip.js";
 import { rasterOf, renderHtml, type RasterPoint } from "./html.js";
 import { type Mapping, mapGraph, mappingSection, report as runReport, type RunReport, simulate } from "./index.js";
 import { loadMapping, recheckMapping } from "./mapping.js";
+import { Simulator } from "./sim/simulator.js";
 import { DVFS_CHOICES, type DvfsChoice, GATING_CHOICES } from "./dvfs.js";
 import type { DvfsOptions } from "./report.js";
 import { locationName } from "./place.js";
@@ -50,6 +51,13 @@ function loaded(g: Graph, m: Mapping): LoadedBundle {
       const execution = opts.options.mode === "dense" ? "dense" : "event";
       const onProgress = opts.onProgress;
       return { kind: "sim", run: simulate(g, m, batch, { execution, ...(onProgress ? { onSample: (b: number) => onProgress(b + 1) } : {}) }) };
+    },
+    session(ticks, opts) {
+      const input = g.populations.find((p) => p.name === g.inputs[0]);
+      const channels = !input || (input.kind === "Input" && input.encoding === "tokens") ? 1 : input.size;
+      const s = new Simulator(g, m.partition, m.placement, m.routing, m.hw, { execution: opts.options.mode === "dense" ? "dense" : "event" }).stepper(ticks, channels);
+      const outFrac = g.populations.find((p) => p.name === g.outputs[0])!.fixed!.outFrac;
+      return { input: s.xq, outFrac, step: s.step, finish: () => ({ kind: "sim", run: s.finish() }) };
     },
     report(result, options, brief) {
       if (result.kind !== "sim") throw new Error("internal: a spinnaker2 report of a run that is not the simulator's");

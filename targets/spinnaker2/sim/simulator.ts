@@ -262,6 +262,19 @@ export class Simulator {
     return this.finishRun(ctx, B);
   }
 
+  /**
+   * One sequence of `ticks` ticks stepped by the caller (nmc generate feeds each output back as the next input):
+   * write tick t's quantized input into `xq` (token ids for an Embedding model), then `step(t)` gives the output
+   * row of tick t (valid until the next step). `finish()` is the run over the ticks stepped, as `run` reports it.
+   */
+  stepper(ticks: number, channels: number, opts: RunOptions = {}): { xq: Int32Array; step(t: number): Int32Array; finish(): SimRun } {
+    if (!this.singleRate) throw new NmcError("stepping tick by tick takes a model whose populations all step every tick (no pooling, no event time)");
+    const ctx = this.startRun({ data: new Float64Array(ticks * channels), batch: 1, ticks, channels }, opts);
+    for (const pe of this.pes) pe.reset();
+    const K = ctx.K;
+    return { xq: ctx.xq, step: (t) => (this.tick(ctx, 0, t), ctx.outputQ.subarray(t * K, (t + 1) * K)), finish: () => this.finishRun(ctx, 1) };
+  }
+
   private startRun(batch: SequenceBatch, opts: RunOptions): RunContext {
     const g = this.g;
     const dense = (opts.execution ?? this.execution) === "dense";
