@@ -3,9 +3,7 @@
 // ClassificationModel), plus num_embeddings and num_classes, which event-ssm takes from the dataset. Read from
 // YAML with the `yaml` package. Every key is read, on a list of keys that cannot change inference outputs, or
 // refused by name (exit 2).
-import { readFileSync } from "node:fs";
-import { parseDocument } from "yaml";
-import { composeHydra, hasDefaults } from "./hydra.js";
+import { composeHydra, hasDefaults, parseYamlText, readConfigText } from "./hydra.js";
 import { NmcError } from "../../ir/errors.js";
 import type { Discretization, PoolMode } from "../../ir/types.js";
 
@@ -111,23 +109,7 @@ class Reader {
 
 /** Parses the config's YAML text (`file` names it in errors). */
 export function parseEventSsmConfig(text: string, file: string): EventSsmConfig {
-  return eventSsmConfigOf(parseYaml(text, file), file);
-}
-
-function parseYaml(text: string, file: string): unknown {
-  const doc = parseDocument(text, { prettyErrors: false });
-  if (doc.errors.length) {
-    const e = doc.errors[0]!;
-    throw new NmcError(`the config is not valid YAML: ${e.message.split("\n")[0]}`, { file, path: e.linePos ? `line ${e.linePos[0].line}` : undefined });
-  }
-  // toJS resolves aliases: one to an anchor not (yet) set, or too many (an alias bomb), throws ReferenceError.
-  let js: unknown;
-  try {
-    js = doc.toJS({ maxAliasCount: 100 });
-  } catch (e) {
-    throw new NmcError(`the config is not valid YAML: ${(e instanceof Error ? e.message : String(e)).split("\n")[0]}`, { file, hint: "an alias (*name) needs its anchor (&name) before it" });
-  }
-  return js;
+  return eventSsmConfigOf(parseYamlText(text, file), file);
 }
 
 /** The config from its parsed YAML (a model section, or a run config with one). */
@@ -202,17 +184,11 @@ function eventSsmConfigOf(js: unknown, file: string, composedFrom?: string[]): E
 }
 
 export function readEventSsmConfig(file: string): EventSsmConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException)?.code ?? String(e);
-    throw new NmcError(code === "ENOENT" ? "cannot read the config: no such file" : `cannot read the config (${code})`, { file });
-  }
-  const js = parseYaml(text, file);
+  const text = readConfigText(file);
+  const js = parseYamlText(text, file);
   if (!hasDefaults(js)) return eventSsmConfigOf(js, file);
   // A hydra config with a defaults list (configs/base.yaml, configs/task/*.yaml): composed first, then read.
-  const c = composeHydra(file);
+  const c = composeHydra(file, text);
   const cfg = eventSsmConfigOf(c.config, file, c.files);
   cfg.ignored.push(`defaults: composed from ${c.files.length} files`);
   return cfg;

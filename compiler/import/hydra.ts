@@ -27,26 +27,35 @@ export interface Composed {
   files: string[];
 }
 
-function readYaml(file: string, from?: { file: string; path: string }): { js: Raw; global: boolean } {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException)?.code ?? String(e);
-    if (from) throw new NmcError(`${from.path}: the config it names cannot be read (${code})`, { file: from.file, path: from.path, expected: "a YAML file", found: file });
-    throw new NmcError(code === "ENOENT" ? "cannot read the config: no such file" : `cannot read the config (${code})`, { file });
-  }
+/** The YAML text parsed into plain values (aliases resolved, at most 100), errors naming the file and line. */
+export function parseYamlText(text: string, file: string): unknown {
   const doc = parseDocument(text, { prettyErrors: false });
   if (doc.errors.length) {
     const e = doc.errors[0]!;
     throw new NmcError(`the config is not valid YAML: ${e.message.split("\n")[0]}`, { file, path: e.linePos ? `line ${e.linePos[0].line}` : undefined });
   }
-  let js: unknown;
+  // toJS resolves aliases: one to an anchor not (yet) set, or too many (an alias bomb), throws ReferenceError.
   try {
-    js = doc.toJS({ maxAliasCount: 100 });
+    return doc.toJS({ maxAliasCount: 100 });
   } catch (e) {
     throw new NmcError(`the config is not valid YAML: ${(e instanceof Error ? e.message : String(e)).split("\n")[0]}`, { file, hint: "an alias (*name) needs its anchor (&name) before it" });
   }
+}
+
+/** A config file's text; `from`: the defaults entry that names it (then a failure names that entry). */
+export function readConfigText(file: string, from?: { file: string; path: string }): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException)?.code ?? String(e);
+    if (from) throw new NmcError(`${from.path}: the config it names cannot be read (${code})`, { file: from.file, path: from.path, expected: "a YAML file", found: file });
+    throw new NmcError(code === "ENOENT" ? "cannot read the config: no such file" : `cannot read the config (${code})`, { file });
+  }
+}
+
+function readYaml(file: string, from?: { file: string; path: string }, known?: string): { js: Raw; global: boolean } {
+  const text = known ?? readConfigText(file, from);
+  let js = parseYamlText(text, file);
   if (js === null || js === undefined) js = {};
   if (!isObj(js)) throw new NmcError("the config must be a YAML mapping", { file, expected: "a mapping", found: JSON.stringify(js) });
   const header = /^\s*#\s*@package\s+(\S+)/m.exec(text.split("\n").filter((l) => l.trim() !== "").slice(0, 3).join("\n"));
@@ -72,10 +81,10 @@ export function hasDefaults(js: unknown): boolean {
   return isObj(js) && "defaults" in js;
 }
 
-/** Composes `file` and everything its defaults list names, recursively. */
-export function composeHydra(file: string): Composed {
+/** Composes `file` (its text already read: `text`) and everything its defaults list names, recursively. */
+export function composeHydra(file: string, text?: string): Composed {
   const primary = resolve(file);
-  const top = readYaml(primary);
+  const top = readYaml(primary, undefined, text);
   const overrides = new Map<string, string | null>();
   const files: string[] = [];
   const out: Raw = {};
