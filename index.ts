@@ -39,7 +39,7 @@ export { INPUT_FORMATS_HELP, type ModelInput, readInput } from "./runtime/io/inp
 // ── Training and the float reference in TensorFlow.js (the EGRU and DiagonalSSM layer classes) ──────────
 export {
   type DiagonalSsmLayer, type EgruLayer, initBestBackend, loadFloatModel, type NmcLayerClasses, predictFloat, predictFloatWithShape,
-  registerNmcLayers, saveModelToDir, type Tf,
+  registerNmcLayers, saveModelToDir, type Tf, untransposedMatMul,
 } from "./runtime/tfjs/index.js";
 
 // ── Compiling ────────────────────────────────────────────────────────────────────────────────────────────

@@ -21,7 +21,7 @@
 // JavaScript gather with a scatter-add gradient (tfjs-backend-wasm has no UnsortedSegmentSum kernel), and
 // every matrix product uses untransposed kernels (as examples/ssm-events/fast.ts explains).
 import type * as tfjs from "@tensorflow/tfjs";
-import { seededRandom, type Tf } from "../../index.js";
+import { seededRandom, type Tf, untransposedMatMul } from "../../index.js";
 
 type Tensor = tfjs.Tensor;
 
@@ -146,16 +146,7 @@ export function makeForward(tf: Tf, c: NetConfig, p: Params) {
     return t;
   };
   // a·b with untransposed kernels in the gradient (tfjs-backend-wasm's transposed products are ~8× slower).
-  const mm = tf.customGrad(((a: Tensor, b: Tensor, save: tfjs.GradSaveFunc) => {
-    save([a, b]);
-    return {
-      value: tf.matMul(a as tfjs.Tensor2D, b as tfjs.Tensor2D),
-      gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [sa, sb] = saved as [tfjs.Tensor2D, tfjs.Tensor2D];
-        return [tf.matMul(dy as tfjs.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tfjs.Tensor2D)];
-      },
-    };
-  }) as unknown as Parameters<Tf["customGrad"]>[0]) as (a: Tensor, b: Tensor) => Tensor;
+  const mm = untransposedMatMul(tf);
 
   /** table[ids] ([N, W]); id −1 (padding) wraps to the last row, as jnp.take does. Gradient: scatter-add. */
   const gather = (table: Tensor, ids: Int32Array): Tensor => {

@@ -16,7 +16,7 @@
 // none); the merges Add and Multiply. The graph is walked in `model.layers` order, which tfjs keeps
 // topological, each layer reading the outputs of its one inbound node.
 import type * as tfjs from "@tensorflow/tfjs";
-import type { DiagonalSsmLayer, Tf } from "../../index.js";
+import { type DiagonalSsmLayer, type Tf, untransposedMatMul } from "../../index.js";
 
 type Tensor = tfjs.Tensor;
 
@@ -57,19 +57,7 @@ function param(layer: tfjs.layers.Layer, suffix: string): Tensor | undefined {
  */
 export function makeFastForward(tf: Tf, model: tfjs.LayersModel): FastForward {
   // 2-D a·b with a gradient that avoids the transposed kernels.
-  const mm = tf.customGrad(((a: Tensor, b: Tensor, save: tfjs.GradSaveFunc) => {
-    save([a, b]);
-    return {
-      value: tf.matMul(a as tfjs.Tensor2D, b as tfjs.Tensor2D),
-      gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [sa, sb] = saved as [tfjs.Tensor2D, tfjs.Tensor2D];
-        return [
-          tf.matMul(dy as tfjs.Tensor2D, tf.transpose(sb)),
-          tf.matMul(tf.transpose(sa), dy as tfjs.Tensor2D),
-        ];
-      },
-    };
-  }) as unknown as Parameters<Tf["customGrad"]>[0]) as (a: Tensor, b: Tensor) => Tensor;
+  const mm = untransposedMatMul(tf);
 
   interface Ctx { T: number; B: number; dropoutSeed?: number }
   /** One layer: its inputs (time-major rows [T·B, width]) → its output. */

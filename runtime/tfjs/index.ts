@@ -19,7 +19,7 @@ import { makeDiagonalSsmClass, type DiagonalSsmClass } from "./diagonal_ssm.js";
 import { makeEgruClass, type EgruClass } from "./egru.js";
 import { makeEventLayerClasses, type EventLayerClasses } from "./event.js";
 
-export { initBestBackend, currentBackend, wasmBinaryDir, type BackendInfo, type Tf } from "./backend.js";
+export { initBestBackend, currentBackend, untransposedMatMul, wasmBinaryDir, type BackendInfo, type Tf } from "./backend.js";
 export {
   egruForward,
   makeHeaviside,
