@@ -33,7 +33,7 @@ export { type RunCounters, summarize } from "./runtime/counters.js";
 export { seededRandom } from "./runtime/random.js";
 export { argmaxRows, countEqual } from "./runtime/metrics.js";
 export { ndarray, type NdArray, toFloat64 } from "./runtime/io/ndarray.js";
-export { readNpy, writeNpy } from "./runtime/io/npy.js";
+export { readNpy, writeNpy, writeNpz } from "./runtime/io/npy.js";
 export { INPUT_FORMATS_HELP, type ModelInput, readInput } from "./runtime/io/inputs.js";
 
 // ── Training and the float reference in TensorFlow.js (the EGRU and DiagonalSSM layer classes) ──────────

@@ -1,5 +1,6 @@
 // Writing .npy files: exactly the bytes NumPy's np.save writes for a C-order little-endian array
 // (version 1.0, or 2.0 when the header would not fit a u16 length).
+import { crc32 } from "node:zlib";
 import { writeFileAtomic } from "../../ir/files.js";
 import { MAGIC, descrOf, shapeRepr, swapBytes } from "./npy-format.js";
 import { type NdArray, HOST_LITTLE_ENDIAN, itemSize, ndarray } from "./ndarray.js";
@@ -42,4 +43,62 @@ export function encodeNpy(a: NdArray): Uint8Array {
 export function writeNpy(path: string, a: NdArray): void {
   const bytes = encodeNpy(a);
   writeFileAtomic(path, bytes, ".npy file");
+}
+
+/**
+ * The bytes of an .npz archive of `arrays` (name → array, each stored as `name.npy` by encodeNpy), as np.savez
+ * writes it: a zip of stored (uncompressed) members, no zip64. runtime/io/npz.ts reads it back.
+ */
+export function encodeNpz(arrays: readonly (readonly [string, NdArray])[]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  const central: Uint8Array[] = [];
+  let offset = 0;
+  for (const [key, a] of arrays) {
+    const name = new TextEncoder().encode(`${key}.npy`);
+    const data = encodeNpy(a);
+    const crc = crc32(data) >>> 0;
+    const local = new Uint8Array(30 + name.length);
+    const lv = new DataView(local.buffer);
+    lv.setUint32(0, 0x04034b50, true);
+    lv.setUint16(4, 20, true);
+    lv.setUint32(14, crc, true);
+    lv.setUint32(18, data.length, true);
+    lv.setUint32(22, data.length, true);
+    lv.setUint16(26, name.length, true);
+    local.set(name, 30);
+    const dir = new Uint8Array(46 + name.length);
+    const dv = new DataView(dir.buffer);
+    dv.setUint32(0, 0x02014b50, true);
+    dv.setUint16(4, 20, true);
+    dv.setUint16(6, 20, true);
+    dv.setUint32(16, crc, true);
+    dv.setUint32(20, data.length, true);
+    dv.setUint32(24, data.length, true);
+    dv.setUint16(28, name.length, true);
+    dv.setUint32(42, offset, true);
+    dir.set(name, 46);
+    parts.push(local, data);
+    central.push(dir);
+    offset += local.length + data.length;
+  }
+  const dirSize = central.reduce((s, c) => s + c.length, 0);
+  const end = new Uint8Array(22);
+  const ev = new DataView(end.buffer);
+  ev.setUint32(0, 0x06054b50, true);
+  ev.setUint16(8, arrays.length, true);
+  ev.setUint16(10, arrays.length, true);
+  ev.setUint32(12, dirSize, true);
+  ev.setUint32(16, offset, true);
+  const out = new Uint8Array([...parts, ...central, end].reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of [...parts, ...central, end]) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Writes an .npz of `arrays` to `path` atomically. */
+export function writeNpz(path: string, arrays: readonly (readonly [string, NdArray])[]): void {
+  writeFileAtomic(path, encodeNpz(arrays), ".npz file");
 }

@@ -7,4 +7,4 @@
 // npy-format.ts holds what they share. This module is the one entry point callers import.
 export { type NpyRecords, type RecordField } from "./npy-records.js";
 export { parseNpy, parseNpyAny, readNpy } from "./npy-read.js";
-export { encodeNpy, writeNpy } from "./npy-write.js";
+export { encodeNpy, encodeNpz, writeNpy, writeNpz } from "./npy-write.js";

@@ -6,8 +6,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { NdArray } from "../../runtime/io/ndarray.js";
 import { readNpz } from "../../runtime/io/npz.js";
-import { encodeNpy } from "../../runtime/io/npy-write.js";
-import { zip } from "./input-files.js";
+import { encodeNpz } from "../../runtime/io/npy-write.js";
 import { readCheckpoint } from "../../compiler/import/checkpoint.js";
 import { readEventSsmConfig } from "../../compiler/import/event-ssm-config.js";
 import { importEventSsm } from "../../compiler/import/event-ssm.js";
@@ -34,7 +33,7 @@ export function fixture(name: string): Map<string, NdArray> {
 /** An .npz of `arrays` (key → array) at `path`. */
 export function writeNpz(path: string, arrays: [string, NdArray][]): string {
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, zip(arrays.map(([k, a]) => ({ name: `${k}.npy`, data: encodeNpy(a) }))));
+  writeFileSync(path, encodeNpz(arrays));
   return path;
 }
 
