@@ -38,6 +38,29 @@ export function csrFromDense(dense: ArrayLike<number>, rows: number, cols: numbe
   return { rowPtr, colIdx, values: tensor(values) };
 }
 
+/**
+ * diag(d) as n × n CSR, exact zeros dropped: the same weights csrFromDense gives for the dense diagonal
+ * matrix, without the n² dense array (an SSM's D vector of a wide layer).
+ */
+export function csrFromDiagonal(d: ArrayLike<number>, dtype: DType = "f32"): CsrWeights {
+  const n = d.length;
+  let nnz = 0;
+  for (let i = 0; i < n; i++) if (d[i] !== 0) nnz++;
+  const rowPtr = new Uint32Array(n + 1);
+  const colIdx = new Uint32Array(nnz);
+  const values = dtype === "f64" ? new Float64Array(nnz) : new Float32Array(nnz);
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    if (d[i] !== 0) {
+      colIdx[k] = i;
+      values[k] = d[i];
+      k++;
+    }
+    rowPtr[i + 1] = k;
+  }
+  return { rowPtr, colIdx, values: tensor(values) };
+}
+
 /** The n × n identity as CSR (weight 1 on the diagonal): unit i feeds column i. */
 export function identityCsr(n: number, dtype: DType = "f32"): CsrWeights {
   const values = dtype === "f64" ? new Float64Array(n).fill(1) : new Float32Array(n).fill(1);

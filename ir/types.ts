@@ -43,6 +43,13 @@ export type PoolMode = "last" | "avgpool" | "timepool";
 /** Every kind once, as a record so that a kind added to PopulationKind and missing here is a type error. */
 const KINDS: Record<PopulationKind, true> = { Input: true, EGRU: true, DiagonalSSM: true, Dense: true, Readout: true, Multiply: true, LayerNorm: true, EventPooling: true };
 export const POPULATION_KINDS = Object.keys(KINDS) as readonly PopulationKind[];
+/**
+ * The widest population (units, state size, vocabulary, input features) nmc takes: 2^20. Far beyond what a
+ * chip holds (a SpiNNaker 2 chip's 152 PEs have 128 KiB of SRAM each), and it bounds what a corrupt or hostile
+ * model.json can make the frontend allocate before any weight is checked (an input width of 1e9 followed by a
+ * BatchNormalization without gamma and beta would allocate gigabytes of defaults).
+ */
+export const MAX_UNITS = 1 << 20;
 export const ACTIVATIONS: readonly Activation[] = ["linear", "relu", "sigmoid", "tanh", "gelu", "softmax", "swish", "softplus", "gelu_new"];
 export const READOUT_MODES: readonly ReadoutMode[] = ["last", "mean", "sum", "pool", "timepool"];
 export const DISCRETIZATIONS: readonly Discretization[] = ["async", "zoh", "dirac"];

@@ -2,7 +2,7 @@
 // every problem found (not just the first), each naming the node. Run after every pass in tests.
 import { NmcError } from "./errors.js";
 import type { Graph, Population, Projection, Tensor } from "./types.js";
-import { shapeSize } from "./types.js";
+import { MAX_UNITS, shapeSize } from "./types.js";
 import { irKindOf, LUT_RANGES, requiredLuts } from "./kinds.js";
 import { graphTiming, isEventTime, rateOf } from "./timing.js";
 
@@ -33,6 +33,7 @@ function checkTensor(node: string, name: string, t: Tensor, shape: number[] | un
 function checkPopulation(p: Population, out: Problem[]): void {
   const node = `population ${p.name}`;
   if (!Number.isInteger(p.size) || p.size <= 0) out.push({ node, message: `size must be a positive integer, is ${p.size}` });
+  else if (p.size > MAX_UNITS) out.push({ node, message: `size ${p.size} exceeds nmc's widest population, ${MAX_UNITS} units` });
   const kind = irKindOf(p);
   for (const message of kind.problems?.(p) ?? []) out.push({ node, message });
   const wantPorts = kind.ports(p);

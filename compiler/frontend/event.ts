@@ -7,7 +7,7 @@
 // [P, H_in, 2], C [H_out, P, 2], log_step [P, 1] split and squeezed. The population keeps the continuous Λ
 // (clipped to Re Λ ≤ −1e−4 with clip_eigs, as ssm.py clips the float32 parameter), step = step_rescale ·
 // exp(log_step), and C scaled by 2 under conj_sym (exact in floating point); B̃ and D become projections.
-import { csrFromDense, identityCsr } from "../../ir/builder.js";
+import { csrFromDense, csrFromDiagonal, identityCsr } from "../../ir/builder.js";
 import { NmcError } from "../../ir/errors.js";
 import type { InputPopulation, PoolMode } from "../../ir/types.js";
 import { parseChecked } from "./allow.js";
@@ -104,11 +104,16 @@ export function lowerEventSsm(ctx: LowerContext, layer: LayerRef, cfg: SsmConfig
       bDense[h * 2 * P + P + p] = bIm[p * Hin + h];
     }
   }
-  const dDense = new Float32Array(Hin * Hout);
-  if (dVector) for (let h = 0; h < Hout; h++) dDense[h * Hout + h] = D[h];
-  else for (let o = 0; o < Hout; o++) for (let i = 0; i < Hin; i++) dDense[i * Hout + o] = D[o * Hin + i];
+  // D: a vector (H_in = H_out) is the diagonal; a [H_out, H_in] matrix is stored transposed, [H_in, H_out].
+  let dCsr;
+  if (dVector) dCsr = csrFromDiagonal(D);
+  else {
+    const dDense = new Float32Array(Hin * Hout);
+    for (let o = 0; o < Hout; o++) for (let i = 0; i < Hin; i++) dDense[i * Hout + o] = D[o * Hin + i];
+    dCsr = csrFromDense(dDense, Hin, Hout);
+  }
   b.project(`${pop.name}.B`, ctx.current, pop, "u", csrFromDense(bDense, Hin, 2 * P), 0, loc(ctx, layer));
-  b.project(`${pop.name}.D`, ctx.current, pop, "skip", csrFromDense(dDense, Hin, Hout), 0, loc(ctx, layer));
+  b.project(`${pop.name}.D`, ctx.current, pop, "skip", dCsr, 0, loc(ctx, layer));
   ctx.current = pop;
   ctx.lastDense = undefined;
 }

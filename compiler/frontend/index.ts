@@ -2,7 +2,7 @@
 import { readJsonFile } from "../../ir/files.js";
 import { GraphBuilder } from "../../ir/builder.js";
 import { NmcError } from "../../ir/errors.js";
-import type { Graph, Population, ReadoutMode } from "../../ir/types.js";
+import { type Graph, MAX_UNITS, type Population, type ReadoutMode } from "../../ir/types.js";
 import { assertValidGraph } from "../../ir/verify.js";
 import { LAYER_TABLE, type LowerContext } from "./layers.js";
 import { checkKeys, parseChecked } from "./allow.js";
@@ -169,6 +169,11 @@ export function loadModel(file: string, opts: LoadOptions = {}): LoadedModel {
     if (chain.inputShape.length !== 2 || typeof C !== "number") {
       throw new NmcError("the model input must be a sequence of feature vectors", {
         file, path: "batch_input_shape", expected: "[null, T, C] with C a number", found: JSON.stringify([null, ...chain.inputShape]),
+      });
+    }
+    if (C > MAX_UNITS) {
+      throw new NmcError(`the model input has ${C} features, more than nmc's widest population`, {
+        file, path: "batch_input_shape", expected: `[null, T, C] with C ≤ ${MAX_UNITS}`, found: JSON.stringify([null, ...chain.inputShape]),
       });
     }
     input = b.input(chain.inputName, C, "values", { file, layer: chain.inputName, className: "InputLayer" }, time);

@@ -2,7 +2,7 @@
 // (populations + projections) from the current population. Adding a layer class is one entry here.
 // Parameter names and math: docs/model-math.md.
 import type { GraphBuilder } from "../../ir/builder.js";
-import { csrFromDense, identityCsr } from "../../ir/builder.js";
+import { csrFromDense, csrFromDiagonal, identityCsr } from "../../ir/builder.js";
 import { NmcError } from "../../ir/errors.js";
 import type { Activation, DensePopulation, Population, SourceLoc } from "../../ir/types.js";
 import type { LayerRef } from "./topology.js";
@@ -108,10 +108,8 @@ function lowerDiagonalSsm(ctx: LowerContext, layer: LayerRef, config: Record<str
       bDense[h * 2 * P + P + p] = d.bIm[p * H + h];
     }
   }
-  const dDense = new Float64Array(H * H);
-  for (let h = 0; h < H; h++) dDense[h * H + h] = D[h];
   b.project(`${pop.name}.B`, ctx.current, pop, "u", csrFromDense(bDense, H, 2 * P, "f64"), 0, loc(ctx, layer));
-  b.project(`${pop.name}.D`, ctx.current, pop, "skip", csrFromDense(dDense, H, H), 0, loc(ctx, layer));
+  b.project(`${pop.name}.D`, ctx.current, pop, "skip", csrFromDiagonal(D), 0, loc(ctx, layer));
   ctx.current = pop;
   ctx.lastDense = undefined;
 }

@@ -2,7 +2,7 @@
 // become NmcErrors carrying the JSON path, what was expected and what was found.
 import { z } from "zod";
 import { NmcError } from "../../ir/errors.js";
-import { ACTIVATIONS, type Activation } from "../../ir/types.js";
+import { ACTIVATIONS, type Activation, MAX_UNITS } from "../../ir/types.js";
 
 // Every activation the IR has (one list, ir/types.ts); others are refused naming these.
 const activation = z.enum(ACTIVATIONS as readonly Activation[] as [Activation, ...Activation[]]);
@@ -74,6 +74,8 @@ export type ModelJson = Omit<z.infer<typeof ModelJsonSchema>, "modelTopology"> &
 // ---- layer configs, one schema per supported class (`name` is read for every class) ----
 
 const positiveInt = z.number().int().positive();
+/** A width (units, state size, vocabulary): a positive integer no larger than MAX_UNITS (ir/types.ts). */
+const width = positiveInt.max(MAX_UNITS, `at most ${MAX_UNITS} (nmc's widest population)`);
 export const ShapeSchema = z.array(z.number().int().positive().nullable());
 
 export const LayerConfigSchemas = {
@@ -82,7 +84,7 @@ export const LayerConfigSchemas = {
   // docs/model-math.md, "EGRU zoneout"); null or absent: 0. EvNN itself accepts p = 1 (the state never
   // changes); nmc takes [0, 1).
   EGRU: z.object({
-    units: positiveInt,
+    units: width,
     zoneout: z.number().min(0, "zoneout must be in [0, 1)").refine((v) => Math.fround(v) < 1, "zoneout must be in [0, 1) (as the float32 EvNN reads)").nullable().optional(),
   }),
   // Event time (event-ssm's S5SSM, compiler/frontend/event.ts): `discretization` async | zoh | dirac with the
@@ -90,7 +92,7 @@ export const LayerConfigSchemas = {
   // S5SSM's own subsampling), units (H_out, default the input width: D is then a [H_out, H_in] matrix). Without
   // discretization those keys are refused: the fixed-step form has none of them.
   DiagonalSSM: z.object({
-    state_size: positiveInt,
+    state_size: width,
     parameterization: z.enum(["lru", "s5"]),
     discretization: z.enum(["async", "zoh", "dirac"]).optional(),
     conj_sym: z.boolean().optional(),
@@ -98,17 +100,17 @@ export const LayerConfigSchemas = {
     step_rescale: z.number().positive().optional(),
     stride: positiveInt.optional(),
     pool: z.enum(["last", "avgpool", "timepool"]).optional(),
-    units: positiveInt.optional(),
+    units: width.optional(),
   }),
   Dense: z.object({
-    units: positiveInt,
+    units: width,
     activation: activation.default("linear"),
     // false: no bias weight is read and the bias is zero.
     use_bias: z.boolean().default(true),
   }),
   // negative_ids "wrap": a negative token id −k reads row V − k, as jnp.take does (event-ssm pads with −1, which
   // reads the LAST row); absent: ids must be in [0, V).
-  Embedding: z.object({ input_dim: positiveInt, output_dim: positiveInt, negative_ids: z.enum(["wrap"]).optional() }),
+  Embedding: z.object({ input_dim: width, output_dim: width, negative_ids: z.enum(["wrap"]).optional() }),
   // Dropout is the identity at inference whatever the rate; the rate is still checked to be one.
   Dropout: z.object({ rate: z.number().min(0).max(1).optional() }),
   Activation: z.object({ activation }),

@@ -7,7 +7,7 @@ import { ALLOW_LIST } from "../../compiler/frontend/allow.js";
 import { loadModel } from "../../compiler/frontend/index.js";
 import { csrToDense } from "../../ir/builder.js";
 import { NmcError } from "../../ir/errors.js";
-import type { Graph } from "../../ir/types.js";
+import { type Graph, MAX_UNITS } from "../../ir/types.js";
 import { runFloat } from "../../runtime/float/interpreter.js";
 import { ramp, seq, writeModel } from "../support/model-files.js";
 
@@ -163,6 +163,20 @@ describe("model.json frontend: errors name the file, the place and the mismatch"
     const e = error(() => loadModel(file));
     expect(e.path).toBe("modelTopology.config.layers[0].config.units");
     expect(e.format()).toMatch(/found number -3/);
+  });
+
+  it("widths beyond MAX_UNITS are refused before anything is allocated for them (units, input features)", () => {
+    const units = writeModel(seq([{ class_name: "Dense", config: { name: "d", units: MAX_UNITS + 1, batch_input_shape: [null, null, 2] } }]), denseW);
+    const e = error(() => loadModel(units));
+    expect(e.path).toBe("modelTopology.config.layers[0].config.units");
+    expect(e.format()).toMatch(/widest population/);
+    // Fuzz finding (seed 1168040093): an input of 1e9 features before a BatchNormalization without gamma and
+    // beta allocated 1e9-long defaults (seconds, gigabytes) before the moving_mean's shape was checked.
+    const bn = { class_name: "BatchNormalization", config: { name: "bn", center: false, scale: false, batch_input_shape: [null, null, 1e9] } };
+    const wide = writeModel(seq([bn]), [{ name: "bn/moving_mean", shape: [2], values: [0, 0] }, { name: "bn/moving_variance", shape: [2], values: [1, 1] }]);
+    const f = error(() => loadModel(wide));
+    expect(f.path).toBe("batch_input_shape");
+    expect(f.format()).toMatch(/1000000000 features, more than nmc's widest population/);
   });
 
   it("NaN weight, truncated shard", () => {

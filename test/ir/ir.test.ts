@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { csrFromDense, csrToDense } from "../../ir/builder.js";
+import { csrFromDense, csrFromDiagonal, csrToDense } from "../../ir/builder.js";
 import { decodeGraph, encodeGraph } from "../../ir/codec.js";
 import { NmcError } from "../../ir/errors.js";
 import { printGraph } from "../../ir/print.js";
@@ -107,5 +107,18 @@ describe("CSR", () => {
         expect(w.colIdx.length).toBe(dense.filter((v) => v !== 0).length);
       },
     ));
+  });
+
+  it("csrFromDiagonal gives what csrFromDense gives for the dense diagonal matrix, in f32 and f64", () => {
+    fc.assert(fc.property(fc.array(fc.constantFrom(0, 0, 1.5, -2, 0.1), { maxLength: 12 }), fc.constantFrom("f32" as const, "f64" as const), (d, dtype) => {
+      const n = d.length;
+      const dense = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) dense[i * n + i] = d[i];
+      const a = csrFromDiagonal(d, dtype), b = csrFromDense(dense, n, n, dtype);
+      expect(Array.from(a.rowPtr)).toEqual(Array.from(b.rowPtr));
+      expect(Array.from(a.colIdx)).toEqual(Array.from(b.colIdx));
+      expect(a.values.dtype).toBe(b.values.dtype);
+      expect(Array.from(a.values.data)).toEqual(Array.from(b.values.data));
+    }));
   });
 });
