@@ -17,7 +17,8 @@
 // split (VALIDATE=1 prints its BPC as training goes), never on the test split.
 //
 // Environment overrides (for trials; results.json records any override): UNITS, LAYERS, EMBED, SEQ_LEN, BATCH,
-// STEPS, LR, LR_FINAL, ACT_REG, THR_MEAN, SPARSITY, PRUNE_STEPS, PRUNE_LR, PRUNE_LR_FINAL, MASK_EVERY,
+// STEPS, LR, LR_FINAL, ACT_REG, THR_MEAN, DAMPENING, SUPPORT, FREEZE_THR (1: thresholds not trained), SPARSITY,
+// PRUNE_STEPS, PRUNE_LR, PRUNE_LR_FINAL, MASK_EVERY,
 // BASE_STEPS, EVAL_WINDOWS, SEED, VALIDATE, STAGES (comma list of dense, prune, baseline, measure; default
 // all), OUT_DIR (default: this folder).
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -40,6 +41,9 @@ const OUT_DIR = path.resolve(process.env.OUT_DIR || path.join(REPO, "examples", 
 export const DEFAULTS = {
   units: 128, layers: 2, embed: 32, seqLen: 64, batch: 48, steps: 600, lr: 4e-3, lrFinal: 3e-4, actReg: 0.15, thrMean: 0.3,
   sparsity: 0.9, pruneSteps: 250, pruneLr: 1.5e-3, pruneLrFinal: 1e-4, maskEvery: 10, baseSteps: 600, evalWindows: 600, seed: 1234, validate: 0, embedStd: 1,
+  // EvNN's surrogate gradient (dampening_factor, pseudo_derivative_support; EvNN's LM passes its
+  // --pseudo_derivative_width as both) and whether the thresholds train (EvNN's LM: --learning_rate_thresholds 0).
+  dampening: 0.7, support: 1.0, freezeThr: 0,
 };
 const HP = {
   units: envNumber("UNITS", DEFAULTS.units), layers: envNumber("LAYERS", DEFAULTS.layers), embed: envNumber("EMBED", DEFAULTS.embed),
@@ -49,7 +53,11 @@ const HP = {
   pruneLr: envNumber("PRUNE_LR", DEFAULTS.pruneLr), pruneLrFinal: envNumber("PRUNE_LR_FINAL", DEFAULTS.pruneLrFinal), maskEvery: envNumber("MASK_EVERY", DEFAULTS.maskEvery),
   baseSteps: envNumber("BASE_STEPS", DEFAULTS.baseSteps), evalWindows: envNumber("EVAL_WINDOWS", DEFAULTS.evalWindows), seed: envNumber("SEED", DEFAULTS.seed),
   validate: envNumber("VALIDATE", DEFAULTS.validate), embedStd: envNumber("EMBED_STD", DEFAULTS.embedStd),
+  dampening: envNumber("DAMPENING", DEFAULTS.dampening), support: envNumber("SUPPORT", DEFAULTS.support), freezeThr: envNumber("FREEZE_THR", DEFAULTS.freezeThr),
 };
+/** The variables a stage trains: every trainable weight, less the EGRU thresholds when FREEZE_THR=1. */
+const trained = (model: tfjs.LayersModel) =>
+  model.trainableWeights.filter((w) => !(HP.freezeThr && /\/thr(_\d+)?$/.test(w.name))).map((w) => w.read() as tfjs.Variable);
 const STAGES = new Set((process.env.STAGES || "dense,prune,baseline,measure").split(","));
 const log = (s: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 
@@ -206,7 +214,9 @@ function buildEgruLm(tf: Tf, V: number): tfjs.Sequential {
   const layers: tfjs.layers.Layer[] = [
     tf.layers.embedding({ name: "embedding", inputDim: V, outputDim: HP.embed, batchInputShape: [null, null], embeddingsInitializer: tf.initializers.randomNormal({ stddev: HP.embedStd, seed: HP.seed }) }),
   ];
-  for (let i = 0; i < HP.layers; i++) layers.push(new EGRU({ name: `egru${i + 1}`, units: HP.units, thrMean: HP.thrMean, seed: HP.seed + 10 * (i + 1) }) as unknown as tfjs.layers.Layer);
+  for (let i = 0; i < HP.layers; i++) layers.push(new EGRU({
+    name: `egru${i + 1}`, units: HP.units, thrMean: HP.thrMean, dampeningFactor: HP.dampening, pseudoDerivativeSupport: HP.support, seed: HP.seed + 10 * (i + 1),
+  }) as unknown as tfjs.layers.Layer);
   layers.push(tf.layers.dense({ name: "decoder", units: V, kernelInitializer: tf.initializers.glorotUniform({ seed: HP.seed + 100 }) }));
   return tf.sequential({ name: "egru_lm", layers });
 }
@@ -273,7 +283,7 @@ async function main(): Promise<void> {
     const ts = performance.now();
     const model = buildEgruLm(tf, data.V);
     const { forward, names } = egruForward(tf, model);
-    const vars = model.trainableWeights.map((w) => w.read() as tfjs.Variable);
+    const vars = trained(model);
     log(`dense EGRU LM: Embedding(${data.V}, ${HP.embed}) → ${HP.layers} × EGRU(${HP.units}) → Dense(${data.V}); ${model.countParams()} parameters`);
     const history = trainLoop(tf, "dense", forward, vars, data, HP.steps, HP.lr, HP.lrFinal, HP.actReg, HP.seed + 1, validate(forward, names));
     await saveModelToDir(model, denseDir, meta);
@@ -289,7 +299,7 @@ async function main(): Promise<void> {
     const ts = performance.now();
     const { model } = await loadFloatModel(path.join(denseDir, "model.json"));
     const { forward, names } = egruForward(tf, model);
-    const vars = model.trainableWeights.map((w) => w.read() as tfjs.Variable);
+    const vars = trained(model);
     const p = prunable(model);
     if (p.vars.length === 0) throw new Error(`no prunable weights among ${model.trainableWeights.map((w) => w.name).join(", ")}`);
     const masking: Masking = { ...p, masks: [], maskTensors: [] };
@@ -315,7 +325,7 @@ async function main(): Promise<void> {
       for (const l of model.layers.slice(1)) h = l.apply(h) as Tensor;
       return { logits: h, gates: [] };
     };
-    const vars = model.trainableWeights.map((w) => w.read() as tfjs.Variable);
+    const vars = trained(model);
     log(`baseline: Embedding(${data.V}, ${HP.embed}) → ${HP.layers} × GRU(${HP.units}) → Dense(${data.V}); ${model.countParams()} parameters`);
     const history = trainLoop(tf, "baseline", forward, vars, data, HP.baseSteps, HP.lr, HP.lrFinal, 0, HP.seed + 3, validate(forward, []));
     const test = evaluate(tf, forward, [], data.test, HP.evalWindows, HP.seqLen);
