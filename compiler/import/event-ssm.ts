@@ -130,20 +130,23 @@ interface LayerPlan {
   stride: number;
 }
 
-function plan(cfg: EventSsmConfig): LayerPlan[] {
-  const out: LayerPlan[] = [];
+/**
+ * The layers in order, one at a time (a generator: the importer reads each layer's parameters before the next
+ * is planned, so a config claiming 10^12 stages fails at the first stage the parameters lack instead of
+ * building a 10^12-entry plan).
+ */
+function* plan(cfg: EventSsmConfig): Generator<LayerPlan> {
   let dIn = cfg.dModel, dOut = cfg.dModel, dSsm = cfg.dSsm;
   const f = cfg.stateExpansionFactor;
   for (let s = 0; s < cfg.numStages; s++) {
     for (let l = 0; l < cfg.numLayersPerStage; l++) {
       const pLocal = cfg.conjSym ? Math.floor(dSsm / 2) : dSsm;
-      out.push({ path: `encoder/stages_${s}/SequenceLayer_${l}`, hIn: l === 0 ? dIn : dOut, hOut: dOut, p: dSsm, pLocal, stride: l === 0 ? cfg.poolingStride : 1 });
+      yield { path: `encoder/stages_${s}/SequenceLayer_${l}`, hIn: l === 0 ? dIn : dOut, hOut: dOut, p: dSsm, pLocal, stride: l === 0 ? cfg.poolingStride : 1 };
     }
     dSsm = f * dSsm;
     dOut = f * dIn;
     if (s > 0) dIn = f * dIn;
   }
-  return out;
 }
 
 /** Converts the parameters of an event-ssm ClassificationModel with config `cfg`. */

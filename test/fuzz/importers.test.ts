@@ -262,4 +262,16 @@ describe("fuzz findings (pinned)", () => {
     const r = attemptClean("parseEventSsmConfig", () => parseEventSsmConfig(bomb, "c.yaml"));
     expect(r.ok).toBe(false);
   });
+  // Regression (was a bug, found by "config: deleted keys, wrong types, unknown keys" at seed 777): importEventSsm
+  // planned every layer (num_stages × num_layers_per_stage entries) before reading any parameter, so a config
+  // claiming 10^12 stages ran the process out of memory. The plan is now made a layer at a time, and the first
+  // stage the parameters lack is named.
+  it("a config claiming 10^12 stages is refused naming the first missing stage (regression: out of memory)", () => {
+    const s = ES_SEEDS[0]!;
+    const text = s.cfgText.replace(/num_stages: \d+/, "num_stages: 1000000000000");
+    expect(text).not.toBe(s.cfgText);
+    const r = attemptClean("import event-ssm", () => importEventSsm("p.npz", s.tensors, parseEventSsmConfig(text, "c.yaml")));
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error.format()).toMatch(/stages_\d+/);
+  });
 });
