@@ -167,6 +167,7 @@ describe("fuzz: event-time config values (nothing invalid accepted)", () => {
       }),
       fuzzParams(RUNS),
     );
+    console.log(`fuzz event CSVs: ${JSON.stringify(seen)}`);
     expect(seen.refused).toBeGreaterThan(0);
     expect(seen.accepted).toBeGreaterThan(0);
   }, FUZZ_TEST_TIMEOUT_MS);
@@ -270,10 +271,19 @@ describe("fuzz: event-time inputs (readEventTimeInput + batchFromShape + runFloa
     value: fc.option(fc.constantFrom("1", "1", "0", "-1", "nan", "2"), { freq: 4 }),
   });
 
+  // A quarter of the cases are valid lists by construction (≥ 2 events, in time order, token ids, values 1 or
+  // none, a header line): the mutated rows alone are accepted ~3 % of the time, so "some list was accepted" failed for ~1 seed
+  // in 1,000 (seed 1: 0 of 250); with these 61–78 of 250 were, at five seeds.
+  const validRowArb = fc.record({ t: fc.integer({ min: 0, max: 10_000 }).map(String), ch: fc.integer({ min: 0, max: V - 1 }).map(String), value: fc.constantFrom(null, "1") });
+  const listArb = fc.oneof(
+    { weight: 3, arbitrary: fc.tuple(fc.array(rowArb, { minLength: 0, maxLength: 8 }), fc.boolean(), fc.boolean()) },
+    { weight: 1, arbitrary: fc.tuple(fc.array(validRowArb, { minLength: 2, maxLength: 8 }), fc.constant(true), fc.constant(true)) },
+  );
+
   it(`event CSVs (t,channel[,value]) with bad times and channels (${RUNS} cases)`, () => {
     const seen = { accepted: 0, refused: 0 };
     fc.assert(
-      fc.property(fc.array(rowArb, { minLength: 0, maxLength: 8 }), fc.boolean(), fc.boolean(), (rows, sorted, header) => {
+      fc.property(listArb, ([rows, sorted, header]) => {
         const rs = sorted ? [...rows].sort((a, b) => Number(a.t) - Number(b.t)) : rows;
         const withValue = rs.some((r) => r.value !== null);
         const lines = rs.map((r) => [r.t, r.ch, ...(withValue ? [r.value ?? "1"] : [])].join(","));
@@ -292,6 +302,7 @@ describe("fuzz: event-time inputs (readEventTimeInput + batchFromShape + runFloa
       }),
       fuzzParams(RUNS),
     );
+    console.log(`fuzz event CSVs: ${JSON.stringify(seen)}`);
     expect(seen.refused).toBeGreaterThan(0);
     expect(seen.accepted).toBeGreaterThan(0);
   }, FUZZ_TEST_TIMEOUT_MS);
