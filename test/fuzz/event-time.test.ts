@@ -167,7 +167,6 @@ describe("fuzz: event-time config values (nothing invalid accepted)", () => {
       }),
       fuzzParams(RUNS),
     );
-    console.log(`fuzz event CSVs: ${JSON.stringify(seen)}`);
     expect(seen.refused).toBeGreaterThan(0);
     expect(seen.accepted).toBeGreaterThan(0);
   }, FUZZ_TEST_TIMEOUT_MS);
