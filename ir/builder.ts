@@ -39,19 +39,20 @@ export function csrFromDense(dense: ArrayLike<number>, rows: number, cols: numbe
 }
 
 /**
- * diag(d) as n × n CSR, exact zeros dropped: the same weights csrFromDense gives for the dense diagonal
- * matrix, without the n² dense array (an SSM's D vector of a wide layer).
+ * diag(d) as n × n CSR. Exact zeros are dropped (the same weights csrFromDense gives for the dense diagonal
+ * matrix, without its n² array: an SSM's D vector of a wide layer) unless keepZeros (BatchNormalization's
+ * scale keeps every entry, so the matrix stays diagonal).
  */
-export function csrFromDiagonal(d: ArrayLike<number>, dtype: DType = "f32"): CsrWeights {
+export function csrFromDiagonal(d: ArrayLike<number>, dtype: DType = "f32", keepZeros = false): CsrWeights {
   const n = d.length;
   let nnz = 0;
-  for (let i = 0; i < n; i++) if (d[i] !== 0) nnz++;
+  for (let i = 0; i < n; i++) if (keepZeros || d[i] !== 0) nnz++;
   const rowPtr = new Uint32Array(n + 1);
   const colIdx = new Uint32Array(nnz);
   const values = dtype === "f64" ? new Float64Array(nnz) : new Float32Array(nnz);
   let k = 0;
   for (let i = 0; i < n; i++) {
-    if (d[i] !== 0) {
+    if (keepZeros || d[i] !== 0) {
       colIdx[k] = i;
       values[k] = d[i];
       k++;
@@ -63,8 +64,7 @@ export function csrFromDiagonal(d: ArrayLike<number>, dtype: DType = "f32"): Csr
 
 /** The n × n identity as CSR (weight 1 on the diagonal): unit i feeds column i. */
 export function identityCsr(n: number, dtype: DType = "f32"): CsrWeights {
-  const values = dtype === "f64" ? new Float64Array(n).fill(1) : new Float32Array(n).fill(1);
-  return { rowPtr: Uint32Array.from({ length: n + 1 }, (_, i) => i), colIdx: Uint32Array.from({ length: n }, (_, i) => i), values: tensor(values) };
+  return csrFromDiagonal(new Float64Array(n).fill(1), dtype);
 }
 
 /** The dense row-major matrix [rows, cols] a CSR stores (zeros where nothing is stored). */

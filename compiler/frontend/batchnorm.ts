@@ -7,7 +7,7 @@
 // - anywhere else (after an SSM, an EGRU, a merge, a non-linear Dense or a Dense other layers read): a linear
 //   Dense population of the same width fed by a diagonal projection of weights a, with bias c.
 // The coefficients are computed in float64 from the float32 weights, as the merges' projections are.
-import { tensor } from "../../ir/builder.js";
+import { csrFromDiagonal, tensor } from "../../ir/builder.js";
 import { NmcError } from "../../ir/errors.js";
 import type { CsrWeights, DensePopulation } from "../../ir/types.js";
 import { parseChecked } from "./allow.js";
@@ -19,12 +19,6 @@ import type { LayerRef } from "./topology.js";
 export function featureAxis(axis: number | number[]): boolean {
   const a = Array.isArray(axis) ? axis : [axis];
   return a.length === 1 && (a[0] === -1 || a[0] === 2);
-}
-
-/** The diagonal n × n matrix diag(a) as CSR, f64 values (a zero stays stored: the matrix stays diagonal). */
-function diagonalCsr(a: Float64Array): CsrWeights {
-  const n = a.length;
-  return { rowPtr: Uint32Array.from({ length: n + 1 }, (_, i) => i), colIdx: Uint32Array.from({ length: n }, (_, i) => i), values: tensor(Float64Array.from(a)) };
 }
 
 /** Scales column c of a CSR by a[c] (a Dense's kernel columns are its units), in float64. */
@@ -69,7 +63,7 @@ export function lowerBatchNorm(ctx: LowerContext, layer: LayerRef, config: Recor
   const bias = Float64Array.from({ length: n }, (_, i) => beta[i] - a[i] * mean[i]);
   const loc = { file: ctx.file, layer: layer.name, className: layer.className };
   const pop = ctx.builder.dense(layer.name, n, "linear", bias, loc);
-  ctx.builder.project(`${pop.name}.scale`, ctx.current, pop, "x", diagonalCsr(a), 0, loc);
+  ctx.builder.project(`${pop.name}.scale`, ctx.current, pop, "x", csrFromDiagonal(a, "f64", true), 0, loc);
   ctx.current = pop;
   // A linear Dense read by this layer alone so far: an Activation or BatchNormalization after it may fold.
   ctx.lastDense = pop;

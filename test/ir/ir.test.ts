@@ -109,7 +109,7 @@ describe("CSR", () => {
     ));
   });
 
-  it("csrFromDiagonal gives what csrFromDense gives for the dense diagonal matrix, in f32 and f64", () => {
+  it("csrFromDiagonal gives what csrFromDense gives for the dense diagonal matrix, in f32 and f64, or keeps every entry", () => {
     fc.assert(fc.property(fc.array(fc.constantFrom(0, 0, 1.5, -2, 0.1), { maxLength: 12 }), fc.constantFrom("f32" as const, "f64" as const), (d, dtype) => {
       const n = d.length;
       const dense = new Float64Array(n * n);
@@ -119,6 +119,11 @@ describe("CSR", () => {
       expect(Array.from(a.colIdx)).toEqual(Array.from(b.colIdx));
       expect(a.values.dtype).toBe(b.values.dtype);
       expect(Array.from(a.values.data)).toEqual(Array.from(b.values.data));
+      // keepZeros: every diagonal entry stored, zeros too (BatchNormalization's scale)
+      const k = csrFromDiagonal(d, dtype, true);
+      expect(Array.from(k.rowPtr)).toEqual(Array.from({ length: n + 1 }, (_, i) => i));
+      expect(Array.from(k.colIdx)).toEqual(Array.from({ length: n }, (_, i) => i));
+      expect(Array.from(k.values.data)).toEqual(dtype === "f32" ? Array.from(Float32Array.from(d)) : d);
     }));
   });
 });
