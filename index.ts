@@ -38,7 +38,7 @@ export { INPUT_FORMATS_HELP, type ModelInput, readInput } from "./runtime/io/inp
 
 // ── Training and the float reference in TensorFlow.js (the EGRU and DiagonalSSM layer classes) ──────────
 export {
-  type DiagonalSsmLayer, type EgruLayer, initBestBackend, loadFloatModel, type NmcLayerClasses, predictFloat, predictFloatWithShape,
+  type DiagonalSsmLayer, egruForward, type EgruLayer, initBestBackend, loadFloatModel, type NmcLayerClasses, predictFloat, predictFloatWithShape,
   registerNmcLayers, saveModelToDir, type Tf, untransposedMatMul,
 } from "./runtime/tfjs/index.js";
 
@@ -68,8 +68,9 @@ export { availableCores, splitRange } from "./targets/run/shard.js";
 
 // ── The spinnaker2 target's own API (mapping, simulator, report), for studies beyond `nmc run` ──────────
 export {
-  type HardwareDescription, type Mapping, mapGraph, mappingSection, report as spinnaker2Report, type RunReport, simulate, type SimRun, SPINNAKER2,
+  type HardwareDescription, type Mapping, mapGraph, mappingSection, report as spinnaker2Report, type RunReport, simulate, simulatorKernels, type SimRun, SPINNAKER2,
 } from "./targets/spinnaker2/index.js";
+export { type KernelChoice, kernelModule } from "./runtime/wasm/index.js";
 export { loadMapping } from "./targets/spinnaker2/mapping.js";
 export type { Partition, Slice } from "./targets/spinnaker2/partition.js";
 export { emitCuda, runCuda } from "./targets/cuda/index.js";

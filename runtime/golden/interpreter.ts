@@ -19,11 +19,12 @@ import { graphTiming, isEventTime } from "../../ir/timing.js";
 import type { Graph, Population, Projection } from "../../ir/types.js";
 import { fromFixed, roundHalfAway, toFixed } from "../fixed/index.js";
 import { quantizeTimesteps } from "./event-kernels.js";
-import { accumulateNonZero, loadBias, requantizeColumns, saturatePort } from "./kernels.js";
+import { accumulateNonZero, loadBias, requantizeColumns, requantizeColumnsWasm, saturatePort } from "./kernels.js";
 import { goldenOp, type UnitUpdate } from "./ops.js";
 import { NO_COUNTS, saturationCounters, saturationCounts, type SaturationCounts } from "./saturation.js";
 import { populationCounters, projectionCounters, type RunCounters } from "../counters.js";
 import type { SequenceBatch } from "../batch.js";
+import { Arena, ArenaPlan, kernelChoice, type KernelChoice, type NonZeroKernel, type RequantizeKernel, requantizeFits, useWasm } from "../wasm/index.js";
 
 export interface GoldenRun {
   /** The output as real numbers (fromFixed of outputQ): [B, T, K], or [B, K] for a Readout output. */
@@ -45,6 +46,8 @@ export interface GoldenOptions {
   observer?: GoldenObserver;
   /** Count saturations and clippings (default true); false: the kernels count into a sink, and runs report none. */
   countSaturation?: boolean;
+  /** The accumulation kernels (runtime/wasm): auto (default: WebAssembly when it loads), wasm, js; else NMC_KERNELS. */
+  kernels?: KernelChoice;
 }
 
 interface Incoming {
@@ -54,6 +57,10 @@ interface Incoming {
   rowPtr: Uint32Array;
   colIdx: Uint32Array;
   w: Int8Array | Int16Array;
+  /** The WebAssembly accumulation of these arrays (copies in the engine's arena), or null: TypeScript. */
+  wasm: NonZeroKernel | null;
+  /** The WebAssembly requantization (mult, shift, acc and port in the arena), or null. */
+  rq: RequantizeKernel | null;
   mult: Int32Array;
   shift: Int32Array;
   acc: Float64Array; // exact per-projection column sums
@@ -177,6 +184,10 @@ export class GoldenEngine {
   /** Every population steps and emits every tick and no Δt is read: the single-rate loop. */
   private readonly singleRate: boolean;
   private readonly perSequence: boolean;
+  /** Which accumulation kernels this engine runs (GoldenOptions.kernels). */
+  readonly kernels: "wasm" | "js";
+  /** The WebAssembly requantization's saturation counts (2 slots in the arena). */
+  private readonly rqCounts: Float64Array;
 
   constructor(private readonly graph: Graph, opts: GoldenOptions = {}) {
     if (!graph.quant) {
@@ -189,12 +200,27 @@ export class GoldenEngine {
     this.pre = graph.quant.weightBits - 8;
     this.counters = { samples: 0, ticks: 0, populations: {}, projections: {} };
     const index = new Map(graph.populations.map((p, i) => [p.name, i]));
-    const outs = graph.populations.map((p) => new Int32Array(p.size));
+    const plan = new ArenaPlan();
+    plan.add(8, 2);
+    for (const p of graph.populations) {
+      plan.add(4, p.size).add(4, p.size);
+      for (const q of p.ports) plan.add(8, q.width);
+    }
+    for (const j of graph.projections) {
+      plan.add(4, j.cols).add(4, j.cols);
+      plan.add(4, j.rows + 1).add(j.weights.colIdx.BYTES_PER_ELEMENT, j.weights.colIdx.length);
+      plan.add((j.weights.values.data as Int8Array | Int16Array).BYTES_PER_ELEMENT, j.weights.values.data.length).add(8, j.cols);
+    }
+    const arena = useWasm(kernelChoice(opts.kernels), plan.bytes) ? new Arena(plan) : null;
+    this.kernels = arena ? "wasm" : "js";
+    const i32 = (n: number) => (arena ? arena.alloc(Int32Array, n) : new Int32Array(n));
+    this.rqCounts = arena ? arena.alloc(Float64Array, 2) : new Float64Array(2);
+    const outs = graph.populations.map((p) => i32(p.size));
     const timing = graphTiming(graph).byName;
     this.pops = graph.populations.map((pop, i) => {
       const op = goldenOp(pop);
       const ports: Record<string, Float64Array> = {};
-      for (const q of pop.ports) ports[q.name] = new Float64Array(q.width);
+      for (const q of pop.ports) ports[q.name] = arena ? arena.alloc(Float64Array, q.width) : new Float64Array(q.width);
       const counters = populationCounters(pop);
       this.counters.populations[pop.name] = counters;
       const portList = pop.ports.map((q) => ports[q.name]);
@@ -210,7 +236,7 @@ export class GoldenEngine {
       const update = op.bind(pop, { lo: 0, n: pop.size, ports: portList, state, out, pre: this.pre, source, sat, time });
       const tm = timing.get(pop.name)!;
       return {
-        pop, out, prev: new Int32Array(pop.size), nz: 0, prevNz: 0, ports, portList,
+        pop, out, prev: i32(pop.size), nz: 0, prevNz: 0, ports, portList,
         bias: pop.ports.map((q) => biasFor(q.name)), incoming: [], state, update, counters, sat, rate: tm.rate, outRate: tm.outRate, time,
       };
     });
@@ -222,10 +248,13 @@ export class GoldenEngine {
       if ((values.dtype !== "i8" && values.dtype !== "i16") || !proj.requant) {
         throw new NmcError(`projection ${proj.name} is not quantized`, { node: proj.name });
       }
+      const w0 = values.data as Int8Array | Int16Array, { rowPtr, colIdx } = proj.weights;
+      const w = arena ? arena.copy(w0) : w0;
       t.incoming.push({
-        proj, src: index.get(proj.source)!, delay: proj.delay, rowPtr: proj.weights.rowPtr, colIdx: proj.weights.colIdx,
-        w: values.data as Int8Array | Int16Array, mult: proj.requant.multiplier, shift: proj.requant.shift,
-        acc: new Float64Array(proj.cols), port: t.ports[proj.port], counters,
+        proj, src: index.get(proj.source)!, delay: proj.delay, rowPtr: arena ? arena.copy(rowPtr) : rowPtr, colIdx: arena ? arena.copy(colIdx) : colIdx,
+        w, wasm: arena ? arena.nonZero(colIdx, w) : null, rq: arena && requantizeFits(this.pre, proj.requant.multiplier, proj.requant.shift) ? arena.requantize() : null,
+        mult: arena ? arena.copy(proj.requant.multiplier) : proj.requant.multiplier, shift: arena ? arena.copy(proj.requant.shift) : proj.requant.shift,
+        acc: arena ? arena.alloc(Float64Array, proj.cols) : new Float64Array(proj.cols), port: t.ports[proj.port], counters,
       });
     }
     this.outIndex = index.get(graph.outputs[0])!;
@@ -257,9 +286,12 @@ export class GoldenEngine {
       const { acc, counters } = inc;
       let touched = 0;
       if (active > 0) {
-        acc.fill(0);
-        touched = accumulateNonZero(v, inc.rowPtr, inc.colIdx, inc.w, acc);
-        requantizeColumns(acc, inc.mult, inc.shift, this.pre, inc.port, s.sat);
+        if (!inc.rq) acc.fill(0); // the WebAssembly requantization leaves it zero
+        touched = inc.wasm
+          ? inc.wasm(v.byteOffset, v.length, inc.rowPtr.byteOffset, inc.colIdx.byteOffset, inc.w.byteOffset, acc.byteOffset)
+          : accumulateNonZero(v, inc.rowPtr, inc.colIdx, inc.w, acc);
+        if (inc.rq) requantizeColumnsWasm(inc.rq, acc, inc.mult, inc.shift, this.pre, inc.port, this.rqCounts, s.sat);
+        else requantizeColumns(acc, inc.mult, inc.shift, this.pre, inc.port, s.sat);
       }
       counters.dense += inc.proj.rows * inc.proj.cols;
       counters.effective += touched;

@@ -24,6 +24,8 @@ import {
   NO_COUNTS, S_CMUL, S_COLSUM, S_LOOKUP, S_OPERAND, S_OUTPUT, S_PORT, S_READ, S_REQUANT, S_RUNNING, S_STATE, S_SUM, S_Y, SITES,
 } from "./saturation.js";
 
+import type { RequantizeKernel } from "../wasm/index.js";
+
 const ONE_Q14 = 1 << 14;
 
 /** Stored weights as the kernels read them (int8 or int16 values of a CSR matrix, or its dense expansion). */
@@ -74,6 +76,22 @@ export function requantizeColumns(acc: Float64Array, mult: ArrayLike<number>, sh
     port[c] += requantizeMSCount(sat32Count(roundShift(a, pre), sc, S_COLSUM), mult[c], shift[c], sc, S_REQUANT);
     n++;
   }
+  sc[SITES + S_COLSUM] += n;
+  sc[SITES + S_REQUANT] += n;
+  return n;
+}
+
+/**
+ * requantizeColumns run by the WebAssembly kernel `rq` on arrays of its arena (counts: a 2-slot f64 scratch
+ * there): the same port values, the same saturation counts; acc is left all zero.
+ */
+export function requantizeColumnsWasm(
+  rq: RequantizeKernel, acc: Float64Array, mult: Int32Array, shift: Int32Array, pre: number, port: Float64Array, counts: Float64Array, sc = NO_COUNTS,
+): number {
+  counts[0] = counts[1] = 0;
+  const n = rq(acc.byteOffset, acc.length, mult.byteOffset, shift.byteOffset, pre, port.byteOffset, counts.byteOffset);
+  sc[S_COLSUM] += counts[0];
+  sc[S_REQUANT] += counts[1];
   sc[SITES + S_COLSUM] += n;
   sc[SITES + S_REQUANT] += n;
   return n;

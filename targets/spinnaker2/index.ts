@@ -5,7 +5,7 @@
 import type { Graph } from "../../ir/types.js";
 import type { SequenceBatch } from "../../runtime/batch.js";
 import type { Mapping } from "./mapping.js";
-import { type RunOptions, type SimRun, Simulator } from "./sim/simulator.js";
+import { type RunOptions, type SimOptions, type SimRun, Simulator } from "./sim/simulator.js";
 
 export type { Execution, RunOptions, SimRun } from "./sim/simulator.js";
 export { SPINNAKER2, parseHardware, levelOf, type HardwareDescription } from "./chip.js";
@@ -20,8 +20,14 @@ export { type ModeFigures, report, type RunReport } from "./report.js";
  * only events travel, only stored weights are read) or "dense" (every unit sends its value every tick and
  * every PE visits every weight of its dense matrix, zeros included: `nmc run --mode dense`). Outputs, events
  * and every charged figure (cycles and energy of the event, dense, activity-only and weight-only modes) are
- * the same either way; only the wall time differs.
+ * the same either way; only the wall time differs. `kernels` chooses the accumulation kernels (runtime/wasm; the
+ * same results either way).
  */
-export function simulate(g: Graph, m: Mapping, batch: SequenceBatch, opts: RunOptions = {}): SimRun {
-  return new Simulator(g, m.partition, m.placement, m.routing, m.hw).run(batch, opts);
+export function simulate(g: Graph, m: Mapping, batch: SequenceBatch, opts: RunOptions & Pick<SimOptions, "kernels"> = {}): SimRun {
+  return new Simulator(g, m.partition, m.placement, m.routing, m.hw, { kernels: opts.kernels }).run(batch, opts);
+}
+
+/** Which accumulation kernels a simulator of this mapping runs (SimOptions.kernels: "wasm" or "js"). */
+export function simulatorKernels(g: Graph, m: Mapping, kernels?: SimOptions["kernels"]): "wasm" | "js" {
+  return new Simulator(g, m.partition, m.placement, m.routing, m.hw, { kernels }).kernels;
 }

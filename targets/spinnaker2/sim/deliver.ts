@@ -7,6 +7,7 @@ import { loadBias, requantizeColumns } from "../../../runtime/golden/kernels.js"
 import { accumulateDense, accumulateQueues, accumulateSharedQueue } from "./accumulate.js";
 import type { Group, GroupLink } from "./pe.js";
 import { countDram } from "./accel.js";
+import { accumulateSharedQueueWasm, requantizeColumnsSim } from "./wasm.js";
 
 /** Delivers tick t (queues of parity par; a delay-1 projection reads prevPar) to every PE of the group. */
 export function deliverGroup(grp: Group, t: number, par: number, prevPar: number, dense: boolean, pre: number): void {
@@ -33,11 +34,12 @@ export function deliverGroup(grp: Group, t: number, par: number, prevPar: number
       offs[s] = p * q.cap;
       touched[s] = 0;
       events[s] = n;
-      if (n > 0) lp.acc.fill(0);
+      if (n > 0 && !lp.rq) lp.acc.fill(0); // the WebAssembly requantization leaves it zero
       if (n > maxN) maxN = n;
     }
     if (maxN > 0) {
-      if (!dense && L.shared) accumulateSharedQueue(S, L.idxs[0], L.vals[0], offs[0], ns[0], L.rowPtr, L.colIdx, L.w, L.sums, touched);
+      if (!dense && L.shared && L.wasm) accumulateSharedQueueWasm(grp.wasm!, L.wasm, S, L.idxs[0], L.vals[0], offs[0], ns[0], L.rowPtr, L.colIdx, L.w, L.sums, touched);
+      else if (!dense && L.shared) accumulateSharedQueue(S, L.idxs[0], L.vals[0], offs[0], ns[0], L.rowPtr, L.colIdx, L.w, L.sums, touched);
       else if (!dense) accumulateQueues(S, L.idxs, L.vals, offs, ns, maxN, L.rowPtr, L.colIdx, L.w, L.sums, touched);
       else accumulateLinkDense(grp, k, L);
     }
@@ -75,7 +77,9 @@ function countLink(grp: Group, k: number, pre: number, L: GroupLink): void {
   for (let s = 0; s < S; s++) {
     const pe = pes[s], lp = pe.incoming[k];
     const ev = events[s], tc = touched[s];
-    const nc = ns[s] > 0 ? requantizeColumns(lp.acc, lp.mult, lp.shift, pre, lp.port, lp.sat) : 0;
+    const nc = ns[s] === 0 ? 0
+      : lp.rq ? requantizeColumnsSim(grp.wasm!, lp.acc, lp.mult, lp.shift, pre, lp.port, lp.sat)
+      : requantizeColumns(lp.acc, lp.mult, lp.shift, pre, lp.port, lp.sat);
     if (lp.countsReceive) {
       pe.received += ev;
       pe.receivedDense += lp.srcSize;

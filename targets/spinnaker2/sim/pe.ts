@@ -1,6 +1,8 @@
 // A processing element of the simulator: its slice's local ports, biases, incoming projections (its chunks
 // of the CSR rows, SlicedProjection), event queues, unit state and the golden kernel bound to them
 // (runtime/golden/ops.ts), and a Group: the PEs of one population, which deliver a tick together.
+import { inArena, sharedQueueKernel, type SimWasm } from "./wasm.js";
+import { requantizeFits, type SharedQueueKernel } from "../../../runtime/wasm/index.js";
 import { irKindOf } from "../../../ir/kinds.js";
 import { NmcError } from "../../../ir/errors.js";
 import type { Graph, Population, Projection } from "../../../ir/types.js";
@@ -27,6 +29,8 @@ export interface LocalProjection {
   slot: number;
   /** Stored entries on this PE. */
   nnz: number;
+  /** Requantized by the WebAssembly kernel (acc, mult and shift in the arena, requantizeFits). */
+  rq: boolean;
   /** colBase + the local column of each entry (an index into `sums`). */
   colIdx: ColumnArray;
   colBase: number;
@@ -66,6 +70,8 @@ export interface GroupLink {
   sums: Float64Array;
   /** Every PE reads the same (shared) queue. */
   shared: boolean;
+  /** The WebAssembly kernel of a shared queue over arena arrays (sim/wasm.ts), or null. */
+  wasm: SharedQueueKernel | null;
 }
 
 /**
@@ -93,7 +99,7 @@ export class Group {
   readonly offs: Int32Array;
   readonly events: Int32Array;
   readonly touched: Float64Array;
-  constructor(readonly pes: Pe[]) {
+  constructor(readonly pes: Pe[], readonly wasm: SimWasm | null = null) {
     const S = (this.S = pes.length);
     this.ns = new Int32Array(S);
     this.offs = new Int32Array(S);
@@ -110,6 +116,7 @@ export class Group {
         rowPtr: lp0.rowPtr, colIdx: lp0.colIdx, w: lp0.w,
         idxs: pes.map((pe) => pe.incoming[k].queue.idx), vals: pes.map((pe) => pe.incoming[k].queue.val), sums: lp0.sums,
         shared: pes.every((pe) => pe.incoming[k].queue === lp0.queue),
+        wasm: sharedQueueKernel(wasm, lp0.rowPtr, lp0.colIdx, lp0.w, lp0.sums),
       };
     });
   }
@@ -138,6 +145,8 @@ export interface PeContext {
   sat?: Float64Array[];
   /** Per population: its step's [Δt, valid steps] (UnitRange.time), written by the simulator before each step. */
   time?: Float64Array[];
+  /** The WebAssembly kernels' arena (sim/wasm.ts), or null. */
+  wasm?: SimWasm | null;
 }
 
 export class Pe {
@@ -264,7 +273,8 @@ export class Pe {
     const cols = s2Op(pop).localCols(pop, j.port, this.n);
     const { S, rowStart, colIdx, w, slotOf, colOwner, toLocal, bases, sums } = ctx.split(j, slice);
     const slot = slotOf.get(slice.id)!;
-    const mult = new Int32Array(cols), shift = new Int32Array(cols);
+    const wasm = ctx.wasm ?? null;
+    const mult = wasm ? wasm.arena.alloc(Int32Array, cols) : new Int32Array(cols), shift = wasm ? wasm.arena.alloc(Int32Array, cols) : new Int32Array(cols);
     for (let c = 0; c < j.cols; c++) {
       if (colOwner[c] !== slot && colOwner[c] >= 0) continue;
       mult[toLocal[c]] = j.requant!.multiplier[c];
@@ -278,6 +288,7 @@ export class Pe {
     return {
       name: j.name, srcPop, delay: j.delay, rows: j.rows, rowPtr: rowStart, stride: S, slot, nnz, colIdx, colBase: bases[slot], w, mult, shift,
       acc: sums.subarray(bases[slot], bases[slot] + cols), sums, port: this.ports[port], cols, queue, srcSize, countsReceive,
+      rq: inArena(wasm, sums) && requantizeFits(ctx.pre, mult, shift),
       // Every slice holds all the columns of a replicated port (a DiagonalSSM's `u`): the first slice alone counts their ops.
       countsOps: !s2Op(pop).replicated(pop, j.port) || slice.lo === 0, dense: null, stat: emptyProjectionCounts(),
       sat: !s2Op(pop).replicated(pop, j.port) || slice.lo === 0 ? ctx.sat?.[slice.popIndex] ?? NO_COUNTS : NO_COUNTS,

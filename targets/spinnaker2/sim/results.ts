@@ -1,5 +1,6 @@
 // What a simulator run reports: the charged totals of the four modes, per-PE and per-projection counters,
 // and the options of a run. Plain data, shared by the run loop (simulator.ts) and the cost charging (charge.ts).
+import type { KernelChoice } from "../../../runtime/wasm/index.js";
 import type { SaturationCounts } from "../../../runtime/golden/saturation.js";
 import type { DvfsCounts } from "../dvfs.js";
 import type { AccelCounts } from "./accel.js";
@@ -74,6 +75,8 @@ export interface SimOptions {
    * source to all of them (default true; false keeps one queue per PE everywhere, for tests of that path).
    */
   shareQueues?: boolean;
+  /** The accumulation kernels (runtime/wasm): auto (default: WebAssembly when it loads), wasm, js; else NMC_KERNELS. */
+  kernels?: KernelChoice;
   /** Count per-PE, per-tick DVFS levels (targets/spinnaker2/dvfs.ts; default true). Accounting only: outputs and every other figure are the same either way. */
   dvfs?: boolean;
 }

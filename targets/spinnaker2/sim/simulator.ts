@@ -54,6 +54,7 @@ import { NO_INPUTS, type RunContext } from "./context.js";
 import { DvfsAccount } from "../dvfs.js";
 import { accelActive } from "../accel.js";
 import { AccelAccount, wireAccel } from "./accel.js";
+import { simArena, type SimWasm } from "./wasm.js";
 
 export type { Execution, ModeTotals, PeCounters, RunOptions, SimObserver, SimOptions, SimRun, SimTotals } from "./results.js";
 
@@ -81,6 +82,10 @@ export class Simulator {
   /** Every population steps and emits every tick, and no Δt is read: the single-rate tick. */
   private readonly singleRate: boolean;
   private denseReady = false;
+  /** The WebAssembly kernels' arena and scratch (sim/wasm.ts), or null: the TypeScript kernels. */
+  private readonly wasm: SimWasm | null;
+  /** Which accumulation kernels this simulator runs (SimOptions.kernels). */
+  readonly kernels: "wasm" | "js";
   private readonly countDvfs: boolean;
   observer?: SimObserver;
 
@@ -100,7 +105,8 @@ export class Simulator {
     this.time = g.populations.map(() => new Float64Array(2));
     this.singleRate = this.outRate.every((r) => r === 1) &&
       !g.populations.some((p) => (p.kind === "Input" && p.eventTime) || (p.kind === "Readout" && (p.mode === "pool" || p.mode === "timepool")));
-    this.buildPes(part);
+    this.wasm = this.buildPes(part, opts.kernels);
+    this.kernels = this.wasm ? "wasm" : "js";
     if (accelActive(part.accel)) wireAccel(g, hw, part.accel!, this.pes);
     this.pePos = [];
     this.pes.forEach((pe, i) => (this.pePos[pe.slice.pe] = i));
@@ -112,7 +118,7 @@ export class Simulator {
         this.queueSrc.push(src);
       }
     }
-    this.groups = this.byPop.map((pes) => (pes.length ? new Group(pes) : null));
+    this.groups = this.byPop.map((pes) => (pes.length ? new Group(pes, this.wasm) : null));
     this.wireReductions(routing);
     for (const e of routing.emitters) {
       if (e.slice < 0) continue;
@@ -166,8 +172,11 @@ export class Simulator {
     }
   }
 
-  /** One PE per slice that does not mirror another; a mirroring population (a Readout) rides on its source's PEs. */
-  private buildPes(part: Partition): void {
+  /**
+   * One PE per slice that does not mirror another; a mirroring population (a Readout) rides on its source's PEs.
+   * Every projection into a population with PEs is split first, so that the kernels' arena holds them all.
+   */
+  private buildPes(part: Partition, kernels: SimOptions["kernels"]): SimWasm | null {
     const g = this.g;
     // Each projection's stored entries split by target slice in one pass (not one pass per slice).
     const splits = new Map<string, SlicedProjection>();
@@ -183,13 +192,19 @@ export class Simulator {
       const src = g.populations.findIndex((q) => q.name === source);
       mirrorsOf.set(src, [...(mirrorsOf.get(src) ?? []), { pop: p, popIndex: i }]);
     });
-    const ctx = { g, pre: this.pre, hw: this.hw, split, sat: this.sat, time: this.time };
+    for (const s of part.slices) {
+      if (s.mirrors >= 0) continue;
+      for (const j of g.projections) if (j.target === g.populations[s.popIndex].name) split(j, s);
+    }
+    const wasm = simArena(kernels, g, [...splits.values()]);
+    const ctx = { g, pre: this.pre, hw: this.hw, split, sat: this.sat, time: this.time, wasm };
     for (const s of part.slices) {
       if (s.mirrors >= 0) continue;
       const pe = new Pe(ctx, s, g.populations[s.popIndex], mirrorsOf.get(s.popIndex) ?? []);
       this.pes.push(pe);
       this.byPop[s.popIndex].push(pe);
     }
+    return wasm;
   }
 
   /**

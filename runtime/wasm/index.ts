@@ -1,0 +1,160 @@
+// nmc's WebAssembly kernels: the hot accumulation loops of the golden engine and the SpiNNaker 2 simulator,
+// compiled from AssemblyScript (assembly/kernels.ts) at build time into kernels.wasm beside this file. The
+// TypeScript kernels (runtime/golden/kernels.ts, targets/spinnaker2/sim/accumulate.ts) are the definition and
+// the fallback; these must agree with them bit for bit (test/runtime/wasm.test.ts).
+//
+// Memory: an engine that uses the kernels sizes one linear memory for everything they read and write (the CSR
+// arrays, the column sums, the source vectors), allocates its typed arrays as views of it (Arena) and never grows
+// it, so the views stay valid; a kernel takes byte offsets into that memory (a view's byteOffset).
+//
+// Choice: NMC_KERNELS=js (environment) or an engine's `kernels: "js"` option runs the TypeScript kernels;
+// "wasm" requires these (an error when they cannot load); "auto" (the default) uses them when they load.
+import { readFileSync } from "node:fs";
+import { NmcError } from "../../ir/errors.js";
+
+export type KernelChoice = "auto" | "wasm" | "js";
+
+/** Byte offsets into the arena's memory, and counts. Returns the entries read. */
+export type NonZeroKernel = (v: number, rows: number, rowPtr: number, col: number, w: number, acc: number) => number;
+export type SharedQueueKernel = (
+  S: number, idx: number, val: number, off: number, n: number, rowPtr: number, col: number, w: number, sums: number, touched: number,
+) => void;
+
+/**
+ * requantize(acc, cols, mult, shift, pre, port, counts): byte offsets, except cols and pre. Returns the columns
+ * requantized, and leaves acc all zero.
+ */
+export type RequantizeKernel = (acc: number, cols: number, mult: number, shift: number, pre: number, port: number, counts: number) => number;
+
+type Variant = "u16_i8" | "u16_i16" | "u32_i8" | "u32_i16";
+
+// The part of the WebAssembly JS API used here (the project's lib is ES2023 without DOM, which declares it).
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> };
+  Memory: new (descriptor: { initial: number; maximum: number }) => WasmMemory;
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+/** The largest memory an engine asks for (wasm32 addresses 4 GiB; V8 allows that much, but leave headroom). */
+export const ARENA_MAX_BYTES = 2 ** 31;
+
+let loaded: { module: object } | { error: string } | undefined;
+
+/** The compiled module, or why it is not available (loaded once per process). */
+export function kernelModule(): { module: object } | { error: string } {
+  if (loaded) return loaded;
+  const file = new URL("./kernels.wasm", import.meta.url);
+  try {
+    loaded = { module: new WA.Module(readFileSync(file)) };
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    loaded = { error: `${file.pathname}: ${why} (it is built by npm run build)` };
+  }
+  return loaded;
+}
+
+/** The kernel choice of an engine: its option, else NMC_KERNELS, else auto. Refuses other values by name. */
+export function kernelChoice(option?: KernelChoice): KernelChoice {
+  const raw = option ?? process.env.NMC_KERNELS ?? "auto";
+  if (raw !== "auto" && raw !== "wasm" && raw !== "js") {
+    throw new NmcError("unknown kernel choice", {
+      path: option === undefined ? "NMC_KERNELS" : "kernels",
+      expected: "auto, wasm or js",
+      found: String(raw),
+    });
+  }
+  return raw;
+}
+
+/**
+ * Whether an engine needing `bytes` of arena runs the WebAssembly kernels: false for "js"; for "wasm" true or
+ * an error naming why not; for "auto" true when the module loads and the size fits.
+ */
+export function useWasm(choice: KernelChoice, bytes: number): boolean {
+  if (choice === "js") return false;
+  const m = kernelModule();
+  const why = "error" in m ? m.error : bytes > ARENA_MAX_BYTES ? `the engine needs ${bytes} bytes of linear memory, above ${ARENA_MAX_BYTES}` : null;
+  if (why === null) return true;
+  if (choice === "wasm") throw new NmcError("the WebAssembly kernels are not available", { found: why, hint: "NMC_KERNELS=js runs the TypeScript kernels" });
+  return false;
+}
+
+type ViewCtor<T> = { new (buffer: ArrayBuffer, byteOffset: number, length: number): T; readonly BYTES_PER_ELEMENT: number };
+
+/** Sizes an arena: the bytes of a list of typed arrays, each rounded up to 8 (so any allocation order fits). */
+export class ArenaPlan {
+  bytes = 8; // offset 0 stays unused (no array starts at the null address)
+  add(bytesPerElement: number, length: number): this {
+    this.bytes += align8(bytesPerElement * length);
+    return this;
+  }
+}
+
+/** One fixed-size linear memory, the kernels instantiated on it, and typed-array views allocated from it. */
+export class Arena {
+  readonly memory: WasmMemory;
+  private readonly exports: Record<string, unknown>;
+  private top = 8;
+  private readonly capacity: number;
+
+  constructor(plan: ArenaPlan) {
+    const m = kernelModule();
+    if ("error" in m) throw new NmcError("the WebAssembly kernels are not available", { found: m.error });
+    const pages = Math.max(1, Math.ceil(plan.bytes / 65536));
+    this.capacity = pages * 65536;
+    this.memory = new WA.Memory({ initial: pages, maximum: pages });
+    this.exports = new WA.Instance(m.module, { env: { memory: this.memory } }).exports;
+  }
+
+  /** A zeroed view of `length` elements (8-byte aligned). */
+  alloc<T>(Ctor: ViewCtor<T>, length: number): T {
+    const at = align8(this.top);
+    const end = at + Ctor.BYTES_PER_ELEMENT * length;
+    if (end > this.capacity) throw new Error(`internal: arena overflow (${end} > ${this.capacity} bytes): its plan missed an array`);
+    this.top = end;
+    return new Ctor(this.memory.buffer, at, length);
+  }
+
+  /** A copy of `src` in the arena. */
+  copy<T extends Int8Array | Int16Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(src: T): T {
+    const v = this.alloc(src.constructor as unknown as ViewCtor<T>, src.length);
+    v.set(src as never);
+    return v;
+  }
+
+  nonZero(col: Uint16Array | Uint32Array, w: Int8Array | Int16Array): NonZeroKernel {
+    return this.exports[`nonZero_${variant(col, w)}`] as NonZeroKernel;
+  }
+
+  /** The requantization kernel (only where requantizeFits). */
+  requantize(): RequantizeKernel {
+    return this.exports.requantize as RequantizeKernel;
+  }
+
+  sharedQueue(col: Uint16Array | Uint32Array, w: Int8Array | Int16Array): SharedQueueKernel {
+    return this.exports[`sharedQueue_${variant(col, w)}`] as SharedQueueKernel;
+  }
+}
+
+/**
+ * Whether the requantize kernel covers a projection (else the TypeScript kernel runs): 0 ≤ pre < 32, every shift
+ * in [0, 62], every |multiplier| ≤ 2^15 (QUANTIZATION.md's Q15 mantissas), so that its int64 arithmetic meets no
+ * value the TypeScript doubles would round.
+ */
+export function requantizeFits(pre: number, mult: ArrayLike<number>, shift: ArrayLike<number>): boolean {
+  if (!(Number.isInteger(pre) && pre >= 0 && pre < 32)) return false;
+  for (let i = 0; i < shift.length; i++) if (!(shift[i] >= 0 && shift[i] <= 62 && Math.abs(mult[i]) <= 2 ** 15)) return false;
+  return true;
+}
+
+function variant(col: Uint16Array | Uint32Array, w: Int8Array | Int16Array): Variant {
+  return `${col instanceof Uint16Array ? "u16" : "u32"}_${w instanceof Int16Array ? "i16" : "i8"}`;
+}
+
+function align8(n: number): number {
+  return Math.ceil(n / 8) * 8;
+}

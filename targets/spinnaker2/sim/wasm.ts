@@ -1,0 +1,106 @@
+// The simulator's use of the WebAssembly kernels (runtime/wasm): the projections' chunked CSR arrays and column
+// sums (slices.ts) and the PEs' requantization multipliers live in one arena; a shared queue's events and the
+// requantized values pass through small scratch arrays there. The TypeScript kernels stay the definition and the
+// fallback (a split made after the arena, a queue longer than the scratch, a projection requantizeFits refuses).
+import type { Graph } from "../../../ir/types.js";
+import { accumulateSharedQueue } from "./accumulate.js";
+import { requantizeColumns, requantizeColumnsWasm } from "../../../runtime/golden/kernels.js";
+import {
+  Arena, ArenaPlan, type KernelChoice, kernelChoice, type RequantizeKernel, type SharedQueueKernel, useWasm,
+} from "../../../runtime/wasm/index.js";
+import type { SlicedProjection } from "./slices.js";
+import type { ColumnArray, WeightArray } from "../../../runtime/golden/kernels.js";
+
+/** A simulator's arena and its scratch arrays. */
+export interface SimWasm {
+  arena: Arena;
+  /** A queue segment's events (as many as the largest population). */
+  idx: Int32Array;
+  val: Int32Array;
+  /** Per slice of a group: the entries its chunks read. */
+  touched: Float64Array;
+  /** One PE's requantized columns, and the requantization's saturation counts. */
+  port: Float64Array;
+  counts: Float64Array;
+  rq: RequantizeKernel;
+}
+
+/**
+ * The arena for a simulator whose projections are split as `splits`, or null (TypeScript kernels): sizes it,
+ * then replaces each split's rowStart, colIdx, w and sums by copies in it (before any PE takes a view of them).
+ */
+export function simArena(choice: KernelChoice | undefined, g: Graph, splits: SlicedProjection[]): SimWasm | null {
+  const maxPop = Math.max(1, ...g.populations.map((p) => p.size));
+  let maxS = 1, maxCols = 1;
+  const plan = new ArenaPlan().add(4, maxPop).add(4, maxPop).add(8, 2);
+  for (const m of splits) {
+    maxS = Math.max(maxS, m.S);
+    for (let p = 0; p < m.S; p++) {
+      const cols = m.bases[p + 1] - m.bases[p];
+      maxCols = Math.max(maxCols, cols);
+      plan.add(4, cols).add(4, cols); // the slice's PE's mult and shift
+    }
+    plan.add(4, m.rowStart.length).add(m.colIdx.BYTES_PER_ELEMENT, m.colIdx.length).add(m.w.BYTES_PER_ELEMENT, m.w.length).add(8, m.sums.length);
+  }
+  plan.add(8, maxS).add(8, maxCols);
+  if (!useWasm(kernelChoice(choice), plan.bytes)) return null;
+  const arena = new Arena(plan);
+  for (const m of splits) {
+    m.rowStart = arena.copy(m.rowStart);
+    m.colIdx = arena.copy(m.colIdx);
+    m.w = arena.copy(m.w);
+    m.sums = arena.copy(m.sums);
+  }
+  return {
+    arena, idx: arena.alloc(Int32Array, maxPop), val: arena.alloc(Int32Array, maxPop), counts: arena.alloc(Float64Array, 2),
+    touched: arena.alloc(Float64Array, maxS), port: arena.alloc(Float64Array, maxCols), rq: arena.requantize(),
+  };
+}
+
+/** Whether an array lies in the arena (the kernels read only such arrays). */
+export function inArena(w: SimWasm | null, a: ArrayBufferView): boolean {
+  return w !== null && a.buffer === w.arena.memory.buffer;
+}
+
+/** The shared-queue kernel for a link whose arrays lie in the arena, else null. */
+export function sharedQueueKernel(w: SimWasm | null, rowPtr: Uint32Array, colIdx: ColumnArray, wt: WeightArray, sums: Float64Array): SharedQueueKernel | null {
+  if (!w || !inArena(w, rowPtr) || !inArena(w, colIdx) || !inArena(w, wt) || !inArena(w, sums)) return null;
+  return w.arena.sharedQueue(colIdx, wt);
+}
+
+/** accumulateSharedQueue by the kernel k: the queue's events copied into the scratch, the slices' counts added to touched. */
+export function accumulateSharedQueueWasm(
+  w: SimWasm, k: SharedQueueKernel, S: number, idx: Int32Array, val: Int32Array, off: number, n: number,
+  rowPtr: Uint32Array, colIdx: ColumnArray, wt: WeightArray, sums: Float64Array, touched: Float64Array,
+): void {
+  const si = w.idx, sv = w.val, st = w.touched;
+  if (n > si.length || S > st.length) {
+    accumulateSharedQueue(S, idx, val, off, n, rowPtr, colIdx, wt, sums, touched);
+    return;
+  }
+  for (let e = 0; e < n; e++) {
+    si[e] = idx[off + e];
+    sv[e] = val[off + e];
+  }
+  st.fill(0, 0, S);
+  k(S, si.byteOffset, sv.byteOffset, 0, n, rowPtr.byteOffset, colIdx.byteOffset, wt.byteOffset, sums.byteOffset, st.byteOffset);
+  for (let s = 0; s < S; s++) touched[s] += st[s];
+}
+
+/**
+ * requantizeColumns (acc, mult and shift in the arena) by the kernel: the requantized values are added into the
+ * zeroed scratch, then into the PE's port (which is not in the arena). The same port values and counts; acc is
+ * left all zero.
+ */
+export function requantizeColumnsSim(w: SimWasm, acc: Float64Array, mult: Int32Array, shift: Int32Array, pre: number, port: Float64Array, sc: Float64Array): number {
+  const tmp = w.port, cols = acc.length;
+  if (cols > tmp.length) {
+    const k = requantizeColumns(acc, mult, shift, pre, port, sc);
+    acc.fill(0); // as the kernel leaves it
+    return k;
+  }
+  tmp.fill(0, 0, cols);
+  const n = requantizeColumnsWasm(w.rq, acc, mult, shift, pre, tmp, w.counts, sc);
+  for (let c = 0; c < cols; c++) port[c] += tmp[c];
+  return n;
+}

@@ -1,0 +1,162 @@
+// The WebAssembly kernels (runtime/wasm) against their definitions, the TypeScript kernels, bit for bit on random
+// data (fast-check): accumulateNonZero, accumulateSharedQueue and requantizeColumns (with its saturation counts,
+// at the limits of its int32 clamps), each for every index and weight type; then the golden engine and the
+// SpiNNaker 2 simulator run with kernels "js" and "wasm" on random quantized models, with the same outputs,
+// counters and saturation counts. (Every other test of the engines runs the default "auto", i.e. these kernels.)
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { NmcError } from "../../ir/errors.js";
+import { GoldenEngine } from "../../runtime/golden/interpreter.js";
+import { accumulateNonZero, requantizeColumns, requantizeColumnsWasm } from "../../runtime/golden/kernels.js";
+import { NO_COUNTS, S_COLSUM, S_REQUANT, SITES, saturationCounters } from "../../runtime/golden/saturation.js";
+import { Arena, ArenaPlan, kernelChoice, kernelModule, requantizeFits } from "../../runtime/wasm/index.js";
+import { accumulateSharedQueue } from "../../targets/spinnaker2/sim/accumulate.js";
+import { Simulator } from "../../targets/spinnaker2/sim/simulator.js";
+import { mapGraph } from "../../targets/spinnaker2/mapping.js";
+import { makeBatch, modelArb, quantOptsArb, quantizeFor, buildModel, scaled } from "../support/quant-models.js";
+
+const RUNS = Number(process.env.NMC_RUNS ?? 200);
+
+/** A random CSR matrix: rows × cols, entries per row 0 … cols (sorted columns), weights in the type's range. */
+const csrArb = fc.record({
+  rows: fc.integer({ min: 1, max: 40 }),
+  cols: fc.integer({ min: 1, max: 70 }),
+  u16: fc.boolean(),
+  i16: fc.boolean(),
+  density: fc.double({ min: 0, max: 1, noNaN: true }),
+  seed: fc.integer({ min: 1, max: 2 ** 30 }),
+});
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+interface Csr { rowPtr: Uint32Array; colIdx: Uint16Array | Uint32Array; w: Int8Array | Int16Array; rows: number; cols: number }
+
+function makeCsr(c: { rows: number; cols: number; u16: boolean; i16: boolean; density: number; seed: number }, stride = 1): Csr {
+  const r = rng(c.seed);
+  const rowPtr = new Uint32Array(c.rows * stride + 1);
+  const cols: number[] = [], ws: number[] = [];
+  const lim = c.i16 ? 32767 : 127;
+  for (let i = 0; i < c.rows * stride; i++) {
+    for (let k = 0; k < c.cols; k++) {
+      if (r() >= c.density) continue;
+      cols.push(k);
+      ws.push(Math.round((2 * r() - 1) * lim) - (r() < 0.05 ? 1 : 0)); // −128 / −32768 too
+    }
+    rowPtr[i + 1] = cols.length;
+  }
+  return {
+    rowPtr, rows: c.rows, cols: c.cols,
+    colIdx: c.u16 ? Uint16Array.from(cols) : Uint32Array.from(cols),
+    w: c.i16 ? Int16Array.from(ws) : Int8Array.from(ws),
+  };
+}
+
+const sameBits = (a: Float64Array, b: Float64Array) => a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
+
+describe("WebAssembly kernels = TypeScript kernels, bit for bit", () => {
+  it("the module loads (npm run build compiles it) and the kernel choice is checked", () => {
+    expect("module" in kernelModule(), JSON.stringify(kernelModule())).toBe(true);
+    expect(() => kernelChoice("fast" as never)).toThrow(NmcError);
+    expect(kernelChoice("js")).toBe("js");
+  });
+
+  it("accumulateNonZero, every index and weight type", () => {
+    fc.assert(fc.property(csrArb, fc.integer({ min: 1, max: 2 ** 30 }), fc.double({ min: 0, max: 1, noNaN: true }), (c, vs, zeros) => {
+      const m = makeCsr(c);
+      const r = rng(vs);
+      const v = Int32Array.from({ length: m.rows }, () => (r() < zeros ? 0 : Math.round((2 * r() - 1) * 32768)));
+      const ref = new Float64Array(m.cols);
+      const touchedRef = accumulateNonZero(v, m.rowPtr, m.colIdx as Uint32Array, m.w, ref);
+      const plan = new ArenaPlan().add(4, m.rows).add(4, m.rows + 1).add(m.colIdx.BYTES_PER_ELEMENT, m.colIdx.length).add(m.w.BYTES_PER_ELEMENT, m.w.length).add(8, m.cols);
+      const a = new Arena(plan);
+      const av = a.copy(v), rp = a.copy(m.rowPtr), ci = a.copy(m.colIdx), w = a.copy(m.w), acc = a.alloc(Float64Array, m.cols);
+      const touched = a.nonZero(ci, w)(av.byteOffset, m.rows, rp.byteOffset, ci.byteOffset, w.byteOffset, acc.byteOffset);
+      expect(touched).toBe(touchedRef);
+      expect(sameBits(acc, ref)).toBe(true);
+    }), { numRuns: RUNS });
+  });
+
+  it("accumulateSharedQueue (S slices' chunks side by side), with the slices' entry counts", () => {
+    fc.assert(fc.property(csrArb, fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 2 ** 30 }), fc.integer({ min: 0, max: 5 }), (c, S, es, off) => {
+      const m = makeCsr(c, S);
+      const r = rng(es);
+      const n = Math.floor(r() * 3 * m.rows);
+      const idx = Int32Array.from({ length: off + n }, () => Math.floor(r() * m.rows));
+      const val = Int32Array.from({ length: off + n }, () => Math.round((2 * r() - 1) * 32768));
+      const sumsRef = new Float64Array(m.cols), touchedRef = new Float64Array(S);
+      accumulateSharedQueue(S, idx, val, off, n, m.rowPtr, m.colIdx, m.w, sumsRef, touchedRef);
+      const plan = new ArenaPlan().add(4, off + n).add(4, off + n).add(4, m.rowPtr.length).add(m.colIdx.BYTES_PER_ELEMENT, m.colIdx.length)
+        .add(m.w.BYTES_PER_ELEMENT, m.w.length).add(8, m.cols).add(8, S);
+      const a = new Arena(plan);
+      const ai = a.copy(idx), av = a.copy(val), rp = a.copy(m.rowPtr), ci = a.copy(m.colIdx), w = a.copy(m.w);
+      const sums = a.alloc(Float64Array, m.cols), touched = a.alloc(Float64Array, S);
+      a.sharedQueue(ci, w)(S, ai.byteOffset, av.byteOffset, off, n, rp.byteOffset, ci.byteOffset, w.byteOffset, sums.byteOffset, touched.byteOffset);
+      expect(sameBits(sums, sumsRef)).toBe(true);
+      expect(sameBits(touched, touchedRef)).toBe(true);
+    }), { numRuns: RUNS });
+  });
+
+  it("requantizeColumns: port values, saturation counts, columns, and acc left zero", () => {
+    // Column sums up to ±2^45 (past int32 before and after requantization), Q15 multipliers, shifts 0 … 62.
+    const big = fc.oneof(fc.constant(0), fc.integer({ min: -(2 ** 20), max: 2 ** 20 }), fc.integer({ min: -(2 ** 45), max: 2 ** 45 }));
+    const col = fc.record({
+      acc: big, mult: fc.integer({ min: -(2 ** 15), max: 2 ** 15 }), shift: fc.oneof(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 62 })),
+      port: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+    });
+    let clipped = 0;
+    fc.assert(fc.property(fc.array(col, { minLength: 1, maxLength: 40 }), fc.integer({ min: 0, max: 31 }), (cs, pre) => {
+      const acc0 = Float64Array.from(cs, (c) => c.acc), mult0 = Int32Array.from(cs, (c) => c.mult), shift0 = Int32Array.from(cs, (c) => c.shift);
+      expect(requantizeFits(pre, mult0, shift0)).toBe(true);
+      const portRef = Float64Array.from(cs, (c) => c.port), scRef = saturationCounters();
+      const nRef = requantizeColumns(acc0.slice(), mult0, shift0, pre, portRef, scRef);
+      const k = cs.length;
+      const a = new Arena(new ArenaPlan().add(8, k).add(4, k).add(4, k).add(8, k).add(8, 2));
+      const acc = a.copy(acc0), mult = a.copy(mult0), shift = a.copy(shift0), port = a.copy(Float64Array.from(cs, (c) => c.port)), counts = a.alloc(Float64Array, 2);
+      const sc = saturationCounters();
+      const n = requantizeColumnsWasm(a.requantize(), acc, mult, shift, pre, port, counts, sc);
+      expect(n).toBe(nRef);
+      expect(sameBits(port, portRef)).toBe(true);
+      expect(Array.from(sc)).toEqual(Array.from(scRef));
+      expect(acc.every((x) => x === 0)).toBe(true);
+      clipped += scRef[S_COLSUM] + scRef[S_REQUANT];
+      expect(sc[SITES + S_COLSUM]).toBe(nRef);
+    }), { numRuns: RUNS });
+    expect(clipped, "the int32 clamps were exercised").toBeGreaterThan(0);
+    expect(requantizeFits(0, [2 ** 15 + 1], [3])).toBe(false);
+    expect(requantizeFits(0, [1], [63])).toBe(false);
+    expect(requantizeFits(32, [1], [3])).toBe(false);
+    expect(NO_COUNTS.length).toBeGreaterThan(0);
+  });
+});
+
+describe("engines with kernels js and wasm: the same run", () => {
+  const quantArb = quantOptsArb({ ranges: [{ kind: "max" }, { kind: "percentile", percentile: 99 }] });
+  const plain = (x: unknown) => JSON.parse(JSON.stringify(x, (_k, v: unknown) => (ArrayBuffer.isView(v) ? Array.from(v as Float64Array) : v))) as unknown;
+
+  it("golden engine and SpiNNaker 2 simulator on random models (inputs × 4: saturation too)", () => {
+    let wasmRuns = 0;
+    fc.assert(fc.property(
+      modelArb({ kinds: ["egru", "ssm", "dense"] }), quantArb, fc.integer({ min: 1, max: 2 ** 30 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 6 }),
+      (spec, o, seed, B, T) => {
+        const g = buildModel(spec);
+        const q = quantizeFor(g, makeBatch(g, seed, B, T, 1), o);
+        const batch = scaled(makeBatch(g, seed ^ 0x9e3779b9, B, T, 1), 4, g);
+        const js = new GoldenEngine(q, { kernels: "js" }), wasm = new GoldenEngine(q, { kernels: "wasm" });
+        expect([js.kernels, wasm.kernels]).toEqual(["js", "wasm"]);
+        const a = js.run(batch), b = wasm.run(batch);
+        expect(Array.from(b.outputQ)).toEqual(Array.from(a.outputQ));
+        expect(b.counters).toEqual(a.counters);
+        expect(b.saturation).toEqual(a.saturation);
+        const m = mapGraph(q);
+        const sj = new Simulator(q, m.partition, m.placement, m.routing, m.hw, { kernels: "js" });
+        const sw = new Simulator(q, m.partition, m.placement, m.routing, m.hw, { kernels: "wasm" });
+        expect(plain(sw.run(batch))).toEqual(plain(sj.run(batch)));
+        wasmRuns += sw.kernels === "wasm" ? 1 : 0;
+      },
+    ), { numRuns: Math.max(20, Math.floor(RUNS / 4)) });
+    expect(wasmRuns).toBeGreaterThan(0);
+  });
+});
