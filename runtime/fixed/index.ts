@@ -204,12 +204,18 @@ export function lutIndex(lut: Lut, x: number): number {
  * lutInvStep(l), x) is the index rule itself.
  */
 export function lutOrigin(lut: Lut): number {
-  return lut.lo * 2 ** lut.inFrac;
+  return lut.lo * pow2(lut.inFrac);
 }
 
 export function lutInvStep(lut: Lut): number {
-  return 2 ** -(lut.inFrac - lut.stepLog2);
+  return pow2(lut.stepLog2 - lut.inFrac);
 }
+
+/** 2^k for integer |k| < 64 from a table (the simulator computes the LUT constants per PE and tick), else 2 ** k: the same exact powers. */
+function pow2(k: number): number {
+  return (k | 0) === k && k > -64 && k < 64 ? POW2[k + 63] : 2 ** k;
+}
+const POW2 = Float64Array.from({ length: 127 }, (_, i) => 2 ** (i - 63));
 
 /** The index rule with its constants precomputed: clamp(floor((x − origin) · invStep), 0, size − 1). */
 export function lutIndexAt(origin: number, invStep: number, x: number, size: number): number {

@@ -204,7 +204,7 @@ export class Pe {
   constructor(ctx: PeContext, readonly slice: Slice, readonly pop: Population, readoutPops: { pop: Population; popIndex: number }[]) {
     const n = (this.n = slice.hi - slice.lo);
     this.out = new Int32Array(n);
-    const portIndex = this.makePorts();
+    const portIndex = this.makePorts(ctx.wasm ?? null);
     const index = new Map(ctx.g.populations.map((p, i) => [p.name, i]));
     const receiving = new Set<number>();
     for (const j of ctx.g.projections) {
@@ -244,14 +244,14 @@ export class Pe {
   }
 
   /** The local ports (S2_OPS layout) and their biases (the tensors GOLDEN_OPS names); returns port name → index. */
-  private makePorts(): Map<string, number> {
+  private makePorts(wasm: SimWasm | null): Map<string, number> {
     const { pop, slice, n } = this;
     const layout = s2Op(pop), op = goldenOp(pop);
     const portIndex = new Map<string, number>();
     for (const q of pop.ports) {
       portIndex.set(q.name, this.ports.length);
       const cols = layout.localCols(pop, q.name, n);
-      this.ports.push(new Float64Array(cols));
+      this.ports.push(wasm ? wasm.arena.alloc(Float64Array, cols) : new Float64Array(cols));
       const name = irKindOf(pop).portBias(pop, q.name);
       const t = name === null ? undefined : pop.tensors[name];
       let b: Int32Array | null = null;

@@ -49,7 +49,7 @@ import { deliverGroup } from "./deliver.js";
 import { Group, Pe } from "./pe.js";
 import { type Queue, sendAll, sendEvents } from "./queues.js";
 import type { Execution, RunOptions, SimObserver, SimOptions, SimRun } from "./results.js";
-import { splitBySlice, type SlicedProjection } from "./slices.js";
+import { sharedSplit, type SlicedProjection } from "./slices.js";
 import { NO_INPUTS, type RunContext } from "./context.js";
 import { DvfsAccount } from "../dvfs.js";
 import { accelActive } from "../accel.js";
@@ -174,17 +174,23 @@ export class Simulator {
 
   /**
    * One PE per slice that does not mirror another; a mirroring population (a Readout) rides on its source's PEs.
-   * Every projection into a population with PEs is split first, so that the kernels' arena holds them all.
+   * Every projection into a population with PEs is split first (slices.ts sharedSplit: once per partition in a
+   * process), then copied into the kernels' arena.
    */
   private buildPes(part: Partition, kernels: SimOptions["kernels"]): SimWasm | null {
     const g = this.g;
-    // Each projection's stored entries split by target slice in one pass (not one pass per slice).
+    const slicesOf = (popIndex: number) => part.slices.filter((x) => x.popIndex === popIndex && x.mirrors < 0);
     const splits = new Map<string, SlicedProjection>();
     const split = (j: Projection, slice: Slice) => {
       let m = splits.get(j.name);
-      if (!m) splits.set(j.name, (m = splitBySlice(j, g.populations[slice.popIndex], part.slices.filter((x) => x.popIndex === slice.popIndex && x.mirrors < 0))));
+      if (!m) splits.set(j.name, (m = sharedSplit(j, g.populations[slice.popIndex], slicesOf(slice.popIndex))));
       return m;
     };
+    for (const s of part.slices) {
+      if (s.mirrors >= 0) continue;
+      for (const j of g.projections) if (j.target === g.populations[s.popIndex].name) split(j, s);
+    }
+    const wasm = simArena(kernels, g, [...splits.values()], part.slices);
     const mirrorsOf = new Map<number, { pop: Population; popIndex: number }[]>();
     g.populations.forEach((p, i) => {
       const source = s2Op(p).mirrors(p);
@@ -192,11 +198,6 @@ export class Simulator {
       const src = g.populations.findIndex((q) => q.name === source);
       mirrorsOf.set(src, [...(mirrorsOf.get(src) ?? []), { pop: p, popIndex: i }]);
     });
-    for (const s of part.slices) {
-      if (s.mirrors >= 0) continue;
-      for (const j of g.projections) if (j.target === g.populations[s.popIndex].name) split(j, s);
-    }
-    const wasm = simArena(kernels, g, [...splits.values()]);
     const ctx = { g, pre: this.pre, hw: this.hw, split, sat: this.sat, time: this.time, wasm };
     for (const s of part.slices) {
       if (s.mirrors >= 0) continue;

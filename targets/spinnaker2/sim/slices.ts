@@ -44,6 +44,24 @@ function columnOwners(j: Projection, pop: Population, slices: Slice[]): { colOwn
   return { colOwner, toLocal };
 }
 
+/**
+ * The split of a projection over these slices, made once per (projection, partition) in a process and shared by
+ * every simulator built from them: its arrays are read only (the column sums, written by a run, are each
+ * caller's own, fresh). A partition is recognised by its first slice object and the number of slices, the
+ * weights by their arrays' identity (a compiled graph's weights are never changed in place).
+ */
+export function sharedSplit(j: Projection, pop: Population, slices: Slice[]): SlicedProjection {
+  const c = splitCache.get(j), wt = j.weights;
+  const hit = c && c.first === slices[0] && c.S === slices.length && c.rowPtr === wt.rowPtr && c.colIdx === wt.colIdx && c.values === wt.values.data;
+  let m = hit ? c.split : null;
+  if (!m) {
+    m = splitBySlice(j, pop, slices);
+    splitCache.set(j, { first: slices[0], S: slices.length, rowPtr: wt.rowPtr, colIdx: wt.colIdx, values: wt.values.data, split: m });
+  }
+  return { ...m, sums: new Float64Array(m.sums.length) };
+}
+const splitCache = new WeakMap<Projection, { first: Slice; S: number; rowPtr: unknown; colIdx: unknown; values: unknown; split: SlicedProjection }>();
+
 export function splitBySlice(j: Projection, pop: Population, slices: Slice[]): SlicedProjection {
   const { rowPtr, colIdx } = j.weights;
   const values = j.weights.values.data;

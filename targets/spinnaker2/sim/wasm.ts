@@ -9,6 +9,8 @@ import {
   Arena, ArenaPlan, type KernelChoice, kernelChoice, type RequantizeKernel, type SharedQueueKernel, useWasm,
 } from "../../../runtime/wasm/index.js";
 import type { SlicedProjection } from "./slices.js";
+import type { Slice } from "../partition.js";
+import { s2Op } from "../ops.js";
 import type { ColumnArray, WeightArray } from "../../../runtime/golden/kernels.js";
 
 /** A simulator's arena and its scratch arrays. */
@@ -27,12 +29,18 @@ export interface SimWasm {
 
 /**
  * The arena for a simulator whose projections are split as `splits`, or null (TypeScript kernels): sizes it,
- * then replaces each split's rowStart, colIdx, w and sums by copies in it (before any PE takes a view of them).
+ * then replaces each split's rowStart, colIdx, w and sums by copies in it (before any PE takes a view of them;
+ * the split objects are this simulator's own, their arrays possibly shared: slices.ts sharedSplit).
  */
-export function simArena(choice: KernelChoice | undefined, g: Graph, splits: SlicedProjection[]): SimWasm | null {
+export function simArena(choice: KernelChoice | undefined, g: Graph, splits: SlicedProjection[], slices: Slice[]): SimWasm | null {
   const maxPop = Math.max(1, ...g.populations.map((p) => p.size));
   let maxS = 1, maxCols = 1;
   const plan = new ArenaPlan().add(4, maxPop).add(4, maxPop).add(8, 2);
+  for (const s of slices) {
+    if (s.mirrors >= 0) continue;
+    const pop = g.populations[s.popIndex];
+    for (const q of pop.ports) plan.add(8, s2Op(pop).localCols(pop, q.name, s.hi - s.lo)); // the PE's ports
+  }
   for (const m of splits) {
     maxS = Math.max(maxS, m.S);
     for (let p = 0; p < m.S; p++) {
@@ -49,7 +57,7 @@ export function simArena(choice: KernelChoice | undefined, g: Graph, splits: Sli
     m.rowStart = arena.copy(m.rowStart);
     m.colIdx = arena.copy(m.colIdx);
     m.w = arena.copy(m.w);
-    m.sums = arena.copy(m.sums);
+    m.sums = arena.alloc(Float64Array, m.sums.length);
   }
   return {
     arena, idx: arena.alloc(Int32Array, maxPop), val: arena.alloc(Int32Array, maxPop), counts: arena.alloc(Float64Array, 2),
@@ -88,11 +96,12 @@ export function accumulateSharedQueueWasm(
 }
 
 /**
- * requantizeColumns (acc, mult and shift in the arena) by the kernel: the requantized values are added into the
- * zeroed scratch, then into the PE's port (which is not in the arena). The same port values and counts; acc is
- * left all zero.
+ * requantizeColumns (acc, mult and shift in the arena) by the kernel: into the port directly when it lies in the
+ * arena, else into the zeroed scratch and then into the port. The same port values and counts; acc is left all
+ * zero.
  */
 export function requantizeColumnsSim(w: SimWasm, acc: Float64Array, mult: Int32Array, shift: Int32Array, pre: number, port: Float64Array, sc: Float64Array): number {
+  if (port.buffer === w.arena.memory.buffer) return requantizeColumnsWasm(w.rq, acc, mult, shift, pre, port, w.counts, sc);
   const tmp = w.port, cols = acc.length;
   if (cols > tmp.length) {
     const k = requantizeColumns(acc, mult, shift, pre, port, sc);
