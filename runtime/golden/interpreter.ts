@@ -205,6 +205,9 @@ export class GoldenEngine {
     for (const p of graph.populations) {
       plan.add(4, p.size).add(4, p.size);
       for (const q of p.ports) plan.add(8, q.width);
+      const op = goldenOp(p);
+      for (const v of op.state(p, p.size)) plan.add(4, v.length);
+      plan.add(1, op.arenaBytes?.(p, p.size) ?? 0);
     }
     for (const j of graph.projections) {
       plan.add(4, j.cols).add(4, j.cols);
@@ -228,12 +231,13 @@ export class GoldenEngine {
         const t = irKindOf(pop).portBias(pop, port);
         return t ? intData(pop, t) : null;
       };
-      const out = outs[i], state = op.state(pop, pop.size);
+      const out = outs[i], state = op.state(pop, pop.size, arena ? i32 : undefined);
       const src = irKindOf(pop).reads(pop);
       const source = src === null ? undefined : outs[index.get(src)!];
       const sat = this.counting ? saturationCounters() : NO_COUNTS;
       const time = new Float64Array(2);
-      const update = op.bind(pop, { lo: 0, n: pop.size, ports: portList, state, out, pre: this.pre, source, sat, time });
+      const wasm = arena ? { arena, counts: this.rqCounts } : undefined;
+      const update = op.bind(pop, { lo: 0, n: pop.size, ports: portList, state, out, pre: this.pre, source, sat, time, wasm });
       const tm = timing.get(pop.name)!;
       return {
         pop, out, prev: i32(pop.size), nz: 0, prevNz: 0, ports, portList,

@@ -24,7 +24,7 @@ import {
   NO_COUNTS, S_CMUL, S_COLSUM, S_LOOKUP, S_OPERAND, S_OUTPUT, S_PORT, S_READ, S_REQUANT, S_RUNNING, S_STATE, S_SUM, S_Y, SITES,
 } from "./saturation.js";
 
-import type { RequantizeKernel } from "../wasm/index.js";
+import type { EgruKernel, RequantizeKernel, UnitArena } from "../wasm/index.js";
 
 const ONE_Q14 = 1 << 14;
 
@@ -106,6 +106,38 @@ export function saturatePort(port: Float64Array, sc = NO_COUNTS): void {
 export function loadBias(port: Float64Array, bias: ArrayLike<number> | null): void {
   if (bias) for (let i = 0; i < port.length; i++) port[i] = bias[i];
   else port.fill(0);
+}
+
+/**
+ * egruUnits by the WebAssembly kernel, when vx, vh, h and out lie in the arena (else null): thr and the two tables
+ * are copied into the arena once (the op's arenaBytes reserve the room). Returns the bound update; the same
+ * outputs, states, events and saturation counts.
+ */
+export function egruUnitsWasm(
+  w: UnitArena, n: number, vx: Float64Array, vh: Float64Array, sig: Lut, tanh: Lut, thr: ArrayLike<number>, h: Int32Array, out: Int32Array, pq: number, sc: Float64Array,
+): (() => number) | null {
+  if (!w.arena.holds(vx, vh, h, out)) return null;
+  for (let i = 0; i < n; i++) if (!Number.isInteger(thr[i]) || Math.abs(thr[i]) > 2 ** 31 - 1) return null;
+  const k: EgruKernel = w.arena.egru(), counts = w.counts;
+  const t = w.arena.alloc(Int32Array, n), sigT = w.arena.copy(sig.table), tanT = w.arena.copy(tanh.table);
+  for (let i = 0; i < n; i++) t[i] = thr[i];
+  const sigO = lutOrigin(sig), sigI = lutInvStep(sig), tanO = lutOrigin(tanh), tanI = lutInvStep(tanh);
+  const pvx = vx.byteOffset, pvh = vh.byteOffset, pt = t.byteOffset, ph = h.byteOffset, po = out.byteOffset, ps = sigT.byteOffset, pn = tanT.byteOffset;
+  return () => {
+    counts[0] = counts[1] = 0;
+    const events = k(n, pvx, pvh, ps, sigT.length, sigO, sigI, pn, tanT.length, tanO, tanI, pt, ph, po, pq, counts.byteOffset);
+    sc[S_LOOKUP] += counts[0];
+    sc[S_STATE] += counts[1];
+    sc[SITES + S_LOOKUP] += 3 * n;
+    sc[SITES + S_STATE] += n;
+    return events;
+  };
+}
+
+/** The arena bytes egruUnitsWasm allocates for n units (thr and the two tables, 8-byte aligned each). */
+export function egruArenaBytes(n: number, sig: Lut, tanh: Lut): number {
+  const a8 = (b: number) => Math.ceil(b / 8) * 8;
+  return a8(4 * n) + a8(2 * sig.table.length) + a8(2 * tanh.table.length);
 }
 
 /**

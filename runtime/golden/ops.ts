@@ -11,10 +11,11 @@ import { NmcError } from "../../ir/errors.js";
 import type { Lut, Population, PopulationKind } from "../../ir/types.js";
 import { zoneoutQ15 } from "../fixed/index.js";
 import {
-  denseUnits, egruUnits, layerNormApply, layerNormPartial, layerNormStats, layerNormUnits, multiplyUnits, readoutUnits, ssmOutputs, ssmStates,
+  denseUnits, egruArenaBytes, egruUnits, egruUnitsWasm, layerNormApply, layerNormPartial, layerNormStats, layerNormUnits, multiplyUnits, readoutUnits, ssmOutputs, ssmStates,
 } from "./kernels.js";
 import { eventPoolUnits, eventSsmOutputs, eventSsmStates, maskedReadoutUnits, type EventSsmConsts } from "./event-kernels.js";
 import { NO_COUNTS } from "./saturation.js";
+import type { UnitArena } from "../wasm/index.js";
 
 const ONE_Q14 = 1 << 14;
 
@@ -41,6 +42,8 @@ export interface UnitRange {
    * group), the sequence's valid steps at this population's rate (floor(length / rate))].
    */
   time?: Float64Array;
+  /** The engine's WebAssembly arena (runtime/wasm), where the range's ports, state and out lie in it; absent: TypeScript kernels. */
+  wasm?: UnitArena;
   /**
    * The population's saturation counters (saturation.ts), shared by all its ranges; absent: not counted.
    * Work every range repeats (a DiagonalSSM's state) is counted by the range at unit 0 only.
@@ -55,8 +58,13 @@ export interface UnitRange {
 export type UnitUpdate = (t: number, x: Int32Array, xOff: number) => void;
 
 export interface GoldenOp<K extends PopulationKind> {
-  /** The state vectors a range of n units keeps (zeroed at the start of every sequence). */
-  state(p: PopOf<K>, n: number): Int32Array[];
+  /**
+   * The state vectors a range of n units keeps (zeroed at the start of every sequence), allocated by `alloc`
+   * where given (an engine's arena, runtime/wasm) and by the kind's WebAssembly kernel's needs.
+   */
+  state(p: PopOf<K>, n: number, alloc?: (length: number) => Int32Array): Int32Array[];
+  /** The arena bytes `bind` allocates for a range of n units when it runs a WebAssembly kernel (UnitRange.wasm), besides its state. */
+  arenaBytes?(p: PopOf<K>, n: number): number;
   /** The update of the units [r.lo, r.lo + r.n), bound to r's arrays. */
   bind(p: PopOf<K>, r: UnitRange): UnitUpdate;
   /**
@@ -106,12 +114,15 @@ export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
   },
   // State: h (Q14). Ports input and recurrent, biased by bias_x and bias_h. Zoneout p as the Q15 constant p_q.
   EGRU: {
-    state: (_p, n) => [new Int32Array(n)],
+    state: (_p, n, alloc = (k) => new Int32Array(k)) => [alloc(n)],
+    arenaBytes: (p, n) => egruArenaBytes(n, lutNamed(p, "sigmoid"), lutNamed(p, "tanh")),
     bind: (p, r) => {
       const n = r.n, vx = portOf(p, r, "input"), vh = portOf(p, r, "recurrent");
       const sig = lutNamed(p, "sigmoid"), tanh = lutNamed(p, "tanh");
       const thr = p.tensors.thr.data.subarray(r.lo, r.lo + n), h = r.state[0], out = r.out;
       const pq = zoneoutQ15(p.zoneout ?? 0), sc = r.sat ?? NO_COUNTS;
+      const k = r.wasm ? egruUnitsWasm(r.wasm, n, vx, vh, sig, tanh, thr, h, out, pq, sc) : null;
+      if (k) return () => void k();
       return () => {
         egruUnits(n, vx, vh, sig, tanh, thr, h, out, pq, sc);
       };

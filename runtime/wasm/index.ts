@@ -26,6 +26,18 @@ export type SharedQueueKernel = (
  */
 export type RequantizeKernel = (acc: number, cols: number, mult: number, shift: number, pre: number, port: number, counts: number) => number;
 
+/** egru(n, vx, vh, sigT, sigLen, sigO, sigI, tanT, tanLen, tanO, tanI, thr, h, out, pq, counts): pointers and constants; returns the events. */
+export type EgruKernel = (
+  n: number, vx: number, vh: number, sigT: number, sigLen: number, sigO: number, sigI: number, tanT: number, tanLen: number, tanO: number, tanI: number,
+  thr: number, h: number, out: number, pq: number, counts: number,
+) => number;
+
+/** What a bound unit update may use of an engine's arena: the arena, and a 2-slot f64 scratch for its counts there. */
+export interface UnitArena {
+  arena: Arena;
+  counts: Float64Array;
+}
+
 type Variant = "u16_i8" | "u16_i16" | "u32_i8" | "u32_i16";
 
 // The part of the WebAssembly JS API used here (the project's lib is ES2023 without DOM, which declares it).
@@ -133,6 +145,15 @@ export class Arena {
   /** The requantization kernel (only where requantizeFits). */
   requantize(): RequantizeKernel {
     return this.exports.requantize as RequantizeKernel;
+  }
+
+  egru(): EgruKernel {
+    return this.exports.egru as EgruKernel;
+  }
+
+  /** Whether every view lies in this arena's memory. */
+  holds(...views: ArrayBufferView[]): boolean {
+    return views.every((v) => v.buffer === this.memory.buffer);
   }
 
   sharedQueue(col: Uint16Array | Uint32Array, w: Int8Array | Int16Array): SharedQueueKernel {

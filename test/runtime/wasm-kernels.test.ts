@@ -1,14 +1,16 @@
 // The WebAssembly kernels (runtime/wasm) against their definitions, the TypeScript kernels, bit for bit on random
 // data (fast-check): accumulateNonZero, accumulateSharedQueue and requantizeColumns (with its saturation counts,
-// at the limits of its int32 clamps), each for every index and weight type; then the golden engine and the
+// at the limits of its int32 clamps), each for every index and weight type; the EGRU update (tables, clips, c = θ,
+// zoneout); then the golden engine and the
 // SpiNNaker 2 simulator run with kernels "js" and "wasm" on random quantized models, with the same outputs,
 // counters and saturation counts. (Every other test of the engines runs the default "auto", i.e. these kernels.)
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { NmcError } from "../../ir/errors.js";
 import { GoldenEngine } from "../../runtime/golden/interpreter.js";
-import { accumulateNonZero, requantizeColumns, requantizeColumnsWasm } from "../../runtime/golden/kernels.js";
-import { NO_COUNTS, S_COLSUM, S_REQUANT, SITES, saturationCounters } from "../../runtime/golden/saturation.js";
+import { accumulateNonZero, egruArenaBytes, egruUnits, egruUnitsWasm, requantizeColumns, requantizeColumnsWasm } from "../../runtime/golden/kernels.js";
+import { NO_COUNTS, S_COLSUM, S_LOOKUP, S_REQUANT, S_STATE, SITES, saturationCounters } from "../../runtime/golden/saturation.js";
+import type { Lut } from "../../ir/types.js";
 import { Arena, ArenaPlan, kernelChoice, kernelModule, requantizeFits } from "../../runtime/wasm/index.js";
 import { accumulateSharedQueue } from "../../targets/spinnaker2/sim/accumulate.js";
 import { Simulator } from "../../targets/spinnaker2/sim/simulator.js";
@@ -129,6 +131,50 @@ describe("WebAssembly kernels = TypeScript kernels, bit for bit", () => {
     expect(requantizeFits(0, [1], [63])).toBe(false);
     expect(requantizeFits(32, [1], [3])).toBe(false);
     expect(NO_COUNTS.length).toBeGreaterThan(0);
+  });
+});
+
+describe("the WebAssembly EGRU update = egruUnits, bit for bit", () => {
+  // Random tables and values on small integer ranges, so that c = θ (no event), table clips and int16 state
+  // saturation all happen; zoneout on half the cases.
+  const lutArb = (name: string) => fc.record({
+    k: fc.integer({ min: 1, max: 8 }), lo: fc.integer({ min: -64, max: 0 }), stepLog2: fc.integer({ min: -6, max: 2 }), inFrac: fc.integer({ min: 0, max: 14 }),
+    small: fc.boolean(), seed: fc.integer({ min: 1, max: 2 ** 30 }),
+  }).map((l): Lut => {
+    const r = rng(l.seed);
+    const table = Int16Array.from({ length: 2 ** l.k }, () => (l.small ? Math.floor(r() * 7) - 3 : Math.round((2 * r() - 1) * 32767)));
+    return { name, lo: l.lo / 4, stepLog2: l.stepLog2, inFrac: l.inFrac, outFrac: 14, table };
+  });
+  it("events, states, outputs and saturation counts", () => {
+    let equal = 0, clipsL = 0, clipsS = 0;
+    fc.assert(fc.property(
+      fc.integer({ min: 1, max: 24 }), lutArb("sigmoid"), lutArb("tanh"), fc.integer({ min: 1, max: 2 ** 30 }), fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 32767 })), fc.boolean(),
+      (n, sig, tanh, seed, pq, small) => {
+        const r = rng(seed);
+        const amp = small ? 8 : 2 ** 31 - 1;
+        const port = () => Float64Array.from({ length: 3 * n }, () => Math.round((2 * r() - 1) * amp));
+        const vx0 = port(), vh0 = port();
+        const h0 = Int32Array.from({ length: n }, () => Math.round((2 * r() - 1) * (small ? 4 : 32767)));
+        const thr = Int32Array.from({ length: n }, () => Math.round((2 * r() - 1) * (small ? 4 : 20000)));
+        const outRef = new Int32Array(n), hRef = h0.slice(), scRef = saturationCounters();
+        const evRef = egruUnits(n, vx0, vh0, sig, tanh, thr, hRef, outRef, pq, scRef);
+        const plan = new ArenaPlan().add(8, 3 * n).add(8, 3 * n).add(4, n).add(4, n).add(8, 2).add(1, egruArenaBytes(n, sig, tanh));
+        const a = new Arena(plan);
+        const vx = a.copy(vx0), vh = a.copy(vh0), h = a.copy(h0), out = a.alloc(Int32Array, n), counts = a.alloc(Float64Array, 2), sc = saturationCounters();
+        const k = egruUnitsWasm({ arena: a, counts }, n, vx, vh, sig, tanh, thr, h, out, pq, sc)!;
+        expect(k).not.toBeNull();
+        expect(k()).toBe(evRef);
+        expect(Array.from(out)).toEqual(Array.from(outRef));
+        expect(Array.from(h)).toEqual(Array.from(hRef));
+        expect(Array.from(sc)).toEqual(Array.from(scRef));
+        for (let i = 0; i < n; i++) if (outRef[i] === 0 && hRef[i] === thr[i] && thr[i] !== 0) equal++;
+        clipsL += scRef[S_LOOKUP];
+        clipsS += scRef[S_STATE];
+      },
+    ), { numRuns: RUNS * 2 });
+    expect(equal, "units with c = θ exactly (no event)").toBeGreaterThan(0);
+    expect(clipsL, "table clips").toBeGreaterThan(0);
+    expect(clipsS, "int16 state clamps").toBeGreaterThan(0);
   });
 });
 

@@ -136,3 +136,52 @@ export function requantize(acc: usize, cols: u32, mult: usize, shift: usize, pre
   store<f64>(counts + 8, load<f64>(counts + 8) + <f64>satRq);
   return <f64>n;
 }
+
+/** runtime/fixed lutIndexAt before its clamp: floor((x − origin) · invStep), the same double operations (the caller clamps and counts). */
+// @ts-ignore: decorator
+@inline function lutIndexRaw(origin: f64, invStep: f64, x: f64): f64 {
+  return Math.floor((x - origin) * invStep);
+}
+
+/**
+ * runtime/golden/kernels.ts egruUnits over n units (Q14), for the caller's checked layout: vx, vh (f64, 3n each:
+ * z, r, g), the σ and tanh tables (int16, with their index constants), thr (int32, n), h (int32, n), out (int32, n),
+ * pq (the zoneout p as Q15; 0: none). Input values beyond a table are added to counts[0], states clamped to int16
+ * to counts[1] (f64). Returns the events (units that fired). Every integer product is below 2^47, so the int64
+ * arithmetic gives the TypeScript doubles exactly; the table indices are the same double operations.
+ */
+export function egru(
+  n: u32, vx: usize, vh: usize, sigT: usize, sigLen: i32, sigO: f64, sigI: f64, tanT: usize, tanLen: i32, tanO: f64, tanI: f64,
+  thr: usize, h: usize, out: usize, pq: i32, counts: usize,
+): f64 {
+  const nn = <usize>n, sigTop = <f64>(sigLen - 1), tanTop = <f64>(tanLen - 1);
+  let events: u32 = 0, clipLut: u32 = 0, clipState: u32 = 0;
+  for (let i: usize = 0; i < nn; i++) {
+    let fz = lutIndexRaw(sigO, sigI, load<f64>(vx + (i << 3)) + load<f64>(vh + (i << 3)));
+    if (fz < 0) { fz = 0; clipLut++; } else if (fz > sigTop) { fz = sigTop; clipLut++; }
+    let fr = lutIndexRaw(sigO, sigI, load<f64>(vx + ((nn + i) << 3)) + load<f64>(vh + ((nn + i) << 3)));
+    if (fr < 0) { fr = 0; clipLut++; } else if (fr > sigTop) { fr = sigTop; clipLut++; }
+    const z = <i64>load<i16>(sigT + (<usize>(<i32>fz) << 1));
+    const r = <i64>load<i16>(sigT + (<usize>(<i32>fr) << 1));
+    const rh = roundShiftI(r * <i64>load<f64>(vh + ((2 * nn + i) << 3)), 14);
+    let fg = lutIndexRaw(tanO, tanI, load<f64>(vx + ((2 * nn + i) << 3)) + <f64>rh);
+    if (fg < 0) { fg = 0; clipLut++; } else if (fg > tanTop) { fg = tanTop; clipLut++; }
+    const g = <i64>load<i16>(tanT + (<usize>(<i32>fg) << 1));
+    const hp = <i64>load<i32>(h + (i << 2));
+    let c = roundShiftI(z * hp + (16384 - z) * g, 14);
+    if (c > 32767) { c = 32767; clipState++; } else if (c < -32768) { c = -32768; clipState++; }
+    if (pq != 0) c = roundShiftI(<i64>pq * hp + (32768 - <i64>pq) * c, 15);
+    const d = c - <i64>load<i32>(thr + (i << 2));
+    if (d > 0) {
+      store<i32>(out + (i << 2), <i32>c);
+      store<i32>(h + (i << 2), <i32>d);
+      events++;
+    } else {
+      store<i32>(out + (i << 2), 0);
+      store<i32>(h + (i << 2), <i32>c);
+    }
+  }
+  store<f64>(counts, load<f64>(counts) + <f64>clipLut);
+  store<f64>(counts + 8, load<f64>(counts + 8) + <f64>clipState);
+  return <f64>events;
+}

@@ -203,8 +203,9 @@ export class Pe {
 
   constructor(ctx: PeContext, readonly slice: Slice, readonly pop: Population, readoutPops: { pop: Population; popIndex: number }[]) {
     const n = (this.n = slice.hi - slice.lo);
-    this.out = new Int32Array(n);
-    const portIndex = this.makePorts(ctx.wasm ?? null);
+    const wasm = ctx.wasm ?? null;
+    this.out = wasm ? wasm.arena.alloc(Int32Array, n) : new Int32Array(n);
+    const portIndex = this.makePorts(wasm);
     const index = new Map(ctx.g.populations.map((p, i) => [p.name, i]));
     const receiving = new Set<number>();
     for (const j of ctx.g.projections) {
@@ -214,10 +215,13 @@ export class Pe {
       receiving.add(lp.srcPop * 2 + j.delay);
     }
     const op = goldenOp(pop), s2 = s2Op(pop);
-    this.state = op.state(pop, n);
+    this.state = op.state(pop, n, wasm ? (k) => wasm.arena.alloc(Int32Array, k) : undefined);
     const sat = ctx.sat?.[slice.popIndex] ?? NO_COUNTS;
     this.portSat = pop.ports.map((q) => (s2.replicated(pop, q.name) && slice.lo !== 0 ? NO_COUNTS : sat));
-    const range = { lo: slice.lo, n, ports: this.ports, state: this.state, out: this.out, pre: ctx.pre, sat, time: ctx.time?.[slice.popIndex] };
+    const range = {
+      lo: slice.lo, n, ports: this.ports, state: this.state, out: this.out, pre: ctx.pre, sat, time: ctx.time?.[slice.popIndex],
+      wasm: wasm ? { arena: wasm.arena, counts: wasm.counts } : undefined,
+    };
     const red = s2.reduction;
     if (red && n < pop.size) {
       if (!op.bindSplit) throw new NmcError(`internal: ${pop.kind} has a cross-PE reduction but no split kernel`);

@@ -11,6 +11,7 @@ import {
 import type { SlicedProjection } from "./slices.js";
 import type { Slice } from "../partition.js";
 import { s2Op } from "../ops.js";
+import { goldenOp } from "../../../runtime/golden/ops.js";
 import type { ColumnArray, WeightArray } from "../../../runtime/golden/kernels.js";
 
 /** A simulator's arena and its scratch arrays. */
@@ -38,8 +39,11 @@ export function simArena(choice: KernelChoice | undefined, g: Graph, splits: Sli
   const plan = new ArenaPlan().add(4, maxPop).add(4, maxPop).add(8, 2);
   for (const s of slices) {
     if (s.mirrors >= 0) continue;
-    const pop = g.populations[s.popIndex];
-    for (const q of pop.ports) plan.add(8, s2Op(pop).localCols(pop, q.name, s.hi - s.lo)); // the PE's ports
+    const pop = g.populations[s.popIndex], n = s.hi - s.lo, op = goldenOp(pop);
+    for (const q of pop.ports) plan.add(8, s2Op(pop).localCols(pop, q.name, n)); // the PE's ports
+    plan.add(4, n); // its out
+    for (const v of op.state(pop, n)) plan.add(4, v.length); // its state
+    plan.add(1, op.arenaBytes?.(pop, n) ?? 0); // what its update's kernel copies
   }
   for (const m of splits) {
     maxS = Math.max(maxS, m.S);
