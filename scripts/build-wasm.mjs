@@ -8,7 +8,7 @@ const { error, stderr } = await asc.main([
   "runtime/wasm/assembly/kernels.ts",
   "--outFile", "runtime/wasm/kernels.wasm",
   "-O3", "--noAssert", "--runtime", "stub", "--importMemory", "--noExportMemory",
-  "--initialMemory", "0",
+  "--initialMemory", "0", "--enable", "simd",
 ]);
 if (error) {
   process.stderr.write(`build-wasm: ${error.message}\n${stderr.toString()}\n`);

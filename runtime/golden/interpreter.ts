@@ -186,7 +186,7 @@ export class GoldenEngine {
   private readonly perSequence: boolean;
   /** Which accumulation kernels this engine runs (GoldenOptions.kernels). */
   readonly kernels: "wasm" | "js";
-  /** The WebAssembly requantization's saturation counts (2 slots in the arena). */
+  /** The WebAssembly kernels' saturation counts (4 slots in the arena). */
   private readonly rqCounts: Float64Array;
 
   constructor(private readonly graph: Graph, opts: GoldenOptions = {}) {
@@ -201,7 +201,7 @@ export class GoldenEngine {
     this.counters = { samples: 0, ticks: 0, populations: {}, projections: {} };
     const index = new Map(graph.populations.map((p, i) => [p.name, i]));
     const plan = new ArenaPlan();
-    plan.add(8, 2);
+    plan.add(8, 4);
     for (const p of graph.populations) {
       plan.add(4, p.size).add(4, p.size);
       for (const q of p.ports) plan.add(8, q.width);
@@ -217,7 +217,7 @@ export class GoldenEngine {
     const arena = useWasm(kernelChoice(opts.kernels), plan.bytes) ? new Arena(plan) : null;
     this.kernels = arena ? "wasm" : "js";
     const i32 = (n: number) => (arena ? arena.alloc(Int32Array, n) : new Int32Array(n));
-    this.rqCounts = arena ? arena.alloc(Float64Array, 2) : new Float64Array(2);
+    this.rqCounts = arena ? arena.alloc(Float64Array, 4) : new Float64Array(4);
     const outs = graph.populations.map((p) => i32(p.size));
     const timing = graphTiming(graph).byName;
     this.pops = graph.populations.map((pop, i) => {

@@ -24,7 +24,7 @@ import {
   NO_COUNTS, S_CMUL, S_COLSUM, S_LOOKUP, S_OPERAND, S_OUTPUT, S_PORT, S_READ, S_REQUANT, S_RUNNING, S_STATE, S_SUM, S_Y, SITES,
 } from "./saturation.js";
 
-import type { EgruKernel, RequantizeKernel, UnitArena } from "../wasm/index.js";
+import type { EgruKernel, RequantizeKernel, SsmOutKernel, UnitArena } from "../wasm/index.js";
 
 const ONE_Q14 = 1 << 14;
 
@@ -205,6 +205,49 @@ export function ssmOutputs(
   sc[SITES + S_REQUANT] += n;
   sc[SITES + S_Y] += n;
   sc[SITES + S_OUTPUT] += n;
+}
+
+/**
+ * ssmOutputs by the WebAssembly kernel (SIMD dot products), when rr, ri, skip and out lie in the arena and the
+ * constants are in its range (|C| ≤ 2^15, Q15 multipliers, shifts in 0 … 62, 0 ≤ pre < 32, 0 ≤ down ≤ 62); else
+ * null. Rows lo … lo + n − 1 of C and their multipliers are copied into the arena once (ssmArenaBytes).
+ */
+export function ssmOutputsWasm(
+  w: UnitArena, n: number, lo: number, P: number, cr: ArrayLike<number>, ci: ArrayLike<number>, rr: Int32Array, ri: Int32Array,
+  cm: ArrayLike<number>, cs: ArrayLike<number>, skip: Float64Array, pre: number, down: number, out: Int32Array, sc: Float64Array,
+): (() => void) | null {
+  if (!w.arena.holds(rr, ri, skip, out) || !(pre >= 0 && pre < 32 && down >= 0 && down <= 62)) return null;
+  const a = w.arena, rows = n * P, off = lo * P;
+  for (let i = 0; i < rows; i++) if (!(Math.abs(cr[off + i]) <= 2 ** 15 && Math.abs(ci[off + i]) <= 2 ** 15)) return null;
+  for (let k = 0; k < n; k++) if (!(Math.abs(cm[lo + k]) <= 2 ** 15 && cs[lo + k] >= 0 && cs[lo + k] <= 62)) return null;
+  const r = a.alloc(Int32Array, rows), i = a.alloc(Int32Array, rows), m = a.alloc(Int32Array, n), s = a.alloc(Int32Array, n);
+  for (let q = 0; q < rows; q++) {
+    r[q] = cr[off + q];
+    i[q] = ci[off + q];
+  }
+  for (let k = 0; k < n; k++) {
+    m[k] = cm[lo + k];
+    s[k] = cs[lo + k];
+  }
+  const kern: SsmOutKernel = a.ssmOut(), counts = w.counts;
+  return () => {
+    counts[0] = counts[1] = counts[2] = counts[3] = 0;
+    kern(n, P, r.byteOffset, i.byteOffset, rr.byteOffset, ri.byteOffset, m.byteOffset, s.byteOffset, skip.byteOffset, pre, down, out.byteOffset, counts.byteOffset);
+    sc[S_SUM] += counts[0];
+    sc[S_REQUANT] += counts[1];
+    sc[S_Y] += counts[2];
+    sc[S_OUTPUT] += counts[3];
+    sc[SITES + S_SUM] += n;
+    sc[SITES + S_REQUANT] += n;
+    sc[SITES + S_Y] += n;
+    sc[SITES + S_OUTPUT] += n;
+  };
+}
+
+/** The arena bytes ssmOutputsWasm allocates for n rows of P states. */
+export function ssmArenaBytes(n: number, P: number): number {
+  const a8 = (b: number) => Math.ceil(b / 8) * 8;
+  return 2 * a8(4 * n * P) + 2 * a8(4 * n);
 }
 
 export type DenseActivation = "linear" | "relu" | "sigmoid" | "tanh" | "gelu" | "gelu_new" | "swish" | "softplus";

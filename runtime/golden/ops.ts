@@ -11,7 +11,7 @@ import { NmcError } from "../../ir/errors.js";
 import type { Lut, Population, PopulationKind } from "../../ir/types.js";
 import { zoneoutQ15 } from "../fixed/index.js";
 import {
-  denseUnits, egruArenaBytes, egruUnits, egruUnitsWasm, layerNormApply, layerNormPartial, layerNormStats, layerNormUnits, multiplyUnits, readoutUnits, ssmOutputs, ssmStates,
+  denseUnits, egruArenaBytes, egruUnits, egruUnitsWasm, ssmArenaBytes, ssmOutputsWasm, layerNormApply, layerNormPartial, layerNormStats, layerNormUnits, multiplyUnits, readoutUnits, ssmOutputs, ssmStates,
 } from "./kernels.js";
 import { eventPoolUnits, eventSsmOutputs, eventSsmStates, maskedReadoutUnits, type EventSsmConsts } from "./event-kernels.js";
 import { NO_COUNTS } from "./saturation.js";
@@ -130,13 +130,21 @@ export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
   },
   // State: x (re, im; state_bits) and its 16-bit read copy (re, im), all P states on every range.
   DiagonalSSM: {
-    state: (p) => [new Int32Array(p.stateSize), new Int32Array(p.stateSize), new Int32Array(p.stateSize), new Int32Array(p.stateSize)],
+    state: (p, _n, alloc = (k) => new Int32Array(k)) => [alloc(p.stateSize), alloc(p.stateSize), alloc(p.stateSize), alloc(p.stateSize)],
+    arenaBytes: (p, n) => (p.discretization !== undefined ? 0 : ssmArenaBytes(n, p.stateSize)),
     bind: (p, r) => {
       if (p.discretization !== undefined) return bindEventSsm(p, r);
       const n = r.n, lo = r.lo, P = p.stateSize, fx = p.fixed!, tn = p.tensors, pre = r.pre;
       const [xr, xi, rr, ri] = r.state;
       const u = portOf(p, r, "u"), skip = portOf(p, r, "skip"), out = r.out, down = fx.accFrac - fx.outFrac;
       const sc = r.sat ?? NO_COUNTS, stateSc = lo === 0 ? sc : NO_COUNTS; // every range updates the whole state
+      const k = r.wasm ? ssmOutputsWasm(r.wasm, n, lo, P, tn.c_re.data, tn.c_im.data, rr, ri, tn.c_mult.data, tn.c_shift.data, skip, pre, down, out, sc) : null;
+      if (k) {
+        return () => {
+          ssmStates(P, fx.stateBits, xr, xi, rr, ri, tn.lambda_re.data, tn.lambda_im.data, u, stateSc);
+          k();
+        };
+      }
       return () => {
         ssmStates(P, fx.stateBits, xr, xi, rr, ri, tn.lambda_re.data, tn.lambda_im.data, u, stateSc);
         ssmOutputs(n, lo, P, tn.c_re.data, tn.c_im.data, rr, ri, tn.c_mult.data, tn.c_shift.data, skip, pre, down, out, sc);

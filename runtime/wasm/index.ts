@@ -32,7 +32,12 @@ export type EgruKernel = (
   thr: number, h: number, out: number, pq: number, counts: number,
 ) => number;
 
-/** What a bound unit update may use of an engine's arena: the arena, and a 2-slot f64 scratch for its counts there. */
+/** ssmOut(n, P, cr, ci, rr, ri, mult, shift, skip, pre, down, out, counts): pointers and constants. */
+export type SsmOutKernel = (
+  n: number, P: number, cr: number, ci: number, rr: number, ri: number, mult: number, shift: number, skip: number, pre: number, down: number, out: number, counts: number,
+) => void;
+
+/** What a bound unit update may use of an engine's arena: the arena, and a 4-slot f64 scratch for its counts there. */
 export interface UnitArena {
   arena: Arena;
   counts: Float64Array;
@@ -149,6 +154,10 @@ export class Arena {
 
   egru(): EgruKernel {
     return this.exports.egru as EgruKernel;
+  }
+
+  ssmOut(): SsmOutKernel {
+    return this.exports.ssmOut as SsmOutKernel;
   }
 
   /** Whether every view lies in this arena's memory. */

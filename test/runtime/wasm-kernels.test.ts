@@ -1,15 +1,17 @@
 // The WebAssembly kernels (runtime/wasm) against their definitions, the TypeScript kernels, bit for bit on random
 // data (fast-check): accumulateNonZero, accumulateSharedQueue and requantizeColumns (with its saturation counts,
 // at the limits of its int32 clamps), each for every index and weight type; the EGRU update (tables, clips, c = θ,
-// zoneout); then the golden engine and the
+// zoneout); the SSM readout (SIMD); then the golden engine and the
 // SpiNNaker 2 simulator run with kernels "js" and "wasm" on random quantized models, with the same outputs,
 // counters and saturation counts. (Every other test of the engines runs the default "auto", i.e. these kernels.)
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { NmcError } from "../../ir/errors.js";
 import { GoldenEngine } from "../../runtime/golden/interpreter.js";
-import { accumulateNonZero, egruArenaBytes, egruUnits, egruUnitsWasm, requantizeColumns, requantizeColumnsWasm } from "../../runtime/golden/kernels.js";
-import { NO_COUNTS, S_COLSUM, S_LOOKUP, S_REQUANT, S_STATE, SITES, saturationCounters } from "../../runtime/golden/saturation.js";
+import {
+  accumulateNonZero, egruArenaBytes, egruUnits, egruUnitsWasm, requantizeColumns, requantizeColumnsWasm, ssmArenaBytes, ssmOutputs, ssmOutputsWasm,
+} from "../../runtime/golden/kernels.js";
+import { NO_COUNTS, S_COLSUM, S_LOOKUP, S_OUTPUT, S_REQUANT, S_STATE, S_SUM, S_Y, SITES, saturationCounters } from "../../runtime/golden/saturation.js";
 import type { Lut } from "../../ir/types.js";
 import { Arena, ArenaPlan, kernelChoice, kernelModule, requantizeFits } from "../../runtime/wasm/index.js";
 import { accumulateSharedQueue } from "../../targets/spinnaker2/sim/accumulate.js";
@@ -175,6 +177,35 @@ describe("the WebAssembly EGRU update = egruUnits, bit for bit", () => {
     expect(equal, "units with c = θ exactly (no event)").toBeGreaterThan(0);
     expect(clipsL, "table clips").toBeGreaterThan(0);
     expect(clipsS, "int16 state clamps").toBeGreaterThan(0);
+  });
+});
+
+describe("the WebAssembly SSM readout (SIMD dot products) = ssmOutputs, bit for bit", () => {
+  it("outputs and saturation counts, P of every remainder mod 4, every clamp", () => {
+    const clips = [0, 0, 0, 0];
+    fc.assert(fc.property(
+      fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 19 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 2 ** 30 }),
+      fc.integer({ min: 0, max: 8 }), fc.integer({ min: 0, max: 20 }), fc.boolean(),
+      (n, P, lo, seed, pre, down, big) => {
+        const r = rng(seed), H = lo + n;
+        const c = () => Float64Array.from({ length: H * P }, () => (r() < 0.1 ? (r() < 0.5 ? -32768 : 32768) : Math.round((2 * r() - 1) * 32767)));
+        const cr = c(), ci = c();
+        const rr0 = Int32Array.from({ length: P }, () => Math.round((2 * r() - 1) * 32768)), ri0 = Int32Array.from({ length: P }, () => Math.round((2 * r() - 1) * 32768));
+        const cm = Int32Array.from({ length: H }, () => Math.round((2 * r() - 1) * 2 ** 15)), cs = Int32Array.from({ length: H }, () => Math.floor(r() * (big ? 8 : 40)));
+        const skip0 = Float64Array.from({ length: n }, () => Math.round((2 * r() - 1) * (big ? 2 ** 31 - 1 : 1000)));
+        const outRef = new Int32Array(n), scRef = saturationCounters();
+        ssmOutputs(n, lo, P, cr, ci, rr0, ri0, cm, cs, skip0, pre, down, outRef, scRef);
+        const a = new Arena(new ArenaPlan().add(4, P).add(4, P).add(8, n).add(4, n).add(8, 4).add(1, ssmArenaBytes(n, P)));
+        const rr = a.copy(rr0), ri = a.copy(ri0), skip = a.copy(skip0), out = a.alloc(Int32Array, n), counts = a.alloc(Float64Array, 4), sc = saturationCounters();
+        const k = ssmOutputsWasm({ arena: a, counts }, n, lo, P, cr, ci, rr, ri, cm, cs, skip, pre, down, out, sc);
+        expect(k).not.toBeNull();
+        k!();
+        expect(Array.from(out)).toEqual(Array.from(outRef));
+        expect(Array.from(sc)).toEqual(Array.from(scRef));
+        [S_SUM, S_REQUANT, S_Y, S_OUTPUT].forEach((site, i) => (clips[i] += scRef[site]));
+      },
+    ), { numRuns: RUNS * 2 });
+    expect(clips.slice(1).every((x) => x > 0), `clamps hit (sum, requant, y, output): ${clips}`).toBe(true);
   });
 });
 

@@ -185,3 +185,45 @@ export function egru(
   store<f64>(counts + 8, load<f64>(counts + 8) + <f64>clipState);
   return <f64>events;
 }
+
+/**
+ * runtime/golden/kernels.ts ssmOutputs for n rows of C (int32 copies, row-major, P columns; the caller checks
+ * |c| ≤ 2^15, multipliers Q15, shifts in [0, 62], 0 ≤ pre < 32, 0 ≤ down ≤ 62): for row k,
+ *   acc = Σ_p c_re[k, p] · r_re[p] − c_im[k, p] · r_im[p]    (exact: |term| ≤ 2^31, in int64)
+ *   y = sat32(rq(sat32(rs(acc, pre)), mult[k], shift[k]) + skip[k]);  out[k] = sat16(rs(y, down))
+ * The dot product runs four states at a time in SIMD (i64x2 extended multiplies of i32x4 lanes), the rest one by
+ * one; an integer sum does not depend on its order. Clamps are added to counts[0 … 3] (sum, requant, y, output).
+ */
+export function ssmOut(
+  n: u32, P: u32, cr: usize, ci: usize, rr: usize, ri: usize, mult: usize, shift: usize, skip: usize, pre: i32, down: i32, out: usize, counts: usize,
+): void {
+  const MAX: i64 = 2147483647, MIN: i64 = -2147483648, P4 = <usize>(P & ~3), PP = <usize>P;
+  let c0: u32 = 0, c1: u32 = 0, c2: u32 = 0, c3: u32 = 0;
+  for (let k: usize = 0; k < <usize>n; k++) {
+    const row = k * PP;
+    let v = i64x2.splat(0);
+    for (let p: usize = 0; p < P4; p += 4) {
+      const a = v128.load(cr + ((row + p) << 2)), x = v128.load(rr + (p << 2));
+      const b = v128.load(ci + ((row + p) << 2)), y = v128.load(ri + (p << 2));
+      v = i64x2.add(v, i64x2.add(i64x2.extmul_low_i32x4_s(a, x), i64x2.extmul_high_i32x4_s(a, x)));
+      v = i64x2.sub(v, i64x2.add(i64x2.extmul_low_i32x4_s(b, y), i64x2.extmul_high_i32x4_s(b, y)));
+    }
+    let acc: i64 = i64x2.extract_lane(v, 0) + i64x2.extract_lane(v, 1);
+    for (let p: usize = P4; p < PP; p++) {
+      acc += <i64>load<i32>(cr + ((row + p) << 2)) * <i64>load<i32>(rr + (p << 2)) - <i64>load<i32>(ci + ((row + p) << 2)) * <i64>load<i32>(ri + (p << 2));
+    }
+    let s = roundShiftI(acc, <i64>pre);
+    if (s > MAX) { s = MAX; c0++; } else if (s < MIN) { s = MIN; c0++; }
+    let r = roundShiftI(s * <i64>load<i32>(mult + (k << 2)), <i64>load<i32>(shift + (k << 2)));
+    if (r > MAX) { r = MAX; c1++; } else if (r < MIN) { r = MIN; c1++; }
+    let yv = r + <i64>load<f64>(skip + (k << 3));
+    if (yv > MAX) { yv = MAX; c2++; } else if (yv < MIN) { yv = MIN; c2++; }
+    let o = roundShiftI(yv, <i64>down);
+    if (o > 32767) { o = 32767; c3++; } else if (o < -32768) { o = -32768; c3++; }
+    store<i32>(out + (k << 2), <i32>o);
+  }
+  store<f64>(counts, load<f64>(counts) + <f64>c0);
+  store<f64>(counts + 8, load<f64>(counts + 8) + <f64>c1);
+  store<f64>(counts + 16, load<f64>(counts + 16) + <f64>c2);
+  store<f64>(counts + 24, load<f64>(counts + 24) + <f64>c3);
+}

@@ -36,7 +36,7 @@ export interface SimWasm {
 export function simArena(choice: KernelChoice | undefined, g: Graph, splits: SlicedProjection[], slices: Slice[]): SimWasm | null {
   const maxPop = Math.max(1, ...g.populations.map((p) => p.size));
   let maxS = 1, maxCols = 1;
-  const plan = new ArenaPlan().add(4, maxPop).add(4, maxPop).add(8, 2);
+  const plan = new ArenaPlan().add(4, maxPop).add(4, maxPop).add(8, 4);
   for (const s of slices) {
     if (s.mirrors >= 0) continue;
     const pop = g.populations[s.popIndex], n = s.hi - s.lo, op = goldenOp(pop);
@@ -64,7 +64,7 @@ export function simArena(choice: KernelChoice | undefined, g: Graph, splits: Sli
     m.sums = arena.alloc(Float64Array, m.sums.length);
   }
   return {
-    arena, idx: arena.alloc(Int32Array, maxPop), val: arena.alloc(Int32Array, maxPop), counts: arena.alloc(Float64Array, 2),
+    arena, idx: arena.alloc(Int32Array, maxPop), val: arena.alloc(Int32Array, maxPop), counts: arena.alloc(Float64Array, 4),
     touched: arena.alloc(Float64Array, maxS), port: arena.alloc(Float64Array, maxCols), rq: arena.requantize(),
   };
 }
