@@ -48,8 +48,17 @@ export const eventDense: Benchmark = {
       goal: `${r.model}: wall time, event-driven vs dense (ratios on the same inputs)`,
       measured: `simulator dense ÷ event ${fmt(r.dense.median / r.event.median)}×; tfjs float (${r.backend}) ÷ simulator event ${fmt(r.tfjs.median / r.event.median)}×`,
       met: null,
-      note: "the issue asks for the ratios and sets no goal for them",
+      note: "the issue that asked for these ratios set no goal for them",
     }));
+    // The issue "Speed near the machine's limit": the event-driven simulator faster than tfjs float on every example.
+    for (const r of rows) {
+      goals.push({
+        goal: `${r.model}: SpiNNaker 2 simulator (event execution, one thread) faster than tfjs float (${r.backend}) on the same inputs`,
+        measured: `tfjs ÷ simulator event ${fmt(r.tfjs.median / r.event.median)}× (simulator ${fmtTiming(r.event)}, tfjs ${fmtTiming(r.tfjs)})`,
+        met: r.tfjs.median > r.event.median,
+        note: "the simulator computes the int8 model and charges its cycles and energy per PE; tfjs runs the float model.json",
+      });
+    }
     const markdown = [
       `Wall time over the committed test inputs of each example (${rows.map((r) => `${r.model}: ${r.samples} sequences × ${r.ticks} ticks`).join("; ")}), one thread.`,
       `The simulator's two executions produce bit-identical outputs; dense execution does the work an accelerator without`,
