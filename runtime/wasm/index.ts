@@ -8,7 +8,8 @@
 // it, so the views stay valid; a kernel takes byte offsets into that memory (a view's byteOffset).
 //
 // Choice: NMC_KERNELS=js (environment) or an engine's `kernels: "js"` option runs the TypeScript kernels;
-// "wasm" requires these (an error when they cannot load); "auto" (the default) uses them when they load.
+// "wasm" requires these (an error when they cannot load); "auto" (the default) uses them when they load, and
+// says once on stderr when it cannot.
 import { readFileSync } from "node:fs";
 import { NmcError } from "../../ir/errors.js";
 
@@ -97,8 +98,14 @@ export function useWasm(choice: KernelChoice, bytes: number): boolean {
   const why = "error" in m ? m.error : bytes > ARENA_MAX_BYTES ? `the engine needs ${bytes} bytes of linear memory, above ${ARENA_MAX_BYTES}` : null;
   if (why === null) return true;
   if (choice === "wasm") throw new NmcError("the WebAssembly kernels are not available", { found: why, hint: "NMC_KERNELS=js runs the TypeScript kernels" });
+  if (!warned) {
+    // Not silent: the results are the same, but the run is slower than the figures nmc publishes.
+    warned = true;
+    process.stderr.write(`nmc: warning: the WebAssembly kernels are not used (${why}); running the TypeScript kernels: the same results, about 1.8× slower. NMC_KERNELS=js chooses them without this warning.\n`);
+  }
   return false;
 }
+let warned = false;
 
 type ViewCtor<T> = { new (buffer: ArrayBuffer, byteOffset: number, length: number): T; readonly BYTES_PER_ELEMENT: number };
 

@@ -5,7 +5,7 @@
 // SpiNNaker 2 simulator run with kernels "js" and "wasm" on random quantized models, with the same outputs,
 // counters and saturation counts. (Every other test of the engines runs the default "auto", i.e. these kernels.)
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { NmcError } from "../../ir/errors.js";
 import { GoldenEngine } from "../../runtime/golden/interpreter.js";
 import {
@@ -13,7 +13,7 @@ import {
 } from "../../runtime/golden/kernels.js";
 import { NO_COUNTS, S_COLSUM, S_LOOKUP, S_OUTPUT, S_REQUANT, S_STATE, S_SUM, S_Y, SITES, saturationCounters } from "../../runtime/golden/saturation.js";
 import type { Lut } from "../../ir/types.js";
-import { Arena, ArenaPlan, kernelChoice, kernelModule, requantizeFits } from "../../runtime/wasm/index.js";
+import { Arena, ARENA_MAX_BYTES, ArenaPlan, kernelChoice, kernelModule, requantizeFits, useWasm } from "../../runtime/wasm/index.js";
 import { accumulateSharedQueue } from "../../targets/spinnaker2/sim/accumulate.js";
 import { Simulator } from "../../targets/spinnaker2/sim/simulator.js";
 import { mapGraph } from "../../targets/spinnaker2/mapping.js";
@@ -65,6 +65,22 @@ describe("WebAssembly kernels = TypeScript kernels, bit for bit", () => {
     expect("module" in kernelModule(), JSON.stringify(kernelModule())).toBe(true);
     expect(() => kernelChoice("fast" as never)).toThrow(NmcError);
     expect(kernelChoice("js")).toBe("js");
+    expect(useWasm("auto", 1024)).toBe(true);
+    expect(useWasm("js", 1024)).toBe(false);
+  });
+
+  it("a memory too large for the kernels: 'wasm' is refused by name, 'auto' falls back and says so once on stderr", () => {
+    expect(() => useWasm("wasm", ARENA_MAX_BYTES + 1)).toThrow(/WebAssembly kernels are not available/);
+    const spy = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    try {
+      expect(useWasm("auto", ARENA_MAX_BYTES + 1)).toBe(false);
+      expect(useWasm("auto", ARENA_MAX_BYTES + 1)).toBe(false);
+      const said = spy.mock.calls.map((c) => String(c[0])).filter((t) => t.includes("WebAssembly kernels are not used"));
+      expect(said.length).toBe(1);
+      expect(said[0]).toMatch(/bytes of linear memory/);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it("accumulateNonZero, every index and weight type", () => {
