@@ -323,7 +323,7 @@ export function zoneoutBlend(pq: number, h: number, c: number): number {
  */
 export function toFixed(x: number, frac: number, bits: number): number {
   if (Number.isNaN(x)) throw new RangeError("cannot convert NaN to fixed point");
-  return saturate(roundHalfAway(x * 2 ** frac), bits);
+  return saturate(roundHalfAway(x * pow2(frac)), bits);
 }
 
 /** The real value of a fixed-point integer with `frac` fractional bits (outputs, reports). */

@@ -104,7 +104,8 @@ export function saturatePort(port: Float64Array, sc = NO_COUNTS): void {
 
 /** Loads a port with its bias (int32), or zeros. */
 export function loadBias(port: Float64Array, bias: ArrayLike<number> | null): void {
-  if (bias) for (let i = 0; i < port.length; i++) port[i] = bias[i];
+  if (bias instanceof Int32Array && bias.length === port.length) port.set(bias); // the same values, converted natively
+  else if (bias) for (let i = 0; i < port.length; i++) port[i] = bias[i];
   else port.fill(0);
 }
 
