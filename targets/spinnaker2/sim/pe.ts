@@ -275,14 +275,15 @@ export class Pe {
   private localProjection(ctx: PeContext, j: Projection, srcPop: number, port: number, countsReceive: boolean): LocalProjection {
     const { pop, slice } = this;
     const cols = s2Op(pop).localCols(pop, j.port, this.n);
-    const { S, rowStart, colIdx, w, slotOf, colOwner, toLocal, bases, sums } = ctx.split(j, slice);
+    const { S, rowStart, colIdx, w, slotOf, toLocal, slotCols, bases, sums } = ctx.split(j, slice);
     const slot = slotOf.get(slice.id)!;
     const wasm = ctx.wasm ?? null;
     const mult = wasm ? wasm.arena.alloc(Int32Array, cols) : new Int32Array(cols), shift = wasm ? wasm.arena.alloc(Int32Array, cols) : new Int32Array(cols);
-    for (let c = 0; c < j.cols; c++) {
-      if (colOwner[c] !== slot && colOwner[c] >= 0) continue;
-      mult[toLocal[c]] = j.requant!.multiplier[c];
-      shift[toLocal[c]] = j.requant!.shift[c];
+    const own = slotCols[slot], jm = j.requant!.multiplier, js = j.requant!.shift;
+    for (let k = 0; k < own.length; k++) {
+      const c = own[k];
+      mult[toLocal[c]] = jm[c];
+      shift[toLocal[c]] = js[c];
     }
     let nnz = 0;
     for (let r = 0; r < j.rows; r++) nnz += rowStart[r * S + slot + 1] - rowStart[r * S + slot];

@@ -25,6 +25,8 @@ export interface SlicedProjection {
   /** Per column of the projection: the slice position holding it (−1: every slice), and its local column. */
   colOwner: Int32Array;
   toLocal: Int32Array;
+  /** Per slice position: the columns it holds (its own and the replicated ones), ascending. */
+  slotCols: Int32Array[];
   bases: Int32Array;
   sums: Float64Array;
 }
@@ -112,5 +114,15 @@ export function splitBySlice(j: Projection, pop: Population, slices: Slice[]): S
       }
     }
   }
-  return { S, rowStart, colIdx: outCol, w, slotOf: new Map(slices.map((s, i) => [s.id, i])), colOwner, toLocal, bases, sums: new Float64Array(bases[S]) };
+  const held = new Int32Array(S + 1); // columns per slot, then a running position
+  let shared = 0;
+  for (let c = 0; c < j.cols; c++) if (colOwner[c] < 0) shared++; else held[colOwner[c]]++;
+  const slotCols = Array.from({ length: S }, (_, p) => new Int32Array(held[p] + shared));
+  held.fill(0);
+  for (let c = 0; c < j.cols; c++) {
+    const o = colOwner[c];
+    if (o >= 0) slotCols[o][held[o]++] = c;
+    else for (let p = 0; p < S; p++) slotCols[p][held[p]++] = c;
+  }
+  return { S, rowStart, colIdx: outCol, w, slotOf: new Map(slices.map((s, i) => [s.id, i])), colOwner, toLocal, slotCols, bases, sums: new Float64Array(bases[S]) };
 }
