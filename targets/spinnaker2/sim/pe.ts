@@ -1,8 +1,8 @@
 // A processing element of the simulator: its slice's local ports, biases, incoming projections (its chunks
 // of the CSR rows, SlicedProjection), event queues, unit state and the golden kernel bound to them
 // (runtime/golden/ops.ts), and a Group: the PEs of one population, which deliver a tick together.
-import { inArena, sharedQueueKernel, type SimWasm } from "./wasm.js";
-import { requantizeFits, type SharedQueueKernel } from "../../../runtime/wasm/index.js";
+import { inArena, sharedQueueKernel, simArena, type SimWasm } from "./wasm.js";
+import { type KernelChoice, requantizeFits, type SharedQueueKernel } from "../../../runtime/wasm/index.js";
 import { irKindOf } from "../../../ir/kinds.js";
 import { NmcError } from "../../../ir/errors.js";
 import type { Graph, Population, Projection } from "../../../ir/types.js";
@@ -11,11 +11,11 @@ import type { ColumnArray, WeightArray } from "../../../runtime/golden/kernels.j
 import { NO_COUNTS } from "../../../runtime/golden/saturation.js";
 import type { HardwareDescription } from "../chip.js";
 import { s2Op } from "../ops.js";
-import type { Slice } from "../partition.js";
+import type { Partition, Slice } from "../partition.js";
 import type { Emitter } from "../route.js";
 import { Queue } from "./queues.js";
 import { emptyProjectionCounts, type PeCounters, type ProjectionCounts } from "./results.js";
-import type { SlicedProjection } from "./slices.js";
+import { type SlicedProjection, splitAll } from "./slices.js";
 import type { DramLink, MacLink, PeAccel } from "./accel.js";
 
 export interface LocalProjection {
@@ -306,4 +306,32 @@ export class Pe {
     for (const r of this.readouts) for (const s of r.state) s.fill(0);
     for (const q of this.queues.values()) q.len[0] = q.len[1] = 0;
   }
+}
+
+/**
+ * One PE per slice that does not mirror another; a mirroring population (a Readout) rides on its source's PEs.
+ * Every projection into a population with PEs is split first (slices.ts sharedSplit: once per partition in a
+ * process), then copied into the kernels' arena (sim/wasm.ts; null: the TypeScript kernels).
+ */
+export function buildPes(
+  g: Graph, part: Partition, base: Omit<PeContext, "g" | "split" | "wasm">, kernels: KernelChoice | undefined,
+): { pes: Pe[]; wasm: SimWasm | null } {
+  const splits = splitAll(g, part.slices);
+  const wasm = simArena(kernels, g, [...splits.values()], part.slices);
+  const split = (j: Projection) => {
+    const m = splits.get(j.name);
+    if (!m) throw new NmcError(`internal: projection ${j.name} was not split`);
+    return m;
+  };
+  const mirrorsOf = new Map<number, { pop: Population; popIndex: number }[]>();
+  g.populations.forEach((p, i) => {
+    const source = s2Op(p).mirrors(p);
+    if (source === null) return;
+    const src = g.populations.findIndex((q) => q.name === source);
+    mirrorsOf.set(src, [...(mirrorsOf.get(src) ?? []), { pop: p, popIndex: i }]);
+  });
+  const ctx: PeContext = { ...base, g, split, wasm };
+  const pes: Pe[] = [];
+  for (const s of part.slices) if (s.mirrors < 0) pes.push(new Pe(ctx, s, g.populations[s.popIndex], mirrorsOf.get(s.popIndex) ?? []));
+  return { pes, wasm };
 }

@@ -31,7 +31,7 @@
 // results.ts (what a run reports), context.ts (what one run works with); this file builds the PEs and runs the ticks.
 import { NmcError } from "../../../ir/errors.js";
 import { graphTiming } from "../../../ir/timing.js";
-import type { Graph, Population, Projection } from "../../../ir/types.js";
+import type { Graph } from "../../../ir/types.js";
 import type { SequenceBatch } from "../../../runtime/batch.js";
 import { saturatePort } from "../../../runtime/golden/kernels.js";
 import { saturationCounters, saturationCounts } from "../../../runtime/golden/saturation.js";
@@ -41,20 +41,19 @@ import { goldenOp } from "../../../runtime/golden/ops.js";
 import { fromFixed } from "../../../runtime/fixed/index.js";
 import { type HardwareDescription, levelOf } from "../chip.js";
 import { KEY_BITS, s2Op } from "../ops.js";
-import type { Partition, Slice } from "../partition.js";
+import type { Partition } from "../partition.js";
 import type { Placement } from "../place.js";
 import type { Emitter, Routing } from "../route.js";
 import { Charges } from "./charge.js";
 import { deliverGroup } from "./deliver.js";
-import { Group, Pe } from "./pe.js";
+import { buildPes, Group, Pe } from "./pe.js";
 import { type Queue, sendAll, sendEvents } from "./queues.js";
 import type { Execution, RunOptions, SimObserver, SimOptions, SimRun } from "./results.js";
-import { sharedSplit, type SlicedProjection } from "./slices.js";
 import { NO_INPUTS, type RunContext } from "./context.js";
 import { DvfsAccount } from "../dvfs.js";
 import { accelActive } from "../accel.js";
 import { AccelAccount, wireAccel } from "./accel.js";
-import { simArena, type SimWasm } from "./wasm.js";
+import type { SimWasm } from "./wasm.js";
 
 export type { Execution, ModeTotals, PeCounters, RunOptions, SimObserver, SimOptions, SimRun, SimTotals } from "./results.js";
 
@@ -105,7 +104,12 @@ export class Simulator {
     this.time = g.populations.map(() => new Float64Array(2));
     this.singleRate = this.outRate.every((r) => r === 1) &&
       !g.populations.some((p) => (p.kind === "Input" && p.eventTime) || (p.kind === "Readout" && (p.mode === "pool" || p.mode === "timepool")));
-    this.wasm = this.buildPes(part, opts.kernels);
+    const built = buildPes(g, part, { pre: this.pre, hw, sat: this.sat, time: this.time }, opts.kernels);
+    this.wasm = built.wasm;
+    for (const pe of built.pes) {
+      this.pes.push(pe);
+      this.byPop[pe.slice.popIndex].push(pe);
+    }
     this.kernels = this.wasm ? "wasm" : "js";
     if (accelActive(part.accel)) wireAccel(g, hw, part.accel!, this.pes);
     this.pePos = [];
@@ -170,42 +174,6 @@ export class Simulator {
         packetBits: KEY_BITS + op.payloadBits, arrival: new Float64Array(S), order: new Int32Array(S),
       };
     }
-  }
-
-  /**
-   * One PE per slice that does not mirror another; a mirroring population (a Readout) rides on its source's PEs.
-   * Every projection into a population with PEs is split first (slices.ts sharedSplit: once per partition in a
-   * process), then copied into the kernels' arena.
-   */
-  private buildPes(part: Partition, kernels: SimOptions["kernels"]): SimWasm | null {
-    const g = this.g;
-    const slicesOf = (popIndex: number) => part.slices.filter((x) => x.popIndex === popIndex && x.mirrors < 0);
-    const splits = new Map<string, SlicedProjection>();
-    const split = (j: Projection, slice: Slice) => {
-      let m = splits.get(j.name);
-      if (!m) splits.set(j.name, (m = sharedSplit(j, g.populations[slice.popIndex], slicesOf(slice.popIndex))));
-      return m;
-    };
-    for (const s of part.slices) {
-      if (s.mirrors >= 0) continue;
-      for (const j of g.projections) if (j.target === g.populations[s.popIndex].name) split(j, s);
-    }
-    const wasm = simArena(kernels, g, [...splits.values()], part.slices);
-    const mirrorsOf = new Map<number, { pop: Population; popIndex: number }[]>();
-    g.populations.forEach((p, i) => {
-      const source = s2Op(p).mirrors(p);
-      if (source === null) return;
-      const src = g.populations.findIndex((q) => q.name === source);
-      mirrorsOf.set(src, [...(mirrorsOf.get(src) ?? []), { pop: p, popIndex: i }]);
-    });
-    const ctx = { g, pre: this.pre, hw: this.hw, split, sat: this.sat, time: this.time, wasm };
-    for (const s of part.slices) {
-      if (s.mirrors >= 0) continue;
-      const pe = new Pe(ctx, s, g.populations[s.popIndex], mirrorsOf.get(s.popIndex) ?? []);
-      this.pes.push(pe);
-      this.byPop[s.popIndex].push(pe);
-    }
-    return wasm;
   }
 
   /**

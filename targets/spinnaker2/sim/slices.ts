@@ -2,7 +2,7 @@
 // the simulator's speed only; the modelled chip, where each PE holds its own rows, is unchanged). Which
 // slice holds a column, and at which local column, is S2_OPS's slice layout (targets/spinnaker2/ops.ts), the
 // one partition.ts's memory model counts with.
-import type { Population, Projection } from "../../../ir/types.js";
+import type { Graph, Population, Projection } from "../../../ir/types.js";
 import type { ColumnArray, WeightArray } from "../../../runtime/golden/kernels.js";
 import { s2Op } from "../ops.js";
 import type { Slice } from "../partition.js";
@@ -44,6 +44,19 @@ function columnOwners(j: Projection, pop: Population, slices: Slice[]): { colOwn
     toLocal[c] = layout.localCol(pop, j.port, c, sl.lo, sl.hi - sl.lo);
   }
   return { colOwner, toLocal };
+}
+
+/** Every projection into a population that has PEs, split over its slices (sharedSplit), by projection name. */
+export function splitAll(g: Graph, slices: Slice[]): Map<string, SlicedProjection> {
+  const out = new Map<string, SlicedProjection>();
+  for (const s of slices) {
+    if (s.mirrors >= 0) continue;
+    const pop = g.populations[s.popIndex];
+    for (const j of g.projections) {
+      if (j.target === pop.name && !out.has(j.name)) out.set(j.name, sharedSplit(j, pop, slices.filter((x) => x.popIndex === s.popIndex && x.mirrors < 0)));
+    }
+  }
+  return out;
 }
 
 /**
