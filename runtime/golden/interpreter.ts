@@ -187,7 +187,7 @@ export class GoldenEngine {
   /** Which accumulation kernels this engine runs (GoldenOptions.kernels). */
   readonly kernels: "wasm" | "js";
   /** The WebAssembly kernels' saturation counts (4 slots in the arena). */
-  private readonly rqCounts: Float64Array;
+  private readonly kernelCounts: Float64Array;
 
   constructor(private readonly graph: Graph, opts: GoldenOptions = {}) {
     if (!graph.quant) {
@@ -217,7 +217,7 @@ export class GoldenEngine {
     const arena = useWasm(kernelChoice(opts.kernels), plan.bytes) ? new Arena(plan) : null;
     this.kernels = arena ? "wasm" : "js";
     const i32 = (n: number) => (arena ? arena.alloc(Int32Array, n) : new Int32Array(n));
-    this.rqCounts = arena ? arena.alloc(Float64Array, 4) : new Float64Array(4);
+    this.kernelCounts = arena ? arena.alloc(Float64Array, 4) : new Float64Array(4);
     const outs = graph.populations.map((p) => i32(p.size));
     const timing = graphTiming(graph).byName;
     this.pops = graph.populations.map((pop, i) => {
@@ -236,7 +236,7 @@ export class GoldenEngine {
       const source = src === null ? undefined : outs[index.get(src)!];
       const sat = this.counting ? saturationCounters() : NO_COUNTS;
       const time = new Float64Array(2);
-      const wasm = arena ? { arena, counts: this.rqCounts } : undefined;
+      const wasm = arena ? { arena, counts: this.kernelCounts } : undefined;
       const update = op.bind(pop, { lo: 0, n: pop.size, ports: portList, state, out, pre: this.pre, source, sat, time, wasm });
       const tm = timing.get(pop.name)!;
       return {
@@ -294,7 +294,7 @@ export class GoldenEngine {
         touched = inc.wasm
           ? inc.wasm(v.byteOffset, v.length, inc.rowPtr.byteOffset, inc.colIdx.byteOffset, inc.w.byteOffset, acc.byteOffset)
           : accumulateNonZero(v, inc.rowPtr, inc.colIdx, inc.w, acc);
-        if (inc.rq) requantizeColumnsWasm(inc.rq, acc, inc.mult, inc.shift, this.pre, inc.port, this.rqCounts, s.sat);
+        if (inc.rq) requantizeColumnsWasm(inc.rq, acc, inc.mult, inc.shift, this.pre, inc.port, this.kernelCounts, s.sat);
         else requantizeColumns(acc, inc.mult, inc.shift, this.pre, inc.port, s.sat);
       }
       counters.dense += inc.proj.rows * inc.proj.cols;

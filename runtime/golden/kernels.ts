@@ -24,7 +24,7 @@ import {
   NO_COUNTS, S_CMUL, S_COLSUM, S_LOOKUP, S_OPERAND, S_OUTPUT, S_PORT, S_READ, S_REQUANT, S_RUNNING, S_STATE, S_SUM, S_Y, SITES,
 } from "./saturation.js";
 
-import type { EgruKernel, RequantizeKernel, SsmOutKernel, UnitArena } from "../wasm/index.js";
+import { align8, type EgruKernel, type RequantizeKernel, requantizeFits, type SsmOutKernel, type UnitArena } from "../wasm/index.js";
 
 const ONE_Q14 = 1 << 14;
 
@@ -82,8 +82,8 @@ export function requantizeColumns(acc: Float64Array, mult: ArrayLike<number>, sh
 }
 
 /**
- * requantizeColumns run by the WebAssembly kernel `rq` on arrays of its arena (counts: a 2-slot f64 scratch
- * there): the same port values, the same saturation counts; acc is left all zero.
+ * requantizeColumns run by the WebAssembly kernel `rq` on arrays of its arena (counts: an f64 scratch of at least
+ * 2 slots there): the same port values, the same saturation counts; acc is left all zero.
  */
 export function requantizeColumnsWasm(
   rq: RequantizeKernel, acc: Float64Array, mult: Int32Array, shift: Int32Array, pre: number, port: Float64Array, counts: Float64Array, sc = NO_COUNTS,
@@ -137,8 +137,7 @@ export function egruUnitsWasm(
 
 /** The arena bytes egruUnitsWasm allocates for n units (thr and the two tables, 8-byte aligned each). */
 export function egruArenaBytes(n: number, sig: Lut, tanh: Lut): number {
-  const a8 = (b: number) => Math.ceil(b / 8) * 8;
-  return a8(4 * n) + a8(2 * sig.table.length) + a8(2 * tanh.table.length);
+  return align8(4 * n) + align8(2 * sig.table.length) + align8(2 * tanh.table.length);
 }
 
 /**
@@ -217,10 +216,9 @@ export function ssmOutputsWasm(
   w: UnitArena, n: number, lo: number, P: number, cr: ArrayLike<number>, ci: ArrayLike<number>, rr: Int32Array, ri: Int32Array,
   cm: ArrayLike<number>, cs: ArrayLike<number>, skip: Float64Array, pre: number, down: number, out: Int32Array, sc: Float64Array,
 ): (() => void) | null {
-  if (!w.arena.holds(rr, ri, skip, out) || !(pre >= 0 && pre < 32 && down >= 0 && down <= 62)) return null;
+  if (!w.arena.holds(rr, ri, skip, out) || !(down >= 0 && down <= 62) || !requantizeFits(pre, cm, cs, lo, n)) return null;
   const a = w.arena, rows = n * P, off = lo * P;
   for (let i = 0; i < rows; i++) if (!(Math.abs(cr[off + i]) <= 2 ** 15 && Math.abs(ci[off + i]) <= 2 ** 15)) return null;
-  for (let k = 0; k < n; k++) if (!(Math.abs(cm[lo + k]) <= 2 ** 15 && cs[lo + k] >= 0 && cs[lo + k] <= 62)) return null;
   const r = a.alloc(Int32Array, rows), i = a.alloc(Int32Array, rows), m = a.alloc(Int32Array, n), s = a.alloc(Int32Array, n);
   for (let q = 0; q < rows; q++) {
     r[q] = cr[off + q];
@@ -247,8 +245,7 @@ export function ssmOutputsWasm(
 
 /** The arena bytes ssmOutputsWasm allocates for n rows of P states. */
 export function ssmArenaBytes(n: number, P: number): number {
-  const a8 = (b: number) => Math.ceil(b / 8) * 8;
-  return 2 * a8(4 * n * P) + 2 * a8(4 * n);
+  return 2 * align8(4 * n * P) + 2 * align8(4 * n);
 }
 
 export type DenseActivation = "linear" | "relu" | "sigmoid" | "tanh" | "gelu" | "gelu_new" | "swish" | "softplus";

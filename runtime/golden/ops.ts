@@ -59,8 +59,8 @@ export type UnitUpdate = (t: number, x: Int32Array, xOff: number) => void;
 
 export interface GoldenOp<K extends PopulationKind> {
   /**
-   * The state vectors a range of n units keeps (zeroed at the start of every sequence), allocated by `alloc`
-   * where given (an engine's arena, runtime/wasm) and by the kind's WebAssembly kernel's needs.
+   * The state vectors a range of n units keeps (zeroed at the start of every sequence). A kind with a
+   * WebAssembly kernel allocates them with `alloc` where given (the engine's arena, runtime/wasm).
    */
   state(p: PopOf<K>, n: number, alloc?: (length: number) => Int32Array): Int32Array[];
   /** The arena bytes `bind` allocates for a range of n units when it runs a WebAssembly kernel (UnitRange.wasm), besides its state. */
@@ -139,15 +139,10 @@ export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
       const u = portOf(p, r, "u"), skip = portOf(p, r, "skip"), out = r.out, down = fx.accFrac - fx.outFrac;
       const sc = r.sat ?? NO_COUNTS, stateSc = lo === 0 ? sc : NO_COUNTS; // every range updates the whole state
       const k = r.wasm ? ssmOutputsWasm(r.wasm, n, lo, P, tn.c_re.data, tn.c_im.data, rr, ri, tn.c_mult.data, tn.c_shift.data, skip, pre, down, out, sc) : null;
-      if (k) {
-        return () => {
-          ssmStates(P, fx.stateBits, xr, xi, rr, ri, tn.lambda_re.data, tn.lambda_im.data, u, stateSc);
-          k();
-        };
-      }
       return () => {
         ssmStates(P, fx.stateBits, xr, xi, rr, ri, tn.lambda_re.data, tn.lambda_im.data, u, stateSc);
-        ssmOutputs(n, lo, P, tn.c_re.data, tn.c_im.data, rr, ri, tn.c_mult.data, tn.c_shift.data, skip, pre, down, out, sc);
+        if (k) k();
+        else ssmOutputs(n, lo, P, tn.c_re.data, tn.c_im.data, rr, ri, tn.c_mult.data, tn.c_shift.data, skip, pre, down, out, sc);
       };
     },
   },

@@ -178,13 +178,13 @@ export class Arena {
 }
 
 /**
- * Whether the requantize kernel covers a projection (else the TypeScript kernel runs): 0 ≤ pre < 32, every shift
- * in [0, 62], every |multiplier| ≤ 2^15 (QUANTIZATION.md's Q15 mantissas), so that its int64 arithmetic meets no
- * value the TypeScript doubles would round.
+ * Whether the kernels' int64 requantization covers these columns [lo, lo + n) (else the TypeScript kernel runs):
+ * 0 ≤ pre < 32, every shift in [0, 62], every |multiplier| ≤ 2^15 (QUANTIZATION.md's Q15 mantissas), so that it
+ * meets no value the TypeScript doubles would round. Used for projections and for the SSM readout's rows.
  */
-export function requantizeFits(pre: number, mult: ArrayLike<number>, shift: ArrayLike<number>): boolean {
+export function requantizeFits(pre: number, mult: ArrayLike<number>, shift: ArrayLike<number>, lo = 0, n = shift.length - lo): boolean {
   if (!(Number.isInteger(pre) && pre >= 0 && pre < 32)) return false;
-  for (let i = 0; i < shift.length; i++) if (!(shift[i] >= 0 && shift[i] <= 62 && Math.abs(mult[i]) <= 2 ** 15)) return false;
+  for (let i = lo; i < lo + n; i++) if (!(shift[i] >= 0 && shift[i] <= 62 && Math.abs(mult[i]) <= 2 ** 15)) return false;
   return true;
 }
 
@@ -192,6 +192,7 @@ function variant(col: Uint16Array | Uint32Array, w: Int8Array | Int16Array): Var
   return `${col instanceof Uint16Array ? "u16" : "u32"}_${w instanceof Int16Array ? "i16" : "i8"}`;
 }
 
-function align8(n: number): number {
+/** n rounded up to a multiple of 8 (every arena allocation is 8-byte aligned). */
+export function align8(n: number): number {
   return Math.ceil(n / 8) * 8;
 }

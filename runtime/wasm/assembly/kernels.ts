@@ -2,7 +2,7 @@
 // runtime/wasm/kernels.wasm at `npm run build`; not part of the TypeScript program). They are the hot loops of
 // runtime/golden/kernels.ts and targets/spinnaker2/sim/accumulate.ts over the same data laid out in one linear
 // memory (runtime/wasm/index.ts, Arena): those TypeScript functions are the definition, and these must give the
-// same results bit for bit (test/runtime/wasm.test.ts checks it on random data).
+// same results bit for bit (test/runtime/wasm-kernels.test.ts checks it on random data and random models).
 //
 // The column sums are exact integers held in doubles, as in TypeScript: a product x · w (|x| < 2^31, |w| < 2^15)
 // is exact, and every partial sum the engines form stays below 2^53 in magnitude (the bounds are stated in

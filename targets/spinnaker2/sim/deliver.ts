@@ -3,11 +3,11 @@
 // (packets received, synaptic operations and requantized columns in each charged mode) for the charging
 // (charge.ts). The PEs are independent (no delay-0 edge leads from a population to itself), so they are gone
 // through together, event by event (accumulateQueues), which is only a matter of host cache locality.
-import { loadBias, requantizeColumns } from "../../../runtime/golden/kernels.js";
+import { loadBias, requantizeColumns, requantizeColumnsWasm } from "../../../runtime/golden/kernels.js";
 import { accumulateDense, accumulateQueues, accumulateSharedQueue } from "./accumulate.js";
 import type { Group, GroupLink } from "./pe.js";
 import { countDram } from "./accel.js";
-import { accumulateSharedQueueWasm, requantizeColumnsSim } from "./wasm.js";
+import { accumulateSharedQueueWasm } from "./wasm.js";
 
 /** Delivers tick t (queues of parity par; a delay-1 projection reads prevPar) to every PE of the group. */
 export function deliverGroup(grp: Group, t: number, par: number, prevPar: number, dense: boolean, pre: number): void {
@@ -78,7 +78,7 @@ function countLink(grp: Group, k: number, pre: number, L: GroupLink): void {
     const pe = pes[s], lp = pe.incoming[k];
     const ev = events[s], tc = touched[s];
     const nc = ns[s] === 0 ? 0
-      : lp.rq ? requantizeColumnsSim(grp.wasm!, lp.acc, lp.mult, lp.shift, pre, lp.port, lp.sat)
+      : lp.rq ? requantizeColumnsWasm(grp.wasm!.rq, lp.acc, lp.mult, lp.shift, pre, lp.port, grp.wasm!.counts, lp.sat)
       : requantizeColumns(lp.acc, lp.mult, lp.shift, pre, lp.port, lp.sat);
     if (lp.countsReceive) {
       pe.received += ev;

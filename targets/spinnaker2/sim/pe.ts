@@ -1,7 +1,7 @@
 // A processing element of the simulator: its slice's local ports, biases, incoming projections (its chunks
 // of the CSR rows, SlicedProjection), event queues, unit state and the golden kernel bound to them
 // (runtime/golden/ops.ts), and a Group: the PEs of one population, which deliver a tick together.
-import { inArena, sharedQueueKernel, simArena, type SimWasm } from "./wasm.js";
+import { sharedQueueKernel, simArena, type SimWasm } from "./wasm.js";
 import { type KernelChoice, requantizeFits, type SharedQueueKernel } from "../../../runtime/wasm/index.js";
 import { irKindOf } from "../../../ir/kinds.js";
 import { NmcError } from "../../../ir/errors.js";
@@ -29,7 +29,7 @@ export interface LocalProjection {
   slot: number;
   /** Stored entries on this PE. */
   nnz: number;
-  /** Requantized by the WebAssembly kernel (acc, mult and shift in the arena, requantizeFits). */
+  /** Requantized by the WebAssembly kernel (acc, mult, shift and port in the arena, requantizeFits). */
   rq: boolean;
   /** colBase + the local column of each entry (an index into `sums`). */
   colIdx: ColumnArray;
@@ -293,7 +293,7 @@ export class Pe {
     return {
       name: j.name, srcPop, delay: j.delay, rows: j.rows, rowPtr: rowStart, stride: S, slot, nnz, colIdx, colBase: bases[slot], w, mult, shift,
       acc: sums.subarray(bases[slot], bases[slot] + cols), sums, port: this.ports[port], cols, queue, srcSize, countsReceive,
-      rq: inArena(wasm, sums) && requantizeFits(ctx.pre, mult, shift),
+      rq: wasm !== null && wasm.arena.holds(sums, this.ports[port]) && requantizeFits(ctx.pre, mult, shift),
       // Every slice holds all the columns of a replicated port (a DiagonalSSM's `u`): the first slice alone counts their ops.
       countsOps: !s2Op(pop).replicated(pop, j.port) || slice.lo === 0, dense: null, stat: emptyProjectionCounts(),
       sat: !s2Op(pop).replicated(pop, j.port) || slice.lo === 0 ? ctx.sat?.[slice.popIndex] ?? NO_COUNTS : NO_COUNTS,

@@ -1,10 +1,9 @@
 // The simulator's use of the WebAssembly kernels (runtime/wasm): the projections' chunked CSR arrays and column
-// sums (slices.ts) and the PEs' requantization multipliers live in one arena; a shared queue's events and the
-// requantized values pass through small scratch arrays there. The TypeScript kernels stay the definition and the
-// fallback (a split made after the arena, a queue longer than the scratch, a projection requantizeFits refuses).
+// sums (slices.ts) and the PEs' ports, outputs, states and requantization multipliers live in one arena; a shared
+// queue's events pass through small scratch arrays there. The TypeScript kernels stay the definition and the
+// fallback (a queue longer than the scratch, a projection requantizeFits refuses).
 import type { Graph } from "../../../ir/types.js";
 import { accumulateSharedQueue } from "./accumulate.js";
-import { requantizeColumns, requantizeColumnsWasm } from "../../../runtime/golden/kernels.js";
 import {
   Arena, ArenaPlan, type KernelChoice, kernelChoice, type RequantizeKernel, type SharedQueueKernel, useWasm,
 } from "../../../runtime/wasm/index.js";
@@ -22,8 +21,7 @@ export interface SimWasm {
   val: Int32Array;
   /** Per slice of a group: the entries its chunks read. */
   touched: Float64Array;
-  /** One PE's requantized columns, and the requantization's saturation counts. */
-  port: Float64Array;
+  /** The kernels' saturation counts (4 slots). */
   counts: Float64Array;
   rq: RequantizeKernel;
 }
@@ -35,7 +33,7 @@ export interface SimWasm {
  */
 export function simArena(choice: KernelChoice | undefined, g: Graph, splits: SlicedProjection[], slices: Slice[]): SimWasm | null {
   const maxPop = Math.max(1, ...g.populations.map((p) => p.size));
-  let maxS = 1, maxCols = 1;
+  let maxS = 1;
   const plan = new ArenaPlan().add(4, maxPop).add(4, maxPop).add(8, 4);
   for (const s of slices) {
     if (s.mirrors >= 0) continue;
@@ -47,14 +45,10 @@ export function simArena(choice: KernelChoice | undefined, g: Graph, splits: Sli
   }
   for (const m of splits) {
     maxS = Math.max(maxS, m.S);
-    for (let p = 0; p < m.S; p++) {
-      const cols = m.bases[p + 1] - m.bases[p];
-      maxCols = Math.max(maxCols, cols);
-      plan.add(4, cols).add(4, cols); // the slice's PE's mult and shift
-    }
+    for (let p = 0; p < m.S; p++) plan.add(4, m.bases[p + 1] - m.bases[p]).add(4, m.bases[p + 1] - m.bases[p]); // its PEs' mult and shift
     plan.add(4, m.rowStart.length).add(m.colIdx.BYTES_PER_ELEMENT, m.colIdx.length).add(m.w.BYTES_PER_ELEMENT, m.w.length).add(8, m.sums.length);
   }
-  plan.add(8, maxS).add(8, maxCols);
+  plan.add(8, maxS);
   if (!useWasm(kernelChoice(choice), plan.bytes)) return null;
   const arena = new Arena(plan);
   for (const m of splits) {
@@ -65,19 +59,13 @@ export function simArena(choice: KernelChoice | undefined, g: Graph, splits: Sli
   }
   return {
     arena, idx: arena.alloc(Int32Array, maxPop), val: arena.alloc(Int32Array, maxPop), counts: arena.alloc(Float64Array, 4),
-    touched: arena.alloc(Float64Array, maxS), port: arena.alloc(Float64Array, maxCols), rq: arena.requantize(),
+    touched: arena.alloc(Float64Array, maxS), rq: arena.requantize(),
   };
-}
-
-/** Whether an array lies in the arena (the kernels read only such arrays). */
-export function inArena(w: SimWasm | null, a: ArrayBufferView): boolean {
-  return w !== null && a.buffer === w.arena.memory.buffer;
 }
 
 /** The shared-queue kernel for a link whose arrays lie in the arena, else null. */
 export function sharedQueueKernel(w: SimWasm | null, rowPtr: Uint32Array, colIdx: ColumnArray, wt: WeightArray, sums: Float64Array): SharedQueueKernel | null {
-  if (!w || !inArena(w, rowPtr) || !inArena(w, colIdx) || !inArena(w, wt) || !inArena(w, sums)) return null;
-  return w.arena.sharedQueue(colIdx, wt);
+  return w && w.arena.holds(rowPtr, colIdx, wt, sums) ? w.arena.sharedQueue(colIdx, wt) : null;
 }
 
 /** accumulateSharedQueue by the kernel k: the queue's events copied into the scratch, the slices' counts added to touched. */
@@ -97,23 +85,4 @@ export function accumulateSharedQueueWasm(
   st.fill(0, 0, S);
   k(S, si.byteOffset, sv.byteOffset, 0, n, rowPtr.byteOffset, colIdx.byteOffset, wt.byteOffset, sums.byteOffset, st.byteOffset);
   for (let s = 0; s < S; s++) touched[s] += st[s];
-}
-
-/**
- * requantizeColumns (acc, mult and shift in the arena) by the kernel: into the port directly when it lies in the
- * arena, else into the zeroed scratch and then into the port. The same port values and counts; acc is left all
- * zero.
- */
-export function requantizeColumnsSim(w: SimWasm, acc: Float64Array, mult: Int32Array, shift: Int32Array, pre: number, port: Float64Array, sc: Float64Array): number {
-  if (port.buffer === w.arena.memory.buffer) return requantizeColumnsWasm(w.rq, acc, mult, shift, pre, port, w.counts, sc);
-  const tmp = w.port, cols = acc.length;
-  if (cols > tmp.length) {
-    const k = requantizeColumns(acc, mult, shift, pre, port, sc);
-    acc.fill(0); // as the kernel leaves it
-    return k;
-  }
-  tmp.fill(0, 0, cols);
-  const n = requantizeColumnsWasm(w.rq, acc, mult, shift, pre, tmp, w.counts, sc);
-  for (let c = 0; c < cols; c++) port[c] += tmp[c];
-  return n;
 }
