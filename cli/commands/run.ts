@@ -31,12 +31,14 @@ interface RunOptions {
   ticks?: string;
   timeUnit?: string;
   workers?: string;
+  pipeline?: string;
   shard?: string;
   save?: string;
 }
 
 async function runCommand(model: string, opts: RunOptions): Promise<void> {
   const workers = opts.workers !== undefined ? parseWorkers(opts.workers) : undefined;
+  const pipeline = opts.pipeline !== undefined ? parseWorkers(opts.pipeline, "--pipeline") : undefined;
   const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
   if (shard && !opts.save) {
     throw new NmcError("--shard runs part of the samples and writes them to a part file for nmc merge", { hint: `add --save part-${shard.index}.json` });
@@ -64,7 +66,7 @@ async function runCommand(model: string, opts: RunOptions): Promise<void> {
   const t0 = performance.now();
   let result;
   try {
-    result = await runBatch(job, sub, { workers, onProgress: bar ? (d, t) => bar.update(d, t) : undefined });
+    result = await runBatch(job, sub, { workers, pipeline, onProgress: bar ? (d, t) => bar.update(d, t) : undefined });
   } finally {
     bar?.stop();
   }
@@ -77,6 +79,7 @@ async function runCommand(model: string, opts: RunOptions): Promise<void> {
     headLines.push(`shard    ${part.index}/${part.count}: ${which} -> ${opts.save} (combine with nmc merge)`);
   }
   if (threads !== undefined) headLines.push(`workers  ${threads} worker thread${threads === 1 ? "" : "s"}`);
+  if (pipeline !== undefined && pipeline > 1) headLines.push(`pipeline the model's populations over ${pipeline} worker threads (at most one per population on PEs)`);
   if (opts.save && part) {
     writePart(opts.save, {
       format: PART_FORMAT, version: PART_VERSION,
@@ -94,7 +97,7 @@ async function runCommand(model: string, opts: RunOptions): Promise<void> {
     options, seconds,
     extra: {
       ...(saturation ? { input_saturation: { saturated: saturation.saturated, values: saturation.values, max_abs: saturation.maxAbs, limit: saturation.limit } } : {}),
-      ...(threads !== undefined ? { workers: threads } : {}), ...(part ? { shard: { index: part.index, count: part.count, start: range.start, end: range.end, file: opts.save } } : {}) },
+      ...(threads !== undefined ? { workers: threads } : {}), ...(pipeline !== undefined ? { pipeline } : {}), ...(part ? { shard: { index: part.index, count: part.count, start: range.start, end: range.end, file: opts.save } } : {}) },
     headLines,
     html: opts.html ? {
       file: opts.html, title: `nmc: ${model} on ${job.target?.displayName ?? job.engine}`,
@@ -125,6 +128,7 @@ export function registerRun(program: Command): void {
     .addOption(new Option("--precision <p>", "float engine: f64 or f32 storage; cuda engine: int (bit-exact with golden, default) or float (the float variant on the bundle's float IR)").choices(["f64", "f32", ...TARGETS.flatMap((t) => t.precisions ?? [])]))
     .option("--json", "print a JSON summary (shapes, events, sparsity, synaptic operations) on stdout")
     .option("--workers <n>", "split the samples over n worker threads (0 or auto: one per available core); the results are identical to a one-thread run. golden, spinnaker2 and float engines")
+    .option("--pipeline <n>", "spinnaker2: simulate one model's PEs on n worker threads (0 or auto: one per core), each running a contiguous run of its populations and passing their events on tick by tick; the results are identical to a one-thread run. For one large model, where --workers (which splits the samples) does not help")
     .option("--shard <i/n>", `${SHARD_HELP}; needs --save. nmc merge combines the n part files`)
     .option("--save <part.json>", "write a part file (outputs and raw counters of this shard, with the model's and input's checksums) for nmc merge")
     .addHelpText("after", `
@@ -147,6 +151,10 @@ the model itself); outputs, accuracy, counters and the spinnaker2 report are ide
 Slurm: sbatch --array=1-8 --wrap 'nmc run s.nmb --input x.npy --labels y.npy --shard $SLURM_ARRAY_TASK_ID/8
 --save part-$SLURM_ARRAY_TASK_ID.json', then nmc merge part-*.json. --workers does not apply to the cuda
 engine (one compiled program runs the batch); --shard does.
+--pipeline N (spinnaker2) splits one model instead: N worker threads each simulate the PEs of a contiguous
+run of its populations, balanced by an estimate of their work, and pass the events that cross between them
+tick by tick; worker 2 simulates tick t while worker 1 is at tick t + 1. For a large model on many PEs; the
+results are identical to a one-thread run (models with pooling or event time, MAC array or DRAM: refused).
 
 Event inputs (.csv with header t,channel[,value], or a structured .npy with fields t, channel[, value])
 become one sequence [1, T, C]: each event adds value (default 1) at tick floor(t / dt) of its channel,

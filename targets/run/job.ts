@@ -173,9 +173,9 @@ export async function prepareJob(spec: JobSpec, warn?: (w: string) => void): Pro
 }
 
 /** Messages from a worker. */
-export type WorkerMessage =
+export type WorkerMessage<R = RawResult> =
   | { type: "progress"; done: number }
-  | { type: "done"; result: RawResult }
+  | { type: "done"; result: R }
   | { type: "error"; error: { nmc: boolean; message: string; fields?: NmcErrorInit; stack?: string } };
 
 /** What a worker is started with (workerData). */
@@ -194,6 +194,11 @@ export interface WorkerInput {
 export interface BatchOptions {
   /** Worker threads; 0 or undefined: run in this thread. At most one worker per sample is started. */
   workers?: number;
+  /**
+   * spinnaker2: simulate one model's PEs on this many worker threads, a pipeline over its populations
+   * (targets/run/pipeline.ts; every sample through every worker). 0, 1 or undefined: not pipelined.
+   */
+  pipeline?: number;
   /** Samples done so far (all workers together). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -210,18 +215,21 @@ export function checkWorkersApply(engine: Engine): void {
 
 const WORKER_URL = new URL("./worker.js", import.meta.url);
 
-/** Runs one worker over a slice; resolves with its result. `started` lets the caller terminate it. */
-function runWorker(input: WorkerInput, onProgress: (done: number) => void, started: (w: Worker) => void): Promise<RawResult> {
+/**
+ * Runs one worker thread (`url`, given `data`, posting WorkerMessages); resolves with its result. `started`
+ * lets the caller terminate it.
+ */
+export function runWorker<R>(url: URL, data: unknown, transfer: ArrayBuffer[], onProgress: (done: number) => void, started: (w: Worker) => void): Promise<R> {
   return new Promise((resolve, reject) => {
     let settled = false;
-    const w = new Worker(WORKER_URL, { workerData: input, transferList: [input.data.buffer as ArrayBuffer], stdout: false, stderr: false });
+    const w = new Worker(url, { workerData: data, transferList: transfer, stdout: false, stderr: false });
     started(w);
     const finish = (f: () => void) => {
       if (settled) return;
       settled = true;
       f();
     };
-    w.on("message", (m: WorkerMessage) => {
+    w.on("message", (m: WorkerMessage<R>) => {
       if (m.type === "progress") onProgress(m.done);
       else if (m.type === "done") finish(() => resolve(m.result));
       else finish(() => {
@@ -245,6 +253,7 @@ function runWorker(input: WorkerInput, onProgress: (done: number) => void, start
  */
 export async function runBatch(job: PreparedJob, batch: SequenceBatch, opts: BatchOptions = {}): Promise<RawResult> {
   const total = batch.batch;
+  if ((opts.pipeline ?? 0) > 1) return runPipelined(job, batch, opts.pipeline!, opts);
   const workers = Math.min(opts.workers ?? 0, total);
   if (workers < 1) {
     return job.run(batch, opts.onProgress ? (d) => opts.onProgress!(d, total) : undefined);
@@ -261,11 +270,12 @@ export async function runBatch(job: PreparedJob, batch: SequenceBatch, opts: Bat
     // A copy of the slice, so its buffer can be transferred to the worker.
     const slice = Float64Array.from(sliceBatch(batch, r).data);
     const sub = sliceBatch(batch, r);
-    return runWorker(
-      {
-        spec: job.spec, data: slice, batch: r.end - r.start, ticks: batch.ticks, channels: batch.channels, progress: opts.onProgress !== undefined,
-        ...(sub.timesteps ? { timesteps: Float64Array.from(sub.timesteps) } : {}), ...(sub.lengths ? { lengths: Int32Array.from(sub.lengths) } : {}),
-      },
+    const input: WorkerInput = {
+      spec: job.spec, data: slice, batch: r.end - r.start, ticks: batch.ticks, channels: batch.channels, progress: opts.onProgress !== undefined,
+      ...(sub.timesteps ? { timesteps: Float64Array.from(sub.timesteps) } : {}), ...(sub.lengths ? { lengths: Int32Array.from(sub.lengths) } : {}),
+    };
+    return runWorker<RawResult>(
+      WORKER_URL, input, [slice.buffer as ArrayBuffer],
       (d) => report(i, d), (w) => started.push(w),
     );
   });
@@ -276,4 +286,21 @@ export async function runBatch(job: PreparedJob, batch: SequenceBatch, opts: Bat
     await Promise.allSettled(started.map((w) => w.terminate()));
     throw e;
   }
+}
+
+/** `--pipeline N`: the spinnaker2 simulator of the job's bundle over N pipeline workers (targets/run/pipeline.ts). */
+async function runPipelined(job: PreparedJob, batch: SequenceBatch, n: number, opts: BatchOptions): Promise<RawResult> {
+  if (job.engine !== "spinnaker2" || !job.bundle || job.bundle.manifest.target !== "spinnaker2") {
+    throw new NmcError("--pipeline shares one model's PEs among worker threads on the spinnaker2 simulator: it takes a bundle compiled with --target spinnaker2, run on its own engine", {
+      file: job.spec.model, found: `the ${job.engine} engine`, hint: "split the samples instead with --workers N",
+    });
+  }
+  if ((opts.workers ?? 0) > 0) throw new NmcError("--pipeline and --workers cannot be combined", { hint: "--workers splits the samples, --pipeline splits the model: choose one" });
+  const { loadMapping } = await import("../spinnaker2/mapping.js");
+  const { simulatePipelined } = await import("./pipeline.js");
+  const m = loadMapping(job.bundle, job.graph, job.spec.model);
+  const { run } = await simulatePipelined(job.graph, m, batch, {
+    workers: n, execution: job.spec.options?.mode === "dense" ? "dense" : "event", onProgress: opts.onProgress,
+  });
+  return { kind: "sim", run };
 }

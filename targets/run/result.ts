@@ -225,6 +225,38 @@ function mergeSim(runs: SimRun[]): SimRun {
   return Object.fromEntries(Object.keys(r0).map((k) => [k, merged[k as keyof SimRun]])) as unknown as SimRun;
 }
 
+/**
+ * The run of one model simulated by several pipeline workers over the same samples (sim/pipeline.ts): each
+ * worker ran and charged only its own PEs, so every count is the sum of the workers' (a PE's, a population's,
+ * a projection's counts are zero except on its worker; the outputs too, except on the output's worker); the
+ * per-tick critical path and the DVFS counts were counted by the last worker alone, the others' are zero.
+ */
+export function mergePipelined(runs: SimRun[]): SimRun {
+  const r0 = runs[0];
+  for (const r of runs) {
+    if (r.samples !== r0.samples || r.ticks !== r0.ticks || r.outputQ.length !== r0.outputQ.length) fail("pipeline workers ran different batches");
+    if (r.accel) fail("a pipelined run has no MAC array or DRAM counts");
+  }
+  const outputQ = new Int32Array(r0.outputQ.length);
+  for (const r of runs) for (let i = 0; i < outputQ.length; i++) outputQ[i] += r.outputQ[i];
+  const output = new Float64Array(outputQ.length);
+  for (let i = 0; i < output.length; i++) output[i] = outputQ[i] / 2 ** r0.outFrac;
+  const perTick: Record<string, Float64Array> = {};
+  for (const k of Object.keys(r0.perTick)) perTick[k] = sumArrays(runs.map((r) => (r.perTick as unknown as Record<string, Float64Array>)[k]), `perTick.${k}`);
+  const merged: SimRun = {
+    ...r0, outputQ, output,
+    totals: mergeRecords(runs.map((r) => r.totals), new Set(), "totals"),
+    pes: r0.pes.map((_, i) => mergeRecords(runs.map((r) => r.pes[i]), SIM_PE_CONSTANTS, `pes[${i}]`)),
+    events: mergeRecords(runs.map((r) => r.events), new Set(), "events"),
+    unitTicks: mergeRecords(runs.map((r) => r.unitTicks), new Set(), "unitTicks"),
+    perTick: perTick as unknown as SimRun["perTick"],
+    projections: mergeRecords(runs.map((r) => r.projections), SIM_PROJECTION_CONSTANTS, "projections"),
+    saturation: mergeSaturationOf(runs.map((r) => r.saturation)),
+    dvfs: runs[runs.length - 1].dvfs,
+  };
+  return Object.fromEntries(Object.keys(r0).map((k) => [k, merged[k as keyof SimRun]])) as unknown as SimRun;
+}
+
 /** Saturation counts summed over the parts (none when a part has none: then they would not cover the run). */
 function mergeSaturationOf(parts: (SaturationCounts | undefined)[]): SaturationCounts | undefined {
   try {

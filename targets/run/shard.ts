@@ -61,13 +61,13 @@ export function availableCores(): number {
   return Math.max(1, typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length);
 }
 
-/** Parses `--workers N`: a positive integer, or 0 / auto for the number of available cores. */
-export function parseWorkers(v: string): number {
+/** Parses `--workers N` (or `flag`'s N): a positive integer, or 0 / auto for the number of available cores. */
+export function parseWorkers(v: string, flag = "--workers"): number {
   const s = v.trim().toLowerCase();
   if (s === "auto" || s === "0") return availableCores();
   const n = Number(s);
   if (s === "" || !Number.isInteger(n) || n < 1 || n > 1024) {
-    throw new NmcError("invalid value for --workers", {
+    throw new NmcError(`invalid value for ${flag}`, {
       expected: `a number of worker threads in [1, 1024], or 0 / auto for the available cores (${availableCores()} here)`, found: JSON.stringify(v),
     });
   }

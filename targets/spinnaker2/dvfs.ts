@@ -101,6 +101,18 @@ export class DvfsAccount {
     this.cyc[3 * P + i] += weight;
   }
 
+  /** A pipelined run's worker (sim/pipeline.ts): this tick's per-PE cycles copied to dst[off …] (4 · PEs) and cleared here. */
+  exportTick(dst: Float64Array, off: number): void {
+    dst.set(this.cyc, off);
+    this.cyc.fill(0);
+  }
+
+  /** The worker that counts a pipelined run's ticks: another worker's per-PE cycles of this tick (exportTick) added. */
+  importTick(src: Float64Array, off: number): void {
+    const cyc = this.cyc;
+    for (let i = 0; i < cyc.length; i++) cyc[i] += src[off + i];
+  }
+
   /** The end of a tick: the slowest PE's cycles (waits included) and the NoC depth in hops, per mode. */
   endTick(max: ArrayLike<number>, depth: ArrayLike<number>): void {
     const { P, L, stride, acc, cyc } = this;

@@ -223,8 +223,31 @@ export class Charges {
     }
   }
 
+  /**
+   * A pipelined run (sim/pipeline.ts): every worker charges its own PEs, and one worker counts each tick's
+   * critical path from all of theirs. `endTick` returns true where this worker counts the tick (after merging
+   * the others' figures with mergeTick), false where it only passed its own on (writeTick).
+   */
+  link?: { endTick(c: Charges): boolean };
+
+  /** This tick's figures for another worker (5 + 4 · PEs entries): the slowest PE per mode, the NoC depth, the PEs' DVFS cycles. */
+  writeTick(buf: Float64Array, off: number): void {
+    buf[off] = this.tickMax; buf[off + 1] = this.tickMaxDense; buf[off + 2] = this.tickMaxAct; buf[off + 3] = this.tickMaxWeight;
+    buf[off + 4] = this.depth;
+    this.dvfs?.exportTick(buf, off + 5);
+  }
+
+  /** Another worker's tick figures (writeTick) merged into this tick's: maxima of the critical paths and depths, DVFS cycles added. */
+  mergeTick(buf: Float64Array, off: number): void {
+    this.tickMax = Math.max(this.tickMax, buf[off]); this.tickMaxDense = Math.max(this.tickMaxDense, buf[off + 1]);
+    this.tickMaxAct = Math.max(this.tickMaxAct, buf[off + 2]); this.tickMaxWeight = Math.max(this.tickMaxWeight, buf[off + 3]);
+    this.depth = Math.max(this.depth, buf[off + 4]);
+    this.dvfs?.importTick(buf, off + 5);
+  }
+
   /** The end of tick t: the slowest PE of each mode and the NoC depth (dense modes: maxDepth every tick). */
   endTick(t: number, maxDepth: number): void {
+    if (this.link && !this.link.endTick(this)) return;
     const { event: ev, dense: de, activityOnly: ao, weightOnly: wo } = this.totals;
     if (this.dvfs) {
       const mx = this.dvfsMax, dp = this.dvfsDepth;

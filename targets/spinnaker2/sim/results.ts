@@ -4,6 +4,7 @@ import type { KernelChoice } from "../../../runtime/wasm/index.js";
 import type { SaturationCounts } from "../../../runtime/golden/saturation.js";
 import type { DvfsCounts } from "../dvfs.js";
 import type { AccelCounts } from "./accel.js";
+import type { PipelinePlan } from "./pipeline.js";
 
 export interface PeCounters {
   pe: number;
@@ -79,6 +80,8 @@ export interface SimOptions {
   kernels?: KernelChoice;
   /** Count per-PE, per-tick DVFS levels (targets/spinnaker2/dvfs.ts; default true). Accounting only: outputs and every other figure are the same either way. */
   dvfs?: boolean;
+  /** Run as one worker of a pipelined simulation (sim/pipeline.ts, planned and started by sim/parallel.ts). */
+  pipeline?: PipelinePlan;
 }
 
 /** Options of one run: `execution` overrides the Simulator's (queue sharing is fixed when it is built). */

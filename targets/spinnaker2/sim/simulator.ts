@@ -54,6 +54,7 @@ import { DvfsAccount } from "../dvfs.js";
 import { accelActive } from "../accel.js";
 import { AccelAccount, wireAccel } from "./accel.js";
 import type { SimWasm } from "./wasm.js";
+import { PipelineLink } from "./pipeline.js";
 
 export type { Execution, ModeTotals, PeCounters, RunOptions, SimObserver, SimOptions, SimRun, SimTotals } from "./results.js";
 
@@ -86,6 +87,8 @@ export class Simulator {
   /** Which accumulation kernels this simulator runs (SimOptions.kernels). */
   readonly kernels: "wasm" | "js";
   private readonly countDvfs: boolean;
+  /** A worker of a pipelined run (sim/pipeline.ts): which populations it runs and its exchange with the others; else null. */
+  private readonly link: PipelineLink | null;
   observer?: SimObserver;
 
   constructor(private readonly g: Graph, part: Partition, placement: Placement, routing: Routing,
@@ -144,6 +147,10 @@ export class Simulator {
     let d = 0;
     for (const e of routing.emitters) if (e.dests.length && e.depth > d) d = e.depth;
     this.maxDepth = d;
+    this.link = opts.pipeline ? new PipelineLink(opts.pipeline, this.pes, g.populations.length) : null;
+    if (this.link && (!this.singleRate || accelActive(part.accel))) {
+      throw new NmcError("a pipelined simulation (several workers on one model) takes a model whose populations all step every tick (no pooling, no event time), mapped without the MAC array or DRAM");
+    }
   }
 
   /**
@@ -272,6 +279,7 @@ export class Simulator {
     const perSequence = tm.perSequence;
     const K = outPop.size;
     const rows = perSequence ? 1 : Math.floor(T / tm.outRate);
+    if (this.link && opts.observer) throw new NmcError("a pipelined simulation has no observer (each worker sees only its own populations)");
     for (const c of this.sat) c.fill(0);
     const projections: SimRun["projections"] = {};
     for (const j of g.projections) projections[j.name] = { nnz: j.weights.colIdx.length, dense: j.rows * j.cols, effective: 0, activityOnly: 0, weightOnly: 0, denseOps: 0 };
@@ -280,9 +288,11 @@ export class Simulator {
     const source = s2Op(outPop).mirrors(outPop);
     const readoutOut = perSequence && outPop.kind === "Readout";
     const readoutPes = readoutOut ? this.byPop[g.populations.findIndex((p) => p.name === source)] : [];
+    const charges = new Charges(this.hw, this.wbytes, g.populations.length, T, this.countDvfs ? new DvfsAccount(this.hw, this.pes) : undefined,
+      this.pes.some((pe) => pe.accel) ? new AccelAccount(this.hw, this.pes) : undefined);
+    if (this.link) charges.link = this.link;
     return {
-      xq: quantizeInputs(g, batch), T, C, dense, projections, charges: new Charges(this.hw, this.wbytes, g.populations.length, T, this.countDvfs ? new DvfsAccount(this.hw, this.pes) : undefined,
-        this.pes.some((pe) => pe.accel) ? new AccelAccount(this.hw, this.pes) : undefined),
+      xq: quantizeInputs(g, batch), T, C, dense, projections, charges,
       input, inputPop, tokens: input.kind === "Input" && input.encoding === "tokens", hostOut,
       hostUpdate: goldenOp(input).bind(input, { lo: 0, n: input.size, ports: [], state: [], out: hostOut, pre: this.pre }),
       popOut: opts.observer ? g.populations.map((p) => new Int32Array(p.size)) : null, observer: opts.observer,
@@ -296,15 +306,19 @@ export class Simulator {
     const par = t & 1, prevPar = par ^ 1;
     for (let k = 0; k < this.allQueues.length; k++) this.allQueues[k].len[par] = 0;
     ctx.charges.startTick();
+    const link = this.link;
+    link?.begin(b * ctx.T + t, t, ctx.dense, par);
     this.hostTick(ctx, (b * ctx.T + t) * ctx.C, t, par);
     for (let pi = 0; pi < this.groups.length; pi++) {
       const grp = this.groups[pi];
-      if (!grp) continue;
+      if (!grp || (link && !link.owns(pi))) continue;
       deliverGroup(grp, t, par, prevPar, ctx.dense, this.pre);
       if (grp.reduction) this.splitTick(ctx, grp, pi, t, par);
       else for (let s = 0; s < grp.pes.length; s++) this.peTick(ctx, grp.pes[s], pi, t, par);
     }
+    link?.publish();
     ctx.charges.endTick(t, this.maxDepth);
+    link?.done();
     const popOut = ctx.popOut;
     if (popOut && ctx.observer) for (let p = 0; p < popOut.length; p++) ctx.observer(p, popOut[p], b, t);
     if (!ctx.perSequence) for (const pe of ctx.outPes) ctx.outputQ.set(pe.out, (b * ctx.T + t) * ctx.K + pe.slice.lo);
@@ -390,7 +404,7 @@ export class Simulator {
       sendAll(hostQueues, hostOut, input.size, 0, par);
     } else hostEvents = sendEvents(hostQueues, hostOut, input.size, 0, par);
     if (popOut) popOut[ctx.inputPop].set(hostOut);
-    ctx.charges.host(ctx.inputPop, input.size, hostEvents, this.hostEmitter);
+    if (!this.link || this.link.index === 0) ctx.charges.host(ctx.inputPop, input.size, hostEvents, this.hostEmitter);
   }
 
   /** The rest of a PE's tick after delivery: saturate the ports, update the units, send the events, charge. */

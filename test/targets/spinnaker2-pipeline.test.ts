@@ -1,0 +1,159 @@
+// A pipelined simulation (targets/run/pipeline.ts, targets/spinnaker2/sim/pipeline.ts): one model's PEs shared
+// among 2–3 real worker threads by population, the events that cross between them passed tick by tick, the
+// critical path and DVFS counted by the last worker from all of theirs. On random quantized models (chains,
+// skips, delay-1 feedback that runs from a later worker back to an earlier one, token and value inputs,
+// readouts, populations cut over many PEs and chips), every cut: the merged run equals the one-thread run, every
+// field (outputs, totals of all four modes, per-PE and per-projection counters, per-tick critical path,
+// saturation, DVFS counts). Dense execution too; refusals by name; `nmc run --pipeline` = `nmc run`.
+// The workers run the built dist/ (a worker thread loads JavaScript), so the file builds it first.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Graph } from "../../ir/types.js";
+import type { SequenceBatch } from "../../runtime/batch.js";
+import { mapGraph, type Mapping, simulate } from "../../targets/spinnaker2/index.js";
+import { planPipeline } from "../../targets/spinnaker2/sim/pipeline.js";
+import type { SimRun } from "../../targets/spinnaker2/sim/results.js";
+import type { PipelineOptions } from "../../targets/run/pipeline.js";
+import { fuzzParams } from "../support/fuzz.js";
+import { ensureBuilt, repoRoot, runNmcAsync } from "../support/cli.js";
+import { buildModel, makeBatch, modelArb, quantOptsArb, quantizeFor } from "../support/quant-models.js";
+import { hwWithUsable, minimumUsableBytes, type ChipShape } from "../support/spinnaker2.js";
+import { csrFromDense, GraphBuilder } from "../../ir/builder.js";
+import { compileQuantized } from "../../compiler/pipeline.js";
+import { encodeBundle, irSection } from "../../ir/bundle.js";
+import { mappingSection } from "../../targets/spinnaker2/mapping.js";
+import { writeNpyF32 } from "../support/npy-lite.js";
+
+type Pipelined = (g: Graph, m: Mapping, batch: SequenceBatch, o: PipelineOptions) => Promise<{ run: SimRun; split: { workers: number; owner: number[] } }>;
+let simulatePipelined: Pipelined;
+
+beforeAll(async () => {
+  await ensureBuilt();
+  ({ simulatePipelined } = (await import(join(repoRoot, "dist", "targets", "run", "pipeline.js"))) as { simulatePipelined: Pipelined });
+}, 300_000);
+
+/** Whether some population's output crosses from a later worker back to an earlier one (a delay-1 feedback across workers). */
+function backward(g: Graph, owner: number[]): boolean {
+  const idx = new Map(g.populations.map((p, i) => [p.name, i]));
+  return g.projections.some((j) => g.populations[idx.get(j.source)!].kind !== "Input" && owner[idx.get(j.source)!] > owner[idx.get(j.target)!]);
+}
+
+const caseArb = fc.record({
+  spec: modelArb({ maxSize: 9, maxState: 5 }),
+  quant: quantOptsArb(),
+  B: fc.integer({ min: 1, max: 3 }),
+  T: fc.integer({ min: 1, max: 7 }),
+  inputSeed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+  shrunk: fc.boolean(),
+  shape: fc.constantFrom<ChipShape>("default", "small", "wide"),
+  workers: fc.integer({ min: 2, max: 3 }),
+  /** Cuts drawn among the populations on PEs (else the work estimate's split), and the ring depth. */
+  cutSeed: fc.option(fc.integer({ min: 0, max: 1000 }), { nil: undefined }),
+  ring: fc.constantFrom(3, 4, 16),
+});
+
+describe("pipelined simulation = one-thread simulation, every field", () => {
+  it("random quantized models, 2–3 workers, drawn or balanced cuts", async () => {
+    let runs = 0, multiWorker = 0, feedbackAcross = 0, multiPe = 0;
+    await fc.assert(
+      fc.asyncProperty(caseArb, async (c) => {
+        const g = buildModel(c.spec);
+        const q = quantizeFor(g, makeBatch(g, c.spec.seed ^ 0x5bd1e995, 4, 6, 1), c.quant);
+        const batch = makeBatch(q, c.inputSeed, c.B, c.T, 1);
+        const hw = c.shrunk ? hwWithUsable(minimumUsableBytes(q), c.shape) : undefined;
+        const m = mapGraph(q, hw);
+        const one = simulate(q, m, batch);
+        let cuts: string[] | undefined;
+        if (c.cutSeed !== undefined) {
+          const onPes = planPipeline(q, m.partition, 64).populations.flat();
+          const k = Math.min(c.workers - 1, onPes.length - 1);
+          const picks = new Set<number>();
+          for (let i = 0; picks.size < k; i++) picks.add(1 + ((c.cutSeed * 7919 + i * 104729) % (onPes.length - 1)));
+          cuts = [...picks].sort((a, b) => a - b).map((i) => onPes[i]);
+        }
+        const { run, split } = await simulatePipelined(q, m, batch, { workers: c.workers, cuts, ring: c.ring });
+        expect(run).toEqual(one);
+        runs++;
+        if (split.workers > 1) multiWorker++;
+        if (backward(q, split.owner)) feedbackAcross++;
+        if (m.partition.pes > q.populations.length) multiPe++;
+      }),
+      fuzzParams(40),
+    );
+    console.log(`pipeline property: ${runs} runs, ${multiWorker} on several workers, ${feedbackAcross} with feedback across workers, ${multiPe} with populations cut over PEs`);
+    expect(multiWorker).toBeGreaterThan(runs / 2);
+    expect(feedbackAcross).toBeGreaterThan(0);
+    expect(multiPe).toBeGreaterThan(0);
+  }, 600_000);
+});
+
+/** A 3-layer EGRU chain, value input, sized so that each layer spans several PEs of a small SRAM. */
+function chain(): { q: Graph; batch: SequenceBatch } {
+  const b = new GraphBuilder("pipe_chain");
+  let prev = b.input("x", 12, "values");
+  let seed = 7;
+  const r = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+  for (let l = 0; l < 3; l++) {
+    const h = 16;
+    const e = b.egru(`egru${l}`, h, { biasX: new Float32Array(3 * h), biasH: new Float32Array(3 * h), thr: new Float32Array(h).fill(0.05) });
+    b.project(`egru${l}.kernel`, prev, e, "input", csrFromDense(Float32Array.from({ length: prev.size * 3 * h }, r), prev.size, 3 * h));
+    b.project(`egru${l}.recurrent_kernel`, e, e, "recurrent", csrFromDense(Float32Array.from({ length: h * 3 * h }, () => 0.5 * r()), h, 3 * h), 1);
+    prev = e;
+  }
+  b.outputs.push(prev.name);
+  const f = b.build();
+  const T = 9, B = 2;
+  const data = Float64Array.from({ length: B * T * 12 }, r);
+  const q = compileQuantized(f, { calibration: { data, shape: [B, T, 12], label: "test" } }).quantized;
+  return { q, batch: { data, batch: B, ticks: T, channels: 12 } };
+}
+
+describe("pipelined simulation: execution modes and refusals", () => {
+  it("dense execution, and a worker count above the populations on PEs (capped)", async () => {
+    const { q, batch } = chain();
+    const m = mapGraph(q, hwWithUsable(minimumUsableBytes(q), "small"));
+    expect(m.partition.pes).toBeGreaterThan(3);
+    const one = simulate(q, m, batch, { execution: "dense" });
+    const { run, split } = await simulatePipelined(q, m, batch, { workers: 8, execution: "dense" });
+    expect(split.workers).toBe(3);
+    expect(run).toEqual(one);
+  }, 120_000);
+
+  it("refuses a cut that is not a population on PEs, and cuts out of order", async () => {
+    const { q, batch } = chain();
+    const m = mapGraph(q);
+    await expect(simulatePipelined(q, m, batch, { workers: 2, cuts: ["x"] })).rejects.toThrow(/pipeline cut must name a population on PEs/);
+    await expect(simulatePipelined(q, m, batch, { workers: 3, cuts: ["egru2", "egru1"] })).rejects.toThrow(/follow the graph's order/);
+  });
+
+  it("nmc run --pipeline 2 prints the one-thread run's figures; --pipeline on a golden bundle is refused", async () => {
+    const { q, batch } = chain();
+    const m = mapGraph(q);
+    const dir = mkdtempSync(join(tmpdir(), "nmc-pipe-"));
+    const bundle = join(dir, "s.nmb");
+    writeFileSync(bundle, encodeBundle({
+      modelName: q.name, target: "spinnaker2", hardwareJson: JSON.stringify(m.hw), createdAt: "2025-01-01T00:00:00Z", nmcVersion: "0",
+      sections: [irSection(q), mappingSection(m)],
+    }));
+    const x = join(dir, "x.npy");
+    writeNpyF32(x, Float32Array.from(batch.data), [batch.batch, batch.ticks, batch.channels]);
+    const a = await runNmcAsync(["run", bundle, "--input", x, "--json"]);
+    const b = await runNmcAsync(["run", bundle, "--input", x, "--json", "--pipeline", "2"]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    const ja = JSON.parse(a.stdout) as Record<string, unknown>, jb = JSON.parse(b.stdout) as Record<string, unknown>;
+    delete ja.seconds; delete jb.seconds;
+    expect(jb.pipeline).toBe(2);
+    delete jb.pipeline;
+    expect(jb).toEqual(ja);
+    const w = await runNmcAsync(["run", bundle, "--input", x, "--pipeline", "2", "--workers", "2"]);
+    expect(w.code).toBe(2);
+    expect(w.stderr).toMatch(/--pipeline and --workers cannot be combined/);
+    const gld = await runNmcAsync(["run", bundle, "--input", x, "--pipeline", "2", "--engine", "golden"]);
+    expect(gld.code).toBe(2);
+    expect(gld.stderr).toMatch(/--pipeline shares one model's PEs/);
+  }, 120_000);
+});
