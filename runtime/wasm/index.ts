@@ -18,7 +18,7 @@ export type KernelChoice = "auto" | "wasm" | "js";
 /** Byte offsets into the arena's memory, and counts. Returns the entries read. */
 export type NonZeroKernel = (v: number, rows: number, rowPtr: number, col: number, w: number, acc: number) => number;
 export type SharedQueueKernel = (
-  S: number, idx: number, val: number, off: number, n: number, rowPtr: number, col: number, w: number, sums: number, touched: number,
+  S: number, stride: number, idx: number, val: number, off: number, n: number, rowPtr: number, col: number, w: number, sums: number, touched: number,
 ) => void;
 
 /**

@@ -1,16 +1,16 @@
 // `nmc run --pipeline N` and the bench's large-model run: one model on the spinnaker2 simulator, its PEs
 // shared among N worker threads by population (targets/spinnaker2/sim/pipeline.ts says how they exchange
-// events and tick figures; planPipeline how they are shared). Every worker decodes the same graph and mapping
-// sections and runs the same samples; the merged run is the one-thread run's, bit for bit (outputs, every
-// counter, the per-tick critical path, DVFS counts: test/spinnaker2/pipeline.test.ts).
+// events and tick figures; planPipeline how they are shared). Every worker gets a copy of the same graph and
+// mapping (structured clones: plain data, typed arrays and maps, so no re-encoding or re-verification, and a
+// mapping made with storage options a bundle does not record travels too) and runs the same samples; the
+// merged run is the one-thread run's, bit for bit (outputs, every counter, the per-tick critical path, DVFS
+// counts: test/targets/spinnaker2-pipeline.test.ts).
 import type { Worker } from "node:worker_threads";
 import type { Graph } from "../../ir/types.js";
-import { encodeGraph } from "../../ir/codec.js";
 import type { SequenceBatch } from "../../runtime/batch.js";
 import type { KernelChoice } from "../../runtime/wasm/index.js";
-import type { HardwareDescription } from "../spinnaker2/chip.js";
-import { type Mapping, mappingSection } from "../spinnaker2/mapping.js";
-import { planPipeline, type PipelinePlan, type PipelineSplit, tickFigures } from "../spinnaker2/sim/pipeline.js";
+import type { Mapping } from "../spinnaker2/mapping.js";
+import { planPipeline, type PipelinePlan, type PipelineSplit, progressEntries, tickFigures } from "../spinnaker2/sim/pipeline.js";
 import type { Execution, SimRun } from "../spinnaker2/sim/results.js";
 import { runWorker } from "./job.js";
 import { mergePipelined } from "./result.js";
@@ -21,8 +21,10 @@ export interface PipelineOptions {
   kernels?: KernelChoice;
   execution?: Execution;
   dvfs?: boolean;
-  /** Population names that start workers 1, 2, … (planPipeline; default: balanced by estimated work). */
+  /** Population names that start workers 1, 2, … (planPipeline; default: balanced by an estimate of each population's work). */
   cuts?: readonly string[];
+  /** Per population (graph order): the work to balance by (e.g. measured milliseconds), instead of planPipeline's estimate. */
+  work?: ArrayLike<number>;
   /** Ticks the exchange rings hold (default 16; at least 3). */
   ring?: number;
   /** Samples done (the last worker's count: a sample is done when every worker has run it). */
@@ -31,40 +33,57 @@ export interface PipelineOptions {
 
 /** What a pipeline worker is started with (workerData). */
 export interface PipelineWorkerInput {
-  graph: Uint8Array;
-  mapping: Uint8Array;
-  hw: HardwareDescription;
+  graph: Graph;
+  mapping: Mapping;
   batch: SequenceBatch;
   kernels?: KernelChoice;
   execution?: Execution;
   dvfs?: boolean;
   plan: PipelinePlan;
+  /** Whether the worker posts its progress (the last one does, when the caller wants it). */
   progress: boolean;
+  /** performance.timeOrigin + now() when the main thread started the workers (ms). */
+  startedAt: number;
+}
+
+/** Where a worker's wall time went, in milliseconds (beside the run; nothing of it is in the run's figures). */
+export interface WorkerTimes {
+  /** From the main thread starting the workers to this worker's simulator being built: thread start, module loading, copying the model in, building. */
+  sinceStart: number;
+  /** Building the simulator (PEs, weight splits, kernels' memory). */
+  build: number;
+  /** Running the samples, waits included. */
+  run: number;
+  /** Of run: waiting for the other workers (an earlier worker's tick, or a later one that lags by the ring's depth). */
+  wait: number;
 }
 
 const PIPELINE_WORKER_URL = new URL("./pipeline-worker.js", import.meta.url);
 
-/** Runs `batch` on the simulator of (g, m) over `opts.workers` pipeline workers; the run as one thread reports it, and the split. */
-export async function simulatePipelined(g: Graph, m: Mapping, batch: SequenceBatch, opts: PipelineOptions): Promise<{ run: SimRun; split: PipelineSplit }> {
-  const split = planPipeline(g, m.partition, opts.workers, opts.cuts);
+/**
+ * Runs `batch` on the simulator of (g, m) over `opts.workers` pipeline workers; the run as one thread reports
+ * it, the split, and where each worker's time went.
+ */
+export async function simulatePipelined(g: Graph, m: Mapping, batch: SequenceBatch, opts: PipelineOptions): Promise<{ run: SimRun; split: PipelineSplit; times: WorkerTimes[] }> {
+  const split = planPipeline(g, m.partition, opts.workers, { cuts: opts.cuts, work: opts.work });
   const W = split.workers, ring = Math.max(3, opts.ring ?? 16);
-  const P = m.partition.pes;
-  const progress = new SharedArrayBuffer(4 * W);
+  const progress = new SharedArrayBuffer(4 * progressEntries(W, g.populations.length));
   const channels: Record<number, SharedArrayBuffer> = {};
   for (const c of split.channels) channels[c.pop] = new SharedArrayBuffer(4 * ring * c.size);
-  const figures = Array.from({ length: W - 1 }, () => new SharedArrayBuffer(8 * ring * tickFigures(P)));
-  const graph = encodeGraph(g), mapping = mappingSection(m).data;
+  const figures = Array.from({ length: W - 1 }, () => new SharedArrayBuffer(8 * ring * tickFigures(m.partition.pes)));
   const started: Worker[] = [];
+  const startedAt = performance.timeOrigin + performance.now();
   const promises = Array.from({ length: W }, (_, index) => {
     const input: PipelineWorkerInput = {
-      graph, mapping, hw: m.hw, batch, kernels: opts.kernels, execution: opts.execution, dvfs: opts.dvfs,
-      plan: { workers: W, index, owner: split.owner, ring, progress, channels, figures }, progress: index === W - 1 && opts.onProgress !== undefined,
+      graph: g, mapping: m, batch, kernels: opts.kernels, execution: opts.execution, dvfs: opts.dvfs, progress: index === W - 1 && opts.onProgress !== undefined, startedAt,
+      plan: { workers: W, index, peOwner: split.peOwner, ring, progress, channels, figures },
     };
-    return runWorker<SimRun>(PIPELINE_WORKER_URL, input, [], (d) => opts.onProgress?.(d, batch.batch), (w) => started.push(w));
+    return runWorker<{ run: SimRun; times: WorkerTimes }>(PIPELINE_WORKER_URL, input, [], (d) => opts.onProgress?.(d, batch.batch), (w) => started.push(w));
   });
   try {
-    const runs = await Promise.all(promises);
-    return { run: W === 1 ? runs[0] : mergePipelined(runs), split };
+    const done = await Promise.all(promises);
+    const runs = done.map((d) => d.run);
+    return { run: W === 1 ? runs[0] : mergePipelined(runs), split, times: done.map((d) => d.times) };
   } catch (e) {
     await Promise.allSettled(started.map((w) => w.terminate()));
     throw e;

@@ -99,7 +99,7 @@ describe("WebAssembly kernels = TypeScript kernels, bit for bit", () => {
     }), { numRuns: RUNS });
   });
 
-  it("accumulateSharedQueue (S slices' chunks side by side), with the slices' entry counts", () => {
+  it("accumulateSharedQueue (S slices' chunks side by side, or a consecutive run of them), with the slices' entry counts", () => {
     fc.assert(fc.property(csrArb, fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 2 ** 30 }), fc.integer({ min: 0, max: 5 }), (c, S, es, off) => {
       const m = makeCsr(c, S);
       const r = rng(es);
@@ -113,9 +113,20 @@ describe("WebAssembly kernels = TypeScript kernels, bit for bit", () => {
       const a = new Arena(plan);
       const ai = a.copy(idx), av = a.copy(val), rp = a.copy(m.rowPtr), ci = a.copy(m.colIdx), w = a.copy(m.w);
       const sums = a.alloc(Float64Array, m.cols), touched = a.alloc(Float64Array, S);
-      a.sharedQueue(ci, w)(S, ai.byteOffset, av.byteOffset, off, n, rp.byteOffset, ci.byteOffset, w.byteOffset, sums.byteOffset, touched.byteOffset);
+      a.sharedQueue(ci, w)(S, S, ai.byteOffset, av.byteOffset, off, n, rp.byteOffset, ci.byteOffset, w.byteOffset, sums.byteOffset, touched.byteOffset);
       expect(sameBits(sums, sumsRef)).toBe(true);
       expect(sameBits(touched, touchedRef)).toBe(true);
+      // A consecutive run of the slices (a pipeline worker's share of a population): slots first … first + k − 1
+      // of the stride-S layout; their counts are the whole run's, and the kernel equals the TypeScript one.
+      const first = Math.floor(r() * S), k = 1 + Math.floor(r() * (S - first));
+      const subRef = new Float64Array(m.cols), subTouchedRef = new Float64Array(k);
+      accumulateSharedQueue(k, idx, val, off, n, m.rowPtr, m.colIdx, m.w, subRef, subTouchedRef, S, first);
+      expect(Array.from(subTouchedRef)).toEqual(Array.from(touchedRef.subarray(first, first + k)));
+      sums.fill(0);
+      touched.fill(0);
+      a.sharedQueue(ci, w)(k, S, ai.byteOffset, av.byteOffset, off, n, rp.byteOffset + 4 * first, ci.byteOffset, w.byteOffset, sums.byteOffset, touched.byteOffset);
+      expect(sameBits(sums, subRef)).toBe(true);
+      expect(sameBits(touched.subarray(0, k), subTouchedRef)).toBe(true);
     }), { numRuns: RUNS });
   });
 

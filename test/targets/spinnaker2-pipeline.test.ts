@@ -14,7 +14,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { Graph } from "../../ir/types.js";
 import type { SequenceBatch } from "../../runtime/batch.js";
 import { mapGraph, type Mapping, simulate } from "../../targets/spinnaker2/index.js";
-import { planPipeline } from "../../targets/spinnaker2/sim/pipeline.js";
+import { planPipeline, type PipelineSplit } from "../../targets/spinnaker2/sim/pipeline.js";
 import type { SimRun } from "../../targets/spinnaker2/sim/results.js";
 import type { PipelineOptions } from "../../targets/run/pipeline.js";
 import { fuzzParams } from "../support/fuzz.js";
@@ -27,7 +27,7 @@ import { encodeBundle, irSection } from "../../ir/bundle.js";
 import { mappingSection } from "../../targets/spinnaker2/mapping.js";
 import { writeNpyF32 } from "../support/npy-lite.js";
 
-type Pipelined = (g: Graph, m: Mapping, batch: SequenceBatch, o: PipelineOptions) => Promise<{ run: SimRun; split: { workers: number; owner: number[] } }>;
+type Pipelined = (g: Graph, m: Mapping, batch: SequenceBatch, o: PipelineOptions) => Promise<{ run: SimRun; split: PipelineSplit }>;
 let simulatePipelined: Pipelined;
 
 beforeAll(async () => {
@@ -35,11 +35,18 @@ beforeAll(async () => {
   ({ simulatePipelined } = (await import(join(repoRoot, "dist", "targets", "run", "pipeline.js"))) as { simulatePipelined: Pipelined });
 }, 300_000);
 
-/** Whether some population's output crosses from a later worker back to an earlier one (a delay-1 feedback across workers). */
-function backward(g: Graph, owner: number[]): boolean {
+/** Whether some projection runs from a PE of a later worker to one of an earlier worker (a delay-1 feedback across workers). */
+function backward(g: Graph, m: Mapping, peOwner: number[]): boolean {
+  const owners = g.populations.map((p) => m.partition.slices.filter((s) => s.pop === p.name).map((s) => peOwner[s.pe]));
   const idx = new Map(g.populations.map((p, i) => [p.name, i]));
-  return g.projections.some((j) => g.populations[idx.get(j.source)!].kind !== "Input" && owner[idx.get(j.source)!] > owner[idx.get(j.target)!]);
+  return g.projections.some((j) => {
+    const a = owners[idx.get(j.source)!], b = owners[idx.get(j.target)!];
+    return a.length > 0 && b.length > 0 && Math.max(...a) > Math.min(...b);
+  });
 }
+
+/** Whether the split shares some population's PEs between two workers. */
+const sharesPopulation = (split: { populations: string[][] }) => split.populations.flat().some((x) => x.includes("["));
 
 const caseArb = fc.record({
   spec: modelArb({ maxSize: 9, maxState: 5 }),
@@ -57,7 +64,7 @@ const caseArb = fc.record({
 
 describe("pipelined simulation = one-thread simulation, every field", () => {
   it("random quantized models, 2–3 workers, drawn or balanced cuts", async () => {
-    let runs = 0, multiWorker = 0, feedbackAcross = 0, multiPe = 0;
+    let runs = 0, multiWorker = 0, feedbackAcross = 0, multiPe = 0, shared = 0;
     await fc.assert(
       fc.asyncProperty(caseArb, async (c) => {
         const g = buildModel(c.spec);
@@ -68,7 +75,7 @@ describe("pipelined simulation = one-thread simulation, every field", () => {
         const one = simulate(q, m, batch);
         let cuts: string[] | undefined;
         if (c.cutSeed !== undefined) {
-          const onPes = planPipeline(q, m.partition, 64).populations.flat();
+          const onPes = [...new Set(planPipeline(q, m.partition, 64).populations.flat().map((x) => x.replace(/\[.*$/, "")))];
           const k = Math.min(c.workers - 1, onPes.length - 1);
           const picks = new Set<number>();
           for (let i = 0; picks.size < k; i++) picks.add(1 + ((c.cutSeed * 7919 + i * 104729) % (onPes.length - 1)));
@@ -78,13 +85,15 @@ describe("pipelined simulation = one-thread simulation, every field", () => {
         expect(run).toEqual(one);
         runs++;
         if (split.workers > 1) multiWorker++;
-        if (backward(q, split.owner)) feedbackAcross++;
+        if (backward(q, m, split.peOwner)) feedbackAcross++;
         if (m.partition.pes > q.populations.length) multiPe++;
+        if (sharesPopulation(split)) shared++;
       }),
       fuzzParams(40),
     );
-    console.log(`pipeline property: ${runs} runs, ${multiWorker} on several workers, ${feedbackAcross} with feedback across workers, ${multiPe} with populations cut over PEs`);
+    console.log(`pipeline property: ${runs} runs, ${multiWorker} on several workers, ${feedbackAcross} with feedback across workers, ${multiPe} with populations cut over PEs, ${shared} with a population shared by two workers`);
     expect(multiWorker).toBeGreaterThan(runs / 2);
+    expect(shared).toBeGreaterThan(0);
     expect(feedbackAcross).toBeGreaterThan(0);
     expect(multiPe).toBeGreaterThan(0);
   }, 600_000);
@@ -112,14 +121,23 @@ function chain(): { q: Graph; batch: SequenceBatch } {
 }
 
 describe("pipelined simulation: execution modes and refusals", () => {
-  it("dense execution, and a worker count above the populations on PEs (capped)", async () => {
+  it("a population shared by two workers (its PEs split between them), event and dense execution; workers capped at the PEs", async () => {
     const { q, batch } = chain();
     const m = mapGraph(q, hwWithUsable(minimumUsableBytes(q), "small"));
-    expect(m.partition.pes).toBeGreaterThan(3);
-    const one = simulate(q, m, batch, { execution: "dense" });
-    const { run, split } = await simulatePipelined(q, m, batch, { workers: 8, execution: "dense" });
-    expect(split.workers).toBe(3);
-    expect(run).toEqual(one);
+    const slicesOf = (name: string) => m.partition.slices.filter((s) => s.pop === name).length;
+    expect(slicesOf("egru1")).toBeGreaterThan(1);
+    // All the work in egru1: two workers share its PEs.
+    const work = q.populations.map((p) => (p.name === "egru1" ? 1 : 0));
+    for (const execution of ["event", "dense"] as const) {
+      const one = simulate(q, m, batch, { execution });
+      const { run, split } = await simulatePipelined(q, m, batch, { workers: 2, work, execution });
+      expect(split.populations[0].at(-1)).toMatch(/^egru1\[0:\d+\]$/);
+      expect(split.populations[1][0]).toMatch(/^egru1\[\d+:16\]$/);
+      expect(run).toEqual(one);
+    }
+    const { run, split } = await simulatePipelined(q, m, batch, { workers: 1000 });
+    expect(split.workers).toBe(m.partition.slices.filter((s) => s.mirrors < 0).length);
+    expect(run).toEqual(simulate(q, m, batch));
   }, 120_000);
 
   it("refuses a cut that is not a population on PEs, and cuts out of order", async () => {

@@ -65,15 +65,16 @@ export function nonZero_u32_i16(v: usize, rows: u32, rowPtr: usize, col: usize, 
 
 /**
  * targets/spinnaker2/sim/accumulate.ts accumulateSharedQueue: the events (idx[e], val[e]) (int32 each) for
- * e in [off, off + n) of one queue shared by S slices; event e reads the contiguous range
- * [rowPtr[idx[e] · S], rowPtr[idx[e] · S + S]) (the S slices' chunks of its row) into sums, and adds each
- * slice's chunk length to touched[s] (f64).
+ * e in [off, off + n) of one queue shared by S consecutive slices of a row layout with `stride` slices per row
+ * (rowPtr already advanced to the first of them); event e reads the contiguous range
+ * [rowPtr[idx[e] · stride], rowPtr[idx[e] · stride + S]) (the S slices' chunks of its row) into sums, and adds
+ * each slice's chunk length to touched[s] (f64).
  */
 // @ts-ignore: decorator
-@inline function sharedQueue<C, W>(S: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, col: usize, w: usize, sums: usize, touched: usize): void {
+@inline function sharedQueue<C, W>(S: u32, stride: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, col: usize, w: usize, sums: usize, touched: usize): void {
   const stop = <usize>off + <usize>n;
   for (let e: usize = <usize>off; e < stop; e++) {
-    const base = <usize>load<i32>(idx + (e << 2)) * <usize>S;
+    const base = <usize>load<i32>(idx + (e << 2)) * <usize>stride;
     const x = <f64>load<i32>(val + (e << 2));
     const rp = rowPtr + (base << 2);
     for (let s: usize = 0; s < <usize>S; s++) {
@@ -84,17 +85,17 @@ export function nonZero_u32_i16(v: usize, rows: u32, rowPtr: usize, col: usize, 
   }
 }
 
-export function sharedQueue_u16_i8(S: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, col: usize, w: usize, sums: usize, touched: usize): void {
-  sharedQueue<u16, i8>(S, idx, val, off, n, rowPtr, col, w, sums, touched);
+export function sharedQueue_u16_i8(S: u32, stride: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, col: usize, w: usize, sums: usize, touched: usize): void {
+  sharedQueue<u16, i8>(S, stride, idx, val, off, n, rowPtr, col, w, sums, touched);
 }
-export function sharedQueue_u16_i16(S: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, col: usize, w: usize, sums: usize, touched: usize): void {
-  sharedQueue<u16, i16>(S, idx, val, off, n, rowPtr, col, w, sums, touched);
+export function sharedQueue_u16_i16(S: u32, stride: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, col: usize, w: usize, sums: usize, touched: usize): void {
+  sharedQueue<u16, i16>(S, stride, idx, val, off, n, rowPtr, col, w, sums, touched);
 }
-export function sharedQueue_u32_i8(S: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, col: usize, w: usize, sums: usize, touched: usize): void {
-  sharedQueue<u32, i8>(S, idx, val, off, n, rowPtr, col, w, sums, touched);
+export function sharedQueue_u32_i8(S: u32, stride: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, col: usize, w: usize, sums: usize, touched: usize): void {
+  sharedQueue<u32, i8>(S, stride, idx, val, off, n, rowPtr, col, w, sums, touched);
 }
-export function sharedQueue_u32_i16(S: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, col: usize, w: usize, sums: usize, touched: usize): void {
-  sharedQueue<u32, i16>(S, idx, val, off, n, rowPtr, col, w, sums, touched);
+export function sharedQueue_u32_i16(S: u32, stride: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, col: usize, w: usize, sums: usize, touched: usize): void {
+  sharedQueue<u32, i16>(S, stride, idx, val, off, n, rowPtr, col, w, sums, touched);
 }
 
 /**

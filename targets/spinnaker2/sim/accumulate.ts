@@ -5,9 +5,10 @@
 import { accumulateEntries, type ColumnArray, type WeightArray } from "../../../runtime/golden/kernels.js";
 
 /**
- * Delivery of event queues to the S slices (PEs) of one population at once. Slice s's queue holds events
+ * Delivery of event queues to S consecutive slices (PEs) of one population at once, the slices first …
+ * first + S − 1 of a layout with `stride` slices per row (default: all of them). Slice s's queue holds events
  * (row idxs[s][q], value vals[s][q]) for q in [offs[s], offs[s] + ns[s]); its chunk of row i of the
- * projection is colIdx / w [rowPtr[i · S + s], rowPtr[i · S + s + 1]), whose colIdx point into `sums` where
+ * projection is colIdx / w [rowPtr[i · stride + first + s], … + 1]), whose colIdx point into `sums` where
  * the slices' column sums lie side by side (slice s's own range only). For every event of every slice:
  * sums[col] += val · w over the slice's chunk; touched[s] += the entries read.
  *
@@ -18,13 +19,13 @@ import { accumulateEntries, type ColumnArray, type WeightArray } from "../../../
  */
 export function accumulateQueues(
   S: number, idxs: Int32Array[], vals: Int32Array[], offs: Int32Array, ns: Int32Array, maxN: number,
-  rowPtr: Uint32Array, colIdx: ColumnArray, w: WeightArray, sums: Float64Array, touched: Float64Array,
+  rowPtr: Uint32Array, colIdx: ColumnArray, w: WeightArray, sums: Float64Array, touched: Float64Array, stride = S, first = 0,
 ): void {
   for (let e = 0; e < maxN; e++) {
     for (let s = 0; s < S; s++) {
       if (e >= ns[s]) continue;
       const q = offs[s] + e;
-      const r = idxs[s][q] * S + s, x = vals[s][q];
+      const r = idxs[s][q] * stride + first + s, x = vals[s][q];
       const k = rowPtr[r], end = rowPtr[r + 1];
       touched[s] += end - k;
       accumulateEntries(x, k, end, colIdx, w, sums);
@@ -38,11 +39,11 @@ export function accumulateQueues(
  */
 export function accumulateSharedQueue(
   S: number, idx: Int32Array, val: Int32Array, off: number, n: number,
-  rowPtr: Uint32Array, colIdx: ColumnArray, w: WeightArray, sums: Float64Array, touched: Float64Array,
+  rowPtr: Uint32Array, colIdx: ColumnArray, w: WeightArray, sums: Float64Array, touched: Float64Array, stride = S, first = 0,
 ): void {
   const stop = off + n;
   for (let e = off; e < stop; e++) {
-    const base = idx[e] * S, x = val[e];
+    const base = idx[e] * stride + first, x = val[e];
     for (let s = 0; s < S; s++) touched[s] += rowPtr[base + s + 1] - rowPtr[base + s];
     accumulateEntries(x, rowPtr[base], rowPtr[base + S], colIdx, w, sums);
   }

@@ -38,9 +38,9 @@ export function deliverGroup(grp: Group, t: number, par: number, prevPar: number
       if (n > maxN) maxN = n;
     }
     if (maxN > 0) {
-      if (!dense && L.shared && L.wasm) accumulateSharedQueueWasm(grp.wasm!, L.wasm, S, L.idxs[0], L.vals[0], offs[0], ns[0], L.rowPtr, L.colIdx, L.w, L.sums, touched);
-      else if (!dense && L.shared) accumulateSharedQueue(S, L.idxs[0], L.vals[0], offs[0], ns[0], L.rowPtr, L.colIdx, L.w, L.sums, touched);
-      else if (!dense) accumulateQueues(S, L.idxs, L.vals, offs, ns, maxN, L.rowPtr, L.colIdx, L.w, L.sums, touched);
+      if (!dense && L.shared && L.wasm) accumulateSharedQueueWasm(grp.wasm!, L.wasm, S, L.idxs[0], L.vals[0], offs[0], ns[0], L.rowPtr, L.colIdx, L.w, L.sums, touched, L.stride, L.first);
+      else if (!dense && L.shared) accumulateSharedQueue(S, L.idxs[0], L.vals[0], offs[0], ns[0], L.rowPtr, L.colIdx, L.w, L.sums, touched, L.stride, L.first);
+      else if (!dense) accumulateQueues(S, L.idxs, L.vals, offs, ns, maxN, L.rowPtr, L.colIdx, L.w, L.sums, touched, L.stride, L.first);
       else accumulateLinkDense(grp, k, L);
     }
     countLink(grp, k, pre, L);
@@ -62,7 +62,7 @@ function accumulateLinkDense(grp: Group, k: number, L: GroupLink): void {
     for (let e = off; e < off + n; e++) {
       if (val[e] === 0) continue;
       ev++;
-      const r = idx[e] * S + s;
+      const r = idx[e] * L.stride + L.first + s;
       tc += rowPtr[r + 1] - rowPtr[r];
     }
     events[s] = ev;

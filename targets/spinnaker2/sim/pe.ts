@@ -10,9 +10,9 @@ import { goldenOp, type SplitUpdate, type UnitUpdate } from "../../../runtime/go
 import type { ColumnArray, WeightArray } from "../../../runtime/golden/kernels.js";
 import { NO_COUNTS } from "../../../runtime/golden/saturation.js";
 import type { HardwareDescription } from "../chip.js";
-import { s2Op } from "../ops.js";
+import { KEY_BITS, s2Op } from "../ops.js";
 import type { Partition, Slice } from "../partition.js";
-import type { Emitter } from "../route.js";
+import type { Emitter, Routing } from "../route.js";
 import { Queue } from "./queues.js";
 import { emptyProjectionCounts, type PeCounters, type ProjectionCounts } from "./results.js";
 import { type SlicedProjection, splitAll } from "./slices.js";
@@ -72,6 +72,9 @@ export interface GroupLink {
   shared: boolean;
   /** The WebAssembly kernel of a shared queue over arena arrays (sim/wasm.ts), or null. */
   wasm: SharedQueueKernel | null;
+  /** The row layout's slices per row, and the slot of this group's first PE in it (a pipeline worker may hold part of a population). */
+  stride: number;
+  first: number;
 }
 
 /**
@@ -89,7 +92,7 @@ export interface GroupReduction {
   order: Int32Array;
 }
 
-/** The PEs of one population (slice order) and scratch for their tick. */
+/** The PEs of one population (slice order), or a consecutive run of them (a pipeline worker's share), and scratch for their tick. */
 export class Group {
   readonly S: number;
   /** Set by the simulator for a population whose slices exchange partial sums (else null). */
@@ -108,7 +111,7 @@ export class Group {
     this.links = pes[0].incoming.map((lp0, k) => {
       for (let s = 0; s < S; s++) {
         const lp = pes[s].incoming[k];
-        if (!lp || lp.name !== lp0.name || lp.rowPtr !== lp0.rowPtr || lp.sums !== lp0.sums || lp.slot !== s || lp.stride !== S) {
+        if (!lp || lp.name !== lp0.name || lp.rowPtr !== lp0.rowPtr || lp.sums !== lp0.sums || lp.slot !== lp0.slot + s || lp.stride !== lp0.stride || lp0.slot + S > lp0.stride) {
           throw new NmcError(`internal: the slices of ${pes[0].pop.name} do not share projection ${lp0.name}'s layout`);
         }
       }
@@ -116,7 +119,7 @@ export class Group {
         rowPtr: lp0.rowPtr, colIdx: lp0.colIdx, w: lp0.w,
         idxs: pes.map((pe) => pe.incoming[k].queue.idx), vals: pes.map((pe) => pe.incoming[k].queue.val), sums: lp0.sums,
         shared: pes.every((pe) => pe.incoming[k].queue === lp0.queue),
-        wasm: sharedQueueKernel(wasm, lp0.rowPtr, lp0.colIdx, lp0.w, lp0.sums),
+        wasm: sharedQueueKernel(wasm, lp0.rowPtr, lp0.colIdx, lp0.w, lp0.sums), stride: lp0.stride, first: lp0.slot,
       };
     });
   }
@@ -334,4 +337,34 @@ export function buildPes(
   const pes: Pe[] = [];
   for (const s of part.slices) if (s.mirrors < 0) pes.push(new Pe(ctx, s, g.populations[s.popIndex], mirrorsOf.get(s.popIndex) ?? []));
   return { pes, wasm };
+}
+
+/**
+ * The cross-PE reductions: for each group whose slices run split (Pe.split), each slot's reduction emitter
+ * and the slots whose partial sums the routing tables deliver to it (the walk's destinations), so that a
+ * wrong table gives a PE wrong totals, hence outputs that differ from golden.
+ */
+export function wireReductions(groups: readonly (Group | null)[], routing: Routing): void {
+  for (const grp of groups) {
+    if (!grp || !grp.pes[0].split) continue;
+    const S = grp.S, slot = new Map<number, number>();
+    grp.pes.forEach((pe, s) => slot.set(pe.slice.pe, s));
+    const emitters = grp.pes.map((pe) => {
+      const e = routing.reductions.find((x) => x.slice === pe.slice.id);
+      if (!e) throw new NmcError(`internal: slice ${pe.slice.id} of ${pe.pop.name} has no reduction key`);
+      return e;
+    });
+    const sources = grp.pes.map(() => [] as number[]);
+    emitters.forEach((e, j) => {
+      for (const d of e.dests) {
+        const s = slot.get(d);
+        if (s !== undefined && s !== j) sources[s].push(j);
+      }
+    });
+    const op = s2Op(grp.pes[0].pop).reduction!;
+    grp.reduction = {
+      emitters, sources: sources.map((x) => Int32Array.from(x)), totals: grp.pes.map((pe) => new Float64Array(pe.split!.sums.length)),
+      packetBits: KEY_BITS + op.payloadBits, arrival: new Float64Array(S), order: new Int32Array(S),
+    };
+  }
 }

@@ -80,7 +80,7 @@ export interface SimOptions {
   kernels?: KernelChoice;
   /** Count per-PE, per-tick DVFS levels (targets/spinnaker2/dvfs.ts; default true). Accounting only: outputs and every other figure are the same either way. */
   dvfs?: boolean;
-  /** Run as one worker of a pipelined simulation (sim/pipeline.ts, planned and started by sim/parallel.ts). */
+  /** Run as one worker of a pipelined simulation (sim/pipeline.ts, planned and started by targets/run/pipeline.ts). */
   pipeline?: PipelinePlan;
 }
 

@@ -40,13 +40,13 @@ import { quantizeInputs, quantizeTime } from "../../../runtime/golden/interprete
 import { goldenOp } from "../../../runtime/golden/ops.js";
 import { fromFixed } from "../../../runtime/fixed/index.js";
 import { type HardwareDescription, levelOf } from "../chip.js";
-import { KEY_BITS, s2Op } from "../ops.js";
+import { s2Op } from "../ops.js";
 import type { Partition } from "../partition.js";
 import type { Placement } from "../place.js";
 import type { Emitter, Routing } from "../route.js";
 import { Charges } from "./charge.js";
 import { deliverGroup } from "./deliver.js";
-import { buildPes, Group, Pe } from "./pe.js";
+import { buildPes, Group, Pe, wireReductions } from "./pe.js";
 import { type Queue, sendAll, sendEvents } from "./queues.js";
 import type { Execution, RunOptions, SimObserver, SimOptions, SimRun } from "./results.js";
 import { NO_INPUTS, type RunContext } from "./context.js";
@@ -88,7 +88,7 @@ export class Simulator {
   readonly kernels: "wasm" | "js";
   private readonly countDvfs: boolean;
   /** A worker of a pipelined run (sim/pipeline.ts): which populations it runs and its exchange with the others; else null. */
-  private readonly link: PipelineLink | null;
+  readonly link: PipelineLink | null;
   observer?: SimObserver;
 
   constructor(private readonly g: Graph, part: Partition, placement: Placement, routing: Routing,
@@ -125,8 +125,10 @@ export class Simulator {
         this.queueSrc.push(src);
       }
     }
-    this.groups = this.byPop.map((pes) => (pes.length ? new Group(pes, this.wasm) : null));
-    this.wireReductions(routing);
+    // A pipeline worker's groups hold only its own PEs (a consecutive run of each population's: sim/pipeline.ts).
+    const plan = opts.pipeline, own = (pes: Pe[]) => (plan ? pes.filter((pe) => plan.peOwner[pe.slice.pe] === plan.index) : pes);
+    this.groups = this.byPop.map((pes) => (own(pes).length ? new Group(own(pes), this.wasm) : null));
+    wireReductions(this.groups, routing);
     for (const e of routing.emitters) {
       if (e.slice < 0) continue;
       const s = part.slices[e.slice];
@@ -148,38 +150,8 @@ export class Simulator {
     for (const e of routing.emitters) if (e.dests.length && e.depth > d) d = e.depth;
     this.maxDepth = d;
     this.link = opts.pipeline ? new PipelineLink(opts.pipeline, this.pes, g.populations.length) : null;
-    if (this.link && (!this.singleRate || accelActive(part.accel))) {
-      throw new NmcError("a pipelined simulation (several workers on one model) takes a model whose populations all step every tick (no pooling, no event time), mapped without the MAC array or DRAM");
-    }
-  }
-
-  /**
-   * The cross-PE reductions: for each group whose slices run split (Pe.split), each slot's reduction emitter
-   * and the slots whose partial sums the routing tables deliver to it (the walk's destinations), so that a
-   * wrong table gives a PE wrong totals, hence outputs that differ from golden.
-   */
-  private wireReductions(routing: Routing): void {
-    for (const grp of this.groups) {
-      if (!grp || !grp.pes[0].split) continue;
-      const S = grp.S, slot = new Map<number, number>();
-      grp.pes.forEach((pe, s) => slot.set(pe.slice.pe, s));
-      const emitters = grp.pes.map((pe) => {
-        const e = routing.reductions.find((x) => x.slice === pe.slice.id);
-        if (!e) throw new NmcError(`internal: slice ${pe.slice.id} of ${pe.pop.name} has no reduction key`);
-        return e;
-      });
-      const sources = grp.pes.map(() => [] as number[]);
-      emitters.forEach((e, j) => {
-        for (const d of e.dests) {
-          const s = slot.get(d);
-          if (s !== undefined && s !== j) sources[s].push(j);
-        }
-      });
-      const op = s2Op(grp.pes[0].pop).reduction!;
-      grp.reduction = {
-        emitters, sources: sources.map((x) => Int32Array.from(x)), totals: grp.pes.map((pe) => new Float64Array(pe.split!.sums.length)),
-        packetBits: KEY_BITS + op.payloadBits, arrival: new Float64Array(S), order: new Int32Array(S),
-      };
+    if (this.link && (!this.singleRate || accelActive(part.accel) || this.groups.some((grp, i) => grp?.pes[0].split && grp.S < this.byPop[i].length))) {
+      throw new NmcError("a pipelined simulation (several workers on one model) takes a model whose populations all step every tick (no pooling, no event time), mapped without the MAC array or DRAM, with a population that exchanges partial sums on one worker");
     }
   }
 
@@ -307,16 +279,17 @@ export class Simulator {
     for (let k = 0; k < this.allQueues.length; k++) this.allQueues[k].len[par] = 0;
     ctx.charges.startTick();
     const link = this.link;
-    link?.begin(b * ctx.T + t, t, ctx.dense, par);
+    link?.begin(b * ctx.T + t, t);
     this.hostTick(ctx, (b * ctx.T + t) * ctx.C, t, par);
     for (let pi = 0; pi < this.groups.length; pi++) {
       const grp = this.groups[pi];
-      if (!grp || (link && !link.owns(pi))) continue;
+      if (!grp) continue;
+      link?.beforeGroup(pi, ctx.dense, par);
       deliverGroup(grp, t, par, prevPar, ctx.dense, this.pre);
       if (grp.reduction) this.splitTick(ctx, grp, pi, t, par);
       else for (let s = 0; s < grp.pes.length; s++) this.peTick(ctx, grp.pes[s], pi, t, par);
+      link?.afterGroup(pi);
     }
-    link?.publish();
     ctx.charges.endTick(t, this.maxDepth);
     link?.done();
     const popOut = ctx.popOut;

@@ -71,11 +71,11 @@ export function sharedQueueKernel(w: SimWasm | null, rowPtr: Uint32Array, colIdx
 /** accumulateSharedQueue by the kernel k: the queue's events copied into the scratch, the slices' counts added to touched. */
 export function accumulateSharedQueueWasm(
   w: SimWasm, k: SharedQueueKernel, S: number, idx: Int32Array, val: Int32Array, off: number, n: number,
-  rowPtr: Uint32Array, colIdx: ColumnArray, wt: WeightArray, sums: Float64Array, touched: Float64Array,
+  rowPtr: Uint32Array, colIdx: ColumnArray, wt: WeightArray, sums: Float64Array, touched: Float64Array, stride: number, first: number,
 ): void {
   const si = w.idx, sv = w.val, st = w.touched;
   if (n > si.length || S > st.length) {
-    accumulateSharedQueue(S, idx, val, off, n, rowPtr, colIdx, wt, sums, touched);
+    accumulateSharedQueue(S, idx, val, off, n, rowPtr, colIdx, wt, sums, touched, stride, first);
     return;
   }
   for (let e = 0; e < n; e++) {
@@ -83,6 +83,6 @@ export function accumulateSharedQueueWasm(
     sv[e] = val[off + e];
   }
   st.fill(0, 0, S);
-  k(S, si.byteOffset, sv.byteOffset, 0, n, rowPtr.byteOffset, colIdx.byteOffset, wt.byteOffset, sums.byteOffset, st.byteOffset);
+  k(S, stride, si.byteOffset, sv.byteOffset, 0, n, rowPtr.byteOffset + 4 * first, colIdx.byteOffset, wt.byteOffset, sums.byteOffset, st.byteOffset);
   for (let s = 0; s < S; s++) touched[s] += st[s];
 }

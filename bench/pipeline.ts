@@ -1,0 +1,114 @@
+// One large model across cores: the spinnaker2 simulator of a paper-shape EGRU language model (3 × EGRU 1350
+// on a 750-wide input, 95 % of the weights pruned, thresholds set for ~80 % activity sparsity: the shape of
+// Nazeer et al. 2024's model, random weights) run in one thread and pipelined over N worker threads
+// (`nmc run --pipeline N`, targets/run/pipeline.ts: each worker a contiguous run of the PEs, a population
+// possibly shared by two), on two mappings: nmc's int8 default (one chip) and the
+// paper's storage (float32 weights, 32-bit indices: about twice the PEs, on two chips). Every pipelined run is
+// timed from starting its workers to the merged result (thread start, module loading, decoding the graph and
+// mapping, building the simulator: all inside), and checked identical to the one-thread run, field by field.
+// Simulated chip time ÷ wall time: the event-driven latency the cost model charges for the run, over the
+// seconds the simulation took.
+import { isDeepStrictEqual } from "node:util";
+import { availableCores, mapGraph, type Mapping, simulate, simulatePipelined, spinnaker2Report, type SimRun, type Graph, type SequenceBatch, type WorkerTimes } from "../index.js";
+import { fmt, fmtTiming, mdTable, measure, measureAsync, type Benchmark, type Goal, type Timing } from "./lib.js";
+import { randomBatch, syntheticEgru } from "./models.js";
+
+interface Row {
+  workers: number;
+  timing: Timing;
+  speedup: number;
+  identical: boolean;
+  populations: string[][];
+  estimatedWork: number[];
+  chipOverWall: number;
+  /** Per worker, of the last timed run: ms from starting the workers to its simulator built, building, running, of which waiting. */
+  times: WorkerTimes[];
+}
+
+interface Variant {
+  mapping: string;
+  pes: number;
+  chips: number;
+  samples: number;
+  ticks: number;
+  /** Simulated seconds of the whole run (event-driven latency per tick × ticks × samples). */
+  chipSeconds: number;
+  oneThread: Timing;
+  /** A pipelined run of one tick: what starting the workers costs. */
+  startupSeconds: number;
+  rows: Row[];
+}
+
+/** Simulated event-driven seconds of a run: the report's tick time × ticks × samples. */
+function chipSeconds(g: Graph, m: Mapping, run: SimRun): number {
+  const rep = spinnaker2Report(g, m, run, "event");
+  return rep.eventMode.tickSeconds * run.ticks * run.samples;
+}
+
+export const pipeline: Benchmark = {
+  name: "pipeline",
+  title: "One large model across cores: nmc run --pipeline N",
+  async run(ctx) {
+    const cores = availableCores();
+    const counts = [...new Set([2, cores])].filter((w) => w >= 2 && w <= Math.max(2, cores));
+    ctx.log("paper-shape EGRU LM (3 × 1350 on 750, 95 % pruned): building and quantizing");
+    const model = syntheticEgru({ layers: 3, units: 1350, inputs: 750, weightSparsity: 0.95, activitySparsity: 0.8 });
+    const g = model.quantized;
+    // Long sequences (4,096 tokens in all): what simulating a language model over a text is; start-up (~0.3 s) is
+    // inside every pipelined figure, so shorter runs gain less (the start-up row says how much).
+    const samples = 2, ticks = ctx.quick ? 512 : 2048;
+    const batch: SequenceBatch = randomBatch(samples, ticks, 750, 11);
+    const tiny: SequenceBatch = randomBatch(1, 1, 750, 12);
+    const rounds = { warmup: ctx.quick ? 0 : 1, repeats: ctx.quick ? 2 : 5 };
+    const variants: Variant[] = [];
+    for (const [label, storage] of [["int8 (nmc default)", {}], ["float32 weights, 32-bit indices (the paper's storage)", { weightBytes: 4, indexBytes: 4 }]] as const) {
+      const m = mapGraph(g, undefined, storage);
+      ctx.log(`${label}: ${m.partition.pes} PEs on ${m.placement.chips} chip(s); one thread, ${samples} × ${ticks} ticks`);
+      let ref: SimRun | undefined;
+      const oneThread = measure(() => { ref = simulate(g, m, batch); }, rounds);
+      const chip = chipSeconds(g, m, ref!);
+      const start = await measureAsync(async () => { await simulatePipelined(g, m, tiny, { workers: 2 }); }, { warmup: 0, repeats: ctx.quick ? 1 : 3 });
+      const rows: Row[] = [];
+      for (const w of counts) {
+        ctx.log(`${label}: pipelined over ${w} workers`);
+        let got: Awaited<ReturnType<typeof simulatePipelined>> | undefined;
+        const timing = await measureAsync(async () => { got = await simulatePipelined(g, m, batch, { workers: w }); }, rounds);
+        rows.push({
+          workers: w, timing, speedup: oneThread.median / timing.median, identical: isDeepStrictEqual(got!.run, ref),
+          populations: got!.split.populations, estimatedWork: got!.split.work, chipOverWall: chip / timing.median, times: got!.times,
+        });
+      }
+      variants.push({ mapping: label, pes: m.partition.pes, chips: m.placement.chips, samples, ticks, chipSeconds: chip, oneThread, startupSeconds: start.median, rows });
+    }
+    const goals: Goal[] = variants.map((v) => {
+      const r = v.rows[0];
+      return {
+        goal: `${v.mapping}, ${v.pes} PEs on ${v.chips} chip(s): speedup with 2 pipeline workers ≥ 1.5×, outputs bit-identical`,
+        measured: `${fmt(r.speedup)}× (${fmtTiming(v.oneThread)} one thread → ${fmtTiming(r.timing)}), identical: ${r.identical ? "yes" : "no"}`,
+        met: r.identical && r.speedup >= 1.5,
+        note: `workers: ${r.populations.map((p) => p.join("+")).join(" | ")}; start-up ${fmt(v.startupSeconds * 1000)} ms included; chip time ÷ wall time ${fmt(v.oneThread.median > 0 ? v.chipSeconds / v.oneThread.median : 0)} → ${fmt(r.chipOverWall)}`,
+      };
+    });
+    const markdown = [
+      `A paper-shape EGRU language model (3 × EGRU 1350 on a 750-wide value input, 95 % of weights pruned, thresholds for ~80 % ` +
+        `activity sparsity; random weights, bench/models.ts syntheticEgru) on the spinnaker2 simulator, ${samples} sequences × ${variants[0]?.ticks} ticks, ` +
+        "in one thread and pipelined over N worker threads (`nmc run --pipeline N`): each worker simulates the PEs of a contiguous run of " +
+        "populations and passes their events on tick by tick. Wall time from starting the workers to the merged run (start-up included); " +
+        "every pipelined run compared with the one-thread run, every field. Chip time = the event-driven latency the cost model charges for the run.",
+      "",
+      mdTable(["mapping", "PEs / chips", "threads", "wall time", "speedup", "workers' populations", "simulated chip time ÷ wall time", "identical"], variants.flatMap((v) => [
+        [v.mapping, `${v.pes} / ${v.chips}`, "one", fmtTiming(v.oneThread), "1×", "all", fmt(v.chipSeconds / v.oneThread.median), ""],
+        ...v.rows.map((r) => [v.mapping, `${v.pes} / ${v.chips}`, r.workers, fmtTiming(r.timing), `${fmt(r.speedup)}×`, r.populations.map((p) => p.join("+")).join(" \\| "), fmt(r.chipOverWall), r.identical ? "yes" : "**no**"]),
+      ])),
+      "",
+      `Start-up of a 2-worker pipelined run (one tick): ${variants.map((v) => `${v.mapping} ${fmt(v.startupSeconds * 1000)} ms`).join(", ")}.`,
+      "Where each worker's time went (the last timed run of the first pipelined row, ms): ready = from starting the workers to its simulator built " +
+        "(thread, modules, the model copied in, building); run = the samples, of which wait = waiting for the other worker.",
+      "",
+      mdTable(["mapping", "worker", "populations", "ready", "of which building", "run", "of which waiting"], variants.flatMap((v) => v.rows[0].times.map((t, w) => [
+        v.mapping, w, v.rows[0].populations[w].join("+"), fmt(t.sinceStart), fmt(t.build), fmt(t.run), fmt(t.wait),
+      ]))),
+    ].join("\n");
+    return { figures: { cores, workerCounts: counts, variants }, goals, markdown };
+  },
+};
