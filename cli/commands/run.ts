@@ -142,6 +142,7 @@ Examples:
   $ nmc run model.json --input x.json                   # nested arrays [[...], ...]
   $ nmc run examples/ssm-events/model.json --input examples/ssm-events/inputs/events.csv --dt 1 --ticks 56
   $ nmc run s.nmb --input x.npy --labels y.npy --workers auto    # one worker thread per core, same figures
+  $ nmc run s.nmb --input x.npy --pipeline 2           # one large model: its PEs over 2 worker threads
   $ nmc run s.nmb --input x.npy --labels y.npy --shard 2/4 --save part-2.json
   $ nmc merge part-*.json                               # the report of the whole input, from its 4 parts
 
