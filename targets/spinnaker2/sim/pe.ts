@@ -204,7 +204,11 @@ export class Pe {
   wActivity = 0;
   wWeight = 0;
 
-  constructor(ctx: PeContext, readonly slice: Slice, readonly pop: Population, readoutPops: { pop: Population; popIndex: number }[]) {
+  /**
+   * `shell`: a PE another pipeline worker runs (sim/pipeline.ts): built without its incoming projections (no
+   * weights split or copied, no queues), so it only stands for its place in the routing and the counts.
+   */
+  constructor(ctx: PeContext, readonly slice: Slice, readonly pop: Population, readoutPops: { pop: Population; popIndex: number }[], readonly shell = false) {
     const n = (this.n = slice.hi - slice.lo);
     const wasm = ctx.wasm ?? null;
     this.out = wasm ? wasm.arena.alloc(Int32Array, n) : new Int32Array(n);
@@ -212,7 +216,7 @@ export class Pe {
     const index = new Map(ctx.g.populations.map((p, i) => [p.name, i]));
     const receiving = new Set<number>();
     for (const j of ctx.g.projections) {
-      if (j.target !== pop.name) continue;
+      if (j.target !== pop.name || shell) continue;
       const lp = this.localProjection(ctx, j, index.get(j.source)!, portIndex.get(j.port)!, !receiving.has(index.get(j.source)! * 2 + j.delay));
       this.incoming.push(lp);
       receiving.add(lp.srcPop * 2 + j.delay);
@@ -317,9 +321,11 @@ export class Pe {
  * process), then copied into the kernels' arena (sim/wasm.ts; null: the TypeScript kernels).
  */
 export function buildPes(
-  g: Graph, part: Partition, base: Omit<PeContext, "g" | "split" | "wasm">, kernels: KernelChoice | undefined,
+  g: Graph, part: Partition, base: Omit<PeContext, "g" | "split" | "wasm">, kernels: KernelChoice | undefined, owns: (s: Slice) => boolean = () => true,
 ): { pes: Pe[]; wasm: SimWasm | null } {
-  const splits = splitAll(g, part.slices);
+  // A pipeline worker splits only the projections into populations it runs some PEs of (the others are shells).
+  const busy = new Set(part.slices.filter((s) => s.mirrors < 0 && owns(s)).map((s) => s.popIndex));
+  const splits = splitAll(g, part.slices.filter((s) => busy.has(s.popIndex)));
   const wasm = simArena(kernels, g, [...splits.values()], part.slices);
   const split = (j: Projection) => {
     const m = splits.get(j.name);
@@ -335,7 +341,7 @@ export function buildPes(
   });
   const ctx: PeContext = { ...base, g, split, wasm };
   const pes: Pe[] = [];
-  for (const s of part.slices) if (s.mirrors < 0) pes.push(new Pe(ctx, s, g.populations[s.popIndex], mirrorsOf.get(s.popIndex) ?? []));
+  for (const s of part.slices) if (s.mirrors < 0) pes.push(new Pe(ctx, s, g.populations[s.popIndex], mirrorsOf.get(s.popIndex) ?? [], !owns(s)));
   return { pes, wasm };
 }
 

@@ -107,7 +107,9 @@ export class Simulator {
     this.time = g.populations.map(() => new Float64Array(2));
     this.singleRate = this.outRate.every((r) => r === 1) &&
       !g.populations.some((p) => (p.kind === "Input" && p.eventTime) || (p.kind === "Readout" && (p.mode === "pool" || p.mode === "timepool")));
-    const built = buildPes(g, part, { pre: this.pre, hw, sat: this.sat, time: this.time }, opts.kernels);
+    const plan = opts.pipeline;
+    if (plan && accelActive(part.accel)) throw new NmcError("a pipelined simulation does not take a mapping with the MAC array or DRAM");
+    const built = buildPes(g, part, { pre: this.pre, hw, sat: this.sat, time: this.time }, opts.kernels, plan && ((s) => plan.peOwner[s.pe] === plan.index));
     this.wasm = built.wasm;
     for (const pe of built.pes) {
       this.pes.push(pe);
@@ -126,7 +128,7 @@ export class Simulator {
       }
     }
     // A pipeline worker's groups hold only its own PEs (a consecutive run of each population's: sim/pipeline.ts).
-    const plan = opts.pipeline, own = (pes: Pe[]) => (plan ? pes.filter((pe) => plan.peOwner[pe.slice.pe] === plan.index) : pes);
+    const own = (pes: Pe[]) => (plan ? pes.filter((pe) => plan.peOwner[pe.slice.pe] === plan.index) : pes);
     this.groups = this.byPop.map((pes) => (own(pes).length ? new Group(own(pes), this.wasm) : null));
     wireReductions(this.groups, routing);
     for (const e of routing.emitters) {
@@ -176,14 +178,16 @@ export class Simulator {
    * routing keeps one queue per PE, filled packet by packet from the routing tables' destinations.
    */
   private shareQueues(routing: Routing): void {
-    for (const pes of this.byPop) {
+    for (const all of this.byPop) {
+      // A pipeline worker's shells (PEs another worker runs) have no queues: the live PEs share.
+      const pes = all.filter((pe) => !pe.shell);
       if (pes.length < 2) continue;
-      const ids = new Set(pes.map((pe) => pe.slice.pe));
+      const ids = new Set(all.map((pe) => pe.slice.pe));
       for (const src of pes[0].queues.keys()) {
         if (!pes.every((pe) => pe.queues.has(src))) continue;
         const whole = routing.emitters.filter((e) => e.popIndex === src).every((e) => {
           const hit = Array.from(e.dests).filter((d) => ids.has(d));
-          return hit.length === 0 || (hit.length === pes.length && new Set(hit).size === pes.length);
+          return hit.length === 0 || (hit.length === all.length && new Set(hit).size === all.length);
         });
         if (!whole) continue;
         const q = pes[0].queues.get(src)!;
