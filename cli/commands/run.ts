@@ -64,9 +64,9 @@ async function runCommand(model: string, opts: RunOptions): Promise<void> {
   }
   const bar = sampleProgress(job.target?.progressVerb ?? "running", opts.quiet === true || opts.json === true);
   const t0 = performance.now();
-  let result;
+  let result, split: string[][] | undefined;
   try {
-    result = await runBatch(job, sub, { workers, pipeline, onProgress: bar ? (d, t) => bar.update(d, t) : undefined });
+    result = await runBatch(job, sub, { workers, pipeline, onPipeline: (p) => (split = p), onProgress: bar ? (d, t) => bar.update(d, t) : undefined });
   } finally {
     bar?.stop();
   }
@@ -79,7 +79,7 @@ async function runCommand(model: string, opts: RunOptions): Promise<void> {
     headLines.push(`shard    ${part.index}/${part.count}: ${which} -> ${opts.save} (combine with nmc merge)`);
   }
   if (threads !== undefined) headLines.push(`workers  ${threads} worker thread${threads === 1 ? "" : "s"}`);
-  if (pipeline !== undefined && pipeline > 1) headLines.push(`pipeline the model's populations over ${pipeline} worker threads (at most one per population on PEs)`);
+  if (split) headLines.push(`pipeline ${split.length} worker threads: ${split.map((p) => p.join(" + ")).join(" | ")}`);
   if (opts.save && part) {
     writePart(opts.save, {
       format: PART_FORMAT, version: PART_VERSION,
@@ -97,7 +97,7 @@ async function runCommand(model: string, opts: RunOptions): Promise<void> {
     options, seconds,
     extra: {
       ...(saturation ? { input_saturation: { saturated: saturation.saturated, values: saturation.values, max_abs: saturation.maxAbs, limit: saturation.limit } } : {}),
-      ...(threads !== undefined ? { workers: threads } : {}), ...(pipeline !== undefined ? { pipeline } : {}), ...(part ? { shard: { index: part.index, count: part.count, start: range.start, end: range.end, file: opts.save } } : {}) },
+      ...(threads !== undefined ? { workers: threads } : {}), ...(split ? { pipeline: { workers: split.length, populations: split } } : {}), ...(part ? { shard: { index: part.index, count: part.count, start: range.start, end: range.end, file: opts.save } } : {}) },
     headLines,
     html: opts.html ? {
       file: opts.html, title: `nmc: ${model} on ${job.target?.displayName ?? job.engine}`,

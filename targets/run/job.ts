@@ -199,6 +199,8 @@ export interface BatchOptions {
    * (targets/run/pipeline.ts; every sample through every worker). 0, 1 or undefined: not pipelined.
    */
   pipeline?: number;
+  /** --pipeline: what each worker ran (planPipeline's populations, "egru1[0:610]" for part of one). */
+  onPipeline?: (populations: string[][]) => void;
   /** Samples done so far (all workers together). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -299,8 +301,9 @@ async function runPipelined(job: PreparedJob, batch: SequenceBatch, n: number, o
   const { loadMapping } = await import("../spinnaker2/mapping.js");
   const { simulatePipelined } = await import("./pipeline.js");
   const m = loadMapping(job.bundle, job.graph, job.spec.model);
-  const { run } = await simulatePipelined(job.graph, m, batch, {
+  const { run, split } = await simulatePipelined(job.graph, m, batch, {
     workers: n, execution: job.spec.options?.mode === "dense" ? "dense" : "event", onProgress: opts.onProgress,
   });
+  opts.onPipeline?.(split.populations);
   return { kind: "sim", run };
 }

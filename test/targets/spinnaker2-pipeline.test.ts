@@ -164,7 +164,9 @@ describe("pipelined simulation: execution modes and refusals", () => {
     expect(b.code, b.stderr).toBe(0);
     const ja = JSON.parse(a.stdout) as Record<string, unknown>, jb = JSON.parse(b.stdout) as Record<string, unknown>;
     delete ja.seconds; delete jb.seconds;
-    expect(jb.pipeline).toBe(2);
+    const pipe = jb.pipeline as { workers: number; populations: string[][] };
+    expect(pipe.workers).toBe(2);
+    expect(pipe.populations.flat()).toEqual(["egru0", "egru1", "egru2"]);
     delete jb.pipeline;
     expect(jb).toEqual(ja);
     const w = await runNmcAsync(["run", bundle, "--input", x, "--pipeline", "2", "--workers", "2"]);
