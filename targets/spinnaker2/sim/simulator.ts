@@ -39,7 +39,7 @@ import { denseWeights } from "./accumulate.js";
 import { quantizeInputs, quantizeTime } from "../../../runtime/golden/interpreter.js";
 import { goldenOp } from "../../../runtime/golden/ops.js";
 import { fromFixed } from "../../../runtime/fixed/index.js";
-import { type HardwareDescription, levelOf } from "../chip.js";
+import type { HardwareDescription } from "../chip.js";
 import { s2Op } from "../ops.js";
 import type { Partition } from "../partition.js";
 import type { Placement } from "../place.js";
@@ -470,4 +470,3 @@ export class Simulator {
   }
 }
 
-export { levelOf };
