@@ -26,6 +26,7 @@ import { compileQuantized } from "../../compiler/pipeline.js";
 import { encodeBundle, irSection } from "../../ir/bundle.js";
 import { mappingSection } from "../../targets/spinnaker2/mapping.js";
 import { writeNpyF32 } from "../support/npy-lite.js";
+import { quantizedFixture } from "../support/event-time.js";
 
 type Pipelined = (g: Graph, m: Mapping, batch: SequenceBatch, o: PipelineOptions) => Promise<{ run: SimRun; split: PipelineSplit }>;
 let simulatePipelined: Pipelined;
@@ -139,6 +140,12 @@ describe("pipelined simulation: execution modes and refusals", () => {
     expect(split.workers).toBe(m.partition.slices.filter((s) => s.mirrors < 0).length);
     expect(run).toEqual(simulate(q, m, batch));
   }, 120_000);
+
+  it("refuses an event-time model (its populations do not all step every tick) by name", async () => {
+    const { q, batch } = quantizedFixture("model_pool");
+    const m = mapGraph(q);
+    await expect(simulatePipelined(q, m, batch, { workers: 2 })).rejects.toThrow(/pipelined simulation .* step every tick/);
+  }, 60_000);
 
   it("refuses a cut that is not a population on PEs, and cuts out of order", async () => {
     const { q, batch } = chain();
