@@ -7,6 +7,7 @@ import { z } from "zod";
 import type { RunCounters } from "../../runtime/counters.js";
 import { mergeSaturation, SATURATION_SITES, type SaturationCounts } from "../../runtime/golden/saturation.js";
 import type { SimRun } from "../spinnaker2/sim/simulator.js";
+import { fromFixed } from "../../runtime/fixed/index.js";
 
 /** A run that gives the common counters: the float interpreter, the golden engine, the CUDA program. */
 export interface CountersResult {
@@ -192,6 +193,22 @@ function sumArrays(parts: Float64Array[], where: string): Float64Array {
   return out;
 }
 
+/** The counts of sim runs that merge by summing, in both merges (sample ranges, pipeline workers). */
+function summedCounts(runs: SimRun[]): Pick<SimRun, "totals" | "pes" | "events" | "unitTicks" | "perTick" | "projections" | "saturation"> {
+  const r0 = runs[0];
+  const perTick: Record<string, Float64Array> = {};
+  for (const k of Object.keys(r0.perTick)) perTick[k] = sumArrays(runs.map((r) => (r.perTick as unknown as Record<string, Float64Array>)[k]), `perTick.${k}`);
+  return {
+    totals: mergeRecords(runs.map((r) => r.totals), new Set(), "totals"),
+    pes: r0.pes.map((_, i) => mergeRecords(runs.map((r) => r.pes[i]), SIM_PE_CONSTANTS, `pes[${i}]`)),
+    events: mergeRecords(runs.map((r) => r.events), new Set(), "events"),
+    unitTicks: mergeRecords(runs.map((r) => r.unitTicks), new Set(), "unitTicks"),
+    perTick: perTick as unknown as SimRun["perTick"],
+    projections: mergeRecords(runs.map((r) => r.projections), SIM_PROJECTION_CONSTANTS, "projections"),
+    saturation: mergeSaturationOf(runs.map((r) => r.saturation)),
+  };
+}
+
 function mergeSim(runs: SimRun[]): SimRun {
   for (const r of runs) for (const k of Object.keys(r)) if (!SIM_FIELDS.has(k)) fail(`the simulator's run has a field ${k} that nmc merge does not know how to combine`);
   const r0 = runs[0];
@@ -200,8 +217,6 @@ function mergeSim(runs: SimRun[]): SimRun {
     if (r.outFrac !== r0.outFrac) fail("output formats differ");
     if (r.pes.length !== r0.pes.length) fail("PE counts differ");
   }
-  const perTick: Record<string, Float64Array> = {};
-  for (const k of Object.keys(r0.perTick)) perTick[k] = sumArrays(runs.map((r) => (r.perTick as unknown as Record<string, Float64Array>)[k]), `perTick.${k}`);
   const merged: SimRun = {
     outputQ: concat(runs.map((r) => r.outputQ), (n) => new Int32Array(n)),
     output: concat(runs.map((r) => r.output), (n) => new Float64Array(n)),
@@ -209,13 +224,7 @@ function mergeSim(runs: SimRun[]): SimRun {
     outFrac: r0.outFrac,
     samples: runs.reduce((a, r) => a + r.samples, 0),
     ticks: r0.ticks,
-    totals: mergeRecords(runs.map((r) => r.totals), new Set(), "totals"),
-    pes: r0.pes.map((_, i) => mergeRecords(runs.map((r) => r.pes[i]), SIM_PE_CONSTANTS, `pes[${i}]`)),
-    events: mergeRecords(runs.map((r) => r.events), new Set(), "events"),
-    unitTicks: mergeRecords(runs.map((r) => r.unitTicks), new Set(), "unitTicks"),
-    perTick: perTick as unknown as SimRun["perTick"],
-    projections: mergeRecords(runs.map((r) => r.projections), SIM_PROJECTION_CONSTANTS, "projections"),
-    saturation: mergeSaturationOf(runs.map((r) => r.saturation)),
+    ...summedCounts(runs),
     // Summed (every count is additive); none when a part has none (then they would not cover the run).
     dvfs: runs.every((r) => r.dvfs) ? mergeRecords(runs.map((r) => r.dvfs!), new Set(), "dvfs") : undefined,
     // Summed; parts of one bundle all have them or none (a mix is refused by mergeRecords' field check).
@@ -240,20 +249,8 @@ export function mergePipelined(runs: SimRun[]): SimRun {
   const outputQ = new Int32Array(r0.outputQ.length);
   for (const r of runs) for (let i = 0; i < outputQ.length; i++) outputQ[i] += r.outputQ[i];
   const output = new Float64Array(outputQ.length);
-  for (let i = 0; i < output.length; i++) output[i] = outputQ[i] / 2 ** r0.outFrac;
-  const perTick: Record<string, Float64Array> = {};
-  for (const k of Object.keys(r0.perTick)) perTick[k] = sumArrays(runs.map((r) => (r.perTick as unknown as Record<string, Float64Array>)[k]), `perTick.${k}`);
-  const merged: SimRun = {
-    ...r0, outputQ, output,
-    totals: mergeRecords(runs.map((r) => r.totals), new Set(), "totals"),
-    pes: r0.pes.map((_, i) => mergeRecords(runs.map((r) => r.pes[i]), SIM_PE_CONSTANTS, `pes[${i}]`)),
-    events: mergeRecords(runs.map((r) => r.events), new Set(), "events"),
-    unitTicks: mergeRecords(runs.map((r) => r.unitTicks), new Set(), "unitTicks"),
-    perTick: perTick as unknown as SimRun["perTick"],
-    projections: mergeRecords(runs.map((r) => r.projections), SIM_PROJECTION_CONSTANTS, "projections"),
-    saturation: mergeSaturationOf(runs.map((r) => r.saturation)),
-    dvfs: runs[runs.length - 1].dvfs,
-  };
+  for (let i = 0; i < output.length; i++) output[i] = fromFixed(outputQ[i], r0.outFrac);
+  const merged: SimRun = { ...r0, outputQ, output, ...summedCounts(runs), dvfs: runs[runs.length - 1].dvfs };
   return Object.fromEntries(Object.keys(r0).map((k) => [k, merged[k as keyof SimRun]])) as unknown as SimRun;
 }
 

@@ -29,7 +29,7 @@ import { SPINNAKER2 } from "../../targets/spinnaker2/chip.js";
 import { type CliResult, ensureBuilt, runNmcAsync } from "../support/cli.js";
 import { fuzzParams } from "../support/fuzz.js";
 import { type ClipSite, runBigIntReference } from "../support/golden-bigint.js";
-import { buildModel, makeBatch, type ModelSpec, modelArb, quantOptsArb, quantizeFor, scaled } from "../support/quant-models.js";
+import { buildModel, makeBatch, type ModelSpec, quantCaseFields, quantizeFor, scaled } from "../support/quant-models.js";
 import { type ChipShape, hwWithUsable, minimumUsableBytes } from "../support/spinnaker2.js";
 
 // ---------------------------------------------------------------------------------------------------------
@@ -209,11 +209,7 @@ describe("(a) a population driven beyond its format counts, and only it", () => 
 // ---------------------------------------------------------------------------------------------------------
 
 const caseArb = fc.record({
-  spec: modelArb({ maxSize: 8, maxState: 4 }),
-  quant: quantOptsArb(),
-  B: fc.integer({ min: 1, max: 3 }),
-  T: fc.integer({ min: 1, max: 6 }),
-  inputSeed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+  ...quantCaseFields({ maxSize: 8, maxState: 4, maxT: 6 }),
   amp: fc.constantFrom(0.5, 1, 3),
   shape: fc.constantFrom<ChipShape>("default", "small", "wide"),
 });

@@ -92,6 +92,18 @@ export const layerArb = (o: Pick<ModelArbOptions, "kinds" | "maxSize" | "maxStat
   norm: o.norm === false ? fc.constant(false) : fc.constantFrom(false, false, false, true),
 });
 
+/**
+ * The fields every random-model engine property draws: a model (layers up to maxSize units, SSM states up to
+ * maxState), its quantization options, a batch of B ≤ 3 sequences of T ≤ maxT ticks and the input's seed.
+ */
+export const quantCaseFields = (o: { maxSize: number; maxState: number; maxT: number }) => ({
+  spec: modelArb({ maxSize: o.maxSize, maxState: o.maxState }),
+  quant: quantOptsArb(),
+  B: fc.integer({ min: 1, max: 3 }),
+  T: fc.integer({ min: 1, max: o.maxT }),
+  inputSeed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+});
+
 export const modelArb = (o: ModelArbOptions = {}): fc.Arbitrary<ModelSpec> => fc.record({
   seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
   encoding: fc.constantFrom(...(o.encodings ?? ["values", "values", "tokens"])),

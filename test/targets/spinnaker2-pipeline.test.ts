@@ -19,7 +19,7 @@ import type { SimRun } from "../../targets/spinnaker2/sim/results.js";
 import type { PipelineOptions } from "../../targets/run/pipeline.js";
 import { fuzzParams } from "../support/fuzz.js";
 import { ensureBuilt, repoRoot, runNmcAsync } from "../support/cli.js";
-import { buildModel, makeBatch, modelArb, quantOptsArb, quantizeFor } from "../support/quant-models.js";
+import { buildModel, makeBatch, quantCaseFields, quantizeFor } from "../support/quant-models.js";
 import { hwWithUsable, minimumUsableBytes, type ChipShape } from "../support/spinnaker2.js";
 import { csrFromDense, GraphBuilder } from "../../ir/builder.js";
 import { compileQuantized } from "../../compiler/pipeline.js";
@@ -50,11 +50,7 @@ function backward(g: Graph, m: Mapping, peOwner: number[]): boolean {
 const sharesPopulation = (split: { populations: string[][] }) => split.populations.flat().some((x) => x.includes("["));
 
 const caseArb = fc.record({
-  spec: modelArb({ maxSize: 9, maxState: 5 }),
-  quant: quantOptsArb(),
-  B: fc.integer({ min: 1, max: 3 }),
-  T: fc.integer({ min: 1, max: 7 }),
-  inputSeed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+  ...quantCaseFields({ maxSize: 9, maxState: 5, maxT: 7 }),
   shrunk: fc.boolean(),
   shape: fc.constantFrom<ChipShape>("default", "small", "wide"),
   workers: fc.integer({ min: 2, max: 3 }),
