@@ -17,7 +17,8 @@
 // split (VALIDATE=1 prints its BPC as training goes), never on the test split.
 //
 // Environment overrides (for trials; results.json records any override): UNITS, LAYERS, EMBED, SEQ_LEN, BATCH,
-// STEPS, LR, LR_FINAL, ACT_REG, THR_MEAN, DAMPENING, SUPPORT, FREEZE_THR (1: thresholds not trained), SPARSITY,
+// STEPS, LR, LR_FINAL, ACT_REG, THR_MEAN, DAMPENING, SUPPORT, FREEZE_THR (1: thresholds not trained), CLIP (global
+// gradient-norm clipping, as EvNN's LM; 0: none), SPARSITY,
 // PRUNE_STEPS, PRUNE_LR, PRUNE_LR_FINAL, MASK_EVERY,
 // BASE_STEPS, EVAL_WINDOWS, SEED, VALIDATE, STAGES (comma list of dense, prune, baseline, measure; default
 // all), OUT_DIR (default: this folder).
@@ -47,6 +48,8 @@ export const DEFAULTS = {
   // EvNN's surrogate gradient (dampening_factor, pseudo_derivative_support; EvNN's LM passes its
   // --pseudo_derivative_width as both) and whether the thresholds train (EvNN's LM: --learning_rate_thresholds 0).
   dampening: 0.7, support: 1.0, freezeThr: 0,
+  // Global gradient-norm clipping before each step (EvNN's LM train.py: clip_grad_norm_, --grad_clip; 0: none).
+  clip: 0,
 };
 const HP = {
   units: envNumber("UNITS", DEFAULTS.units), layers: envNumber("LAYERS", DEFAULTS.layers), embed: envNumber("EMBED", DEFAULTS.embed),
@@ -57,6 +60,7 @@ const HP = {
   baseSteps: envNumber("BASE_STEPS", DEFAULTS.baseSteps), evalWindows: envNumber("EVAL_WINDOWS", DEFAULTS.evalWindows), seed: envNumber("SEED", DEFAULTS.seed),
   validate: envNumber("VALIDATE", DEFAULTS.validate), embedStd: envNumber("EMBED_STD", DEFAULTS.embedStd),
   dampening: envNumber("DAMPENING", DEFAULTS.dampening), support: envNumber("SUPPORT", DEFAULTS.support), freezeThr: envNumber("FREEZE_THR", DEFAULTS.freezeThr),
+  clip: envNumber("CLIP", DEFAULTS.clip),
 };
 /** The variables a stage trains: every trainable weight, less the EGRU thresholds when FREEZE_THR=1. */
 const trained = (model: tfjs.LayersModel) =>
@@ -119,6 +123,14 @@ function evaluate(tf: Tf, forward: Forward, names: string[], stream: Int32Array,
 
 interface Masking { vars: tfjs.Variable[]; names: string[]; masks: Uint8Array[]; maskTensors: Tensor[] }
 
+/** The gradients scaled by min(1, clip ÷ their global L2 norm) (torch.nn.utils.clip_grad_norm_); clip 0: unchanged. */
+function clipGlobalNorm(tf: Tf, grads: Record<string, Tensor>, clip: number): Record<string, Tensor> {
+  if (!(clip > 0)) return grads;
+  const norm = tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
+  const scale = tf.minimum(1, tf.div(clip, tf.maximum(norm, 1e-12)));
+  return Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, scale)]));
+}
+
 /**
  * The training loop every stage shares: Adam on a per-step cosine learning rate, loss = cross-entropy of the
  * next character + actReg · mean(o) over the EGRU layers. With `prune`, the masks of nmc tune's schedule
@@ -158,7 +170,7 @@ function trainLoop(tf: Tf, what: string, forward: Forward, vars: tfjs.Variable[]
         kept = [tf.keep(ceT), tf.keep(actT)];
         return tf.add(ceT, tf.mul(actReg, actT)) as tfjs.Scalar;
       }, vars);
-      optimizer.applyGradients(grads as tfjs.NamedTensorMap as Parameters<typeof optimizer.applyGradients>[0]);
+      optimizer.applyGradients(clipGlobalNorm(tf, grads, HP.clip) as tfjs.NamedTensorMap as Parameters<typeof optimizer.applyGradients>[0]);
       if (prune) prune.vars.forEach((v, i) => v.assign(tf.mul(v, prune.maskTensors[i]!)));
       ce = kept[0]!.dataSync()[0]!;
       act = kept[1]!.dataSync()[0]!;
