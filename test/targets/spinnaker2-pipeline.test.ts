@@ -137,6 +137,34 @@ describe("pipelined simulation: execution modes and refusals", () => {
     expect(run).toEqual(simulate(q, m, batch));
   }, 120_000);
 
+  it("a LayerNorm cut over PEs (its slices exchange partial sums) stays on one worker, whatever the work says", async () => {
+    let checked = 0;
+    for (const seed of [11, 12, 13, 14, 15, 16]) {
+      const [spec0] = fc.sample(quantCaseFields({ maxSize: 9, maxState: 5, maxT: 7 }).spec, { seed, numRuns: 1 });
+      const spec = { ...spec0, layers: spec0.layers.map((l, i) => (i === 0 ? { ...l, size: 24, norm: true } : l)) };
+      const g = buildModel(spec);
+      const q = quantizeFor(g, makeBatch(g, seed, 4, 6, 1), {});
+      const ln = q.populations.find((p) => p.kind === "LayerNorm")!;
+      // The smallest SRAM that cuts the LayerNorm into two or more slices (if any does).
+      let m: Mapping | null = null;
+      for (let u = minimumUsableBytes(q); u < 64 * minimumUsableBytes(q) && !m; u = Math.ceil(u * 1.1)) {
+        const mm = mapGraph(q, hwWithUsable(u, "default"));
+        if (mm.partition.slices.filter((x) => x.pop === ln.name).length > 1) m = mm;
+      }
+      if (!m) continue;
+      // All the work in the LayerNorm: two workers would share it, but its slices must stay together.
+      const work = q.populations.map((p) => (p.name === ln.name ? 100 : 1));
+      const split = planPipeline(q, m.partition, 2, { work });
+      const owners = new Set(m.partition.slices.filter((x) => x.pop === ln.name).map((x) => split.peOwner[x.pe]));
+      expect(owners.size).toBe(1);
+      const batch = makeBatch(q, seed + 1, 2, 5, 1);
+      const { run } = await simulatePipelined(q, m, batch, { workers: 2, work });
+      expect(run).toEqual(simulate(q, m, batch));
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(0);
+  }, 120_000);
+
   it("refuses an event-time model (its populations do not all step every tick) by name", async () => {
     const { q, batch } = quantizedFixture("model_pool");
     const m = mapGraph(q);
