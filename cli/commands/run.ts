@@ -128,7 +128,7 @@ export function registerRun(program: Command): void {
     .addOption(new Option("--precision <p>", "float engine: f64 or f32 storage; cuda engine: int (bit-exact with golden, default) or float (the float variant on the bundle's float IR)").choices(["f64", "f32", ...TARGETS.flatMap((t) => t.precisions ?? [])]))
     .option("--json", "print a JSON summary (shapes, events, sparsity, synaptic operations) on stdout")
     .option("--workers <n>", "split the samples over n worker threads (0 or auto: one per available core); the results are identical to a one-thread run. golden, spinnaker2 and float engines")
-    .option("--pipeline <n>", "spinnaker2: simulate one model's PEs on n worker threads (0 or auto: one per core), each running a contiguous run of its populations and passing their events on tick by tick; the results are identical to a one-thread run. For one large model, where --workers (which splits the samples) does not help")
+    .option("--pipeline <n>", "spinnaker2: simulate one model's PEs on n worker threads (0 or auto: one per core), each running a contiguous run of its PEs in graph order (a population may be shared by two) and passing their events on tick by tick; the results are identical to a one-thread run. For one large model, where --workers (which splits the samples) does not help")
     .option("--shard <i/n>", `${SHARD_HELP}; needs --save. nmc merge combines the n part files`)
     .option("--save <part.json>", "write a part file (outputs and raw counters of this shard, with the model's and input's checksums) for nmc merge")
     .addHelpText("after", `
@@ -152,10 +152,11 @@ the model itself); outputs, accuracy, counters and the spinnaker2 report are ide
 Slurm: sbatch --array=1-8 --wrap 'nmc run s.nmb --input x.npy --labels y.npy --shard $SLURM_ARRAY_TASK_ID/8
 --save part-$SLURM_ARRAY_TASK_ID.json', then nmc merge part-*.json. --workers does not apply to the cuda
 engine (one compiled program runs the batch); --shard does.
---pipeline N (spinnaker2) splits one model instead: N worker threads each simulate the PEs of a contiguous
-run of its populations, balanced by an estimate of their work, and pass the events that cross between them
-tick by tick; worker 2 simulates tick t while worker 1 is at tick t + 1. For a large model on many PEs; the
-results are identical to a one-thread run (models with pooling or event time, MAC array or DRAM: refused).
+--pipeline N (spinnaker2) splits one model instead: N worker threads each simulate a contiguous run of its
+PEs in graph order (a population may be shared by two), balanced by an estimate of their work, and pass the
+events that cross between them tick by tick; worker 2 simulates tick t while worker 1 is at tick t + 1. For a
+large model on many PEs; the results are identical to a one-thread run (models with pooling or event time,
+the MAC array or DRAM: refused).
 
 Event inputs (.csv with header t,channel[,value], or a structured .npy with fields t, channel[, value])
 become one sequence [1, T, C]: each event adds value (default 1) at tick floor(t / dt) of its channel,

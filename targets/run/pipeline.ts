@@ -1,5 +1,5 @@
 // `nmc run --pipeline N` and the bench's large-model run: one model on the spinnaker2 simulator, its PEs
-// shared among N worker threads by population (targets/spinnaker2/sim/pipeline.ts says how they exchange
+// shared among N worker threads in contiguous runs (targets/spinnaker2/sim/pipeline.ts says how they exchange
 // events and tick figures; planPipeline how they are shared). Every worker gets a copy of the same graph and
 // mapping (structured clones: plain data, typed arrays and maps, so no re-encoding or re-verification, and a
 // mapping made with storage options a bundle does not record travels too) and runs the same samples; the
@@ -16,7 +16,7 @@ import { runWorker } from "./job.js";
 import { mergePipelined } from "./result.js";
 
 export interface PipelineOptions {
-  /** Worker threads (at most one per population on PEs). */
+  /** Worker threads (at most one per PE, or per LayerNorm whose slices exchange partial sums). */
   workers: number;
   kernels?: KernelChoice;
   execution?: Execution;

@@ -40,8 +40,6 @@ export interface PipelinePlan {
   channels: Record<number, SharedArrayBuffer>;
   /** Per worker but the last: [ring × (5 + 4 · PEs)] float64 tick figures (Charges.writeTick). */
   figures: SharedArrayBuffer[];
-  /** Whether a worker spins briefly before it sleeps on a wait (default true). */
-  spin?: boolean;
 }
 
 /** Float64 entries of one worker's figures of one tick (Charges.writeTick). */
@@ -82,20 +80,18 @@ export class PipelineLink {
   private readonly figures: Float64Array[];
   private readonly stride: number;
   private readonly ring: number;
-  private readonly spin: boolean;
   /** The global tick (sample · T + t) the worker is in, and t. */
   private gt = 0;
   private t = 0;
   /** Milliseconds this worker spent waiting for the others (reported beside the run, never in it). */
   waitMs = 0;
 
-  constructor(private readonly plan: PipelinePlan, pes: readonly Pe[], populations: number) {
+  constructor(plan: PipelinePlan, pes: readonly Pe[], populations: number) {
     this.index = plan.index;
     this.W = plan.workers;
     this.P = populations;
     this.last = plan.index === plan.workers - 1;
     this.ring = plan.ring;
-    this.spin = plan.spin ?? true;
     this.progress = new Int32Array(plan.progress);
     if (this.progress.length !== progressEntries(this.W, populations)) throw new NmcError("internal: a pipeline plan for another graph");
     this.stride = tickFigures(pes.length);
@@ -103,7 +99,8 @@ export class PipelineLink {
     this.publishAfter = Array.from({ length: populations }, () => []);
     this.importBefore = Array.from({ length: populations }, () => []);
     this.importLate = Array.from({ length: populations }, () => []);
-    const mine = (pe: Pe) => this.owns(pe);
+    // This worker's PEs are those buildPes made whole (the others are shells).
+    const mine = (pe: Pe) => !pe.shell;
     const myQueues = new Set<Queue>();
     // Per source population: the first of this worker's populations that reads it at delay 0, and at delay 1.
     const first: Map<number, number>[] = [new Map(), new Map()];
@@ -137,25 +134,18 @@ export class PipelineLink {
     }
   }
 
-  /** Whether this worker runs the PE. */
-  owns(pe: Pe): boolean {
-    return this.plan.peOwner[pe.slice.pe] === this.index;
-  }
-
   /** Waits until progress entry i reaches `ticks`. */
   private waitFor(i: number, ticks: number): void {
     const p = this.progress;
     if (Atomics.load(p, i) >= ticks) return;
     const t0 = performance.now();
     // Spin first (a tick's share takes a few hundred microseconds; waking from Atomics.wait costs tens).
-    if (this.spin) {
-      for (let k = 0; ; k++) {
-        if (Atomics.load(p, i) >= ticks) {
-          this.waitMs += performance.now() - t0;
-          return;
-        }
-        if ((k & 255) === 255 && performance.now() - t0 > SPIN_MS) break;
+    for (let k = 0; ; k++) {
+      if (Atomics.load(p, i) >= ticks) {
+        this.waitMs += performance.now() - t0;
+        return;
       }
+      if ((k & 255) === 255 && performance.now() - t0 > SPIN_MS) break;
     }
     for (;;) {
       const v = Atomics.load(p, i);
@@ -338,7 +328,7 @@ export function planPipeline(g: Graph, part: Partition, workers: number, opts: P
   return { workers: W, peOwner, populations, work, channels };
 }
 
-/** The starts of W contiguous runs of `work` minimizing the largest run's sum (dynamic programming; a few dozen populations). */
+/** The starts of W contiguous runs of `work` minimizing the largest run's sum (dynamic programming, O(W · blocks²): blocks are PEs, a few hundred). */
 function balance(work: number[], W: number): number[] {
   const n = work.length, pre = [0];
   for (const w of work) pre.push(pre[pre.length - 1] + w);

@@ -128,8 +128,10 @@ export class Simulator {
       }
     }
     // A pipeline worker's groups hold only its own PEs (a consecutive run of each population's: sim/pipeline.ts).
-    const own = (pes: Pe[]) => (plan ? pes.filter((pe) => plan.peOwner[pe.slice.pe] === plan.index) : pes);
-    this.groups = this.byPop.map((pes) => (own(pes).length ? new Group(own(pes), this.wasm) : null));
+    this.groups = this.byPop.map((pes) => {
+      const live = pes.filter((pe) => !pe.shell);
+      return live.length ? new Group(live, this.wasm) : null;
+    });
     wireReductions(this.groups, routing);
     for (const e of routing.emitters) {
       if (e.slice < 0) continue;
@@ -152,8 +154,8 @@ export class Simulator {
     for (const e of routing.emitters) if (e.dests.length && e.depth > d) d = e.depth;
     this.maxDepth = d;
     this.link = opts.pipeline ? new PipelineLink(opts.pipeline, this.pes, g.populations.length) : null;
-    if (this.link && (!this.singleRate || accelActive(part.accel) || this.groups.some((grp, i) => grp?.pes[0].split && grp.S < this.byPop[i].length))) {
-      throw new NmcError("a pipelined simulation (several workers on one model) takes a model whose populations all step every tick (no pooling, no event time), mapped without the MAC array or DRAM, with a population that exchanges partial sums on one worker");
+    if (this.link && (!this.singleRate || this.groups.some((grp, i) => grp?.pes[0].split && grp.S < this.byPop[i].length))) {
+      throw new NmcError("a pipelined simulation (several workers on one model) takes a model whose populations all step every tick (no pooling, no event time), with a population that exchanges partial sums on one worker");
     }
   }
 
