@@ -23,7 +23,7 @@ import { FloatEngine } from "../../../runtime/float/interpreter.js";
 import { type SequenceBatch } from "../../../runtime/batch.js";
 import { SPINNAKER2, type HardwareDescription } from "../chip.js";
 import { mapGraph, report, simulate } from "../index.js";
-import { calibrationMarkdown } from "./markdown.js";
+import { writeCalibrationMarkdown } from "./markdown.js";
 
 const IN = 750, H = 1350, DENSITY = 0.05;
 const WIDTHS: readonly (readonly number[])[] = [[H, H, H], [H, H, IN]];
@@ -182,5 +182,5 @@ const out = {
   sensitivity: rows,
 };
 writeFileSync(path.join(srcDir, "lm.json"), JSON.stringify(out, null, 2) + "\n");
-writeFileSync(path.join(srcDir, "..", "CALIBRATION.md"), calibrationMarkdown(out));
+writeCalibrationMarkdown(srcDir);
 process.stderr.write(`calibrate: wrote lm.json and CALIBRATION.md; headline model ÷ paper: ${figures.map((f) => `${f.id} ${f.model_over_paper.toFixed(2)}`).join(", ")}\n`);

@@ -1,5 +1,9 @@
-// CALIBRATION.md, written by `npm run calibrate:spinnaker2` (lm.ts) from the figures it measured: every number in
-// that file comes from calibration/lm.json; the prose around them is fixed here.
+// CALIBRATION.md, written by `npm run calibrate:spinnaker2` (lm.ts, then kws.ts) from the figures they measured:
+// every number in that file comes from calibration/lm.json and kws.json; the prose around them is fixed here
+// (the keyword-spotting section's in kws-markdown.ts).
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { kwsMarkdown } from "./kws-markdown.js";
 
 interface Figure {
   id: string; unit: string; published: number; predicted: number; model_over_paper: number; within_0_75_to_1_33: boolean;
@@ -101,4 +105,12 @@ ${off.length ? `- **Outside 0.75–1.33:** ${off.map((f) => `${f.id} (${f.model_
 - **Grades.** The published figures are secondary (quoted); the energies per cycle are derived from secondary chip
   power figures; the cycle counts derived or assumed (\`nmc hw\` grades every one).
 `;
+}
+
+/** Writes CALIBRATION.md beside `dir` (calibration/): the LM section from lm.json, then the KWS section from kws.json if there is one. */
+export function writeCalibrationMarkdown(dir: string): void {
+  const lm = JSON.parse(readFileSync(path.join(dir, "lm.json"), "utf8")) as CalibrationOut;
+  const kws = path.join(dir, "kws.json");
+  const second = existsSync(kws) ? `\n${kwsMarkdown(JSON.parse(readFileSync(kws, "utf8")))}` : "";
+  writeFileSync(path.join(dir, "..", "CALIBRATION.md"), calibrationMarkdown(lm) + second);
 }
