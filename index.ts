@@ -26,6 +26,7 @@ export { readJsonFile, writeFileAtomic } from "./ir/files.js";
 export { batchFromShape, type SequenceBatch, sliceBatch } from "./runtime/batch.js";
 export { FloatEngine, type FloatRun, runFloat } from "./runtime/float/interpreter.js";
 export { GoldenEngine, type GoldenRun, runGolden } from "./runtime/golden/interpreter.js";
+export { accumulationForm, type AccumulationForm } from "./runtime/golden/accumulation.js";
 export {
   SATURATION_SITES, type SaturationCounts, type SaturationEntry, saturationEntries, saturationLines,
 } from "./runtime/golden/saturation.js";

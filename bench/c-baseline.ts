@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GoldenEngine, type Graph, type SequenceBatch } from "../index.js";
+import { accumulationForm, GoldenEngine, type Graph, type SequenceBatch } from "../index.js";
 import { REPO } from "./models.js";
 
 export interface EventTrace {
@@ -68,14 +68,15 @@ export function recordTrace(g: Graph, batch: SequenceBatch): EventTrace {
 
 /** The trace file bench/c/accumulate.cpp reads (layout in that file's header). */
 export function writeTrace(file: string, g: Graph, tr: EventTrace): void {
-  const parts: Uint8Array[] = [new TextEncoder().encode("NMCTRC01")];
+  const parts: Uint8Array[] = [new TextEncoder().encode("NMCTRC02")];
   const u32 = (...xs: number[]) => parts.push(new Uint8Array(Uint32Array.from(xs).buffer));
   const arr = (a: ArrayBufferView) => parts.push(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   u32(g.projections.length);
   for (const j of g.projections) {
     const w = j.weights.values.data as Int8Array | Int16Array;
     const bits = w instanceof Int8Array ? 8 : 16;
-    u32(j.rows, j.cols, j.weights.colIdx.length, bits);
+    const form = ["csr", "csr32", "dense32"].indexOf(accumulationForm(j, g.quant!.weightBits - 8));
+    u32(j.rows, j.cols, j.weights.colIdx.length, bits, form);
     arr(j.weights.rowPtr);
     arr(j.weights.colIdx);
     arr(w);
@@ -88,9 +89,14 @@ export function writeTrace(file: string, g: Graph, tr: EventTrace): void {
 }
 
 export interface Baseline {
-  /** Runs the compiled loop once on the trace (after an untimed warm-up pass); its own timing, seconds. */
-  run(): number;
+  /**
+   * Runs the compiled loop once on the trace (after an untimed warm-up pass); its own timing, seconds. "golden":
+   * every projection in the golden engine's form (the same access pattern); "csr": the plain CSR loop, f64 sums.
+   */
+  run(mode: "golden" | "csr"): number;
   compiler: string;
+  /** The golden engine's form of each projection, by name (runtime/golden/accumulation.ts). */
+  forms: Record<string, string>;
 }
 
 /** Compiles bench/c/accumulate.cpp and checks it on the trace; a reason string where g++ is missing or it disagrees. */
@@ -102,17 +108,20 @@ export function cBaseline(g: Graph, tr: EventTrace, log: (m: string) => void): B
   if (cc.error || cc.status !== 0) return `g++ failed: ${cc.error?.message ?? cc.stderr.trim().split("\n")[0]}`;
   const version = spawnSync("g++", ["-dumpfullversion"], { encoding: "utf8" }).stdout.trim();
   writeTrace(trace, g, tr);
-  const once = (): { synops: number; checksum: number; seconds: number } => {
-    const r = spawnSync(exe, [trace, "1"], { encoding: "utf8", maxBuffer: 1 << 20 });
+  const once = (mode: "golden" | "csr"): { synops: number; checksum: number; seconds: number } => {
+    const r = spawnSync(exe, [trace, "1", mode], { encoding: "utf8", maxBuffer: 1 << 20 });
     if (r.status !== 0) throw new Error(`C baseline failed: ${r.stderr}`);
     const m = /synops (\d+) checksum (\S+)\nseconds (\S+)/.exec(r.stdout);
     if (!m) throw new Error(`C baseline printed: ${r.stdout}`);
     return { synops: Number(m[1]), checksum: Number(m[2]), seconds: Number(m[3]) };
   };
-  const first = once();
-  if (first.synops !== tr.synops || first.checksum !== tr.checksum) {
-    return `the C loop did not do the golden engine's sums (synops ${first.synops} vs ${tr.synops}, checksum ${first.checksum} vs ${tr.checksum})`;
+  for (const mode of ["golden", "csr"] as const) {
+    const first = once(mode);
+    if (first.synops !== tr.synops || first.checksum !== tr.checksum) {
+      return `the C loop (${mode}) did not do the golden engine's sums (synops ${first.synops} vs ${tr.synops}, checksum ${first.checksum} vs ${tr.checksum})`;
+    }
   }
-  log(`C baseline: g++ ${version} ${flags.join(" ")}, ${tr.proj.length} deliveries, ${tr.row.length} events, ${tr.synops} synaptic ops: checked`);
-  return { run: () => once().seconds, compiler: `g++ ${version} ${flags.join(" ")}` };
+  const forms = Object.fromEntries(g.projections.map((j) => [j.name, accumulationForm(j, g.quant!.weightBits - 8)]));
+  log(`C baseline: g++ ${version} ${flags.join(" ")}, ${tr.proj.length} deliveries, ${tr.row.length} events, ${tr.synops} synaptic ops: checked (forms ${Object.values(forms).join(", ")})`);
+  return { run: (mode) => once(mode).seconds, compiler: `g++ ${version} ${flags.join(" ")}`, forms };
 }

@@ -19,12 +19,13 @@ import { graphTiming, isEventTime } from "../../ir/timing.js";
 import type { Graph, Population, Projection } from "../../ir/types.js";
 import { fromFixed, roundHalfAway, toFixed } from "../fixed/index.js";
 import { quantizeTimesteps } from "./event-kernels.js";
-import { accumulateNonZero, loadBias, requantizeColumns, requantizeColumnsWasm, saturatePort } from "./kernels.js";
+import { accumulateNonZero, loadBias, requantizeColumns, requantizeColumnsWasm, saturatePort, saturatePortWasm } from "./kernels.js";
 import { goldenOp, type UnitUpdate } from "./ops.js";
+import { accumulationBytes, accumulationForm, bindAccumulation, type BoundAccumulation } from "./accumulation.js";
 import { NO_COUNTS, saturationCounters, saturationCounts, type SaturationCounts } from "./saturation.js";
 import { populationCounters, projectionCounters, type RunCounters } from "../counters.js";
 import type { SequenceBatch } from "../batch.js";
-import { Arena, ArenaPlan, kernelChoice, type KernelChoice, type NonZeroKernel, type RequantizeKernel, requantizeFits, useWasm } from "../wasm/index.js";
+import { Arena, ArenaPlan, kernelChoice, type KernelChoice, type RequantizeKernel, requantizeFits, type SaturateKernel, useWasm } from "../wasm/index.js";
 
 export interface GoldenRun {
   /** The output as real numbers (fromFixed of outputQ): [B, T, K], or [B, K] for a Readout output. */
@@ -54,16 +55,18 @@ interface Incoming {
   proj: Projection;
   src: number;
   delay: 0 | 1;
+  /** The TypeScript accumulation's arrays (the IR's). */
   rowPtr: Uint32Array;
   colIdx: Uint32Array;
   w: Int8Array | Int16Array;
-  /** The WebAssembly accumulation of these arrays (copies in the engine's arena), or null: TypeScript. */
-  wasm: NonZeroKernel | null;
-  /** The WebAssembly requantization (mult, shift, acc and port in the arena), or null. */
+  /** The WebAssembly accumulation (accumulation.ts: the weights copied into the arena in its form), or null: TypeScript. */
+  wasm: BoundAccumulation["add"] | null;
+  /** The WebAssembly requantization of acc (mult, shift, acc and port in the arena), or null. */
   rq: RequantizeKernel | null;
   mult: Int32Array;
   shift: Int32Array;
-  acc: Float64Array; // exact per-projection column sums
+  /** Exact per-projection column sums: f64, or int32 where the WebAssembly kernels provably may (accumulation.ts). */
+  acc: Float64Array | Int32Array;
   port: Float64Array; // the target port: exact sum of requantized terms, saturated after delivery
   counters: RunCounters["projections"][string];
 }
@@ -77,7 +80,7 @@ interface PopState {
   prevNz: number;
   ports: Record<string, Float64Array>;
   portList: Float64Array[];
-  bias: (Int32Array | null)[]; // per port in portList order
+  bias: (Float64Array | null)[]; // per port in portList order (int32 values)
   incoming: Incoming[];
   state: Int32Array[];
   /** The population's kernel (GOLDEN_OPS), bound to its whole unit range. */
@@ -188,6 +191,8 @@ export class GoldenEngine {
   readonly kernels: "wasm" | "js";
   /** The WebAssembly kernels' saturation counts (4 slots in the arena). */
   private readonly kernelCounts: Float64Array;
+  /** The WebAssembly port saturation, or null: TypeScript. */
+  private readonly sat32: SaturateKernel | null;
 
   constructor(private readonly graph: Graph, opts: GoldenOptions = {}) {
     if (!graph.quant) {
@@ -209,15 +214,13 @@ export class GoldenEngine {
       for (const v of op.state(p, p.size)) plan.add(4, v.length);
       plan.add(1, op.arenaBytes?.(p, p.size) ?? 0);
     }
-    for (const j of graph.projections) {
-      plan.add(4, j.cols).add(4, j.cols);
-      plan.add(4, j.rows + 1).add(j.weights.colIdx.BYTES_PER_ELEMENT, j.weights.colIdx.length);
-      plan.add((j.weights.values.data as Int8Array | Int16Array).BYTES_PER_ELEMENT, j.weights.values.data.length).add(8, j.cols);
-    }
+    const forms = graph.projections.map((j) => accumulationForm(j, this.pre));
+    graph.projections.forEach((j, i) => plan.add(4, j.cols).add(4, j.cols).add(1, accumulationBytes(j, forms[i])));
     const arena = useWasm(kernelChoice(opts.kernels), plan.bytes) ? new Arena(plan) : null;
     this.kernels = arena ? "wasm" : "js";
     const i32 = (n: number) => (arena ? arena.alloc(Int32Array, n) : new Int32Array(n));
     this.kernelCounts = arena ? arena.alloc(Float64Array, 4) : new Float64Array(4);
+    this.sat32 = arena ? arena.saturate() : null;
     const outs = graph.populations.map((p) => i32(p.size));
     const timing = graphTiming(graph).byName;
     this.pops = graph.populations.map((pop, i) => {
@@ -227,9 +230,9 @@ export class GoldenEngine {
       const counters = populationCounters(pop);
       this.counters.populations[pop.name] = counters;
       const portList = pop.ports.map((q) => ports[q.name]);
-      const biasFor = (port: string): Int32Array | null => {
+      const biasFor = (port: string): Float64Array | null => {
         const t = irKindOf(pop).portBias(pop, port);
-        return t ? intData(pop, t) : null;
+        return t ? Float64Array.from(intData(pop, t)) : null; // doubles: loading a port is a copy
       };
       const out = outs[i], state = op.state(pop, pop.size, arena ? i32 : undefined);
       const src = irKindOf(pop).reads(pop);
@@ -244,7 +247,7 @@ export class GoldenEngine {
         bias: pop.ports.map((q) => biasFor(q.name)), incoming: [], state, update, counters, sat, rate: tm.rate, outRate: tm.outRate, time,
       };
     });
-    for (const proj of graph.projections) {
+    graph.projections.forEach((proj, i) => {
       const t = this.pops[index.get(proj.target)!];
       const counters = projectionCounters(proj);
       this.counters.projections[proj.name] = counters;
@@ -252,15 +255,14 @@ export class GoldenEngine {
       if ((values.dtype !== "i8" && values.dtype !== "i16") || !proj.requant) {
         throw new NmcError(`projection ${proj.name} is not quantized`, { node: proj.name });
       }
-      const w0 = values.data as Int8Array | Int16Array, { rowPtr, colIdx } = proj.weights;
-      const w = arena ? arena.copy(w0) : w0;
+      const w = values.data as Int8Array | Int16Array, { rowPtr, colIdx } = proj.weights;
+      const bound = arena ? bindAccumulation(arena, proj, forms[i], this.pre) : null;
       t.incoming.push({
-        proj, src: index.get(proj.source)!, delay: proj.delay, rowPtr: arena ? arena.copy(rowPtr) : rowPtr, colIdx: arena ? arena.copy(colIdx) : colIdx,
-        w, wasm: arena ? arena.nonZero(colIdx, w) : null, rq: arena && requantizeFits(this.pre, proj.requant.multiplier, proj.requant.shift) ? arena.requantize() : null,
+        proj, src: index.get(proj.source)!, delay: proj.delay, rowPtr, colIdx, w, wasm: bound ? bound.add : null, rq: bound ? bound.rq : null,
         mult: arena ? arena.copy(proj.requant.multiplier) : proj.requant.multiplier, shift: arena ? arena.copy(proj.requant.shift) : proj.requant.shift,
-        acc: arena ? arena.alloc(Float64Array, proj.cols) : new Float64Array(proj.cols), port: t.ports[proj.port], counters,
+        acc: bound ? bound.acc : new Float64Array(proj.cols), port: t.ports[proj.port], counters,
       });
-    }
+    });
     this.outIndex = index.get(graph.outputs[0])!;
     this.perSequence = timing.get(graph.outputs[0])!.perSequence;
     // The masked readouts (pool, timepool) read the valid steps, which the multi-rate loop provides.
@@ -291,18 +293,19 @@ export class GoldenEngine {
       let touched = 0;
       if (active > 0) {
         if (!inc.rq) acc.fill(0); // the WebAssembly requantization leaves it zero
-        touched = inc.wasm
-          ? inc.wasm(v.byteOffset, v.length, inc.rowPtr.byteOffset, inc.colIdx.byteOffset, inc.w.byteOffset, acc.byteOffset)
-          : accumulateNonZero(v, inc.rowPtr, inc.colIdx, inc.w, acc);
+        // Without rq the sums are f64 (accumulation.ts: the int32 forms always requantize in WebAssembly).
+        touched = inc.wasm ? inc.wasm(v.byteOffset) : accumulateNonZero(v, inc.rowPtr, inc.colIdx, inc.w, acc as Float64Array);
         if (inc.rq) requantizeColumnsWasm(inc.rq, acc, inc.mult, inc.shift, this.pre, inc.port, this.kernelCounts, s.sat);
-        else requantizeColumns(acc, inc.mult, inc.shift, this.pre, inc.port, s.sat);
+        else requantizeColumns(acc as Float64Array, inc.mult, inc.shift, this.pre, inc.port, s.sat);
       }
       counters.dense += inc.proj.rows * inc.proj.cols;
       counters.effective += touched;
       counters.activityOnly += active * inc.proj.cols;
       counters.weightOnly += counters.nnz;
     }
-    for (const port of s.portList) saturatePort(port, s.sat);
+    const k = this.sat32;
+    if (k) for (const port of s.portList) saturatePortWasm(k, port, this.kernelCounts, s.sat);
+    else for (const port of s.portList) saturatePort(port, s.sat);
   }
 
   /** One tick of a population: its projections delivered, then its kernel (GOLDEN_OPS) over all its units. */

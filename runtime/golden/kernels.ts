@@ -24,7 +24,7 @@ import {
   NO_COUNTS, S_CMUL, S_COLSUM, S_LOOKUP, S_OPERAND, S_OUTPUT, S_PORT, S_READ, S_REQUANT, S_RUNNING, S_STATE, S_SUM, S_Y, SITES,
 } from "./saturation.js";
 
-import { align8, type EgruKernel, type RequantizeKernel, requantizeFits, type SsmOutKernel, type UnitArena } from "../wasm/index.js";
+import { align8, type EgruKernel, type RequantizeKernel, requantizeFits, type SaturateKernel, type SsmOutKernel, type UnitArena } from "../wasm/index.js";
 
 const ONE_Q14 = 1 << 14;
 
@@ -86,7 +86,7 @@ export function requantizeColumns(acc: Float64Array, mult: ArrayLike<number>, sh
  * 2 slots there): the same port values, the same saturation counts; acc is left all zero.
  */
 export function requantizeColumnsWasm(
-  rq: RequantizeKernel, acc: Float64Array, mult: Int32Array, shift: Int32Array, pre: number, port: Float64Array, counts: Float64Array, sc = NO_COUNTS,
+  rq: RequantizeKernel, acc: Float64Array | Int32Array, mult: Int32Array, shift: Int32Array, pre: number, port: Float64Array, counts: Float64Array, sc = NO_COUNTS,
 ): number {
   counts[0] = counts[1] = 0;
   const n = rq(acc.byteOffset, acc.length, mult.byteOffset, shift.byteOffset, pre, port.byteOffset, counts.byteOffset);
@@ -102,9 +102,17 @@ export function saturatePort(port: Float64Array, sc = NO_COUNTS): void {
   sc[SITES + S_PORT] += port.length;
 }
 
-/** Loads a port with its bias (int32), or zeros. */
+/** saturatePort run by the WebAssembly kernel `k` on a port of its arena (counts: an f64 scratch slot there). */
+export function saturatePortWasm(k: SaturateKernel, port: Float64Array, counts: Float64Array, sc = NO_COUNTS): void {
+  counts[0] = 0;
+  k(port.byteOffset, port.length, counts.byteOffset);
+  sc[S_PORT] += counts[0];
+  sc[SITES + S_PORT] += port.length;
+}
+
+/** Loads a port with its bias (int32 values; the engines keep them as doubles, so that this is a copy), or zeros. */
 export function loadBias(port: Float64Array, bias: ArrayLike<number> | null): void {
-  if (bias instanceof Int32Array && bias.length === port.length) port.set(bias); // the same values, converted natively
+  if ((bias instanceof Float64Array || bias instanceof Int32Array) && bias.length === port.length) port.set(bias); // the same values
   else if (bias) for (let i = 0; i < port.length; i++) port[i] = bias[i];
   else port.fill(0);
 }

@@ -27,6 +27,24 @@ export type SharedQueueKernel = (
  */
 export type RequantizeKernel = (acc: number, cols: number, mult: number, shift: number, pre: number, port: number, counts: number) => number;
 
+/** denseRows32_i8(v, rows, cols, rowPtr, wd, acc): byte offsets, except rows and cols. Returns the entries the CSR stores in those rows. */
+export type DenseRowsKernel = (v: number, rows: number, cols: number, rowPtr: number, wd: number, acc: number) => number;
+
+/** sharedDense32_i8(S, stride, idx, val, off, n, rowPtr, wd, width, cols, sums, touched): byte offsets, except S, stride, off, n, width, cols. */
+export type SharedDenseKernel = (
+  S: number, stride: number, idx: number, val: number, off: number, n: number, rowPtr: number, wd: number, width: number, cols: number, sums: number, touched: number,
+) => void;
+
+/** requantizeMany32(desc, S, pre, out): byte offsets, except S and pre. */
+export type RequantizeManyKernel = (desc: number, S: number, pre: number, out: number) => void;
+
+/** loadMany(desc, count) and saturateMany(desc, count, out): byte offsets, except count. */
+export type LoadManyKernel = (desc: number, count: number) => void;
+export type SaturateManyKernel = (desc: number, count: number, out: number) => void;
+
+/** saturate(port, n, counts): byte offsets, except n. */
+export type SaturateKernel = (port: number, n: number, counts: number) => void;
+
 /** egru(n, vx, vh, sigT, sigLen, sigO, sigI, tanT, tanLen, tanO, tanI, thr, h, out, pq, counts): pointers and constants; returns the events. */
 export type EgruKernel = (
   n: number, vx: number, vh: number, sigT: number, sigLen: number, sigO: number, sigI: number, tanT: number, tanLen: number, tanO: number, tanI: number,
@@ -154,9 +172,53 @@ export class Arena {
     return this.exports[`nonZero_${variant(col, w)}`] as NonZeroKernel;
   }
 
+  /** nonZero into int32 column sums (int8 weights; only where int32SumsFit). */
+  nonZero32(col: Uint16Array | Uint32Array): NonZeroKernel {
+    return this.exports[`nonZero32_${col instanceof Uint16Array ? "u16" : "u32"}_i8`] as NonZeroKernel;
+  }
+
+  /** The dense-row accumulation into int32 column sums (int8 weights; only where int32SumsFit). */
+  denseRows32(): DenseRowsKernel {
+    return this.exports.denseRows32_i8 as DenseRowsKernel;
+  }
+
+  /** sharedQueue into int32 column sums (int8 weights; only where int32SumsFit). */
+  sharedQueue32(col: Uint16Array | Uint32Array): SharedQueueKernel {
+    return this.exports[`sharedQueue32_${col instanceof Uint16Array ? "u16" : "u32"}_i8`] as SharedQueueKernel;
+  }
+
+  /** sharedQueue over dense rows into int32 column sums (int8 weights; only where int32SumsFit). */
+  sharedDense32(): SharedDenseKernel {
+    return this.exports.sharedDense32_i8 as SharedDenseKernel;
+  }
+
+  /** loadBias over several ports in one call (the simulator's groups). */
+  loadMany(): LoadManyKernel {
+    return this.exports.loadMany as LoadManyKernel;
+  }
+
+  /** saturate over several ports in one call (the simulator's groups). */
+  saturateMany(): SaturateManyKernel {
+    return this.exports.saturateMany as SaturateManyKernel;
+  }
+
+  /** requantize32 over several PEs' sums in one call (the simulator's shared int32 links). */
+  requantizeMany32(): RequantizeManyKernel {
+    return this.exports.requantizeMany32 as RequantizeManyKernel;
+  }
+
+  /** The requantization of int32 column sums (only where requantizeFits). */
+  requantize32(): RequantizeKernel {
+    return this.exports.requantize32 as RequantizeKernel;
+  }
+
   /** The requantization kernel (only where requantizeFits). */
   requantize(): RequantizeKernel {
     return this.exports.requantize as RequantizeKernel;
+  }
+
+  saturate(): SaturateKernel {
+    return this.exports.saturate as SaturateKernel;
   }
 
   egru(): EgruKernel {
@@ -187,6 +249,22 @@ export function requantizeFits(pre: number, mult: ArrayLike<number>, shift: Arra
   for (let i = lo; i < lo + n; i++) if (!(shift[i] >= 0 && shift[i] <= 62 && Math.abs(mult[i]) <= 2 ** 15)) return false;
   return true;
 }
+
+/**
+ * Whether every column sum of a projection with these weights fits int32 whatever its source sends: population
+ * outputs are int16 (QUANTIZATION.md), so |x| ≤ 2^15, and a column's sum is at most 2^15 times the sum of |w| over
+ * its stored entries. Where it holds, the kernels may add in int32 (the same integers as the f64 sums).
+ */
+export function int32SumsFit(cols: number, colIdx: ArrayLike<number>, w: ArrayLike<number>): boolean {
+  const s = new Float64Array(cols);
+  for (let k = 0; k < w.length; k++) s[colIdx[k]] += Math.abs(w[k]);
+  let max = 0;
+  for (let c = 0; c < cols; c++) if (s[c] > max) max = s[c];
+  return max * 2 ** 15 <= 2 ** 31 - 1;
+}
+
+/** The share of stored entries at or above which an int8 projection is added row by row in dense form (DenseRowsKernel). */
+export const DENSE_ROWS_MIN = 0.5;
 
 function variant(col: Uint16Array | Uint32Array, w: Int8Array | Int16Array): Variant {
   return `${col instanceof Uint16Array ? "u16" : "u32"}_${w instanceof Int16Array ? "i16" : "i8"}`;

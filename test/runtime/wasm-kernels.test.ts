@@ -9,11 +9,12 @@ import { describe, expect, it, vi } from "vitest";
 import { NmcError } from "../../ir/errors.js";
 import { GoldenEngine } from "../../runtime/golden/interpreter.js";
 import {
-  accumulateNonZero, egruArenaBytes, egruUnits, egruUnitsWasm, requantizeColumns, requantizeColumnsWasm, ssmArenaBytes, ssmOutputs, ssmOutputsWasm,
+  accumulateNonZero, egruArenaBytes, egruUnits, egruUnitsWasm, requantizeColumns, requantizeColumnsWasm, saturatePort, saturatePortWasm, ssmArenaBytes, ssmOutputs, ssmOutputsWasm,
 } from "../../runtime/golden/kernels.js";
-import { NO_COUNTS, S_COLSUM, S_LOOKUP, S_OUTPUT, S_REQUANT, S_STATE, S_SUM, S_Y, SITES, saturationCounters } from "../../runtime/golden/saturation.js";
+import { accumulationForm } from "../../runtime/golden/accumulation.js";
+import { NO_COUNTS, S_COLSUM, S_LOOKUP, S_OUTPUT, S_PORT, S_REQUANT, S_STATE, S_SUM, S_Y, SITES, saturationCounters } from "../../runtime/golden/saturation.js";
 import type { Lut } from "../../ir/types.js";
-import { Arena, ARENA_MAX_BYTES, ArenaPlan, kernelChoice, kernelModule, requantizeFits, useWasm } from "../../runtime/wasm/index.js";
+import { Arena, ARENA_MAX_BYTES, ArenaPlan, int32SumsFit, kernelChoice, kernelModule, requantizeFits, useWasm } from "../../runtime/wasm/index.js";
 import { accumulateSharedQueue } from "../../targets/spinnaker2/sim/accumulate.js";
 import { Simulator } from "../../targets/spinnaker2/sim/simulator.js";
 import { mapGraph } from "../../targets/spinnaker2/mapping.js";
@@ -99,6 +100,33 @@ describe("WebAssembly kernels = TypeScript kernels, bit for bit", () => {
     }), { numRuns: RUNS });
   });
 
+  it("the int32 forms (accumulation.ts): nonZero32 over the CSR and denseRows32 over its dense expansion give accumulateNonZero's sums", () => {
+    let fits = 0;
+    fc.assert(fc.property(csrArb, fc.integer({ min: 1, max: 2 ** 30 }), fc.double({ min: 0, max: 1, noNaN: true }), (c0, vs, zeros) => {
+      const m = makeCsr({ ...c0, i16: false });
+      const r = rng(vs);
+      // int16 source values, the extremes included (what int32SumsFit assumes).
+      const v = Int32Array.from({ length: m.rows }, () => (r() < zeros ? 0 : r() < 0.1 ? (r() < 0.5 ? -32768 : 32767) : Math.round((2 * r() - 1) * 32767)));
+      const ref = new Float64Array(m.cols);
+      const touchedRef = accumulateNonZero(v, m.rowPtr, m.colIdx as Uint32Array, m.w, ref);
+      if (!int32SumsFit(m.cols, m.colIdx, m.w)) return;
+      fits++;
+      const plan = new ArenaPlan().add(4, m.rows).add(4, m.rows + 1).add(m.colIdx.BYTES_PER_ELEMENT, m.colIdx.length).add(1, m.w.length).add(4, m.cols).add(1, m.rows * m.cols).add(4, m.cols);
+      const a = new Arena(plan);
+      const av = a.copy(v), rp = a.copy(m.rowPtr), ci = a.copy(m.colIdx), w = a.copy(m.w), acc = a.alloc(Int32Array, m.cols);
+      expect(a.nonZero32(ci)(av.byteOffset, m.rows, rp.byteOffset, ci.byteOffset, w.byteOffset, acc.byteOffset)).toBe(touchedRef);
+      expect(Array.from(acc)).toEqual(Array.from(ref));
+      const wd = a.alloc(Int8Array, m.rows * m.cols), acc2 = a.alloc(Int32Array, m.cols);
+      for (let i = 0; i < m.rows; i++) for (let k = m.rowPtr[i]; k < m.rowPtr[i + 1]; k++) wd[i * m.cols + m.colIdx[k]] = m.w[k];
+      expect(a.denseRows32()(av.byteOffset, m.rows, m.cols, rp.byteOffset, wd.byteOffset, acc2.byteOffset)).toBe(touchedRef);
+      expect(Array.from(acc2)).toEqual(Array.from(ref));
+    }), { numRuns: RUNS });
+    expect(fits, "int32SumsFit held for some matrices").toBeGreaterThan(RUNS / 4);
+    // The bound is tight: one column of 2^16 / 128 = 512 rows of −128 fits int32 at x = −32768 … only just not.
+    expect(int32SumsFit(1, new Uint32Array(512), new Int8Array(512).fill(-128))).toBe(false);
+    expect(int32SumsFit(1, new Uint32Array(511), new Int8Array(511).fill(-128))).toBe(true);
+  });
+
   it("accumulateSharedQueue (S slices' chunks side by side, or a consecutive run of them), with the slices' entry counts", () => {
     fc.assert(fc.property(csrArb, fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 2 ** 30 }), fc.integer({ min: 0, max: 5 }), (c, S, es, off) => {
       const m = makeCsr(c, S);
@@ -137,7 +165,7 @@ describe("WebAssembly kernels = TypeScript kernels, bit for bit", () => {
       acc: big, mult: fc.integer({ min: -(2 ** 15), max: 2 ** 15 }), shift: fc.oneof(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 62 })),
       port: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
     });
-    let clipped = 0;
+    let clipped = 0, int32Cases = 0;
     fc.assert(fc.property(fc.array(col, { minLength: 1, maxLength: 40 }), fc.integer({ min: 0, max: 31 }), (cs, pre) => {
       const acc0 = Float64Array.from(cs, (c) => c.acc), mult0 = Int32Array.from(cs, (c) => c.mult), shift0 = Int32Array.from(cs, (c) => c.shift);
       expect(requantizeFits(pre, mult0, shift0)).toBe(true);
@@ -152,14 +180,41 @@ describe("WebAssembly kernels = TypeScript kernels, bit for bit", () => {
       expect(sameBits(port, portRef)).toBe(true);
       expect(Array.from(sc)).toEqual(Array.from(scRef));
       expect(acc.every((x) => x === 0)).toBe(true);
+      if (acc0.every((x) => Math.abs(x) < 2 ** 31)) {
+        // The int32 sums' requantization (accumulation.ts): the same on sums that fit int32.
+        const b = new Arena(new ArenaPlan().add(4, k).add(4, k).add(4, k).add(8, k).add(8, 2));
+        const acc32 = b.copy(Int32Array.from(acc0)), port32 = b.copy(Float64Array.from(cs, (c) => c.port)), sc32 = saturationCounters();
+        expect(requantizeColumnsWasm(b.requantize32(), acc32, b.copy(mult0), b.copy(shift0), pre, port32, b.alloc(Float64Array, 2), sc32)).toBe(nRef);
+        expect(sameBits(port32, portRef)).toBe(true);
+        expect(Array.from(sc32)).toEqual(Array.from(scRef));
+        expect(acc32.every((x) => x === 0)).toBe(true);
+        int32Cases++;
+      }
       clipped += scRef[S_COLSUM] + scRef[S_REQUANT];
       expect(sc[SITES + S_COLSUM]).toBe(nRef);
     }), { numRuns: RUNS });
     expect(clipped, "the int32 clamps were exercised").toBeGreaterThan(0);
+    expect(int32Cases, "int32 sums were requantized").toBeGreaterThan(0);
     expect(requantizeFits(0, [2 ** 15 + 1], [3])).toBe(false);
     expect(requantizeFits(0, [1], [63])).toBe(false);
     expect(requantizeFits(32, [1], [3])).toBe(false);
     expect(NO_COUNTS.length).toBeGreaterThan(0);
+  });
+
+  it("saturatePort: port values and clamp counts, every length mod 2", () => {
+    const v = fc.oneof(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.integer({ min: -(2 ** 40), max: 2 ** 40 }), fc.constant(2 ** 31), fc.constant(-(2 ** 31) - 1));
+    let clamped = 0;
+    fc.assert(fc.property(fc.array(v, { minLength: 1, maxLength: 41 }), (vs) => {
+      const ref = Float64Array.from(vs), scRef = saturationCounters();
+      saturatePort(ref, scRef);
+      const a = new Arena(new ArenaPlan().add(8, vs.length).add(8, 1));
+      const port = a.copy(Float64Array.from(vs)), counts = a.alloc(Float64Array, 1), sc = saturationCounters();
+      saturatePortWasm(a.saturate(), port, counts, sc);
+      expect(sameBits(port, ref)).toBe(true);
+      expect(Array.from(sc)).toEqual(Array.from(scRef));
+      clamped += scRef[S_PORT];
+    }), { numRuns: RUNS });
+    expect(clamped, "the int32 clamp was exercised").toBeGreaterThan(0);
   });
 });
 
@@ -242,6 +297,7 @@ describe("engines with kernels js and wasm: the same run", () => {
 
   it("golden engine and SpiNNaker 2 simulator on random models (inputs × 4: saturation too)", () => {
     let wasmRuns = 0;
+    const forms = new Set<string>();
     fc.assert(fc.property(
       modelArb({ kinds: ["egru", "ssm", "dense"] }), quantArb, fc.integer({ min: 1, max: 2 ** 30 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 6 }),
       (spec, o, seed, B, T) => {
@@ -249,6 +305,7 @@ describe("engines with kernels js and wasm: the same run", () => {
         const q = quantizeFor(g, makeBatch(g, seed, B, T, 1), o);
         const batch = scaled(makeBatch(g, seed ^ 0x9e3779b9, B, T, 1), 4, g);
         const js = new GoldenEngine(q, { kernels: "js" }), wasm = new GoldenEngine(q, { kernels: "wasm" });
+        for (const j of q.projections) forms.add(accumulationForm(j, q.quant!.weightBits - 8));
         expect([js.kernels, wasm.kernels]).toEqual(["js", "wasm"]);
         const a = js.run(batch), b = wasm.run(batch);
         expect(Array.from(b.outputQ)).toEqual(Array.from(a.outputQ));
@@ -262,5 +319,6 @@ describe("engines with kernels js and wasm: the same run", () => {
       },
     ), { numRuns: Math.max(20, Math.floor(RUNS / 4)) });
     expect(wasmRuns).toBeGreaterThan(0);
+    expect([...forms].sort(), "every accumulation form ran").toEqual(["csr", "csr32", "dense32"]);
   });
 });

@@ -64,6 +64,90 @@ export function nonZero_u32_i16(v: usize, rows: u32, rowPtr: usize, col: usize, 
 }
 
 /**
+ * addRow into int32 sums (acc[col[k]] += x · w[k], i32), for a projection whose every column sum provably fits
+ * int32 (the engines check: |x| ≤ 2^15 and, per column, the sum of |w| over its rows below 2^16): the same
+ * integers as the f64 sums.
+ */
+// @ts-ignore: decorator
+@inline function addRow32<C, W>(x: i32, k: usize, end: usize, col: usize, w: usize, acc: usize): void {
+  const cs = sizeof<C>(), ws = sizeof<W>();
+  for (; k + 4 <= end; k += 4) {
+    const cp = col + k * cs, wp = w + k * ws;
+    const p0 = acc + ((<usize>load<C>(cp)) << 2);
+    store<i32>(p0, load<i32>(p0) + x * <i32>load<W>(wp));
+    const p1 = acc + ((<usize>load<C>(cp + cs)) << 2);
+    store<i32>(p1, load<i32>(p1) + x * <i32>load<W>(wp + ws));
+    const p2 = acc + ((<usize>load<C>(cp + 2 * cs)) << 2);
+    store<i32>(p2, load<i32>(p2) + x * <i32>load<W>(wp + 2 * ws));
+    const p3 = acc + ((<usize>load<C>(cp + 3 * cs)) << 2);
+    store<i32>(p3, load<i32>(p3) + x * <i32>load<W>(wp + 3 * ws));
+  }
+  for (; k < end; k++) {
+    const p = acc + ((<usize>load<C>(col + k * cs)) << 2);
+    store<i32>(p, load<i32>(p) + x * <i32>load<W>(w + k * ws));
+  }
+}
+
+/** nonZero into int32 sums (addRow32's condition). */
+// @ts-ignore: decorator
+@inline function nonZero32<C, W>(v: usize, rows: u32, rowPtr: usize, col: usize, w: usize, acc: usize): f64 {
+  let touched: u64 = 0;
+  for (let i: usize = 0; i < <usize>rows; i++) {
+    const x = load<i32>(v + (i << 2));
+    if (x == 0) continue;
+    const k = <usize>load<u32>(rowPtr + (i << 2));
+    const end = <usize>load<u32>(rowPtr + (i << 2) + 4);
+    touched += <u64>(end - k);
+    addRow32<C, W>(x, k, end, col, w, acc);
+  }
+  return <f64>touched;
+}
+
+export function nonZero32_u16_i8(v: usize, rows: u32, rowPtr: usize, col: usize, w: usize, acc: usize): f64 {
+  return nonZero32<u16, i8>(v, rows, rowPtr, col, w, acc);
+}
+export function nonZero32_u32_i8(v: usize, rows: u32, rowPtr: usize, col: usize, w: usize, acc: usize): f64 {
+  return nonZero32<u32, i8>(v, rows, rowPtr, col, w, acc);
+}
+
+/**
+ * acc[c] += x · wd[c] for c in [0, cols) (int32 sums, addRow32's condition; wd: int8, a dense row with its absent
+ * entries 0, which add nothing), eight columns at a time in SIMD.
+ */
+// @ts-ignore: decorator
+@inline function addDenseRow32(x: i32, wd: usize, cols: usize, acc: usize): void {
+  const xs = i32x4.splat(x), C8 = cols & ~7;
+  let c: usize = 0;
+  for (; c < C8; c += 8) {
+    const w8 = i16x8.extend_low_i8x16_s(v128.load64_zero(wd + c));
+    const p = acc + (c << 2);
+    v128.store(p, i32x4.add(v128.load(p), i32x4.mul(i32x4.extend_low_i16x8_s(w8), xs)));
+    v128.store(p + 16, i32x4.add(v128.load(p + 16), i32x4.mul(i32x4.extend_high_i16x8_s(w8), xs)));
+  }
+  for (; c < cols; c++) {
+    const p = acc + (c << 2);
+    store<i32>(p, load<i32>(p) + x * <i32>load<i8>(wd + c));
+  }
+}
+
+/**
+ * runtime/golden/kernels.ts accumulateNonZero over a dense expansion: for every row i with v[i] ≠ 0, acc (int32,
+ * addRow32's condition) += v[i] · wd[i · cols …] (int8, row-major, absent entries 0). Returns the stored entries of
+ * those rows (rowPtr: the CSR's, for the count only), as the CSR kernel does.
+ */
+export function denseRows32_i8(v: usize, rows: u32, cols: u32, rowPtr: usize, wd: usize, acc: usize): f64 {
+  let touched: u64 = 0;
+  const cc = <usize>cols;
+  for (let i: usize = 0; i < <usize>rows; i++) {
+    const x = load<i32>(v + (i << 2));
+    if (x == 0) continue;
+    touched += <u64>(load<u32>(rowPtr + (i << 2) + 4) - load<u32>(rowPtr + (i << 2)));
+    addDenseRow32(x, wd + i * cc, cc, acc);
+  }
+  return <f64>touched;
+}
+
+/**
  * targets/spinnaker2/sim/accumulate.ts accumulateSharedQueue: the events (idx[e], val[e]) (int32 each) for
  * e in [off, off + n) of one queue shared by S consecutive slices of a row layout with `stride` slices per row
  * (rowPtr already advanced to the first of them); event e reads the contiguous range
@@ -98,6 +182,49 @@ export function sharedQueue_u32_i16(S: u32, stride: u32, idx: usize, val: usize,
   sharedQueue<u32, i16>(S, stride, idx, val, off, n, rowPtr, col, w, sums, touched);
 }
 
+/** sharedQueue into int32 sums (addRow32's condition). */
+// @ts-ignore: decorator
+@inline function sharedQueue32<C, W>(S: u32, stride: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, col: usize, w: usize, sums: usize, touched: usize): void {
+  const stop = <usize>off + <usize>n;
+  for (let e: usize = <usize>off; e < stop; e++) {
+    const base = <usize>load<i32>(idx + (e << 2)) * <usize>stride;
+    const rp = rowPtr + (base << 2);
+    for (let s: usize = 0; s < <usize>S; s++) {
+      const t = touched + (s << 3);
+      store<f64>(t, load<f64>(t) + <f64>(load<u32>(rp + (s << 2) + 4) - load<u32>(rp + (s << 2))));
+    }
+    addRow32<C, W>(load<i32>(val + (e << 2)), <usize>load<u32>(rp), <usize>load<u32>(rp + (<usize>S << 2)), col, w, sums);
+  }
+}
+
+export function sharedQueue32_u16_i8(S: u32, stride: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, col: usize, w: usize, sums: usize, touched: usize): void {
+  sharedQueue32<u16, i8>(S, stride, idx, val, off, n, rowPtr, col, w, sums, touched);
+}
+export function sharedQueue32_u32_i8(S: u32, stride: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, col: usize, w: usize, sums: usize, touched: usize): void {
+  sharedQueue32<u32, i8>(S, stride, idx, val, off, n, rowPtr, col, w, sums, touched);
+}
+
+/**
+ * sharedQueue over a dense expansion of the rows in the sums' column order (wd: int8, `width` columns per row,
+ * absent entries 0; int32 sums, addRow32's condition): event e adds val · wd[idx[e] · width + c] into sums[c] for
+ * c in [0, cols) (wd and sums already advanced to the run's first column), and each slice's chunk length (from
+ * the CSR row pointers, advanced to the run's first slice) to touched[s], as sharedQueue counts.
+ */
+export function sharedDense32_i8(
+  S: u32, stride: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, wd: usize, width: u32, cols: u32, sums: usize, touched: usize,
+): void {
+  const stop = <usize>off + <usize>n;
+  for (let e: usize = <usize>off; e < stop; e++) {
+    const r = <usize>load<i32>(idx + (e << 2));
+    const rp = rowPtr + ((r * <usize>stride) << 2);
+    for (let s: usize = 0; s < <usize>S; s++) {
+      const t = touched + (s << 3);
+      store<f64>(t, load<f64>(t) + <f64>(load<u32>(rp + (s << 2) + 4) - load<u32>(rp + (s << 2))));
+    }
+    addDenseRow32(load<i32>(val + (e << 2)), wd + r * <usize>width, <usize>cols, sums);
+  }
+}
+
 /**
  * runtime/fixed roundShift(x, s) for an integer |x| < 2^53 and 0 ≤ s < 64: round(x / 2^s), ties away from zero,
  * as integers ((|x| + 2^(s−1)) >> s with the sign put back). Where |x| + 2^(s−1) < 2^53 the TypeScript double
@@ -110,25 +237,71 @@ export function sharedQueue_u32_i16(S: u32, stride: u32, idx: usize, val: usize,
   return x < 0 ? -q : q;
 }
 
+/** The bits of the double 2^e (a normal power of two: −1022 ≤ e ≤ 1023). */
+// @ts-ignore: decorator
+@inline function pow2bits(e: i64): i64 {
+  return (e + 1023) << 52;
+}
+
+/** The number of lanes of an f64x2 comparison mask that are set (0, 1 or 2). */
+// @ts-ignore: decorator
+@inline function lanes(mask: v128): u32 {
+  return <u32>popcnt<i32>(i64x2.bitmask(mask));
+}
+
+/**
+ * runtime/fixed roundShift on two lanes of exact integers held in doubles, with half = 2^(s−1) (0 for s = 0) and
+ * inv = 2^−s per lane: floor((|x| + half) · inv) with x's sign put back, the very double operations of the
+ * TypeScript definition (a zero result may come back as −0 where TypeScript gives +0; every caller only adds it
+ * to an integer sum or compares it, where the two are the same).
+ */
+// @ts-ignore: decorator
+@inline function roundShift2(x: v128, half: v128, inv: v128): v128 {
+  const SIGN = i64x2.splat(0x8000000000000000);
+  return v128.or(f64x2.floor(f64x2.mul(f64x2.add(f64x2.abs(x), half), inv)), v128.and(x, SIGN));
+}
+
 /**
  * runtime/golden/kernels.ts requantizeColumns, for 0 ≤ pre < 32, shifts in [0, 62] and |mult| ≤ 2^15 (Q15
  * mantissas; the caller checks): port[c] += sat32(rs(sat32(rs(acc[c], pre)) · mult[c], shift[c])) for every
- * column with acc[c] ≠ 0 (acc, port: f64 holding integers; mult, shift: int32). Every intermediate is an integer
- * below 2^53, so int64 arithmetic gives the TypeScript doubles exactly. Values clamped by the first sat32 are added
- * to counts[0], by the second to counts[1] (f64). Returns the columns requantized, and leaves acc all zero (the
- * engines then need not clear it before the next accumulation).
+ * column with acc[c] ≠ 0 (acc, port: f64 holding integers; mult, shift: int32). Two columns at a time in SIMD
+ * (f64x2), with the TypeScript kernel's double operations in its order, so the doubles are the same; a column with
+ * acc[c] = 0 adds a zero to its port, which changes nothing. Values clamped by the first sat32 are added to
+ * counts[0], by the second to counts[1] (f64). Returns the columns with a non-zero sum, and leaves acc all zero
+ * (the engines then need not clear it before the next accumulation).
  */
 export function requantize(acc: usize, cols: u32, mult: usize, shift: usize, pre: i32, port: usize, counts: usize): f64 {
-  const MAX: i64 = 2147483647, MIN: i64 = -2147483648;
+  const MAX = f64x2.splat(2147483647), MIN = f64x2.splat(-2147483648), ZERO = f64x2.splat(0);
+  const I0 = i64x2.splat(0), B1023 = i64x2.splat(1023), B1022 = i64x2.splat(1022);
+  const hp = f64x2.splat(pre == 0 ? 0 : reinterpret<f64>(pow2bits(<i64>pre - 1))), ip = f64x2.splat(reinterpret<f64>(pow2bits(-<i64>pre)));
   let n: u32 = 0, satSum: u32 = 0, satRq: u32 = 0;
-  for (let c: usize = 0; c < <usize>cols; c++) {
+  const C2 = <usize>(cols & ~1);
+  for (let c: usize = 0; c < C2; c += 2) {
+    const pa = acc + (c << 3), pp = port + (c << 3);
+    const a = v128.load(pa);
+    v128.store(pa, ZERO);
+    n += lanes(f64x2.ne(a, ZERO));
+    let v = roundShift2(a, hp, ip);
+    satSum += lanes(f64x2.gt(v, MAX)) + lanes(f64x2.lt(v, MIN));
+    v = f64x2.pmin(f64x2.pmax(v, MIN), MAX);
+    const m = f64x2.convert_low_i32x4_s(v128.load64_zero(mult + (c << 2)));
+    const s = i64x2.extend_low_i32x4_s(v128.load64_zero(shift + (c << 2)));
+    const inv = i64x2.shl(i64x2.sub(B1023, s), 52);
+    const half = v128.andnot(i64x2.shl(i64x2.add(B1022, s), 52), i64x2.eq(s, I0));
+    let r = roundShift2(f64x2.mul(v, m), half, inv);
+    satRq += lanes(f64x2.gt(r, MAX)) + lanes(f64x2.lt(r, MIN));
+    r = f64x2.pmin(f64x2.pmax(r, MIN), MAX);
+    v128.store(pp, f64x2.add(v128.load(pp), r));
+  }
+  const T: i64 = 2147483647, B: i64 = -2147483648;
+  for (let c: usize = C2; c < <usize>cols; c++) {
     const a = load<f64>(acc + (c << 3));
     if (a == 0) continue;
     store<f64>(acc + (c << 3), 0);
     let v = roundShiftI(<i64>a, <i64>pre);
-    if (v > MAX) { v = MAX; satSum++; } else if (v < MIN) { v = MIN; satSum++; }
+    if (v > T) { v = T; satSum++; } else if (v < B) { v = B; satSum++; }
     let r = roundShiftI(v * <i64>load<i32>(mult + (c << 2)), <i64>load<i32>(shift + (c << 2)));
-    if (r > MAX) { r = MAX; satRq++; } else if (r < MIN) { r = MIN; satRq++; }
+    if (r > T) { r = T; satRq++; } else if (r < B) { r = B; satRq++; }
     const p = port + (c << 3);
     store<f64>(p, load<f64>(p) + <f64>r);
     n++;
@@ -138,6 +311,113 @@ export function requantize(acc: usize, cols: u32, mult: usize, shift: usize, pre
   return <f64>n;
 }
 
+/** requantize over int32 column sums (acc: i32; the same values as their f64 form), leaving them zero. */
+export function requantize32(acc: usize, cols: u32, mult: usize, shift: usize, pre: i32, port: usize, counts: usize): f64 {
+  const MAX = f64x2.splat(2147483647), MIN = f64x2.splat(-2147483648), ZERO = f64x2.splat(0);
+  const I0 = i64x2.splat(0), B1023 = i64x2.splat(1023), B1022 = i64x2.splat(1022);
+  const hp = f64x2.splat(pre == 0 ? 0 : reinterpret<f64>(pow2bits(<i64>pre - 1))), ip = f64x2.splat(reinterpret<f64>(pow2bits(-<i64>pre)));
+  let n: u32 = 0, satSum: u32 = 0, satRq: u32 = 0;
+  const C2 = <usize>(cols & ~1);
+  for (let c: usize = 0; c < C2; c += 2) {
+    const pa = acc + (c << 2), pp = port + (c << 3);
+    const a = f64x2.convert_low_i32x4_s(v128.load64_zero(pa));
+    v128.store64_lane(pa, I0, 0);
+    n += lanes(f64x2.ne(a, ZERO));
+    let v = roundShift2(a, hp, ip);
+    satSum += lanes(f64x2.gt(v, MAX)) + lanes(f64x2.lt(v, MIN));
+    v = f64x2.pmin(f64x2.pmax(v, MIN), MAX);
+    const m = f64x2.convert_low_i32x4_s(v128.load64_zero(mult + (c << 2)));
+    const s = i64x2.extend_low_i32x4_s(v128.load64_zero(shift + (c << 2)));
+    const inv = i64x2.shl(i64x2.sub(B1023, s), 52);
+    const half = v128.andnot(i64x2.shl(i64x2.add(B1022, s), 52), i64x2.eq(s, I0));
+    let r = roundShift2(f64x2.mul(v, m), half, inv);
+    satRq += lanes(f64x2.gt(r, MAX)) + lanes(f64x2.lt(r, MIN));
+    r = f64x2.pmin(f64x2.pmax(r, MIN), MAX);
+    v128.store(pp, f64x2.add(v128.load(pp), r));
+  }
+  const T: i64 = 2147483647, B: i64 = -2147483648;
+  for (let c: usize = C2; c < <usize>cols; c++) {
+    const a = <f64>load<i32>(acc + (c << 2));
+    if (a == 0) continue;
+    store<i32>(acc + (c << 2), 0);
+    let v = roundShiftI(<i64>a, <i64>pre);
+    if (v > T) { v = T; satSum++; } else if (v < B) { v = B; satSum++; }
+    let r = roundShiftI(v * <i64>load<i32>(mult + (c << 2)), <i64>load<i32>(shift + (c << 2)));
+    if (r > T) { r = T; satRq++; } else if (r < B) { r = B; satRq++; }
+    const p = port + (c << 3);
+    store<f64>(p, load<f64>(p) + <f64>r);
+    n++;
+  }
+  store<f64>(counts, load<f64>(counts) + <f64>satSum);
+  store<f64>(counts + 8, load<f64>(counts + 8) + <f64>satRq);
+  return <f64>n;
+}
+
+/**
+ * requantize32 for S PEs in one call (the simulator's shared int32 links): desc holds per PE five u32, the byte
+ * offsets and length of its acc, cols, mult, shift and port; out receives per PE three f64: the columns
+ * requantized and the values clamped by each sat32 (requantize32's return and counts).
+ */
+export function requantizeMany32(desc: usize, S: u32, pre: i32, out: usize): void {
+  for (let s: usize = 0; s < <usize>S; s++) {
+    const d = desc + s * 20, o = out + s * 24;
+    store<f64>(o + 8, 0);
+    store<f64>(o + 16, 0);
+    store<f64>(o, requantize32(load<u32>(d), load<u32>(d + 4), load<u32>(d + 8), load<u32>(d + 12), pre, load<u32>(d + 16), o + 8));
+  }
+}
+
+/**
+ * runtime/golden/kernels.ts loadBias for several ports in one call: desc holds per port three u32, its byte
+ * offset, the byte offset of its bias (f64 holding int32 values; 0: none, the port is zeroed) and its length.
+ */
+export function loadMany(desc: usize, count: u32): void {
+  const ZERO = f64x2.splat(0);
+  for (let q: usize = 0; q < <usize>count; q++) {
+    const d = desc + q * 12;
+    const port = <usize>load<u32>(d), bias = <usize>load<u32>(d + 4), n = <usize>load<u32>(d + 8), N2 = n & ~1;
+    let i: usize = 0;
+    if (bias == 0) {
+      for (; i < N2; i += 2) v128.store(port + (i << 3), ZERO);
+      if (i < n) store<f64>(port + (i << 3), 0);
+    } else {
+      for (; i < N2; i += 2) v128.store(port + (i << 3), v128.load(bias + (i << 3)));
+      if (i < n) store<f64>(port + (i << 3), load<f64>(bias + (i << 3)));
+    }
+  }
+}
+
+/** saturate for several ports in one call: desc holds per port two u32 (byte offset, length); out[q] (f64) receives its clamps. */
+export function saturateMany(desc: usize, count: u32, out: usize): void {
+  for (let q: usize = 0; q < <usize>count; q++) {
+    const d = desc + (q << 3), o = out + (q << 3);
+    store<f64>(o, 0);
+    saturate(load<u32>(d), load<u32>(d + 4), o);
+  }
+}
+
+/**
+ * runtime/golden/kernels.ts saturatePort: port[i] = sat32(port[i]) over n values (f64 holding integers), the
+ * values clamped added to counts[0] (f64). Two at a time in SIMD.
+ */
+export function saturate(port: usize, n: u32, counts: usize): void {
+  const MAX = f64x2.splat(2147483647), MIN = f64x2.splat(-2147483648);
+  let sat: u32 = 0;
+  const N2 = <usize>(n & ~1);
+  for (let i: usize = 0; i < N2; i += 2) {
+    const p = port + (i << 3);
+    const v = v128.load(p);
+    sat += lanes(f64x2.gt(v, MAX)) + lanes(f64x2.lt(v, MIN));
+    v128.store(p, f64x2.pmin(f64x2.pmax(v, MIN), MAX));
+  }
+  for (let i: usize = N2; i < <usize>n; i++) {
+    const p = port + (i << 3);
+    const v = load<f64>(p);
+    if (v > 2147483647) { store<f64>(p, 2147483647); sat++; } else if (v < -2147483648) { store<f64>(p, -2147483648); sat++; }
+  }
+  store<f64>(counts, load<f64>(counts) + <f64>sat);
+}
+
 /** runtime/fixed lutIndexAt before its clamp: floor((x − origin) · invStep), the same double operations (the caller clamps and counts). */
 // @ts-ignore: decorator
 @inline function lutIndexRaw(origin: f64, invStep: f64, x: f64): f64 {
@@ -145,19 +425,20 @@ export function requantize(acc: usize, cols: u32, mult: usize, shift: usize, pre
 }
 
 /**
- * runtime/golden/kernels.ts egruUnits over n units (Q14), for the caller's checked layout: vx, vh (f64, 3n each:
+ * The units [i0, n) of runtime/golden/kernels.ts egruUnits over n units (Q14), for the caller's checked layout: vx, vh (f64, 3n each:
  * z, r, g), the σ and tanh tables (int16, with their index constants), thr (int32, n), h (int32, n), out (int32, n),
  * pq (the zoneout p as Q15; 0: none). Input values beyond a table are added to counts[0], states clamped to int16
  * to counts[1] (f64). Returns the events (units that fired). Every integer product is below 2^47, so the int64
  * arithmetic gives the TypeScript doubles exactly; the table indices are the same double operations.
  */
-export function egru(
-  n: u32, vx: usize, vh: usize, sigT: usize, sigLen: i32, sigO: f64, sigI: f64, tanT: usize, tanLen: i32, tanO: f64, tanI: f64,
+// @ts-ignore: decorator
+@inline function egruScalar(
+  i0: usize, n: u32, vx: usize, vh: usize, sigT: usize, sigLen: i32, sigO: f64, sigI: f64, tanT: usize, tanLen: i32, tanO: f64, tanI: f64,
   thr: usize, h: usize, out: usize, pq: i32, counts: usize,
 ): f64 {
   const nn = <usize>n, sigTop = <f64>(sigLen - 1), tanTop = <f64>(tanLen - 1);
   let events: u32 = 0, clipLut: u32 = 0, clipState: u32 = 0;
-  for (let i: usize = 0; i < nn; i++) {
+  for (let i: usize = i0; i < nn; i++) {
     let fz = lutIndexRaw(sigO, sigI, load<f64>(vx + (i << 3)) + load<f64>(vh + (i << 3)));
     if (fz < 0) { fz = 0; clipLut++; } else if (fz > sigTop) { fz = sigTop; clipLut++; }
     let fr = lutIndexRaw(sigO, sigI, load<f64>(vx + ((nn + i) << 3)) + load<f64>(vh + ((nn + i) << 3)));
@@ -185,6 +466,63 @@ export function egru(
   store<f64>(counts, load<f64>(counts) + <f64>clipLut);
   store<f64>(counts + 8, load<f64>(counts + 8) + <f64>clipState);
   return <f64>events;
+}
+
+/** Two table entries (int16) at the lanes' indices (doubles holding integers in the table's range), as f64x2. */
+// @ts-ignore: decorator
+@inline function gather2(table: usize, f: v128): v128 {
+  const a = <f64>load<i16>(table + (<usize>(<i32>f64x2.extract_lane(f, 0)) << 1));
+  const b = <f64>load<i16>(table + (<usize>(<i32>f64x2.extract_lane(f, 1)) << 1));
+  return f64x2.replace_lane(f64x2.splat(a), 1, b);
+}
+
+/**
+ * runtime/golden/kernels.ts egruUnits over n units (Q14), for the caller's checked layout: vx, vh (f64, 3n each:
+ * z, r, g), the σ and tanh tables (int16, with their index constants), thr (int32, n), h (int32, n), out (int32, n),
+ * pq (the zoneout p as Q15; 0: none). Input values beyond a table are added to counts[0], states clamped to int16
+ * to counts[1] (f64). Returns the events (units that fired).
+ *
+ * Without zoneout, two units at a time in SIMD (f64x2) with the TypeScript kernel's double operations in its
+ * order (the table indices, r · vh_g, z · h + (2^14 − z) · g: every product below 2^46, exact), the table reads
+ * lane by lane; the odd unit, and every unit under zoneout, go through the scalar loop (int64, exact likewise).
+ */
+export function egru(
+  n: u32, vx: usize, vh: usize, sigT: usize, sigLen: i32, sigO: f64, sigI: f64, tanT: usize, tanLen: i32, tanO: f64, tanI: f64,
+  thr: usize, h: usize, out: usize, pq: i32, counts: usize,
+): f64 {
+  const nn = <usize>n, N2 = pq == 0 ? nn & ~1 : 0;
+  const ZERO = f64x2.splat(0), SO = f64x2.splat(sigO), SI = f64x2.splat(sigI), TO = f64x2.splat(tanO), TI = f64x2.splat(tanI);
+  const STOP = f64x2.splat(<f64>(sigLen - 1)), TTOP = f64x2.splat(<f64>(tanLen - 1)), ONE = f64x2.splat(16384);
+  const H14 = f64x2.splat(8192), I14 = f64x2.splat(1.0 / 16384), S16MAX = f64x2.splat(32767), S16MIN = f64x2.splat(-32768);
+  let events: u32 = 0, clipLut: u32 = 0, clipState: u32 = 0;
+  for (let i: usize = 0; i < N2; i += 2) {
+    const oz = i << 3, or = (nn + i) << 3, og = (2 * nn + i) << 3;
+    let fz = f64x2.floor(f64x2.mul(f64x2.sub(f64x2.add(v128.load(vx + oz), v128.load(vh + oz)), SO), SI));
+    let fr = f64x2.floor(f64x2.mul(f64x2.sub(f64x2.add(v128.load(vx + or), v128.load(vh + or)), SO), SI));
+    clipLut += lanes(f64x2.lt(fz, ZERO)) + lanes(f64x2.gt(fz, STOP)) + lanes(f64x2.lt(fr, ZERO)) + lanes(f64x2.gt(fr, STOP));
+    fz = f64x2.pmin(f64x2.pmax(fz, ZERO), STOP);
+    fr = f64x2.pmin(f64x2.pmax(fr, ZERO), STOP);
+    const z = gather2(sigT, fz), r = gather2(sigT, fr);
+    const rh = roundShift2(f64x2.mul(r, v128.load(vh + og)), H14, I14);
+    let fg = f64x2.floor(f64x2.mul(f64x2.sub(f64x2.add(v128.load(vx + og), rh), TO), TI));
+    clipLut += lanes(f64x2.lt(fg, ZERO)) + lanes(f64x2.gt(fg, TTOP));
+    fg = f64x2.pmin(f64x2.pmax(fg, ZERO), TTOP);
+    const g = gather2(tanT, fg);
+    const hp = f64x2.convert_low_i32x4_s(v128.load64_zero(h + (i << 2)));
+    let c = roundShift2(f64x2.add(f64x2.mul(z, hp), f64x2.mul(f64x2.sub(ONE, z), g)), H14, I14);
+    clipState += lanes(f64x2.gt(c, S16MAX)) + lanes(f64x2.lt(c, S16MIN));
+    c = f64x2.pmin(f64x2.pmax(c, S16MIN), S16MAX);
+    const d = f64x2.sub(c, f64x2.convert_low_i32x4_s(v128.load64_zero(thr + (i << 2))));
+    const fire = f64x2.gt(d, ZERO);
+    events += lanes(fire);
+    // c and d are integers in int32's range: the truncation is exact (a −0 becomes 0).
+    v128.store64_lane(out + (i << 2), i32x4.trunc_sat_f64x2_s_zero(v128.and(c, fire)), 0);
+    v128.store64_lane(h + (i << 2), i32x4.trunc_sat_f64x2_s_zero(v128.bitselect(d, c, fire)), 0);
+  }
+  const tail = egruScalar(N2, n, vx, vh, sigT, sigLen, sigO, sigI, tanT, tanLen, tanO, tanI, thr, h, out, pq, counts);
+  store<f64>(counts, load<f64>(counts) + <f64>clipLut);
+  store<f64>(counts + 8, load<f64>(counts + 8) + <f64>clipState);
+  return <f64>events + tail;
 }
 
 /**

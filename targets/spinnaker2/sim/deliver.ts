@@ -3,18 +3,22 @@
 // (packets received, synaptic operations and requantized columns in each charged mode) for the charging
 // (charge.ts). The PEs are independent (no delay-0 edge leads from a population to itself), so they are gone
 // through together, event by event (accumulateQueues), which is only a matter of host cache locality.
-import { loadBias, requantizeColumns, requantizeColumnsWasm } from "../../../runtime/golden/kernels.js";
+// Where the WebAssembly kernels run, a group's ports are loaded and saturated, and a shared int32 link's sums
+// requantized, in one kernel call for all its PEs (the per-PE calls were most of the simulator's host overhead).
+import { loadBias, requantizeColumns, requantizeColumnsWasm, saturatePort, saturatePortWasm } from "../../../runtime/golden/kernels.js";
 import { accumulateDense, accumulateQueues, accumulateSharedQueue } from "./accumulate.js";
-import type { Group, GroupLink } from "./pe.js";
+import type { Group, GroupLink, Pe } from "./pe.js";
 import { countDram } from "./accel.js";
-import { accumulateSharedQueueWasm } from "./wasm.js";
+import { S_COLSUM, S_PORT, S_REQUANT, SITES } from "../../../runtime/golden/saturation.js";
+import { accumulateSharedQueueWasm, type SimWasm } from "./wasm.js";
 
 /** Delivers tick t (queues of parity par; a delay-1 projection reads prevPar) to every PE of the group. */
 export function deliverGroup(grp: Group, t: number, par: number, prevPar: number, dense: boolean, pre: number): void {
-  const pes = grp.pes, S = grp.S;
+  const pes = grp.pes, S = grp.S, table = grp.portTable;
+  if (table) grp.wasm!.loadMany(table.load.byteOffset, table.out.length);
   for (let s = 0; s < S; s++) {
     const pe = pes[s];
-    for (let q = 0; q < pe.ports.length; q++) loadBias(pe.ports[q], pe.bias[q]);
+    if (!table) for (let q = 0; q < pe.ports.length; q++) loadBias(pe.ports[q], pe.bias[q]);
     pe.received = pe.receivedDense = pe.syn = pe.synDense = pe.cols = pe.colsDense = pe.synAct = pe.colsAct = pe.synWeight = 0;
     if (pe.accel) {
       pe.accel.bytes.fill(0);
@@ -37,13 +41,16 @@ export function deliverGroup(grp: Group, t: number, par: number, prevPar: number
       if (n > 0 && !lp.rq) lp.acc.fill(0); // the WebAssembly requantization leaves it zero
       if (n > maxN) maxN = n;
     }
+    const int32 = !dense && L.int32 !== null;
     if (maxN > 0) {
-      if (!dense && L.shared && L.wasm) accumulateSharedQueueWasm(grp.wasm!, L.wasm, S, L.idxs[0], L.vals[0], offs[0], ns[0], L.rowPtr, L.colIdx, L.w, L.sums, touched, L.stride, L.first);
+      if (int32 && L.int32!(S, L.idxs[0], L.vals[0], offs[0], ns[0], touched, L.first)) { /* added in int32 */ }
+      else if (int32) throw new Error(`internal: queue of ${grp.pes[0].pop.name} longer than the kernels' scratch`);
+      else if (!dense && L.shared && L.wasm) accumulateSharedQueueWasm(grp.wasm!, L.wasm, S, L.idxs[0], L.vals[0], offs[0], ns[0], L.rowPtr, L.colIdx, L.w, L.sums, touched, L.stride, L.first);
       else if (!dense && L.shared) accumulateSharedQueue(S, L.idxs[0], L.vals[0], offs[0], ns[0], L.rowPtr, L.colIdx, L.w, L.sums, touched, L.stride, L.first);
       else if (!dense) accumulateQueues(S, L.idxs, L.vals, offs, ns, maxN, L.rowPtr, L.colIdx, L.w, L.sums, touched, L.stride, L.first);
       else accumulateLinkDense(grp, k, L);
     }
-    countLink(grp, k, pre, L);
+    countLink(grp, k, pre, L, int32);
   }
 }
 
@@ -72,12 +79,16 @@ function accumulateLinkDense(grp: Group, k: number, L: GroupLink): void {
 }
 
 /** Requantizes link k's sums into each PE's port and adds its counts of the tick to the PE and the projection. */
-function countLink(grp: Group, k: number, pre: number, L: GroupLink): void {
+function countLink(grp: Group, k: number, pre: number, L: GroupLink, int32: boolean): void {
   const pes = grp.pes, S = grp.S, ns = grp.ns, touched = grp.touched, events = grp.events, offs = grp.offs;
+  // A shared int32 link: one queue, so every PE has the same events; all PEs requantized in one call.
+  const many = int32 && ns[0] > 0 ? L.rqMany! : null;
+  if (many) grp.wasm!.rqMany32(many.desc.byteOffset, S, pre, many.out.byteOffset);
   for (let s = 0; s < S; s++) {
     const pe = pes[s], lp = pe.incoming[k];
     const ev = events[s], tc = touched[s];
     const nc = ns[s] === 0 ? 0
+      : many ? countRequantized(many.out, s, lp.sat)
       : lp.rq ? requantizeColumnsWasm(grp.wasm!.rq, lp.acc, lp.mult, lp.shift, pre, lp.port, grp.wasm!.counts, lp.sat)
       : requantizeColumns(lp.acc, lp.mult, lp.shift, pre, lp.port, lp.sat);
     if (lp.countsReceive) {
@@ -105,4 +116,38 @@ function countLink(grp: Group, k: number, pre: number, L: GroupLink): void {
     pr.weightOnly += lp.nnz;
     pr.denseOps += lp.rows * lp.cols;
   }
+}
+
+/** requantizeColumnsWasm's counting for PE s of a requantizeMany32 call: the clamps into sc; returns the columns. */
+function countRequantized(out: Float64Array, s: number, sc: Float64Array): number {
+  const n = out[3 * s];
+  sc[S_COLSUM] += out[3 * s + 1];
+  sc[S_REQUANT] += out[3 * s + 2];
+  sc[SITES + S_COLSUM] += n;
+  sc[SITES + S_REQUANT] += n;
+  return n;
+}
+
+/** Saturates the ports of every PE of a group to int32 (one kernel call where the kernels run: Group.portTable). */
+export function saturateGroup(grp: Group, w: SimWasm | null): void {
+  const table = grp.portTable;
+  if (!table || !w) {
+    for (const pe of grp.pes) saturatePe(pe, w);
+    return;
+  }
+  w.saturateMany(table.sat.byteOffset, table.out.length, table.out.byteOffset);
+  let q = 0;
+  for (const pe of grp.pes) {
+    for (let i = 0; i < pe.ports.length; i++, q++) {
+      const sc = pe.portSat[i];
+      sc[S_PORT] += table.out[q];
+      sc[SITES + S_PORT] += pe.ports[i].length;
+    }
+  }
+}
+
+/** Saturates a PE's ports to int32 (they lie in the arena when the kernels run: sim/wasm.ts). */
+export function saturatePe(pe: Pe, w: SimWasm | null): void {
+  if (w) for (let q = 0; q < pe.ports.length; q++) saturatePortWasm(w.saturate, pe.ports[q], w.counts, pe.portSat[q]);
+  else for (let q = 0; q < pe.ports.length; q++) saturatePort(pe.ports[q], pe.portSat[q]);
 }

@@ -1,7 +1,7 @@
 // A processing element of the simulator: its slice's local ports, biases, incoming projections (its chunks
 // of the CSR rows, SlicedProjection), event queues, unit state and the golden kernel bound to them
 // (runtime/golden/ops.ts), and a Group: the PEs of one population, which deliver a tick together.
-import { sharedQueueKernel, simArena, type SimWasm } from "./wasm.js";
+import { type Shared32, shared32, sharedQueueKernel, simArena, type SimWasm } from "./wasm.js";
 import { type KernelChoice, requantizeFits, type SharedQueueKernel } from "../../../runtime/wasm/index.js";
 import { irKindOf } from "../../../ir/kinds.js";
 import { NmcError } from "../../../ir/errors.js";
@@ -40,6 +40,10 @@ export interface LocalProjection {
   /** This PE's exact column sums: sums[colBase … colBase + cols), the sums of all slices of the projection side by side. */
   acc: Float64Array;
   sums: Float64Array;
+  /** The same sums in int32 (SlicedProjection.sums32) where the kernels add in int32, requantized by the int32 kernel; else null. */
+  acc32: Int32Array | null;
+  /** The projection's split over the population's slices (slices.ts), whose arrays the fields above view. */
+  sliced: SlicedProjection;
   port: Float64Array;
   cols: number;
   /** The queue of the source population's events on this PE. */
@@ -72,6 +76,16 @@ export interface GroupLink {
   shared: boolean;
   /** The WebAssembly kernel of a shared queue over arena arrays (sim/wasm.ts), or null. */
   wasm: SharedQueueKernel | null;
+  /**
+   * The int32 accumulation of a shared queue (sim/wasm.ts shared32: the split's int32 sums, in dense form where
+   * chosen), where every PE of the link requantizes in WebAssembly; else null. Event execution only.
+   */
+  int32: Shared32 | null;
+  /**
+   * With int32: the requantizeMany32 table of the group's PEs (per PE: acc32, cols, mult, shift, port) and its
+   * results (per PE: columns requantized, clamps of each sat32), in the arena.
+   */
+  rqMany: { desc: Uint32Array; out: Float64Array } | null;
   /** The row layout's slices per row, and the slot of this group's first PE in it (a pipeline worker may hold part of a population). */
   stride: number;
   first: number;
@@ -102,8 +116,14 @@ export class Group {
   readonly offs: Int32Array;
   readonly events: Int32Array;
   readonly touched: Float64Array;
+  /**
+   * Every port of the group's PEs, for the one-call kernels (loadMany, saturateMany): per port its byte offset,
+   * its bias's (0: none) and its length; its offset and length; its clamps. Null without the kernels.
+   */
+  readonly portTable: { load: Uint32Array; sat: Uint32Array; out: Float64Array } | null;
   constructor(readonly pes: Pe[], readonly wasm: SimWasm | null = null) {
     const S = (this.S = pes.length);
+    this.portTable = wasm ? portTable(wasm, pes) : null;
     this.ns = new Int32Array(S);
     this.offs = new Int32Array(S);
     this.events = new Int32Array(S);
@@ -115,11 +135,14 @@ export class Group {
           throw new NmcError(`internal: the slices of ${pes[0].pop.name} do not share projection ${lp0.name}'s layout`);
         }
       }
+      const shared = pes.every((pe) => pe.incoming[k].queue === lp0.queue);
+      const int32 = shared && pes.every((pe) => pe.incoming[k].rq && pe.incoming[k].acc32) ? shared32(wasm, lp0.sliced) : null;
       return {
         rowPtr: lp0.rowPtr, colIdx: lp0.colIdx, w: lp0.w,
         idxs: pes.map((pe) => pe.incoming[k].queue.idx), vals: pes.map((pe) => pe.incoming[k].queue.val), sums: lp0.sums,
-        shared: pes.every((pe) => pe.incoming[k].queue === lp0.queue),
+        shared,
         wasm: sharedQueueKernel(wasm, lp0.rowPtr, lp0.colIdx, lp0.w, lp0.sums), stride: lp0.stride, first: lp0.slot,
+        int32, rqMany: int32 && wasm ? requantizeTable(wasm, pes.map((pe) => pe.incoming[k])) : null,
       };
     });
   }
@@ -155,7 +178,8 @@ export interface PeContext {
 export class Pe {
   readonly n: number;
   readonly ports: Float64Array[] = [];
-  readonly bias: (Int32Array | null)[] = [];
+  /** Per port, its bias (int32 values held as doubles: loading a port is a copy), or null. */
+  readonly bias: (Float64Array | null)[] = [];
   /** Per port: the counters its int32 saturation counts in (a replicated port: the first slice only). */
   readonly portSat: Float64Array[];
   readonly incoming: LocalProjection[] = [];
@@ -265,11 +289,12 @@ export class Pe {
       this.ports.push(wasm ? wasm.arena.alloc(Float64Array, cols) : new Float64Array(cols));
       const name = irKindOf(pop).portBias(pop, q.name);
       const t = name === null ? undefined : pop.tensors[name];
-      let b: Int32Array | null = null;
+      let b: Float64Array | null = null;
       if (t) {
-        b = new Int32Array(cols);
+        b = wasm ? wasm.arena.alloc(Float64Array, cols) : new Float64Array(cols);
+        const units = unitsOfColumns(pop, q.name, t.data.length);
         for (let c = 0; c < t.data.length; c++) {
-          const u = layout.unitOfColumn(pop, q.name, c);
+          const u = units[c];
           if (u < 0 || (u >= slice.lo && u < slice.hi)) b[layout.localCol(pop, q.name, c, slice.lo, n)] = t.data[c];
         }
       }
@@ -282,7 +307,8 @@ export class Pe {
   private localProjection(ctx: PeContext, j: Projection, srcPop: number, port: number, countsReceive: boolean): LocalProjection {
     const { pop, slice } = this;
     const cols = s2Op(pop).localCols(pop, j.port, this.n);
-    const { S, rowStart, colIdx, w, slotOf, toLocal, slotCols, bases, sums } = ctx.split(j, slice);
+    const sliced = ctx.split(j, slice);
+    const { S, rowStart, colIdx, w, slotOf, toLocal, slotCols, bases, sums, sums32 } = sliced;
     const slot = slotOf.get(slice.id)!;
     const wasm = ctx.wasm ?? null;
     const mult = wasm ? wasm.arena.alloc(Int32Array, cols) : new Int32Array(cols), shift = wasm ? wasm.arena.alloc(Int32Array, cols) : new Int32Array(cols);
@@ -300,6 +326,7 @@ export class Pe {
     return {
       name: j.name, srcPop, delay: j.delay, rows: j.rows, rowPtr: rowStart, stride: S, slot, nnz, colIdx, colBase: bases[slot], w, mult, shift,
       acc: sums.subarray(bases[slot], bases[slot] + cols), sums, port: this.ports[port], cols, queue, srcSize, countsReceive,
+      acc32: sums32 ? sums32.subarray(bases[slot], bases[slot] + cols) : null, sliced,
       rq: wasm !== null && wasm.arena.holds(sums, this.ports[port]) && requantizeFits(ctx.pre, mult, shift),
       // Every slice holds all the columns of a replicated port (a DiagonalSSM's `u`): the first slice alone counts their ops.
       countsOps: !s2Op(pop).replicated(pop, j.port) || slice.lo === 0, dense: null, stat: emptyProjectionCounts(),
@@ -315,6 +342,43 @@ export class Pe {
   }
 }
 
+/** Group.portTable (simArena reserves it per slice). */
+function portTable(w: SimWasm, pes: Pe[]): { load: Uint32Array; sat: Uint32Array; out: Float64Array } {
+  const P = pes.reduce((a, pe) => a + pe.ports.length, 0);
+  const load = w.arena.alloc(Uint32Array, 3 * P), sat = w.arena.alloc(Uint32Array, 2 * P), out = w.arena.alloc(Float64Array, P);
+  let q = 0;
+  for (const pe of pes) {
+    pe.ports.forEach((port, i) => {
+      const b = pe.bias[i];
+      load.set([port.byteOffset, b ? b.byteOffset : 0, port.length], 3 * q);
+      sat.set([port.byteOffset, port.length], 2 * q);
+      q++;
+    });
+  }
+  return { load, sat, out };
+}
+
+/** The requantizeMany32 table of a link's PEs (GroupLink.rqMany), in the arena (simArena reserves it per split). */
+function requantizeTable(w: SimWasm, lps: LocalProjection[]): { desc: Uint32Array; out: Float64Array } {
+  const desc = w.arena.alloc(Uint32Array, 5 * lps.length), out = w.arena.alloc(Float64Array, 3 * lps.length);
+  lps.forEach((lp, s) => desc.set([lp.acc32!.byteOffset, lp.cols, lp.mult.byteOffset, lp.shift.byteOffset, lp.port.byteOffset], 5 * s));
+  return { desc, out };
+}
+
+/** The unit of every column of a port (S2_OPS layout), computed once per population and port, not once per PE. */
+function unitsOfColumns(pop: Population, port: string, cols: number): Int32Array {
+  let byPort = unitsCache.get(pop);
+  if (!byPort) unitsCache.set(pop, (byPort = new Map()));
+  let u = byPort.get(port);
+  if (!u || u.length !== cols) {
+    const layout = s2Op(pop);
+    u = Int32Array.from({ length: cols }, (_, c) => layout.unitOfColumn(pop, port, c));
+    byPort.set(port, u);
+  }
+  return u;
+}
+const unitsCache = new WeakMap<Population, Map<string, Int32Array>>();
+
 /**
  * One PE per slice that does not mirror another; a mirroring population (a Readout) rides on its source's PEs.
  * Every projection into a population with PEs is split first (slices.ts sharedSplit: once per partition in a
@@ -326,7 +390,7 @@ export function buildPes(
   // A pipeline worker splits only the projections into populations it runs some PEs of (the others are shells).
   const busy = new Set(part.slices.filter((s) => s.mirrors < 0 && owns(s)).map((s) => s.popIndex));
   const splits = splitAll(g, part.slices.filter((s) => busy.has(s.popIndex)));
-  const wasm = simArena(kernels, g, [...splits.values()], part.slices);
+  const wasm = simArena(kernels, g, splits, part.slices);
   const split = (j: Projection) => {
     const m = splits.get(j.name);
     if (!m) throw new NmcError(`internal: projection ${j.name} was not split`);

@@ -4,16 +4,22 @@
 
 /** Events from one source population, two ticks deep (by tick parity): entries [parity · cap, parity · cap + len[parity]). */
 export class Queue {
-  readonly idx: Int32Array;
-  readonly val: Int32Array;
+  /** Empty until allocate(): most PEs' own queues are replaced by a shared one before a run (Simulator.shareQueues). */
+  idx = NO_EVENTS;
+  val = NO_EVENTS;
   readonly len = new Int32Array(2);
   /** Shared by every PE of a population (Simulator.shareQueues). */
   shared = false;
-  constructor(readonly cap: number) {
-    this.idx = new Int32Array(2 * cap);
-    this.val = new Int32Array(2 * cap);
+  constructor(readonly cap: number) {}
+
+  /** Allocates the two ticks' room (once; the simulator calls it for every queue it keeps). */
+  allocate(): void {
+    if (this.idx.length === 2 * this.cap) return;
+    this.idx = new Int32Array(2 * this.cap);
+    this.val = new Int32Array(2 * this.cap);
   }
 }
+const NO_EVENTS = new Int32Array(0);
 
 /** Scratch for sendEvents: one tick's events of one PE (or of the host). */
 let evRow = new Int32Array(1024), evVal = new Int32Array(1024);

@@ -33,7 +33,6 @@ import { NmcError } from "../../../ir/errors.js";
 import { graphTiming } from "../../../ir/timing.js";
 import type { Graph } from "../../../ir/types.js";
 import type { SequenceBatch } from "../../../runtime/batch.js";
-import { saturatePort } from "../../../runtime/golden/kernels.js";
 import { saturationCounters, saturationCounts } from "../../../runtime/golden/saturation.js";
 import { denseWeights } from "./accumulate.js";
 import { quantizeInputs, quantizeTime } from "../../../runtime/golden/interpreter.js";
@@ -45,7 +44,7 @@ import type { Partition } from "../partition.js";
 import type { Placement } from "../place.js";
 import type { Emitter, Routing } from "../route.js";
 import { Charges } from "./charge.js";
-import { deliverGroup } from "./deliver.js";
+import { deliverGroup, saturateGroup, saturatePe } from "./deliver.js";
 import { buildPes, Group, Pe, wireReductions } from "./pe.js";
 import { type Queue, sendAll, sendEvents } from "./queues.js";
 import type { Execution, RunOptions, SimObserver, SimOptions, SimRun } from "./results.js";
@@ -120,9 +119,12 @@ export class Simulator {
     this.pePos = [];
     this.pes.forEach((pe, i) => (this.pePos[pe.slice.pe] = i));
     if (opts.shareQueues ?? true) this.shareQueues(routing);
+    const kept = new Set<Queue>();
     for (const pe of this.pes) {
       for (const [src, q] of pe.queues) {
-        if (this.allQueues.includes(q)) continue;
+        if (kept.has(q)) continue;
+        kept.add(q);
+        q.allocate();
         this.allQueues.push(q);
         this.queueSrc.push(src);
       }
@@ -293,7 +295,10 @@ export class Simulator {
       link?.beforeGroup(pi, ctx.dense, par);
       deliverGroup(grp, t, par, prevPar, ctx.dense, this.pre);
       if (grp.reduction) this.splitTick(ctx, grp, pi, t, par);
-      else for (let s = 0; s < grp.pes.length; s++) this.peTick(ctx, grp.pes[s], pi, t, par);
+      else {
+        saturateGroup(grp, this.wasm);
+        for (let s = 0; s < grp.pes.length; s++) this.peTick(ctx, grp.pes[s], pi, t, par);
+      }
       link?.afterGroup(pi);
     }
     ctx.charges.endTick(t, this.maxDepth);
@@ -343,7 +348,7 @@ export class Simulator {
       } else {
         for (let s = 0; s < grp.pes.length; s++) {
           const pe = grp.pes[s];
-          for (let q = 0; q < pe.ports.length; q++) saturatePort(pe.ports[q], pe.portSat[q]);
+          saturatePe(pe, this.wasm);
           pe.update(step, NO_INPUTS, 0);
           ctx.charges.work(pe);
           if (emits) this.peSend(ctx, pe, pi, (t + 1) / out - 1, epar);
@@ -386,9 +391,8 @@ export class Simulator {
     if (!this.link || this.link.index === 0) ctx.charges.host(ctx.inputPop, input.size, hostEvents, this.hostEmitter);
   }
 
-  /** The rest of a PE's tick after delivery: saturate the ports, update the units, send the events, charge. */
+  /** The rest of a PE's tick after delivery and saturation: update the units, send the events, charge. */
   private peTick(ctx: RunContext, pe: Pe, pi: number, t: number, par: number): void {
-    for (let q = 0; q < pe.ports.length; q++) saturatePort(pe.ports[q], pe.portSat[q]);
     pe.update(t, NO_INPUTS, 0);
     ctx.charges.work(pe);
     this.peSend(ctx, pe, pi, t, par);
@@ -403,7 +407,7 @@ export class Simulator {
     const pes = grp.pes, red = grp.reduction!;
     for (let s = 0; s < pes.length; s++) {
       const pe = pes[s];
-      for (let q = 0; q < pe.ports.length; q++) saturatePort(pe.ports[q], pe.portSat[q]);
+      saturatePe(pe, this.wasm);
       pe.split!.partial();
       ctx.charges.work(pe);
     }

@@ -29,6 +29,13 @@ export interface SlicedProjection {
   slotCols: Int32Array[];
   bases: Int32Array;
   sums: Float64Array;
+  /**
+   * The WebAssembly kernels' int32 form of the sums (runtime/golden/accumulation.ts: int8 weights whose every
+   * column sum fits int32), and the rows in dense form over the sums' columns where enough entries are stored
+   * (sim/wasm.ts simArena sets them; null: the f64 sums only).
+   */
+  sums32: Int32Array | null;
+  dense32: Int8Array | null;
 }
 
 /** Per column: the slice position that holds it (−1: every slice) and its local column there. */
@@ -73,7 +80,7 @@ export function sharedSplit(j: Projection, pop: Population, slices: Slice[]): Sl
     m = splitBySlice(j, pop, slices);
     splitCache.set(j, { first: slices[0], S: slices.length, rowPtr: wt.rowPtr, colIdx: wt.colIdx, values: wt.values.data, split: m });
   }
-  return { ...m, sums: new Float64Array(m.sums.length) };
+  return { ...m, sums: new Float64Array(m.sums.length), sums32: null, dense32: null };
 }
 const splitCache = new WeakMap<Projection, { first: Slice; S: number; rowPtr: unknown; colIdx: unknown; values: unknown; split: SlicedProjection }>();
 
@@ -137,5 +144,5 @@ export function splitBySlice(j: Projection, pop: Population, slices: Slice[]): S
     if (o >= 0) slotCols[o][held[o]++] = c;
     else for (let p = 0; p < S; p++) slotCols[p][held[p]++] = c;
   }
-  return { S, rowStart, colIdx: outCol, w, slotOf: new Map(slices.map((s, i) => [s.id, i])), colOwner, toLocal, slotCols, bases, sums: new Float64Array(bases[S]) };
+  return { S, rowStart, colIdx: outCol, w, slotOf: new Map(slices.map((s, i) => [s.id, i])), colOwner, toLocal, slotCols, bases, sums: new Float64Array(bases[S]), sums32: null, dense32: null };
 }

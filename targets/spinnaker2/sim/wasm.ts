@@ -2,10 +2,11 @@
 // sums (slices.ts) and the PEs' ports, outputs, states and requantization multipliers live in one arena; a shared
 // queue's events pass through small scratch arrays there. The TypeScript kernels stay the definition and the
 // fallback (a queue longer than the scratch, a projection requantizeFits refuses).
-import type { Graph } from "../../../ir/types.js";
+import type { Graph, Projection } from "../../../ir/types.js";
+import { accumulationForm, type AccumulationForm } from "../../../runtime/golden/accumulation.js";
 import { accumulateSharedQueue } from "./accumulate.js";
 import {
-  Arena, ArenaPlan, type KernelChoice, kernelChoice, type RequantizeKernel, type SharedQueueKernel, useWasm,
+  Arena, ArenaPlan, DENSE_ROWS_MIN, type KernelChoice, kernelChoice, type LoadManyKernel, type RequantizeKernel, type RequantizeManyKernel, type SaturateKernel, type SaturateManyKernel, type SharedQueueKernel, useWasm,
 } from "../../../runtime/wasm/index.js";
 import type { SlicedProjection } from "./slices.js";
 import type { Slice } from "../partition.js";
@@ -24,6 +25,13 @@ export interface SimWasm {
   /** The kernels' saturation counts (4 slots). */
   counts: Float64Array;
   rq: RequantizeKernel;
+  /** The requantization of int32 sums (SlicedProjection.sums32). */
+  rq32: RequantizeKernel;
+  /** requantize32 over all PEs of a shared int32 link in one call (GroupLink.rqMany). */
+  rqMany32: RequantizeManyKernel;
+  saturate: SaturateKernel;
+  loadMany: LoadManyKernel;
+  saturateMany: SaturateManyKernel;
 }
 
 /**
@@ -31,14 +39,18 @@ export interface SimWasm {
  * then replaces each split's rowStart, colIdx, w and sums by copies in it (before any PE takes a view of them;
  * the split objects are this simulator's own, their arrays possibly shared: slices.ts sharedSplit).
  */
-export function simArena(choice: KernelChoice | undefined, g: Graph, splits: SlicedProjection[], slices: Slice[]): SimWasm | null {
+export function simArena(choice: KernelChoice | undefined, g: Graph, splitsByName: Map<string, SlicedProjection>, slices: Slice[]): SimWasm | null {
+  const splits = [...splitsByName.values()], pre = g.quant ? g.quant.weightBits - 8 : 0;
+  const forms = new Map([...splitsByName].map(([name, m]) => [m, splitForm(g.projections.find((j) => j.name === name)!, m, pre)]));
   const maxPop = Math.max(1, ...g.populations.map((p) => p.size));
   let maxS = 1;
   const plan = new ArenaPlan().add(4, maxPop).add(4, maxPop).add(8, 4);
   for (const s of slices) {
     if (s.mirrors >= 0) continue;
     const pop = g.populations[s.popIndex], n = s.hi - s.lo, op = goldenOp(pop);
-    for (const q of pop.ports) plan.add(8, s2Op(pop).localCols(pop, q.name, n)); // the PE's ports
+    for (const q of pop.ports) plan.add(8, s2Op(pop).localCols(pop, q.name, n)).add(8, s2Op(pop).localCols(pop, q.name, n)); // the PE's ports and biases
+    const P = pop.ports.length;
+    plan.add(4, 3 * P).add(4, 2 * P).add(8, P); // its share of its group's port tables (Group.portTable)
     plan.add(4, n); // its out
     for (const v of op.state(pop, n)) plan.add(4, v.length); // its state
     plan.add(1, op.arenaBytes?.(pop, n) ?? 0); // what its update's kernel copies
@@ -47,6 +59,9 @@ export function simArena(choice: KernelChoice | undefined, g: Graph, splits: Sli
     maxS = Math.max(maxS, m.S);
     for (let p = 0; p < m.S; p++) plan.add(4, m.bases[p + 1] - m.bases[p]).add(4, m.bases[p + 1] - m.bases[p]); // its PEs' mult and shift
     plan.add(4, m.rowStart.length).add(m.colIdx.BYTES_PER_ELEMENT, m.colIdx.length).add(m.w.BYTES_PER_ELEMENT, m.w.length).add(8, m.sums.length);
+    const f = forms.get(m)!;
+    if (f !== "csr") plan.add(4, m.sums.length).add(4, 5 * m.S).add(8, 3 * m.S); // the int32 sums, a group's requantizeMany32 table and results
+    if (f === "dense32") plan.add(1, denseBytes(m));
   }
   plan.add(8, maxS);
   if (!useWasm(kernelChoice(choice), plan.bytes)) return null;
@@ -56,10 +71,64 @@ export function simArena(choice: KernelChoice | undefined, g: Graph, splits: Sli
     m.colIdx = arena.copy(m.colIdx);
     m.w = arena.copy(m.w);
     m.sums = arena.alloc(Float64Array, m.sums.length);
+    const f = forms.get(m)!;
+    if (f !== "csr") m.sums32 = arena.alloc(Int32Array, m.sums.length);
+    if (f === "dense32") m.dense32 = denseRows(arena.alloc(Int8Array, denseBytes(m)), m);
   }
   return {
     arena, idx: arena.alloc(Int32Array, maxPop), val: arena.alloc(Int32Array, maxPop), counts: arena.alloc(Float64Array, 4),
-    touched: arena.alloc(Float64Array, maxS), rq: arena.requantize(),
+    touched: arena.alloc(Float64Array, maxS), rq: arena.requantize(), rq32: arena.requantize32(), rqMany32: arena.requantizeMany32(), saturate: arena.saturate(), loadMany: arena.loadMany(), saturateMany: arena.saturateMany(),
+  };
+}
+
+/**
+ * The golden engine's choice (runtime/golden/accumulation.ts) for a split projection: the int32 sums where its
+ * weights allow, in dense form where at least DENSE_ROWS_MIN of the split's row-by-sums grid is stored.
+ */
+function splitForm(j: Projection, m: SlicedProjection, pre: number): AccumulationForm {
+  const f = accumulationForm(j, pre);
+  return f === "csr" ? f : m.colIdx.length >= DENSE_ROWS_MIN * j.rows * m.sums.length ? "dense32" : "csr32";
+}
+
+function denseBytes(m: SlicedProjection): number {
+  return (m.rowStart.length - 1) / m.S * m.sums.length;
+}
+
+/** The rows of a split in dense form over the sums' columns (row r: wd[r · width …], width = the sums' length). */
+function denseRows(wd: Int8Array, m: SlicedProjection): Int8Array {
+  const width = m.sums.length, rows = (m.rowStart.length - 1) / m.S;
+  for (let r = 0; r < rows; r++) {
+    for (let k = m.rowStart[r * m.S]; k < m.rowStart[(r + 1) * m.S]; k++) wd[r * width + m.colIdx[k]] = m.w[k];
+  }
+  return wd;
+}
+
+/**
+ * The int32 accumulation of a shared queue (sim/deliver.ts), bound to a split's arrays in the arena: the queue's
+ * events copied into the scratch, the slices' counts added to touched; or null where the split has only f64 sums
+ * or its queue is too long for the scratch.
+ */
+export type Shared32 = (S: number, idx: Int32Array, val: Int32Array, off: number, n: number, touched: Float64Array, first: number) => boolean;
+
+export function shared32(w: SimWasm | null, m: SlicedProjection): Shared32 | null {
+  if (!w || !m.sums32) return null;
+  const si = w.idx, sv = w.val, st = w.touched, stride = m.S, width = m.sums.length;
+  const rp = m.rowStart.byteOffset, sums = m.sums32.byteOffset;
+  const dense = m.dense32, kd = w.arena.sharedDense32(), kc = w.arena.sharedQueue32(m.colIdx);
+  const pc = m.colIdx.byteOffset, pw = m.w.byteOffset;
+  return (S, idx, val, off, n, touched, first) => {
+    if (n > si.length || S > st.length) return false;
+    for (let e = 0; e < n; e++) {
+      si[e] = idx[off + e];
+      sv[e] = val[off + e];
+    }
+    st.fill(0, 0, S);
+    if (dense) {
+      const c0 = m.bases[first], c1 = m.bases[first + S];
+      kd(S, stride, si.byteOffset, sv.byteOffset, 0, n, rp + 4 * first, dense.byteOffset + c0, width, c1 - c0, sums + 4 * c0, st.byteOffset);
+    } else kc(S, stride, si.byteOffset, sv.byteOffset, 0, n, rp + 4 * first, pc, pw, sums, st.byteOffset);
+    for (let s = 0; s < S; s++) touched[s] += st[s];
+    return true;
   };
 }
 
