@@ -158,6 +158,42 @@ describe("WebAssembly kernels = TypeScript kernels, bit for bit", () => {
     }), { numRuns: RUNS });
   });
 
+  it("the simulator's int32 forms: sharedQueue32 and sharedDense32 (a whole row layout or a consecutive run of its slices) give accumulateSharedQueue's sums and counts", () => {
+    let fits = 0;
+    fc.assert(fc.property(csrArb, fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 2 ** 30 }), fc.integer({ min: 0, max: 5 }), (c0, S, es, off) => {
+      // Slice s's chunks hold columns [s · cols, (s + 1) · cols) of the sums, as slices.ts lays them out.
+      const m = makeCsr({ ...c0, i16: false }, S), width = S * m.cols;
+      const col = Uint32Array.from(m.colIdx);
+      for (let r = 0; r < m.rows * S; r++) for (let k = m.rowPtr[r]; k < m.rowPtr[r + 1]; k++) col[k] += (r % S) * m.cols;
+      if (!int32SumsFit(width, col, m.w)) return;
+      fits++;
+      const r = rng(es);
+      const n = Math.floor(r() * 3 * m.rows);
+      const idx = Int32Array.from({ length: off + n }, () => Math.floor(r() * m.rows));
+      const val = Int32Array.from({ length: off + n }, () => (r() < 0.1 ? -32768 : Math.round((2 * r() - 1) * 32767)));
+      const first = Math.floor(r() * S), k = 1 + Math.floor(r() * (S - first));
+      const ref = new Float64Array(width), touchedRef = new Float64Array(k);
+      accumulateSharedQueue(k, idx, val, off, n, m.rowPtr, col, m.w, ref, touchedRef, S, first);
+      const c16 = width <= 65536 ? Uint16Array.from(col) : col;
+      const plan = new ArenaPlan().add(4, off + n).add(4, off + n).add(4, m.rowPtr.length).add(c16.BYTES_PER_ELEMENT, col.length).add(1, m.w.length)
+        .add(4, width).add(4, S).add(1, m.rows * width);
+      const a = new Arena(plan);
+      const ai = a.copy(idx), av = a.copy(val), rp = a.copy(m.rowPtr), ci = a.copy(c16), w = a.copy(m.w);
+      const sums = a.alloc(Int32Array, width), touched = a.alloc(Int32Array, S), wd = a.alloc(Int8Array, m.rows * width);
+      a.sharedQueue32(ci)(k, S, ai.byteOffset, av.byteOffset, off, n, rp.byteOffset + 4 * first, ci.byteOffset, w.byteOffset, sums.byteOffset, touched.byteOffset);
+      expect(Array.from(sums)).toEqual(Array.from(ref));
+      expect(Array.from(touched.subarray(0, k))).toEqual(Array.from(touchedRef));
+      for (let i = 0; i < m.rows; i++) for (let e = m.rowPtr[i * S]; e < m.rowPtr[(i + 1) * S]; e++) wd[i * width + col[e]] = m.w[e];
+      sums.fill(0);
+      touched.fill(0);
+      const c0l = first * m.cols, cols = k * m.cols;
+      a.sharedDense32()(k, S, ai.byteOffset, av.byteOffset, off, n, rp.byteOffset + 4 * first, wd.byteOffset + c0l, width, cols, sums.byteOffset + 4 * c0l, touched.byteOffset);
+      expect(Array.from(sums)).toEqual(Array.from(ref));
+      expect(Array.from(touched.subarray(0, k))).toEqual(Array.from(touchedRef));
+    }), { numRuns: RUNS });
+    expect(fits, "int32SumsFit held for some layouts").toBeGreaterThan(RUNS / 4);
+  });
+
   it("requantizeColumns: port values, saturation counts, columns, and acc left zero", () => {
     // Column sums up to ±2^45 (past int32 before and after requantization), Q15 multipliers, shifts 0 … 62.
     const big = fc.oneof(fc.constant(0), fc.integer({ min: -(2 ** 20), max: 2 ** 20 }), fc.integer({ min: -(2 ** 45), max: 2 ** 45 }));

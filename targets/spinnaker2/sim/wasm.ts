@@ -20,8 +20,9 @@ export interface SimWasm {
   /** A queue segment's events (as many as the largest population). */
   idx: Int32Array;
   val: Int32Array;
-  /** Per slice of a group: the entries its chunks read. */
+  /** Per slice of a group: the entries its chunks read (f64; int32 for the int32 kernels). */
   touched: Float64Array;
+  touched32: Int32Array;
   /** The kernels' saturation counts (4 slots). */
   counts: Float64Array;
   rq: RequantizeKernel;
@@ -63,7 +64,7 @@ export function simArena(choice: KernelChoice | undefined, g: Graph, splitsByNam
     if (f !== "csr") plan.add(4, m.sums.length).add(4, 5 * m.S).add(8, 3 * m.S); // the int32 sums, a group's requantizeMany32 table and results
     if (f === "dense32") plan.add(1, denseBytes(m));
   }
-  plan.add(8, maxS);
+  plan.add(8, maxS).add(4, maxS);
   if (!useWasm(kernelChoice(choice), plan.bytes)) return null;
   const arena = new Arena(plan);
   for (const m of splits) {
@@ -77,7 +78,7 @@ export function simArena(choice: KernelChoice | undefined, g: Graph, splitsByNam
   }
   return {
     arena, idx: arena.alloc(Int32Array, maxPop), val: arena.alloc(Int32Array, maxPop), counts: arena.alloc(Float64Array, 4),
-    touched: arena.alloc(Float64Array, maxS), rq: arena.requantize(), rq32: arena.requantize32(), rqMany32: arena.requantizeMany32(), saturate: arena.saturate(), loadMany: arena.loadMany(), saturateMany: arena.saturateMany(),
+    touched: arena.alloc(Float64Array, maxS), touched32: arena.alloc(Int32Array, maxS), rq: arena.requantize(), rq32: arena.requantize32(), rqMany32: arena.requantizeMany32(), saturate: arena.saturate(), loadMany: arena.loadMany(), saturateMany: arena.saturateMany(),
   };
 }
 
@@ -112,7 +113,7 @@ export type Shared32 = (S: number, idx: Int32Array, val: Int32Array, off: number
 
 export function shared32(w: SimWasm | null, m: SlicedProjection): Shared32 | null {
   if (!w || !m.sums32) return null;
-  const si = w.idx, sv = w.val, st = w.touched, stride = m.S, width = m.sums.length;
+  const si = w.idx, sv = w.val, st = w.touched32, stride = m.S, width = m.sums.length;
   const rp = m.rowStart.byteOffset, sums = m.sums32.byteOffset;
   const dense = m.dense32, kd = w.arena.sharedDense32(), kc = w.arena.sharedQueue32(m.colIdx);
   const pc = m.colIdx.byteOffset, pw = m.w.byteOffset;
