@@ -30,10 +30,15 @@ const WIDTHS: readonly (readonly number[])[] = [[H, H, H], [H, H, IN]];
 const SPARSITIES = [0.8, 0.85, 0.9];
 const LEVELS = ["PL1", "PL2"];
 const TOKENS_PER_INFERENCE = [1, 70];
+/**
+ * Bytes of a stored weight's column index: 4 (a 32-bit index, the headline's reading of "CSR"), or 2 (16-bit local
+ * columns, as nmc's own chip layout keeps them: every layer has fewer than 2^16 columns). The paper's layout is U.
+ */
+const INDEX_BYTES = [4, 2];
 const TOKENS = 16; // simulated per configuration
 export const PAPER = { pes: 150, kbPerPe: 88.3, watts: 0.39, seconds: 0.17025, joules: 0.0653 };
 /** The configuration the headline comparison uses (each choice argued in RESEARCH-22.md (d)). */
-const HEADLINE = { widths: "1350-1350-750", sparsity: 0.8, level: "PL1", tokens: 70 };
+const HEADLINE = { widths: "1350-1350-750", sparsity: 0.8, level: "PL1", tokens: 70, indexBytes: 4 };
 
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
@@ -98,7 +103,7 @@ function paperHardware(): HardwareDescription {
 const tuneBatch = inputs(2, 12);
 const simBatch = inputs(1, TOKENS);
 
-/** One model variant tuned to one activity sparsity, compiled, mapped the paper's way and simulated once. */
+/** One model variant tuned to one activity sparsity, compiled, then mapped the paper's way with each index width and simulated once per mapping. */
 function variant(widths: readonly number[], target: number) {
   let lo = 0, hi = 1;
   for (let i = 0; i < 10; i++) {
@@ -108,16 +113,18 @@ function variant(widths: readonly number[], target: number) {
   }
   const float = build(widths, hi);
   const g = compileQuantized(float, { calibration: { data: tuneBatch.data, shape: [tuneBatch.batch, tuneBatch.ticks, IN], label: "random embedding vectors" } }).quantized;
-  const hw = paperHardware(), storage = { weightBytes: 4, indexBytes: 4 };
-  const m = mapGraph(g, hw, storage);
-  const run = simulate(g, m, simBatch);
+  const hw = paperHardware();
+  const mappings = INDEX_BYTES.map((indexBytes) => {
+    const m = mapGraph(g, hw, { weightBytes: 4, indexBytes });
+    return { indexBytes, m, run: simulate(g, m, simBatch) };
+  });
   const nnz = g.projections.reduce((a, j) => a + j.weights.colIdx.length, 0);
   const dense = float.projections.reduce((a, j) => a + j.rows * j.cols, 0);
-  return { g, m, run, hw, threshold: hi, nnz, dense };
+  return { g, mappings, hw, threshold: hi, nnz, dense };
 }
 
 interface Row {
-  widths: string; target_activity_sparsity: number; activity_sparsity: number; level: string; tokens_per_inference: number;
+  widths: string; target_activity_sparsity: number; activity_sparsity: number; level: string; tokens_per_inference: number; index_bytes: number;
   pes: number; pe_lower_bound: number; chips: number; kb_weights_per_pe: number; synaptic_ops_per_token: number;
   token_seconds: number; token_joules: number; power_watts: number; static_share: number;
   inference_seconds: number; inference_joules: number;
@@ -131,15 +138,15 @@ for (const widths of WIDTHS) {
   for (const target of SPARSITIES) {
     const v = variant(widths, target);
     (models[name] ??= { dense_weights: v.dense, stored_weights: v.nnz, thresholds: {} }).thresholds[String(target)] = v.threshold;
-    for (const level of LEVELS) {
-      const rep = report(v.g, v.m, v.run, "event", level, { dvfs: "off" });
+    for (const { indexBytes, m, run } of v.mappings) for (const level of LEVELS) {
+      const rep = report(v.g, m, run, "event", level, { dvfs: "off" });
       const e = rep.eventMode;
       const tokenSeconds = e.tickSeconds, tokenJoules = e.energyJoules.total / TOKENS;
       const power = tokenJoules / tokenSeconds;
       for (const tokens of TOKENS_PER_INFERENCE) {
         rows.push({
-          widths: name, target_activity_sparsity: target, activity_sparsity: rep.activitySparsityOverall, level, tokens_per_inference: tokens,
-          pes: rep.pes, pe_lower_bound: rep.peLowerBound, chips: rep.chips, kb_weights_per_pe: (v.nnz * 8) / rep.pes / 1000,
+          widths: name, target_activity_sparsity: target, activity_sparsity: rep.activitySparsityOverall, level, tokens_per_inference: tokens, index_bytes: indexBytes,
+          pes: rep.pes, pe_lower_bound: rep.peLowerBound, chips: rep.chips, kb_weights_per_pe: (v.nnz * (4 + indexBytes)) / rep.pes / 1000,
           synaptic_ops_per_token: rep.synapticOpsPerInference.effective / TOKENS,
           token_seconds: tokenSeconds, token_joules: tokenJoules, power_watts: power, static_share: e.energyJoules.static / e.energyJoules.total,
           inference_seconds: tokenSeconds * tokens, inference_joules: tokenJoules * tokens,
@@ -147,13 +154,13 @@ for (const widths of WIDTHS) {
         });
       }
     }
-    process.stderr.write(`calibrate: ${name}, activity sparsity ${target}: ${v.m.partition.pes} PEs\n`);
+    process.stderr.write(`calibrate: ${name}, activity sparsity ${target}: ${v.mappings.map((x) => `${x.m.partition.pes} PEs with ${x.indexBytes}-byte indices`).join(", ")}\n`);
   }
 }
 
-const head = rows.find((r) => r.widths === HEADLINE.widths && r.target_activity_sparsity === HEADLINE.sparsity && r.level === HEADLINE.level && r.tokens_per_inference === HEADLINE.tokens)!;
+const head = rows.find((r) => r.widths === HEADLINE.widths && r.target_activity_sparsity === HEADLINE.sparsity && r.level === HEADLINE.level && r.tokens_per_inference === HEADLINE.tokens && r.index_bytes === HEADLINE.indexBytes)!;
 const SOURCE = "Nazeer et al. arXiv 2312.09084, Table II, as quoted by N3/N5 (secondary; SOURCES.md §7)";
-const ASSUMED = `last layer ${HEADLINE.widths} (EvNN's code, primary), activity sparsity ${HEADLINE.sparsity} (the unpruned EGRU-1350 models, secondary), ${HEADLINE.level} (0.39 W is below the chip asleep at 0.8 V), ${HEADLINE.tokens} tokens per inference (EvNN's bptt, derived); the paper's mapping (float32 CSR, 8 B per stored weight)`;
+const ASSUMED = `last layer ${HEADLINE.widths} (EvNN's code, primary), activity sparsity ${HEADLINE.sparsity} (the unpruned EGRU-1350 models, secondary), ${HEADLINE.level} (0.39 W is below the chip asleep at 0.8 V), ${HEADLINE.tokens} tokens per inference (EvNN's bptt, derived); the paper's mapping (float32 CSR, 32-bit indices: 8 B per stored weight)`;
 const figures = [
   { id: "power", unit: "W", published: PAPER.watts, predicted: head.power_watts },
   { id: "time_per_inference", unit: "s", published: PAPER.seconds, predicted: head.inference_seconds },
@@ -175,7 +182,7 @@ const out = {
   script: "targets/spinnaker2/calibration/lm.ts (npm run calibrate:spinnaker2)",
   date: new Date().toISOString(),
   paper: { ...PAPER, source: SOURCE },
-  swept: { widths: WIDTHS.map((w) => w.join("-")), activity_sparsity: SPARSITIES, levels: LEVELS, tokens_per_inference: TOKENS_PER_INFERENCE, tokens_simulated: TOKENS, density: DENSITY },
+  swept: { widths: WIDTHS.map((w) => w.join("-")), activity_sparsity: SPARSITIES, levels: LEVELS, tokens_per_inference: TOKENS_PER_INFERENCE, index_bytes: INDEX_BYTES, tokens_simulated: TOKENS, density: DENSITY },
   headline: HEADLINE,
   models,
   figures,

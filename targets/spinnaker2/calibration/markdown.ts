@@ -10,7 +10,7 @@ interface Figure {
   source: string; assumptions: string; sensitivity_range: number[];
 }
 interface Row {
-  widths: string; target_activity_sparsity: number; activity_sparsity: number; level: string; tokens_per_inference: number;
+  widths: string; target_activity_sparsity: number; activity_sparsity: number; level: string; tokens_per_inference: number; index_bytes: number;
   pes: number; pe_lower_bound: number; chips: number; kb_weights_per_pe: number; synaptic_ops_per_token: number;
   token_seconds: number; token_joules: number; power_watts: number; static_share: number;
   inference_seconds: number; inference_joules: number; model_over_paper: { power: number; seconds: number; joules: number; pes: number };
@@ -18,8 +18,8 @@ interface Row {
 export interface CalibrationOut {
   date: string;
   paper: { pes: number; kbPerPe: number; watts: number; seconds: number; joules: number; source: string };
-  swept: { widths: string[]; activity_sparsity: number[]; levels: string[]; tokens_per_inference: number[]; tokens_simulated: number; density: number };
-  headline: { widths: string; sparsity: number; level: string; tokens: number };
+  swept: { widths: string[]; activity_sparsity: number[]; levels: string[]; tokens_per_inference: number[]; index_bytes: number[]; tokens_simulated: number; density: number };
+  headline: { widths: string; sparsity: number; level: string; tokens: number; indexBytes: number };
   models: Record<string, { dense_weights: number; stored_weights: number }>;
   figures: Figure[];
   sensitivity: Row[];
@@ -40,6 +40,8 @@ export function calibrationMarkdown(o: CalibrationOut): string {
   const pubOf = (f: Figure) => (f.unit === "PE" ? `${f.published} PE` : si(f.published, f.unit));
   const off = o.figures.filter((f) => !f.within_0_75_to_1_33);
   const t1 = o.sensitivity.filter((r) => r.tokens_per_inference === 1);
+  // The headline's model and level with every index width: what the storage layout alone does to the PEs and chips.
+  const byIndex = o.sensitivity.filter((r) => r.widths === h.widths && r.target_activity_sparsity === h.sparsity && r.level === h.level && r.tokens_per_inference === h.tokens);
   return `# Calibrating the SpiNNaker 2 cost model against a published measurement
 
 Written by \`npm run calibrate:spinnaker2\` (\`calibration/lm.ts\`) on ${o.date.slice(0, 10)}; every figure below is in
@@ -59,15 +61,17 @@ inference **${si(o.paper.watts, "W")}, ${si(o.paper.seconds, "s")}, ${si(o.paper
 - the performance level: ${o.swept.levels.join(", ")} (0.39 W is below what the chip draws asleep at 0.8 V, which points
   to PL1 if the 0.39 W is total power);
 - tokens per "inference": ${o.swept.tokens_per_inference.join(" or ")} (EvNN trains and evaluates on sequences of 70 tokens
-  at batch 1, and an A100 needing 19.9 ms fits 70 recurrent steps, not one).
+  at batch 1, and an A100 needing 19.9 ms fits 70 recurrent steps, not one);
+- the bytes of a stored weight's column index: ${o.swept.index_bytes.join(" or ")} (a 32-bit index, or 16-bit local columns as
+  nmc's own layout keeps them; the headline takes ${h.indexBytes}).
 
 Every configuration: random weights at ${100 * o.swept.density} % density (the trained ones are not published), mapped the
-paper's way (float32 values with 32-bit indices, 8 B per stored weight; fp32 synapse 12 cycles, EGRU unit 80),
+paper's way (float32 values with the swept index width; fp32 synapse 12 cycles, EGRU unit 80),
 ${o.swept.tokens_simulated} tokens simulated, DVFS off (the paper gives no sign of it).
 
 ## Published figures against the model
 
-The headline configuration: layers ${h.widths}, activity sparsity ${h.sparsity}, ${h.level}, ${h.tokens} tokens per inference.
+The headline configuration: layers ${h.widths}, activity sparsity ${h.sparsity}, ${h.level}, ${h.tokens} tokens per inference, ${h.indexBytes}-byte indices.
 The range is model ÷ paper over every swept configuration (time and energy at ${h.tokens} tokens per inference).
 
 ${table(["figure", "published", "predicted", "model ÷ paper", "within 0.75–1.33", "range over the sweep"], o.figures.map((f) => [
@@ -79,9 +83,9 @@ Source of every published figure: ${o.figures[0]?.source}.
 
 ## Sensitivity (per token; one inference = 1 token)
 
-${table(["layers", "activity sparsity (measured)", "level", "PEs (lower bound), chips", "KB weights / PE", "synops / token", "time / token", "energy / token", "power", "static share", "power ÷ paper"],
+${table(["layers", "activity sparsity (measured)", "level", "index B", "PEs (lower bound), chips", "KB weights / PE", "synops / token", "time / token", "energy / token", "power", "static share", "power ÷ paper"],
     t1.map((r) => [
-      r.widths, `${r.target_activity_sparsity} (${r.activity_sparsity.toFixed(3)})`, r.level, `${r.pes} (${r.pe_lower_bound}), ${r.chips}`, r.kb_weights_per_pe.toFixed(1),
+      r.widths, `${r.target_activity_sparsity} (${r.activity_sparsity.toFixed(3)})`, r.level, r.index_bytes, `${r.pes} (${r.pe_lower_bound}), ${r.chips}`, r.kb_weights_per_pe.toFixed(1),
       g3(r.synaptic_ops_per_token), si(r.token_seconds, "s"), si(r.token_joules, "J"), si(r.power_watts, "W"), `${(100 * r.static_share).toFixed(0)} %`, r.model_over_paper.power.toFixed(2),
     ]))}
 
@@ -93,8 +97,9 @@ Time and energy per inference are these times the tokens per inference; lm.json 
   the cycle costs hardly at all.
 - **PEs.** nmc's memory model keeps, per slice, row pointers for every source row, two ticks of event queues per
   source and per-column accumulators beside the weights; the paper fitted ${o.paper.kbPerPe} KB per PE on ${o.paper.pes} PEs of
-  one chip. The layout it used is not in anything we could read, so nmc places the paper's model on more PEs (and
-  two chips), and every static figure follows. This is the first thing the paper's §III would settle.
+  one chip. The layout it used is not in anything we could read. The index width alone moves the headline model
+  from ${byIndex.map((r) => `${r.pes} PEs on ${r.chips} chip${r.chips > 1 ? "s" : ""} (${r.index_bytes}-byte indices, power ÷ paper ${r.model_over_paper.power.toFixed(2)}, energy ÷ paper ${r.model_over_paper.joules.toFixed(2)})`).join(" to ")}:
+  ${byIndex.some((r) => r.chips === 1 && r.pes <= 152) ? "with 16-bit local columns the paper's model fits one chip, as the paper ran it" : "neither width fits it on one chip"}. This is the first thing the paper's §III would settle.
 - **Time and energy per inference** rest on the tokens per inference. At ${h.tokens} tokens, the model's time and energy are
   below the paper's: the per-token work nmc charges (synaptic operations, unit updates, packets) is smaller than
   what the chip spent. Candidates, not yet tested: host transfers of the 750-wide embedding and output per token,
