@@ -255,12 +255,6 @@ export function sharedDense32_i8(
   return (e + 1023) << 52;
 }
 
-/** The number of lanes of an f64x2 comparison mask that are set (0, 1 or 2). */
-// @ts-ignore: decorator
-@inline function lanes(mask: v128): u32 {
-  return <u32>popcnt<i32>(i64x2.bitmask(mask));
-}
-
 /**
  * runtime/fixed roundShift on two lanes of exact integers held in doubles, with half = 2^(s−1) (0 for s = 0) and
  * inv = 2^−s per lane: floor((|x| + half) · inv) with x's sign put back, the very double operations of the
@@ -287,24 +281,28 @@ export function requantize(acc: usize, cols: u32, mult: usize, shift: usize, pre
   const I0 = i64x2.splat(0), B1023 = i64x2.splat(1023), B1022 = i64x2.splat(1022);
   const hp = f64x2.splat(pre == 0 ? 0 : reinterpret<f64>(pow2bits(<i64>pre - 1))), ip = f64x2.splat(reinterpret<f64>(pow2bits(-<i64>pre)));
   let n: u32 = 0, satSum: u32 = 0, satRq: u32 = 0;
+  let vN = i64x2.splat(0), vSum = i64x2.splat(0), vRq = i64x2.splat(0); // per-lane counts (a set comparison lane is −1)
   const C2 = <usize>(cols & ~1);
   for (let c: usize = 0; c < C2; c += 2) {
     const pa = acc + (c << 3), pp = port + (c << 3);
     const a = v128.load(pa);
     v128.store(pa, ZERO);
-    n += lanes(f64x2.ne(a, ZERO));
+    vN = i64x2.sub(vN, f64x2.ne(a, ZERO));
     let v = roundShift2(a, hp, ip);
-    satSum += lanes(f64x2.gt(v, MAX)) + lanes(f64x2.lt(v, MIN));
+    vSum = i64x2.sub(i64x2.sub(vSum, f64x2.gt(v, MAX)), f64x2.lt(v, MIN));
     v = f64x2.pmin(f64x2.pmax(v, MIN), MAX);
     const m = f64x2.convert_low_i32x4_s(v128.load64_zero(mult + (c << 2)));
     const s = i64x2.extend_low_i32x4_s(v128.load64_zero(shift + (c << 2)));
     const inv = i64x2.shl(i64x2.sub(B1023, s), 52);
     const half = v128.andnot(i64x2.shl(i64x2.add(B1022, s), 52), i64x2.eq(s, I0));
     let r = roundShift2(f64x2.mul(v, m), half, inv);
-    satRq += lanes(f64x2.gt(r, MAX)) + lanes(f64x2.lt(r, MIN));
+    vRq = i64x2.sub(i64x2.sub(vRq, f64x2.gt(r, MAX)), f64x2.lt(r, MIN));
     r = f64x2.pmin(f64x2.pmax(r, MIN), MAX);
     v128.store(pp, f64x2.add(v128.load(pp), r));
   }
+  n += <u32>(i64x2.extract_lane(vN, 0) + i64x2.extract_lane(vN, 1));
+  satSum += <u32>(i64x2.extract_lane(vSum, 0) + i64x2.extract_lane(vSum, 1));
+  satRq += <u32>(i64x2.extract_lane(vRq, 0) + i64x2.extract_lane(vRq, 1));
   const T: i64 = 2147483647, B: i64 = -2147483648;
   for (let c: usize = C2; c < <usize>cols; c++) {
     const a = load<f64>(acc + (c << 3));
@@ -329,24 +327,28 @@ export function requantize32(acc: usize, cols: u32, mult: usize, shift: usize, p
   const I0 = i64x2.splat(0), B1023 = i64x2.splat(1023), B1022 = i64x2.splat(1022);
   const hp = f64x2.splat(pre == 0 ? 0 : reinterpret<f64>(pow2bits(<i64>pre - 1))), ip = f64x2.splat(reinterpret<f64>(pow2bits(-<i64>pre)));
   let n: u32 = 0, satSum: u32 = 0, satRq: u32 = 0;
+  let vN = i64x2.splat(0), vSum = i64x2.splat(0), vRq = i64x2.splat(0); // per-lane counts (a set comparison lane is −1)
   const C2 = <usize>(cols & ~1);
   for (let c: usize = 0; c < C2; c += 2) {
     const pa = acc + (c << 2), pp = port + (c << 3);
     const a = f64x2.convert_low_i32x4_s(v128.load64_zero(pa));
     v128.store64_lane(pa, I0, 0);
-    n += lanes(f64x2.ne(a, ZERO));
+    vN = i64x2.sub(vN, f64x2.ne(a, ZERO));
     let v = roundShift2(a, hp, ip);
-    satSum += lanes(f64x2.gt(v, MAX)) + lanes(f64x2.lt(v, MIN));
+    vSum = i64x2.sub(i64x2.sub(vSum, f64x2.gt(v, MAX)), f64x2.lt(v, MIN));
     v = f64x2.pmin(f64x2.pmax(v, MIN), MAX);
     const m = f64x2.convert_low_i32x4_s(v128.load64_zero(mult + (c << 2)));
     const s = i64x2.extend_low_i32x4_s(v128.load64_zero(shift + (c << 2)));
     const inv = i64x2.shl(i64x2.sub(B1023, s), 52);
     const half = v128.andnot(i64x2.shl(i64x2.add(B1022, s), 52), i64x2.eq(s, I0));
     let r = roundShift2(f64x2.mul(v, m), half, inv);
-    satRq += lanes(f64x2.gt(r, MAX)) + lanes(f64x2.lt(r, MIN));
+    vRq = i64x2.sub(i64x2.sub(vRq, f64x2.gt(r, MAX)), f64x2.lt(r, MIN));
     r = f64x2.pmin(f64x2.pmax(r, MIN), MAX);
     v128.store(pp, f64x2.add(v128.load(pp), r));
   }
+  n += <u32>(i64x2.extract_lane(vN, 0) + i64x2.extract_lane(vN, 1));
+  satSum += <u32>(i64x2.extract_lane(vSum, 0) + i64x2.extract_lane(vSum, 1));
+  satRq += <u32>(i64x2.extract_lane(vRq, 0) + i64x2.extract_lane(vRq, 1));
   const T: i64 = 2147483647, B: i64 = -2147483648;
   for (let c: usize = C2; c < <usize>cols; c++) {
     const a = <f64>load<i32>(acc + (c << 2));
@@ -415,13 +417,15 @@ export function saturateMany(desc: usize, count: u32, out: usize): void {
 export function saturate(port: usize, n: u32, counts: usize): void {
   const MAX = f64x2.splat(2147483647), MIN = f64x2.splat(-2147483648);
   let sat: u32 = 0;
+  let vSat = i64x2.splat(0);
   const N2 = <usize>(n & ~1);
   for (let i: usize = 0; i < N2; i += 2) {
     const p = port + (i << 3);
     const v = v128.load(p);
-    sat += lanes(f64x2.gt(v, MAX)) + lanes(f64x2.lt(v, MIN));
+    vSat = i64x2.sub(i64x2.sub(vSat, f64x2.gt(v, MAX)), f64x2.lt(v, MIN));
     v128.store(p, f64x2.pmin(f64x2.pmax(v, MIN), MAX));
   }
+  sat += <u32>(i64x2.extract_lane(vSat, 0) + i64x2.extract_lane(vSat, 1));
   for (let i: usize = N2; i < <usize>n; i++) {
     const p = port + (i << 3);
     const v = load<f64>(p);
@@ -480,12 +484,16 @@ export function saturate(port: usize, n: u32, counts: usize): void {
   return <f64>events;
 }
 
-/** Two table entries (int16) at the lanes' indices (doubles holding integers in the table's range), as f64x2. */
+/**
+ * Two table entries (int16) at the lanes' indices (doubles holding integers in the table's range: their int32
+ * truncation is exact), as f64x2.
+ */
 // @ts-ignore: decorator
 @inline function gather2(table: usize, f: v128): v128 {
-  const a = <f64>load<i16>(table + (<usize>(<i32>f64x2.extract_lane(f, 0)) << 1));
-  const b = <f64>load<i16>(table + (<usize>(<i32>f64x2.extract_lane(f, 1)) << 1));
-  return f64x2.replace_lane(f64x2.splat(a), 1, b);
+  const idx = i32x4.trunc_sat_f64x2_s_zero(f);
+  const a = <i32>load<i16>(table + (<usize>i32x4.extract_lane(idx, 0) << 1));
+  const b = <i32>load<i16>(table + (<usize>i32x4.extract_lane(idx, 1) << 1));
+  return f64x2.convert_low_i32x4_s(i32x4.replace_lane(i32x4.splat(a), 1, b));
 }
 
 /**
@@ -507,30 +515,35 @@ export function egru(
   const STOP = f64x2.splat(<f64>(sigLen - 1)), TTOP = f64x2.splat(<f64>(tanLen - 1)), ONE = f64x2.splat(16384);
   const H14 = f64x2.splat(8192), I14 = f64x2.splat(1.0 / 16384), S16MAX = f64x2.splat(32767), S16MIN = f64x2.splat(-32768);
   let events: u32 = 0, clipLut: u32 = 0, clipState: u32 = 0;
+  // Counted per lane in vectors (a set comparison lane is −1), added up once after the loop.
+  let vLut = i64x2.splat(0), vState = i64x2.splat(0), vEv = i64x2.splat(0);
   for (let i: usize = 0; i < N2; i += 2) {
     const oz = i << 3, or = (nn + i) << 3, og = (2 * nn + i) << 3;
     let fz = f64x2.floor(f64x2.mul(f64x2.sub(f64x2.add(v128.load(vx + oz), v128.load(vh + oz)), SO), SI));
     let fr = f64x2.floor(f64x2.mul(f64x2.sub(f64x2.add(v128.load(vx + or), v128.load(vh + or)), SO), SI));
-    clipLut += lanes(f64x2.lt(fz, ZERO)) + lanes(f64x2.gt(fz, STOP)) + lanes(f64x2.lt(fr, ZERO)) + lanes(f64x2.gt(fr, STOP));
+    vLut = i64x2.sub(i64x2.sub(i64x2.sub(i64x2.sub(vLut, f64x2.lt(fz, ZERO)), f64x2.gt(fz, STOP)), f64x2.lt(fr, ZERO)), f64x2.gt(fr, STOP));
     fz = f64x2.pmin(f64x2.pmax(fz, ZERO), STOP);
     fr = f64x2.pmin(f64x2.pmax(fr, ZERO), STOP);
     const z = gather2(sigT, fz), r = gather2(sigT, fr);
     const rh = roundShift2(f64x2.mul(r, v128.load(vh + og)), H14, I14);
     let fg = f64x2.floor(f64x2.mul(f64x2.sub(f64x2.add(v128.load(vx + og), rh), TO), TI));
-    clipLut += lanes(f64x2.lt(fg, ZERO)) + lanes(f64x2.gt(fg, TTOP));
+    vLut = i64x2.sub(i64x2.sub(vLut, f64x2.lt(fg, ZERO)), f64x2.gt(fg, TTOP));
     fg = f64x2.pmin(f64x2.pmax(fg, ZERO), TTOP);
     const g = gather2(tanT, fg);
     const hp = f64x2.convert_low_i32x4_s(v128.load64_zero(h + (i << 2)));
     let c = roundShift2(f64x2.add(f64x2.mul(z, hp), f64x2.mul(f64x2.sub(ONE, z), g)), H14, I14);
-    clipState += lanes(f64x2.gt(c, S16MAX)) + lanes(f64x2.lt(c, S16MIN));
+    vState = i64x2.sub(i64x2.sub(vState, f64x2.gt(c, S16MAX)), f64x2.lt(c, S16MIN));
     c = f64x2.pmin(f64x2.pmax(c, S16MIN), S16MAX);
     const d = f64x2.sub(c, f64x2.convert_low_i32x4_s(v128.load64_zero(thr + (i << 2))));
     const fire = f64x2.gt(d, ZERO);
-    events += lanes(fire);
+    vEv = i64x2.sub(vEv, fire);
     // c and d are integers in int32's range: the truncation is exact (a −0 becomes 0).
     v128.store64_lane(out + (i << 2), i32x4.trunc_sat_f64x2_s_zero(v128.and(c, fire)), 0);
     v128.store64_lane(h + (i << 2), i32x4.trunc_sat_f64x2_s_zero(v128.bitselect(d, c, fire)), 0);
   }
+  clipLut += <u32>(i64x2.extract_lane(vLut, 0) + i64x2.extract_lane(vLut, 1));
+  clipState += <u32>(i64x2.extract_lane(vState, 0) + i64x2.extract_lane(vState, 1));
+  events += <u32>(i64x2.extract_lane(vEv, 0) + i64x2.extract_lane(vEv, 1));
   const tail = egruScalar(N2, n, vx, vh, sigT, sigLen, sigO, sigI, tanT, tanLen, tanO, tanI, thr, h, out, pq, counts);
   store<f64>(counts, load<f64>(counts) + <f64>clipLut);
   store<f64>(counts + 8, load<f64>(counts + 8) + <f64>clipState);
