@@ -11,33 +11,38 @@
 //
 // Naming: <kernel>_<column index type>_<weight type>.
 
-/** acc[col[k]] += x · w[k] for k in [k, end): one CSR row (or a slice's chunks of it), unrolled by four. */
+/**
+ * acc[col[k]] += x · w[k] for k in [k, end): one CSR row (or a slice's chunks of it), unrolled by four. The sums
+ * are A: f64 (exact integers, as the TypeScript definition holds them) or i32 (where the engines have proved that
+ * no column sum leaves int32: runtime/golden/accumulation.ts), the same integers either way.
+ */
 // @ts-ignore: decorator
-@inline function addRow<C, W>(x: f64, k: usize, end: usize, col: usize, w: usize, acc: usize): void {
-  const cs = sizeof<C>(), ws = sizeof<W>();
+@inline function addRow<C, W, A>(x: A, k: usize, end: usize, col: usize, w: usize, acc: usize): void {
+  const cs = sizeof<C>(), ws = sizeof<W>(), as = alignof<A>();
   for (; k + 4 <= end; k += 4) {
     const cp = col + k * cs, wp = w + k * ws;
-    const p0 = acc + ((<usize>load<C>(cp)) << 3);
-    store<f64>(p0, load<f64>(p0) + x * <f64>load<W>(wp));
-    const p1 = acc + ((<usize>load<C>(cp + cs)) << 3);
-    store<f64>(p1, load<f64>(p1) + x * <f64>load<W>(wp + ws));
-    const p2 = acc + ((<usize>load<C>(cp + 2 * cs)) << 3);
-    store<f64>(p2, load<f64>(p2) + x * <f64>load<W>(wp + 2 * ws));
-    const p3 = acc + ((<usize>load<C>(cp + 3 * cs)) << 3);
-    store<f64>(p3, load<f64>(p3) + x * <f64>load<W>(wp + 3 * ws));
+    const p0 = acc + ((<usize>load<C>(cp)) << as);
+    store<A>(p0, load<A>(p0) + x * <A>load<W>(wp));
+    const p1 = acc + ((<usize>load<C>(cp + cs)) << as);
+    store<A>(p1, load<A>(p1) + x * <A>load<W>(wp + ws));
+    const p2 = acc + ((<usize>load<C>(cp + 2 * cs)) << as);
+    store<A>(p2, load<A>(p2) + x * <A>load<W>(wp + 2 * ws));
+    const p3 = acc + ((<usize>load<C>(cp + 3 * cs)) << as);
+    store<A>(p3, load<A>(p3) + x * <A>load<W>(wp + 3 * ws));
   }
   for (; k < end; k++) {
-    const p = acc + ((<usize>load<C>(col + k * cs)) << 3);
-    store<f64>(p, load<f64>(p) + x * <f64>load<W>(w + k * ws));
+    const p = acc + ((<usize>load<C>(col + k * cs)) << as);
+    store<A>(p, load<A>(p) + x * <A>load<W>(w + k * ws));
   }
 }
 
 /**
  * runtime/golden/kernels.ts accumulateNonZero: for every row i < rows with v[i] ≠ 0 (v: int32), the row's
- * entries [rowPtr[i], rowPtr[i + 1]) are added into acc (f64). Returns the entries read.
+ * entries [rowPtr[i], rowPtr[i + 1]) are added into acc (A: f64, or i32 under addRow's condition). Returns the
+ * entries read.
  */
 // @ts-ignore: decorator
-@inline function nonZero<C, W>(v: usize, rows: u32, rowPtr: usize, col: usize, w: usize, acc: usize): f64 {
+@inline function nonZero<C, W, A>(v: usize, rows: u32, rowPtr: usize, col: usize, w: usize, acc: usize): f64 {
   let touched: u64 = 0;
   for (let i: usize = 0; i < <usize>rows; i++) {
     const x = load<i32>(v + (i << 2));
@@ -45,73 +50,33 @@
     const k = <usize>load<u32>(rowPtr + (i << 2));
     const end = <usize>load<u32>(rowPtr + (i << 2) + 4);
     touched += <u64>(end - k);
-    addRow<C, W>(<f64>x, k, end, col, w, acc);
+    addRow<C, W, A>(<A>x, k, end, col, w, acc);
   }
   return <f64>touched;
 }
 
 export function nonZero_u16_i8(v: usize, rows: u32, rowPtr: usize, col: usize, w: usize, acc: usize): f64 {
-  return nonZero<u16, i8>(v, rows, rowPtr, col, w, acc);
+  return nonZero<u16, i8, f64>(v, rows, rowPtr, col, w, acc);
 }
 export function nonZero_u16_i16(v: usize, rows: u32, rowPtr: usize, col: usize, w: usize, acc: usize): f64 {
-  return nonZero<u16, i16>(v, rows, rowPtr, col, w, acc);
+  return nonZero<u16, i16, f64>(v, rows, rowPtr, col, w, acc);
 }
 export function nonZero_u32_i8(v: usize, rows: u32, rowPtr: usize, col: usize, w: usize, acc: usize): f64 {
-  return nonZero<u32, i8>(v, rows, rowPtr, col, w, acc);
+  return nonZero<u32, i8, f64>(v, rows, rowPtr, col, w, acc);
 }
 export function nonZero_u32_i16(v: usize, rows: u32, rowPtr: usize, col: usize, w: usize, acc: usize): f64 {
-  return nonZero<u32, i16>(v, rows, rowPtr, col, w, acc);
-}
-
-/**
- * addRow into int32 sums (acc[col[k]] += x · w[k], i32), for a projection whose every column sum provably fits
- * int32 (the engines check: |x| ≤ 2^15 and, per column, the sum of |w| over its rows below 2^16): the same
- * integers as the f64 sums.
- */
-// @ts-ignore: decorator
-@inline function addRow32<C, W>(x: i32, k: usize, end: usize, col: usize, w: usize, acc: usize): void {
-  const cs = sizeof<C>(), ws = sizeof<W>();
-  for (; k + 4 <= end; k += 4) {
-    const cp = col + k * cs, wp = w + k * ws;
-    const p0 = acc + ((<usize>load<C>(cp)) << 2);
-    store<i32>(p0, load<i32>(p0) + x * <i32>load<W>(wp));
-    const p1 = acc + ((<usize>load<C>(cp + cs)) << 2);
-    store<i32>(p1, load<i32>(p1) + x * <i32>load<W>(wp + ws));
-    const p2 = acc + ((<usize>load<C>(cp + 2 * cs)) << 2);
-    store<i32>(p2, load<i32>(p2) + x * <i32>load<W>(wp + 2 * ws));
-    const p3 = acc + ((<usize>load<C>(cp + 3 * cs)) << 2);
-    store<i32>(p3, load<i32>(p3) + x * <i32>load<W>(wp + 3 * ws));
-  }
-  for (; k < end; k++) {
-    const p = acc + ((<usize>load<C>(col + k * cs)) << 2);
-    store<i32>(p, load<i32>(p) + x * <i32>load<W>(w + k * ws));
-  }
-}
-
-/** nonZero into int32 sums (addRow32's condition). */
-// @ts-ignore: decorator
-@inline function nonZero32<C, W>(v: usize, rows: u32, rowPtr: usize, col: usize, w: usize, acc: usize): f64 {
-  let touched: u64 = 0;
-  for (let i: usize = 0; i < <usize>rows; i++) {
-    const x = load<i32>(v + (i << 2));
-    if (x == 0) continue;
-    const k = <usize>load<u32>(rowPtr + (i << 2));
-    const end = <usize>load<u32>(rowPtr + (i << 2) + 4);
-    touched += <u64>(end - k);
-    addRow32<C, W>(x, k, end, col, w, acc);
-  }
-  return <f64>touched;
+  return nonZero<u32, i16, f64>(v, rows, rowPtr, col, w, acc);
 }
 
 export function nonZero32_u16_i8(v: usize, rows: u32, rowPtr: usize, col: usize, w: usize, acc: usize): f64 {
-  return nonZero32<u16, i8>(v, rows, rowPtr, col, w, acc);
+  return nonZero<u16, i8, i32>(v, rows, rowPtr, col, w, acc);
 }
 export function nonZero32_u32_i8(v: usize, rows: u32, rowPtr: usize, col: usize, w: usize, acc: usize): f64 {
-  return nonZero32<u32, i8>(v, rows, rowPtr, col, w, acc);
+  return nonZero<u32, i8, i32>(v, rows, rowPtr, col, w, acc);
 }
 
 /**
- * acc[c] += x · wd[c] for c in [0, cols) (int32 sums, addRow32's condition; wd: int8, a dense row with its absent
+ * acc[c] += x · wd[c] for c in [0, cols) (int32 sums, addRow's int32 condition; wd: int8, a dense row with its absent
  * entries 0, which add nothing), eight columns at a time in SIMD.
  */
 // @ts-ignore: decorator
@@ -132,7 +97,7 @@ export function nonZero32_u32_i8(v: usize, rows: u32, rowPtr: usize, col: usize,
 
 /**
  * runtime/golden/kernels.ts accumulateNonZero over a dense expansion: for every row i with v[i] ≠ 0, acc (int32,
- * addRow32's condition) += v[i] · wd[i · cols …] (int8, row-major, absent entries 0). Returns the stored entries of
+ * addRow's int32 condition) += v[i] · wd[i · cols …] (int8, row-major, absent entries 0). Returns the stored entries of
  * those rows (rowPtr: the CSR's, for the count only), as the CSR kernel does.
  */
 export function denseRows32_i8(v: usize, rows: u32, cols: u32, rowPtr: usize, wd: usize, acc: usize): f64 {
@@ -165,7 +130,7 @@ export function denseRows32_i8(v: usize, rows: u32, cols: u32, rowPtr: usize, wd
       const t = touched + (s << 3);
       store<f64>(t, load<f64>(t) + <f64>(load<u32>(rp + (s << 2) + 4) - load<u32>(rp + (s << 2))));
     }
-    addRow<C, W>(x, <usize>load<u32>(rp), <usize>load<u32>(rp + (<usize>S << 2)), col, w, sums);
+    addRow<C, W, f64>(x, <usize>load<u32>(rp), <usize>load<u32>(rp + (<usize>S << 2)), col, w, sums);
   }
 }
 
@@ -200,7 +165,7 @@ export function sharedQueue_u32_i16(S: u32, stride: u32, idx: usize, val: usize,
   }
 }
 
-/** sharedQueue into int32 sums (addRow32's condition), the slices' entry counts into touched as int32 (countChunks). */
+/** sharedQueue into int32 sums (addRow's int32 condition), the slices' entry counts into touched as int32 (countChunks). */
 // @ts-ignore: decorator
 @inline function sharedQueue32<C, W>(S: u32, stride: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, col: usize, w: usize, sums: usize, touched: usize): void {
   const stop = <usize>off + <usize>n;
@@ -208,7 +173,7 @@ export function sharedQueue_u32_i16(S: u32, stride: u32, idx: usize, val: usize,
     const base = <usize>load<i32>(idx + (e << 2)) * <usize>stride;
     const rp = rowPtr + (base << 2);
     countChunks(<usize>S, rp, touched);
-    addRow32<C, W>(load<i32>(val + (e << 2)), <usize>load<u32>(rp), <usize>load<u32>(rp + (<usize>S << 2)), col, w, sums);
+    addRow<C, W, i32>(load<i32>(val + (e << 2)), <usize>load<u32>(rp), <usize>load<u32>(rp + (<usize>S << 2)), col, w, sums);
   }
 }
 
@@ -221,7 +186,7 @@ export function sharedQueue32_u32_i8(S: u32, stride: u32, idx: usize, val: usize
 
 /**
  * sharedQueue over a dense expansion of the rows in the sums' column order (wd: int8, `width` columns per row,
- * absent entries 0; int32 sums, addRow32's condition): event e adds val · wd[idx[e] · width + c] into sums[c] for
+ * absent entries 0; int32 sums, addRow's int32 condition): event e adds val · wd[idx[e] · width + c] into sums[c] for
  * c in [0, cols) (wd and sums already advanced to the run's first column), and each slice's chunk length (from
  * the CSR row pointers, advanced to the run's first slice) to touched[s] (int32, countChunks), as sharedQueue counts.
  */
