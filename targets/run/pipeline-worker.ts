@@ -18,7 +18,7 @@ try {
   const g = input.graph, m = input.mapping;
   const sim = new Simulator(g, m.partition, m.placement, m.routing, m.hw, { kernels: input.kernels, dvfs: input.dvfs, pipeline: input.plan });
   const t1 = performance.now();
-  const run = sim.run(input.batch, { execution: input.execution, ...(input.progress ? { onSample: (b: number) => post({ type: "progress", done: b + 1 }) } : {}) });
+  const run = sim.run(input.batch, { execution: input.execution, xq: new Int32Array(input.xq), ...(input.progress ? { onSample: (b: number) => post({ type: "progress", done: b + 1 }) } : {}) });
   const times: WorkerTimes = { sinceStart: performance.timeOrigin + t1 - input.startedAt, build: t1 - t0, run: performance.now() - t1, wait: sim.link!.waitMs };
   post({ type: "done", result: { run, times } }, [run.outputQ.buffer as ArrayBuffer, run.output.buffer as ArrayBuffer]);
 } catch (e) {

@@ -4,12 +4,13 @@
 // mapping (structured clones: plain data, typed arrays and maps, so no re-encoding or re-verification, and a
 // mapping made with storage options a bundle does not record travels too) and runs the same samples; the
 // merged run is the one-thread run's, bit for bit (outputs, every counter, the per-tick critical path, DVFS
-// counts: test/targets/spinnaker2-pipeline.test.ts).
+// counts: test/targets/spinnaker2-pipeline.test.ts). The inputs are quantized once, here, and shared.
 import type { Worker } from "node:worker_threads";
 import type { Graph } from "../../ir/types.js";
 import type { SequenceBatch } from "../../runtime/batch.js";
 import type { KernelChoice } from "../../runtime/wasm/index.js";
 import type { Mapping } from "../spinnaker2/mapping.js";
+import { quantizeInputs } from "../../runtime/golden/interpreter.js";
 import { planPipeline, type PipelinePlan, type PipelineSplit, progressEntries, tickFigures } from "../spinnaker2/sim/pipeline.js";
 import type { Execution, SimRun } from "../spinnaker2/sim/results.js";
 import { runWorker } from "./job.js";
@@ -35,7 +36,10 @@ export interface PipelineOptions {
 export interface PipelineWorkerInput {
   graph: Graph;
   mapping: Mapping;
+  /** The batch without its data (its shape, lengths): the workers read the inputs from xq. */
   batch: SequenceBatch;
+  /** The inputs quantized once by the main thread (quantizeInputs), shared by every worker (Int32Array's memory). */
+  xq: SharedArrayBuffer;
   kernels?: KernelChoice;
   execution?: Execution;
   dvfs?: boolean;
@@ -71,11 +75,14 @@ export async function simulatePipelined(g: Graph, m: Mapping, batch: SequenceBat
   const channels: Record<number, SharedArrayBuffer> = {};
   for (const c of split.channels) channels[c.pop] = new SharedArrayBuffer(4 * ring * c.size);
   const figures = Array.from({ length: W - 1 }, () => new SharedArrayBuffer(8 * ring * tickFigures(m.partition.pes)));
+  const q = quantizeInputs(g, batch), xq = new SharedArrayBuffer(4 * q.length);
+  new Int32Array(xq).set(q);
+  const shape: SequenceBatch = { ...batch, data: new Float64Array(0) };
   const started: Worker[] = [];
   const startedAt = performance.timeOrigin + performance.now();
   const promises = Array.from({ length: W }, (_, index) => {
     const input: PipelineWorkerInput = {
-      graph: g, mapping: m, batch, kernels: opts.kernels, execution: opts.execution, dvfs: opts.dvfs, progress: index === W - 1 && opts.onProgress !== undefined, startedAt,
+      graph: g, mapping: m, batch: shape, xq, kernels: opts.kernels, execution: opts.execution, dvfs: opts.dvfs, progress: index === W - 1 && opts.onProgress !== undefined, startedAt,
       plan: { workers: W, index, peOwner: split.peOwner, ring, progress, channels, figures },
     };
     return runWorker<{ run: SimRun; times: WorkerTimes }>(PIPELINE_WORKER_URL, input, [], (d) => opts.onProgress?.(d, batch.batch), (w) => started.push(w));

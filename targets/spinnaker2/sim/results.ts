@@ -89,6 +89,11 @@ export interface RunOptions {
   execution?: Execution;
   observer?: SimObserver;
   onSample?: (b: number) => void;
+  /**
+   * The batch's inputs already quantized (runtime/golden quantizeInputs of this graph and batch; the batch's
+   * data is then not read): a pipelined run quantizes them once for all its workers.
+   */
+  xq?: Int32Array;
 }
 
 export interface ProjectionCounts {

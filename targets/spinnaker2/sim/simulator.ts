@@ -260,6 +260,7 @@ export class Simulator {
     const K = outPop.size;
     const rows = perSequence ? 1 : Math.floor(T / tm.outRate);
     if (this.link && opts.observer) throw new NmcError("a pipelined simulation has no observer (each worker sees only its own populations)");
+    if (opts.xq && opts.xq.length !== B * T * C) throw new NmcError(`internal: ${opts.xq.length} quantized inputs for a batch of ${B} × ${T} × ${C}`);
     for (const c of this.sat) c.fill(0);
     const projections: SimRun["projections"] = {};
     for (const j of g.projections) projections[j.name] = { nnz: j.weights.colIdx.length, dense: j.rows * j.cols, effective: 0, activityOnly: 0, weightOnly: 0, denseOps: 0 };
@@ -272,7 +273,7 @@ export class Simulator {
       this.pes.some((pe) => pe.accel) ? new AccelAccount(this.hw, this.pes) : undefined);
     if (this.link) charges.link = this.link;
     return {
-      xq: quantizeInputs(g, batch), T, C, dense, projections, charges,
+      xq: opts.xq ?? quantizeInputs(g, batch), T, C, dense, projections, charges,
       input, inputPop, tokens: input.kind === "Input" && input.encoding === "tokens", hostOut,
       hostUpdate: goldenOp(input).bind(input, { lo: 0, n: input.size, ports: [], state: [], out: hostOut, pre: this.pre }),
       popOut: opts.observer ? g.populations.map((p) => new Int32Array(p.size)) : null, observer: opts.observer,
