@@ -291,12 +291,8 @@ export class Pe {
       const t = name === null ? undefined : pop.tensors[name];
       let b: Float64Array | null = null;
       if (t) {
-        b = wasm ? wasm.arena.alloc(Float64Array, cols) : new Float64Array(cols);
-        const units = unitsOfColumns(pop, q.name, t.data.length);
-        for (let c = 0; c < t.data.length; c++) {
-          const u = units[c];
-          if (u < 0 || (u >= slice.lo && u < slice.hi)) b[layout.localCol(pop, q.name, c, slice.lo, n)] = t.data[c];
-        }
+        const local = sliceBias(pop, q.name, slice, n, cols, t.data);
+        b = wasm ? wasm.arena.copy(local) : local; // read only: the cached array itself where it need not move
       }
       this.bias.push(b);
     }
@@ -318,8 +314,7 @@ export class Pe {
       mult[toLocal[c]] = jm[c];
       shift[toLocal[c]] = js[c];
     }
-    let nnz = 0;
-    for (let r = 0; r < j.rows; r++) nnz += rowStart[r * S + slot + 1] - rowStart[r * S + slot];
+    const nnz = sliced.slotNnz[slot];
     const srcSize = ctx.g.populations[srcPop].size;
     let queue = this.queues.get(srcPop);
     if (!queue) this.queues.set(srcPop, (queue = new Queue(srcSize)));
@@ -364,6 +359,25 @@ function requantizeTable(w: SimWasm, lps: LocalProjection[]): { desc: Uint32Arra
   lps.forEach((lp, s) => desc.set([lp.acc32!.byteOffset, lp.cols, lp.mult.byteOffset, lp.shift.byteOffset, lp.port.byteOffset], 5 * s));
   return { desc, out };
 }
+
+/**
+ * A slice's local bias of a port (S2_OPS layout; int32 values as doubles), computed once per slice of a partition
+ * and kept (read only) for the simulators built later from the same mapping.
+ */
+function sliceBias(pop: Population, port: string, slice: Slice, n: number, cols: number, data: ArrayLike<number>): Float64Array {
+  let byPort = biasCache.get(slice);
+  if (!byPort) biasCache.set(slice, (byPort = new Map()));
+  const hit = byPort.get(port);
+  if (hit && hit.data === data && hit.bias.length === cols) return hit.bias;
+  const layout = s2Op(pop), units = unitsOfColumns(pop, port, data.length), b = new Float64Array(cols);
+  for (let c = 0; c < data.length; c++) {
+    const u = units[c];
+    if (u < 0 || (u >= slice.lo && u < slice.hi)) b[layout.localCol(pop, port, c, slice.lo, n)] = data[c];
+  }
+  byPort.set(port, { data, bias: b });
+  return b;
+}
+const biasCache = new WeakMap<Slice, Map<string, { data: ArrayLike<number>; bias: Float64Array }>>();
 
 /** The unit of every column of a port (S2_OPS layout), computed once per population and port, not once per PE. */
 function unitsOfColumns(pop: Population, port: string, cols: number): Int32Array {

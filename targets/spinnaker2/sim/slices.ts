@@ -27,6 +27,8 @@ export interface SlicedProjection {
   toLocal: Int32Array;
   /** Per slice position: the columns it holds (its own and the replicated ones), ascending. */
   slotCols: Int32Array[];
+  /** Per slice position: its stored entries (over all rows). */
+  slotNnz: Float64Array;
   bases: Int32Array;
   sums: Float64Array;
   /**
@@ -144,5 +146,10 @@ export function splitBySlice(j: Projection, pop: Population, slices: Slice[]): S
     if (o >= 0) slotCols[o][held[o]++] = c;
     else for (let p = 0; p < S; p++) slotCols[p][held[p]++] = c;
   }
-  return { S, rowStart, colIdx: outCol, w, slotOf: new Map(slices.map((s, i) => [s.id, i])), colOwner, toLocal, slotCols, bases, sums: new Float64Array(bases[S]), sums32: null, dense32: null };
+  const slotNnz = new Float64Array(S);
+  for (let r = 0; r < rows; r++) for (let p = 0; p < S; p++) slotNnz[p] += rowStart[r * S + p + 1] - rowStart[r * S + p];
+  return {
+    S, rowStart, colIdx: outCol, w, slotOf: new Map(slices.map((s, i) => [s.id, i])), colOwner, toLocal, slotCols, slotNnz, bases,
+    sums: new Float64Array(bases[S]), sums32: null, dense32: null,
+  };
 }
