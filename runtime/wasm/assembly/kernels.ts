@@ -239,9 +239,12 @@ export function sharedDense32_i8(
  * (f64x2), with the TypeScript kernel's double operations in its order, so the doubles are the same; a column with
  * acc[c] = 0 adds a zero to its port, which changes nothing. Values clamped by the first sat32 are added to
  * counts[0], by the second to counts[1] (f64). Returns the columns with a non-zero sum, and leaves acc all zero
- * (the engines then need not clear it before the next accumulation).
+ * (the engines then need not clear it before the next accumulation). The sums are A: f64, or i32 (the same
+ * integers, where the engines have proved they fit: runtime/golden/accumulation.ts).
  */
-export function requantize(acc: usize, cols: u32, mult: usize, shift: usize, pre: i32, port: usize, counts: usize): f64 {
+// @ts-ignore: decorator
+@inline function requantizeOf<A>(acc: usize, cols: u32, mult: usize, shift: usize, pre: i32, port: usize, counts: usize): f64 {
+  const as = alignof<A>();
   const MAX = f64x2.splat(2147483647), MIN = f64x2.splat(-2147483648), ZERO = f64x2.splat(0);
   const I0 = i64x2.splat(0), B1023 = i64x2.splat(1023), B1022 = i64x2.splat(1022);
   const hp = f64x2.splat(pre == 0 ? 0 : reinterpret<f64>(pow2bits(<i64>pre - 1))), ip = f64x2.splat(reinterpret<f64>(pow2bits(-<i64>pre)));
@@ -249,9 +252,15 @@ export function requantize(acc: usize, cols: u32, mult: usize, shift: usize, pre
   let vN = i64x2.splat(0), vSum = i64x2.splat(0), vRq = i64x2.splat(0); // per-lane counts (a set comparison lane is −1)
   const C2 = <usize>(cols & ~1);
   for (let c: usize = 0; c < C2; c += 2) {
-    const pa = acc + (c << 3), pp = port + (c << 3);
-    const a = v128.load(pa);
-    v128.store(pa, ZERO);
+    const pa = acc + (c << as), pp = port + (c << 3);
+    let a: v128;
+    if (isFloat<A>()) {
+      a = v128.load(pa);
+      v128.store(pa, ZERO);
+    } else {
+      a = f64x2.convert_low_i32x4_s(v128.load64_zero(pa));
+      v128.store64_lane(pa, I0, 0);
+    }
     vN = i64x2.sub(vN, f64x2.ne(a, ZERO));
     let v = roundShift2(a, hp, ip);
     vSum = i64x2.sub(i64x2.sub(vSum, f64x2.gt(v, MAX)), f64x2.lt(v, MIN));
@@ -270,9 +279,9 @@ export function requantize(acc: usize, cols: u32, mult: usize, shift: usize, pre
   satRq += <u32>(i64x2.extract_lane(vRq, 0) + i64x2.extract_lane(vRq, 1));
   const T: i64 = 2147483647, B: i64 = -2147483648;
   for (let c: usize = C2; c < <usize>cols; c++) {
-    const a = load<f64>(acc + (c << 3));
+    const a = <f64>load<A>(acc + (c << as));
     if (a == 0) continue;
-    store<f64>(acc + (c << 3), 0);
+    store<A>(acc + (c << as), <A>0);
     let v = roundShiftI(<i64>a, <i64>pre);
     if (v > T) { v = T; satSum++; } else if (v < B) { v = B; satSum++; }
     let r = roundShiftI(v * <i64>load<i32>(mult + (c << 2)), <i64>load<i32>(shift + (c << 2)));
@@ -286,50 +295,14 @@ export function requantize(acc: usize, cols: u32, mult: usize, shift: usize, pre
   return <f64>n;
 }
 
+/** requantizeOf over f64 column sums. */
+export function requantize(acc: usize, cols: u32, mult: usize, shift: usize, pre: i32, port: usize, counts: usize): f64 {
+  return requantizeOf<f64>(acc, cols, mult, shift, pre, port, counts);
+}
+
 /** requantize over int32 column sums (acc: i32; the same values as their f64 form), leaving them zero. */
 export function requantize32(acc: usize, cols: u32, mult: usize, shift: usize, pre: i32, port: usize, counts: usize): f64 {
-  const MAX = f64x2.splat(2147483647), MIN = f64x2.splat(-2147483648), ZERO = f64x2.splat(0);
-  const I0 = i64x2.splat(0), B1023 = i64x2.splat(1023), B1022 = i64x2.splat(1022);
-  const hp = f64x2.splat(pre == 0 ? 0 : reinterpret<f64>(pow2bits(<i64>pre - 1))), ip = f64x2.splat(reinterpret<f64>(pow2bits(-<i64>pre)));
-  let n: u32 = 0, satSum: u32 = 0, satRq: u32 = 0;
-  let vN = i64x2.splat(0), vSum = i64x2.splat(0), vRq = i64x2.splat(0); // per-lane counts (a set comparison lane is −1)
-  const C2 = <usize>(cols & ~1);
-  for (let c: usize = 0; c < C2; c += 2) {
-    const pa = acc + (c << 2), pp = port + (c << 3);
-    const a = f64x2.convert_low_i32x4_s(v128.load64_zero(pa));
-    v128.store64_lane(pa, I0, 0);
-    vN = i64x2.sub(vN, f64x2.ne(a, ZERO));
-    let v = roundShift2(a, hp, ip);
-    vSum = i64x2.sub(i64x2.sub(vSum, f64x2.gt(v, MAX)), f64x2.lt(v, MIN));
-    v = f64x2.pmin(f64x2.pmax(v, MIN), MAX);
-    const m = f64x2.convert_low_i32x4_s(v128.load64_zero(mult + (c << 2)));
-    const s = i64x2.extend_low_i32x4_s(v128.load64_zero(shift + (c << 2)));
-    const inv = i64x2.shl(i64x2.sub(B1023, s), 52);
-    const half = v128.andnot(i64x2.shl(i64x2.add(B1022, s), 52), i64x2.eq(s, I0));
-    let r = roundShift2(f64x2.mul(v, m), half, inv);
-    vRq = i64x2.sub(i64x2.sub(vRq, f64x2.gt(r, MAX)), f64x2.lt(r, MIN));
-    r = f64x2.pmin(f64x2.pmax(r, MIN), MAX);
-    v128.store(pp, f64x2.add(v128.load(pp), r));
-  }
-  n += <u32>(i64x2.extract_lane(vN, 0) + i64x2.extract_lane(vN, 1));
-  satSum += <u32>(i64x2.extract_lane(vSum, 0) + i64x2.extract_lane(vSum, 1));
-  satRq += <u32>(i64x2.extract_lane(vRq, 0) + i64x2.extract_lane(vRq, 1));
-  const T: i64 = 2147483647, B: i64 = -2147483648;
-  for (let c: usize = C2; c < <usize>cols; c++) {
-    const a = <f64>load<i32>(acc + (c << 2));
-    if (a == 0) continue;
-    store<i32>(acc + (c << 2), 0);
-    let v = roundShiftI(<i64>a, <i64>pre);
-    if (v > T) { v = T; satSum++; } else if (v < B) { v = B; satSum++; }
-    let r = roundShiftI(v * <i64>load<i32>(mult + (c << 2)), <i64>load<i32>(shift + (c << 2)));
-    if (r > T) { r = T; satRq++; } else if (r < B) { r = B; satRq++; }
-    const p = port + (c << 3);
-    store<f64>(p, load<f64>(p) + <f64>r);
-    n++;
-  }
-  store<f64>(counts, load<f64>(counts) + <f64>satSum);
-  store<f64>(counts + 8, load<f64>(counts + 8) + <f64>satRq);
-  return <f64>n;
+  return requantizeOf<i32>(acc, cols, mult, shift, pre, port, counts);
 }
 
 /**
