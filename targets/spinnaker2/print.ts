@@ -156,7 +156,7 @@ export function printHardware(hw: HardwareDescription): string {
 /**
  * Energy per synaptic operation in the terms the literature quotes it, per level: the dynamic energy nmc charges
  * (cycles.synapse × pJ/cycle), plus a busy PE's static power over those cycles, plus its share of the chip floor;
- * and the one per-synop figure published for SpiNNaker 2 (targets/spinnaker2/RESEARCH-22.md (c)).
+ * and the per-synop figures published for SpiNNaker 2 chips (targets/spinnaker2/RESEARCH-22.md (c), "Session 11").
  */
 export function synopEnergy(hw: HardwareDescription): string {
   const cyc = hw.cycles.synapse.value, pes = hw.chip.pes.value, floor = hw.chip.static_mw_baseline.value;
@@ -171,7 +171,10 @@ export function synopEnergy(hw: HardwareDescription): string {
     renderTable(["level", "dynamic (what nmc charges per synop)", "+ static of a busy PE", "+ its share of the chip floor"], rows),
     "published for comparison: 10 pJ/SOp, SpiNNaker 2 in SENECA's Table 3 (Tang et al. 2023, primary for the table), quoting",
     "Höppner et al. 2021 (secondary: its operation, voltage and counting boundary not reached; the paper's chip is the 8-PE",
-    "test chip). Not fitted: the product's own throughput (1.8 G synaptic events/s, secondary) implies ≈ 210–380 pJ dynamic",
-    "per event; targets/spinnaker2/RESEARCH-22.md (c) sets the figures side by side.",
+    "test chip); and 450 pJ per synop (2.19 nJ per neuron update) for the 28 nm DVFS test chip of Höppner et al. 2019, in",
+    "nengo keras-spiking's device table (primary for the table, secondary for the paper). The two bracket nmc's figures",
+    "from different chips and counting boundaries. Not fitted: the product's own throughput (1.8 G synaptic events/s,",
+    "secondary) implies ≈ 210–380 pJ dynamic per event; targets/spinnaker2/RESEARCH-22.md (c) and \"Session 11\" set the",
+    "figures side by side.",
   ].join("\n");
 }
