@@ -1,5 +1,5 @@
 // nmc's WebAssembly kernels: the hot accumulation loops of the golden engine and the SpiNNaker 2 simulator,
-// compiled from AssemblyScript (assembly/kernels.ts) at build time into kernels.wasm beside this file. The
+// compiled from AssemblyScript (assembly/: kernels.ts, simulator.ts, rows.ts) at build time into kernels.wasm beside this file. The
 // TypeScript kernels (runtime/golden/kernels.ts, targets/spinnaker2/sim/accumulate.ts) are the definition and
 // the fallback; these must agree with them bit for bit (test/runtime/wasm.test.ts).
 //

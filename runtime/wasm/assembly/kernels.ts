@@ -9,32 +9,10 @@
 // runtime/golden/kernels.ts), so it is exact too. The same IEEE operations in the same order give the same
 // doubles.
 //
-// Naming: <kernel>_<column index type>_<weight type>.
+// Naming: <kernel>_<column index type>_<weight type>. The simulator's own kernels are in simulator.ts, the row
+// accumulation both use in rows.ts; index.ts is the module's entry (scripts/build-wasm.mjs).
 
-/**
- * acc[col[k]] += x · w[k] for k in [k, end): one CSR row (or a slice's chunks of it), unrolled by four. The sums
- * are A: f64 (exact integers, as the TypeScript definition holds them) or i32 (where the engines have proved that
- * no column sum leaves int32: runtime/golden/accumulation.ts), the same integers either way.
- */
-// @ts-ignore: decorator
-@inline function addRow<C, W, A>(x: A, k: usize, end: usize, col: usize, w: usize, acc: usize): void {
-  const cs = sizeof<C>(), ws = sizeof<W>(), as = alignof<A>();
-  for (; k + 4 <= end; k += 4) {
-    const cp = col + k * cs, wp = w + k * ws;
-    const p0 = acc + ((<usize>load<C>(cp)) << as);
-    store<A>(p0, load<A>(p0) + x * <A>load<W>(wp));
-    const p1 = acc + ((<usize>load<C>(cp + cs)) << as);
-    store<A>(p1, load<A>(p1) + x * <A>load<W>(wp + ws));
-    const p2 = acc + ((<usize>load<C>(cp + 2 * cs)) << as);
-    store<A>(p2, load<A>(p2) + x * <A>load<W>(wp + 2 * ws));
-    const p3 = acc + ((<usize>load<C>(cp + 3 * cs)) << as);
-    store<A>(p3, load<A>(p3) + x * <A>load<W>(wp + 3 * ws));
-  }
-  for (; k < end; k++) {
-    const p = acc + ((<usize>load<C>(col + k * cs)) << as);
-    store<A>(p, load<A>(p) + x * <A>load<W>(w + k * ws));
-  }
-}
+import { addDenseRow32, addRow } from "./rows";
 
 /**
  * runtime/golden/kernels.ts accumulateNonZero: for every row i < rows with v[i] ≠ 0 (v: int32), the row's
@@ -76,26 +54,6 @@ export function nonZero32_u32_i8(v: usize, rows: u32, rowPtr: usize, col: usize,
 }
 
 /**
- * acc[c] += x · wd[c] for c in [0, cols) (int32 sums, addRow's int32 condition; wd: int8, a dense row with its absent
- * entries 0, which add nothing), eight columns at a time in SIMD.
- */
-// @ts-ignore: decorator
-@inline function addDenseRow32(x: i32, wd: usize, cols: usize, acc: usize): void {
-  const xs = i32x4.splat(x), C8 = cols & ~7;
-  let c: usize = 0;
-  for (; c < C8; c += 8) {
-    const w8 = i16x8.extend_low_i8x16_s(v128.load64_zero(wd + c));
-    const p = acc + (c << 2);
-    v128.store(p, i32x4.add(v128.load(p), i32x4.mul(i32x4.extend_low_i16x8_s(w8), xs)));
-    v128.store(p + 16, i32x4.add(v128.load(p + 16), i32x4.mul(i32x4.extend_high_i16x8_s(w8), xs)));
-  }
-  for (; c < cols; c++) {
-    const p = acc + (c << 2);
-    store<i32>(p, load<i32>(p) + x * <i32>load<i8>(wd + c));
-  }
-}
-
-/**
  * runtime/golden/kernels.ts accumulateNonZero over a dense expansion: for every row i with v[i] ≠ 0, acc (int32,
  * addRow's int32 condition) += v[i] · wd[i · cols …] (int8, row-major, absent entries 0). Returns the stored entries of
  * those rows (rowPtr: the CSR's, for the count only), as the CSR kernel does.
@@ -110,96 +68,6 @@ export function denseRows32_i8(v: usize, rows: u32, cols: u32, rowPtr: usize, wd
     addDenseRow32(x, wd + i * cc, cc, acc);
   }
   return <f64>touched;
-}
-
-/**
- * targets/spinnaker2/sim/accumulate.ts accumulateSharedQueue: the events (idx[e], val[e]) (int32 each) for
- * e in [off, off + n) of one queue shared by S consecutive slices of a row layout with `stride` slices per row
- * (rowPtr already advanced to the first of them); event e reads the contiguous range
- * [rowPtr[idx[e] · stride], rowPtr[idx[e] · stride + S]) (the S slices' chunks of its row) into sums, and adds
- * each slice's chunk length to touched[s] (f64).
- */
-// @ts-ignore: decorator
-@inline function sharedQueue<C, W>(S: u32, stride: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, col: usize, w: usize, sums: usize, touched: usize): void {
-  const stop = <usize>off + <usize>n;
-  for (let e: usize = <usize>off; e < stop; e++) {
-    const base = <usize>load<i32>(idx + (e << 2)) * <usize>stride;
-    const x = <f64>load<i32>(val + (e << 2));
-    const rp = rowPtr + (base << 2);
-    for (let s: usize = 0; s < <usize>S; s++) {
-      const t = touched + (s << 3);
-      store<f64>(t, load<f64>(t) + <f64>(load<u32>(rp + (s << 2) + 4) - load<u32>(rp + (s << 2))));
-    }
-    addRow<C, W, f64>(x, <usize>load<u32>(rp), <usize>load<u32>(rp + (<usize>S << 2)), col, w, sums);
-  }
-}
-
-export function sharedQueue_u16_i8(S: u32, stride: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, col: usize, w: usize, sums: usize, touched: usize): void {
-  sharedQueue<u16, i8>(S, stride, idx, val, off, n, rowPtr, col, w, sums, touched);
-}
-export function sharedQueue_u16_i16(S: u32, stride: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, col: usize, w: usize, sums: usize, touched: usize): void {
-  sharedQueue<u16, i16>(S, stride, idx, val, off, n, rowPtr, col, w, sums, touched);
-}
-export function sharedQueue_u32_i8(S: u32, stride: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, col: usize, w: usize, sums: usize, touched: usize): void {
-  sharedQueue<u32, i8>(S, stride, idx, val, off, n, rowPtr, col, w, sums, touched);
-}
-export function sharedQueue_u32_i16(S: u32, stride: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, col: usize, w: usize, sums: usize, touched: usize): void {
-  sharedQueue<u32, i16>(S, stride, idx, val, off, n, rowPtr, col, w, sums, touched);
-}
-
-/**
- * touched[s] += rp[s + 1] − rp[s] for s in [0, S) (u32 row pointers of S consecutive chunks; touched: int32),
- * four slices at a time in SIMD.
- */
-// @ts-ignore: decorator
-@inline function countChunks(S: usize, rp: usize, touched: usize): void {
-  const S4 = S & ~3;
-  let s: usize = 0;
-  for (; s < S4; s += 4) {
-    const t = touched + (s << 2);
-    v128.store(t, i32x4.add(v128.load(t), i32x4.sub(v128.load(rp + (s << 2) + 4), v128.load(rp + (s << 2)))));
-  }
-  for (; s < S; s++) {
-    const t = touched + (s << 2);
-    store<i32>(t, load<i32>(t) + <i32>(load<u32>(rp + (s << 2) + 4) - load<u32>(rp + (s << 2))));
-  }
-}
-
-/** sharedQueue into int32 sums (addRow's int32 condition), the slices' entry counts into touched as int32 (countChunks). */
-// @ts-ignore: decorator
-@inline function sharedQueue32<C, W>(S: u32, stride: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, col: usize, w: usize, sums: usize, touched: usize): void {
-  const stop = <usize>off + <usize>n;
-  for (let e: usize = <usize>off; e < stop; e++) {
-    const base = <usize>load<i32>(idx + (e << 2)) * <usize>stride;
-    const rp = rowPtr + (base << 2);
-    countChunks(<usize>S, rp, touched);
-    addRow<C, W, i32>(load<i32>(val + (e << 2)), <usize>load<u32>(rp), <usize>load<u32>(rp + (<usize>S << 2)), col, w, sums);
-  }
-}
-
-export function sharedQueue32_u16_i8(S: u32, stride: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, col: usize, w: usize, sums: usize, touched: usize): void {
-  sharedQueue32<u16, i8>(S, stride, idx, val, off, n, rowPtr, col, w, sums, touched);
-}
-export function sharedQueue32_u32_i8(S: u32, stride: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, col: usize, w: usize, sums: usize, touched: usize): void {
-  sharedQueue32<u32, i8>(S, stride, idx, val, off, n, rowPtr, col, w, sums, touched);
-}
-
-/**
- * sharedQueue over a dense expansion of the rows in the sums' column order (wd: int8, `width` columns per row,
- * absent entries 0; int32 sums, addRow's int32 condition): event e adds val · wd[idx[e] · width + c] into sums[c] for
- * c in [0, cols) (wd and sums already advanced to the run's first column), and each slice's chunk length (from
- * the CSR row pointers, advanced to the run's first slice) to touched[s] (int32, countChunks), as sharedQueue counts.
- */
-export function sharedDense32_i8(
-  S: u32, stride: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, wd: usize, width: u32, cols: u32, sums: usize, touched: usize,
-): void {
-  const stop = <usize>off + <usize>n;
-  for (let e: usize = <usize>off; e < stop; e++) {
-    const r = <usize>load<i32>(idx + (e << 2));
-    const rp = rowPtr + ((r * <usize>stride) << 2);
-    countChunks(<usize>S, rp, touched);
-    addDenseRow32(load<i32>(val + (e << 2)), wd + r * <usize>width, <usize>cols, sums);
-  }
 }
 
 /**
@@ -303,49 +171,6 @@ export function requantize(acc: usize, cols: u32, mult: usize, shift: usize, pre
 /** requantize over int32 column sums (acc: i32; the same values as their f64 form), leaving them zero. */
 export function requantize32(acc: usize, cols: u32, mult: usize, shift: usize, pre: i32, port: usize, counts: usize): f64 {
   return requantizeOf<i32>(acc, cols, mult, shift, pre, port, counts);
-}
-
-/**
- * requantize32 for S PEs in one call (the simulator's shared int32 links): desc holds per PE five u32, the byte
- * offsets and length of its acc, cols, mult, shift and port; out receives per PE three f64: the columns
- * requantized and the values clamped by each sat32 (requantize32's return and counts).
- */
-export function requantizeMany32(desc: usize, S: u32, pre: i32, out: usize): void {
-  for (let s: usize = 0; s < <usize>S; s++) {
-    const d = desc + s * 20, o = out + s * 24;
-    store<f64>(o + 8, 0);
-    store<f64>(o + 16, 0);
-    store<f64>(o, requantize32(load<u32>(d), load<u32>(d + 4), load<u32>(d + 8), load<u32>(d + 12), pre, load<u32>(d + 16), o + 8));
-  }
-}
-
-/**
- * runtime/golden/kernels.ts loadBias for several ports in one call: desc holds per port three u32, its byte
- * offset, the byte offset of its bias (f64 holding int32 values; 0: none, the port is zeroed) and its length.
- */
-export function loadMany(desc: usize, count: u32): void {
-  const ZERO = f64x2.splat(0);
-  for (let q: usize = 0; q < <usize>count; q++) {
-    const d = desc + q * 12;
-    const port = <usize>load<u32>(d), bias = <usize>load<u32>(d + 4), n = <usize>load<u32>(d + 8), N2 = n & ~1;
-    let i: usize = 0;
-    if (bias == 0) {
-      for (; i < N2; i += 2) v128.store(port + (i << 3), ZERO);
-      if (i < n) store<f64>(port + (i << 3), 0);
-    } else {
-      for (; i < N2; i += 2) v128.store(port + (i << 3), v128.load(bias + (i << 3)));
-      if (i < n) store<f64>(port + (i << 3), load<f64>(bias + (i << 3)));
-    }
-  }
-}
-
-/** saturate for several ports in one call: desc holds per port two u32 (byte offset, length); out[q] (f64) receives its clamps. */
-export function saturateMany(desc: usize, count: u32, out: usize): void {
-  for (let q: usize = 0; q < <usize>count; q++) {
-    const d = desc + (q << 3), o = out + (q << 3);
-    store<f64>(o, 0);
-    saturate(load<u32>(d), load<u32>(d + 4), o);
-  }
 }
 
 /**
