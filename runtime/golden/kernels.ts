@@ -112,7 +112,7 @@ export function saturatePortWasm(k: SaturateKernel, port: Float64Array, counts: 
 
 /** Loads a port with its bias (int32 values; the engines keep them as doubles, so that this is a copy), or zeros. */
 export function loadBias(port: Float64Array, bias: ArrayLike<number> | null): void {
-  if ((bias instanceof Float64Array || bias instanceof Int32Array) && bias.length === port.length) port.set(bias); // the same values
+  if (bias instanceof Float64Array && bias.length === port.length) port.set(bias); // the same values
   else if (bias) for (let i = 0; i < port.length; i++) port[i] = bias[i];
   else port.fill(0);
 }

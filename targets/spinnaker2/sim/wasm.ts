@@ -119,10 +119,7 @@ export function shared32(w: SimWasm | null, m: SlicedProjection): Shared32 | nul
   const pc = m.colIdx.byteOffset, pw = m.w.byteOffset;
   return (S, idx, val, off, n, touched, first) => {
     if (n > si.length || S > st.length) return false;
-    for (let e = 0; e < n; e++) {
-      si[e] = idx[off + e];
-      sv[e] = val[off + e];
-    }
+    toScratch(w, idx, val, off, n);
     st.fill(0, 0, S);
     if (dense) {
       const c0 = m.bases[first], c1 = m.bases[first + S];
@@ -131,6 +128,15 @@ export function shared32(w: SimWasm | null, m: SlicedProjection): Shared32 | nul
     for (let s = 0; s < S; s++) touched[s] += st[s];
     return true;
   };
+}
+
+/** A queue segment's events (idx, val [off, off + n)) into the arena's scratch, where the kernels read them (n fits: checked by the caller). */
+function toScratch(w: SimWasm, idx: Int32Array, val: Int32Array, off: number, n: number): void {
+  const si = w.idx, sv = w.val;
+  for (let e = 0; e < n; e++) {
+    si[e] = idx[off + e];
+    sv[e] = val[off + e];
+  }
 }
 
 /** The shared-queue kernel for a link whose arrays lie in the arena, else null. */
@@ -148,10 +154,7 @@ export function accumulateSharedQueueWasm(
     accumulateSharedQueue(S, idx, val, off, n, rowPtr, colIdx, wt, sums, touched, stride, first);
     return;
   }
-  for (let e = 0; e < n; e++) {
-    si[e] = idx[off + e];
-    sv[e] = val[off + e];
-  }
+  toScratch(w, idx, val, off, n);
   st.fill(0, 0, S);
   k(S, stride, si.byteOffset, sv.byteOffset, 0, n, rowPtr.byteOffset + 4 * first, colIdx.byteOffset, wt.byteOffset, sums.byteOffset, st.byteOffset);
   for (let s = 0; s < S; s++) touched[s] += st[s];
