@@ -3,7 +3,7 @@
 // every tick, every weight of the dense matrix is visited), next to the golden engine and the tfjs float
 // model on the best TensorFlow.js backend present. Ratios matter here, not absolute times.
 import { join } from "node:path";
-import { GoldenEngine, loadFloatModel, predictFloatWithShape, mapGraph, simulate, sliceBatch } from "../index.js";
+import { runGolden, loadFloatModel, predictFloatWithShape, mapGraph, simulate, sliceBatch } from "../index.js";
 import { fmt, fmtTiming, mdTable, measure, measureAsync, type Benchmark, type Goal, type Timing } from "./lib.js";
 import { exampleModel, REPO, type ExampleModel } from "./models.js";
 
@@ -35,7 +35,7 @@ export const eventDense: Benchmark = {
       ctx.log(`${name}: simulator, dense execution`);
       const dense = measure(() => { simulate(g, m, batch, { execution: "dense" }); }, o);
       ctx.log(`${name}: golden engine`);
-      const golden = measure(() => { new GoldenEngine(g).run(batch); }, o);
+      const golden = measure(() => { runGolden(g, batch); }, o);
       ctx.log(`${name}: tfjs float model`);
       const { model, backend, tf } = await loadFloatModel(join(REPO, "examples", name, "model.json"));
       const shape = batch.channels > 1 || name === "egru-smnist" ? [batch.batch, batch.ticks, batch.channels] : [batch.batch, batch.ticks];

@@ -4,7 +4,7 @@
 // pruned, thresholds tuned for 90% activity sparsity); and the simulator's event-driven execution against its
 // dense execution (every unit sends every tick, every weight of the dense matrices visited) on the same inputs.
 // Also the shared, memoized model builders bench/sparsity.ts uses (the synthetic model takes seconds to tune).
-import { GoldenEngine, type SequenceBatch, sliceBatch, mapGraph, simulate, simulatorKernels, type Graph } from "../index.js";
+import { GoldenEngine, runGolden, type SequenceBatch, sliceBatch, mapGraph, simulate, simulatorKernels, type Graph } from "../index.js";
 import { fmt, fmtTiming, mdTable, median, type Benchmark, type Goal, type MeasureOptions, type Timing } from "./lib.js";
 import { exampleModel, randomBatch, syntheticEgru, type SyntheticEgruSpec, type SyntheticModel } from "./models.js";
 import { cBaseline, recordTrace } from "./c-baseline.js";
@@ -119,10 +119,10 @@ function row(model: string, g: Graph, batch: SequenceBatch, o: MeasureOptions, d
   const start = Math.max(0, rounds - dense.warmup - Math.max(1, dense.repeats));
   const kernels = `golden ${new GoldenEngine(g).kernels}, simulator ${simulatorKernels(g, m)}`;
   const [golden, simulator, simulatorDense, goldenJs, simulatorJs, cTiming, cCsr] = interleaved([
-    { fn: () => { new GoldenEngine(g).run(batch); }, o },
+    { fn: () => { runGolden(g, batch); }, o },
     { fn: () => { simulate(g, m, batch); }, o },
     { fn: () => { simulate(g, m, batch, { execution: "dense" }); }, o: dense, start },
-    { fn: () => { new GoldenEngine(g, { kernels: "js" }).run(batch); }, o },
+    { fn: () => { runGolden(g, batch, { kernels: "js" }); }, o },
     { fn: () => { simulate(g, m, batch, { kernels: "js" }); }, o },
     ...(typeof c === "string" ? [] : [{ fn: () => c.run("golden"), o }, { fn: () => c.run("csr"), o }]),
   ]);

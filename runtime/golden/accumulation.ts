@@ -28,6 +28,7 @@ export function accumulationForm(j: Projection, pre: number): AccumulationForm {
 // alone is kept per weight array, for the engines and simulators built later from the same graph.
 const fits = new WeakMap<ArrayLike<number>, boolean>();
 const cols16 = new WeakMap<Uint32Array, Uint16Array>();
+const dense = new WeakMap<Int8Array, Int8Array>();
 
 function sumsFit(cols: number, colIdx: Uint32Array, w: Int8Array): boolean {
   let f = fits.get(w);
@@ -40,6 +41,19 @@ function asU16(colIdx: Uint32Array): Uint16Array {
   let c = cols16.get(colIdx);
   if (!c) cols16.set(colIdx, (c = Uint16Array.from(colIdx)));
   return c;
+}
+
+/** A projection's int8 weights as dense rows (row i at i · cols; absent entries 0), kept per weight array. */
+function denseOf(j: Projection): Int8Array {
+  const w0 = j.weights.values.data as Int8Array;
+  let wd = dense.get(w0);
+  if (!wd) {
+    const { rowPtr, colIdx } = j.weights, cols = j.cols;
+    wd = new Int8Array(j.rows * cols);
+    for (let i = 0; i < j.rows; i++) for (let e = rowPtr[i]; e < rowPtr[i + 1]; e++) wd[i * cols + colIdx[e]] = w0[e];
+    dense.set(w0, wd);
+  }
+  return wd;
 }
 
 /** The arena bytes of a projection's copies in that form (row pointers, columns or dense rows, weights, sums). */
@@ -65,8 +79,7 @@ export function bindAccumulation(arena: Arena, j: Projection, form: Accumulation
   const { rowPtr: rp0, colIdx: c0 } = j.weights, w0 = j.weights.values.data as Int8Array | Int16Array, rows = j.rows, cols = j.cols;
   const rowPtr = arena.copy(rp0);
   if (form === "dense32") {
-    const wd = arena.alloc(Int8Array, rows * cols), acc = arena.alloc(Int32Array, cols), k = arena.denseRows32();
-    for (let i = 0; i < rows; i++) for (let e = rp0[i]; e < rp0[i + 1]; e++) wd[i * cols + c0[e]] = w0[e];
+    const wd = arena.copy(denseOf(j)), acc = arena.alloc(Int32Array, cols), k = arena.denseRows32();
     const pr = rowPtr.byteOffset, pw = wd.byteOffset, pa = acc.byteOffset;
     return { add: (v) => k(v, rows, cols, pr, pw, pa), acc, rq: arena.requantize32() };
   }

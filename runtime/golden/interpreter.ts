@@ -193,6 +193,9 @@ export class GoldenEngine {
   private readonly kernelCounts: Float64Array;
   /** The WebAssembly port saturation, or null: TypeScript. */
   private readonly sat32: SaturateKernel | null;
+  /** The kernels' memory (null: TypeScript kernels); given back by dispose(). */
+  private readonly arena: Arena | null;
+  private disposed = false;
 
   constructor(private readonly graph: Graph, opts: GoldenOptions = {}) {
     if (!graph.quant) {
@@ -217,6 +220,7 @@ export class GoldenEngine {
     const forms = graph.projections.map((j) => accumulationForm(j, this.pre));
     graph.projections.forEach((j, i) => plan.add(4, j.cols).add(4, j.cols).add(1, accumulationBytes(j, forms[i])));
     const arena = useWasm(kernelChoice(opts.kernels), plan.bytes) ? new Arena(plan) : null;
+    this.arena = arena;
     this.kernels = arena ? "wasm" : "js";
     const i32 = (n: number) => (arena ? arena.alloc(Int32Array, n) : new Int32Array(n));
     this.kernelCounts = arena ? arena.alloc(Float64Array, 4) : new Float64Array(4);
@@ -325,8 +329,23 @@ export class GoldenEngine {
     return this.counting ? saturationCounts(this.graph.populations, this.pops.map((s) => s.sat)) : undefined;
   }
 
+  /**
+   * Gives the kernels' memory back for the next engine or simulator (runtime/wasm Arena.release: a fresh memory's
+   * first touch costs page faults). Optional: an engine never disposed is reclaimed by the garbage collector as
+   * usual. A disposed engine refuses to run; its results already returned stay valid (they are copies).
+   */
+  dispose(): void {
+    this.disposed = true;
+    this.arena?.release();
+  }
+
+  private live(): void {
+    if (this.disposed) throw new NmcError("internal: this golden engine was disposed and cannot run again");
+  }
+
   /** Runs a batch; inputs are converted to the input format first (the one real → integer step). */
   run(batch: SequenceBatch): GoldenRun {
+    this.live();
     if (!this.singleRate) return this.runMultiRate(batch);
     const { batch: B, ticks: T, channels: C } = batch;
     const xq = quantizeInputs(this.graph, batch);
@@ -362,12 +381,14 @@ export class GoldenEngine {
    * `end()` counts the sequence in the counters. Graphs whose populations all step every tick only.
    */
   begin(): void {
+    this.live();
     if (!this.singleRate) throw new NmcError("stepping tick by tick takes a model whose populations all step every tick (no pooling, no event time)");
     this.reset();
     this.stepT = 0;
   }
 
   tick(xq: Int32Array, xOff: number): Int32Array {
+    this.live();
     const t = this.stepT++;
     for (const s of this.pops) this.step(s, xq, xOff, t);
     if (this.observer) for (let p = 0; p < this.pops.length; p++) this.observer(p, this.pops[p].out, 0, t);
@@ -451,7 +472,12 @@ export class GoldenEngine {
   }
 }
 
-/** Runs quantized IR on a batch of sequences. */
+/** Runs quantized IR on a batch of sequences (an engine built for this run, disposed after it). */
 export function runGolden(graph: Graph, batch: SequenceBatch, opts: GoldenOptions = {}): GoldenRun {
-  return new GoldenEngine(graph, opts).run(batch);
+  const e = new GoldenEngine(graph, opts);
+  try {
+    return e.run(batch);
+  } finally {
+    e.dispose();
+  }
 }

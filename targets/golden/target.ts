@@ -2,7 +2,7 @@
 // the definition every other target is checked against. Lowering adds nothing to the bundle.
 import type { Graph } from "../../ir/types.js";
 import type { SequenceBatch } from "../../runtime/batch.js";
-import { GoldenEngine } from "../../runtime/golden/interpreter.js";
+import { GoldenEngine, runGolden } from "../../runtime/golden/interpreter.js";
 import { inPieces } from "../run/job.js";
 import type { CountersResult } from "../run/result.js";
 import type { LoadedBundle, Runner, StepSession, Target } from "../target.js";
@@ -14,12 +14,12 @@ export function inputChannels(g: Graph): number {
 }
 
 export function goldenRunner(g: Graph): Runner {
-  return { name: "golden engine", run: (batch, observer) => new GoldenEngine(g, { observer }).run(batch) };
+  return { name: "golden engine", run: (batch, observer) => runGolden(g, batch, { observer }) };
 }
 
 function goldenLoaded(g: Graph): LoadedBundle {
   const once = (b: SequenceBatch): CountersResult => {
-    const r = new GoldenEngine(g).run(b);
+    const r = runGolden(g, b);
     return {
       kind: "counters", engine: "golden", output: r.output, outputQ: r.outputQ, outFrac: r.outFrac, outputShape: r.outputShape, counters: r.counters,
       saturation: r.saturation,
@@ -41,7 +41,9 @@ function goldenLoaded(g: Graph): LoadedBundle {
       },
       finish: () => {
         e.end();
-        return { kind: "counters", engine: "golden", output: new Float64Array(0), outputShape: [1, done, 0], counters: e.counters, saturation: e.saturation(), backend: "nmc golden interpreter, stepped tick by tick" };
+        const r: CountersResult = { kind: "counters", engine: "golden", output: new Float64Array(0), outputShape: [1, done, 0], counters: e.counters, saturation: e.saturation(), backend: "nmc golden interpreter, stepped tick by tick" };
+        e.dispose();
+        return r;
       },
     };
   };

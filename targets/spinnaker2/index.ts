@@ -24,10 +24,17 @@ export { type ModeFigures, report, type RunReport } from "./report.js";
  * same results either way).
  */
 export function simulate(g: Graph, m: Mapping, batch: SequenceBatch, opts: RunOptions & Pick<SimOptions, "kernels"> = {}): SimRun {
-  return new Simulator(g, m.partition, m.placement, m.routing, m.hw, { kernels: opts.kernels }).run(batch, opts);
+  const sim = new Simulator(g, m.partition, m.placement, m.routing, m.hw, { kernels: opts.kernels });
+  try {
+    return sim.run(batch, opts);
+  } finally {
+    sim.dispose();
+  }
 }
 
 /** Which accumulation kernels a simulator of this mapping runs (SimOptions.kernels: "wasm" or "js"). */
 export function simulatorKernels(g: Graph, m: Mapping, kernels?: SimOptions["kernels"]): "wasm" | "js" {
-  return new Simulator(g, m.partition, m.placement, m.routing, m.hw, { kernels }).kernels;
+  const sim = new Simulator(g, m.partition, m.placement, m.routing, m.hw, { kernels });
+  sim.dispose();
+  return sim.kernels;
 }

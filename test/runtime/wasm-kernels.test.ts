@@ -14,7 +14,7 @@ import {
 import { accumulationForm } from "../../runtime/golden/accumulation.js";
 import { NO_COUNTS, S_COLSUM, S_LOOKUP, S_OUTPUT, S_PORT, S_REQUANT, S_STATE, S_SUM, S_Y, SITES, saturationCounters } from "../../runtime/golden/saturation.js";
 import type { Lut } from "../../ir/types.js";
-import { Arena, ARENA_MAX_BYTES, ArenaPlan, int32SumsFit, kernelChoice, kernelModule, requantizeFits, useWasm } from "../../runtime/wasm/index.js";
+import { Arena, ARENA_MAX_BYTES, ArenaPlan, arenaPoolBytes, int32SumsFit, kernelChoice, kernelModule, requantizeFits, useWasm } from "../../runtime/wasm/index.js";
 import { accumulateSharedQueue } from "../../targets/spinnaker2/sim/accumulate.js";
 import { Simulator } from "../../targets/spinnaker2/sim/simulator.js";
 import { mapGraph } from "../../targets/spinnaker2/mapping.js";
@@ -120,6 +120,15 @@ describe("WebAssembly kernels = TypeScript kernels, bit for bit", () => {
       for (let i = 0; i < m.rows; i++) for (let k = m.rowPtr[i]; k < m.rowPtr[i + 1]; k++) wd[i * m.cols + m.colIdx[k]] = m.w[k];
       expect(a.denseRows32()(av.byteOffset, m.rows, m.cols, rp.byteOffset, wd.byteOffset, acc2.byteOffset)).toBe(touchedRef);
       expect(Array.from(acc2)).toEqual(Array.from(ref));
+      // Values outside int16 (not what the engines send, but the kernel adds those rows alone, not in pairs):
+      // up to 2^18 keeps every sum of ≤ 40 rows of int8 weights inside int32.
+      const wide = Int32Array.from(v, (x) => (r() < 0.3 ? (r() < 0.5 ? -1 : 1) * (32768 + Math.floor(r() * (2 ** 18 - 32768))) : x));
+      const refWide = new Float64Array(m.cols);
+      accumulateNonZero(wide, m.rowPtr, m.colIdx as Uint32Array, m.w, refWide);
+      av.set(wide);
+      acc2.fill(0);
+      a.denseRows32()(av.byteOffset, m.rows, m.cols, rp.byteOffset, wd.byteOffset, acc2.byteOffset);
+      expect(Array.from(acc2)).toEqual(Array.from(refWide));
     }), { numRuns: RUNS });
     expect(fits, "int32SumsFit held for some matrices").toBeGreaterThan(RUNS / 4);
     // The bound is tight: one column of 2^16 / 128 = 512 rows of −128 fits int32 at x = −32768 … only just not.
@@ -201,8 +210,8 @@ describe("WebAssembly kernels = TypeScript kernels, bit for bit", () => {
       acc: big, mult: fc.integer({ min: -(2 ** 15), max: 2 ** 15 }), shift: fc.oneof(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 62 })),
       port: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
     });
-    let clipped = 0, int32Cases = 0;
-    fc.assert(fc.property(fc.array(col, { minLength: 1, maxLength: 40 }), fc.integer({ min: 0, max: 31 }), (cs, pre) => {
+    let clipped = 0, int32Cases = 0, int8Cases = 0;
+    fc.assert(fc.property(fc.array(col, { minLength: 1, maxLength: 40 }), fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 31 })), (cs, pre) => {
       const acc0 = Float64Array.from(cs, (c) => c.acc), mult0 = Int32Array.from(cs, (c) => c.mult), shift0 = Int32Array.from(cs, (c) => c.shift);
       expect(requantizeFits(pre, mult0, shift0)).toBe(true);
       const portRef = Float64Array.from(cs, (c) => c.port), scRef = saturationCounters();
@@ -216,21 +225,24 @@ describe("WebAssembly kernels = TypeScript kernels, bit for bit", () => {
       expect(sameBits(port, portRef)).toBe(true);
       expect(Array.from(sc)).toEqual(Array.from(scRef));
       expect(acc.every((x) => x === 0)).toBe(true);
-      if (acc0.every((x) => Math.abs(x) < 2 ** 31)) {
-        // The int32 sums' requantization (accumulation.ts): the same on sums that fit int32.
-        const b = new Arena(new ArenaPlan().add(4, k).add(4, k).add(4, k).add(8, k).add(8, 2));
-        const acc32 = b.copy(Int32Array.from(acc0)), port32 = b.copy(Float64Array.from(cs, (c) => c.port)), sc32 = saturationCounters();
-        expect(requantizeColumnsWasm(b.requantize32(), acc32, b.copy(mult0), b.copy(shift0), pre, port32, b.alloc(Float64Array, 2), sc32)).toBe(nRef);
-        expect(sameBits(port32, portRef)).toBe(true);
-        expect(Array.from(sc32)).toEqual(Array.from(scRef));
-        expect(acc32.every((x) => x === 0)).toBe(true);
-        int32Cases++;
-      }
+      // The int32 sums' requantization (accumulation.ts), on the sums clamped into int32, against the definition.
+      const in32 = Float64Array.from(acc0, (x) => Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, x)));
+      const port32Ref = Float64Array.from(cs, (c) => c.port), sc32Ref = saturationCounters();
+      const n32Ref = requantizeColumns(in32.slice(), mult0, shift0, pre, port32Ref, sc32Ref);
+      const b = new Arena(new ArenaPlan().add(4, k).add(4, k).add(4, k).add(8, k).add(8, 2));
+      const acc32 = b.copy(Int32Array.from(in32)), port32 = b.copy(Float64Array.from(cs, (c) => c.port)), sc32 = saturationCounters();
+      expect(requantizeColumnsWasm(b.requantize32(), acc32, b.copy(mult0), b.copy(shift0), pre, port32, b.alloc(Float64Array, 2), sc32)).toBe(n32Ref);
+      expect(sameBits(port32, port32Ref)).toBe(true);
+      expect(Array.from(sc32)).toEqual(Array.from(sc32Ref));
+      expect(acc32.every((x) => x === 0)).toBe(true);
+      int32Cases++;
+      if (pre === 0) int8Cases++; // the kernel's own loop for int8 weights (no pre-shift)
       clipped += scRef[S_COLSUM] + scRef[S_REQUANT];
       expect(sc[SITES + S_COLSUM]).toBe(nRef);
     }), { numRuns: RUNS });
     expect(clipped, "the int32 clamps were exercised").toBeGreaterThan(0);
-    expect(int32Cases, "int32 sums were requantized").toBeGreaterThan(0);
+    expect(int32Cases, "int32 sums were requantized").toBe(RUNS);
+    expect(int8Cases, "with pre = 0 (int8 weights)").toBeGreaterThan(RUNS / 4);
     expect(requantizeFits(0, [2 ** 15 + 1], [3])).toBe(false);
     expect(requantizeFits(0, [1], [63])).toBe(false);
     expect(requantizeFits(32, [1], [3])).toBe(false);
@@ -350,8 +362,26 @@ describe("engines with kernels js and wasm: the same run", () => {
         const m = mapGraph(q);
         const sj = new Simulator(q, m.partition, m.placement, m.routing, m.hw, { kernels: "js" });
         const sw = new Simulator(q, m.partition, m.placement, m.routing, m.hw, { kernels: "wasm" });
-        expect(plain(sw.run(batch))).toEqual(plain(sj.run(batch)));
+        const simRun = plain(sj.run(batch));
+        expect(plain(sw.run(batch))).toEqual(simRun);
         wasmRuns += sw.kernels === "wasm" ? 1 : 0;
+        // The memory pool (Arena.release): engines built on the dirtied memories of disposed ones compute the same.
+        const arenas = [(wasm as unknown as { arena: Arena }).arena, (sw as unknown as { wasm: { arena: Arena } | null }).wasm?.arena];
+        for (const x of arenas) if (x) new Uint8Array(x.memory.buffer).fill(0xa5);
+        wasm.dispose();
+        sw.dispose();
+        expect(() => wasm.run(batch)).toThrow(/disposed/);
+        expect(() => sw.run(batch)).toThrow(/disposed/);
+        const pooled = arenaPoolBytes();
+        const again = new GoldenEngine(q, { kernels: "wasm" }), sw2 = new Simulator(q, m.partition, m.placement, m.routing, m.hw, { kernels: "wasm" });
+        expect(arenaPoolBytes(), "the new engines took memories from the pool").toBeLessThan(pooled);
+        const c = again.run(batch);
+        expect(Array.from(c.outputQ)).toEqual(Array.from(a.outputQ));
+        expect(c.counters).toEqual(a.counters);
+        expect(c.saturation).toEqual(a.saturation);
+        expect(plain(sw2.run(batch))).toEqual(simRun);
+        again.dispose();
+        sw2.dispose();
       },
     ), { numRuns: Math.max(20, Math.floor(RUNS / 4)) });
     expect(wasmRuns).toBeGreaterThan(0);

@@ -12,7 +12,7 @@
 // Naming: <kernel>_<column index type>_<weight type>. The simulator's own kernels are in simulator.ts, the row
 // accumulation both use in rows.ts; index.ts is the module's entry (scripts/build-wasm.mjs).
 
-import { addDenseRow32, addRow } from "./rows";
+import { addDenseRest32, addDenseRow32, addDenseRows4_32, addRow, isInt16 } from "./rows";
 
 /**
  * runtime/golden/kernels.ts accumulateNonZero: for every row i < rows with v[i] ≠ 0 (v: int32), the row's
@@ -61,12 +61,20 @@ export function nonZero32_u32_i8(v: usize, rows: u32, rowPtr: usize, col: usize,
 export function denseRows32_i8(v: usize, rows: u32, cols: u32, rowPtr: usize, wd: usize, acc: usize): f64 {
   let touched: u64 = 0;
   const cc = <usize>cols;
+  // Rows with int16 values are gathered four at a time (addDenseRows4_32), others added alone.
+  let n: i32 = 0, w0: usize = 0, w1: usize = 0, w2: usize = 0, x0: i32 = 0, x1: i32 = 0, x2: i32 = 0;
   for (let i: usize = 0; i < <usize>rows; i++) {
     const x = load<i32>(v + (i << 2));
     if (x == 0) continue;
     touched += <u64>(load<u32>(rowPtr + (i << 2) + 4) - load<u32>(rowPtr + (i << 2)));
-    addDenseRow32(x, wd + i * cc, cc, acc);
+    const row = wd + i * cc;
+    if (!isInt16(x)) addDenseRow32(x, row, cc, acc);
+    else if (n == 0) { w0 = row; x0 = x; n = 1; }
+    else if (n == 1) { w1 = row; x1 = x; n = 2; }
+    else if (n == 2) { w2 = row; x2 = x; n = 3; }
+    else { addDenseRows4_32(w0, w1, w2, row, x0, x1, x2, x, cc, acc); n = 0; }
   }
+  addDenseRest32(n, w0, w1, w2, x0, x1, x2, cc, acc);
   return <f64>touched;
 }
 
@@ -119,7 +127,23 @@ export function denseRows32_i8(v: usize, rows: u32, cols: u32, rowPtr: usize, wd
   let n: u32 = 0, satSum: u32 = 0, satRq: u32 = 0;
   let vN = i64x2.splat(0), vSum = i64x2.splat(0), vRq = i64x2.splat(0); // per-lane counts (a set comparison lane is −1)
   const C2 = <usize>(cols & ~1);
-  for (let c: usize = 0; c < C2; c += 2) {
+  // int32 sums with pre = 0 (int8 weights): rs(a, 0) = a and no int32 leaves int32, so the first step is the identity.
+  if (!isFloat<A>() && pre == 0) {
+    for (let c: usize = 0; c < C2; c += 2) {
+      const pa = acc + (c << 2), pp = port + (c << 3);
+      const a = f64x2.convert_low_i32x4_s(v128.load64_zero(pa));
+      v128.store64_lane(pa, I0, 0);
+      vN = i64x2.sub(vN, f64x2.ne(a, ZERO));
+      const m = f64x2.convert_low_i32x4_s(v128.load64_zero(mult + (c << 2)));
+      const s = i64x2.extend_low_i32x4_s(v128.load64_zero(shift + (c << 2)));
+      const inv = i64x2.shl(i64x2.sub(B1023, s), 52);
+      const half = v128.andnot(i64x2.shl(i64x2.add(B1022, s), 52), i64x2.eq(s, I0));
+      let r = roundShift2(f64x2.mul(a, m), half, inv);
+      vRq = i64x2.sub(i64x2.sub(vRq, f64x2.gt(r, MAX)), f64x2.lt(r, MIN));
+      r = f64x2.pmin(f64x2.pmax(r, MIN), MAX);
+      v128.store(pp, f64x2.add(v128.load(pp), r));
+    }
+  } else for (let c: usize = 0; c < C2; c += 2) {
     const pa = acc + (c << as), pp = port + (c << 3);
     let a: v128;
     if (isFloat<A>()) {

@@ -46,6 +46,87 @@
   }
 }
 
+/** Whether x is an int16 value (it then fits one i16 lane of the paired kernels below). */
+// @ts-ignore: decorator
+@inline export function isInt16(x: i32): bool {
+  return <u32>(x + 32768) <= 65535;
+}
+
+/**
+ * The i16 lanes (xa, xb, xa, xb, …): the multiplier of two interleaved rows in i32x4.dot_i16x8_s (xa, xb int16).
+ */
+// @ts-ignore: decorator
+@inline function pairOf(xa: i32, xb: i32): v128 {
+  return i32x4.splat((xb << 16) | (xa & 0xffff));
+}
+
+/**
+ * Eight int8 columns of two dense rows a and b, interleaved (a0, b0, a1, b1, …): widened to i16 (extend_low:
+ * columns 0–3, extend_high: 4–7), one i32x4.dot_i16x8_s with pairOf gives xa · a[c] + xb · b[c] per column (exact:
+ * |w| ≤ 2^7, |x| ≤ 2^15).
+ */
+// @ts-ignore: decorator
+@inline function interleave8(a: usize, b: usize): v128 {
+  return i8x16.shuffle(v128.load64_zero(a), v128.load64_zero(b), 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+}
+
+/**
+ * addDenseRow32 for four rows at once (xa … xd int16, isInt16): acc[c] += xa · wa[c] + xb · wb[c] + xc · wc[c] +
+ * xd · wd[c]. Each sum is loaded and stored once per four rows, and two rows' products come from one
+ * i32x4.dot_i16x8_s. Integer sums in another order: the same integers (addRow's int32 condition bounds every
+ * partial sum of a column's rows).
+ */
+// @ts-ignore: decorator
+@inline export function addDenseRows4_32(
+  wa: usize, wb: usize, wc: usize, wd: usize, xa: i32, xb: i32, xc: i32, xd: i32, cols: usize, acc: usize,
+): void {
+  const pab = pairOf(xa, xb), pcd = pairOf(xc, xd), C8 = cols & ~7;
+  let c: usize = 0;
+  for (; c < C8; c += 8) {
+    const ab = interleave8(wa + c, wb + c), cd = interleave8(wc + c, wd + c);
+    const lo = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(ab), pab), i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(cd), pcd));
+    const hi = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(ab), pab), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(cd), pcd));
+    const p = acc + (c << 2);
+    v128.store(p, i32x4.add(v128.load(p), lo));
+    v128.store(p + 16, i32x4.add(v128.load(p + 16), hi));
+  }
+  for (; c < cols; c++) {
+    const p = acc + (c << 2);
+    store<i32>(p, load<i32>(p) + xa * <i32>load<i8>(wa + c) + xb * <i32>load<i8>(wb + c) + xc * <i32>load<i8>(wc + c) + xd * <i32>load<i8>(wd + c));
+  }
+}
+
+/** addDenseRows4_32 for two rows. */
+// @ts-ignore: decorator
+@inline export function addDenseRows2_32(wa: usize, wb: usize, xa: i32, xb: i32, cols: usize, acc: usize): void {
+  const pab = pairOf(xa, xb), C8 = cols & ~7;
+  let c: usize = 0;
+  for (; c < C8; c += 8) {
+    const ab = interleave8(wa + c, wb + c);
+    const p = acc + (c << 2);
+    v128.store(p, i32x4.add(v128.load(p), i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(ab), pab)));
+    v128.store(p + 16, i32x4.add(v128.load(p + 16), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(ab), pab)));
+  }
+  for (; c < cols; c++) {
+    const p = acc + (c << 2);
+    store<i32>(p, load<i32>(p) + xa * <i32>load<i8>(wa + c) + xb * <i32>load<i8>(wb + c));
+  }
+}
+
+/**
+ * The rows left over when rows are gathered four at a time (n < 4 of them: w0…w2 with values x0…x2, int16),
+ * added as addDenseRows4_32 would.
+ */
+// @ts-ignore: decorator
+@inline export function addDenseRest32(n: i32, w0: usize, w1: usize, w2: usize, x0: i32, x1: i32, x2: i32, cols: usize, acc: usize): void {
+  if (n == 1) addDenseRow32(x0, w0, cols, acc);
+  else if (n == 2) addDenseRows2_32(w0, w1, x0, x1, cols, acc);
+  else if (n == 3) {
+    addDenseRows2_32(w0, w1, x0, x1, cols, acc);
+    addDenseRow32(x2, w2, cols, acc);
+  }
+}
+
 /**
  * touched[s] += rp[s + 1] − rp[s] for s in [0, S) (u32 row pointers of S consecutive chunks; touched: int32),
  * four slices at a time in SIMD.

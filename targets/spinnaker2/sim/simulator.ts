@@ -234,6 +234,16 @@ export class Simulator {
   }
 
   /**
+   * Gives the kernels' memory back for the next simulator or engine (runtime/wasm Arena.release). Optional; a
+   * disposed simulator must not run again, and the runs it returned stay valid (their arrays are copies).
+   */
+  dispose(): void {
+    this.disposed = true;
+    this.wasm?.arena.release();
+  }
+  private disposed = false;
+
+  /**
    * One sequence of `ticks` ticks stepped by the caller (nmc generate feeds each output back as the next input):
    * write tick t's quantized input into `xq` (token ids for an Embedding model), then `step(t)` gives the output
    * row of tick t (valid until the next step). `finish()` is the run over the ticks stepped, as `run` reports it.
@@ -247,6 +257,7 @@ export class Simulator {
   }
 
   private startRun(batch: SequenceBatch, opts: RunOptions): RunContext {
+    if (this.disposed) throw new NmcError("internal: this simulator was disposed and cannot run again");
     const g = this.g;
     const dense = (opts.execution ?? this.execution) === "dense";
     if (dense) this.prepareDense();

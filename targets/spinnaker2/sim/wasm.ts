@@ -68,13 +68,14 @@ export function simArena(choice: KernelChoice | undefined, g: Graph, splitsByNam
   if (!useWasm(kernelChoice(choice), plan.bytes)) return null;
   const arena = new Arena(plan);
   for (const m of splits) {
+    const wd = forms.get(m) === "dense32" ? denseRows(m) : null; // from the split's own arrays, before they are copied
     m.rowStart = arena.copy(m.rowStart);
     m.colIdx = arena.copy(m.colIdx);
     m.w = arena.copy(m.w);
     m.sums = arena.alloc(Float64Array, m.sums.length);
     const f = forms.get(m)!;
     if (f !== "csr") m.sums32 = arena.alloc(Int32Array, m.sums.length);
-    if (f === "dense32") m.dense32 = denseRows(arena.alloc(Int8Array, denseBytes(m)), m);
+    if (wd) m.dense32 = arena.copy(wd);
   }
   return {
     arena, idx: arena.alloc(Int32Array, maxPop), val: arena.alloc(Int32Array, maxPop), counts: arena.alloc(Float64Array, 4),
@@ -95,14 +96,22 @@ function denseBytes(m: SlicedProjection): number {
   return (m.rowStart.length - 1) / m.S * m.sums.length;
 }
 
-/** The rows of a split in dense form over the sums' columns (row r: wd[r · width …], width = the sums' length). */
-function denseRows(wd: Int8Array, m: SlicedProjection): Int8Array {
+/**
+ * The rows of a split in dense form over the sums' columns (row r: wd[r · width …], width = the sums' length), kept
+ * per split weight array (slices.ts sharedSplit shares those between the simulators of one partition).
+ */
+function denseRows(m: SlicedProjection): Int8Array {
+  let wd = denseCache.get(m.w);
+  if (wd) return wd;
+  wd = new Int8Array(denseBytes(m));
   const width = m.sums.length, rows = (m.rowStart.length - 1) / m.S;
   for (let r = 0; r < rows; r++) {
     for (let k = m.rowStart[r * m.S]; k < m.rowStart[(r + 1) * m.S]; k++) wd[r * width + m.colIdx[k]] = m.w[k];
   }
+  denseCache.set(m.w, wd);
   return wd;
 }
+const denseCache = new WeakMap<ArrayBufferView, Int8Array>();
 
 /**
  * The int32 accumulation of a shared queue (sim/deliver.ts), bound to a split's arrays in the arena: the queue's
