@@ -30,9 +30,13 @@ export type RequantizeKernel = (acc: number, cols: number, mult: number, shift: 
 /** denseRows32_i8(v, rows, cols, rowPtr, wd, acc): byte offsets, except rows and cols. Returns the entries the CSR stores in those rows. */
 export type DenseRowsKernel = (v: number, rows: number, cols: number, rowPtr: number, wd: number, acc: number) => number;
 
-/** sharedDense32_i8(S, stride, idx, val, off, n, rowPtr, wd, width, cols, sums, touched): byte offsets, except S, stride, off, n, width, cols. */
+/**
+ * sharedDense32_i8(S, stride, idx, val, off, n, rowPtr, wd, width, cols, sums, touched, chunks, acc16, every): byte
+ * offsets, except S, stride, off, n, width, cols and every; chunks = 0: the counts from the row pointers.
+ */
 export type SharedDenseKernel = (
   S: number, stride: number, idx: number, val: number, off: number, n: number, rowPtr: number, wd: number, width: number, cols: number, sums: number, touched: number,
+  chunks: number, acc16: number, every: number,
 ) => void;
 
 /** requantizeMany32(desc, S, pre, out): byte offsets, except S and pre. */

@@ -185,7 +185,7 @@ describe("WebAssembly kernels = TypeScript kernels, bit for bit", () => {
       accumulateSharedQueue(k, idx, val, off, n, m.rowPtr, col, m.w, ref, touchedRef, S, first);
       const c16 = width <= 65536 ? Uint16Array.from(col) : col;
       const plan = new ArenaPlan().add(4, off + n).add(4, off + n).add(4, m.rowPtr.length).add(c16.BYTES_PER_ELEMENT, col.length).add(1, m.w.length)
-        .add(4, width).add(4, S).add(1, m.rows * width);
+        .add(4, width).add(4, S).add(1, m.rows * width).add(2, m.rowPtr.length - 1).add(2, S);
       const a = new Arena(plan);
       const ai = a.copy(idx), av = a.copy(val), rp = a.copy(m.rowPtr), ci = a.copy(c16), w = a.copy(m.w);
       const sums = a.alloc(Int32Array, width), touched = a.alloc(Int32Array, S), wd = a.alloc(Int8Array, m.rows * width);
@@ -196,9 +196,19 @@ describe("WebAssembly kernels = TypeScript kernels, bit for bit", () => {
       sums.fill(0);
       touched.fill(0);
       const c0l = first * m.cols, cols = k * m.cols;
-      a.sharedDense32()(k, S, ai.byteOffset, av.byteOffset, off, n, rp.byteOffset + 4 * first, wd.byteOffset + c0l, width, cols, sums.byteOffset + 4 * c0l, touched.byteOffset);
+      a.sharedDense32()(k, S, ai.byteOffset, av.byteOffset, off, n, rp.byteOffset + 4 * first, wd.byteOffset + c0l, width, cols, sums.byteOffset + 4 * c0l, touched.byteOffset, 0, 0, 0);
       expect(Array.from(sums)).toEqual(Array.from(ref));
       expect(Array.from(touched.subarray(0, k))).toEqual(Array.from(touchedRef));
+      // The counts from a table of u16 chunk lengths, flushed every `every` events (1 … n + 1: every path).
+      const chunks = a.alloc(Uint16Array, m.rowPtr.length - 1), acc16 = a.alloc(Uint16Array, S);
+      for (let i = 0; i < chunks.length; i++) chunks[i] = m.rowPtr[i + 1] - m.rowPtr[i];
+      const every = 1 + Math.floor(r() * (n + 1));
+      sums.fill(0);
+      touched.fill(0);
+      a.sharedDense32()(k, S, ai.byteOffset, av.byteOffset, off, n, rp.byteOffset + 4 * first, wd.byteOffset + c0l, width, cols, sums.byteOffset + 4 * c0l, touched.byteOffset, chunks.byteOffset + 2 * first, acc16.byteOffset, every);
+      expect(Array.from(sums)).toEqual(Array.from(ref));
+      expect(Array.from(touched.subarray(0, k))).toEqual(Array.from(touchedRef));
+      expect(acc16.every((x) => x === 0), "the u16 lanes are left zero").toBe(true);
     }), { numRuns: RUNS });
     expect(fits, "int32SumsFit held for some layouts").toBeGreaterThan(RUNS / 4);
   });

@@ -128,6 +128,34 @@
 }
 
 /**
+ * acc[s] += chunks[s] for s in [0, S) (u16 lanes, wrapping: the caller flushes before a lane can pass 65535),
+ * eight slices at a time in SIMD.
+ */
+// @ts-ignore: decorator
+@inline export function addChunks16(S: usize, chunks: usize, acc: usize): void {
+  const S8 = S & ~7;
+  let s: usize = 0;
+  for (; s < S8; s += 8) {
+    const a = acc + (s << 1);
+    v128.store(a, i16x8.add(v128.load(a), v128.load(chunks + (s << 1))));
+  }
+  for (; s < S; s++) {
+    const a = acc + (s << 1);
+    store<u16>(a, load<u16>(a) + load<u16>(chunks + (s << 1)));
+  }
+}
+
+/** touched[s] += acc[s] (u16 into int32), then acc[s] = 0, for s in [0, S). */
+// @ts-ignore: decorator
+@inline export function flushChunks16(S: usize, acc: usize, touched: usize): void {
+  for (let s: usize = 0; s < S; s++) {
+    const a = acc + (s << 1), t = touched + (s << 2);
+    store<i32>(t, load<i32>(t) + <i32>load<u16>(a));
+    store<u16>(a, 0);
+  }
+}
+
+/**
  * touched[s] += rp[s + 1] − rp[s] for s in [0, S) (u32 row pointers of S consecutive chunks; touched: int32),
  * four slices at a time in SIMD.
  */

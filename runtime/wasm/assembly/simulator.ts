@@ -2,7 +2,7 @@
 // population's shared event queue added into its slices' column sums, and the one-call kernels that load,
 // saturate and requantize all PEs of a group. targets/spinnaker2/sim/accumulate.ts and runtime/golden/kernels.ts
 // are the definition; test/runtime/wasm-kernels.test.ts checks these against them.
-import { addDenseRest32, addDenseRow32, addDenseRows4_32, addRow, countChunks, isInt16 } from "./rows";
+import { addChunks16, addDenseRest32, addDenseRow32, addDenseRows4_32, addRow, countChunks, flushChunks16, isInt16 } from "./rows";
 import { requantize32, saturate } from "./kernels";
 
 /**
@@ -67,13 +67,25 @@ export function sharedQueue32_u32_i8(S: u32, stride: u32, idx: usize, val: usize
  */
 export function sharedDense32_i8(
   S: u32, stride: u32, idx: usize, val: usize, off: u32, n: u32, rowPtr: usize, wd: usize, width: u32, cols: u32, sums: usize, touched: usize,
+  chunks: usize, acc16: usize, every: u32,
 ): void {
   const stop = <usize>off + <usize>n, cc = <usize>cols;
+  // With a table of chunk lengths (chunks: u16 per row and slot, advanced to the run's first slice, as rowPtr),
+  // the counts are added in u16 lanes (acc16, S of them, zero on entry and on return), flushed into touched every
+  // `every` events, before any lane could pass 65535; else from the row pointers (countChunks).
+  let since: u32 = 0;
   // As denseRows32_i8: int16 values four rows at a time.
   let q: i32 = 0, w0: usize = 0, w1: usize = 0, w2: usize = 0, x0: i32 = 0, x1: i32 = 0, x2: i32 = 0;
   for (let e: usize = <usize>off; e < stop; e++) {
     const r = <usize>load<i32>(idx + (e << 2)), x = load<i32>(val + (e << 2));
-    countChunks(<usize>S, rowPtr + ((r * <usize>stride) << 2), touched);
+    if (chunks == 0) countChunks(<usize>S, rowPtr + ((r * <usize>stride) << 2), touched);
+    else {
+      addChunks16(<usize>S, chunks + ((r * <usize>stride) << 1), acc16);
+      if (++since == every) {
+        flushChunks16(<usize>S, acc16, touched);
+        since = 0;
+      }
+    }
     const row = wd + r * <usize>width;
     if (!isInt16(x)) addDenseRow32(x, row, cc, sums);
     else if (q == 0) { w0 = row; x0 = x; q = 1; }
@@ -82,6 +94,7 @@ export function sharedDense32_i8(
     else { addDenseRows4_32(w0, w1, w2, row, x0, x1, x2, x, cc, sums); q = 0; }
   }
   addDenseRest32(q, w0, w1, w2, x0, x1, x2, cc, sums);
+  if (chunks != 0) flushChunks16(<usize>S, acc16, touched);
 }
 
 /**

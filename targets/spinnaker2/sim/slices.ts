@@ -38,6 +38,12 @@ export interface SlicedProjection {
    */
   sums32: Int32Array | null;
   dense32: Int8Array | null;
+  /**
+   * With dense32: each (row, slot) chunk's length as u16 (the kernel counts in u16 lanes, flushed every `every`
+   * events), or null where a chunk is longer than 65535 entries (the counts then come from the row pointers).
+   */
+  chunks16: Uint16Array | null;
+  every: number;
 }
 
 /** Per column: the slice position that holds it (−1: every slice) and its local column there. */
@@ -82,7 +88,7 @@ export function sharedSplit(j: Projection, pop: Population, slices: Slice[]): Sl
     m = splitBySlice(j, pop, slices);
     splitCache.set(j, { first: slices[0], S: slices.length, rowPtr: wt.rowPtr, colIdx: wt.colIdx, values: wt.values.data, split: m });
   }
-  return { ...m, sums: new Float64Array(m.sums.length), sums32: null, dense32: null };
+  return { ...m, sums: new Float64Array(m.sums.length), sums32: null, dense32: null, chunks16: null, every: 0 };
 }
 const splitCache = new WeakMap<Projection, { first: Slice; S: number; rowPtr: unknown; colIdx: unknown; values: unknown; split: SlicedProjection }>();
 
@@ -150,6 +156,6 @@ export function splitBySlice(j: Projection, pop: Population, slices: Slice[]): S
   for (let r = 0; r < rows; r++) for (let p = 0; p < S; p++) slotNnz[p] += rowStart[r * S + p + 1] - rowStart[r * S + p];
   return {
     S, rowStart, colIdx: outCol, w, slotOf: new Map(slices.map((s, i) => [s.id, i])), colOwner, toLocal, slotCols, slotNnz, bases,
-    sums: new Float64Array(bases[S]), sums32: null, dense32: null,
+    sums: new Float64Array(bases[S]), sums32: null, dense32: null, chunks16: null, every: 0,
   };
 }

@@ -20,9 +20,10 @@ export interface SimWasm {
   /** A queue segment's events (as many as the largest population). */
   idx: Int32Array;
   val: Int32Array;
-  /** Per slice of a group: the entries its chunks read (f64; int32 for the int32 kernels). */
+  /** Per slice of a group: the entries its chunks read (f64; int32 for the int32 kernels; u16 lanes for the dense kernel). */
   touched: Float64Array;
   touched32: Int32Array;
+  touched16: Uint16Array;
   /** The kernels' saturation counts (4 slots). */
   counts: Float64Array;
   rq: RequantizeKernel;
@@ -37,7 +38,7 @@ export interface SimWasm {
 
 /**
  * The arena for a simulator whose projections are split as `splits`, or null (TypeScript kernels): sizes it,
- * then replaces each split's rowStart, colIdx, w and sums by copies in it (before any PE takes a view of them;
+ * then replaces each split's rowStart, colIdx and w (csr forms) and sums by copies in it (before any PE takes a view of them;
  * the split objects are this simulator's own, their arrays possibly shared: slices.ts sharedSplit).
  */
 export function simArena(choice: KernelChoice | undefined, g: Graph, splitsByName: Map<string, SlicedProjection>, slices: Slice[]): SimWasm | null {
@@ -59,27 +60,37 @@ export function simArena(choice: KernelChoice | undefined, g: Graph, splitsByNam
   for (const m of splits) {
     maxS = Math.max(maxS, m.S);
     for (let p = 0; p < m.S; p++) plan.add(4, m.bases[p + 1] - m.bases[p]).add(4, m.bases[p + 1] - m.bases[p]); // its PEs' mult and shift
-    plan.add(4, m.rowStart.length).add(m.colIdx.BYTES_PER_ELEMENT, m.colIdx.length).add(m.w.BYTES_PER_ELEMENT, m.w.length).add(8, m.sums.length);
     const f = forms.get(m)!;
+    plan.add(4, m.rowStart.length).add(8, m.sums.length);
+    if (f !== "dense32") plan.add(m.colIdx.BYTES_PER_ELEMENT, m.colIdx.length).add(m.w.BYTES_PER_ELEMENT, m.w.length);
     if (f !== "csr") plan.add(4, m.sums.length).add(4, 5 * m.S).add(8, 3 * m.S); // the int32 sums, a group's requantizeMany32 table and results
-    if (f === "dense32") plan.add(1, denseBytes(m));
+    if (f === "dense32") plan.add(1, denseBytes(m)).add(2, m.rowStart.length - 1);
   }
-  plan.add(8, maxS).add(4, maxS);
+  plan.add(8, maxS).add(4, maxS).add(2, maxS);
   if (!useWasm(kernelChoice(choice), plan.bytes)) return null;
   const arena = new Arena(plan);
   for (const m of splits) {
-    const wd = forms.get(m) === "dense32" ? denseRows(m) : null; // from the split's own arrays, before they are copied
+    const dense = forms.get(m) === "dense32" ? denseRows(m) : null; // from the split's own arrays, before they are copied
+    const wd = dense && dense.wd;
     m.rowStart = arena.copy(m.rowStart);
-    m.colIdx = arena.copy(m.colIdx);
-    m.w = arena.copy(m.w);
+    // A dense split's kernels read its dense rows, not its CSR entries (only the TypeScript paths do: the queue
+    // longer than the scratch, dense execution), which then stay where they are.
+    if (!wd) {
+      m.colIdx = arena.copy(m.colIdx);
+      m.w = arena.copy(m.w);
+    }
     m.sums = arena.alloc(Float64Array, m.sums.length);
     const f = forms.get(m)!;
     if (f !== "csr") m.sums32 = arena.alloc(Int32Array, m.sums.length);
-    if (wd) m.dense32 = arena.copy(wd);
+    if (dense) {
+      m.dense32 = arena.copy(dense.wd);
+      m.chunks16 = dense.chunks16 && arena.copy(dense.chunks16);
+      m.every = dense.every;
+    }
   }
   return {
     arena, idx: arena.alloc(Int32Array, maxPop), val: arena.alloc(Int32Array, maxPop), counts: arena.alloc(Float64Array, 4),
-    touched: arena.alloc(Float64Array, maxS), touched32: arena.alloc(Int32Array, maxS), rq: arena.requantize(), rq32: arena.requantize32(), rqMany32: arena.requantizeMany32(), saturate: arena.saturate(), loadMany: arena.loadMany(), saturateMany: arena.saturateMany(),
+    touched: arena.alloc(Float64Array, maxS), touched32: arena.alloc(Int32Array, maxS), touched16: arena.alloc(Uint16Array, maxS), rq: arena.requantize(), rq32: arena.requantize32(), rqMany32: arena.requantizeMany32(), saturate: arena.saturate(), loadMany: arena.loadMany(), saturateMany: arena.saturateMany(),
   };
 }
 
@@ -97,21 +108,33 @@ function denseBytes(m: SlicedProjection): number {
 }
 
 /**
- * The rows of a split in dense form over the sums' columns (row r: wd[r · width …], width = the sums' length), kept
- * per split weight array (slices.ts sharedSplit shares those between the simulators of one partition).
+ * The rows of a split in dense form over the sums' columns (row r: wd[r · width …], width = the sums' length) and
+ * its chunk lengths as u16 (null where one passes 65535; `every`: events the kernel may count in u16 lanes before
+ * it flushes them), kept per split weight array (slices.ts sharedSplit shares those between the simulators of
+ * one partition).
  */
-function denseRows(m: SlicedProjection): Int8Array {
-  let wd = denseCache.get(m.w);
-  if (wd) return wd;
-  wd = new Int8Array(denseBytes(m));
+function denseRows(m: SlicedProjection): DenseSplit {
+  let d = denseCache.get(m.w);
+  if (d) return d;
+  const wd = new Int8Array(denseBytes(m)), chunks = new Uint16Array(m.rowStart.length - 1);
   const width = m.sums.length, rows = (m.rowStart.length - 1) / m.S;
   for (let r = 0; r < rows; r++) {
     for (let k = m.rowStart[r * m.S]; k < m.rowStart[(r + 1) * m.S]; k++) wd[r * width + m.colIdx[k]] = m.w[k];
   }
-  denseCache.set(m.w, wd);
-  return wd;
+  let longest = 1;
+  for (let i = 0; i < chunks.length; i++) longest = Math.max(longest, m.rowStart[i + 1] - m.rowStart[i]);
+  const fits = longest <= 0xffff;
+  if (fits) for (let i = 0; i < chunks.length; i++) chunks[i] = m.rowStart[i + 1] - m.rowStart[i];
+  d = { wd, chunks16: fits ? chunks : null, every: Math.floor(0xffff / longest) };
+  denseCache.set(m.w, d);
+  return d;
 }
-const denseCache = new WeakMap<ArrayBufferView, Int8Array>();
+interface DenseSplit {
+  wd: Int8Array;
+  chunks16: Uint16Array | null;
+  every: number;
+}
+const denseCache = new WeakMap<ArrayBufferView, DenseSplit>();
 
 /**
  * The int32 accumulation of a shared queue (sim/deliver.ts), bound to a split's arrays in the arena: the queue's
@@ -125,14 +148,15 @@ export function shared32(w: SimWasm | null, m: SlicedProjection): Shared32 | nul
   const si = w.idx, sv = w.val, st = w.touched32, stride = m.S, width = m.sums.length;
   const rp = m.rowStart.byteOffset, sums = m.sums32.byteOffset;
   const dense = m.dense32, kd = w.arena.sharedDense32(), kc = w.arena.sharedQueue32(m.colIdx);
-  const pc = m.colIdx.byteOffset, pw = m.w.byteOffset;
+  const pc = m.colIdx.byteOffset, pw = m.w.byteOffset, acc16 = w.touched16.byteOffset;
+  const ch = m.chunks16 ? m.chunks16.byteOffset : 0;
   return (S, idx, val, off, n, touched, first) => {
     if (n > si.length || S > st.length) return false;
     toScratch(w, idx, val, off, n);
     st.fill(0, 0, S);
     if (dense) {
       const c0 = m.bases[first], c1 = m.bases[first + S];
-      kd(S, stride, si.byteOffset, sv.byteOffset, 0, n, rp + 4 * first, dense.byteOffset + c0, width, c1 - c0, sums + 4 * c0, st.byteOffset);
+      kd(S, stride, si.byteOffset, sv.byteOffset, 0, n, rp + 4 * first, dense.byteOffset + c0, width, c1 - c0, sums + 4 * c0, st.byteOffset, ch && ch + 2 * first, acc16, m.every);
     } else kc(S, stride, si.byteOffset, sv.byteOffset, 0, n, rp + 4 * first, pc, pw, sums, st.byteOffset);
     for (let s = 0; s < S; s++) touched[s] += st[s];
     return true;
