@@ -132,13 +132,56 @@ export function egruUnitsWasm(
   for (let i = 0; i < n; i++) t[i] = thr[i];
   const sigO = lutOrigin(sig), sigI = lutInvStep(sig), tanO = lutOrigin(tanh), tanI = lutInvStep(tanh);
   const pvx = vx.byteOffset, pvh = vh.byteOffset, pt = t.byteOffset, ph = h.byteOffset, po = out.byteOffset, ps = sigT.byteOffset, pn = tanT.byteOffset;
-  return () => {
+  const update = () => {
     counts[0] = counts[1] = 0;
     const events = k(n, pvx, pvh, ps, sigT.length, sigO, sigI, pn, tanT.length, tanO, tanI, pt, ph, po, pq, counts.byteOffset);
     sc[S_LOOKUP] += counts[0];
     sc[S_STATE] += counts[1];
     sc[SITES + S_LOOKUP] += 3 * n;
     sc[SITES + S_STATE] += n;
+    return events;
+  };
+  egruCalls.set(update, { w, sig, tanh, pq, sc, n, range: [n, pvx, pvh, pt, ph, po], tables: [ps, sigT.length, sigO, sigI, pn, tanT.length, tanO, tanI] });
+  return update;
+}
+
+/** What an update of egruUnitsWasm calls the kernel with, so that several of one population can run as one egruMany call. */
+interface EgruCall {
+  w: UnitArena;
+  sig: Lut;
+  tanh: Lut;
+  pq: number;
+  sc: Float64Array;
+  n: number;
+  /** n and the byte offsets of vx, vh, thr, h, out (egruMany's desc entry). */
+  range: number[];
+  /** The σ table's offset, length, origin and inverse step, then the tanh table's. */
+  tables: number[];
+}
+const egruCalls = new WeakMap<object, EgruCall>();
+
+/**
+ * The updates of egruUnitsWasm (the bound updates of several unit ranges of one EGRU population: the simulator's
+ * PEs of a group) as one egruMany call, or null where any of them is not such an update or they do not share the
+ * arena, tables, zoneout and counters. desc(k) allocates k u32 in the arena for the ranges' table. The same
+ * outputs, states, events and counts as calling each update in turn: the ranges are disjoint, and the counts are
+ * integer sums.
+ */
+export function egruManyWasm(updates: readonly object[], desc: (k: number) => Uint32Array): (() => number) | null {
+  const calls = updates.map((u) => egruCalls.get(u));
+  const c0 = calls[0];
+  if (!c0 || calls.some((c) => !c || c.w.arena !== c0.w.arena || c.sig !== c0.sig || c.tanh !== c0.tanh || c.pq !== c0.pq || c.sc !== c0.sc)) return null;
+  const table = desc(6 * calls.length);
+  calls.forEach((c, i) => table.set(c!.range, 6 * i));
+  const k = c0.w.arena.egruMany(), counts = c0.w.counts, sc = c0.sc, pq = c0.pq, [ps, sl, so, si, pn, tl, to, ti] = c0.tables;
+  const N = calls.reduce((a, c) => a + c!.n, 0), R = calls.length, pd = table.byteOffset;
+  return () => {
+    counts[0] = counts[1] = 0;
+    const events = k(pd, R, ps, sl, so, si, pn, tl, to, ti, pq, counts.byteOffset);
+    sc[S_LOOKUP] += counts[0];
+    sc[S_STATE] += counts[1];
+    sc[SITES + S_LOOKUP] += 3 * N;
+    sc[SITES + S_STATE] += N;
     return events;
   };
 }

@@ -122,7 +122,7 @@ export const GOLDEN_OPS: { [K in PopulationKind]: GoldenOp<K> } = {
       const thr = p.tensors.thr.data.subarray(r.lo, r.lo + n), h = r.state[0], out = r.out;
       const pq = zoneoutQ15(p.zoneout ?? 0), sc = r.sat ?? NO_COUNTS;
       const k = r.wasm ? egruUnitsWasm(r.wasm, n, vx, vh, sig, tanh, thr, h, out, pq, sc) : null;
-      if (k) return () => void k();
+      if (k) return k; // itself: the simulator may run several ranges' updates as one call (kernels.ts egruManyWasm)
       return () => {
         egruUnits(n, vx, vh, sig, tanh, thr, h, out, pq, sc);
       };

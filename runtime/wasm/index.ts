@@ -55,6 +55,11 @@ export type EgruKernel = (
   thr: number, h: number, out: number, pq: number, counts: number,
 ) => number;
 
+/** egruMany(desc, count, sigT, sigLen, sigO, sigI, tanT, tanLen, tanO, tanI, pq, counts): egru over `count` ranges (desc: six u32 each). */
+export type EgruManyKernel = (
+  desc: number, count: number, sigT: number, sigLen: number, sigO: number, sigI: number, tanT: number, tanLen: number, tanO: number, tanI: number, pq: number, counts: number,
+) => number;
+
 /** ssmOut(n, P, cr, ci, rr, ri, mult, shift, skip, pre, down, out, counts): pointers and constants. */
 export type SsmOutKernel = (
   n: number, P: number, cr: number, ci: number, rr: number, ri: number, mult: number, shift: number, skip: number, pre: number, down: number, out: number, counts: number,
@@ -289,6 +294,11 @@ export class Arena {
 
   egru(): EgruKernel {
     return this.exports.egru as EgruKernel;
+  }
+
+  /** egru over several ranges of one population in one call (the simulator's groups). */
+  egruMany(): EgruManyKernel {
+    return this.exports.egruMany as EgruManyKernel;
   }
 
   ssmOut(): SsmOutKernel {

@@ -19,6 +19,7 @@ import { accumulateSharedQueue } from "../../targets/spinnaker2/sim/accumulate.j
 import { Simulator } from "../../targets/spinnaker2/sim/simulator.js";
 import { mapGraph } from "../../targets/spinnaker2/mapping.js";
 import { makeBatch, modelArb, quantOptsArb, quantizeFor, buildModel, scaled } from "../support/quant-models.js";
+import { hwWithUsable, minimumUsableBytes } from "../support/spinnaker2.js";
 
 const RUNS = Number(process.env.NMC_RUNS ?? 200);
 
@@ -354,7 +355,7 @@ describe("engines with kernels js and wasm: the same run", () => {
   const plain = (x: unknown) => JSON.parse(JSON.stringify(x, (_k, v: unknown) => (ArrayBuffer.isView(v) ? Array.from(v as Float64Array) : v))) as unknown;
 
   it("golden engine and SpiNNaker 2 simulator on random models (inputs × 4: saturation too)", () => {
-    let wasmRuns = 0;
+    let wasmRuns = 0, cut = 0, grouped = 0;
     const forms = new Set<string>();
     fc.assert(fc.property(
       modelArb({ kinds: ["egru", "ssm", "dense"] }), quantArb, fc.integer({ min: 1, max: 2 ** 30 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 6 }),
@@ -392,9 +393,20 @@ describe("engines with kernels js and wasm: the same run", () => {
         expect(plain(sw2.run(batch))).toEqual(simRun);
         again.dispose();
         sw2.dispose();
+        // The populations cut over several PEs (the least SRAM that fits): the group kernels (egruMany,
+        // requantizeMany32, the shared queues over many slices) against the TypeScript ones.
+        const mc = mapGraph(q, hwWithUsable(minimumUsableBytes(q)));
+        const cj = new Simulator(q, mc.partition, mc.placement, mc.routing, mc.hw, { kernels: "js" });
+        const cw = new Simulator(q, mc.partition, mc.placement, mc.routing, mc.hw, { kernels: "wasm" });
+        expect(plain(cw.run(batch))).toEqual(plain(cj.run(batch)));
+        if (mc.partition.slices.some((x) => x.hi - x.lo < q.populations[x.popIndex].size)) cut++;
+        grouped += (cw as unknown as { groups: ({ updateAll: unknown } | null)[] }).groups.filter((g) => g && g.updateAll).length;
+        cw.dispose();
       },
     ), { numRuns: Math.max(20, Math.floor(RUNS / 4)) });
     expect(wasmRuns).toBeGreaterThan(0);
     expect([...forms].sort(), "every accumulation form ran").toEqual(["csr", "csr32", "dense32"]);
+    expect(cut, "some models were cut over several PEs").toBeGreaterThan(0);
+    expect(grouped, "some EGRU groups ran as one egruMany call").toBeGreaterThan(0);
   });
 });

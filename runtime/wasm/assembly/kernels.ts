@@ -297,6 +297,30 @@ export function egru(
   n: u32, vx: usize, vh: usize, sigT: usize, sigLen: i32, sigO: f64, sigI: f64, tanT: usize, tanLen: i32, tanO: f64, tanI: f64,
   thr: usize, h: usize, out: usize, pq: i32, counts: usize,
 ): f64 {
+  return egruOf(n, vx, vh, sigT, sigLen, sigO, sigI, tanT, tanLen, tanO, tanI, thr, h, out, pq, counts);
+}
+
+/**
+ * egru over several unit ranges of one population in one call (the simulator's PEs of a group): desc holds per
+ * range six u32, its n and the byte offsets of its vx, vh, thr, h and out; the tables, pq and counts are shared.
+ * Returns the events of all ranges.
+ */
+export function egruMany(
+  desc: usize, count: u32, sigT: usize, sigLen: i32, sigO: f64, sigI: f64, tanT: usize, tanLen: i32, tanO: f64, tanI: f64, pq: i32, counts: usize,
+): f64 {
+  let events: f64 = 0;
+  for (let k: usize = 0; k < <usize>count; k++) {
+    const d = desc + k * 24;
+    events += egruOf(load<u32>(d), load<u32>(d + 4), load<u32>(d + 8), sigT, sigLen, sigO, sigI, tanT, tanLen, tanO, tanI, load<u32>(d + 12), load<u32>(d + 16), load<u32>(d + 20), pq, counts);
+  }
+  return events;
+}
+
+// @ts-ignore: decorator
+@inline function egruOf(
+  n: u32, vx: usize, vh: usize, sigT: usize, sigLen: i32, sigO: f64, sigI: f64, tanT: usize, tanLen: i32, tanO: f64, tanI: f64,
+  thr: usize, h: usize, out: usize, pq: i32, counts: usize,
+): f64 {
   const nn = <usize>n, N2 = pq == 0 ? nn & ~1 : 0;
   const ZERO = f64x2.splat(0), SO = f64x2.splat(sigO), SI = f64x2.splat(sigI), TO = f64x2.splat(tanO), TI = f64x2.splat(tanI);
   const STOP = f64x2.splat(<f64>(sigLen - 1)), TTOP = f64x2.splat(<f64>(tanLen - 1)), ONE = f64x2.splat(16384);

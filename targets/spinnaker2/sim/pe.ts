@@ -7,7 +7,7 @@ import { irKindOf } from "../../../ir/kinds.js";
 import { NmcError } from "../../../ir/errors.js";
 import type { Graph, Population, Projection } from "../../../ir/types.js";
 import { goldenOp, type SplitUpdate, type UnitUpdate } from "../../../runtime/golden/ops.js";
-import type { ColumnArray, WeightArray } from "../../../runtime/golden/kernels.js";
+import { type ColumnArray, egruManyWasm, type WeightArray } from "../../../runtime/golden/kernels.js";
 import { NO_COUNTS } from "../../../runtime/golden/saturation.js";
 import type { HardwareDescription } from "../chip.js";
 import { KEY_BITS, s2Op } from "../ops.js";
@@ -121,9 +121,15 @@ export class Group {
    * its bias's (0: none) and its length; its offset and length; its clamps. Null without the kernels.
    */
   readonly portTable: { load: Uint32Array; sat: Uint32Array; out: Float64Array } | null;
+  /**
+   * Every PE's unit update as one kernel call (runtime/golden/kernels.ts egruManyWasm: an EGRU population's PEs
+   * with the kernels), or null: each PE's own update.
+   */
+  readonly updateAll: (() => number) | null;
   constructor(readonly pes: Pe[], readonly wasm: SimWasm | null = null) {
     const S = (this.S = pes.length);
     this.portTable = wasm ? portTable(wasm, pes) : null;
+    this.updateAll = wasm && S > 1 ? egruManyWasm(pes.map((pe) => pe.update), (k) => wasm.arena.alloc(Uint32Array, k)) : null;
     this.ns = new Int32Array(S);
     this.offs = new Int32Array(S);
     this.events = new Int32Array(S);

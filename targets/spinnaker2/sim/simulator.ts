@@ -309,7 +309,11 @@ export class Simulator {
       if (grp.reduction) this.splitTick(ctx, grp, pi, t, par);
       else {
         saturateGroup(grp, this.wasm);
-        for (let s = 0; s < grp.pes.length; s++) this.peTick(ctx, grp.pes[s], pi, t, par);
+        // The units of every PE, in one kernel call where the group has one (their ranges are disjoint, and a PE's
+        // charges and sending read only its own): the same as each PE's update in turn.
+        const all = grp.updateAll;
+        if (all) all();
+        for (let s = 0; s < grp.pes.length; s++) this.peTick(ctx, grp.pes[s], pi, t, par, all !== null);
       }
       link?.afterGroup(pi);
     }
@@ -403,9 +407,9 @@ export class Simulator {
     if (!this.link || this.link.index === 0) ctx.charges.host(ctx.inputPop, input.size, hostEvents, this.hostEmitter);
   }
 
-  /** The rest of a PE's tick after delivery and saturation: update the units, send the events, charge. */
-  private peTick(ctx: RunContext, pe: Pe, pi: number, t: number, par: number): void {
-    pe.update(t, NO_INPUTS, 0);
+  /** The rest of a PE's tick after delivery and saturation: update the units (unless its group did: Group.updateAll), send the events, charge. */
+  private peTick(ctx: RunContext, pe: Pe, pi: number, t: number, par: number, updated = false): void {
+    if (!updated) pe.update(t, NO_INPUTS, 0);
     ctx.charges.work(pe);
     this.peSend(ctx, pe, pi, t, par);
   }

@@ -53,7 +53,7 @@ export function simArena(choice: KernelChoice | undefined, g: Graph, splitsByNam
     for (const q of pop.ports) plan.add(8, s2Op(pop).localCols(pop, q.name, n)).add(8, s2Op(pop).localCols(pop, q.name, n)); // the PE's ports and biases
     const P = pop.ports.length;
     plan.add(4, 3 * P).add(4, 2 * P).add(8, P); // its share of its group's port tables (Group.portTable)
-    plan.add(4, n); // its out
+    plan.add(4, n).add(4, 6); // its out; its entry in its group's egruMany table
     for (const v of op.state(pop, n)) plan.add(4, v.length); // its state
     plan.add(1, op.arenaBytes?.(pop, n) ?? 0); // what its update's kernel copies
   }
