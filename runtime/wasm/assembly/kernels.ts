@@ -109,6 +109,21 @@ export function denseRows32_i8(v: usize, rows: u32, cols: u32, rowPtr: usize, wd
 }
 
 /**
+ * rs(v · mult[c], shift[c]) on two lanes (v: integers in doubles, already clamped to int32; mult: Q15, int32;
+ * shift: int32 in [0, 62], at byte offsets mult and shift): the rounding shift of roundShift2 with 2^(s−1) and 2^−s
+ * built from each lane's shift. Not clamped.
+ */
+// @ts-ignore: decorator
+@inline function requantize2(v: v128, mult: usize, shift: usize): v128 {
+  const I0 = i64x2.splat(0), B1023 = i64x2.splat(1023), B1022 = i64x2.splat(1022);
+  const m = f64x2.convert_low_i32x4_s(v128.load64_zero(mult));
+  const s = i64x2.extend_low_i32x4_s(v128.load64_zero(shift));
+  const inv = i64x2.shl(i64x2.sub(B1023, s), 52);
+  const half = v128.andnot(i64x2.shl(i64x2.add(B1022, s), 52), i64x2.eq(s, I0));
+  return roundShift2(f64x2.mul(v, m), half, inv);
+}
+
+/**
  * runtime/golden/kernels.ts requantizeColumns, for 0 ≤ pre < 32, shifts in [0, 62] and |mult| ≤ 2^15 (Q15
  * mantissas; the caller checks): port[c] += sat32(rs(sat32(rs(acc[c], pre)) · mult[c], shift[c])) for every
  * column with acc[c] ≠ 0 (acc, port: f64 holding integers; mult, shift: int32). Two columns at a time in SIMD
@@ -122,7 +137,7 @@ export function denseRows32_i8(v: usize, rows: u32, cols: u32, rowPtr: usize, wd
 @inline function requantizeOf<A>(acc: usize, cols: u32, mult: usize, shift: usize, pre: i32, port: usize, counts: usize): f64 {
   const as = alignof<A>();
   const MAX = f64x2.splat(2147483647), MIN = f64x2.splat(-2147483648), ZERO = f64x2.splat(0);
-  const I0 = i64x2.splat(0), B1023 = i64x2.splat(1023), B1022 = i64x2.splat(1022);
+  const I0 = i64x2.splat(0);
   const hp = f64x2.splat(pre == 0 ? 0 : reinterpret<f64>(pow2bits(<i64>pre - 1))), ip = f64x2.splat(reinterpret<f64>(pow2bits(-<i64>pre)));
   let n: u32 = 0, satSum: u32 = 0, satRq: u32 = 0;
   let vN = i64x2.splat(0), vSum = i64x2.splat(0), vRq = i64x2.splat(0); // per-lane counts (a set comparison lane is −1)
@@ -134,11 +149,7 @@ export function denseRows32_i8(v: usize, rows: u32, cols: u32, rowPtr: usize, wd
       const a = f64x2.convert_low_i32x4_s(v128.load64_zero(pa));
       v128.store64_lane(pa, I0, 0);
       vN = i64x2.sub(vN, f64x2.ne(a, ZERO));
-      const m = f64x2.convert_low_i32x4_s(v128.load64_zero(mult + (c << 2)));
-      const s = i64x2.extend_low_i32x4_s(v128.load64_zero(shift + (c << 2)));
-      const inv = i64x2.shl(i64x2.sub(B1023, s), 52);
-      const half = v128.andnot(i64x2.shl(i64x2.add(B1022, s), 52), i64x2.eq(s, I0));
-      let r = roundShift2(f64x2.mul(a, m), half, inv);
+      let r = requantize2(a, mult + (c << 2), shift + (c << 2));
       vRq = i64x2.sub(i64x2.sub(vRq, f64x2.gt(r, MAX)), f64x2.lt(r, MIN));
       r = f64x2.pmin(f64x2.pmax(r, MIN), MAX);
       v128.store(pp, f64x2.add(v128.load(pp), r));
@@ -157,11 +168,7 @@ export function denseRows32_i8(v: usize, rows: u32, cols: u32, rowPtr: usize, wd
     let v = roundShift2(a, hp, ip);
     vSum = i64x2.sub(i64x2.sub(vSum, f64x2.gt(v, MAX)), f64x2.lt(v, MIN));
     v = f64x2.pmin(f64x2.pmax(v, MIN), MAX);
-    const m = f64x2.convert_low_i32x4_s(v128.load64_zero(mult + (c << 2)));
-    const s = i64x2.extend_low_i32x4_s(v128.load64_zero(shift + (c << 2)));
-    const inv = i64x2.shl(i64x2.sub(B1023, s), 52);
-    const half = v128.andnot(i64x2.shl(i64x2.add(B1022, s), 52), i64x2.eq(s, I0));
-    let r = roundShift2(f64x2.mul(v, m), half, inv);
+    let r = requantize2(v, mult + (c << 2), shift + (c << 2));
     vRq = i64x2.sub(i64x2.sub(vRq, f64x2.gt(r, MAX)), f64x2.lt(r, MIN));
     r = f64x2.pmin(f64x2.pmax(r, MIN), MAX);
     v128.store(pp, f64x2.add(v128.load(pp), r));
