@@ -43,16 +43,22 @@ function asU16(colIdx: Uint32Array): Uint16Array {
   return c;
 }
 
-/** A projection's int8 weights as dense rows (row i at i · cols; absent entries 0), kept per weight array. */
+/**
+ * CSR rows expanded to dense int8 rows of `width` columns (absent entries 0). Row r's entries are
+ * [rowPtr[r · stride], rowPtr[(r + 1) · stride]): stride 1 for a projection's CSR, S for a simulator split's S
+ * chunks per row (targets/spinnaker2/sim/wasm.ts).
+ */
+export function denseExpansion(rows: number, width: number, rowPtr: ArrayLike<number>, stride: number, colIdx: ArrayLike<number>, w: ArrayLike<number>): Int8Array {
+  const wd = new Int8Array(rows * width);
+  for (let r = 0; r < rows; r++) for (let e = rowPtr[r * stride]; e < rowPtr[(r + 1) * stride]; e++) wd[r * width + colIdx[e]] = w[e];
+  return wd;
+}
+
+/** A projection's int8 weights as dense rows (row i at i · cols), kept per weight array. */
 function denseOf(j: Projection): Int8Array {
   const w0 = j.weights.values.data as Int8Array;
   let wd = dense.get(w0);
-  if (!wd) {
-    const { rowPtr, colIdx } = j.weights, cols = j.cols;
-    wd = new Int8Array(j.rows * cols);
-    for (let i = 0; i < j.rows; i++) for (let e = rowPtr[i]; e < rowPtr[i + 1]; e++) wd[i * cols + colIdx[e]] = w0[e];
-    dense.set(w0, wd);
-  }
+  if (!wd) dense.set(w0, (wd = denseExpansion(j.rows, j.cols, j.weights.rowPtr, 1, j.weights.colIdx, w0)));
   return wd;
 }
 

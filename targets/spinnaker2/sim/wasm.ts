@@ -3,7 +3,7 @@
 // queue's events pass through small scratch arrays there. The TypeScript kernels stay the definition and the
 // fallback (a queue longer than the scratch, a projection requantizeFits refuses).
 import type { Graph, Projection } from "../../../ir/types.js";
-import { accumulationForm, type AccumulationForm } from "../../../runtime/golden/accumulation.js";
+import { accumulationForm, type AccumulationForm, denseExpansion } from "../../../runtime/golden/accumulation.js";
 import { accumulateSharedQueue } from "./accumulate.js";
 import {
   Arena, ArenaPlan, DENSE_ROWS_MIN, type KernelChoice, kernelChoice, type LoadManyKernel, type RequantizeKernel, type RequantizeManyKernel, type SaturateKernel, type SaturateManyKernel, type SharedQueueKernel, useWasm,
@@ -70,17 +70,16 @@ export function simArena(choice: KernelChoice | undefined, g: Graph, splitsByNam
   if (!useWasm(kernelChoice(choice), plan.bytes)) return null;
   const arena = new Arena(plan);
   for (const m of splits) {
-    const dense = forms.get(m) === "dense32" ? denseRows(m) : null; // from the split's own arrays, before they are copied
-    const wd = dense && dense.wd;
+    const f = forms.get(m)!;
+    const dense = f === "dense32" ? denseRows(m) : null; // from the split's own arrays, before they are copied
     m.rowStart = arena.copy(m.rowStart);
     // A dense split's kernels read its dense rows, not its CSR entries (only the TypeScript paths do: the queue
     // longer than the scratch, dense execution), which then stay where they are.
-    if (!wd) {
+    if (!dense) {
       m.colIdx = arena.copy(m.colIdx);
       m.w = arena.copy(m.w);
     }
     m.sums = arena.alloc(Float64Array, m.sums.length);
-    const f = forms.get(m)!;
     if (f !== "csr") m.sums32 = arena.alloc(Int32Array, m.sums.length);
     if (dense) {
       m.dense32 = arena.copy(dense.wd);
@@ -116,11 +115,8 @@ function denseBytes(m: SlicedProjection): number {
 function denseRows(m: SlicedProjection): DenseSplit {
   let d = denseCache.get(m.w);
   if (d) return d;
-  const wd = new Int8Array(denseBytes(m)), chunks = new Uint16Array(m.rowStart.length - 1);
-  const width = m.sums.length, rows = (m.rowStart.length - 1) / m.S;
-  for (let r = 0; r < rows; r++) {
-    for (let k = m.rowStart[r * m.S]; k < m.rowStart[(r + 1) * m.S]; k++) wd[r * width + m.colIdx[k]] = m.w[k];
-  }
+  const wd = denseExpansion((m.rowStart.length - 1) / m.S, m.sums.length, m.rowStart, m.S, m.colIdx, m.w);
+  const chunks = new Uint16Array(m.rowStart.length - 1);
   let longest = 1;
   for (let i = 0; i < chunks.length; i++) longest = Math.max(longest, m.rowStart[i + 1] - m.rowStart[i]);
   const fits = longest <= 0xffff;
