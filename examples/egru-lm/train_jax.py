@@ -123,10 +123,15 @@ def windows(stream, L, count):
     return x, y
 
 
+_eval_forward = {}
+
+
 def evaluate(p, hp, events, h_fn, stream, count, chunk=100):
     """Bits per character and per-layer activity sparsity over the first `count` non-overlapping windows."""
     x, y = windows(stream, hp["seqLen"], count)
-    fwd = jax.jit(lambda p, x: forward(p, x, hp, events, h_fn))
+    fwd = _eval_forward.get(events)
+    if fwd is None:  # compiled once per run, not at every validation check
+        fwd = _eval_forward[events] = jax.jit(lambda p, x: forward(p, x, hp, events, h_fn))
     ce, act = 0.0, np.zeros(hp["layers"])
     for s in range(0, len(x), chunk):
         logits, gates = fwd(p, jnp.asarray(x[s: s + chunk]))
