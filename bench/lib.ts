@@ -27,10 +27,20 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-function timing(samples: number[], o: MeasureOptions): Timing {
+/** The Timing of samples already taken (seconds), with the warm-up and repeats they were taken under. */
+export function timing(samples: number[], o: MeasureOptions): Timing {
   const med = median(samples);
   const min = Math.min(...samples), max = Math.max(...samples);
   return { samples, median: med, min, max, spread: med > 0 ? (max - min) / med : 0, warmup: o.warmup, repeats: o.repeats };
+}
+
+/**
+ * The median over rounds of b's time ÷ a's time in the same round (the first min(n_a, n_b) rounds): a ratio
+ * of two things timed round-robin, so that a drift of the machine's speed hits both sides of each ratio alike.
+ */
+export function pairedRatio(a: Timing, b: Timing): number {
+  const n = Math.min(a.samples.length, b.samples.length);
+  return median(Array.from({ length: n }, (_, i) => b.samples[i] / a.samples[i]));
 }
 
 /** Runs `fn` `warmup` times untimed, then `repeats` times timed (wall clock, seconds). */

@@ -5,7 +5,7 @@
 // dense execution (every unit sends every tick, every weight of the dense matrices visited) on the same inputs.
 // Also the shared, memoized model builders bench/sparsity.ts uses (the synthetic model takes seconds to tune).
 import { GoldenEngine, runGolden, type SequenceBatch, sliceBatch, mapGraph, simulate, simulatorKernels, type Graph } from "../index.js";
-import { fmt, fmtTiming, mdTable, median, type Benchmark, type Goal, type MeasureOptions, type Timing } from "./lib.js";
+import { fmt, fmtTiming, mdTable, median, pairedRatio, type Benchmark, type Goal, type MeasureOptions, type Timing } from "./lib.js";
 import { exampleModel, randomBatch, syntheticEgru, type SyntheticEgruSpec, type SyntheticModel } from "./models.js";
 import { cBaseline, recordTrace } from "./c-baseline.js";
 
@@ -101,11 +101,6 @@ function interleaved(fns: { fn: () => void | number; o: MeasureOptions; start?: 
   });
 }
 
-/** The median over repeats of b's time ÷ a's time in the same round (the first min(n_a, n_b) rounds). */
-function pairedRatio(a: Timing, b: Timing): number {
-  const n = Math.min(a.samples.length, b.samples.length);
-  return median(Array.from({ length: n }, (_, i) => b.samples[i] / a.samples[i]));
-}
 
 function row(model: string, g: Graph, batch: SequenceBatch, o: MeasureOptions, dense: MeasureOptions, log: (m: string) => void): ThroughputRow {
   const m = mapGraph(g);
