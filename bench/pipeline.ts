@@ -77,7 +77,7 @@ export const pipeline: Benchmark = {
       ctx.log(`${label}: ${m.partition.pes} PEs on ${m.placement.chips} chip(s); one thread, ${samples} × ${ticks} ticks`);
       // Round-robin: each round runs the one-thread simulation, then the pipelined one for every worker count, and
       // the speedup is the median of the rounds' ratios (lib.ts pairedRatio), so that this machine's speed, which
-      // drifts by tens of per cent over a minute, hits both sides of each ratio alike.
+      // drifts by tens of per cent within minutes, hits both sides of each ratio alike.
       let ref: SimRun | undefined;
       const got: (Awaited<ReturnType<typeof simulatePipelined>> | undefined)[] = counts.map(() => undefined);
       const oneSamples: number[] = [], pipeSamples = counts.map(() => [] as number[]), pairSamples: number[] = [];

@@ -5,7 +5,7 @@
 // dense execution (every unit sends every tick, every weight of the dense matrices visited) on the same inputs.
 // Also the shared, memoized model builders bench/sparsity.ts uses (the synthetic model takes seconds to tune).
 import { GoldenEngine, runGolden, type SequenceBatch, sliceBatch, mapGraph, simulate, simulatorKernels, type Graph } from "../index.js";
-import { fmt, fmtTiming, mdTable, median, pairedRatio, type Benchmark, type Goal, type MeasureOptions, type Timing } from "./lib.js";
+import { fmt, fmtTiming, mdTable, pairedRatio, timing, type Benchmark, type Goal, type MeasureOptions, type Timing } from "./lib.js";
 import { exampleModel, randomBatch, syntheticEgru, type SyntheticEgruSpec, type SyntheticModel } from "./models.js";
 import { cBaseline, recordTrace } from "./c-baseline.js";
 
@@ -95,12 +95,8 @@ function interleaved(fns: { fn: () => void | number; o: MeasureOptions; start?: 
       if (j >= f.o.warmup) samples[k].push(typeof own === "number" ? own : (performance.now() - t0) / 1000);
     });
   }
-  return samples.map((xs, k) => {
-    const med = median(xs), min = Math.min(...xs), max = Math.max(...xs);
-    return { samples: xs, median: med, min, max, spread: med > 0 ? (max - min) / med : 0, warmup: fns[k].o.warmup, repeats: fns[k].o.repeats };
-  });
+  return samples.map((xs, k) => timing(xs, fns[k].o));
 }
-
 
 function row(model: string, g: Graph, batch: SequenceBatch, o: MeasureOptions, dense: MeasureOptions, log: (m: string) => void): ThroughputRow {
   const m = mapGraph(g);
