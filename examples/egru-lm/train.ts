@@ -300,17 +300,20 @@ function overallZeros(vars: tfjs.Variable[]): number {
  * The JAX trainer's test figure against nmc's EGRU layer's on the same weights and windows: they compute the same
  * model in float32, so anything beyond rounding means the weights were loaded wrongly.
  */
-function crossCheck(what: string, figures: unknown, test: Evaluated): { trainer_test_bpc: number; nmc_test_bpc: number } {
+function crossChecked(what: string, figures: unknown, test: Evaluated): { trainer_figures: unknown; cross_check: { trainer_test_bpc: number; nmc_test_bpc: number } } {
   const theirs = (figures as { test: { bpc: number } }).test.bpc;
   if (!(Math.abs(theirs - test.bpc) < 0.01)) throw new Error(`${what}: the JAX trainer measured ${theirs} bits per character, nmc's EGRU layer ${test.bpc} on the same weights`);
-  return { trainer_test_bpc: theirs, nmc_test_bpc: test.bpc };
+  return { trainer_figures: figures, cross_check: { trainer_test_bpc: theirs, nmc_test_bpc: test.bpc } };
 }
 
 /**
  * The JAX trainer: each stage runs in its own folder OUT_DIR/work/<stage> (so that stages can run in parallel
- * processes), with the weights to start from (pruning: the dense model as saved) written there first.
+ * processes), starting from the model's weights where `start` is set (pruning: the dense model as saved), and the
+ * weights it trained are loaded into the model (`fill`: the model's weights the trainer has none of, by key).
  */
-function jaxTrainer(data: Data, log: (s: string) => void): { run: (stage: string, init?: tfjs.LayersModel) => { history: unknown; figures: unknown; weights: string } } {
+function jaxTrainer(tf: Tf, data: Data, log: (s: string) => void): {
+  run: (stage: string, model: tfjs.LayersModel, opts?: { start?: boolean; fill?: Record<string, number> }) => { history: unknown; figures: unknown };
+} {
   const stages: Record<string, JaxStage> = {
     dense: { seed: HP.seed + 1, lr: cosineSteps(HP.lr, HP.lrFinal, HP.steps) },
     prune: { seed: HP.seed + 2, lr: cosineSteps(HP.pruneLr, HP.pruneLrFinal, HP.pruneSteps), maskSparsity: maskPlan(HP, HP.pruneSteps) },
@@ -319,14 +322,14 @@ function jaxTrainer(data: Data, log: (s: string) => void): { run: (stage: string
   const python = jaxPython(REPO, log);
   const script = path.join(REPO, "examples", "egru-lm", "train_jax.py");
   return {
-    run: (stage, init) => {
+    run: (stage, model, opts = {}) => {
       const work = path.join(OUT_DIR, "work", stage);
       writeJaxWork(work, HP, data.V, { train: data.train, validation: data.validation, test: data.test }, { [stage]: stages[stage]! });
-      if (init) saveJaxWeights(init, path.join(work, "dense.npz"));
+      if (opts.start) saveJaxWeights(model, path.join(work, "dense.npz"));
       runJaxStage(python, script, work, stage);
-      const r = JSON.parse(readFileSync(path.join(work, `${stage}.json`), "utf8")) as Record<string, unknown>;
-      const { history, ...figures } = r;
-      return { history, figures, weights: path.join(work, `${stage}.npz`) };
+      loadJaxWeights(tf, model, path.join(work, `${stage}.npz`), opts.fill);
+      const { history, ...figures } = JSON.parse(readFileSync(path.join(work, `${stage}.json`), "utf8")) as Record<string, unknown>;
+      return { history, figures };
     },
   };
 }
@@ -356,8 +359,8 @@ async function main(): Promise<void> {
   const before = training;
   const validate = (fwd: Forward, names: string[]) => (HP.validate ? () => `val bpc ${evaluate(tf, fwd, names, data.validation, 100, HP.seqLen).bpc.toFixed(3)}` : null);
   const meta = { nmc: { vocabulary: data.vocabulary } };
-  const jax = TRAINER === "jax" && ["dense", "prune", "baseline"].some((st) => STAGES.has(st)) ? jaxTrainer(data, log) : null;
-  const stageSeconds: Record<string, number> = { ...(training.stage_seconds as Record<string, number> | undefined) };
+  const jax = TRAINER === "jax" && ["dense", "prune", "baseline"].some((st) => STAGES.has(st)) ? jaxTrainer(tf, data, log) : null;
+  const stageSeconds: Record<string, number> = {};
 
   if (STAGES.has("dense")) {
     const ts = performance.now();
@@ -365,19 +368,14 @@ async function main(): Promise<void> {
     const { forward, names } = egruForward(tf, model);
     log(`dense EGRU LM: Embedding(${data.V}, ${HP.embed}) → ${HP.layers} × EGRU(${HP.units}) → Dense(${data.V}); ${model.countParams()} parameters; trainer ${TRAINER}`);
     let history: unknown, jaxFigures: unknown;
-    if (jax) {
-      const r = jax.run("dense");
-      ({ history, figures: jaxFigures } = r);
-      loadJaxWeights(tf, model, r.weights);
-    } else {
-      history = trainLoop(tf, "dense", forward, trained(model), data, HP.steps, HP.lr, HP.lrFinal, HP.actReg, HP.seed + 1, validate(forward, names));
-    }
+    if (jax) ({ history, figures: jaxFigures } = jax.run("dense", model));
+    else history = trainLoop(tf, "dense", forward, trained(model), data, HP.steps, HP.lr, HP.lrFinal, HP.actReg, HP.seed + 1, validate(forward, names));
     await saveModelToDir(model, denseDir, meta);
     const test = evaluate(tf, forward, names, data.test, HP.evalWindows, HP.seqLen);
     const validation = evaluate(tf, forward, names, data.validation, HP.evalWindows, HP.seqLen);
     log(`dense EGRU: test bpc ${test.bpc.toFixed(4)}, activity sparsity ${(100 * test.activity_sparsity!).toFixed(1)}%`);
     stageSeconds.dense = (performance.now() - ts) / 1000;
-    training = { ...training, dense: { trainer: TRAINER, parameters: model.countParams(), history, test, validation, ...(jax ? { trainer_figures: jaxFigures, cross_check: crossCheck("dense", jaxFigures, test) } : {}) } };
+    training = { ...training, dense: { trainer: TRAINER, parameters: model.countParams(), history, test, validation, ...(jax ? crossChecked("dense", jaxFigures, test) : {}) } };
     model.dispose();
   }
 
@@ -391,13 +389,8 @@ async function main(): Promise<void> {
     const masking: Masking = { ...p, masks: [], maskTensors: [] };
     log(`pruning to ${HP.sparsity} (global magnitude threshold over ${p.names.join(", ")}) over ${HP.pruneSteps} steps`);
     let history: unknown, jaxFigures: unknown;
-    if (jax) {
-      const r = jax.run("prune", model); // the trainer starts from the dense model as saved
-      ({ history, figures: jaxFigures } = r);
-      loadJaxWeights(tf, model, r.weights);
-    } else {
-      history = trainLoop(tf, "prune", forward, vars, data, HP.pruneSteps, HP.pruneLr, HP.pruneLrFinal, HP.actReg, HP.seed + 2, validate(forward, names), masking);
-    }
+    if (jax) ({ history, figures: jaxFigures } = jax.run("prune", model, { start: true })); // from the dense model as saved
+    else history = trainLoop(tf, "prune", forward, vars, data, HP.pruneSteps, HP.pruneLr, HP.pruneLrFinal, HP.actReg, HP.seed + 2, validate(forward, names), masking);
     await saveModelToDir(model, OUT_DIR, meta);
     const test = evaluate(tf, forward, names, data.test, HP.evalWindows, HP.seqLen);
     const validation = evaluate(tf, forward, names, data.validation, HP.evalWindows, HP.seqLen);
@@ -405,7 +398,7 @@ async function main(): Promise<void> {
     log(`pruned EGRU: test bpc ${test.bpc.toFixed(4)}, activity sparsity ${(100 * test.activity_sparsity!).toFixed(1)}%, weight zeros ${(100 * zeros).toFixed(2)}%`);
     stageSeconds.prune = (performance.now() - ts) / 1000;
     const perWeight = Object.fromEntries(p.vars.map((v, i) => [p.names[i], overallZeros([v])]));
-    training = { ...training, pruned: { trainer: TRAINER, history, test, validation, weight_sparsity: zeros, weight_sparsity_per_weight: perWeight, ...(jax ? { trainer_figures: jaxFigures, cross_check: crossCheck("prune", jaxFigures, test) } : {}) } };
+    training = { ...training, pruned: { trainer: TRAINER, history, test, validation, weight_sparsity: zeros, weight_sparsity_per_weight: perWeight, ...(jax ? crossChecked("prune", jaxFigures, test) : {}) } };
     masking.maskTensors.forEach((t) => t.dispose());
     model.dispose();
   }
@@ -416,15 +409,14 @@ async function main(): Promise<void> {
     const ts = performance.now();
     const model = buildEgruLm(tf, data.V);
     const { forward } = egruForward(tf, model, "no-events");
-    const { history, figures, weights } = jax.run("baseline");
-    loadJaxWeights(tf, model, weights, Object.fromEntries(model.layers.slice(1, -1).map((l) => [`${l.name}/thr`, 0])));
+    const { history, figures } = jax.run("baseline", model, { fill: Object.fromEntries(model.layers.slice(1, -1).map((l) => [`${l.name}/thr`, 0])) });
     const parameters = model.countParams() - HP.layers * HP.units; // no thresholds
     const test = evaluate(tf, forward, [], data.test, HP.evalWindows, HP.seqLen);
     const validation = evaluate(tf, forward, [], data.validation, HP.evalWindows, HP.seqLen);
     log(`baseline GRU: test bpc ${test.bpc.toFixed(4)}`);
     stageSeconds.baseline = (performance.now() - ts) / 1000;
     training = { ...training, baseline: { trainer: TRAINER, architecture: `GRU in EvNN's form (the EGRU's cell with θ = 0 and o ≡ 1: y = h = c) × ${HP.layers}, ${HP.units} units`,
-      parameters, history, test, validation, trainer_figures: figures, cross_check: crossCheck("baseline", figures, test) } };
+      parameters, history, test, validation, ...crossChecked("baseline", figures, test) } };
     model.dispose();
   } else if (STAGES.has("baseline")) {
     const ts = performance.now();
@@ -451,7 +443,7 @@ async function main(): Promise<void> {
   // merged into the file as it is now, not as it was when this run started.
   const latest = readTraining();
   const mine = Object.fromEntries(["dense", "pruned", "baseline"].filter((k) => training[k] !== before[k]).map((k) => [k, training[k]]));
-  const seconds = { ...(latest.stage_seconds as Record<string, number> | undefined), ...Object.fromEntries(Object.entries(stageSeconds).filter(([k]) => STAGES.has(k))) };
+  const seconds = { ...(latest.stage_seconds as Record<string, number> | undefined), ...stageSeconds };
   training = {
     ...latest, ...mine, date: new Date().toISOString(), backend, trainer: TRAINER,
     architecture: `Sequential: Embedding "embedding" (${data.V} → ${HP.embed}) → ${HP.layers} × EGRU "egru1…" (${HP.units} units) → Dense "decoder" (${data.V}, linear, every tick); ` +
