@@ -22,6 +22,11 @@ export interface CalibrationOut {
   headline: { widths: string; sparsity: number; level: string; tokens: number; indexBytes: number };
   models: Record<string, { dense_weights: number; stored_weights: number }>;
   figures: Figure[];
+  /** lm.ts breakEven: each candidate cause of the time gap alone at the value that closes it. */
+  break_even?: {
+    headline_seconds: number; headline_joules: number;
+    candidates: { id: string; what: string; unit: string; nominal?: number; break_even: number; times_nominal?: number; time_over_paper: number; energy_over_paper: number }[];
+  };
   sensitivity: Row[];
 }
 
@@ -80,7 +85,7 @@ ${table(["figure", "published", "predicted", "model ÷ paper", "within 0.75–1.
   ]))}
 
 Source of every published figure: ${o.figures[0]?.source}.
-
+${o.break_even ? breakEvenSection(o) : ""}
 ## Sensitivity (per token; one inference = 1 token)
 
 ${table(["layers", "activity sparsity (measured)", "level", "index B", "PEs (lower bound), chips", "KB weights / PE", "synops / token", "time / token", "energy / token", "power", "static share", "power ÷ paper"],
@@ -102,14 +107,54 @@ Time and energy per inference are these times the tokens per inference; lm.json 
   ${byIndex.some((r) => r.chips === 1 && r.pes <= 152) ? "with 16-bit local columns the paper's model fits one chip, as the paper ran it" : "neither width fits it on one chip"}. This is the first thing the paper's §III would settle.
 - **Time and energy per inference** rest on the tokens per inference. At ${h.tokens} tokens, the model's time and energy are
   below the paper's: the per-token work nmc charges (synaptic operations, unit updates, packets) is smaller than
-  what the chip spent. Candidates, not yet tested: host transfers of the 750-wide embedding and output per token,
+  what the chip spent. ${o.break_even ? readBreakEven(o) : `Candidates, not yet tested: host transfers of the 750-wide embedding and output per token,
   synchronisation per token, PEs busy-waiting at dynamic power, and the fp32 kernel costing more than the 12 cycles
-  per synapse derived from instruction timings.
+  per synapse derived from instruction timings.`}
 ${off.length ? `- **Outside 0.75–1.33:** ${off.map((f) => `${f.id} (${f.model_over_paper.toFixed(2)})`).join(", ")}. Left so: fitting the cycle costs to this one paper, whose
   inference length and layout are unknown, would make the model agree here and nowhere else.` : "- Every compared figure lies within 0.75–1.33."}
 - **Grades.** The published figures are secondary (quoted); the energies per cycle are derived from secondary chip
   power figures; the cycle counts derived or assumed (\`nmc hw\` grades every one).
 `;
+}
+
+/** The break-even table (lm.json break_even): how far each candidate cause would have to go to close the time gap. */
+function breakEvenSection(o: CalibrationOut): string {
+  const b = o.break_even!, h = o.headline;
+  const fmt = (x: number) => (x >= 1000 ? Math.round(x).toLocaleString("en-US") : g3(x));
+  return `
+## What would close the time gap (break-even values, not fits)
+
+The headline predicts ${si(b.headline_seconds, "s")} and ${si(b.headline_joules, "J")} per inference against the paper's ${si(o.paper.seconds, "s")} and
+${si(o.paper.joules, "J")}. Each row takes one candidate cause alone and finds the value at which the predicted time per inference equals the
+published one (the headline re-simulated with only that figure changed, secant steps to 0.1 %). The last column is
+what energy ÷ paper then becomes. The model keeps its own values: these rows say how far each cause would have to go,
+and a cause that needs an implausible value cannot be the whole story.
+
+${table(["candidate", "nmc's value", "break-even", "× nmc's value", "energy ÷ paper at break-even"], b.candidates.map((c) => [
+    c.what, c.nominal !== undefined ? `${fmt(c.nominal)} ${c.unit}` : "0", `${fmt(c.break_even)} ${c.unit}`, c.times_nominal !== undefined ? `×${g3(c.times_nominal)}` : "", c.energy_over_paper.toFixed(2),
+  ]))}
+
+At ${h.tokens} tokens per inference the published time is ${si(o.paper.seconds / h.tokens, "s")} per token.
+`;
+}
+
+/** The all-in cost of one synaptic event the chip paper anchors (SOURCES.md D4), in cycles. */
+const SYNAPSE_ANCHOR = 25;
+
+/** What the break-even table says about the candidates, in words (numbers from lm.json). */
+function readBreakEven(o: CalibrationOut): string {
+  const c = Object.fromEntries(o.break_even!.candidates.map((x) => [x.id, x]));
+  const fits = (x: { energy_over_paper: number }) => x.energy_over_paper >= 0.75 && x.energy_over_paper <= 1.33;
+  const parts: string[] = [];
+  if (c.synapse) {
+    parts.push(`A slower synapse alone would need ${g3(c.synapse.break_even)} cycles per stored weight (×${g3(c.synapse.times_nominal!)} the derived kernel), ${c.synapse.break_even > SYNAPSE_ANCHOR ? `above the chip paper's all-in anchor of ≤ ${SYNAPSE_ANCHOR} cycles per synaptic event (SOURCES.md D4)` : `within the chip paper's all-in anchor of ≤ ${SYNAPSE_ANCHOR} cycles per synaptic event (SOURCES.md D4)`}; energy ÷ paper would then be ${c.synapse.energy_over_paper.toFixed(2)}.`);
+  }
+  const extreme = ["egru_unit", "tick_overhead"].filter((k) => c[k]).map((k) => `${c[k].id === "egru_unit" ? "a unit update" : "a busy overhead per PE and token"} at ×${g3(c[k].times_nominal!)} nmc's value (energy ÷ paper ${c[k].energy_over_paper.toFixed(2)})`);
+  if (extreme.length) parts.push(`Alone, ${extreme.join(", or ")} would close it.`);
+  if (c.idle_wait) {
+    parts.push(`An idle wait of ${g3(c.idle_wait.break_even / 1000)} ms per token, the PEs at static power, closes the time and brings energy ÷ paper to ${c.idle_wait.energy_over_paper.toFixed(2)}${fits(c.idle_wait) ? ", without being fitted to it: the paper's average power is about nmc's static power (power ÷ paper is " + o.figures.find((f) => f.id === "power")!.model_over_paper.toFixed(2) + " with nmc's own, shorter busy time)" : ""}. It fits the paper's note that memory reads and writes were its bottleneck (N3/N5), or host transfers of the 750-wide embedding and output per token: the figures are consistent with it, they do not establish it.`);
+  }
+  return parts.join("\n  ");
 }
 
 /** Writes CALIBRATION.md beside `dir` (calibration/): the LM section from lm.json, then the KWS section from kws.json if there is one. */
