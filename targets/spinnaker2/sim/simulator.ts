@@ -167,9 +167,12 @@ export class Simulator {
    */
   private destQueues(e: Emitter): Queue[] {
     const qs: Queue[] = [];
+    let last: Queue | null = null;
     for (const d of e.dests) {
       const q = this.pes[this.pePos[d]]?.queues.get(e.popIndex);
-      if (q && !(q.shared && qs.includes(q))) qs.push(q);
+      // A shared queue is one population's: its destinations mostly come in a row (the check is a shortcut).
+      if (q && !(q.shared && (q === last || qs.includes(q)))) qs.push(q);
+      if (q) last = q;
     }
     return qs;
   }
@@ -182,16 +185,35 @@ export class Simulator {
    * routing keeps one queue per PE, filled packet by packet from the routing tables' destinations.
    */
   private shareQueues(routing: Routing): void {
-    for (const all of this.byPop) {
+    // The emitters of each source population, and a mark per PE id of the population in hand (no set or array
+    // per emitter: a large mapping has thousands of emitter-destination pairs, and every build walks them).
+    const bySrc = new Map<number, Emitter[]>();
+    for (const e of routing.emitters) {
+      const l = bySrc.get(e.popIndex);
+      if (l) l.push(e);
+      else bySrc.set(e.popIndex, [e]);
+    }
+    const mark = new Int32Array(this.pePos.length).fill(-1), seen = new Int32Array(this.pePos.length).fill(-1);
+    let stamp = 0;
+    for (let pi = 0; pi < this.byPop.length; pi++) {
+      const all = this.byPop[pi];
       // A pipeline worker's shells (PEs another worker runs) have no queues: the live PEs share.
       const pes = all.filter((pe) => !pe.shell);
       if (pes.length < 2) continue;
-      const ids = new Set(all.map((pe) => pe.slice.pe));
+      for (const pe of all) mark[pe.slice.pe] = pi;
       for (const src of pes[0].queues.keys()) {
         if (!pes.every((pe) => pe.queues.has(src))) continue;
-        const whole = routing.emitters.filter((e) => e.popIndex === src).every((e) => {
-          const hit = Array.from(e.dests).filter((d) => ids.has(d));
-          return hit.length === 0 || (hit.length === all.length && new Set(hit).size === all.length);
+        // Every emitter reaches all of the population's PEs once, or none of them.
+        const whole = (bySrc.get(src) ?? []).every((e) => {
+          let hit = 0, twice = false;
+          stamp++;
+          for (const d of e.dests) {
+            if (mark[d] !== pi) continue;
+            hit++;
+            if (seen[d] === stamp) twice = true;
+            seen[d] = stamp;
+          }
+          return hit === 0 || (hit === all.length && !twice);
         });
         if (!whole) continue;
         const q = pes[0].queues.get(src)!;
