@@ -178,7 +178,7 @@ const figures = [
   };
 });
 
-/** The headline model with one cycle cost changed: its time and energy per inference, and its PEs. */
+/** The headline model with one cycle cost changed: its time and energy per inference, and its static power. */
 function headlineAt(set: (hw: HardwareDescription) => void): { seconds: number; joules: number; staticWatts: number } {
   const hw = paperHardware();
   set(hw);
