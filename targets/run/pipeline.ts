@@ -4,7 +4,8 @@
 // mapping (structured clones: plain data, typed arrays and maps, so no re-encoding or re-verification, and a
 // mapping made with storage options a bundle does not record travels too) and runs the same samples; the
 // merged run is the one-thread run's, bit for bit (outputs, every counter, the per-tick critical path, DVFS
-// counts: test/targets/spinnaker2-pipeline.test.ts). The inputs are quantized once, here, and shared.
+// counts: test/targets/spinnaker2-pipeline.test.ts). The inputs are quantized once, here, and shared; the
+// projections' splits over the PE slices are made here too, while the threads start, and sent to each worker.
 import type { Worker } from "node:worker_threads";
 import type { Graph } from "../../ir/types.js";
 import type { SequenceBatch } from "../../runtime/batch.js";
@@ -15,6 +16,7 @@ import { planPipeline, type PipelinePlan, type PipelineSplit, progressEntries, t
 import type { Execution, SimRun } from "../spinnaker2/sim/results.js";
 import { runWorker } from "./job.js";
 import { mergePipelined } from "./result.js";
+import { splitAll, type SplitHandover } from "../spinnaker2/sim/slices.js";
 
 export interface PipelineOptions {
   /** Worker threads (at most one per PE, or per LayerNorm whose slices exchange partial sums). */
@@ -80,6 +82,9 @@ export async function simulatePipelined(g: Graph, m: Mapping, batch: SequenceBat
   const shape: SequenceBatch = { ...batch, data: new Float64Array(0) };
   const started: Worker[] = [];
   const startedAt = performance.timeOrigin + performance.now();
+  // The workers wait for the projections' splits (sim/slices.ts), made here while they start their threads and
+  // load their modules (this thread would otherwise idle), or taken from this thread's cache when it simulated
+  // the same mapping before: each worker's build then skips the split, the larger part of a cold build.
   const promises = Array.from({ length: W }, (_, index) => {
     const input: PipelineWorkerInput = {
       graph: g, mapping: m, batch: shape, xq, kernels: opts.kernels, execution: opts.execution, dvfs: opts.dvfs, progress: index === W - 1 && opts.onProgress !== undefined, startedAt,
@@ -88,6 +93,8 @@ export async function simulatePipelined(g: Graph, m: Mapping, batch: SequenceBat
     return runWorker<{ run: SimRun; times: WorkerTimes }>(PIPELINE_WORKER_URL, input, [], (d) => opts.onProgress?.(d, batch.batch), (w) => started.push(w));
   });
   try {
+    const splits: SplitHandover = [...splitAll(g, m.partition.slices)].map(([name, split]) => ({ name, split }));
+    for (const w of started) w.postMessage({ type: "splits", splits });
     const done = await Promise.all(promises);
     const runs = done.map((d) => d.run);
     return { run: W === 1 ? runs[0] : mergePipelined(runs), split, times: done.map((d) => d.times) };

@@ -74,6 +74,30 @@ export function splitAll(g: Graph, slices: Slice[]): Map<string, SlicedProjectio
   return out;
 }
 
+/** Splits made by one thread, for another thread's copy of the same graph and partition (seedSplits). */
+export type SplitHandover = { name: string; split: SlicedProjection }[];
+
+/**
+ * Puts another thread's splits of this graph's projections (splitAll's, made from the same graph and partition
+ * and given as copies) into this thread's cache, so that sharedSplit finds them instead of splitting again: a
+ * pipeline worker (targets/run/pipeline.ts) builds its simulator without redoing the main thread's work. A split
+ * whose slice count differs from this partition's is not taken.
+ */
+export function seedSplits(g: Graph, slices: Slice[], given: SplitHandover): void {
+  const byName = new Map(given.map((x) => [x.name, x.split]));
+  for (const s of slices) {
+    if (s.mirrors >= 0) continue;
+    const pop = g.populations[s.popIndex];
+    const own = slices.filter((x) => x.popIndex === s.popIndex && x.mirrors < 0);
+    for (const j of g.projections) {
+      const m = byName.get(j.name);
+      if (j.target !== pop.name || !m || m.S !== own.length || splitCache.get(j)?.first === own[0]) continue;
+      const wt = j.weights;
+      splitCache.set(j, { first: own[0], S: own.length, rowPtr: wt.rowPtr, colIdx: wt.colIdx, values: wt.values.data, split: m });
+    }
+  }
+}
+
 /**
  * The split of a projection over these slices, made once per (projection, partition) in a process and shared by
  * every simulator built from them: its arrays are read only (the column sums, written by a run, are each
