@@ -240,10 +240,13 @@ export interface PipelineSplit {
 const ASSUMED_ACTIVITY = 0.25;
 /**
  * A unit's host work per tick (its update, the requantization of its columns, its sending and charging), in
- * synaptic operations: measured on a 3 × EGRU 1350 model (bench/pipeline.ts), ~155 ns per unit and ~0.3 ns
- * per synaptic operation in the simulator's WebAssembly kernels.
+ * synaptic operations. Measured on the bench's 3 × EGRU 1350 model (bench/pipeline.ts, one thread, each
+ * population's share of the tick timed, session 15): ~170 ns per unit and ~1.0 ns per synaptic operation, so
+ * the input layer (750 values every tick) costs 1.29× a hidden layer. The earlier 500 (~155 and ~0.3 ns) made
+ * the synaptic work too small beside the units, the layers nearly equal, and the cut ~90 units too far into
+ * the second layer: the first worker got the larger share.
  */
-const UNIT_WORK = 500;
+const UNIT_WORK = 170;
 
 /** A population's work per tick estimated from the graph: stored weights × the source's expected activity, plus its units. */
 function estimatedWork(g: Graph, p: Graph["populations"][number]): number {
