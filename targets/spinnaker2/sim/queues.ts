@@ -4,11 +4,11 @@
 
 /** Events from one source population, two ticks deep (by tick parity): entries [parity · cap, parity · cap + len[parity]). */
 export class Queue {
-  /** Empty until allocate(): most PEs' own queues are replaced by a shared one before a run (Simulator.shareQueues). */
+  /** Empty until allocate(): most PEs' own queues are replaced by a shared one before a run (queue-wiring.ts shareQueues). */
   idx = NO_EVENTS;
   val = NO_EVENTS;
   readonly len = new Int32Array(2);
-  /** Shared by every PE of a population (Simulator.shareQueues). */
+  /** Shared by every PE of a population (queue-wiring.ts shareQueues). */
   shared = false;
   constructor(readonly cap: number) {}
 

@@ -18,9 +18,9 @@
 //
 // Host-side layout, for speed only (the modelled chip is unchanged): the chunks of one projection row held
 // by the PEs of a population lie side by side in one array (slices.ts), the PEs' column sums too, and the
-// PEs of a population that receive the same multicast stream share one event queue (shareQueues), so that a
-// tick's work for a whole population streams through memory as the golden engine's does. No object is
-// allocated per event or per tick.
+// PEs of a population that receive the same multicast stream share one event queue (queue-wiring.ts
+// shareQueues), so that a tick's work for a whole population streams through memory as the golden engine's
+// does. No object is allocated per event or per tick.
 //
 // A LayerNorm cut over several PEs runs its slices in two halves around the exchange of their partial sums
 // (splitTick): each PE's totals are its own partials plus those the reduction trees deliver to it, and
@@ -47,6 +47,7 @@ import { Charges } from "./charge.js";
 import { deliverGroup, saturateGroup, saturatePe } from "./deliver.js";
 import { buildPes, Group, Pe, wireReductions } from "./pe.js";
 import { type Queue, sendAll, sendEvents } from "./queues.js";
+import { destQueues, shareQueues } from "./queue-wiring.js";
 import type { Execution, RunOptions, SimObserver, SimOptions, SimRun } from "./results.js";
 import { NO_INPUTS, type RunContext } from "./context.js";
 import { DvfsAccount } from "../dvfs.js";
@@ -118,7 +119,7 @@ export class Simulator {
     if (accelActive(part.accel)) wireAccel(g, hw, part.accel!, this.pes);
     this.pePos = [];
     this.pes.forEach((pe, i) => (this.pePos[pe.slice.pe] = i));
-    if (opts.shareQueues ?? true) this.shareQueues(routing);
+    if (opts.shareQueues ?? true) shareQueues(this.byPop, this.pePos.length, routing);
     const kept = new Set<Queue>();
     for (const pe of this.pes) {
       for (const [src, q] of pe.queues) {
@@ -144,85 +145,20 @@ export class Simulator {
         const r = pe.readouts.find((x) => x.popIndex === e.popIndex);
         if (!r) throw new NmcError(`internal: slice ${s.id} of ${s.pop} emits but PE ${s.pe} holds no copy of it`);
         r.emitter = e;
-        r.emitQueues = this.destQueues(e);
+        r.emitQueues = destQueues(this.pes, this.pePos, e);
         continue;
       }
       pe.emitter = e;
-      pe.emitQueues = this.destQueues(e);
+      pe.emitQueues = destQueues(this.pes, this.pePos, e);
     }
     this.hostEmitter = routing.emitters.find((e) => e.slice === -1)!;
-    this.hostQueues = this.destQueues(this.hostEmitter);
+    this.hostQueues = destQueues(this.pes, this.pePos, this.hostEmitter);
     let d = 0;
     for (const e of routing.emitters) if (e.dests.length && e.depth > d) d = e.depth;
     this.maxDepth = d;
     this.link = opts.pipeline ? new PipelineLink(opts.pipeline, this.pes, g.populations.length) : null;
     if (this.link && (!this.singleRate || this.groups.some((grp, i) => grp?.pes[0].split && grp.S < this.byPop[i].length))) {
       throw new NmcError("a pipelined simulation (several workers on one model) takes a model whose populations all step every tick (no pooling, no event time), with a population that exchanges partial sums on one worker");
-    }
-  }
-
-  /**
-   * Where an emitter's packets land: the queue of its population on each destination PE (resolved once; a
-   * queue shared by several destinations takes each packet once).
-   */
-  private destQueues(e: Emitter): Queue[] {
-    const qs: Queue[] = [];
-    let last: Queue | null = null;
-    for (const d of e.dests) {
-      const q = this.pes[this.pePos[d]]?.queues.get(e.popIndex);
-      // A shared queue is one population's: its destinations mostly come in a row (the check is a shortcut).
-      if (q && !(q.shared && (q === last || qs.includes(q)))) qs.push(q);
-      if (q) last = q;
-    }
-    return qs;
-  }
-
-  /**
-   * The PEs of one population receive the same event stream from a source when every emitter of that source
-   * reaches all of them once or none of them (multicast to the whole population, as route.ts builds it). They
-   * then share one queue for it: the very contents each PE's own queue would hold, stored once, so that an
-   * event is written once and read once for all the population's slices (accumulateSharedQueue). Any other
-   * routing keeps one queue per PE, filled packet by packet from the routing tables' destinations.
-   */
-  private shareQueues(routing: Routing): void {
-    // The emitters of each source population, and a mark per PE id of the population in hand (no set or array
-    // per emitter: a large mapping has thousands of emitter-destination pairs, and every build walks them).
-    const bySrc = new Map<number, Emitter[]>();
-    for (const e of routing.emitters) {
-      const l = bySrc.get(e.popIndex);
-      if (l) l.push(e);
-      else bySrc.set(e.popIndex, [e]);
-    }
-    const mark = new Int32Array(this.pePos.length).fill(-1), seen = new Int32Array(this.pePos.length).fill(-1);
-    let stamp = 0;
-    for (let pi = 0; pi < this.byPop.length; pi++) {
-      const all = this.byPop[pi];
-      // A pipeline worker's shells (PEs another worker runs) have no queues: the live PEs share.
-      const pes = all.filter((pe) => !pe.shell);
-      if (pes.length < 2) continue;
-      for (const pe of all) mark[pe.slice.pe] = pi;
-      for (const src of pes[0].queues.keys()) {
-        if (!pes.every((pe) => pe.queues.has(src))) continue;
-        // Every emitter reaches all of the population's PEs once, or none of them.
-        const whole = (bySrc.get(src) ?? []).every((e) => {
-          let hit = 0, twice = false;
-          stamp++;
-          for (const d of e.dests) {
-            if (mark[d] !== pi) continue;
-            hit++;
-            if (seen[d] === stamp) twice = true;
-            seen[d] = stamp;
-          }
-          return hit === 0 || (hit === all.length && !twice);
-        });
-        if (!whole) continue;
-        const q = pes[0].queues.get(src)!;
-        q.shared = true;
-        for (const pe of pes) {
-          pe.queues.set(src, q);
-          for (const lp of pe.incoming) if (lp.srcPop === src) lp.queue = q;
-        }
-      }
     }
   }
 
