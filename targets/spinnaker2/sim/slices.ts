@@ -61,16 +61,25 @@ function columnOwners(j: Projection, pop: Population, slices: Slice[]): { colOwn
   return { colOwner, toLocal };
 }
 
+/** Calls f for every projection into a population with PEs among `slices`, with that population and its own slices (once each). */
+function eachSplitProjection(g: Graph, slices: Slice[], f: (j: Projection, pop: Population, own: Slice[]) => void): void {
+  const own = new Map<number, Slice[]>();
+  for (const s of slices) {
+    if (s.mirrors >= 0) continue;
+    const l = own.get(s.popIndex);
+    if (l) l.push(s);
+    else own.set(s.popIndex, [s]);
+  }
+  for (const [popIndex, list] of own) {
+    const pop = g.populations[popIndex];
+    for (const j of g.projections) if (j.target === pop.name) f(j, pop, list);
+  }
+}
+
 /** Every projection into a population that has PEs, split over its slices (sharedSplit), by projection name. */
 export function splitAll(g: Graph, slices: Slice[]): Map<string, SlicedProjection> {
   const out = new Map<string, SlicedProjection>();
-  for (const s of slices) {
-    if (s.mirrors >= 0) continue;
-    const pop = g.populations[s.popIndex];
-    for (const j of g.projections) {
-      if (j.target === pop.name && !out.has(j.name)) out.set(j.name, sharedSplit(j, pop, slices.filter((x) => x.popIndex === s.popIndex && x.mirrors < 0)));
-    }
-  }
+  eachSplitProjection(g, slices, (j, pop, own) => out.set(j.name, sharedSplit(j, pop, own)));
   return out;
 }
 
@@ -85,17 +94,10 @@ export type SplitHandover = { name: string; split: SlicedProjection }[];
  */
 export function seedSplits(g: Graph, slices: Slice[], given: SplitHandover): void {
   const byName = new Map(given.map((x) => [x.name, x.split]));
-  for (const s of slices) {
-    if (s.mirrors >= 0) continue;
-    const pop = g.populations[s.popIndex];
-    const own = slices.filter((x) => x.popIndex === s.popIndex && x.mirrors < 0);
-    for (const j of g.projections) {
-      const m = byName.get(j.name);
-      if (j.target !== pop.name || !m || m.S !== own.length || splitCache.get(j)?.first === own[0]) continue;
-      const wt = j.weights;
-      splitCache.set(j, { first: own[0], S: own.length, rowPtr: wt.rowPtr, colIdx: wt.colIdx, values: wt.values.data, split: m });
-    }
-  }
+  eachSplitProjection(g, slices, (j, _pop, own) => {
+    const m = byName.get(j.name), wt = j.weights;
+    if (m && m.S === own.length) splitCache.set(j, { first: own[0], S: own.length, rowPtr: wt.rowPtr, colIdx: wt.colIdx, values: wt.values.data, split: m });
+  });
 }
 
 /**
