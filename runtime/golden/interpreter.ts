@@ -126,15 +126,34 @@ export function quantizeTime(graph: Graph, batch: SequenceBatch): { dtq: Float64
   return { dtq, saturated: quantizeTimesteps(batch.timesteps, frac, dtq) };
 }
 
-/** The model inputs as integers in the input population's format (tokens stay token ids). */
-export function quantizeInputs(graph: Graph, batch: SequenceBatch): Int32Array {
+/** The model inputs as integers in the input population's format (tokens stay token ids), into `q` when given (its length: the batch's values). */
+export function quantizeInputs(graph: Graph, batch: SequenceBatch, q: Int32Array = new Int32Array(batch.data.length)): Int32Array {
   const input = graph.populations.find((p) => p.name === graph.inputs[0]);
   if (!input || input.kind !== "Input" || !input.fixed) throw new NmcError("graph has no quantized input population");
   const n = batch.data.length;
-  const q = new Int32Array(n);
+  if (q.length !== n) throw new NmcError(`internal: ${q.length} slots for ${n} input values`);
   if (input.encoding === "tokens") for (let i = 0; i < n; i++) q[i] = batch.data[i];
-  else for (let i = 0; i < n; i++) q[i] = toFixed(batch.data[i], input.fixed.outFrac, 16);
+  else {
+    // A batch of another array type is copied to doubles first (exactly), so that the loop's reads stay of one kind.
+    const data = batch.data instanceof Float64Array ? batch.data : Float64Array.from(batch.data);
+    toFixed16(data, input.fixed.outFrac, q);
+  }
   return q;
+}
+
+/**
+ * q[i] = toFixed(data[i], frac, 16) written out for a whole batch: the same operations (the exact product by
+ * 2^frac, roundHalfAway, sat16), as calling toFixed per value cost ~4 % of a golden run on a small model. Called
+ * with Float64Array only: reads of one array kind keep the loop fast (mixed kinds made it 5× slower).
+ */
+function toFixed16(data: Float64Array, frac: number, q: Int32Array): void {
+  const scale = 2 ** frac, n = data.length;
+  for (let i = 0; i < n; i++) {
+    const x = data[i];
+    if (x !== x) toFixed(x, frac, 16); // NaN: its error
+    const v = x * scale, a = Math.round(Math.abs(v)), r = v < 0 && a !== 0 ? -a : a;
+    q[i] = r > 32767 ? 32767 : r < -32768 ? -32768 : r;
+  }
 }
 
 /** How many input values lie beyond what the input population's format holds (they saturate when quantized). */

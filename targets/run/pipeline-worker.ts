@@ -1,31 +1,31 @@
 // A worker thread of a pipelined simulation (targets/run/pipeline.ts): from the graph and mapping it was
 // given (copies of the main thread's), builds the whole simulator with its part of the pipeline plan, runs the samples (only its own
 // populations' PEs), and posts the run. Failures are posted as messages, as targets/run/worker.ts does.
-// The projections' splits over the PE slices come from the main thread in a first message (it makes them while
-// this thread starts), so the build does not split them again.
+// The projections' splits over the PE slices and the quantized inputs come from the main thread in a first
+// message (it makes them while this thread starts), so the build does not split them again.
 import { parentPort, workerData } from "node:worker_threads";
 import { NmcError } from "../../ir/errors.js";
 import { Simulator } from "../spinnaker2/sim/simulator.js";
 import type { WorkerMessage } from "./job.js";
-import type { PipelineWorkerInput, WorkerTimes } from "./pipeline.js";
+import type { PipelineStart, PipelineWorkerInput, WorkerTimes } from "./pipeline.js";
 import type { SimRun } from "../spinnaker2/sim/results.js";
-import { seedSplits, type SplitHandover } from "../spinnaker2/sim/slices.js";
+import { seedSplits } from "../spinnaker2/sim/slices.js";
 
 function post(m: WorkerMessage<{ run: SimRun; times: WorkerTimes }>, transfer: ArrayBuffer[] = []): void {
   parentPort!.postMessage(m, transfer);
 }
 
 const input = workerData as PipelineWorkerInput;
-parentPort!.once("message", (msg: { type: "splits"; splits: SplitHandover }) => buildAndRun(msg.splits));
+parentPort!.once("message", (msg: PipelineStart) => buildAndRun(msg));
 
-function buildAndRun(splits: SplitHandover): void {
+function buildAndRun({ splits, xq }: PipelineStart): void {
   try {
     const t0 = performance.now();
     const g = input.graph, m = input.mapping;
     seedSplits(g, m.partition.slices, splits);
     const sim = new Simulator(g, m.partition, m.placement, m.routing, m.hw, { kernels: input.kernels, dvfs: input.dvfs, pipeline: input.plan });
     const t1 = performance.now();
-    const run = sim.run(input.batch, { execution: input.execution, xq: new Int32Array(input.xq), ...(input.progress ? { onSample: (b: number) => post({ type: "progress", done: b + 1 }) } : {}) });
+    const run = sim.run(input.batch, { execution: input.execution, xq: new Int32Array(xq), ...(input.progress ? { onSample: (b: number) => post({ type: "progress", done: b + 1 }) } : {}) });
     const times: WorkerTimes = { sinceStart: performance.timeOrigin + t1 - input.startedAt, build: t1 - t0, run: performance.now() - t1, wait: sim.link!.waitMs };
     post({ type: "done", result: { run, times } }, [run.outputQ.buffer as ArrayBuffer, run.output.buffer as ArrayBuffer]);
   } catch (e) {

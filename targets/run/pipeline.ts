@@ -4,8 +4,8 @@
 // mapping (structured clones: plain data, typed arrays and maps, so no re-encoding or re-verification, and a
 // mapping made with storage options a bundle does not record travels too) and runs the same samples; the
 // merged run is the one-thread run's, bit for bit (outputs, every counter, the per-tick critical path, DVFS
-// counts: test/targets/spinnaker2-pipeline.test.ts). The inputs are quantized once, here, and shared; the
-// projections' splits over the PE slices are made here too, while the threads start, and sent to each worker.
+// counts: test/targets/spinnaker2-pipeline.test.ts). The inputs are quantized once, here, and shared, and the
+// projections' splits over the PE slices made here too, both while the threads start, then sent to each worker.
 import type { Worker } from "node:worker_threads";
 import type { Graph } from "../../ir/types.js";
 import type { SequenceBatch } from "../../runtime/batch.js";
@@ -40,8 +40,6 @@ export interface PipelineWorkerInput {
   mapping: Mapping;
   /** The batch without its data (its shape, lengths): the workers read the inputs from xq. */
   batch: SequenceBatch;
-  /** The inputs quantized once by the main thread (quantizeInputs), shared by every worker (Int32Array's memory). */
-  xq: SharedArrayBuffer;
   kernels?: KernelChoice;
   execution?: Execution;
   dvfs?: boolean;
@@ -50,6 +48,14 @@ export interface PipelineWorkerInput {
   progress: boolean;
   /** performance.timeOrigin + now() when the main thread started the workers (ms). */
   startedAt: number;
+}
+
+/** The message that lets a started pipeline worker build and run: the projections' splits and the quantized inputs. */
+export interface PipelineStart {
+  type: "start";
+  splits: SplitHandover;
+  /** The inputs quantized once by the main thread (quantizeInputs), shared by every worker (Int32Array's memory). */
+  xq: SharedArrayBuffer;
 }
 
 /** Where a worker's wall time went, in milliseconds (beside the run; nothing of it is in the run's figures). */
@@ -77,24 +83,26 @@ export async function simulatePipelined(g: Graph, m: Mapping, batch: SequenceBat
   const channels: Record<number, SharedArrayBuffer> = {};
   for (const c of split.channels) channels[c.pop] = new SharedArrayBuffer(4 * ring * c.size);
   const figures = Array.from({ length: W - 1 }, () => new SharedArrayBuffer(8 * ring * tickFigures(m.partition.pes)));
-  const q = quantizeInputs(g, batch), xq = new SharedArrayBuffer(4 * q.length);
-  new Int32Array(xq).set(q);
   const shape: SequenceBatch = { ...batch, data: new Float64Array(0) };
   const started: Worker[] = [];
   const startedAt = performance.timeOrigin + performance.now();
-  // The workers wait for the projections' splits (sim/slices.ts), made here while they start their threads and
-  // load their modules (this thread would otherwise idle), or taken from this thread's cache when it simulated
-  // the same mapping before: each worker's build then skips the split, the larger part of a cold build.
+  // The workers wait for the projections' splits (sim/slices.ts) and the inputs, quantized once (quantizeInputs,
+  // into shared memory every worker reads): both made here while they start their threads and load their
+  // modules (this thread would otherwise idle; the inputs of a long batch take tens of ms). The splits may come
+  // from this thread's cache when it simulated the same mapping before: each worker's build then skips the
+  // split, the larger part of a cold build.
   const promises = Array.from({ length: W }, (_, index) => {
     const input: PipelineWorkerInput = {
-      graph: g, mapping: m, batch: shape, xq, kernels: opts.kernels, execution: opts.execution, dvfs: opts.dvfs, progress: index === W - 1 && opts.onProgress !== undefined, startedAt,
+      graph: g, mapping: m, batch: shape, kernels: opts.kernels, execution: opts.execution, dvfs: opts.dvfs, progress: index === W - 1 && opts.onProgress !== undefined, startedAt,
       plan: { workers: W, index, peOwner: split.peOwner, ring, progress, channels, figures },
     };
     return runWorker<{ run: SimRun; times: WorkerTimes }>(PIPELINE_WORKER_URL, input, [], (d) => opts.onProgress?.(d, batch.batch), (w) => started.push(w));
   });
   try {
+    const xq = new SharedArrayBuffer(4 * batch.data.length);
+    quantizeInputs(g, batch, new Int32Array(xq));
     const splits: SplitHandover = [...splitAll(g, m.partition.slices)].map(([name, split]) => ({ name, split }));
-    for (const w of started) w.postMessage({ type: "splits", splits });
+    for (const w of started) w.postMessage({ type: "start", splits, xq } satisfies PipelineStart);
     const done = await Promise.all(promises);
     const runs = done.map((d) => d.run);
     return { run: W === 1 ? runs[0] : mergePipelined(runs), split, times: done.map((d) => d.times) };

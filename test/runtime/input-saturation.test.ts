@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Graph } from "../../ir/types.js";
 import { roundHalfAway, toFixed } from "../../runtime/fixed/index.js";
-import { inputSaturation } from "../../runtime/golden/interpreter.js";
+import { inputSaturation, quantizeInputs } from "../../runtime/golden/interpreter.js";
 import { fuzzParams } from "../support/fuzz.js";
 
 /** The smallest graph inputSaturation reads: a quantized Input population with `frac` fractional bits. */
@@ -34,6 +34,19 @@ describe("inputSaturation", () => {
         expect(s.limit).toBe(32767 / 2 ** frac);
       },
     ), fuzzParams(500));
+  });
+
+  it("quantizeInputs gives toFixed(x, out_frac, 16) for every value (its batch loop is toFixed written out)", () => {
+    const edge = fc.constantFrom(0, -0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.49999999999999994, -0.49999999999999994, Infinity, -Infinity, 32767.5, -32768.5, 1e300, -1e300, 5e-324);
+    fc.assert(fc.property(
+      fc.integer({ min: 0, max: 30 }),
+      fc.array(fc.oneof(edge, fc.double({ noNaN: true }), fc.integer({ min: -40000, max: 40000 }).map((k) => k / 4)), { minLength: 1, maxLength: 60 }),
+      (frac, xs) => {
+        const q = quantizeInputs(inputGraph(frac), { data: Float64Array.from(xs), batch: 1, ticks: xs.length, channels: 1 });
+        expect(Array.from(q)).toEqual(xs.map((x) => toFixed(x, frac, 16) | 0));
+      },
+    ), fuzzParams(500));
+    expect(() => quantizeInputs(inputGraph(4), { data: [1, NaN], batch: 1, ticks: 2, channels: 1 })).toThrow(/NaN/);
   });
 
   it("has nothing to say about token inputs or float graphs", () => {
