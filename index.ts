@@ -68,6 +68,7 @@ export { engineNames, type JobSpec, prepareJob, type PreparedJob, runBatch } fro
 export { mergeResults, type RawResult } from "./targets/run/result.js";
 export { availableCores, splitRange } from "./targets/run/shard.js";
 export { type PipelineOptions, simulatePipelined, type WorkerTimes } from "./targets/run/pipeline.js";
+export { PipelinePool } from "./targets/run/pipeline-pool.js";
 export { planPipeline, type PipelineSplit } from "./targets/spinnaker2/sim/pipeline.js";
 
 // ── The spinnaker2 target's own API (mapping, simulator, report), for studies beyond `nmc run` ──────────

@@ -1,13 +1,14 @@
-// A worker thread of a pipelined simulation (targets/run/pipeline.ts): from the graph and mapping it was
-// given (copies of the main thread's), builds the whole simulator with its part of the pipeline plan, runs the samples (only its own
-// populations' PEs), and posts the run. Failures are posted as messages, as targets/run/worker.ts does.
-// The projections' splits over the PE slices and the quantized inputs come from the main thread in a first
-// message (it makes them while this thread starts), so the build does not split them again.
-import { parentPort, workerData } from "node:worker_threads";
+// A worker thread of pipelined simulations (targets/run/pipeline.ts): for every run message, from the graph and
+// mapping it is given (copies of the main thread's) it builds the whole simulator with its part of the pipeline
+// plan, runs the samples (only its own populations' PEs) and posts the run; then it waits for the next run (a
+// PipelinePool keeps it) or is ended. Failures are posted as messages, as targets/run/worker.ts does.
+// The projections' splits over the PE slices and the quantized inputs come with the run (the main thread makes
+// them while a new thread starts), so the build does not split them again.
+import { parentPort } from "node:worker_threads";
 import { NmcError } from "../../ir/errors.js";
 import { Simulator } from "../spinnaker2/sim/simulator.js";
 import type { WorkerMessage } from "./job.js";
-import type { PipelineStart, PipelineWorkerInput, WorkerTimes } from "./pipeline.js";
+import type { PipelineStart, WorkerTimes } from "./pipeline.js";
 import type { SimRun } from "../spinnaker2/sim/results.js";
 import { seedSplits } from "../spinnaker2/sim/slices.js";
 
@@ -15,10 +16,9 @@ function post(m: WorkerMessage<{ run: SimRun; times: WorkerTimes }>, transfer: A
   parentPort!.postMessage(m, transfer);
 }
 
-const input = workerData as PipelineWorkerInput;
-parentPort!.once("message", (msg: PipelineStart) => buildAndRun(msg));
+parentPort!.on("message", (msg: PipelineStart) => buildAndRun(msg));
 
-function buildAndRun({ splits, xq }: PipelineStart): void {
+function buildAndRun({ input, splits, xq }: PipelineStart): void {
   try {
     const t0 = performance.now();
     const g = input.graph, m = input.mapping;

@@ -6,7 +6,6 @@
 // merged run is the one-thread run's, bit for bit (outputs, every counter, the per-tick critical path, DVFS
 // counts: test/targets/spinnaker2-pipeline.test.ts). The inputs are quantized once, here, and shared, and the
 // projections' splits over the PE slices made here too, both while the threads start, then sent to each worker.
-import type { Worker } from "node:worker_threads";
 import type { Graph } from "../../ir/types.js";
 import type { SequenceBatch } from "../../runtime/batch.js";
 import type { KernelChoice } from "../../runtime/wasm/index.js";
@@ -14,7 +13,7 @@ import type { Mapping } from "../spinnaker2/mapping.js";
 import { quantizeInputs } from "../../runtime/golden/interpreter.js";
 import { planPipeline, type PipelinePlan, type PipelineSplit, progressEntries, tickFigures } from "../spinnaker2/sim/pipeline.js";
 import type { Execution, SimRun } from "../spinnaker2/sim/results.js";
-import { runWorker } from "./job.js";
+import { PipelinePool, postRun } from "./pipeline-pool.js";
 import { mergePipelined } from "./result.js";
 import { splitAll, type SplitHandover } from "../spinnaker2/sim/slices.js";
 
@@ -32,9 +31,14 @@ export interface PipelineOptions {
   ring?: number;
   /** Samples done (the last worker's count: a sample is done when every worker has run it). */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Worker threads kept between runs (pipeline-pool.ts), for a program that simulates many batches: the threads
+   * start and load their modules once. Default: threads started for this run and ended after it.
+   */
+  pool?: PipelinePool;
 }
 
-/** What a pipeline worker is started with (workerData). */
+/** What a pipeline worker runs (in PipelineStart). */
 export interface PipelineWorkerInput {
   graph: Graph;
   mapping: Mapping;
@@ -50,9 +54,10 @@ export interface PipelineWorkerInput {
   startedAt: number;
 }
 
-/** The message that lets a started pipeline worker build and run: the projections' splits and the quantized inputs. */
+/** The message that makes a pipeline worker build and run: what it runs, the projections' splits and the quantized inputs. */
 export interface PipelineStart {
-  type: "start";
+  type: "run";
+  input: PipelineWorkerInput;
   splits: SplitHandover;
   /** The inputs quantized once by the main thread (quantizeInputs), shared by every worker (Int32Array's memory). */
   xq: SharedArrayBuffer;
@@ -60,7 +65,10 @@ export interface PipelineStart {
 
 /** Where a worker's wall time went, in milliseconds (beside the run; nothing of it is in the run's figures). */
 export interface WorkerTimes {
-  /** From the main thread starting the workers to this worker's simulator being built: thread start, module loading, copying the model in, building. */
+  /**
+   * From the main thread handing the run to the workers to this worker's simulator being built: starting the thread and
+   * loading its modules (unless a pool kept it), quantizing the inputs, copying the model in, building.
+   */
   sinceStart: number;
   /** Building the simulator (PEs, weight splits, kernels' memory). */
   build: number;
@@ -69,8 +77,6 @@ export interface WorkerTimes {
   /** Of run: waiting for the other workers (an earlier worker's tick, or a later one that lags by the ring's depth). */
   wait: number;
 }
-
-const PIPELINE_WORKER_URL = new URL("./pipeline-worker.js", import.meta.url);
 
 /**
  * Runs `batch` on the simulator of (g, m) over `opts.workers` pipeline workers; the run as one thread reports
@@ -84,30 +90,31 @@ export async function simulatePipelined(g: Graph, m: Mapping, batch: SequenceBat
   for (const c of split.channels) channels[c.pop] = new SharedArrayBuffer(4 * ring * c.size);
   const figures = Array.from({ length: W - 1 }, () => new SharedArrayBuffer(8 * ring * tickFigures(m.partition.pes)));
   const shape: SequenceBatch = { ...batch, data: new Float64Array(0) };
-  const started: Worker[] = [];
+  const pool = opts.pool ?? new PipelinePool(W);
   const startedAt = performance.timeOrigin + performance.now();
-  // The workers wait for the projections' splits (sim/slices.ts) and the inputs, quantized once (quantizeInputs,
-  // into shared memory every worker reads): both made here while they start their threads and load their
-  // modules (this thread would otherwise idle; the inputs of a long batch take tens of ms). The splits may come
-  // from this thread's cache when it simulated the same mapping before: each worker's build then skips the
-  // split, the larger part of a cold build.
-  const promises = Array.from({ length: W }, (_, index) => {
-    const input: PipelineWorkerInput = {
-      graph: g, mapping: m, batch: shape, kernels: opts.kernels, execution: opts.execution, dvfs: opts.dvfs, progress: index === W - 1 && opts.onProgress !== undefined, startedAt,
-      plan: { workers: W, index, peOwner: split.peOwner, ring, progress, channels, figures },
-    };
-    return runWorker<{ run: SimRun; times: WorkerTimes }>(PIPELINE_WORKER_URL, input, [], (d) => opts.onProgress?.(d, batch.batch), (w) => started.push(w));
-  });
+  const threads = pool.take(W);
+  let ok = false;
   try {
+    // The workers wait for the projections' splits (sim/slices.ts) and the inputs, quantized once (quantizeInputs,
+    // into shared memory every worker reads): both made here while new threads start and load their modules (this
+    // thread would otherwise idle; the inputs of a long batch take tens of ms). The splits may come from this
+    // thread's cache when it simulated the same mapping before: each worker's build then skips the split, the
+    // larger part of a cold build.
     const xq = new SharedArrayBuffer(4 * batch.data.length);
     quantizeInputs(g, batch, new Int32Array(xq));
     const splits: SplitHandover = [...splitAll(g, m.partition.slices)].map(([name, split]) => ({ name, split }));
-    for (const w of started) w.postMessage({ type: "start", splits, xq } satisfies PipelineStart);
-    const done = await Promise.all(promises);
+    const done = await Promise.all(threads.map((w, index) => {
+      const input: PipelineWorkerInput = {
+        graph: g, mapping: m, batch: shape, kernels: opts.kernels, execution: opts.execution, dvfs: opts.dvfs, progress: index === W - 1 && opts.onProgress !== undefined, startedAt,
+        plan: { workers: W, index, peOwner: split.peOwner, ring, progress, channels, figures },
+      };
+      return postRun<{ run: SimRun; times: WorkerTimes }>(w, { type: "run", input, splits, xq } satisfies PipelineStart, (d) => opts.onProgress?.(d, batch.batch));
+    }));
+    ok = true;
     const runs = done.map((d) => d.run);
     return { run: W === 1 ? runs[0] : mergePipelined(runs), split, times: done.map((d) => d.times) };
-  } catch (e) {
-    await Promise.allSettled(started.map((w) => w.terminate()));
-    throw e;
+  } finally {
+    pool.release(ok);
+    if (!opts.pool) void pool.close();
   }
 }
