@@ -8,6 +8,7 @@ import { GoldenEngine, runGolden, type SequenceBatch, sliceBatch, mapGraph, simu
 import { fmt, fmtTiming, mdTable, pairedRatio, timing, type Benchmark, type Goal, type MeasureOptions, type Timing } from "./lib.js";
 import { exampleModel, randomBatch, syntheticEgru, type SyntheticEgruSpec, type SyntheticModel } from "./models.js";
 import { cBaseline, recordTrace } from "./c-baseline.js";
+import { cTickBaseline } from "./c-tick.js";
 
 /** The synthetic model of the throughput and sparsity goals. */
 export const SYNTHETIC_SPEC: SyntheticEgruSpec = { layers: 3, units: 1024, inputs: 64, weightSparsity: 0.8, activitySparsity: 0.9, seed: 7 };
@@ -75,6 +76,8 @@ export interface ThroughputRow {
     /** The plain CSR loop (f64 sums, u32 columns, every projection), same rounds. */
     csr: { timing: Timing; synopsPerSecond: number; goldenOverC: number };
   } | { skipped: string };
+  /** The whole-tick C++ program (bench/c/tick.cpp: the model itself, outputs checked equal to golden's): its own timing, or why there is none. */
+  cTick: { timing: Timing; synopsPerSecond: number; goldenOverC: number; compiler: string } | { skipped: string };
 }
 
 /**
@@ -103,20 +106,22 @@ function row(model: string, g: Graph, batch: SequenceBatch, o: MeasureOptions, d
   const { synops, events } = goldenCounts(g, batch);
   const trace = recordTrace(g, batch);
   if (trace.synops !== synops) throw new Error(`${model}: the recorded trace has ${trace.synops} synaptic ops, the golden engine counted ${synops}`);
-  const c = cBaseline(g, trace, log);
+  const c = cBaseline(g, trace, log), ct = cTickBaseline(g, batch, log);
   log(`${model}: golden engine, C baseline, simulator event execution (${m.partition.pes} PEs) and dense execution, round-robin`);
   // Dense execution runs in the last rounds (its repeats pair with the event execution's last repeats).
   const rounds = o.warmup + Math.max(1, o.repeats);
   const start = Math.max(0, rounds - dense.warmup - Math.max(1, dense.repeats));
   const kernels = `golden ${new GoldenEngine(g).kernels}, simulator ${simulatorKernels(g, m)}`;
-  const [golden, simulator, simulatorDense, goldenJs, simulatorJs, cTiming, cCsr] = interleaved([
+  const [golden, simulator, simulatorDense, goldenJs, simulatorJs, cTiming, cCsr, cTick] = interleaved([
     { fn: () => { runGolden(g, batch); }, o },
     { fn: () => { simulate(g, m, batch); }, o },
     { fn: () => { simulate(g, m, batch, { execution: "dense" }); }, o: dense, start },
     { fn: () => { runGolden(g, batch, { kernels: "js" }); }, o },
     { fn: () => { simulate(g, m, batch, { kernels: "js" }); }, o },
     ...(typeof c === "string" ? [] : [{ fn: () => c.run("golden"), o }, { fn: () => c.run("csr"), o }]),
+    ...(typeof ct === "string" ? [] : [{ fn: () => ct.run(), o }]),
   ]);
+  const tickTiming = typeof ct === "string" ? undefined : typeof c === "string" ? cTiming : cTick;
   return {
     model, samples: batch.batch, ticks: batch.ticks, pes: m.partition.pes, synops, events, golden, simulator, simulatorDense, goldenJs, simulatorJs, kernels,
     goldenSynopsPerSecond: synops / golden.median, goldenEventsPerSecond: events / golden.median,
@@ -127,6 +132,9 @@ function row(model: string, g: Graph, batch: SequenceBatch, o: MeasureOptions, d
     cBaseline: typeof c === "string" ? { skipped: c } : {
       timing: cTiming!, synopsPerSecond: synops / cTiming!.median, goldenOverC: pairedRatio(golden, cTiming!), compiler: c.compiler, forms: c.forms,
       csr: { timing: cCsr!, synopsPerSecond: synops / cCsr!.median, goldenOverC: pairedRatio(golden, cCsr!) },
+    },
+    cTick: typeof ct === "string" ? { skipped: ct } : {
+      timing: tickTiming!, synopsPerSecond: synops / tickTiming!.median, goldenOverC: pairedRatio(golden, tickTiming!), compiler: ct.compiler,
     },
   };
 }
@@ -165,6 +173,15 @@ export const throughput: Benchmark = {
           : `golden ÷ C ${fmt(c.goldenOverC)}× (C ${fmt(c.synopsPerSecond)} synaptic ops/s in golden's forms; the plain CSR loop ${fmt(c.csr.synopsPerSecond)}, golden ÷ that ${fmt(c.csr.goldenOverC)}×)`,
         met: "skipped" in c ? null : c.goldenOverC >= 0.4,
         note: "the C loop does the row accumulation alone, each projection in the golden engine's own form (the same access pattern); golden also requantizes, updates every unit and counts",
+      });
+    }
+    for (const r of rows) {
+      const c = r.cTick;
+      goals.push({
+        goal: `${r.model}: golden interpreter ≥ 0.4× the C baseline doing the whole tick (bench/c/tick.cpp, g++ -O3 -march=native: the model in golden's arithmetic, its outputs checked equal to golden's)`,
+        measured: "skipped" in c ? `no whole-tick C baseline: ${c.skipped}` : `golden ÷ C ${fmt(c.goldenOverC)}× (C ${fmt(c.synopsPerSecond)} synaptic ops/s)`,
+        met: "skipped" in c ? null : c.goldenOverC >= 0.4,
+        note: "the same work as golden (ports, every projection's rows in golden's form, requantization, saturation, unit updates, event and clamp counts), written as plain loops; the goal above times the accumulation alone",
       });
     }
     for (const r of rows) {
@@ -216,6 +233,19 @@ export const throughput: Benchmark = {
             `${fmtTiming(c.csr.timing)} (${fmt(c.csr.synopsPerSecond)} synops/s)`, `${fmt(c.csr.goldenOverC)}×`, c.compiler];
       })),
       "",
+      "The whole-tick C baseline (`bench/c/tick.cpp`, compiled by the benchmark): the quantized model itself in C++, plain",
+      "loops in the golden engine's integer arithmetic (ports loaded with their biases, every projection's non-zero rows",
+      "added in golden's form, each non-zero column requantized into its port, ports saturated, units updated, events and",
+      "clamps counted), its output integers checked equal to the golden run's before it is timed. It does all the work",
+      "golden does (the accumulation loop above does only the row sums), so golden ÷ this is how far nmc's engine is from",
+      "C++ doing the same job. It times its own run over the batch, in the same rounds as the engines.",
+      "",
+      mdTable(["model", "whole-tick C", "C synops/s", "golden synops/s", "golden ÷ C", "accumulation-only C time ÷ whole-tick C time"], rows.map((r) => {
+        const t = r.cTick, c = r.cBaseline;
+        return "skipped" in t ? [r.model, `not measured: ${t.skipped}`, "", fmt(r.goldenSynopsPerSecond), "", ""]
+          : [r.model, fmtTiming(t.timing), fmt(t.synopsPerSecond), fmt(r.goldenSynopsPerSecond), `${fmt(t.goldenOverC)}×`, "skipped" in c ? "" : fmt(pairedRatio(t.timing, c.timing))];
+      })),
+      "",
       "The WebAssembly kernels (runtime/wasm: event row accumulation and requantization, compiled from AssemblyScript at",
       "build time) against the TypeScript kernels they reproduce bit for bit (`NMC_KERNELS=js`), same rounds:",
       "",
@@ -241,6 +271,7 @@ export const throughput: Benchmark = {
       wasm_speedup_simulator: byModel((r) => pairedRatio(r.simulator, r.simulatorJs)),
       c_baseline_synops_per_s: byModel((r) => ("skipped" in r.cBaseline ? null : r.cBaseline.synopsPerSecond)),
       c_plain_csr_synops_per_s: byModel((r) => ("skipped" in r.cBaseline ? null : r.cBaseline.csr.synopsPerSecond)),
+      c_whole_tick_synops_per_s: byModel((r) => ("skipped" in r.cTick ? null : r.cTick.synopsPerSecond)),
       rows, synthetic: { spec: SYNTHETIC_SPEC, tunedSparsity: syn.tunedSparsity, thresholds: syn.thresholds, params: syn.params, buildSeconds } }, goals, markdown };
   },
 };
