@@ -25,7 +25,11 @@ export { readJsonFile, writeFileAtomic } from "./ir/files.js";
 // ── Running: batches, engines, counters, metrics, input and output files ────────────────────────────────
 export { batchFromShape, type SequenceBatch, sliceBatch } from "./runtime/batch.js";
 export { FloatEngine, type FloatRun, runFloat } from "./runtime/float/interpreter.js";
-export { GoldenEngine, type GoldenRun, runGolden } from "./runtime/golden/interpreter.js";
+export { GoldenEngine, type GoldenRun, quantizeInputs, runGolden } from "./runtime/golden/interpreter.js";
+// The pieces of the quantized arithmetic's definition a reimplementation reads (bench/c/tick.cpp does): each kind's
+// table row (its ports' bias tensors, the population a Readout reads) and a lookup table's index constants.
+export { irKindOf } from "./ir/kinds.js";
+export { lutInvStep, lutOrigin } from "./runtime/fixed/index.js";
 export { accumulationForm, type AccumulationForm } from "./runtime/golden/accumulation.js";
 export {
   SATURATION_SITES, type SaturationCounts, type SaturationEntry, saturationEntries, saturationLines,
