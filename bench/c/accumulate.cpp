@@ -28,6 +28,7 @@
 #include <cstring>
 #include <ctime>
 #include <vector>
+#include "input-file.h"
 
 struct Proj {
   uint32_t rows, cols, nnz, bits, form;
@@ -39,11 +40,6 @@ struct Proj {
   std::vector<int32_t> acc32;
 };
 
-static FILE* f;
-static void need(void* p, size_t bytes) {
-  if (fread(p, 1, bytes, f) != bytes) { fprintf(stderr, "trace: unexpected end of file\n"); exit(2); }
-}
-static uint32_t u32() { uint32_t v; need(&v, 4); return v; }
 
 template <typename C, typename W>
 static inline void rowAcc(double x, const C* __restrict col, const W* __restrict w, uint32_t k0, uint32_t end, double* __restrict acc) {
@@ -59,21 +55,11 @@ static inline void denseAcc32(int32_t x, const int8_t* __restrict wd, uint32_t c
   for (uint32_t c = 0; c < cols; c++) acc[c] += x * (int32_t)wd[c];
 }
 
-static double now() {
-  timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
 int main(int argc, char** argv) {
   if (argc != 3 && argc != 4) { fprintf(stderr, "usage: accumulate TRACE REPEATS [golden|csr]\n"); return 2; }
   const bool plain = argc == 4 && strcmp(argv[3], "csr") == 0;
   if (argc == 4 && !plain && strcmp(argv[3], "golden") != 0) { fprintf(stderr, "mode: golden or csr\n"); return 2; }
-  f = fopen(argv[1], "rb");
-  if (!f) { perror(argv[1]); return 2; }
-  char magic[8];
-  need(magic, 8);
-  if (memcmp(magic, "NMCTRC02", 8) != 0) { fprintf(stderr, "trace: bad magic\n"); return 2; }
+  openInput(argv[1], "NMCTRC02", "trace");
   std::vector<Proj> P(u32());
   for (Proj& p : P) {
     p.rows = u32(); p.cols = u32(); p.nnz = u32(); p.bits = u32(); p.form = u32();

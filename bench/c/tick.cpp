@@ -26,12 +26,8 @@
 #include <cstring>
 #include <ctime>
 #include <vector>
+#include "input-file.h"
 
-static FILE* f;
-static void need(void* p, size_t bytes) {
-  if (fread(p, 1, bytes, f) != bytes) { fprintf(stderr, "model: unexpected end of file\n"); exit(2); }
-}
-static uint32_t u32() { uint32_t v; need(&v, 4); return v; }
 static double f64() { double v; need(&v, 8); return v; }
 template <typename T> static void vec(std::vector<T>& v, size_t n) { v.resize(n); need(v.data(), sizeof(T) * n); }
 
@@ -78,12 +74,6 @@ struct Proj {
   std::vector<int64_t> acc;
 };
 
-static double now() {
-  timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
 static void egru(Pop& p) {
   const uint32_t n = p.size;
   const int64_t* vx = p.ports[0].v.data();
@@ -100,11 +90,7 @@ static void egru(Pop& p) {
 
 int main(int argc, char** argv) {
   if (argc != 4) { fprintf(stderr, "usage: tick MODEL REPEATS OUT\n"); return 2; }
-  f = fopen(argv[1], "rb");
-  if (!f) { perror(argv[1]); return 2; }
-  char magic[8];
-  need(magic, 8);
-  if (memcmp(magic, "NMCTICK1", 8) != 0) { fprintf(stderr, "model: bad magic\n"); return 2; }
+  openInput(argv[1], "NMCTICK1", "model");
   std::vector<Pop> P(u32());
   const int pre = (int)u32();
   const uint32_t B = u32(), T = u32(), C = u32();
