@@ -326,6 +326,22 @@ export function toFixed(x: number, frac: number, bits: number): number {
   return saturate(roundHalfAway(x * pow2(frac)), bits);
 }
 
+/**
+ * q[i] = toFixed(data[i], frac, 16) for a whole batch (the golden engine's quantizeInputs), written out: the same
+ * operations (the exact product by 2^frac, roundHalfAway, sat16), as calling toFixed per value cost ~4 % of a golden
+ * run on a small model. Takes Float64Array only: reads of one array kind keep the loop fast (mixed kinds made it 5×
+ * slower). A NaN throws toFixed's error.
+ */
+export function toFixed16Batch(data: Float64Array, frac: number, q: Int32Array): void {
+  const scale = 2 ** frac, n = data.length;
+  for (let i = 0; i < n; i++) {
+    const x = data[i];
+    if (x !== x) toFixed(x, frac, 16);
+    const v = x * scale, a = Math.round(Math.abs(v)), r = v < 0 && a !== 0 ? -a : a;
+    q[i] = r > 32767 ? 32767 : r < -32768 ? -32768 : r;
+  }
+}
+
 /** The real value of a fixed-point integer with `frac` fractional bits (outputs, reports). */
 export function fromFixed(q: number, frac: number): number {
   return q / 2 ** frac;

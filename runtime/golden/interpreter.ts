@@ -17,7 +17,7 @@ import { irKindOf } from "../../ir/kinds.js";
 import { NmcError } from "../../ir/errors.js";
 import { graphTiming, isEventTime } from "../../ir/timing.js";
 import type { Graph, Population, Projection } from "../../ir/types.js";
-import { fromFixed, roundHalfAway, toFixed } from "../fixed/index.js";
+import { fromFixed, roundHalfAway, toFixed16Batch } from "../fixed/index.js";
 import { quantizeTimesteps } from "./event-kernels.js";
 import { accumulateNonZero, loadBias, requantizeColumns, requantizeColumnsWasm, saturatePort, saturatePortWasm } from "./kernels.js";
 import { goldenOp, type UnitUpdate } from "./ops.js";
@@ -136,24 +136,9 @@ export function quantizeInputs(graph: Graph, batch: SequenceBatch, q: Int32Array
   else {
     // A batch of another array type is copied to doubles first (exactly), so that the loop's reads stay of one kind.
     const data = batch.data instanceof Float64Array ? batch.data : Float64Array.from(batch.data);
-    toFixed16(data, input.fixed.outFrac, q);
+    toFixed16Batch(data, input.fixed.outFrac, q);
   }
   return q;
-}
-
-/**
- * q[i] = toFixed(data[i], frac, 16) written out for a whole batch: the same operations (the exact product by
- * 2^frac, roundHalfAway, sat16), as calling toFixed per value cost ~4 % of a golden run on a small model. Called
- * with Float64Array only: reads of one array kind keep the loop fast (mixed kinds made it 5× slower).
- */
-function toFixed16(data: Float64Array, frac: number, q: Int32Array): void {
-  const scale = 2 ** frac, n = data.length;
-  for (let i = 0; i < n; i++) {
-    const x = data[i];
-    if (x !== x) toFixed(x, frac, 16); // NaN: its error
-    const v = x * scale, a = Math.round(Math.abs(v)), r = v < 0 && a !== 0 ? -a : a;
-    q[i] = r > 32767 ? 32767 : r < -32768 ? -32768 : r;
-  }
 }
 
 /** How many input values lie beyond what the input population's format holds (they saturate when quantized). */
