@@ -222,19 +222,29 @@ const WORKER_URL = new URL("./worker.js", import.meta.url);
  * lets the caller terminate it.
  */
 export function runWorker<R>(url: URL, data: unknown, transfer: ArrayBuffer[], onProgress: (done: number) => void, started: (w: Worker) => void): Promise<R> {
+  const w = new Worker(url, { workerData: data, transferList: transfer, stdout: false, stderr: false });
+  w.on("error", () => {}); // after its result, a thread's failure is its own end, not the run's (an unheard "error" would throw here)
+  started(w);
+  return workerResult<R>(w, onProgress);
+}
+
+/**
+ * The result worker w posts next (WorkerMessages; progress reported on the way), rejecting on its error message,
+ * an uncaught error or its exit. The listeners are removed when it settles, so that a thread kept for further
+ * runs (pipeline-pool.ts) serves the next one cleanly.
+ */
+export function workerResult<R>(w: Worker, onProgress: (done: number) => void): Promise<R> {
   return new Promise((resolve, reject) => {
-    let settled = false;
-    const w = new Worker(url, { workerData: data, transferList: transfer, stdout: false, stderr: false });
-    started(w);
-    const finish = (f: () => void) => {
-      if (settled) return;
-      settled = true;
+    const settle = (f: () => void) => {
+      w.off("message", onMessage);
+      w.off("error", onError);
+      w.off("exit", onExit);
       f();
     };
-    w.on("message", (m: WorkerMessage<R>) => {
+    const onMessage = (m: WorkerMessage<R>) => {
       if (m.type === "progress") onProgress(m.done);
-      else if (m.type === "done") finish(() => resolve(m.result));
-      else finish(() => {
+      else if (m.type === "done") settle(() => resolve(m.result));
+      else settle(() => {
         if (m.error.nmc) reject(new NmcError(m.error.message, m.error.fields));
         else {
           const e = new Error(`in a worker thread: ${m.error.message}`);
@@ -242,9 +252,12 @@ export function runWorker<R>(url: URL, data: unknown, transfer: ArrayBuffer[], o
           reject(e);
         }
       });
-    });
-    w.on("error", (e) => finish(() => reject(e instanceof Error ? new Error(`a worker thread failed: ${e.message}`) : new Error(`a worker thread failed: ${String(e)}`))));
-    w.on("exit", (code) => finish(() => reject(new Error(`a worker thread exited (code ${code}) without a result`))));
+    };
+    const onError = (e: unknown) => settle(() => reject(new Error(`a worker thread failed: ${e instanceof Error ? e.message : String(e)}`)));
+    const onExit = (code: number) => settle(() => reject(new Error(`a worker thread exited (code ${code}) without a result`)));
+    w.on("message", onMessage);
+    w.on("error", onError);
+    w.on("exit", onExit);
   });
 }
 

@@ -7,7 +7,7 @@
 // ends the pool's threads (a worker may be blocked waiting for a peer that died); the next run starts new ones.
 import { Worker } from "node:worker_threads";
 import { NmcError } from "../../ir/errors.js";
-import type { WorkerMessage } from "./job.js";
+import { workerResult } from "./job.js";
 
 const PIPELINE_WORKER_URL = new URL("./pipeline-worker.js", import.meta.url);
 
@@ -31,6 +31,10 @@ export class PipelinePool {
     if (n > this.size) throw new NmcError(`a pipelined run of ${n} workers on a pool of ${this.size} threads`);
     while (this.threads.length < n) {
       const w = new Worker(PIPELINE_WORKER_URL, { stdout: false, stderr: false });
+      // Between runs nobody waits on it: a failure (an unheard "error" would throw here) or an exit drops it
+      // from the pool, and the next run starts a new one (during a run, workerResult reports both).
+      w.on("error", () => {});
+      w.once("exit", () => (this.threads = this.threads.filter((x) => x !== w)));
       this.threads.push(w);
     }
     this.running = true;
@@ -61,40 +65,9 @@ export class PipelinePool {
   }
 }
 
-/**
- * Posts `message` to worker w and resolves with the result it posts back (WorkerMessage; progress reported on the
- * way), rejecting on its error message, an uncaught error or its exit. The listeners are removed when it settles,
- * so that a pooled thread serves the next run cleanly.
- */
+/** Posts `message` to worker w (a run) and resolves with the result it posts back (job.ts workerResult). */
 export function postRun<R>(w: Worker, message: unknown, onProgress: (done: number) => void): Promise<R> {
-  return new Promise((resolve, reject) => {
-    const off = () => {
-      w.off("message", onMessage);
-      w.off("error", onError);
-      w.off("exit", onExit);
-    };
-    const onMessage = (m: WorkerMessage<R>) => {
-      if (m.type === "progress") return onProgress(m.done);
-      off();
-      if (m.type === "done") resolve(m.result);
-      else if (m.error.nmc) reject(new NmcError(m.error.message, m.error.fields));
-      else {
-        const e = new Error(`in a worker thread: ${m.error.message}`);
-        if (m.error.stack) e.stack = m.error.stack;
-        reject(e);
-      }
-    };
-    const onError = (e: unknown) => {
-      off();
-      reject(new Error(`a worker thread failed: ${e instanceof Error ? e.message : String(e)}`));
-    };
-    const onExit = (code: number) => {
-      off();
-      reject(new Error(`a worker thread exited (code ${code}) without a result`));
-    };
-    w.on("message", onMessage);
-    w.on("error", onError);
-    w.on("exit", onExit);
-    w.postMessage(message);
-  });
+  const result = workerResult<R>(w, onProgress);
+  w.postMessage(message);
+  return result;
 }
