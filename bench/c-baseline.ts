@@ -99,14 +99,21 @@ export interface Baseline {
   forms: Record<string, string>;
 }
 
-/** Compiles bench/c/accumulate.cpp and checks it on the trace; a reason string where g++ is missing or it disagrees. */
-export function cBaseline(g: Graph, tr: EventTrace, log: (m: string) => void): Baseline | string {
-  const dir = mkdtempSync(join(tmpdir(), "nmc-cbase-"));
-  const exe = join(dir, "accumulate"), trace = join(dir, "trace.bin");
+/** A program of bench/c/ compiled with g++ -O3 -march=native into a fresh temporary folder (its path and the compiler, as reported), or why not. */
+export function compileBenchC(source: string): { exe: string; compiler: string } | string {
+  const exe = join(mkdtempSync(join(tmpdir(), "nmc-c-")), source.replace(/\.cpp$/, ""));
   const flags = ["-O3", "-march=native", "-std=c++17"];
-  const cc = spawnSync("g++", [...flags, "-o", exe, join(REPO, "bench", "c", "accumulate.cpp")], { encoding: "utf8" });
+  const cc = spawnSync("g++", [...flags, "-o", exe, join(REPO, "bench", "c", source)], { encoding: "utf8" });
   if (cc.error || cc.status !== 0) return `g++ failed: ${cc.error?.message ?? cc.stderr.trim().split("\n")[0]}`;
   const version = spawnSync("g++", ["-dumpfullversion"], { encoding: "utf8" }).stdout.trim();
+  return { exe, compiler: `g++ ${version} ${flags.join(" ")}` };
+}
+
+/** Compiles bench/c/accumulate.cpp and checks it on the trace; a reason string where g++ is missing or it disagrees. */
+export function cBaseline(g: Graph, tr: EventTrace, log: (m: string) => void): Baseline | string {
+  const built = compileBenchC("accumulate.cpp");
+  if (typeof built === "string") return built;
+  const { exe, compiler } = built, trace = join(mkdtempSync(join(tmpdir(), "nmc-cbase-")), "trace.bin");
   writeTrace(trace, g, tr);
   const once = (mode: "golden" | "csr"): { synops: number; checksum: number; seconds: number } => {
     const r = spawnSync(exe, [trace, "1", mode], { encoding: "utf8", maxBuffer: 1 << 20 });
@@ -122,6 +129,6 @@ export function cBaseline(g: Graph, tr: EventTrace, log: (m: string) => void): B
     }
   }
   const forms = Object.fromEntries(g.projections.map((j) => [j.name, accumulationForm(j, g.quant!.weightBits - 8)]));
-  log(`C baseline: g++ ${version} ${flags.join(" ")}, ${tr.proj.length} deliveries, ${tr.row.length} events, ${tr.synops} synaptic ops: checked (forms ${Object.values(forms).join(", ")})`);
-  return { run: (mode) => once(mode).seconds, compiler: `g++ ${version} ${flags.join(" ")}`, forms };
+  log(`C baseline: ${compiler}, ${tr.proj.length} deliveries, ${tr.row.length} events, ${tr.synops} synaptic ops: checked (forms ${Object.values(forms).join(", ")})`);
+  return { run: (mode) => once(mode).seconds, compiler, forms };
 }

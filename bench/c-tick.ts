@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { accumulationForm, type Graph, irKindOf, lutInvStep, lutOrigin, quantizeInputs, runGolden, type SequenceBatch } from "../index.js";
-import { REPO } from "./models.js";
+import { compileBenchC } from "./c-baseline.js";
 
 const KINDS = ["Input", "EGRU", "Dense", "Readout"];
 
@@ -64,6 +64,9 @@ function writeModel(file: string, g: Graph, batch: SequenceBatch): void {
   writeFileSync(file, Buffer.concat(parts));
 }
 
+/** tick.cpp compiled once per process, or why not. */
+let compiled: ReturnType<typeof compileBenchC> | undefined;
+
 export interface TickBaseline {
   /** One timed run of the whole batch (after the program's untimed first pass), seconds. */
   run(): number;
@@ -74,7 +77,7 @@ export interface TickBaseline {
 export function cTickBaseline(g: Graph, batch: SequenceBatch, log: (m: string) => void): TickBaseline | string {
   const why = unsupported(g);
   if (why) return `tick.cpp does not implement this model: ${why}`;
-  const built = compiled ??= compile();
+  const built = compiled ??= compileBenchC("tick.cpp");
   if (typeof built === "string") return built;
   const { exe, compiler } = built, dir = mkdtempSync(join(tmpdir(), "nmc-ctick-"));
   const model = join(dir, "model.bin"), out = join(dir, "out.bin");
@@ -95,15 +98,4 @@ export function cTickBaseline(g: Graph, batch: SequenceBatch, log: (m: string) =
   }
   log(`whole-tick C baseline: ${compiler}: its ${got.length} output integers equal the golden engine's`);
   return { run: () => once(1), compiler };
-}
-
-/** tick.cpp compiled once per process (g++ -O3 -march=native), or why not. */
-let compiled: { exe: string; compiler: string } | string | undefined;
-function compile(): { exe: string; compiler: string } | string {
-  const exe = join(mkdtempSync(join(tmpdir(), "nmc-ctick-")), "tick");
-  const flags = ["-O3", "-march=native", "-std=c++17"];
-  const cc = spawnSync("g++", [...flags, "-o", exe, join(REPO, "bench", "c", "tick.cpp")], { encoding: "utf8" });
-  if (cc.error || cc.status !== 0) return `g++ failed: ${cc.error?.message ?? cc.stderr.trim().split("\n")[0]}`;
-  const version = spawnSync("g++", ["-dumpfullversion"], { encoding: "utf8" }).stdout.trim();
-  return { exe, compiler: `g++ ${version} ${flags.join(" ")}` };
 }
